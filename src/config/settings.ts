@@ -1,0 +1,188 @@
+// mailconf/mxbox.toml: parsed by smol-toml (whose errors carry line and column), then checked
+// against the schema below. Every unknown key or wrong type is an error naming file:line — the
+// line is found by locating the key in the source, since a TOML parser returns plain values.
+
+import { parse, TomlError } from 'smol-toml';
+import net from 'node:net';
+import type { ConfigProblem } from './problems.js';
+import { nameFromText, NameError } from '../dns/name.js';
+
+export interface ListenSpec {
+  host: string;
+  port: number;
+}
+
+export interface Settings {
+  /** The mail host's name (sendmail's $j); absolute, e.g. "mail8191.futuretg.com.". */
+  hostname: string;
+  /** The masquerade domain (sendmail's Dj). */
+  domain: string;
+  dns: {
+    listen: ListenSpec[];
+    /** Addresses or prefixes (CIDR) allowed to transfer zones. */
+    transfer: string[];
+  };
+  /** Zone origin → file below zones/, for files not named `<origin>.zone`. */
+  zones: Record<string, string>;
+}
+
+export const DEFAULT_DNS_LISTEN = '127.0.0.1:10053';
+
+type Kind = 'string' | 'string[]' | 'table<string>';
+interface Schema {
+  [key: string]: Kind | Schema;
+}
+
+const SCHEMA: Schema = {
+  hostname: 'string',
+  domain: 'string',
+  dns: { listen: 'string[]', transfer: 'string[]' },
+  zones: 'table<string>',
+};
+
+/** Line of `key` inside `[table]` (or at top level), 1-based; 1 if it cannot be found. */
+function lineOf(text: string, path: string[]): number {
+  const lines = text.split('\n');
+  const key = path[path.length - 1]!;
+  const table = path.slice(0, -1).join('.');
+  let current = '';
+  let tableLine = 1;
+  const keyPattern = new RegExp(`^\\s*("?)${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\1\\s*=`);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const header = /^\s*\[\s*([^\]]+?)\s*\]/.exec(line);
+    if (header) {
+      current = header[1]!.replace(/\s+/g, '').replace(/"/g, '');
+      if (current === path.join('.')) return i + 1;
+      if (current === table) tableLine = i + 1;
+      continue;
+    }
+    if (current === table && keyPattern.test(line)) return i + 1;
+  }
+  return tableLine;
+}
+
+function typeOf(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return 'a date';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'a table';
+  return `a ${typeof value}`;
+}
+
+function checkSchema(value: Record<string, unknown>, schema: Schema, path: string[], text: string, file: string, out: ConfigProblem[]): void {
+  for (const [key, v] of Object.entries(value)) {
+    const here = [...path, key];
+    const kind = schema[key];
+    const line = lineOf(text, here);
+    if (kind === undefined) {
+      const known = Object.keys(schema).join(', ');
+      out.push({ file, line, severity: 'error', message: `unknown setting "${here.join('.')}" (known here: ${known})` });
+      continue;
+    }
+    if (typeof kind === 'object') {
+      if (typeOf(v) !== 'a table') out.push({ file, line, severity: 'error', message: `"${here.join('.')}" must be a table, found ${typeOf(v)}` });
+      else checkSchema(v as Record<string, unknown>, kind, here, text, file, out);
+      continue;
+    }
+    const ok =
+      kind === 'string'
+        ? typeof v === 'string'
+        : kind === 'string[]'
+          ? Array.isArray(v) && v.every((x) => typeof x === 'string')
+          : typeOf(v) === 'a table' && Object.values(v as object).every((x) => typeof x === 'string');
+    if (!ok) {
+      const want = kind === 'string' ? 'a string' : kind === 'string[]' ? 'an array of strings' : 'a table of strings';
+      out.push({ file, line, severity: 'error', message: `"${here.join('.')}" must be ${want}, found ${typeOf(v)}` });
+    }
+  }
+}
+
+/** Parses `addr:port` or `[v6addr]:port`. */
+export function parseListen(text: string): ListenSpec | string {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+  if (!m) return `"${text}" is not an address:port (write IPv6 as [::1]:5353)`;
+  const host = m[1]!;
+  const port = Number(m[2]);
+  if (!net.isIP(host)) return `"${host}" is not an IP address`;
+  if (port > 65535) return `port ${port} is above 65535`;
+  return { host, port };
+}
+
+/** Checks one ACL entry (address or CIDR prefix). */
+export function checkAclEntry(entry: string): string | undefined {
+  const [addr, prefix, extra] = entry.split('/');
+  if (extra !== undefined || !addr || !net.isIP(addr)) return `"${entry}" is not an address or address/prefix`;
+  if (prefix !== undefined) {
+    const max = net.isIPv6(addr) ? 128 : 32;
+    if (!/^\d+$/.test(prefix) || Number(prefix) > max) return `"${entry}": prefix length must be 0-${max}`;
+  }
+  return undefined;
+}
+
+export function parseSettings(text: string, file: string): { settings?: Settings; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  let raw: Record<string, unknown>;
+  try {
+    raw = parse(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = err.message.split('\n')[0] ?? err.message;
+      return { problems: [{ file, line: err.line, severity: 'error', message: `not valid TOML: ${first.replace(/^Invalid TOML document: /, '')}` }] };
+    }
+    throw err;
+  }
+  checkSchema(raw, SCHEMA, [], text, file, problems);
+  if (problems.length) return { problems };
+
+  const err = (path: string[], message: string): void => {
+    problems.push({ file, line: lineOf(text, path), severity: 'error', message });
+  };
+  const dnsRaw = (raw.dns ?? {}) as { listen?: string[]; transfer?: string[] };
+  const name = (key: 'hostname' | 'domain'): string => {
+    const value = raw[key];
+    if (typeof value !== 'string') {
+      err([key], `"${key}" is required (the ${key === 'hostname' ? "mail host's full name, sendmail's $j" : "mail domain, sendmail's Dj"})`);
+      return '.';
+    }
+    try {
+      return nameFromText(value.endsWith('.') ? value : value + '.', undefined);
+    } catch (e) {
+      err([key], `"${key}": ${e instanceof NameError ? e.message : String(e)}`);
+      return '.';
+    }
+  };
+  const hostname = name('hostname');
+  const domain = name('domain');
+  const listen: ListenSpec[] = [];
+  for (const entry of dnsRaw.listen ?? [DEFAULT_DNS_LISTEN]) {
+    const parsed = parseListen(entry);
+    if (typeof parsed === 'string') err(['dns', 'listen'], `dns.listen: ${parsed}`);
+    else listen.push(parsed);
+  }
+  const transfer = dnsRaw.transfer ?? [];
+  for (const entry of transfer) {
+    const problem = checkAclEntry(entry);
+    if (problem) err(['dns', 'transfer'], `dns.transfer: ${problem}`);
+  }
+  const zones = (raw.zones ?? {}) as Record<string, string>;
+  if (problems.length) return { problems };
+  return { settings: { hostname, domain, dns: { listen, transfer }, zones }, problems };
+}
+
+/** Builds an access check from ACL entries (addresses and CIDR prefixes). */
+export function aclMatcher(entries: readonly string[]): (address: string) => boolean {
+  const list = new net.BlockList();
+  for (const entry of entries) {
+    const [addr, prefix] = entry.split('/') as [string, string | undefined];
+    const family = net.isIPv6(addr) ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(addr, family);
+    else list.addSubnet(addr, Number(prefix), family);
+  }
+  return (address: string) => {
+    // IPv4 clients on a dual-stack socket appear as ::ffff:a.b.c.d.
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+    if (mapped) return list.check(mapped[1]!, 'ipv4');
+    return list.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
+  };
+}

@@ -1,0 +1,156 @@
+// One immutable Snapshot of everything read from the files: settings, zones (parsed, checked,
+// compiled into answers). Services read the current Snapshot per request; a reload builds a new
+// one beside it and the supervisor swaps it in. Nothing here runs on a request path.
+
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseZoneFile, checkZone, type ParsedZone } from '../dns/zonefile/index.js';
+import { buildZone, type Zone } from '../dns/zone.js';
+import { ZoneSet } from '../dns/lookup.js';
+import { AnswerTable } from '../dns/answer-table.js';
+import { nameFromText, nameKey, NameError } from '../dns/name.js';
+import { aclMatcher, parseSettings, type Settings } from './settings.js';
+import type { ConfigProblem } from './problems.js';
+
+export const SETTINGS_FILE = 'mailconf/mxbox.toml';
+export const ZONES_DIR = 'zones';
+const ZONE_SUFFIX = '.zone';
+
+export interface ZoneStatus {
+  origin: string;
+  /** File as shown in messages, relative to the config directory. */
+  file: string;
+  serial?: number;
+  records: number;
+  /** False when the zone failed to load: it is not served. */
+  loaded: boolean;
+  problems: ConfigProblem[];
+}
+
+export interface Snapshot {
+  readonly configDir: string;
+  readonly dataDir: string;
+  readonly settings: Settings;
+  readonly zones: ZoneSet;
+  readonly answers: AnswerTable;
+  readonly zoneStatus: readonly ZoneStatus[];
+  /** Every problem found, errors and warnings, each with file:line. */
+  readonly problems: readonly ConfigProblem[];
+  readonly transferAllowed: (address: string) => boolean;
+  readonly loadedAt: Date;
+}
+
+export interface LoadResult {
+  /** Absent when the settings themselves are unusable. */
+  snapshot?: Snapshot;
+  problems: ConfigProblem[];
+}
+
+interface ZoneSource {
+  origin: string;
+  file: string;
+}
+
+/** The zones to load: every zones/<origin>.zone, plus the [zones] map of mxbox.toml. */
+async function zoneSources(configDir: string, settings: Settings, problems: ConfigProblem[]): Promise<ZoneSource[]> {
+  const sources = new Map<string, ZoneSource>();
+  const mapped = new Set<string>();
+  for (const [originText, file] of Object.entries(settings.zones)) {
+    let origin: string;
+    try {
+      origin = nameFromText(originText.endsWith('.') ? originText : originText + '.', undefined);
+    } catch (err) {
+      problems.push({ file: SETTINGS_FILE, line: 1, severity: 'error', message: `zones: "${originText}" is not a domain name: ${(err as NameError).message}` });
+      continue;
+    }
+    const rel = path.normalize(path.join(ZONES_DIR, file));
+    if (rel.startsWith('..') || path.isAbsolute(file) || !rel.startsWith(ZONES_DIR + path.sep)) {
+      problems.push({ file: SETTINGS_FILE, line: 1, severity: 'error', message: `zones: "${file}" must be a file below ${ZONES_DIR}/` });
+      continue;
+    }
+    sources.set(nameKey(origin), { origin, file: rel });
+    mapped.add(rel);
+  }
+  let entries: string[] = [];
+  try {
+    entries = (await readdir(path.join(configDir, ZONES_DIR), { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  for (const name of entries.sort()) {
+    if (!name.endsWith(ZONE_SUFFIX)) continue;
+    const rel = path.join(ZONES_DIR, name);
+    if (mapped.has(rel)) continue;
+    const originText = name.slice(0, -ZONE_SUFFIX.length);
+    let origin: string;
+    try {
+      origin = nameFromText(originText + '.', undefined);
+    } catch (err) {
+      problems.push({ file: rel, line: 1, severity: 'error', message: `the file name does not make a zone name: ${(err as NameError).message}` });
+      continue;
+    }
+    if (!sources.has(nameKey(origin))) sources.set(nameKey(origin), { origin, file: rel });
+  }
+  return [...sources.values()];
+}
+
+function zoneProblems(parsed: ParsedZone): ConfigProblem[] {
+  return [
+    ...parsed.errors.map((p) => ({ ...p, severity: 'error' as const })),
+    ...parsed.warnings.map((p) => ({ ...p, severity: 'warning' as const })),
+  ];
+}
+
+/** Reads and checks one zone; the Zone is absent when it has errors. */
+export async function loadZone(configDir: string, source: ZoneSource): Promise<{ zone?: Zone; status: ZoneStatus }> {
+  const parsed = await parseZoneFile({
+    path: path.join(configDir, source.file),
+    displayPath: source.file,
+    origin: source.origin,
+    includeRoot: path.join(configDir, ZONES_DIR),
+  });
+  if (parsed.errors.length === 0) checkZone(parsed);
+  const problems = zoneProblems(parsed);
+  const status: ZoneStatus = { origin: source.origin, file: source.file, records: parsed.records.length, loaded: false, problems };
+  if (parsed.errors.length > 0) return { status };
+  const zone = buildZone(source.origin, parsed.records);
+  status.serial = zone.soaFields.serial;
+  status.loaded = true;
+  return { zone, status };
+}
+
+export async function loadSnapshot(configDir: string, dataDir: string): Promise<LoadResult> {
+  const settingsPath = path.join(configDir, SETTINGS_FILE);
+  let text: string;
+  try {
+    text = await readFile(settingsPath, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { problems: [{ file: SETTINGS_FILE, line: 1, severity: 'error', message: code === 'ENOENT' ? `missing: create it (see README) or pass --config DIR` : (err as Error).message }] };
+  }
+  const { settings, problems } = parseSettings(text, SETTINGS_FILE);
+  if (!settings) return { problems };
+
+  const sources = await zoneSources(configDir, settings, problems);
+  const loaded = await Promise.all(sources.map((source) => loadZone(configDir, source)));
+  const zones: Zone[] = [];
+  const zoneStatus: ZoneStatus[] = [];
+  for (const { zone, status } of loaded) {
+    if (zone) zones.push(zone);
+    zoneStatus.push(status);
+    problems.push(...status.problems);
+  }
+  const zoneSet = new ZoneSet(zones);
+  const snapshot: Snapshot = Object.freeze({
+    configDir,
+    dataDir,
+    settings,
+    zones: zoneSet,
+    answers: new AnswerTable(zoneSet),
+    zoneStatus,
+    problems,
+    transferAllowed: aclMatcher(settings.dns.transfer),
+    loadedAt: new Date(),
+  });
+  return { snapshot, problems };
+}

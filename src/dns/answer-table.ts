@@ -1,0 +1,130 @@
+// Precompiled answers (NSD's approach). For each name and query type the whole response message
+// is built once in wire format — header with the answer's flags and counts, the question with the
+// name lowercased, every section with names compressed — and kept. Answering a query is then
+// copy, patch ID/flags, copy the client's question bytes over ours (same length: same name, so
+// every compression pointer into the question stays valid and echoes the client's letter case).
+//
+// Answers for every existing name are compiled when the Snapshot is built. Answers that depend
+// on the query name itself (wildcard synthesis, NXDOMAIN, names below a cut) are compiled the first
+// time they are asked for and kept in a bounded table, so a flood of random names cannot grow memory.
+
+import { CLASS, TYPE } from './constants.js';
+import { labelsToName, wireKey } from './name.js';
+import type { PlacedRRset, Resolution, ZoneSet } from './lookup.js';
+import { WireWriter } from './wire-writer.js';
+
+export const HEADER_LENGTH = 12;
+
+export interface CompiledAnswer {
+  /** Whole response: header (ID 0), question (lowercased name), answer, authority, additional. */
+  wire: Buffer;
+  /** Header flags of this answer without RD/CD (QR|AA|rcode). */
+  flags: number;
+  /**
+   * Where the message may be cut to fit a UDP limit, each [length, ancount, nscount, arcount].
+   * The first keeps answer and authority whole (the least a non-truncated answer may carry);
+   * each next one adds one more additional RRset; the last is the whole message.
+   */
+  cuts: number[][];
+}
+
+interface NameAnswers {
+  byType: Map<number, CompiledAnswer>;
+  /** Shared answer for every type not in byType (NODATA, referral); absent where answers depend on the type. */
+  other?: CompiledAnswer;
+}
+
+/** Cache key for ANY over TCP (full answer) vs UDP (minimal, RFC 8482). */
+const ANY_TCP = 0x10000;
+const MAX_DYNAMIC_NAMES = 100_000;
+const MAX_TYPES_PER_NAME = 64;
+
+export class AnswerTable {
+  private readonly fixed = new Map<string, NameAnswers>();
+  private dynamic = new Map<string, NameAnswers>();
+
+  constructor(private readonly zones: ZoneSet) {
+    for (const zone of zones.zones.values()) {
+      for (const node of zone.nodes.values()) {
+        const key = wireKey(node.name);
+        const answers: NameAnswers = { byType: new Map() };
+        for (const type of node.rrsets.keys()) answers.byType.set(type, this.compile(node.name, type, false)!);
+        // A probe type nobody stores tells the answer every other type gets, unless a CNAME
+        // makes the answer depend on the type (the chain's end is looked up by type).
+        if (!node.rrsets.has(TYPE.CNAME)) answers.other = this.compile(node.name, TYPE.NULL, false);
+        this.fixed.set(key, answers);
+      }
+    }
+  }
+
+  /**
+   * The answer for a query, or undefined when no zone of ours holds the name (REFUSED).
+   * `key` is the lowercased wire name as a latin1 string; `labels` rebuilds the name on a miss.
+   */
+  get(key: string, qtype: number, tcp: boolean, labels: () => Uint8Array[]): CompiledAnswer | undefined {
+    const typeKey = qtype === TYPE.ANY && tcp ? ANY_TCP : qtype;
+    const special = qtype === TYPE.ANY || qtype === TYPE.DS;
+    const fixed = this.fixed.get(key);
+    if (fixed) {
+      const hit = fixed.byType.get(typeKey) ?? (special ? undefined : fixed.other);
+      if (hit) return hit;
+      const compiled = this.compile(labelsToName(labels()), qtype, tcp);
+      if (compiled && fixed.byType.size < MAX_TYPES_PER_NAME) fixed.byType.set(typeKey, compiled);
+      return compiled;
+    }
+    let dynamic = this.dynamic.get(key);
+    const hit = dynamic?.byType.get(typeKey);
+    if (hit) return hit;
+    const compiled = this.compile(labelsToName(labels()), qtype, tcp);
+    if (!compiled) return undefined;
+    if (!dynamic) {
+      if (this.dynamic.size >= MAX_DYNAMIC_NAMES) this.dynamic = new Map();
+      dynamic = { byType: new Map() };
+      this.dynamic.set(key, dynamic);
+    }
+    if (dynamic.byType.size < MAX_TYPES_PER_NAME) dynamic.byType.set(typeKey, compiled);
+    return compiled;
+  }
+
+  private compile(qname: string, qtype: number, tcp: boolean): CompiledAnswer | undefined {
+    const resolution = this.zones.resolve(qname, qtype, !tcp);
+    if (!resolution) return undefined;
+    return compileResolution(qname, qtype, resolution);
+  }
+}
+
+/** Encodes a Resolution as a full response message with its cut points. */
+export function compileResolution(qname: string, qtype: number, res: Resolution): CompiledAnswer {
+  const w = new WireWriter(512);
+  w.u16(0); // ID, patched per query
+  const flags = 0x8000 | (res.aa ? 0x0400 : 0) | (res.rcode & 0x0f);
+  w.u16(flags);
+  w.u16(1);
+  w.u16(0);
+  w.u16(0);
+  w.u16(0);
+  // Lowercased so the cached template never carries one client's spelling.
+  w.name(qname.toLowerCase(), false);
+  w.u16(qtype);
+  w.u16(CLASS.IN);
+
+  const writeSet = (placed: PlacedRRset): number => {
+    for (const rr of placed.rrset.records) w.record(rr, placed.owner, placed.ttl);
+    return placed.rrset.records.length;
+  };
+  let an = 0;
+  let ns = 0;
+  for (const placed of res.answer) an += writeSet(placed);
+  for (const placed of res.authority) ns += writeSet(placed);
+  const cuts: number[][] = [[w.length, an, ns, 0]];
+  let ar = 0;
+  for (const placed of res.additional) {
+    ar += writeSet(placed);
+    cuts.push([w.length, an, ns, ar]);
+  }
+  const wire = w.toBuffer();
+  wire.writeUInt16BE(an, 6);
+  wire.writeUInt16BE(ns, 8);
+  wire.writeUInt16BE(ar, 10);
+  return { wire, flags, cuts };
+}

@@ -1,0 +1,276 @@
+// The per-packet path: read the question straight from the bytes, find the precompiled answer,
+// copy it and patch it. No packet object is decoded here. Anything malformed gets FORMERR (when
+// the header can be read) or nothing; an exception never leaves this module.
+
+import { CLASS, OPCODE, RCODE, TYPE } from './constants.js';
+import type { AnswerTable, CompiledAnswer } from './answer-table.js';
+import { HEADER_LENGTH } from './answer-table.js';
+
+/** The UDP payload size we advertise and honour (the DNS Flag Day 2020 value BIND uses). */
+export const OUR_UDP_PAYLOAD = 1232;
+const OPT_LENGTH = 11;
+
+export interface QueryContext {
+  answers: AnswerTable;
+  tcp: boolean;
+}
+
+/** What a query asked, for the few paths that leave the cache (zone transfers, statistics). */
+export interface ParsedQuestion {
+  id: number;
+  opcode: number;
+  key: string;
+  qtype: number;
+  qclass: number;
+  questionEnd: number;
+  edns: EdnsInfo | undefined;
+}
+
+export interface EdnsInfo {
+  payload: number;
+  version: number;
+  doBit: boolean;
+}
+
+// Scratch space for the lowercased question name; the path is synchronous, so one is enough.
+const scratch = Buffer.allocUnsafe(256);
+
+class Malformed extends Error {}
+
+/** Reads the question name into `scratch` (lowercased), returns [offset after name, length]. */
+function readQuestionName(msg: Buffer, offset: number): [number, number] {
+  let pos = offset;
+  let n = 0;
+  for (;;) {
+    if (pos >= msg.length) throw new Malformed();
+    const len = msg[pos]!;
+    if (len === 0) {
+      scratch[n++] = 0;
+      return [pos + 1, n];
+    }
+    // A pointer in the first question could only point into the header: malformed.
+    if (len > 63) throw new Malformed();
+    if (pos + 1 + len > msg.length || n + len + 2 > 255) throw new Malformed();
+    scratch[n++] = len;
+    for (let i = 1; i <= len; i++) {
+      const b = msg[pos + i]!;
+      scratch[n++] = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+    }
+    pos += len + 1;
+  }
+}
+
+/** Skips a possibly compressed name; pointers end it. */
+function skipName(msg: Buffer, offset: number): number {
+  let pos = offset;
+  for (let guard = 0; guard < 128; guard++) {
+    if (pos >= msg.length) throw new Malformed();
+    const len = msg[pos]!;
+    if (len === 0) return pos + 1;
+    if ((len & 0xc0) === 0xc0) {
+      if (pos + 2 > msg.length) throw new Malformed();
+      return pos + 2;
+    }
+    if (len > 63) throw new Malformed();
+    pos += len + 1;
+  }
+  throw new Malformed();
+}
+
+/** Finds the OPT record (RFC 6891) among the records after the question. */
+function readEdns(msg: Buffer, offset: number, records: number, arcount: number): EdnsInfo | undefined {
+  let pos = offset;
+  let edns: EdnsInfo | undefined;
+  for (let i = 0; i < records; i++) {
+    const nameStart = pos;
+    pos = skipName(msg, pos);
+    if (pos + 10 > msg.length) throw new Malformed();
+    const type = msg.readUInt16BE(pos);
+    const rdlength = msg.readUInt16BE(pos + 8);
+    if (pos + 10 + rdlength > msg.length) throw new Malformed();
+    if (type === TYPE.OPT) {
+      // Only one OPT, only in the additional section, owned by the root.
+      if (edns || i < records - arcount || msg[nameStart] !== 0) throw new Malformed();
+      edns = {
+        payload: msg.readUInt16BE(pos + 2),
+        version: msg[pos + 5]!,
+        doBit: (msg[pos + 6]! & 0x80) !== 0,
+      };
+      let opt = pos + 10;
+      const end = opt + rdlength;
+      while (opt < end) {
+        if (opt + 4 > end) throw new Malformed();
+        opt += 4 + msg.readUInt16BE(opt + 2);
+        if (opt > end) throw new Malformed();
+      }
+    }
+    pos += 10 + rdlength;
+  }
+  return edns;
+}
+
+/**
+ * Parses the header and question. Returns undefined for packets to drop silently (responses,
+ * too short to carry a header); throws Malformed for those that deserve FORMERR.
+ */
+export function parseQuestion(msg: Buffer): ParsedQuestion | undefined {
+  if (msg.length < HEADER_LENGTH) return undefined;
+  const flags = msg.readUInt16BE(2);
+  if (flags & 0x8000) return undefined;
+  const qdcount = msg.readUInt16BE(4);
+  const records = msg.readUInt16BE(6) + msg.readUInt16BE(8) + msg.readUInt16BE(10);
+  const partial: ParsedQuestion = {
+    id: msg.readUInt16BE(0),
+    opcode: (flags >> 11) & 0x0f,
+    key: '',
+    qtype: 0,
+    qclass: 0,
+    questionEnd: HEADER_LENGTH,
+    edns: undefined,
+  };
+  if (qdcount !== 1) throw new FormErr(partial);
+  let end: number;
+  let n: number;
+  try {
+    [end, n] = readQuestionName(msg, HEADER_LENGTH);
+  } catch {
+    throw new FormErr(partial);
+  }
+  if (end + 4 > msg.length) throw new FormErr(partial);
+  partial.key = scratch.toString('latin1', 0, n);
+  partial.qtype = msg.readUInt16BE(end);
+  partial.qclass = msg.readUInt16BE(end + 2);
+  partial.questionEnd = end + 4;
+  if (records > 0) {
+    try {
+      partial.edns = readEdns(msg, end + 4, records, msg.readUInt16BE(10));
+    } catch {
+      throw new FormErr(partial, true);
+    }
+  }
+  return partial;
+}
+
+export class FormErr extends Error {
+  constructor(readonly question: ParsedQuestion, readonly questionIsValid = false) {
+    super('FORMERR');
+  }
+}
+
+/** Labels of the question name (only on a cache miss). */
+function questionLabels(msg: Buffer): Uint8Array[] {
+  const labels: Uint8Array[] = [];
+  let pos = HEADER_LENGTH;
+  for (;;) {
+    const len = msg[pos]!;
+    if (len === 0) return labels;
+    labels.push(msg.subarray(pos + 1, pos + 1 + len));
+    pos += len + 1;
+  }
+}
+
+function writeOpt(out: Buffer, at: number, extendedRcode: number, doBit: boolean): void {
+  out[at] = 0;
+  out.writeUInt16BE(TYPE.OPT, at + 1);
+  out.writeUInt16BE(OUR_UDP_PAYLOAD, at + 3);
+  out[at + 5] = extendedRcode;
+  out[at + 6] = 0; // version 0
+  out[at + 7] = doBit ? 0x80 : 0;
+  out[at + 8] = 0;
+  out.writeUInt16BE(0, at + 9);
+}
+
+/** A response carrying only header, question (when valid) and OPT: errors, refusals. */
+export function errorResponse(msg: Buffer, q: ParsedQuestion, rcode: number, withQuestion: boolean): Buffer {
+  const qEnd = withQuestion ? q.questionEnd : HEADER_LENGTH;
+  const optLength = q.edns ? OPT_LENGTH : 0;
+  const out = Buffer.allocUnsafe(qEnd + optLength);
+  msg.copy(out, 0, 0, qEnd);
+  const queryFlags = msg.readUInt16BE(2);
+  out.writeUInt16BE(0x8000 | (q.opcode << 11) | (queryFlags & 0x0110) | (rcode & 0x0f), 2);
+  out.writeUInt16BE(withQuestion ? 1 : 0, 4);
+  out.writeUInt32BE(0, 6);
+  out.writeUInt16BE(q.edns ? 1 : 0, 10);
+  if (q.edns) writeOpt(out, qEnd, rcode >> 4, q.edns.doBit);
+  return out;
+}
+
+/** Builds the reply from a compiled answer, cut to fit `limit` bytes. */
+export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer, limit: number): Buffer {
+  const optLength = q.edns ? OPT_LENGTH : 0;
+  let cut: number[] | undefined;
+  for (let i = answer.cuts.length - 1; i >= 0; i--) {
+    const c = answer.cuts[i]!;
+    if (c[0]! + optLength <= limit) {
+      cut = c;
+      break;
+    }
+  }
+  const queryFlags = msg.readUInt16BE(2);
+  const keep = queryFlags & 0x0110; // RD and CD are copied (RFC 1035 §4.1.1, RFC 4035 §3.2.2)
+  if (!cut) {
+    // Even answer + authority do not fit: TC with the question alone, the client retries over TCP.
+    const out = Buffer.allocUnsafe(q.questionEnd + optLength);
+    msg.copy(out, 0, 0, q.questionEnd);
+    out.writeUInt16BE((answer.flags & 0xfc0f) | keep | 0x0200, 2);
+    out.writeUInt16BE(1, 4);
+    out.writeUInt32BE(0, 6);
+    out.writeUInt16BE(q.edns ? 1 : 0, 10);
+    if (q.edns) writeOpt(out, q.questionEnd, 0, q.edns.doBit);
+    return out;
+  }
+  const length = cut[0]!;
+  const out = Buffer.allocUnsafe(length + optLength);
+  answer.wire.copy(out, 0, 0, length);
+  msg.copy(out, HEADER_LENGTH, HEADER_LENGTH, q.questionEnd);
+  out.writeUInt16BE(q.id, 0);
+  out.writeUInt16BE(answer.flags | keep, 2);
+  out.writeUInt16BE(cut[1]!, 6);
+  out.writeUInt16BE(cut[2]!, 8);
+  out.writeUInt16BE(cut[3]! + (q.edns ? 1 : 0), 10);
+  if (q.edns) writeOpt(out, length, 0, q.edns.doBit);
+  return out;
+}
+
+export type QueryOutcome =
+  | { kind: 'reply'; reply: Buffer; rcode: number }
+  | { kind: 'drop' }
+  | { kind: 'transfer'; question: ParsedQuestion };
+
+/** Answers one query message. Never throws. */
+export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
+  let q: ParsedQuestion | undefined;
+  try {
+    q = parseQuestion(msg);
+  } catch (err) {
+    if (err instanceof FormErr) return reply(errorResponse(msg, err.question, RCODE.FORMERR, err.questionIsValid), RCODE.FORMERR);
+    return { kind: 'drop' };
+  }
+  if (!q) return { kind: 'drop' };
+  try {
+    if (q.opcode !== OPCODE.QUERY) return reply(errorResponse(msg, q, RCODE.NOTIMP, true), RCODE.NOTIMP);
+    if (q.edns && q.edns.version > 0) {
+      // RFC 6891 §6.1.3: BADVERS, no answer, our OPT says which version we speak.
+      return reply(errorResponse(msg, q, RCODE.BADVERS, true), RCODE.BADVERS);
+    }
+    if (q.qclass !== CLASS.IN) return reply(errorResponse(msg, q, RCODE.REFUSED, true), RCODE.REFUSED);
+    if (q.qtype === TYPE.OPT) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
+    if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) {
+      if (ctx.tcp) return { kind: 'transfer', question: q };
+      // RFC 5936 §4.2: no AXFR over UDP. An IXFR over UDP is told to come back over TCP by
+      // the SOA alone (RFC 1995 §2), which our SOA answer at the apex is.
+      if (q.qtype === TYPE.AXFR) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
+    }
+    const lookupType = q.qtype === TYPE.IXFR ? TYPE.SOA : q.qtype;
+    const answer = ctx.answers.get(q.key, lookupType, ctx.tcp, () => questionLabels(msg));
+    if (!answer) return reply(errorResponse(msg, q, RCODE.REFUSED, true), RCODE.REFUSED);
+    const limit = ctx.tcp ? 65535 : q.edns ? Math.max(512, Math.min(q.edns.payload, OUR_UDP_PAYLOAD)) : 512;
+    return reply(assemble(msg, q, answer, limit), answer.flags & 0x0f);
+  } catch {
+    return reply(errorResponse(msg, q, RCODE.SERVFAIL, true), RCODE.SERVFAIL);
+  }
+}
+
+function reply(buf: Buffer, rcode: number): QueryOutcome {
+  return { kind: 'reply', reply: buf, rcode };
+}

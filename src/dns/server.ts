@@ -1,0 +1,210 @@
+// The DNS listeners: UDP and TCP on every configured address. Each packet reads the current
+// DnsView (from the live Snapshot) once, so a reload swaps answers between two packets and never
+// drops one. TCP follows RFC 7766: several queries per connection, answered in order, an idle
+// timeout, a bound on open connections.
+
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { once } from 'node:events';
+import { RCODE } from './constants.js';
+import type { AnswerTable } from './answer-table.js';
+import type { ZoneSet } from './lookup.js';
+import { answerQuery, errorResponse, type ParsedQuestion } from './query.js';
+import { transferMessages } from './transfer.js';
+import { labelsToName, nameKey } from './name.js';
+
+/** What the DNS service reads from the current Snapshot. */
+export interface DnsView {
+  answers: AnswerTable;
+  zones: ZoneSet;
+  /** Addresses allowed to transfer zones. */
+  transferAllowed: (address: string) => boolean;
+}
+
+export interface DnsEvents {
+  query?(rcode: number, tcp: boolean): void;
+  transfer?(zone: string, client: string, allowed: boolean): void;
+  error?(err: Error, where: string): void;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface BoundEndpoint {
+  address: string;
+  port: number;
+}
+
+const TCP_IDLE_MS = 30_000;
+const MAX_TCP_CONNECTIONS = 512;
+
+export class DnsServer {
+  private readonly udp: dgram.Socket[] = [];
+  private readonly tcp: net.Server[] = [];
+  private readonly connections = new Set<net.Socket>();
+  readonly endpoints: BoundEndpoint[] = [];
+
+  constructor(private readonly view: () => DnsView, private readonly events: DnsEvents = {}) {}
+
+  /** Binds UDP and TCP on each address; port 0 picks one free port used for both. */
+  async listen(addresses: readonly ListenAddress[]): Promise<void> {
+    for (const { host, port } of addresses) {
+      let bound: BoundEndpoint | undefined;
+      for (let attempt = 0; attempt < (port === 0 ? 20 : 1) && !bound; attempt++) {
+        const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+        try {
+          await bindUdp(udp, host, port);
+        } catch (err) {
+          udp.close();
+          throw listenError(err, 'UDP', host, port);
+        }
+        const actual = udp.address().port;
+        const server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+        server.maxConnections = MAX_TCP_CONNECTIONS;
+        try {
+          await listenTcp(server, host, actual);
+        } catch (err) {
+          udp.close();
+          if (port === 0) continue; // the UDP port happened to be taken on TCP: try another
+          throw listenError(err, 'TCP', host, port);
+        }
+        udp.on('message', (msg, rinfo) => this.onDatagram(udp, msg, rinfo));
+        udp.on('error', (err) => this.events.error?.(err, `udp ${host}:${actual}`));
+        server.on('error', (err) => this.events.error?.(err, `tcp ${host}:${actual}`));
+        this.udp.push(udp);
+        this.tcp.push(server);
+        bound = { address: host, port: actual };
+      }
+      if (!bound) throw new Error(`could not find a port free for both UDP and TCP on ${host}`);
+      this.endpoints.push(bound);
+    }
+  }
+
+  private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const outcome = answerQuery(msg, { answers: this.view().answers, tcp: false });
+    if (outcome.kind !== 'reply') return;
+    socket.send(outcome.reply, rinfo.port, rinfo.address);
+    this.events.query?.(outcome.rcode, false);
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.connections.add(socket);
+    socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.connections.delete(socket));
+    let pending: Buffer = Buffer.alloc(0);
+    // Queries on one connection are answered in order; a transfer holds the queue until done.
+    let chain: Promise<void> = Promise.resolve();
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 2) {
+        const length = pending.readUInt16BE(0);
+        if (pending.length < 2 + length) break;
+        const msg = pending.subarray(2, 2 + length);
+        pending = pending.subarray(2 + length);
+        chain = chain.then(() => this.onTcpMessage(socket, msg)).catch((err: Error) => {
+          this.events.error?.(err, 'tcp query');
+          socket.destroy();
+        });
+      }
+    });
+  }
+
+  private async onTcpMessage(socket: net.Socket, msg: Buffer): Promise<void> {
+    if (socket.destroyed) return;
+    const view = this.view();
+    const outcome = answerQuery(msg, { answers: view.answers, tcp: true });
+    if (outcome.kind === 'drop') return;
+    if (outcome.kind === 'reply') {
+      writeFramed(socket, outcome.reply);
+      this.events.query?.(outcome.rcode, true);
+      return;
+    }
+    await this.transfer(socket, msg, outcome.question, view);
+  }
+
+  private async transfer(socket: net.Socket, msg: Buffer, q: ParsedQuestion, view: DnsView): Promise<void> {
+    const client = socket.remoteAddress ?? '';
+    const labels = questionLabels(msg);
+    const zone = view.zones.zones.get(nameKey(labelsToName(labels)));
+    if (!zone) {
+      const inOurZones = view.zones.findZone(labelsToName(labels)) !== undefined;
+      writeFramed(socket, errorResponse(msg, q, inOurZones ? RCODE.NOTAUTH : RCODE.REFUSED, true));
+      return;
+    }
+    const allowed = view.transferAllowed(client);
+    this.events.transfer?.(zone.origin, client, allowed);
+    if (!allowed) {
+      writeFramed(socket, errorResponse(msg, q, RCODE.REFUSED, true));
+      return;
+    }
+    for (const part of transferMessages(zone, msg, q.questionEnd)) {
+      if (socket.destroyed) return;
+      if (!writeFramed(socket, part)) await once(socket, 'drain');
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.udp) socket.close();
+    for (const conn of this.connections) conn.destroy();
+    await Promise.all(this.tcp.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    this.udp.length = 0;
+    this.tcp.length = 0;
+  }
+}
+
+function questionLabels(msg: Buffer): Uint8Array[] {
+  const labels: Uint8Array[] = [];
+  let pos = 12;
+  for (;;) {
+    const len = msg[pos]!;
+    if (len === 0) return labels;
+    labels.push(msg.subarray(pos + 1, pos + 1 + len));
+    pos += len + 1;
+  }
+}
+
+function writeFramed(socket: net.Socket, msg: Buffer): boolean {
+  const frame = Buffer.allocUnsafe(2 + msg.length);
+  frame.writeUInt16BE(msg.length, 0);
+  msg.copy(frame, 2);
+  return socket.write(frame);
+}
+
+function bindUdp(socket: dgram.Socket, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ address: host, port, exclusive: true }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function listenTcp(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** A bind failure as an admin wants to read it: which port, and what to do. */
+export function listenError(err: unknown, proto: string, host: string, port: number): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${proto} ${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (code === 'EACCES') {
+    return new Error(
+      `cannot listen on ${where}: port ${port} is privileged; run with CAP_NET_BIND_SERVICE ` +
+        `(setcap 'cap_net_bind_service=+ep' $(which node), or AmbientCapabilities= in the systemd unit) or choose a port above 1023 in mailconf/mxbox.toml`,
+    );
+  }
+  if (code === 'EADDRINUSE') return new Error(`cannot listen on ${where}: the port is already in use by another program; stop it or choose another port in mailconf/mxbox.toml`);
+  if (code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${where}: this machine has no such address; fix dns.listen in mailconf/mxbox.toml`);
+  return new Error(`cannot listen on ${where}: ${(err as Error).message}`);
+}

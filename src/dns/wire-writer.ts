@@ -1,0 +1,116 @@
+// Builds DNS messages in wire format with RFC 1035 §4.1.4 name compression. Used when answers
+// are compiled (at load time, or the first time a dynamic answer is needed), never per packet.
+
+import { nameToLabels } from './name.js';
+import type { RdataPart, ResourceRecord } from './record.js';
+import { isRdataName } from './record.js';
+
+const MAX_POINTER_TARGET = 0x3fff;
+
+export class WireWriter {
+  private buf: Buffer;
+  length = 0;
+  /** Lowercased wire suffix (latin1) → offset where that suffix was written. */
+  private readonly suffixes = new Map<string, number>();
+
+  constructor(initialSize = 512) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  private ensure(extra: number): void {
+    if (this.length + extra <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + extra) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.length++] = v & 0xff;
+  }
+
+  u16(v: number): void {
+    this.ensure(2);
+    this.buf.writeUInt16BE(v & 0xffff, this.length);
+    this.length += 2;
+  }
+
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32BE(v >>> 0, this.length);
+    this.length += 4;
+  }
+
+  bytes(data: Uint8Array): void {
+    this.ensure(data.length);
+    this.buf.set(data, this.length);
+    this.length += data.length;
+  }
+
+  setU16(offset: number, v: number): void {
+    this.buf.writeUInt16BE(v & 0xffff, offset);
+  }
+
+  /**
+   * Writes a name. With `compress`, the longest suffix already in the message becomes a pointer
+   * (matched case-insensitively, as every name server does). Every suffix written in full is
+   * remembered as a pointer target either way.
+   */
+  name(name: string, compress: boolean): void {
+    this.labels(nameToLabels(name), compress);
+  }
+
+  labels(labels: readonly Uint8Array[], compress: boolean): void {
+    for (let i = 0; i < labels.length; i++) {
+      const key = suffixKey(labels, i);
+      if (compress) {
+        const target = this.suffixes.get(key);
+        if (target !== undefined) {
+          this.u16(0xc000 | target);
+          return;
+        }
+      }
+      if (this.length <= MAX_POINTER_TARGET && !this.suffixes.has(key)) this.suffixes.set(key, this.length);
+      const label = labels[i]!;
+      this.u8(label.length);
+      this.bytes(label);
+    }
+    this.u8(0);
+  }
+
+  /** Writes one resource record; `owner` overrides the record's owner (wildcard synthesis). */
+  record(rr: ResourceRecord, owner: string = rr.owner, ttl: number = rr.ttl): void {
+    this.name(owner, true);
+    this.u16(rr.type);
+    this.u16(rr.class);
+    this.u32(ttl);
+    const lengthAt = this.length;
+    this.u16(0);
+    this.rdata(rr.rdata);
+    this.setU16(lengthAt, this.length - lengthAt - 2);
+  }
+
+  rdata(parts: readonly RdataPart[]): void {
+    for (const part of parts) {
+      if (isRdataName(part)) this.name(part.name, part.compress);
+      else this.bytes(part);
+    }
+  }
+
+  /** A copy of what was written. */
+  toBuffer(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.length));
+  }
+}
+
+function suffixKey(labels: readonly Uint8Array[], from: number): string {
+  let key = '';
+  for (let i = from; i < labels.length; i++) {
+    const label = labels[i]!;
+    key += String.fromCharCode(label.length);
+    for (const b of label) key += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
+  }
+  return key;
+}

@@ -1,0 +1,110 @@
+// The in-memory form of one authoritative zone: a node per owner name (plus the empty
+// non-terminals between the apex and the owners, which exist for RFC 4592 and NODATA purposes),
+// each holding its RRsets, and the zone cuts (delegations) marked so look-ups can stop there.
+
+import { TYPE } from './constants.js';
+import { nameKey, nameToLabels, labelsToName, isSubdomain } from './name.js';
+import type { ResourceRecord, SoaFields } from './record.js';
+import { soaFields } from './record.js';
+
+export interface RRset {
+  owner: string;
+  type: number;
+  ttl: number;
+  records: ResourceRecord[];
+}
+
+export interface ZoneNode {
+  /** Canonical name, spelled as in the zone file (the first spelling met). */
+  name: string;
+  /** RRsets by type, in the order types first appeared in the file. */
+  rrsets: Map<number, RRset>;
+  /** NS here and not at the apex: a zone cut. */
+  isDelegation: boolean;
+  /** Strictly below a zone cut: occluded data (glue), only used for additional-section addresses. */
+  belowCut: boolean;
+}
+
+export interface Zone {
+  origin: string;
+  originKey: string;
+  soa: RRset;
+  soaFields: SoaFields;
+  /** TTL of negative answers (RFC 2308 §5): min(SOA TTL, SOA MINIMUM). */
+  negativeTtl: number;
+  /** Nodes by nameKey(). */
+  nodes: Map<string, ZoneNode>;
+  recordCount: number;
+  /** The records in file order, for zone transfers and tools. */
+  records: ResourceRecord[];
+}
+
+/**
+ * Builds a Zone from records that already passed the zone-file checks (one SOA at the apex,
+ * NS at the apex, everything at or below the origin).
+ */
+export function buildZone(origin: string, records: readonly ResourceRecord[]): Zone {
+  const originKey = nameKey(origin);
+  const originLabels = nameToLabels(origin).length;
+  const nodes = new Map<string, ZoneNode>();
+
+  const nodeFor = (name: string): ZoneNode => {
+    const key = nameKey(name);
+    let node = nodes.get(key);
+    if (!node) {
+      node = { name, rrsets: new Map(), isDelegation: false, belowCut: false };
+      nodes.set(key, node);
+      // Empty non-terminals: every ancestor up to the apex exists.
+      const labels = nameToLabels(name);
+      for (let i = 1; i < labels.length - originLabels + 1; i++) {
+        const ancestor = labelsToName(labels.slice(i));
+        const ancestorKey = nameKey(ancestor);
+        if (nodes.has(ancestorKey)) break;
+        nodes.set(ancestorKey, { name: ancestor, rrsets: new Map(), isDelegation: false, belowCut: false });
+      }
+    }
+    return node;
+  };
+
+  nodeFor(origin);
+  for (const rr of records) {
+    if (!isSubdomain(rr.owner, origin)) continue;
+    const node = nodeFor(rr.owner);
+    let set = node.rrsets.get(rr.type);
+    if (!set) {
+      set = { owner: node.name, type: rr.type, ttl: rr.ttl, records: [] };
+      node.rrsets.set(rr.type, set);
+    }
+    set.records.push(rr);
+  }
+
+  for (const [key, node] of nodes) {
+    if (key !== originKey && node.rrsets.has(TYPE.NS)) node.isDelegation = true;
+  }
+  // Mark everything strictly below a cut.
+  for (const node of nodes.values()) {
+    const labels = nameToLabels(node.name);
+    for (let i = 1; i < labels.length - originLabels; i++) {
+      const ancestor = nodes.get(nameKey(labelsToName(labels.slice(i))));
+      if (ancestor?.isDelegation) {
+        node.belowCut = true;
+        break;
+      }
+    }
+  }
+
+  const apex = nodes.get(originKey)!;
+  const soa = apex.rrsets.get(TYPE.SOA);
+  if (!soa) throw new Error(`zone ${origin} has no SOA at its apex`);
+  const fields = soaFields(soa.records[0]!);
+  return {
+    origin: apex.name,
+    originKey,
+    soa,
+    soaFields: fields,
+    negativeTtl: Math.min(soa.ttl, fields.minimum),
+    nodes,
+    recordCount: records.length,
+    records: [...records],
+  };
+}
