@@ -1,15 +1,16 @@
 // Precompiled answers (NSD's approach). For each name and query type the whole response message
 // is built once in wire format — header with the answer's flags and counts, the question with the
 // name lowercased, every section with names compressed — and kept. Answering a query is then
-// copy, patch ID/flags, copy the client's question bytes over ours (same length: same name, so
-// every compression pointer into the question stays valid and echoes the client's letter case).
+// copy, patch ID/flags, copy the client's question bytes over ours (same length: same name). No
+// name in the sections points into the question, so the client's spelling shows in the question
+// only and every other name reads as the zone file spells it — what BIND 9 answers.
 //
 // Answers for every existing name are compiled when the Snapshot is built. Answers that depend
 // on the query name itself (wildcard synthesis, NXDOMAIN, names below a cut) are compiled the first
 // time they are asked for and kept in a bounded table, so a flood of random names cannot grow memory.
 
 import { CLASS, TYPE } from './constants.js';
-import { labelsToName, wireKey } from './name.js';
+import { labelsToName, nameKey, wireKey } from './name.js';
 import type { PlacedRRset, Resolution, ZoneSet } from './lookup.js';
 import { WireWriter } from './wire-writer.js';
 
@@ -87,7 +88,7 @@ export class AnswerTable {
   }
 
   private compile(qname: string, qtype: number, tcp: boolean): CompiledAnswer | undefined {
-    const resolution = this.zones.resolve(qname, qtype, !tcp);
+    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp);
     if (!resolution) return undefined;
     return compileResolution(qname, qtype, resolution);
   }
@@ -103,8 +104,8 @@ export function compileResolution(qname: string, qtype: number, res: Resolution)
   w.u16(0);
   w.u16(0);
   w.u16(0);
-  // Lowercased so the cached template never carries one client's spelling.
-  w.name(qname.toLowerCase(), false);
+  // Lowercased so the cached template never carries one client's spelling; not a pointer target.
+  w.name(qname.toLowerCase(), false, false);
   w.u16(qtype);
   w.u16(CLASS.IN);
 

@@ -47,31 +47,36 @@ export class ZoneSet {
   /**
    * Resolves a question. `minimalAny` answers ANY with one RRset (RFC 8482 §4.2), as over UDP.
    * Returns undefined when the name is outside every zone we serve (the caller answers REFUSED).
+   * `qname` should be lowercase: it becomes the owner of wildcard-synthesised records, which
+   * BIND 9 also spells in lowercase.
    */
   resolve(qname: string, qtype: number, minimalAny: boolean): Resolution | undefined {
     let zone = this.findZone(qname);
     if (!zone) return undefined;
     // DS lives on the parent side of a cut (RFC 4035 §3.1.4.1): at our apex, ask the parent if we serve it.
-    if (qtype === TYPE.DS && nameKey(qname) === zone.originKey) {
-      const parent = labelsToName(nameToLabels(qname).slice(1));
-      const parentZone = nameToLabels(qname).length > 0 ? this.findZone(parent) : undefined;
+    if (qtype === TYPE.DS && nameKey(qname) === zone.originKey && qname !== '.') {
+      const parentZone = this.findZone(labelsToName(nameToLabels(qname).slice(1)));
       if (parentZone) zone = parentZone;
     }
     const res: Resolution = { rcode: RCODE.NOERROR, aa: true, answer: [], authority: [], additional: [] };
-    const seen = new Set<string>();
+    const seen = new Set<string>([nameKey(qname)]);
     let name = qname;
     for (let step = 0; step < MAX_CHAIN; step++) {
       const next = this.resolveInZone(zone, name, qtype, minimalAny, res, step === 0);
       if (next === undefined) break;
       const key = nameKey(next);
-      if (seen.has(key)) break; // CNAME loop: stop with what we have, as BIND does
+      if (seen.has(key)) {
+        // A CNAME loop: the records seen so far and SERVFAIL, as BIND 9 answers.
+        res.rcode = RCODE.SERVFAIL;
+        break;
+      }
       seen.add(key);
-      const nextZone = this.findZone(next);
-      if (!nextZone) break; // the chain leaves our authority; the client follows it
-      zone = nextZone;
+      // Like BIND 9, the chain is followed inside this zone only; the client follows the rest.
+      if (!isSubdomain(next, zone.origin) || this.findZone(next) !== zone) break;
       name = next;
     }
-    this.addAdditional(res);
+    // ANY over TCP gets no additional section (BIND 9 adds none either).
+    if (qtype !== TYPE.ANY) this.addAdditional(zone, res);
     return res;
   }
 
@@ -92,18 +97,18 @@ export class ZoneSet {
     }
 
     const node = zone.nodes.get(nameKey(qname));
-    if (node) return this.answerFromNode(zone, node, qname, qtype, minimalAny, res);
+    if (node) return this.answerFromNode(zone, node, node.name, qtype, minimalAny, res);
 
-    // Closest encloser, then its wildcard (RFC 4592 §3.3.1).
+    // Closest encloser, then its wildcard (RFC 4592 §3.3.1). Synthesised owners are lowercase.
     for (let i = 1; i < qLabels.length - originDepth + 1; i++) {
       const encloser = labelsToName(qLabels.slice(i));
       if (!zone.nodes.has(nameKey(encloser))) continue;
       const wildcard = zone.nodes.get(nameKey('*.' + encloser));
-      if (wildcard) return this.answerFromNode(zone, wildcard, qname, qtype, minimalAny, res);
+      if (wildcard) return this.answerFromNode(zone, wildcard, nameKey(qname), qtype, minimalAny, res);
       break;
     }
     res.rcode = RCODE.NXDOMAIN;
-    res.authority.push(negativeSoa(zone));
+    res.authority.push(negativeSoa(zone, qtype));
     return undefined;
   }
 
@@ -123,24 +128,26 @@ export class ZoneSet {
       res.answer.push({ owner, rrset, ttl: rrset.ttl });
       return undefined;
     }
-    res.authority.push(negativeSoa(zone));
+    res.authority.push(negativeSoa(zone, qtype));
     return undefined;
   }
 
   private referral(zone: Zone, cut: ZoneNode, res: Resolution, first: boolean): void {
     const ns = cut.rrsets.get(TYPE.NS)!;
     if (first) res.aa = false;
+    // No DS here: mxbox serves no DNSSEC, and BIND 9 leaves DS out of unsigned referrals too.
     res.authority.push({ owner: cut.name, rrset: ns, ttl: ns.ttl });
-    const ds = cut.rrsets.get(TYPE.DS);
-    if (ds) res.authority.push({ owner: cut.name, rrset: ds, ttl: ds.ttl });
     // Glue: addresses of the NS targets that this zone holds (RFC 9471).
     for (const rr of ns.records) {
       for (const target of rdataNames(rr)) this.pushAddresses(zone, target, res.additional, true);
     }
   }
 
-  /** A/AAAA of MX, NS and SRV targets in the answer (RFC 1035 §3.3.9, RFC 2782). */
-  private addAdditional(res: Resolution): void {
+  /**
+   * A/AAAA of MX, NS and SRV targets in the answer (RFC 1035 §3.3.9, RFC 2782), from the zone
+   * that answered only — BIND 9 does not look in the other zones it serves.
+   */
+  private addAdditional(zone: Zone, res: Resolution): void {
     for (const placed of res.answer) {
       const type = placed.rrset.type;
       if (type !== TYPE.MX && type !== TYPE.NS && type !== TYPE.SRV) continue;
@@ -148,8 +155,7 @@ export class ZoneSet {
         const names = rdataNames(rr);
         const target = names[names.length - 1];
         if (target === undefined || target === '.') continue;
-        const zone = this.findZone(target);
-        if (zone) this.pushAddresses(zone, target, res.additional, false);
+        this.pushAddresses(zone, target, res.additional, false);
       }
     }
   }
@@ -167,6 +173,10 @@ export class ZoneSet {
   }
 }
 
-function negativeSoa(zone: Zone): PlacedRRset {
-  return { owner: zone.origin, rrset: zone.soa, ttl: zone.negativeTtl };
+/**
+ * The SOA of a negative answer, with the RFC 2308 TTL — or 0 when the question was for an SOA,
+ * as BIND 9 does, so a resolver never caches it as if it were the answer.
+ */
+function negativeSoa(zone: Zone, qtype: number): PlacedRRset {
+  return { owner: zone.origin, rrset: zone.soa, ttl: qtype === TYPE.SOA ? 0 : zone.negativeTtl };
 }

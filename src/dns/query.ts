@@ -248,7 +248,11 @@ export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
   }
   if (!q) return { kind: 'drop' };
   try {
-    if (q.opcode !== OPCODE.QUERY) return reply(errorResponse(msg, q, RCODE.NOTIMP, true), RCODE.NOTIMP);
+    if (q.opcode !== OPCODE.QUERY) {
+      // BIND 9 echoes no question for opcodes it does not know (STATUS, IQUERY).
+      const echo = q.opcode === OPCODE.NOTIFY || q.opcode === OPCODE.UPDATE;
+      return reply(errorResponse(msg, q, RCODE.NOTIMP, echo), RCODE.NOTIMP);
+    }
     if (q.edns && q.edns.version > 0) {
       // RFC 6891 §6.1.3: BADVERS, no answer, our OPT says which version we speak.
       return reply(errorResponse(msg, q, RCODE.BADVERS, true), RCODE.BADVERS);
@@ -257,15 +261,19 @@ export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
     if (q.qtype === TYPE.OPT) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
     if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) {
       if (ctx.tcp) return { kind: 'transfer', question: q };
-      // RFC 5936 §4.2: no AXFR over UDP. An IXFR over UDP is told to come back over TCP by
-      // the SOA alone (RFC 1995 §2), which our SOA answer at the apex is.
-      if (q.qtype === TYPE.AXFR) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
+      // RFC 5936 §4.2: no AXFR over UDP. An IXFR over UDP must carry the client's SOA in the
+      // authority section (RFC 1995 §3); without it, FORMERR, as BIND 9 answers.
+      if (q.qtype === TYPE.AXFR || msg.readUInt16BE(8) === 0) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
     }
     const lookupType = q.qtype === TYPE.IXFR ? TYPE.SOA : q.qtype;
     const answer = ctx.answers.get(q.key, lookupType, ctx.tcp, () => questionLabels(msg));
     if (!answer) return reply(errorResponse(msg, q, RCODE.REFUSED, true), RCODE.REFUSED);
     const limit = ctx.tcp ? 65535 : q.edns ? Math.max(512, Math.min(q.edns.payload, OUR_UDP_PAYLOAD)) : 512;
-    return reply(assemble(msg, q, answer, limit), answer.flags & 0x0f);
+    const out = assemble(msg, q, answer, limit);
+    // IXFR over UDP: the current SOA alone tells the client to transfer over TCP (RFC 1995 §4);
+    // BIND 9 sends it without AA, and so do we.
+    if (q.qtype === TYPE.IXFR) out.writeUInt16BE(out.readUInt16BE(2) & ~0x0400, 2);
+    return reply(out, answer.flags & 0x0f);
   } catch {
     return reply(errorResponse(msg, q, RCODE.SERVFAIL, true), RCODE.SERVFAIL);
   }

@@ -54,15 +54,16 @@ export class WireWriter {
   }
 
   /**
-   * Writes a name. With `compress`, the longest suffix already in the message becomes a pointer
-   * (matched case-insensitively, as every name server does). Every suffix written in full is
-   * remembered as a pointer target either way.
+   * Writes a name. With `compress`, the longest suffix already in the message becomes a pointer.
+   * Suffixes match case-sensitively (as BIND 9 does), so a name is always read back spelled as it
+   * was written. Every suffix written in full is remembered as a pointer target either way, unless
+   * `register` is false (the question: its bytes are replaced by the client's spelling per query).
    */
-  name(name: string, compress: boolean): void {
-    this.labels(nameToLabels(name), compress);
+  name(name: string, compress: boolean, register = true): void {
+    this.labels(nameToLabels(name), compress, register);
   }
 
-  labels(labels: readonly Uint8Array[], compress: boolean): void {
+  labels(labels: readonly Uint8Array[], compress: boolean, register = true): void {
     for (let i = 0; i < labels.length; i++) {
       const key = suffixKey(labels, i);
       if (compress) {
@@ -72,7 +73,7 @@ export class WireWriter {
           return;
         }
       }
-      if (this.length <= MAX_POINTER_TARGET && !this.suffixes.has(key)) this.suffixes.set(key, this.length);
+      if (register && this.length <= MAX_POINTER_TARGET && !this.suffixes.has(key)) this.suffixes.set(key, this.length);
       const label = labels[i]!;
       this.u8(label.length);
       this.bytes(label);
@@ -110,7 +111,7 @@ function suffixKey(labels: readonly Uint8Array[], from: number): string {
   for (let i = from; i < labels.length; i++) {
     const label = labels[i]!;
     key += String.fromCharCode(label.length);
-    for (const b of label) key += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
+    for (const b of label) key += String.fromCharCode(b);
   }
   return key;
 }

@@ -1,0 +1,66 @@
+// Runs the appliance in-process on a throw-away config directory (temp dir with mailconf/ and
+// zones/), listening on 127.0.0.1 at a port the kernel picks. stop() closes it and removes the dir.
+
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startAppliance, type Appliance } from '../../src/supervisor.js';
+
+/** The repository root (dist/test/helpers → ../../..). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export interface TestConfig {
+  /** origin → zone file text, written as zones/<origin>.zone */
+  zones?: Record<string, string>;
+  /** Copy the repository's sample zones/ (the seed's world). */
+  sampleZones?: boolean;
+  /** Extra files relative to the config dir. */
+  files?: Record<string, string>;
+  /** mxbox.toml; a default listening on 127.0.0.1:0 when absent. */
+  toml?: string;
+}
+
+export const DEFAULT_TOML = `hostname = "mail8191.futuretg.com"
+domain = "futuretg.com"
+[dns]
+listen = ["127.0.0.1:0"]
+transfer = ["127.0.0.1"]
+`;
+
+export async function makeConfigDir(config: TestConfig): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-test-'));
+  await mkdir(path.join(dir, 'mailconf'), { recursive: true });
+  await mkdir(path.join(dir, 'zones'), { recursive: true });
+  if (config.sampleZones) await cp(path.join(REPO_ROOT, 'zones'), path.join(dir, 'zones'), { recursive: true });
+  await writeFile(path.join(dir, 'mailconf', 'mxbox.toml'), config.toml ?? DEFAULT_TOML);
+  for (const [origin, text] of Object.entries(config.zones ?? {})) {
+    await writeFile(path.join(dir, 'zones', `${origin}.zone`), text);
+  }
+  for (const [rel, text] of Object.entries(config.files ?? {})) {
+    await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+    await writeFile(path.join(dir, rel), text);
+  }
+  return dir;
+}
+
+export interface RunningAppliance {
+  app: Appliance;
+  dir: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function runAppliance(config: TestConfig): Promise<RunningAppliance> {
+  const dir = await makeConfigDir(config);
+  const app = await startAppliance({ configDir: dir, quiet: true });
+  return {
+    app,
+    dir,
+    port: app.dnsEndpoints[0]!.port,
+    stop: async () => {
+      await app.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
