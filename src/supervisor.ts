@@ -63,7 +63,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     await dns.close();
     throw new StartupError((err as Error).message);
   }
-  for (const e of dns.endpoints) log.info({ address: e.address, port: e.port }, `dns listening on ${e.address}:${e.port} (udp, tcp)`);
+  for (const e of dns.endpoints) log.info({ address: e.address, port: e.port }, `dns listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port} (udp, tcp)`);
 
   let reloading: Promise<{ applied: boolean; problems: readonly ConfigProblem[] }> | undefined;
   const reload = async (): Promise<{ applied: boolean; problems: readonly ConfigProblem[] }> => {

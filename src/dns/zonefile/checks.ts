@@ -1,0 +1,224 @@
+// The checks named-checkzone makes on a loaded zone, reported with the file:line of the record
+// at fault. Errors make the zone unusable; warnings are shown but the zone is served.
+
+import { TYPE, typeName } from '../constants.js';
+import { nameKey } from '../name.js';
+import { isRdataName, soaFields, type ResourceRecord } from '../record.js';
+import { MAX_ERRORS, zoneTopFile, type ParsedZone, type ZoneProblem } from './parser.js';
+
+interface Node {
+  name: string;
+  records: { rr: ResourceRecord; index: number }[];
+  types: Map<number, ResourceRecord[]>;
+}
+
+const ADDRESS_TYPES = [TYPE.A, TYPE.AAAA];
+
+/**
+ * The parent of a canonical name (or of its nameKey), found by cutting at the first unescaped
+ * dot: canonical names escape a dot inside a label as `\.` and write bytes as `\DDD`. Much
+ * cheaper than going through labels, which matters for zones of a million records.
+ */
+function parentOf(name: string): string | undefined {
+  if (name === '.') return undefined;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x5c) {
+      const next = name.charCodeAt(i + 1);
+      i += next >= 0x30 && next <= 0x39 ? 3 : 1;
+      continue;
+    }
+    if (c === 0x2e) return i === name.length - 1 ? '.' : name.slice(i + 1);
+  }
+  return '.';
+}
+
+/** True if key is apexKey or below it (both nameKeys). */
+function under(key: string, apexKey: string): boolean {
+  if (apexKey === '.') return true;
+  for (let n: string | undefined = key; n !== undefined && n.length >= apexKey.length; n = parentOf(n)) {
+    if (n === apexKey) return true;
+  }
+  return false;
+}
+
+export function checkZone(zone: ParsedZone): void {
+  const errors: ZoneProblem[] = [];
+  const warnings: ZoneProblem[] = [];
+  const apex = zone.origin;
+  const apexKey = nameKey(apex);
+  const topFile = zoneTopFile(zone) ?? `zone ${apex}`;
+  const err = (rr: ResourceRecord | undefined, message: string): void => {
+    errors.push({ file: rr?.source.file ?? topFile, line: rr?.source.line ?? 1, message });
+  };
+  const warn = (rr: ResourceRecord, message: string): void => {
+    warnings.push({ file: rr.source.file, line: rr.source.line, message });
+  };
+
+  // Index the in-zone data by owner; report what lies outside the zone.
+  const nodes = new Map<string, Node>();
+  zone.records.forEach((rr, index) => {
+    if (!under(nameKey(rr.owner), apexKey)) {
+      err(rr, `out of zone data: "${rr.owner}" is not in the zone "${apex}"`);
+      return;
+    }
+    const key = nameKey(rr.owner);
+    let node = nodes.get(key);
+    if (!node) {
+      node = { name: rr.owner, records: [], types: new Map() };
+      nodes.set(key, node);
+    }
+    node.records.push({ rr, index });
+    const list = node.types.get(rr.type);
+    if (list) list.push(rr);
+    else node.types.set(rr.type, [rr]);
+  });
+
+  // Names that exist, with data or as empty non-terminals (for the wildcard rule, RFC 4592).
+  const existing = new Set<string>();
+  for (const node of nodes.values()) {
+    for (let k: string | undefined = nameKey(node.name); k !== undefined; k = parentOf(k)) {
+      if (existing.has(k)) break;
+      existing.add(k);
+      if (k === apexKey) break;
+    }
+  }
+
+  /** The node a lookup of `name` would reach inside the zone: itself, or the wildcard that covers it. */
+  const lookup = (name: string): Node | undefined => {
+    const key = nameKey(name);
+    const direct = nodes.get(key);
+    if (direct || existing.has(key)) return direct;
+    for (let k = parentOf(key); k !== undefined; k = parentOf(k)) {
+      if (existing.has(k)) return nodes.get(k === '.' ? '*.' : `*.${k}`);
+      if (k === apexKey) break;
+    }
+    return undefined;
+  };
+
+  // Delegation points: NS records below the apex.
+  const cuts = new Set<string>();
+  for (const [key, node] of nodes) if (key !== apexKey && node.types.has(TYPE.NS)) cuts.add(key);
+  /** The highest delegation point at or above `name` (undefined if the name is authoritative data). */
+  const cutOf = (name: string): string | undefined => {
+    if (cuts.size === 0) return undefined;
+    let found: string | undefined;
+    for (let k: string | undefined = nameKey(name); k !== undefined; k = parentOf(k)) {
+      if (k === apexKey) break;
+      if (cuts.has(k)) found = k;
+    }
+    return found === undefined ? undefined : nodes.get(found)!.name;
+  };
+
+  // SOA: exactly one, at the apex.
+  const apexNode = nodes.get(apexKey);
+  const soas = zone.records.filter((rr) => rr.type === TYPE.SOA);
+  if (soas.length === 0) {
+    err(undefined, `no SOA record: the zone "${apex}" needs exactly one, at its apex (@)`);
+  }
+  let apexSoaSeen = false;
+  for (const soa of soas) {
+    if (nameKey(soa.owner) !== apexKey) {
+      if (under(nameKey(soa.owner), apexKey)) err(soa, `SOA record at "${soa.owner}", but an SOA belongs only at the zone apex "${apex}"`);
+      continue;
+    }
+    if (apexSoaSeen) {
+      err(soa, `a second SOA record at the apex "${apex}"; a zone has exactly one`);
+      continue;
+    }
+    apexSoaSeen = true;
+    soaTimers(soa, warn);
+  }
+
+  // NS at the apex.
+  if (!apexNode?.types.has(TYPE.NS)) {
+    err(apexNode?.types.get(TYPE.SOA)?.[0], `no NS records at the zone apex "${apex}"`);
+  }
+
+  for (const node of nodes.values()) {
+    // CNAME and other data.
+    let cname: ResourceRecord | undefined;
+    let other: ResourceRecord | undefined;
+    let reported = false;
+    for (const { rr } of node.records) {
+      if (rr.type === TYPE.CNAME) {
+        if (cname) {
+          err(rr, `more than one CNAME record at "${node.name}"`);
+          continue;
+        }
+        cname = rr;
+      } else if (rr.type !== TYPE.RRSIG && rr.type !== TYPE.NSEC) {
+        other ??= rr;
+      }
+      if (cname && other && !reported) {
+        reported = true;
+        err(
+          rr,
+          `CNAME and other data at "${node.name}": a name with a CNAME can have no other records (here ${typeName(other.type)} and CNAME)`,
+        );
+      }
+    }
+
+    // Data the delegation hides.
+    const cut = cutOf(node.name);
+    if (cut !== undefined) {
+      const atCut = nameKey(cut) === nameKey(node.name);
+      for (const { rr } of node.records) {
+        const allowed = ADDRESS_TYPES.includes(rr.type as 1 | 28) || (atCut && [TYPE.NS, TYPE.DS, TYPE.NSEC, TYPE.RRSIG].includes(rr.type as 2));
+        if (!allowed) {
+          warn(rr, `${typeName(rr.type)} record at "${node.name}" is ${atCut ? 'at' : 'below'} the delegation to "${cut}" and will not be served (only NS, DS and glue A/AAAA belong there)`);
+        }
+      }
+    }
+  }
+
+  // MX, NS and SRV targets.
+  for (const rr of zone.records) {
+    if (rr.type !== TYPE.MX && rr.type !== TYPE.NS && rr.type !== TYPE.SRV) continue;
+    if (!under(nameKey(rr.owner), apexKey)) continue;
+    const ownerCut = cutOf(rr.owner);
+    if (ownerCut !== undefined && !(rr.type === TYPE.NS && nameKey(ownerCut) === nameKey(rr.owner))) continue; // hidden data
+    const names = rr.rdata.filter(isRdataName);
+    const target = names[names.length - 1]?.name;
+    if (target === undefined || target === '.' || !under(nameKey(target), apexKey)) continue;
+    const kind = typeName(rr.type);
+    const targetCut = cutOf(target);
+    if (targetCut !== undefined) {
+      if (rr.type === TYPE.NS && !ADDRESS_TYPES.some((t) => nodes.get(nameKey(target))?.types.has(t))) {
+        err(rr, `NS target "${target}" is inside the delegation to "${targetCut}" and has no glue address record (A or AAAA)`);
+      }
+      continue;
+    }
+    const node = lookup(target);
+    if (node?.types.has(TYPE.CNAME)) {
+      if (rr.type === TYPE.SRV) warn(rr, `SRV target "${target}" is a CNAME (illegal, RFC 2782)`);
+      else err(rr, `${kind} target "${target}" is a CNAME (illegal): it must name a host with A or AAAA records`);
+      continue;
+    }
+    if (rr.type !== TYPE.SRV && !ADDRESS_TYPES.some((t) => node?.types.has(t))) {
+      err(rr, `${kind} target "${target}" has no address records (A or AAAA) in this zone`);
+    }
+  }
+
+  const shown = errors.length > MAX_ERRORS ? errors.slice(0, MAX_ERRORS) : errors;
+  for (const e of shown) zone.errors.push(e);
+  if (errors.length > shown.length) {
+    const last = shown[shown.length - 1]!;
+    zone.errors.push({ file: last.file, line: last.line, message: `and ${errors.length - shown.length} more errors like these` });
+  }
+  const shownWarnings = warnings.length > MAX_ERRORS ? warnings.slice(0, MAX_ERRORS) : warnings;
+  for (const w of shownWarnings) zone.warnings.push(w);
+  if (warnings.length > shownWarnings.length) {
+    const last = shownWarnings[shownWarnings.length - 1]!;
+    zone.warnings.push({ file: last.file, line: last.line, message: `and ${warnings.length - shownWarnings.length} more warnings like these` });
+  }
+}
+
+function soaTimers(soa: ResourceRecord, warn: (rr: ResourceRecord, m: string) => void): void {
+  const f = soaFields(soa);
+  if (f.refresh === 0) warn(soa, 'SOA refresh is 0');
+  if (f.retry > f.refresh) warn(soa, `SOA retry (${f.retry}) is longer than refresh (${f.refresh})`);
+  if (f.expire < f.refresh + f.retry) {
+    warn(soa, `SOA expire (${f.expire}) is shorter than refresh + retry (${f.refresh + f.retry}); secondaries would drop the zone before retrying`);
+  }
+}

@@ -1,0 +1,552 @@
+// The BIND master-file parser: RFC 1035 §5.1 with BIND's directives ($ORIGIN, $TTL, $INCLUDE,
+// $GENERATE), RFC 3597 unknown types, and BIND's rules for TTLs. It keeps going after an error so
+// an admin sees every problem of a file at once (up to MAX_ERRORS), each as file:line.
+
+import { realpath, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { CLASS, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
+import { NameError, nameFromText, nameKey } from '../name.js';
+import { isRdataName, soaFields, type ResourceRecord } from '../record.js';
+import { GenerateError, expandGenerate, parseGenerate } from './generate.js';
+import { isBroken, lex, type Entry, type Token } from './lexer.js';
+import { RdataError, parseRdata, parseTime } from './rdata.js';
+
+export interface ZoneProblem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export interface ParsedZone {
+  origin: string;
+  records: ResourceRecord[];
+  errors: ZoneProblem[];
+  warnings: ZoneProblem[];
+}
+
+export interface IncludeResult {
+  /** The included file as messages show it. */
+  file: string;
+  text: string;
+}
+
+export type ReadInclude = (relPath: string, fromFile: string) => Promise<IncludeResult>;
+
+export interface ParseTextOptions {
+  file: string;
+  origin: string;
+  defaultTtl?: number;
+  readInclude?: ReadInclude;
+}
+
+/** Errors kept per zone; reading stops after this many. */
+export const MAX_ERRORS = 100;
+/** $INCLUDE nesting limit. */
+export const MAX_INCLUDE_DEPTH = 8;
+/** Largest TTL (RFC 2181 §8). */
+export const MAX_TTL = 2147483647;
+
+/** The top file of each parsed zone, for checks that name the file rather than a record. */
+const topFiles = new WeakMap<ParsedZone, string>();
+export function zoneTopFile(zone: ParsedZone): string | undefined {
+  return topFiles.get(zone) ?? zone.records[0]?.source.file;
+}
+
+class TooManyErrors extends Error {}
+
+/** Reading position inside one file. */
+interface FileState {
+  file: string;
+  /** Identity of the file for loop detection (a real path, or the display name). */
+  key: string;
+  origin: string;
+  lastOwner: string | undefined;
+  /** $ORIGIN was seen since the last explicit owner (BIND warns on a blank owner right after it). */
+  originChanged: boolean;
+}
+
+function problemText(e: unknown): string {
+  if (e instanceof RdataError || e instanceof NameError || e instanceof GenerateError) return e.message;
+  throw e;
+}
+
+function isTtlToken(t: Token): boolean {
+  return !t.quoted && parseTime(t.text) !== undefined;
+}
+function isClassToken(t: Token): boolean {
+  return !t.quoted && classCode(t.text) !== undefined;
+}
+
+class Loader {
+  readonly records: ResourceRecord[] = [];
+  readonly errors: ZoneProblem[] = [];
+  readonly warnings: ZoneProblem[] = [];
+  /** $TTL, or the SOA minimum once used in its place. */
+  private defaultTtl: number | undefined;
+  /** The last TTL written on a record (RFC 1035: records without one inherit it). */
+  private lastTtl: number | undefined;
+  private warnedRfc1035 = false;
+  private readonly stack: string[] = [];
+
+  constructor(
+    readonly zoneOrigin: string,
+    defaultTtl: number | undefined,
+    private readonly readInclude: ((rel: string, from: string) => Promise<IncludeResult & { key?: string }>) | undefined,
+  ) {
+    this.defaultTtl = defaultTtl;
+  }
+
+  error(file: string, line: number, message: string): void {
+    this.errors.push({ file, line, message });
+    if (this.errors.length >= MAX_ERRORS) {
+      this.errors.push({ file, line, message: `too many errors (${MAX_ERRORS}); stopped reading the zone` });
+      throw new TooManyErrors();
+    }
+  }
+
+  warn(file: string, line: number, message: string): void {
+    this.warnings.push({ file, line, message });
+  }
+
+  async loadText(text: string, st: FileState, depth: number): Promise<void> {
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    const lexed = lex(text);
+    if (lexed.nbspLine !== undefined) {
+      this.warn(st.file, lexed.nbspLine, 'non-breaking spaces (U+00A0, as pasted from a web page) are read as blanks');
+    }
+    // Lexing problems are reported in line order with the entries they belong to.
+    const lexErrors = [...lexed.errors];
+    const flushLexErrors = (upTo: number): void => {
+      while (lexErrors.length > 0 && lexErrors[0]!.line <= upTo) {
+        const p = lexErrors.shift()!;
+        this.error(st.file, p.line, p.message);
+      }
+    };
+    this.stack.push(st.key);
+    try {
+      for (const entry of lexed.entries) {
+        flushLexErrors(entry.line);
+        if (isBroken(entry)) continue;
+        await this.entry(entry, st, depth);
+      }
+      flushLexErrors(Infinity);
+    } finally {
+      this.stack.pop();
+    }
+  }
+
+  private async entry(entry: Entry, st: FileState, depth: number): Promise<void> {
+    const first = entry.tokens[0]!;
+    if (!first.quoted && first.text.startsWith('$')) {
+      if (entry.blankOwner) {
+        this.error(st.file, entry.line, `directive "${first.text}" must start at the beginning of the line`);
+        return;
+      }
+      await this.directive(entry, st, depth);
+      return;
+    }
+    this.record(entry.tokens, entry.blankOwner, entry.line, st);
+  }
+
+  private async directive(entry: Entry, st: FileState, depth: number): Promise<void> {
+    const [first, ...args] = entry.tokens;
+    const name = first!.text.toUpperCase();
+    const line = entry.line;
+    switch (name) {
+      case '$ORIGIN': {
+        if (args.length !== 1 || args[0]!.quoted) {
+          this.error(st.file, line, '$ORIGIN takes exactly one domain name');
+          return;
+        }
+        try {
+          st.origin = nameFromText(args[0]!.text, st.origin);
+          st.originChanged = true;
+        } catch (e) {
+          this.error(st.file, line, `bad $ORIGIN: ${problemText(e)}`);
+        }
+        return;
+      }
+      case '$TTL': {
+        if (args.length !== 1) {
+          this.error(st.file, line, '$TTL takes exactly one TTL (seconds, or units like 1w2d3h4m5s)');
+          return;
+        }
+        const ttl = this.ttlValue(args[0]!, st, line);
+        if (ttl !== undefined) this.defaultTtl = ttl;
+        return;
+      }
+      case '$INCLUDE':
+        await this.include(args, st, depth, line);
+        return;
+      case '$GENERATE':
+        this.generate(args, st, line);
+        return;
+      default:
+        this.error(st.file, line, `unknown directive "${first!.text}" (known: $ORIGIN, $TTL, $INCLUDE, $GENERATE)`);
+    }
+  }
+
+  /** Reads a TTL token; reports and returns undefined if it is not one or too large. */
+  private ttlValue(t: Token, st: FileState, line: number): number | undefined {
+    const v = t.quoted ? undefined : parseTime(t.text);
+    if (v === undefined) {
+      this.error(st.file, line, `"${t.text}" is not a TTL (seconds, or units like 1w2d3h4m5s)`);
+      return undefined;
+    }
+    if (v > MAX_TTL) {
+      this.error(st.file, line, `TTL "${t.text}" is above the maximum ${MAX_TTL} seconds`);
+      return undefined;
+    }
+    return v;
+  }
+
+  private async include(args: Token[], st: FileState, depth: number, line: number): Promise<void> {
+    if (args.length < 1 || args.length > 2) {
+      this.error(st.file, line, '$INCLUDE takes a file name and optionally an origin: $INCLUDE file [origin]');
+      return;
+    }
+    if (!this.readInclude) {
+      this.error(st.file, line, '$INCLUDE is not available here');
+      return;
+    }
+    const rel = args[0]!.text;
+    let origin = st.origin;
+    if (args[1]) {
+      try {
+        origin = nameFromText(args[1].text, st.origin);
+      } catch (e) {
+        this.error(st.file, line, `bad origin for $INCLUDE: ${problemText(e)}`);
+        return;
+      }
+    }
+    if (depth + 1 > MAX_INCLUDE_DEPTH) {
+      this.error(st.file, line, `$INCLUDE "${rel}" nests more than ${MAX_INCLUDE_DEPTH} files deep`);
+      return;
+    }
+    let included: IncludeResult & { key?: string };
+    try {
+      included = await this.readInclude(rel, st.file);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.error(st.file, line, `cannot $INCLUDE "${rel}": ${msg}`);
+      return;
+    }
+    const key = included.key ?? included.file;
+    if (this.stack.includes(key)) {
+      this.error(st.file, line, `$INCLUDE "${rel}" makes a loop: ${included.file} is already being read`);
+      return;
+    }
+    const child: FileState = { file: included.file, key, origin, lastOwner: st.lastOwner, originChanged: false };
+    await this.loadText(included.text, child, depth + 1);
+    // The including file keeps its own origin and owner (RFC 1035 §5.1); st was not touched.
+  }
+
+  private generate(args: Token[], st: FileState, line: number): void {
+    let spec;
+    try {
+      spec = parseGenerate(args, isTtlToken, isClassToken, (t) => !t.quoted && typeCode(t.text) !== undefined);
+    } catch (e) {
+      this.error(st.file, line, problemText(e));
+      return;
+    }
+    // Generated records neither use nor change the previous owner.
+    const saved = { lastOwner: st.lastOwner, originChanged: st.originChanged };
+    try {
+      for (const tokens of expandGenerate(spec, line)) {
+        const before = this.errors.length;
+        this.record(tokens, false, line, st, '$GENERATE: ');
+        if (this.errors.length > before) break; // one error per $GENERATE line, not one per record
+      }
+    } catch (e) {
+      if (e instanceof TooManyErrors) throw e;
+      this.error(st.file, line, problemText(e));
+    } finally {
+      st.lastOwner = saved.lastOwner;
+      st.originChanged = saved.originChanged;
+    }
+  }
+
+  private record(tokens: Token[], blankOwner: boolean, line: number, st: FileState, prefix = ''): void {
+    const fail = (message: string): void => this.error(st.file, line, prefix + message);
+    let pos = 0;
+    let owner: string;
+    if (blankOwner) {
+      if (st.lastOwner === undefined) {
+        fail('this line starts with a blank, which means "same owner as the record before", but there is no record before it');
+        return;
+      }
+      owner = st.lastOwner;
+      if (st.originChanged) {
+        this.warn(
+          st.file,
+          line,
+          `this record has no owner of its own, so it belongs to "${owner}" from before the $ORIGIN line, not to the new origin "${st.origin}"`,
+        );
+      }
+      st.originChanged = false;
+    } else {
+      const t = tokens[pos++]!;
+      if (t.quoted) {
+        fail(`the owner name must not be quoted: found "${t.text}"`);
+        return;
+      }
+      try {
+        owner = nameFromText(t.text, st.origin);
+      } catch (e) {
+        st.lastOwner = undefined;
+        fail(`bad owner name: ${problemText(e)}`);
+        return;
+      }
+      st.lastOwner = owner;
+      st.originChanged = false;
+      if (!prefix && /^(IN|CH|CHAOS|HS)$/i.test(t.text) && tokens.length > 1 && typeCode(tokens[1]!.text) !== undefined) {
+        this.warn(
+          st.file,
+          line,
+          `owner name "${t.text}" looks like a class; if this record belongs to the previous owner, start the line with a blank`,
+        );
+      }
+    }
+
+    // TTL and class, in either order, both optional.
+    let ttl: number | undefined;
+    let cls: number | undefined;
+    let clsText = '';
+    for (let k = 0; k < 2; k++) {
+      const t = tokens[pos];
+      if (!t || t.quoted) break;
+      if (ttl === undefined && parseTime(t.text) !== undefined) {
+        const v = this.ttlOrFail(t, fail);
+        if (v === undefined) return;
+        ttl = v;
+        pos++;
+      } else if (cls === undefined && classCode(t.text) !== undefined) {
+        cls = classCode(t.text);
+        clsText = t.text.toUpperCase();
+        pos++;
+      } else {
+        break;
+      }
+    }
+
+    const typeIndex = pos;
+    const typeTok = tokens[pos++];
+    if (!typeTok) {
+      fail(`record for "${owner}" has no type (A, MX, NS, ...) and no data`);
+      return;
+    }
+    const type = typeTok.quoted ? undefined : typeCode(typeTok.text);
+    if (type === undefined) {
+      if (!typeTok.quoted && /^\d/.test(typeTok.text)) {
+        fail(`"${typeTok.text}" is neither a TTL (seconds, or units like 1w2d3h4m5s) nor a record type`);
+      } else if (blankOwner && typeIndex === 0 && !typeTok.quoted) {
+        fail(
+          `unknown record type "${typeTok.text}" (the line starts with a blank, so it belongs to the previous owner; if "${typeTok.text}" is meant as the owner, remove the leading blank)`,
+        );
+      } else {
+        fail(`unknown record type "${typeTok.text}"`);
+      }
+      return;
+    }
+    if (isMetaType(type)) {
+      fail(`${typeName(type)} is a query type and cannot appear in a zone file`);
+      return;
+    }
+    if (cls !== undefined && cls !== CLASS.IN) {
+      fail(`class ${clsText} does not match the zone's class IN`);
+      return;
+    }
+
+    let rdata;
+    try {
+      rdata = parseRdata(type, tokens.slice(pos), st.origin);
+    } catch (e) {
+      fail(problemText(e));
+      return;
+    }
+
+    if (ttl !== undefined) {
+      this.lastTtl = ttl;
+    } else if (this.defaultTtl !== undefined) {
+      ttl = this.defaultTtl;
+    } else if (this.lastTtl !== undefined) {
+      ttl = this.lastTtl;
+      if (!this.warnedRfc1035) {
+        this.warnedRfc1035 = true;
+        this.warn(st.file, line, `no TTL specified and no $TTL; using the previous record's TTL (${ttl}) as RFC 1035 does`);
+      }
+    } else if (type === TYPE.SOA) {
+      const rr: ResourceRecord = { owner, type, class: CLASS.IN, ttl: 0, rdata, source: { file: st.file, line } };
+      ttl = soaFields(rr).minimum;
+      if (ttl > MAX_TTL) {
+        fail(`no TTL specified, and the SOA minimum ${ttl} is above the maximum TTL ${MAX_TTL}`);
+        return;
+      }
+      this.defaultTtl = ttl;
+      this.warn(st.file, line, `no TTL specified; using SOA MINTTL instead (${ttl})`);
+    } else {
+      fail('no TTL specified: put a $TTL line at the top of the file or give this record a TTL');
+      return;
+    }
+
+    this.records.push({ owner, type, class: CLASS.IN, ttl, rdata, source: { file: st.file, line } });
+  }
+
+  private ttlOrFail(t: Token, fail: (m: string) => void): number | undefined {
+    const v = parseTime(t.text)!;
+    if (v > MAX_TTL) {
+      fail(`TTL "${t.text}" is above the maximum ${MAX_TTL} seconds`);
+      return undefined;
+    }
+    return v;
+  }
+
+  /** BIND's RRset rules: one TTL per set (the first one wins, with a warning); exact duplicates dropped. */
+  finish(): void {
+    const sets = new Map<string, { ttl: number; rr: ResourceRecord; data: Set<string> | string }>();
+    const kept: ResourceRecord[] = [];
+    for (const rr of this.records) {
+      const setKey = nameKey(rr.owner) + '/' + rr.type;
+      const dataKey = rdataKey(rr);
+      const set = sets.get(setKey);
+      if (!set) {
+        sets.set(setKey, { ttl: rr.ttl, rr, data: dataKey });
+        kept.push(rr);
+        continue;
+      }
+      if (typeof set.data === 'string') set.data = new Set([set.data]);
+      if (set.data.has(dataKey)) continue;
+      set.data.add(dataKey);
+      if (set.ttl !== rr.ttl) {
+        this.warn(
+          rr.source.file,
+          rr.source.line,
+          `TTL ${rr.ttl} differs from the TTL ${set.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${set.rr.source.file}:${set.rr.source.line}); using ${set.ttl} for the whole set, as BIND does`,
+        );
+        rr.ttl = set.ttl;
+      }
+      kept.push(rr);
+    }
+    this.records.length = 0;
+    for (const rr of kept) this.records.push(rr);
+  }
+}
+
+/** Comparison key of RDATA: the bytes, names lowercased (as BIND compares them). */
+function rdataKey(rr: ResourceRecord): string {
+  let key = '';
+  for (const p of rr.rdata) key += isRdataName(p) ? '\u0001' + nameKey(p.name) + '\u0001' : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('latin1');
+  return key;
+}
+
+function canonicalOrigin(origin: string): string {
+  const text = origin.endsWith('.') ? origin : origin + '.';
+  return nameFromText(text, undefined);
+}
+
+async function run(
+  text: string | undefined,
+  file: string,
+  key: string,
+  origin: string,
+  defaultTtl: number | undefined,
+  readInclude: ((rel: string, from: string) => Promise<IncludeResult & { key?: string }>) | undefined,
+  preErrors: ZoneProblem[] = [],
+): Promise<ParsedZone> {
+  let zoneOrigin: string;
+  try {
+    zoneOrigin = canonicalOrigin(origin);
+  } catch (e) {
+    const zone: ParsedZone = { origin, records: [], errors: [{ file, line: 1, message: `bad zone origin: ${problemText(e)}` }], warnings: [] };
+    topFiles.set(zone, file);
+    return zone;
+  }
+  const loader = new Loader(zoneOrigin, defaultTtl, readInclude);
+  loader.errors.push(...preErrors);
+  if (text !== undefined) {
+    try {
+      await loader.loadText(text, { file, key, origin: zoneOrigin, lastOwner: undefined, originChanged: false }, 0);
+    } catch (e) {
+      if (!(e instanceof TooManyErrors)) throw e;
+    }
+    loader.finish();
+  }
+  const zone: ParsedZone = { origin: zoneOrigin, records: loader.records, errors: loader.errors, warnings: loader.warnings };
+  topFiles.set(zone, file);
+  return zone;
+}
+
+/** Parses a zone held in memory. `readInclude` resolves $INCLUDE (without it, $INCLUDE is an error). */
+export async function parseZoneText(
+  text: string,
+  opts: { file: string; origin: string; defaultTtl?: number; readInclude?: ReadInclude },
+): Promise<ParsedZone> {
+  return run(text, opts.file, opts.file, opts.origin, opts.defaultTtl, opts.readInclude);
+}
+
+function isOutside(rel: string): boolean {
+  return rel === '..' || rel.startsWith('..' + path.sep) || path.isAbsolute(rel);
+}
+
+function fsReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  if (code === 'ELOOP') return 'too many levels of symbolic links';
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Parses a zone file from disk. $INCLUDE paths are taken relative to `includeRoot` (the zones/
+ * directory) and must stay inside it, also after following symbolic links.
+ */
+export async function parseZoneFile(opts: { path: string; displayPath: string; origin: string; includeRoot: string }): Promise<ParsedZone> {
+  const rootAbs = path.resolve(opts.includeRoot);
+  const topAbs = path.resolve(opts.path);
+  // What messages put before a path inside the root: "zones/" when displayPath is zones/x.zone.
+  const topRel = path.relative(rootAbs, topAbs).split(path.sep).join('/');
+  const display = opts.displayPath.split(path.sep).join('/');
+  let displayRoot: string;
+  if (!isOutside(path.relative(rootAbs, topAbs)) && display.endsWith(topRel)) displayRoot = display.slice(0, display.length - topRel.length);
+  else displayRoot = path.basename(rootAbs) + '/';
+
+  let text: string;
+  let topKey = topAbs;
+  try {
+    topKey = await realpath(topAbs);
+    text = await readFile(topKey, 'utf8');
+  } catch (e) {
+    return run(undefined, opts.displayPath, topAbs, opts.origin, undefined, undefined, [
+      { file: opts.displayPath, line: 1, message: `cannot read the zone file: ${fsReason(e)}` },
+    ]);
+  }
+
+  let rootReal: string | undefined;
+  const readInclude = async (rel: string): Promise<IncludeResult & { key: string }> => {
+    if (rel.length === 0 || rel.includes('\0')) throw new Error('empty or invalid file name');
+    const target = path.resolve(rootAbs, rel);
+    const lexical = path.relative(rootAbs, target);
+    if (isOutside(lexical) || lexical === '') throw new Error(`the file is outside the zones directory (${displayRoot || './'}); $INCLUDE only reads files below it`);
+    rootReal ??= await realpath(rootAbs);
+    let real: string;
+    try {
+      real = await realpath(target);
+    } catch (e) {
+      throw new Error(fsReason(e));
+    }
+    if (isOutside(path.relative(rootReal, real))) {
+      throw new Error(`it is a symbolic link to a file outside the zones directory (${displayRoot || './'}); $INCLUDE only reads files below it`);
+    }
+    const info = await stat(real);
+    if (!info.isFile()) throw new Error('it is not a regular file');
+    let body: string;
+    try {
+      body = await readFile(real, 'utf8');
+    } catch (e) {
+      throw new Error(fsReason(e));
+    }
+    return { file: displayRoot + lexical.split(path.sep).join('/'), text: body, key: real };
+  };
+  return run(text, opts.displayPath, topKey, opts.origin, undefined, readInclude);
+}

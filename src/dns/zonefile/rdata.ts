@@ -1,0 +1,629 @@
+// Presentation-format RDATA → wire form, per type (RFC 1035 §5, RFC 3597 and the type RFCs).
+// Names inside RDATA become { name, compress } parts; compress is true only for the RFC 1035
+// types RFC 3597 §4 lists. Every problem is thrown as an RdataError whose message quotes the
+// offending token, in words an admin understands.
+
+import { TYPE, typeName } from '../constants.js';
+import { NameError, nameFromText, readWireName, labelsToName } from '../name.js';
+import type { RdataName, RdataPart } from '../record.js';
+import type { Token } from './lexer.js';
+
+export class RdataError extends Error {}
+
+/** Types whose RDATA names may be compressed (RFC 3597 §4). */
+const COMPRESSIBLE = new Set<number>([
+  TYPE.NS, TYPE.MD, TYPE.MF, TYPE.CNAME, TYPE.SOA, TYPE.MB, TYPE.MG, TYPE.MR, TYPE.PTR, TYPE.MINFO, TYPE.MX,
+]);
+
+export function compressible(type: number): boolean {
+  return COMPRESSIBLE.has(type);
+}
+
+/** Reads presentation tokens one at a time, with the record type for messages. */
+class Reader {
+  private pos = 0;
+  constructor(
+    readonly tokens: readonly Token[],
+    readonly type: number,
+    readonly origin: string,
+  ) {}
+  get label(): string {
+    return typeName(this.type);
+  }
+  done(): boolean {
+    return this.pos >= this.tokens.length;
+  }
+  remaining(): Token[] {
+    const rest = this.tokens.slice(this.pos);
+    this.pos = this.tokens.length;
+    return rest;
+  }
+  peek(): Token | undefined {
+    return this.tokens[this.pos];
+  }
+  next(what: string): Token {
+    const t = this.tokens[this.pos];
+    if (!t) throw new RdataError(`${this.label} record is missing the ${what}`);
+    this.pos++;
+    return t;
+  }
+  end(): void {
+    const t = this.tokens[this.pos];
+    if (t) throw new RdataError(`unexpected ${show(t)} after the end of the ${this.label} record`);
+  }
+  number(what: string, max: number): number {
+    const t = this.next(what);
+    return checkNumber(t, what, max);
+  }
+  name(what: string): RdataName {
+    const t = this.next(what);
+    return { name: nameOf(t, what, this.origin), compress: COMPRESSIBLE.has(this.type) };
+  }
+  charString(what: string): Uint8Array {
+    const t = this.next(what);
+    return characterString(t, what);
+  }
+  /** Hex or base64 that may be split over several tokens, up to the end of the record. */
+  restJoined(what: string, allowEmpty = false): string {
+    const rest = this.remaining();
+    if (rest.length === 0 && !allowEmpty) throw new RdataError(`${this.label} record is missing the ${what}`);
+    for (const t of rest) if (t.quoted) throw new RdataError(`the ${what} of a ${this.label} record is not quoted: found "${t.text}"`);
+    return rest.map((t) => t.text).join('');
+  }
+}
+
+function show(t: Token): string {
+  return t.quoted ? `the quoted string "${t.text}"` : `"${t.text}"`;
+}
+
+function checkNumber(t: Token, what: string, max: number): number {
+  if (t.quoted || !/^\d+$/.test(t.text)) throw new RdataError(`expected a number for the ${what}, found ${show(t)}`);
+  const value = Number(t.text);
+  if (value > max) throw new RdataError(`the ${what} ${t.text} is out of range (0-${max})`);
+  return value;
+}
+
+function nameOf(t: Token, what: string, origin: string): string {
+  if (t.quoted) throw new RdataError(`the ${what} must be a domain name, not a quoted string: found "${t.text}"`);
+  try {
+    return nameFromText(t.text, origin);
+  } catch (e) {
+    if (e instanceof NameError) throw new RdataError(`bad ${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+function u8(v: number): Uint8Array {
+  return Uint8Array.of(v);
+}
+function u16(v: number): Uint8Array {
+  return Uint8Array.of(v >> 8, v & 0xff);
+}
+function u32(v: number): Uint8Array {
+  return Uint8Array.of((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+}
+function concat(parts: Uint8Array[]): Uint8Array {
+  return Uint8Array.from(Buffer.concat(parts));
+}
+
+/** Joins adjacent byte runs so the RDATA is as few parts as possible. */
+function tidy(parts: RdataPart[]): RdataPart[] {
+  const out: RdataPart[] = [];
+  let run: Uint8Array[] = [];
+  for (const p of parts) {
+    if (p instanceof Uint8Array) {
+      if (p.length > 0) run.push(p);
+    } else {
+      if (run.length) out.push(concat(run));
+      run = [];
+      out.push(p);
+    }
+  }
+  if (run.length) out.push(concat(run));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text: character-strings and their escapes.
+
+/** Decodes `\X` and `\DDD` in a token (quoted or not) to bytes; other characters as UTF-8. */
+export function decodeText(raw: string, what: string): Uint8Array {
+  const bytes: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i]!;
+    if (ch === '\\') {
+      const next = raw[i + 1];
+      if (next === undefined) throw new RdataError(`the ${what} "${raw}" ends with a lone backslash`);
+      if (/[0-9]/.test(next)) {
+        const digits = raw.slice(i + 1, i + 4);
+        if (!/^[0-9]{3}$/.test(digits)) throw new RdataError(`the ${what} "${raw}": a \\DDD escape needs three digits, found "\\${digits}"`);
+        const value = Number(digits);
+        if (value > 255) throw new RdataError(`the ${what} "${raw}": \\${digits} is above 255`);
+        bytes.push(value);
+        i += 3;
+        continue;
+      }
+      i++;
+      pushUtf8(bytes, raw, i);
+      if (raw.codePointAt(i)! > 0xffff) i++;
+      continue;
+    }
+    pushUtf8(bytes, raw, i);
+    if (raw.codePointAt(i)! > 0xffff) i++;
+  }
+  return Uint8Array.from(bytes);
+}
+
+function pushUtf8(bytes: number[], s: string, i: number): void {
+  const cp = s.codePointAt(i)!;
+  if (cp < 0x80) bytes.push(cp);
+  else for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) bytes.push(b);
+}
+
+/** One <character-string>: a length byte and up to 255 bytes. */
+export function characterString(t: Token, what: string): Uint8Array {
+  const bytes = decodeText(t.text, what);
+  if (bytes.length > 255) {
+    throw new RdataError(
+      `the ${what} "${t.text.slice(0, 30)}..." is ${bytes.length} bytes long; one string holds at most 255, so split it into several quoted strings`,
+    );
+  }
+  return concat([u8(bytes.length), bytes]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers with BIND's time units.
+
+const UNIT: Record<string, number> = { w: 604800, d: 86400, h: 3600, m: 60, s: 1 };
+
+/**
+ * A TTL or SOA timer: plain seconds or BIND units (1w2d3h4m5s, any case). Returns undefined if
+ * the text is neither; the caller decides whether that is an error.
+ */
+export function parseTime(text: string): number | undefined {
+  if (/^\d+$/.test(text)) return Number(text);
+  if (!/^(\d+[wdhmsWDHMS])+$/.test(text)) return undefined;
+  let total = 0;
+  for (const m of text.matchAll(/(\d+)([wdhmsWDHMS])/g)) total += Number(m[1]) * UNIT[m[2]!.toLowerCase()]!;
+  return total;
+}
+
+function time(r: Reader, what: string): number {
+  const t = r.next(what);
+  const v = t.quoted ? undefined : parseTime(t.text);
+  if (v === undefined) throw new RdataError(`expected a time for the ${what} (seconds, or units like 1w2d3h4m5s), found ${show(t)}`);
+  if (v > 0xffffffff) throw new RdataError(`the ${what} ${t.text} is above the maximum 4294967295 seconds`);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses.
+
+export function parseIPv4(text: string): Uint8Array | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i]!;
+    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return undefined;
+    const v = Number(p);
+    if (v > 255) return undefined;
+    out[i] = v;
+  }
+  return out;
+}
+
+export function parseIPv6(text: string): Uint8Array | undefined {
+  if (!/^[0-9A-Fa-f:.]+$/.test(text)) return undefined;
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const out: number[] = [];
+    const pieces = s.split(':');
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i]!;
+      if (i === pieces.length - 1 && p.includes('.')) {
+        const v4 = parseIPv4(p);
+        if (!v4) return undefined;
+        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+        continue;
+      }
+      if (!/^[0-9A-Fa-f]{1,4}$/.test(p)) return undefined;
+      out.push(parseInt(p, 16));
+    }
+    return out;
+  };
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if (!head || !tail) return undefined;
+  // An embedded IPv4 address may only end the address.
+  if (halves.length === 2 && halves[0]!.includes('.')) return undefined;
+  let all: number[];
+  if (halves.length === 2) {
+    const missing = 8 - head.length - tail.length;
+    if (missing < 1) return undefined;
+    all = [...head, ...new Array<number>(missing).fill(0), ...tail];
+  } else {
+    if (head.length !== 8) return undefined;
+    all = head;
+  }
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hex and base64.
+
+function hexBytes(text: string, what: string, label: string): Uint8Array {
+  if (text.length % 2 !== 0 || !/^[0-9A-Fa-f]*$/.test(text)) {
+    const bad = /[^0-9A-Fa-f]/.exec(text);
+    throw new RdataError(
+      bad ? `the ${what} of the ${label} record holds "${bad[0]}", which is not a hex digit` : `the ${what} of the ${label} record has an odd number of hex digits`,
+    );
+  }
+  return Uint8Array.from(Buffer.from(text, 'hex'));
+}
+
+function base64Bytes(text: string, what: string, label: string): Uint8Array {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
+    throw new RdataError(`the ${what} of the ${label} record is not valid base64`);
+  }
+  return Uint8Array.from(Buffer.from(text, 'base64'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC 3597 generic RDATA: \# <length> <hex>...
+
+function generic(r: Reader): RdataPart[] {
+  r.next('\\#');
+  const lenTok = r.next('RDATA length after \\#');
+  if (lenTok.quoted || !/^\d+$/.test(lenTok.text)) {
+    throw new RdataError(`expected the RDATA length (a number) after \\#, found ${show(lenTok)}`);
+  }
+  const length = Number(lenTok.text);
+  if (length > 65535) throw new RdataError(`RDATA length ${lenTok.text} is above the maximum 65535`);
+  const hex = r.restJoined('hex RDATA', true);
+  const bytes = hexBytes(hex, 'hex RDATA', r.label);
+  if (bytes.length !== length) {
+    throw new RdataError(`\\# says the RDATA is ${length} bytes but ${bytes.length} bytes of hex follow`);
+  }
+  return fromWire(r.type, bytes, r.label);
+}
+
+/**
+ * Generic RDATA of a type we know: the length of fixed-size types is checked and the names of
+ * name-bearing types are lifted out, so the record behaves exactly as if written normally.
+ */
+function fromWire(type: number, bytes: Uint8Array, label: string): RdataPart[] {
+  const fixed: Partial<Record<number, number>> = { [TYPE.A]: 4, [TYPE.AAAA]: 16 };
+  const want = fixed[type];
+  if (want !== undefined && bytes.length !== want) {
+    throw new RdataError(`${label} RDATA must be ${want} bytes long, \\# gives ${bytes.length}`);
+  }
+  // [leading fixed bytes, number of names, trailing fixed bytes]
+  const layouts: Partial<Record<number, [number, number, number]>> = {
+    [TYPE.NS]: [0, 1, 0], [TYPE.MD]: [0, 1, 0], [TYPE.MF]: [0, 1, 0], [TYPE.CNAME]: [0, 1, 0],
+    [TYPE.MB]: [0, 1, 0], [TYPE.MG]: [0, 1, 0], [TYPE.MR]: [0, 1, 0], [TYPE.PTR]: [0, 1, 0],
+    [TYPE.DNAME]: [0, 1, 0], [TYPE.MINFO]: [0, 2, 0], [TYPE.RP]: [0, 2, 0], [TYPE.MX]: [2, 1, 0],
+    [TYPE.AFSDB]: [2, 1, 0], [TYPE.KX]: [2, 1, 0], [TYPE.SRV]: [6, 1, 0], [TYPE.SOA]: [0, 2, 20],
+  };
+  if (type === TYPE.TXT || type === TYPE.SPF || type === TYPE.HINFO) {
+    let count = 0;
+    for (let p = 0; p < bytes.length; p += bytes[p]! + 1) {
+      if (p + bytes[p]! + 1 > bytes.length) throw new RdataError(`${label} RDATA given with \\# ends inside a character-string`);
+      count++;
+    }
+    if (count === 0 || (type === TYPE.HINFO && count !== 2)) {
+      throw new RdataError(`${label} RDATA given with \\# must hold ${type === TYPE.HINFO ? 'two character-strings' : 'at least one character-string'}`);
+    }
+  }
+  const layout = layouts[type];
+  if (!layout) return bytes.length ? [Uint8Array.from(bytes)] : [];
+  const [lead, names, trail] = layout;
+  const parts: RdataPart[] = [];
+  let pos = lead;
+  if (bytes.length < lead) throw new RdataError(`${label} RDATA given with \\# is too short`);
+  parts.push(bytes.slice(0, lead));
+  for (let k = 0; k < names; k++) {
+    let end: number;
+    let name: string;
+    try {
+      // Only the plain form is allowed: a pointer needs a message to point into.
+      for (let p = pos; ; ) {
+        const len = bytes[p];
+        if (len === undefined) throw new RdataError(`${label} RDATA given with \\# ends inside a domain name`);
+        if (len === 0) break;
+        if ((len & 0xc0) !== 0) throw new RdataError(`${label} RDATA given with \\# holds a compressed domain name`);
+        p += len + 1;
+      }
+      const r = readWireName(bytes, pos);
+      end = r.end;
+      name = labelsToName(r.labels);
+    } catch (e) {
+      if (e instanceof NameError) throw new RdataError(`${label} RDATA given with \\# holds a bad domain name: ${e.message}`);
+      throw e;
+    }
+    parts.push({ name, compress: COMPRESSIBLE.has(type) });
+    pos = end;
+  }
+  if (bytes.length - pos !== trail) {
+    throw new RdataError(`${label} RDATA given with \\# has ${bytes.length - pos} bytes after the domain name(s), expected ${trail}`);
+  }
+  parts.push(bytes.slice(pos));
+  return tidy(parts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-type parsers.
+
+type Parser = (r: Reader) => RdataPart[];
+
+const DNSSEC_ALGORITHMS: Record<string, number> = {
+  RSAMD5: 1, DH: 2, DSA: 3, RSASHA1: 5, 'DSA-NSEC3-SHA1': 6, 'RSASHA1-NSEC3-SHA1': 7, RSASHA256: 8,
+  RSASHA512: 10, 'ECC-GOST': 12, ECDSAP256SHA256: 13, ECDSAP384SHA384: 14, ED25519: 15, ED448: 16,
+  INDIRECT: 252, PRIVATEDNS: 253, PRIVATEOID: 254,
+};
+
+function algorithm(r: Reader): number {
+  const t = r.next('algorithm');
+  const known = DNSSEC_ALGORITHMS[t.text.toUpperCase()];
+  if (known !== undefined && !t.quoted) return known;
+  return checkNumber(t, 'algorithm', 255);
+}
+
+const oneName: Parser = (r) => {
+  const n = r.name(r.type === TYPE.NS ? 'name server' : r.type === TYPE.PTR ? 'PTR target name' : 'target name');
+  r.end();
+  return [n];
+};
+
+const parsers = new Map<number, Parser>([
+  [
+    TYPE.A,
+    (r) => {
+      const t = r.next('IPv4 address');
+      const a = t.quoted ? undefined : parseIPv4(t.text);
+      if (!a) throw new RdataError(`${show(t)} is not an IPv4 address`);
+      r.end();
+      return [a];
+    },
+  ],
+  [
+    TYPE.AAAA,
+    (r) => {
+      const t = r.next('IPv6 address');
+      const a = t.quoted ? undefined : parseIPv6(t.text);
+      if (!a) throw new RdataError(`${show(t)} is not an IPv6 address`);
+      r.end();
+      return [a];
+    },
+  ],
+  [TYPE.NS, oneName],
+  [TYPE.CNAME, oneName],
+  [TYPE.PTR, oneName],
+  [TYPE.DNAME, oneName],
+  [TYPE.MB, oneName],
+  [TYPE.MG, oneName],
+  [TYPE.MR, oneName],
+  [TYPE.MD, oneName],
+  [TYPE.MF, oneName],
+  [
+    TYPE.MINFO,
+    (r) => {
+      const a = r.name('responsible mailbox');
+      const b = r.name('error mailbox');
+      r.end();
+      return [a, b];
+    },
+  ],
+  [
+    TYPE.RP,
+    (r) => {
+      const a = r.name('mailbox name');
+      const b = r.name('TXT record name');
+      r.end();
+      return [a, b];
+    },
+  ],
+  [
+    TYPE.MX,
+    (r) => {
+      const pref = r.number('MX preference', 0xffff);
+      const n = r.name('mail exchanger name');
+      r.end();
+      return tidy([u16(pref), n]);
+    },
+  ],
+  [
+    TYPE.AFSDB,
+    (r) => {
+      const sub = r.number('AFSDB subtype', 0xffff);
+      const n = r.name('AFSDB host name');
+      r.end();
+      return tidy([u16(sub), n]);
+    },
+  ],
+  [
+    TYPE.KX,
+    (r) => {
+      const pref = r.number('KX preference', 0xffff);
+      const n = r.name('key exchanger name');
+      r.end();
+      return tidy([u16(pref), n]);
+    },
+  ],
+  [
+    TYPE.SOA,
+    (r) => {
+      const mname = r.name('primary name server (MNAME)');
+      const rname = r.name('responsible mailbox (RNAME)');
+      const serialTok = r.next('serial number');
+      if (serialTok.quoted || !/^\d+$/.test(serialTok.text)) {
+        throw new RdataError(`expected a number for the SOA serial, found ${show(serialTok)}`);
+      }
+      const serial = Number(serialTok.text);
+      if (serial > 0xffffffff) throw new RdataError(`the SOA serial ${serialTok.text} is above the maximum 4294967295`);
+      const refresh = time(r, 'SOA refresh');
+      const retry = time(r, 'SOA retry');
+      const expire = time(r, 'SOA expire');
+      const minimum = time(r, 'SOA minimum');
+      r.end();
+      return [mname, rname, concat([u32(serial), u32(refresh), u32(retry), u32(expire), u32(minimum)])];
+    },
+  ],
+  [TYPE.TXT, (r) => txt(r)],
+  [TYPE.SPF, (r) => txt(r)],
+  [
+    TYPE.HINFO,
+    (r) => {
+      const cpu = r.charString('HINFO CPU');
+      const os = r.charString('HINFO OS');
+      r.end();
+      return [concat([cpu, os])];
+    },
+  ],
+  [
+    TYPE.SRV,
+    (r) => {
+      const prio = r.number('SRV priority', 0xffff);
+      const weight = r.number('SRV weight', 0xffff);
+      const port = r.number('SRV port', 0xffff);
+      const target = r.name('SRV target name');
+      r.end();
+      return tidy([u16(prio), u16(weight), u16(port), target]);
+    },
+  ],
+  [
+    TYPE.NAPTR,
+    (r) => {
+      const order = r.number('NAPTR order', 0xffff);
+      const pref = r.number('NAPTR preference', 0xffff);
+      const flags = r.charString('NAPTR flags');
+      const services = r.charString('NAPTR services');
+      const regexp = r.charString('NAPTR regexp');
+      const replacement = r.name('NAPTR replacement name');
+      r.end();
+      return tidy([u16(order), u16(pref), flags, services, regexp, replacement]);
+    },
+  ],
+  [
+    TYPE.CAA,
+    (r) => {
+      const flags = r.number('CAA flags', 255);
+      const tagTok = r.next('CAA tag');
+      if (tagTok.quoted || !/^[A-Za-z0-9]{1,255}$/.test(tagTok.text)) {
+        throw new RdataError(`the CAA tag must be letters and digits only (issue, issuewild, iodef...), found ${show(tagTok)}`);
+      }
+      const valueTok = r.next('CAA value');
+      r.end();
+      const value = decodeText(valueTok.text, 'CAA value');
+      if (value.length > 65535 - 2 - tagTok.text.length) throw new RdataError('the CAA value is too long');
+      return [concat([u8(flags), u8(tagTok.text.length), Buffer.from(tagTok.text, 'ascii'), value])];
+    },
+  ],
+  [
+    TYPE.SSHFP,
+    (r) => {
+      const alg = r.number('SSHFP algorithm', 255);
+      const fp = r.number('SSHFP fingerprint type', 255);
+      const hex = hexBytes(r.restJoined('fingerprint'), 'fingerprint', r.label);
+      digestLength(r.label, 'fingerprint type', fp, { 1: 20, 2: 32 }, hex);
+      return [concat([u8(alg), u8(fp), hex])];
+    },
+  ],
+  [TYPE.TLSA, (r) => tlsa(r)],
+  [TYPE.SMIMEA, (r) => tlsa(r)],
+  [TYPE.DS, (r) => ds(r)],
+  [TYPE.CDS, (r) => ds(r)],
+  [TYPE.DNSKEY, (r) => dnskey(r)],
+  [TYPE.CDNSKEY, (r) => dnskey(r)],
+  [
+    TYPE.OPENPGPKEY,
+    (r) => [base64Bytes(r.restJoined('public key'), 'public key', r.label)],
+  ],
+  [
+    TYPE.URI,
+    (r) => {
+      const prio = r.number('URI priority', 0xffff);
+      const weight = r.number('URI weight', 0xffff);
+      const t = r.next('URI target');
+      if (!t.quoted) throw new RdataError(`the URI target must be in double quotes, found ${show(t)}`);
+      r.end();
+      const target = decodeText(t.text, 'URI target');
+      if (target.length === 0) throw new RdataError('the URI target is empty');
+      return [concat([u16(prio), u16(weight), target])];
+    },
+  ],
+]);
+
+/** SHA-1/SHA-256/SHA-384/SHA-512 digests have a fixed length; BIND checks it, so do we. */
+function digestLength(label: string, what: string, kind: number, lengths: Record<number, number>, bytes: Uint8Array): void {
+  const want = lengths[kind];
+  if (want !== undefined && bytes.length !== want) {
+    throw new RdataError(`${label} ${what} ${kind} needs ${want} bytes (${want * 2} hex digits), found ${bytes.length} bytes`);
+  }
+}
+
+function txt(r: Reader): RdataPart[] {
+  if (r.done()) throw new RdataError(`${r.label} record needs at least one string (write "" for an empty one)`);
+  const strings: Uint8Array[] = [];
+  while (!r.done()) strings.push(r.charString('text string'));
+  return [concat(strings)];
+}
+
+function tlsa(r: Reader): RdataPart[] {
+  const usage = r.number(`${r.label} certificate usage`, 255);
+  const selector = r.number(`${r.label} selector`, 255);
+  const mtype = r.number(`${r.label} matching type`, 255);
+  const hex = hexBytes(r.restJoined('certificate association data'), 'certificate association data', r.label);
+  digestLength(r.label, 'matching type', mtype, { 1: 32, 2: 64 }, hex);
+  return [concat([u8(usage), u8(selector), u8(mtype), hex])];
+}
+
+function ds(r: Reader): RdataPart[] {
+  const keyTag = r.number(`${r.label} key tag`, 0xffff);
+  const alg = algorithm(r);
+  const digestType = r.number(`${r.label} digest type`, 255);
+  const digest = hexBytes(r.restJoined('digest'), 'digest', r.label);
+  digestLength(r.label, 'digest type', digestType, { 1: 20, 2: 32, 4: 48 }, digest);
+  return [concat([u16(keyTag), u8(alg), u8(digestType), digest])];
+}
+
+function dnskey(r: Reader): RdataPart[] {
+  const flags = r.number(`${r.label} flags`, 0xffff);
+  const proto = r.number(`${r.label} protocol`, 255);
+  const alg = algorithm(r);
+  const key = base64Bytes(r.restJoined('public key'), 'public key', r.label);
+  return [concat([u16(flags), u8(proto), u8(alg), key])];
+}
+
+/**
+ * Parses the RDATA tokens of one record. `origin` completes relative names. Throws RdataError.
+ */
+export function parseRdata(type: number, tokens: readonly Token[], origin: string): RdataPart[] {
+  const r = new Reader(tokens, type, origin);
+  const first = tokens[0];
+  if (first && !first.quoted && first.text === '\\#') return generic(r);
+  const parser = parsers.get(type);
+  if (!parser) {
+    const name = typeName(type);
+    if (name.startsWith('TYPE')) {
+      throw new RdataError(`${name} records must be written in the RFC 3597 form: ${name} \\# <length> <hex bytes>`);
+    }
+    throw new RdataError(
+      `mxbox cannot read ${name} records in their usual form; write this one in the RFC 3597 form: ${name} \\# <length> <hex bytes>`,
+    );
+  }
+  if (tokens.length === 0 && type !== TYPE.TXT && type !== TYPE.SPF) throw new RdataError(`${typeName(type)} record has no data`);
+  return parser(r);
+}
+
+/** Types parseRdata reads in their usual presentation form. */
+export function hasTextParser(type: number): boolean {
+  return parsers.has(type);
+}
