@@ -1,0 +1,73 @@
+// mailconf/users: the local mailboxes, one user name a line, `#` starts a comment. A name becomes
+// a file name in the mail directory (var/mail/<user>, or a Maildir of that name), so only
+// [a-z0-9._-] is allowed, not starting with `.` or `-`, at most 64 characters, and never ending
+// in `.lock` (mail.local's dot-lock for <user> is <user>.lock in the same directory).
+
+import type { ConfigProblem } from './problems.js';
+
+const MAX_USER = 64;
+
+/** Why `name` cannot be a mailbox name, or undefined. */
+export function userNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'empty user name';
+  if (name.length > MAX_USER) return `user name "${name}" is longer than ${MAX_USER} characters`;
+  if (name.includes('/')) return `user name "${name}" contains "/"`;
+  const bad = /[^a-z0-9._-]/.exec(name);
+  if (bad) {
+    const hint = /[A-Z]/.test(bad[0]) ? ` (write it in lowercase: ${name.toLowerCase()})` : '';
+    return `user name "${name}" contains "${bad[0]}": only a-z, 0-9, ".", "_" and "-" are allowed${hint}`;
+  }
+  if (name.startsWith('.') || name.startsWith('-')) return `user name "${name}" must not start with "${name[0]}"`;
+  if (name.endsWith('.lock')) return `user name "${name}" ends in ".lock", the name of another mailbox's lock file`;
+  return undefined;
+}
+
+export class LocalUsers {
+  readonly names: readonly string[];
+  private readonly set: ReadonlySet<string>;
+
+  private constructor(names: string[]) {
+    this.names = names;
+    this.set = new Set(names);
+  }
+
+  static empty(): LocalUsers {
+    return new LocalUsers([]);
+  }
+
+  static parse(text: string, file: string): { table: LocalUsers; problems: ConfigProblem[] } {
+    const problems: ConfigProblem[] = [];
+    const names: string[] = [];
+    const firstLine = new Map<string, number>();
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = i + 1;
+      const body = lines[i]!.replace(/\r$/, '').replace(/#.*$/, '').trim();
+      if (body === '') continue;
+      const words = body.split(/\s+/);
+      if (words.length > 1) {
+        problems.push({ file, line, severity: 'error', message: `one user name a line: found ${words.map((w) => `"${w}"`).join(', ')}` });
+        continue;
+      }
+      const name = words[0]!;
+      const problem = userNameProblem(name);
+      if (problem) {
+        problems.push({ file, line, severity: 'error', message: problem });
+        continue;
+      }
+      const seen = firstLine.get(name);
+      if (seen !== undefined) {
+        problems.push({ file, line, severity: 'warning', message: `user "${name}" is listed twice (first on line ${seen})` });
+        continue;
+      }
+      firstLine.set(name, line);
+      names.push(name);
+    }
+    return { table: new LocalUsers(names), problems };
+  }
+
+  /** Whether `user` has a mailbox here (case-insensitive). */
+  has(user: string): boolean {
+    return this.set.has(user.toLowerCase());
+  }
+}

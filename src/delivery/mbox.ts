@@ -1,0 +1,253 @@
+// Local delivery to a Unix mbox file, `<mailDir>/<user>`, the way sendmail's mail.local writes it,
+// so that real readers (mailutils `mail -f`, mutt, Python's mailbox) open it.
+//
+// One entry is:
+//   From <envelope-sender> <asctime date>\n      (RFC 4155's From_ line; MAILER-DAEMON for <>)
+//   <the message, CRLF turned into LF, From_ quoting applied>\n
+//   \n                                            (the blank line that ends every entry)
+//
+// Quoting is mboxrd: every line matching /^>*From / gets one more '>'. Unlike mboxo (which quotes
+// only "From "), this is reversible: a reader that strips one '>' from such lines gets the original
+// text back, including a body line that already read ">From ". GNU mailutils reads exactly this way
+// (it turns ">>From" back into ">From"), so what was sent is what `mail` shows. Readers that never
+// unquote (mutt, Python's mailbox) show one extra '>' on such lines, as they would with mboxo.
+//
+// The date in the From_ line is local time, as mail.local and Postfix's local(8) write it (ctime):
+// the line has no zone, and readers take it as local time.
+//
+// Locking: the mailbox is dot-locked as mail.local does (`<mailbox>.lock` created with
+// O_CREAT|O_EXCL, retried with a short backoff for about 10 s, a lock older than 5 minutes is
+// removed as stale). mail.local also takes an fcntl/flock lock on the open mailbox; Node has no
+// fcntl locking API, so none is taken here. Readers that use only kernel locks do not see us; the
+// ones that matter (mailutils, mutt, procmail) dot-lock as well.
+//
+// The whole entry is written with ONE write(2) on a file opened O_APPEND, then fsynced. If the write
+// fails or is short (ENOSPC, EDQUOT, EIO) the mailbox is truncated back to its size before the write,
+// so no half message remains (mail.local does the same), and the error is thrown.
+
+import { open, lstat, unlink, mkdir, type FileHandle } from 'node:fs/promises';
+import { constants as fsc, type Stats } from 'node:fs';
+import path from 'node:path';
+
+export interface LocalMessage {
+  /** The envelope sender (MAIL FROM); '' is the null sender. */
+  envelopeFrom: string;
+  /** The full message, headers and body, with CRLF or LF line ends. */
+  data: Buffer;
+  /** When the message arrived; the From_ line's date. Defaults to now. */
+  receivedAt?: Date;
+}
+
+/**
+ * A local delivery failure. `permanent` tells the caller whether to bounce (5xx) or to try again
+ * later (4xx): only a mailbox name that can never be valid is permanent; a held lock, a full disk,
+ * a symlinked or odd mailbox file are conditions an admin can fix, so the message is kept.
+ */
+export class LocalDeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'LocalDeliveryError';
+  }
+}
+
+const NAME_RE = /^[a-z0-9_][a-z0-9._-]{0,63}$/;
+
+/**
+ * A mailbox name that cannot leave the mail directory: lowercase letters, digits, '.', '_' and '-',
+ * not starting with '.' or '-', at most 64 characters, and not ending in `.lock` (that name is
+ * another mailbox's dot-lock).
+ */
+export function isSafeMailboxName(user: string): boolean {
+  return typeof user === 'string' && NAME_RE.test(user) && !user.endsWith('.lock');
+}
+
+/**
+ * The path of `user`'s mailbox (mbox file or Maildir directory) in `mailDir`. Throws a permanent
+ * LocalDeliveryError for a name that is not safe, and checks again that the resolved path sits
+ * directly in mailDir.
+ */
+export function mailboxPath(mailDir: string, user: string): string {
+  if (!isSafeMailboxName(user)) {
+    throw new LocalDeliveryError(`${JSON.stringify(user)}: not a valid mailbox name`, true, 'EBADNAME');
+  }
+  const dir = path.resolve(mailDir);
+  const p = path.resolve(dir, user);
+  if (path.dirname(p) !== dir || path.basename(p) !== user) {
+    throw new LocalDeliveryError(`${JSON.stringify(user)}: mailbox outside the mail directory`, true, 'EBADNAME');
+  }
+  return p;
+}
+
+// --- the entry -------------------------------------------------------------------------------
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/** asctime(3) of `d` in local time: `Wed Nov  7 11:18:31 2001` (day padded with a space). */
+export function asctime(d: Date): string {
+  return (
+    `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ` +
+    `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())} ${d.getFullYear()}`
+  );
+}
+
+/**
+ * The sender as it goes into the From_ line: MAILER-DAEMON for the null sender, surrounding <>
+ * dropped, and whitespace or control characters (a quoted local part may hold spaces) replaced by
+ * '_', because readers find the date by splitting the line on spaces.
+ */
+export function fromLineSender(envelopeFrom: string): string {
+  let s = envelopeFrom.trim();
+  if (s.startsWith('<') && s.endsWith('>')) s = s.slice(1, -1);
+  if (s === '') return 'MAILER-DAEMON';
+  return s.replace(/[\s\x00-\x1f\x7f]/g, '_');
+}
+
+/** The message with CRLF turned into LF, as a latin1 string (one char per byte, 8-bit safe). */
+export function toLfBinary(data: Buffer): string {
+  return data.toString('latin1').replace(/\r\n/g, '\n');
+}
+
+/** The complete mbox entry for `msg`: From_ line, quoted message, final newline, blank line. */
+export function mboxEntry(msg: LocalMessage): Buffer {
+  let body = toLfBinary(msg.data);
+  // mboxrd quoting, on every line including the first (a leading From_ line in the data would
+  // otherwise start a false message).
+  body = body.replace(/^(>*From )/gm, '>$1');
+  if (body.length > 0 && !body.endsWith('\n')) body += '\n';
+  const fromLine = `From ${fromLineSender(msg.envelopeFrom)} ${asctime(msg.receivedAt ?? new Date())}\n`;
+  return Buffer.from(fromLine + body + '\n', 'latin1');
+}
+
+// --- the dot-lock ------------------------------------------------------------------------------
+
+/** How long to try for the lock before giving up with a temporary failure. */
+export const LOCK_TIMEOUT_MS = 10_000;
+/** A lock file older than this is taken as left by a dead process and removed (mail.local: 300 s). */
+export const LOCK_STALE_MS = 5 * 60_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Take `<mailbox>.lock` with O_CREAT|O_EXCL; returns its path. Retries with a backoff that starts
+ * at 5 ms and grows to 200 ms (with jitter, so that many waiters do not wake together).
+ */
+export async function dotLock(
+  mailbox: string,
+  timeoutMs = LOCK_TIMEOUT_MS,
+  staleMs = LOCK_STALE_MS,
+): Promise<string> {
+  const lockPath = `${mailbox}.lock`;
+  const deadline = Date.now() + timeoutMs;
+  let delay = 5;
+  for (;;) {
+    try {
+      const fh = await open(lockPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+      // The pid is for people looking at the lock; an empty lock locks as well (a full disk must
+      // not leave a lock behind that we then fail to report as ours).
+      await fh.write(`${process.pid}\n`).catch(() => undefined);
+      await fh.close().catch(() => undefined);
+      return lockPath;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new LocalDeliveryError(`${lockPath}: cannot create lock: ${(err as Error).message}`, false, 'ELOCK', {
+          cause: err,
+        });
+      }
+    }
+    // Held. Break it if stale. (Between our stat and unlink another process could break the same
+    // stale lock and take a fresh one, which we would then remove; mail.local has the same window,
+    // and it needs two processes finding one lock 5 minutes old at the same moment.)
+    try {
+      const st = await lstat(lockPath);
+      if (Date.now() - st.mtimeMs > staleMs) {
+        await unlink(lockPath).catch(() => undefined);
+        continue;
+      }
+    } catch {
+      // Gone meanwhile: try again at once (unless out of time).
+      if (Date.now() < deadline) continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new LocalDeliveryError(`${mailbox}: mailbox is locked (${lockPath})`, false, 'ELOCKED');
+    }
+    await sleep(Math.min(delay, Math.max(1, deadline - Date.now())) * (0.5 + Math.random() / 2));
+    delay = Math.min(delay * 2, 200);
+  }
+}
+
+// --- delivery ---------------------------------------------------------------------------------
+
+/**
+ * Append `msg` to `<mailDir>/<user>` in mbox format, dot-locked, with one write and an fsync.
+ * Creates mailDir (0700) and the mailbox (0600) when missing. Refuses an unsafe name (permanent
+ * error), a mailbox that is a symlink, not a regular file, or has other hard links (temporary).
+ */
+export async function deliverToMbox(mailDir: string, user: string, msg: LocalMessage): Promise<void> {
+  const mailbox = mailboxPath(mailDir, user);
+  const entry = mboxEntry(msg);
+  await mkdir(path.dirname(mailbox), { recursive: true, mode: 0o700 });
+
+  const before = await lstatOrNull(mailbox);
+  if (before) checkMailboxStat(mailbox, before);
+
+  const lockPath = await dotLock(mailbox);
+  let fh: FileHandle | undefined;
+  try {
+    // O_NOFOLLOW closes the gap between the lstat above and this open.
+    try {
+      fh = await open(mailbox, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') throw new LocalDeliveryError(`${mailbox}: mailbox is a symbolic link`, false, 'ESYMLINK');
+      throw new LocalDeliveryError(`${mailbox}: cannot open: ${(err as Error).message}`, false, code ?? 'EOPEN', {
+        cause: err,
+      });
+    }
+    const st = await fh.stat();
+    checkMailboxStat(mailbox, st);
+    if (before && (before.ino !== st.ino || before.dev !== st.dev)) {
+      throw new LocalDeliveryError(`${mailbox}: mailbox changed while opening it`, false, 'ECHANGED');
+    }
+    const sizeBefore = st.size;
+
+    try {
+      const { bytesWritten } = await fh.write(entry, 0, entry.length);
+      if (bytesWritten !== entry.length) {
+        throw Object.assign(new Error(`short write: ${bytesWritten} of ${entry.length} bytes`), { code: 'ENOSPC' });
+      }
+      await fh.sync();
+    } catch (err) {
+      // Leave no half message behind.
+      await fh.truncate(sizeBefore).then(() => fh!.sync()).catch(() => undefined);
+      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new LocalDeliveryError(`${mailbox}: write failed: ${(err as Error).message}`, false, code, { cause: err });
+    }
+  } finally {
+    await fh?.close().catch(() => undefined);
+    await unlink(lockPath).catch(() => undefined);
+  }
+}
+
+export async function lstatOrNull(p: string): Promise<Stats | null> {
+  try {
+    return await lstat(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new LocalDeliveryError(`${p}: ${(err as Error).message}`, false, (err as NodeJS.ErrnoException).code ?? 'EIO', {
+      cause: err,
+    });
+  }
+}
+
+function checkMailboxStat(mailbox: string, st: Stats): void {
+  if (st.isSymbolicLink()) throw new LocalDeliveryError(`${mailbox}: mailbox is a symbolic link`, false, 'ESYMLINK');
+  if (!st.isFile()) throw new LocalDeliveryError(`${mailbox}: mailbox is not a regular file`, false, 'ENOTFILE');
+  if (st.nlink > 1) throw new LocalDeliveryError(`${mailbox}: mailbox has ${st.nlink} links`, false, 'ELINKED');
+}
