@@ -6,6 +6,10 @@ import { loadSnapshot, type Snapshot } from './config/snapshot.js';
 import { formatProblem, type ConfigProblem } from './config/problems.js';
 import { DnsServer, type BoundEndpoint } from './dns/server.js';
 import { createLogger, type Logger } from './log.js';
+import { SmtpService } from './smtp/server.js';
+import { MailLog, type MailLogListener } from './smtp/mail-log.js';
+import { Spool } from './queue/spool.js';
+import { LocalRunner } from './queue/local-runner.js';
 
 export interface ApplianceOptions {
   /** Directory holding zones/ and mailconf/. */
@@ -15,6 +19,8 @@ export interface ApplianceOptions {
   /** No log output (tests). */
   quiet?: boolean;
   logger?: Logger;
+  /** Receives every mail log event (tests, the dashboard). */
+  onLog?: MailLogListener;
 }
 
 export class StartupError extends Error {
@@ -25,6 +31,9 @@ export class StartupError extends Error {
 
 export interface Appliance {
   readonly dnsEndpoints: readonly BoundEndpoint[];
+  readonly smtpEndpoints: readonly BoundEndpoint[];
+  /** Waits until every local delivery in flight is done. */
+  deliveriesIdle(): Promise<void>;
   snapshot(): Snapshot;
   /** Rebuilds the Snapshot from the files; keeps the current one if the new one is unusable. */
   reload(): Promise<{ applied: boolean; problems: readonly ConfigProblem[] }>;
@@ -65,6 +74,31 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   }
   for (const e of dns.endpoints) log.info({ address: e.address, port: e.port }, `dns listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port} (udp, tcp)`);
 
+  // The mail side: spool first (recovering what a crash left), then local delivery, then SMTP.
+  const mailLog = new MailLog(log, options.onLog);
+  const spool = new Spool(path.join(dataDir, 'queue'));
+  let smtp: SmtpService | undefined;
+  let runner: LocalRunner;
+  try {
+    await spool.init();
+    runner = new LocalRunner({
+      spool,
+      mailDir: path.join(dataDir, 'mail'),
+      format: () => current.settings.delivery.mailbox,
+      hostname: () => current.settings.hostname.replace(/\.$/, ''),
+      log: mailLog,
+    });
+    const pending = await spool.recover();
+    for (const id of pending) void runner.kick(id);
+    smtp = new SmtpService({ snapshot: () => current, spool, log: mailLog, onStored: (id) => void runner.kick(id) });
+    await smtp.listen(current.settings.smtp.listen);
+  } catch (err) {
+    await smtp?.close();
+    await dns.close();
+    throw new StartupError((err as Error).message);
+  }
+  for (const e of smtp.endpoints) log.info({ address: e.address, port: e.port }, `smtp listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port}`);
+
   let reloading: Promise<{ applied: boolean; problems: readonly ConfigProblem[] }> | undefined;
   const reload = async (): Promise<{ applied: boolean; problems: readonly ConfigProblem[] }> => {
     const next = await loadSnapshot(configDir, dataDir);
@@ -80,6 +114,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
 
   return {
     dnsEndpoints: dns.endpoints,
+    smtpEndpoints: smtp.endpoints,
+    deliveriesIdle: () => runner.idle(),
     snapshot: () => current,
     reload: () => {
       // Reloads are serialised: a burst of requests builds one Snapshot after another, never two at once.
@@ -88,6 +124,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       return run;
     },
     stop: async () => {
+      await smtp?.close();
+      await runner.idle();
       await dns.close();
       log.flush?.();
     },

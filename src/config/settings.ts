@@ -24,11 +24,35 @@ export interface Settings {
   };
   /** Zone origin → file below zones/, for files not named `<origin>.zone`. */
   zones: Record<string, string>;
+  smtp: SmtpSettings;
+  delivery: {
+    mailbox: 'mbox' | 'maildir';
+  };
+}
+
+/** sendmail's PrivacyOptions names. */
+export const PRIVACY_OPTIONS = ['public', 'authwarnings', 'novrfy', 'noexpn', 'noetrn', 'noverb', 'needmailhelo', 'needexpnhelo', 'needvrfyhelo', 'noreceipts', 'nobodyreturn', 'goaway', 'restrictqrun', 'restrictmailq', 'restrictexpand'] as const;
+export type PrivacyOption = (typeof PRIVACY_OPTIONS)[number];
+
+export interface SmtpSettings {
+  listen: ListenSpec[];
+  /** Largest message accepted (SIZE), bytes. */
+  maxMessageSize: number;
+  maxConnections: number;
+  maxRecipients: number;
+  /** sendmail's greet_pause: wait before the banner and reject clients that talk first; 0 = off. */
+  greetPauseMs: number;
+  /** The privacy options in force, with goaway expanded as sendmail does. */
+  privacy: ReadonlySet<PrivacyOption>;
+  /** Addresses allowed to use XCLIENT (Postfix's proxy/test command). */
+  xclient: string[];
+  /** Resolver (addr:port) for the PTR of clients whose address is not in our reverse zones. */
+  resolver?: ListenSpec;
 }
 
 export const DEFAULT_DNS_LISTEN = '127.0.0.1:10053';
 
-type Kind = 'string' | 'string[]' | 'table<string>';
+type Kind = 'string' | 'string[]' | 'table<string>' | 'integer';
 interface Schema {
   [key: string]: Kind | Schema;
 }
@@ -38,7 +62,20 @@ const SCHEMA: Schema = {
   domain: 'string',
   dns: { listen: 'string[]', transfer: 'string[]' },
   zones: 'table<string>',
+  smtp: {
+    listen: 'string[]',
+    max_message_size: 'integer',
+    max_connections: 'integer',
+    max_recipients: 'integer',
+    greet_pause: 'integer',
+    privacy: 'string[]',
+    xclient: 'string[]',
+    resolver: 'string',
+  },
+  delivery: { mailbox: 'string' },
 };
+
+export const DEFAULT_SMTP_LISTEN = '127.0.0.1:2525';
 
 /** Line of `key` inside `[table]` (or at top level), 1-based; 1 if it cannot be found. */
 function lineOf(text: string, path: string[]): number {
@@ -86,13 +123,15 @@ function checkSchema(value: Record<string, unknown>, schema: Schema, path: strin
       continue;
     }
     const ok =
-      kind === 'string'
+      kind === 'integer'
+        ? Number.isSafeInteger(v) && (v as number) >= 0
+        : kind === 'string'
         ? typeof v === 'string'
         : kind === 'string[]'
           ? Array.isArray(v) && v.every((x) => typeof x === 'string')
           : typeOf(v) === 'a table' && Object.values(v as object).every((x) => typeof x === 'string');
     if (!ok) {
-      const want = kind === 'string' ? 'a string' : kind === 'string[]' ? 'an array of strings' : 'a table of strings';
+      const want = kind === 'integer' ? 'a whole number (0 or more)' : kind === 'string' ? 'a string' : kind === 'string[]' ? 'an array of strings' : 'a table of strings';
       out.push({ file, line, severity: 'error', message: `"${here.join('.')}" must be ${want}, found ${typeOf(v)}` });
     }
   }
@@ -166,8 +205,63 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     if (problem) err(['dns', 'transfer'], `dns.transfer: ${problem}`);
   }
   const zones = (raw.zones ?? {}) as Record<string, string>;
+
+  const smtpRaw = (raw.smtp ?? {}) as {
+    listen?: string[];
+    max_message_size?: number;
+    max_connections?: number;
+    max_recipients?: number;
+    greet_pause?: number;
+    privacy?: string[];
+    xclient?: string[];
+    resolver?: string;
+  };
+  const smtpListen: ListenSpec[] = [];
+  for (const entry of smtpRaw.listen ?? [DEFAULT_SMTP_LISTEN]) {
+    const parsed = parseListen(entry);
+    if (typeof parsed === 'string') err(['smtp', 'listen'], `smtp.listen: ${parsed}`);
+    else smtpListen.push(parsed);
+  }
+  const privacy = new Set<PrivacyOption>();
+  for (const option of smtpRaw.privacy ?? ['authwarnings']) {
+    const name = option.toLowerCase() as PrivacyOption;
+    if (!PRIVACY_OPTIONS.includes(name)) {
+      err(['smtp', 'privacy'], `smtp.privacy: unknown privacy option "${option}" (sendmail's names: ${PRIVACY_OPTIONS.join(', ')})`);
+      continue;
+    }
+    privacy.add(name);
+  }
+  // sendmail: goaway = authwarnings, noexpn, novrfy, noetrn, noverb, needmailhelo, needexpnhelo,
+  // needvrfyhelo, noreceipts, nobodyreturn.
+  if (privacy.has('goaway')) {
+    for (const implied of ['authwarnings', 'noexpn', 'novrfy', 'noetrn', 'noverb', 'needmailhelo', 'needexpnhelo', 'needvrfyhelo', 'noreceipts', 'nobodyreturn'] as const) privacy.add(implied);
+  }
+  for (const entry of smtpRaw.xclient ?? []) {
+    const problem = checkAclEntry(entry);
+    if (problem) err(['smtp', 'xclient'], `smtp.xclient: ${problem}`);
+  }
+  let resolver: ListenSpec | undefined;
+  if (smtpRaw.resolver !== undefined) {
+    const parsed = parseListen(smtpRaw.resolver);
+    if (typeof parsed === 'string') err(['smtp', 'resolver'], `smtp.resolver: ${parsed}`);
+    else resolver = parsed;
+  }
+  const deliveryRaw = (raw.delivery ?? {}) as { mailbox?: string };
+  const mailbox = deliveryRaw.mailbox ?? 'mbox';
+  if (mailbox !== 'mbox' && mailbox !== 'maildir') err(['delivery', 'mailbox'], `delivery.mailbox must be "mbox" or "maildir", found "${mailbox}"`);
+
   if (problems.length) return { problems };
-  return { settings: { hostname, domain, dns: { listen, transfer }, zones }, problems };
+  const smtp: SmtpSettings = {
+    listen: smtpListen,
+    maxMessageSize: smtpRaw.max_message_size ?? 10 * 1024 * 1024,
+    maxConnections: smtpRaw.max_connections ?? 100,
+    maxRecipients: smtpRaw.max_recipients ?? 100,
+    greetPauseMs: smtpRaw.greet_pause ?? 0,
+    privacy,
+    xclient: smtpRaw.xclient ?? [],
+    resolver,
+  };
+  return { settings: { hostname, domain, dns: { listen, transfer }, zones, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir' } }, problems };
 }
 
 /** Builds an access check from ACL entries (addresses and CIDR prefixes). */

@@ -11,6 +11,10 @@ import { AnswerTable } from '../dns/answer-table.js';
 import { nameFromText, nameKey, NameError } from '../dns/name.js';
 import { aclMatcher, parseSettings, type Settings } from './settings.js';
 import type { ConfigProblem } from './problems.js';
+import { AccessTable } from './access.js';
+import { AliasTable } from './aliases.js';
+import { LocalHostNames } from './local-host-names.js';
+import { LocalUsers } from './users.js';
 
 export const SETTINGS_FILE = 'mailconf/mxbox.toml';
 export const ZONES_DIR = 'zones';
@@ -37,7 +41,60 @@ export interface Snapshot {
   /** Every problem found, errors and warnings, each with file:line. */
   readonly problems: readonly ConfigProblem[];
   readonly transferAllowed: (address: string) => boolean;
+  readonly mail: MailTables;
   readonly loadedAt: Date;
+}
+
+/** sendmail's tables from mailconf/. */
+export interface MailTables {
+  access: AccessTable;
+  aliases: AliasTable;
+  localHostNames: LocalHostNames;
+  users: LocalUsers;
+}
+
+export const MAILCONF_DIR = 'mailconf';
+
+async function readOptional(configDir: string, rel: string): Promise<string | undefined> {
+  try {
+    return await readFile(path.join(configDir, rel), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Reads mailconf/access, aliases, local-host-names, users; a missing file is an empty table. */
+async function loadMailTables(configDir: string, problems: ConfigProblem[]): Promise<MailTables> {
+  const file = (name: string): string => path.join(MAILCONF_DIR, name);
+  const [accessText, aliasesText, namesText, usersText] = await Promise.all(
+    ['access', 'aliases', 'local-host-names', 'users'].map((name) => readOptional(configDir, file(name))),
+  );
+  let access = AccessTable.empty();
+  if (accessText !== undefined) {
+    const r = AccessTable.parse(accessText, file('access'));
+    access = r.table;
+    problems.push(...r.problems);
+  }
+  let aliases = AliasTable.empty();
+  if (aliasesText !== undefined) {
+    const r = await AliasTable.parse(aliasesText, file('aliases'), { mailconfDir: path.join(configDir, MAILCONF_DIR) });
+    aliases = r.table;
+    problems.push(...r.problems);
+  }
+  let localHostNames = LocalHostNames.empty();
+  if (namesText !== undefined) {
+    const r = LocalHostNames.parse(namesText, file('local-host-names'));
+    localHostNames = r.table;
+    problems.push(...r.problems);
+  }
+  let users = LocalUsers.empty();
+  if (usersText !== undefined) {
+    const r = LocalUsers.parse(usersText, file('users'));
+    users = r.table;
+    problems.push(...r.problems);
+  }
+  return { access, aliases, localHostNames, users };
 }
 
 export interface LoadResult {
@@ -131,6 +188,7 @@ export async function loadSnapshot(configDir: string, dataDir: string): Promise<
   const { settings, problems } = parseSettings(text, SETTINGS_FILE);
   if (!settings) return { problems };
 
+  const mail = await loadMailTables(configDir, problems);
   const sources = await zoneSources(configDir, settings, problems);
   const loaded = await Promise.all(sources.map((source) => loadZone(configDir, source)));
   const zones: Zone[] = [];
@@ -150,6 +208,7 @@ export async function loadSnapshot(configDir: string, dataDir: string): Promise<
     zoneStatus,
     problems,
     transferAllowed: aclMatcher(settings.dns.transfer),
+    mail,
     loadedAt: new Date(),
   });
   return { snapshot, problems };

@@ -62,7 +62,7 @@ test('a port that cannot be bound stops start with the port and the fix', async 
   const holder = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => holder.bind(0, '127.0.0.1', () => resolve()));
   const port = holder.address().port;
-  const dir = await makeConfigDir({ sampleZones: true, toml: `hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["127.0.0.1:${port}"]\n` });
+  const dir = await makeConfigDir({ sampleZones: true, toml: `hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["127.0.0.1:${port}"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n` });
   try {
     const { code, stderr } = await runCli(['start', '--config', dir]);
     assert.equal(code, 1);

@@ -108,7 +108,7 @@ describe('zone transfers', () => {
   });
 
   test('AXFR from an address outside the transfer list is REFUSED', async () => {
-    const closed = await runAppliance({ sampleZones: true, toml: 'hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["127.0.0.1:0"]\ntransfer = ["192.0.2.0/24"]\n' });
+    const closed = await runAppliance({ sampleZones: true, toml: 'hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["127.0.0.1:0"]\ntransfer = ["192.0.2.0/24"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n' });
     try {
       const [r] = await digBatch(closed.port, ['futuretg.com AXFR']);
       assert.match(r!.error ?? '', /Transfer failed/);

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAppliance, type Appliance } from '../../src/supervisor.js';
+import type { MailLogListener } from '../../src/smtp/mail-log.js';
 
 /** The repository root (dist/test/helpers → ../../..). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -19,6 +20,10 @@ export interface TestConfig {
   files?: Record<string, string>;
   /** mxbox.toml; a default listening on 127.0.0.1:0 when absent. */
   toml?: string;
+  /** Copy the repository's mailconf/ tables (access, aliases, users, local-host-names). */
+  sampleMailconf?: boolean;
+  /** Receives the mail log events. */
+  onLog?: MailLogListener;
 }
 
 export const DEFAULT_TOML = `hostname = "mail8191.futuretg.com"
@@ -26,6 +31,13 @@ domain = "futuretg.com"
 [dns]
 listen = ["127.0.0.1:0"]
 transfer = ["127.0.0.1"]
+[smtp]
+listen = ["127.0.0.1:0"]
+xclient = ["127.0.0.1"]
+privacy = ["authwarnings"]
+max_message_size = 10485760
+[delivery]
+mailbox = "mbox"
 `;
 
 export async function makeConfigDir(config: TestConfig): Promise<string> {
@@ -33,6 +45,11 @@ export async function makeConfigDir(config: TestConfig): Promise<string> {
   await mkdir(path.join(dir, 'mailconf'), { recursive: true });
   await mkdir(path.join(dir, 'zones'), { recursive: true });
   if (config.sampleZones) await cp(path.join(REPO_ROOT, 'zones'), path.join(dir, 'zones'), { recursive: true });
+  if (config.sampleMailconf) {
+    for (const name of ['access', 'aliases', 'users', 'local-host-names']) {
+      await cp(path.join(REPO_ROOT, 'mailconf', name), path.join(dir, 'mailconf', name));
+    }
+  }
   await writeFile(path.join(dir, 'mailconf', 'mxbox.toml'), config.toml ?? DEFAULT_TOML);
   for (const [origin, text] of Object.entries(config.zones ?? {})) {
     await writeFile(path.join(dir, 'zones', `${origin}.zone`), text);
@@ -48,16 +65,19 @@ export interface RunningAppliance {
   app: Appliance;
   dir: string;
   port: number;
+  /** The SMTP port. */
+  smtpPort: number;
   stop(): Promise<void>;
 }
 
 export async function runAppliance(config: TestConfig): Promise<RunningAppliance> {
   const dir = await makeConfigDir(config);
-  const app = await startAppliance({ configDir: dir, quiet: true });
+  const app = await startAppliance({ configDir: dir, quiet: true, onLog: config.onLog });
   return {
     app,
     dir,
     port: app.dnsEndpoints[0]!.port,
+    smtpPort: app.smtpEndpoints[0]?.port ?? 0,
     stop: async () => {
       await app.stop();
       await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,281 @@
+// One SMTP session, speaking as sendmail 8 does. smtp-server's SMTPConnection does the protocol
+// (parsing, pipelining, DATA, DSN/SIZE parameters, XCLIENT); this subclass changes what the
+// admin sees and what sendmail's privacy options govern:
+//  - no fixed 100 ms pause before the banner (sendmail's greet_pause is a setting here);
+//  - sendmail's reply texts (Sender ok, Recipient ok, Message accepted for delivery, closing
+//    connection) and its EHLO/HELO greeting with the client's name and address;
+//  - VRFY, EXPN, ETRN, VERB, HELP as sendmail answers them, refused per the privacy options;
+//  - MAIL before HELO allowed unless needmailhelo, as in sendmail.
+// Replies whose text already starts with an enhanced status code are sent as they are.
+
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type { Snapshot } from '../config/snapshot.js';
+import { resolveLocal, isLocalDomain, domainOf, localPartOf } from './policy.js';
+
+/** What a connection needs from the server around it. */
+export interface ConnectionContext {
+  snapshot(): Snapshot;
+  /** ETRN: run the queue now (for a domain). */
+  runQueue?(domain: string): void;
+}
+
+/** Per-session state mxbox keeps on smtp-server's session object. */
+export interface MxSession {
+  /** Queue id given at MAIL, used in logs before the message is stored. */
+  qid?: string;
+  /** Address of the last RCPT accepted, for the reply text. */
+  lastRcpt?: string;
+  /** Set by a DISCARD in the access table: accept, deliver nothing. */
+  discard?: boolean;
+  /** Resolved recipients of the transaction. */
+  recipients?: { address: string; mailboxes: string[]; remote: string[]; relay: boolean; discard: boolean; notify?: string[]; orcpt?: string }[];
+}
+
+export function mx(session: object): MxSession {
+  const s = session as { mx?: MxSession };
+  s.mx ??= {};
+  return s.mx;
+}
+
+type Callback = () => void;
+
+// The parts of SMTPConnection we use that its type declarations keep private or omit.
+interface ConnectionInternals {
+  _server: { options: Record<string, unknown>; connections: Set<unknown> };
+  _setListeners(callback: () => void): void;
+  _resetSession(): void;
+  _isSupported(command: string): boolean;
+  _onCommand(command: Buffer, callback?: Callback): void;
+  hostNameAppearsAs: string | false;
+  openingCommand: string | false;
+  clientHostname: string | false;
+  remoteAddress: string;
+  name: string;
+  session: { envelope: { mailFrom: { address: string } | false }; [key: string]: unknown };
+  send(code: number, data?: string | string[], context?: string | false): void;
+  close(): void;
+}
+
+const STATUS_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
+const SORRY = '5.7.0 Sorry, we do not allow this operation';
+
+export class MxConnection extends SMTPConnection {
+  private get internals(): ConnectionInternals {
+    return this as unknown as ConnectionInternals;
+  }
+
+  private get context(): ConnectionContext {
+    return (this.internals._server as unknown as { mxContext: ConnectionContext }).mxContext;
+  }
+
+  private privacy(option: string): boolean {
+    return this.context.snapshot().settings.smtp.privacy.has(option as never);
+  }
+
+  /** The client as sendmail shows it: `name [ip]`, or `[ip]` when it has no verified name. */
+  private clientDescription(): string {
+    const self = this.internals;
+    const name = self.clientHostname && !String(self.clientHostname).startsWith('[') ? self.clientHostname : '';
+    return name ? `${name} [${self.remoteAddress}]` : `[${self.remoteAddress}]`;
+  }
+
+  private hostname(): string {
+    return this.context.snapshot().settings.hostname.replace(/\.$/, '');
+  }
+
+  // ---- greeting without the fixed pause
+
+  override init(): void {
+    const self = this.internals;
+    self._setListeners(() => {
+      const max = self._server.options.maxClients as number | undefined;
+      if (max && self._server.connections.size > max) {
+        return self.send(421, `4.3.2 ${this.hostname()} Too many connections, try again later`, false);
+      }
+      const pause = this.context.snapshot().settings.smtp.greetPauseMs;
+      if (pause > 0) setTimeout(() => this.connectionReady(), pause).unref();
+      else this.connectionReady();
+    });
+  }
+
+  // ---- reply texts
+
+  override send(code: number, data?: string | string[], context?: string | false): void {
+    const self = this.internals;
+    const session = mx(self.session);
+    if (typeof data === 'string') {
+      if (STATUS_PREFIX.test(data)) return super.send(code, data, false);
+      if (context === 'MAIL_FROM_OK') {
+        const from = self.session.envelope.mailFrom;
+        return super.send(code, `2.1.0 <${from ? from.address : ''}>... Sender ok`, false);
+      }
+      if (context === 'RCPT_TO_OK') return super.send(code, `2.1.5 <${session.lastRcpt ?? ''}>... Recipient ok`, false);
+      if (context === 'DATA_OK') return super.send(code, `2.0.0 ${data}`, false);
+      if (/^Error: send HELO\/EHLO first/.test(data)) return super.send(503, '5.0.0 Polite people say HELO first', false);
+    }
+    super.send(code, data, context);
+  }
+
+  // ---- MAIL without HELO, as sendmail allows unless needmailhelo
+
+  override _onCommand(command: Buffer, callback?: Callback): void {
+    const self = this.internals;
+    const name = (command || '').toString().split(' ')[0]!.toUpperCase();
+    if (name === 'MAIL' && !self.hostNameAppearsAs && !this.privacy('needmailhelo')) {
+      self.hostNameAppearsAs = `[${self.remoteAddress}]`;
+      self._resetSession();
+    }
+    super._onCommand(command, callback);
+  }
+
+  // ---- EHLO / HELO
+
+  private greetingLine(): string {
+    return `${this.hostname()} Hello ${this.clientDescription()}, pleased to meet you`;
+  }
+
+  private acceptHelo(command: Buffer, verb: string): boolean {
+    const self = this.internals;
+    const parts = command.toString().trim().split(/\s+/);
+    if (parts.length < 2 || !parts[1]) {
+      self.send(501, `5.0.0 ${verb} requires domain address`, false);
+      return false;
+    }
+    if (/[\x00-\x1f\x7f]/.test(parts[1])) {
+      self.send(501, `5.0.0 Invalid domain name`, false);
+      return false;
+    }
+    self.hostNameAppearsAs = parts[1].toLowerCase();
+    self._resetSession();
+    return true;
+  }
+
+  override handler_EHLO(command: Buffer, callback: Callback): void {
+    const self = this.internals;
+    if (!this.acceptHelo(command, 'EHLO')) return callback();
+    const size = self._server.options.size as number;
+    const keywords = ['ENHANCEDSTATUSCODES', 'PIPELINING', '8BITMIME', `SIZE ${size}`, 'DSN'];
+    if (!this.privacy('noetrn')) keywords.push('ETRN');
+    if (!this.privacy('novrfy')) keywords.push('VRFY');
+    if (!this.privacy('noexpn')) keywords.push('EXPN');
+    if (!this.privacy('noverb')) keywords.push('VERB');
+    if (self._isSupported('XCLIENT') && (this as unknown as { _proxyCommandAllowed(c: string, o: string): boolean })._proxyCommandAllowed('XCLIENT', 'useXClient')) {
+      keywords.push('XCLIENT NAME ADDR PORT PROTO HELO LOGIN');
+    }
+    keywords.push('HELP');
+    self.send(250, [this.greetingLine(), ...keywords], false);
+    callback();
+  }
+
+  override handler_HELO(command: Buffer, callback: Callback): void {
+    if (!this.acceptHelo(command, 'HELO')) return callback();
+    this.internals.send(250, this.greetingLine(), false);
+    callback();
+  }
+
+  // ---- the small commands
+
+  override handler_QUIT(_command: Buffer, callback: Callback): void {
+    this.internals.send(221, `2.0.0 ${this.hostname()} closing connection`);
+    this.internals.close();
+    callback();
+  }
+
+  override handler_NOOP(_command: Buffer, callback: Callback): void {
+    this.internals.send(250, '2.0.0 OK');
+    callback();
+  }
+
+  override handler_RSET(_command: Buffer, callback: Callback): void {
+    this.internals._resetSession();
+    this.internals.send(250, '2.0.0 Reset state');
+    callback();
+  }
+
+  override handler_HELP(_command: Buffer, callback: Callback): void {
+    const lines = [
+      `2.0.0 This is mxbox on ${this.hostname()}`,
+      '2.0.0 Topics:',
+      '2.0.0       HELO    EHLO    MAIL    RCPT    DATA',
+      '2.0.0       RSET    NOOP    QUIT    HELP    VRFY',
+      '2.0.0       EXPN    VERB    ETRN    DSN',
+      '2.0.0 For local information send email to Postmaster at your site.',
+      '2.0.0 End of HELP info',
+    ];
+    this.internals.send(214, lines, false);
+    callback();
+  }
+
+  /** VRFY and EXPN both answer with addresses at our host name, one line each. */
+  private answerAddresses(argument: string, expand: boolean): void {
+    const self = this.internals;
+    const snapshot = this.context.snapshot();
+    const address = argument.replace(/^<(.*)>$/, '$1').trim();
+    const domain = domainOf(address);
+    if (domain !== undefined && !isLocalDomain(snapshot, domain)) {
+      self.send(252, `2.1.5 <${address}>... Cannot VRFY user; try RCPT to attempt delivery (or try finger)`, false);
+      return;
+    }
+    const user = localPartOf(address).toLowerCase();
+    if (!expand && !snapshot.mail.aliases.has(user)) {
+      if (snapshot.mail.users.has(user)) self.send(250, `2.1.5 <${user}@${this.hostname()}>`, false);
+      else self.send(550, `5.1.1 <${address}>... User unknown`, false);
+      return;
+    }
+    const resolved = resolveLocal(snapshot, user);
+    const members = [...resolved.mailboxes.map((m) => `${m}@${this.hostname()}`), ...resolved.remote];
+    if (members.length === 0) {
+      self.send(550, `5.1.1 <${address}>... User unknown`, false);
+      return;
+    }
+    self.send(250, members.map((m) => `2.1.5 <${m}>`), false);
+  }
+
+  override handler_VRFY(command: Buffer, callback: Callback): void {
+    const self = this.internals;
+    const argument = command.toString().trim().split(/\s+/).slice(1).join(' ');
+    if (this.privacy('needvrfyhelo') && !self.hostNameAppearsAs) {
+      self.send(503, '5.0.0 I demand that you introduce yourself first', false);
+    } else if (this.privacy('novrfy')) {
+      self.send(252, '2.5.2 Cannot VRFY user; try RCPT to attempt delivery (or try finger)', false);
+    } else if (!argument) {
+      self.send(501, '5.5.2 Argument required', false);
+    } else {
+      this.answerAddresses(argument, false);
+    }
+    callback();
+  }
+
+  handler_EXPN(command: Buffer, callback: Callback): void {
+    const self = this.internals;
+    const argument = command.toString().trim().split(/\s+/).slice(1).join(' ');
+    if (this.privacy('needexpnhelo') && !self.hostNameAppearsAs) {
+      self.send(503, '5.0.0 I demand that you introduce yourself first', false);
+    } else if (this.privacy('noexpn')) {
+      self.send(502, SORRY, false);
+    } else if (!argument) {
+      self.send(501, '5.5.2 Argument required', false);
+    } else {
+      this.answerAddresses(argument, true);
+    }
+    callback();
+  }
+
+  handler_ETRN(command: Buffer, callback: Callback): void {
+    const self = this.internals;
+    const argument = command.toString().trim().split(/\s+/)[1] ?? '';
+    if (this.privacy('noetrn')) self.send(502, SORRY, false);
+    else if (!argument) self.send(501, '5.5.2 Parameter required', false);
+    else {
+      this.context.runQueue?.(argument.replace(/^[@#]/, ''));
+      self.send(250, `2.0.0 Queuing for node ${argument} started`, false);
+    }
+    callback();
+  }
+
+  handler_VERB(_command: Buffer, callback: Callback): void {
+    if (this.privacy('noverb')) this.internals.send(502, '5.7.0 Verbose unavailable', false);
+    else this.internals.send(250, '2.0.0 Verbose mode', false);
+    callback();
+  }
+}

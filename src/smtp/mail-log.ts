@@ -1,0 +1,59 @@
+// Mail events with sendmail's syslog fields (qid, from, to, size, nrcpts, relay, mailer, stat,
+// ruleset, arg1, reject, dsn), logged as one JSON object each, with `msg` the line sendmail
+// would have written, e.g.
+//   f5MApBg31866: ruleset=check_rcpt, arg1=<president@futuretg.com>, relay=ftosx1.futuretg.com [192.168.1.93], reject=550 5.2.1 <president@futuretg.com>... Mailbox disabled for this recipient
+
+import type { Logger } from '../log.js';
+
+export interface MailEvent {
+  qid?: string;
+  from?: string;
+  to?: string;
+  size?: number;
+  class?: number;
+  nrcpts?: number;
+  msgid?: string;
+  proto?: string;
+  daemon?: string;
+  ctladdr?: string;
+  delay?: string;
+  xdelay?: string;
+  mailer?: string;
+  pri?: number;
+  relay?: string;
+  dsn?: string;
+  stat?: string;
+  ruleset?: string;
+  arg1?: string;
+  reject?: string;
+}
+
+/** Field order of sendmail's log lines. */
+const ORDER: (keyof MailEvent)[] = ['from', 'to', 'ctladdr', 'delay', 'xdelay', 'size', 'class', 'nrcpts', 'msgid', 'proto', 'daemon', 'mailer', 'pri', 'ruleset', 'arg1', 'relay', 'dsn', 'stat', 'reject'];
+
+export function renderMailEvent(event: MailEvent): string {
+  const fields = ORDER.filter((key) => event[key] !== undefined).map((key) => `${key}=${event[key]}`);
+  return `${event.qid ?? 'NOQUEUE'}: ${fields.join(', ')}`;
+}
+
+export type MailLogListener = (event: MailEvent & { msg: string }) => void;
+
+export class MailLog {
+  constructor(private readonly log: Logger, private readonly listener?: MailLogListener) {}
+
+  event(event: MailEvent, level: 'info' | 'warn' | 'error' = 'info'): void {
+    const msg = renderMailEvent(event);
+    this.log[level]({ ...event, kind: 'mail' }, msg);
+    this.listener?.({ ...event, msg });
+  }
+}
+
+/** sendmail's delay format: [d+]hh:mm:ss. */
+export function formatDelay(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const days = Math.floor(total / 86400);
+  const hh = String(Math.floor((total % 86400) / 3600)).padStart(2, '0');
+  const mm = String(Math.floor((total % 3600) / 60)).padStart(2, '0');
+  const ss = String(total % 60).padStart(2, '0');
+  return `${days > 0 ? `${days}+` : ''}${hh}:${mm}:${ss}`;
+}

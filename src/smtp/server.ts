@@ -1,0 +1,281 @@
+// The receiving side: smtp-server with mxbox's connection class, sendmail's rulesets (policy.ts)
+// at connect, MAIL and RCPT, and the message written to the durable spool — fsynced, control
+// file committed — before `250 2.0.0 <id> Message accepted for delivery`. A spool failure is
+// `452 4.3.1 Insufficient system storage`, never a 250 and never a 5xx.
+
+import net from 'node:net';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import type { Snapshot } from '../config/snapshot.js';
+import type { ListenSpec } from '../config/settings.js';
+import { MxConnection, mx, type ConnectionContext } from './connection.js';
+import { checkClient, checkRecipient, checkSender, clientMayRelay, domainOf, isLocalDomain, replyText, type Client, type Refusal } from './policy.js';
+import { ClientNamer } from './client-name.js';
+import { HeaderRewriter, rfc5322Date } from './headers.js';
+import type { MailLog } from './mail-log.js';
+import { Spool, SpoolError, type SpooledRecipient } from '../queue/spool.js';
+import { newQueueId } from '../queue/queue-id.js';
+import { listenError, type BoundEndpoint } from '../dns/server.js';
+
+export interface SmtpServiceOptions {
+  snapshot(): Snapshot;
+  spool: Spool;
+  log: MailLog;
+  /** Called with the id of every message stored (delivery starts). */
+  onStored(id: string): void;
+  runQueue?(domain: string): void;
+}
+
+class SmtpError extends Error {
+  constructor(readonly responseCode: number, message: string) {
+    super(message);
+  }
+}
+
+function refusalError(r: Refusal): SmtpError {
+  return new SmtpError(r.code, replyText(r));
+}
+
+/** SMTPServer whose connections are MxConnections. */
+class MxSmtpServer extends SMTPServer {
+  mxContext!: ConnectionContext;
+
+  override connect(socket: net.Socket, socketOptions: unknown): void {
+    const self = this as unknown as { connections: Set<unknown>; _onError(err: Error): void; _onClientConnect(data: unknown): void };
+    const connection = new MxConnection(this, socket, socketOptions as never);
+    self.connections.add(connection);
+    connection.on('error', (err: Error) => self._onError(err));
+    connection.on('connect', (data: unknown) => self._onClientConnect(data));
+    connection.init();
+  }
+}
+
+export class SmtpService {
+  readonly endpoints: BoundEndpoint[] = [];
+  private readonly servers: MxSmtpServer[] = [];
+  private readonly namer: ClientNamer;
+
+  constructor(private readonly opts: SmtpServiceOptions) {
+    this.namer = new ClientNamer(opts.snapshot().settings.smtp.resolver);
+  }
+
+  private client(session: SMTPServerSession): Client {
+    const name = session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : undefined;
+    return { ip: session.remoteAddress.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1'), name };
+  }
+
+  private relayField(session: SMTPServerSession): string {
+    const c = this.client(session);
+    return c.name ? `${c.name} [${c.ip}]` : `[${c.ip}]`;
+  }
+
+  private reject(session: SMTPServerSession, r: Refusal, arg1: string | undefined): SmtpError {
+    this.opts.log.event({ qid: mx(session).qid, ruleset: r.ruleset, arg1, relay: this.relayField(session), reject: `${r.code} ${replyText(r)}` }, 'warn');
+    return refusalError(r);
+  }
+
+  private createServer(): MxSmtpServer {
+    const settings = this.opts.snapshot().settings.smtp;
+    const server = new MxSmtpServer({
+      name: this.opts.snapshot().settings.hostname.replace(/\.$/, ''),
+      banner: 'mxbox',
+      size: settings.maxMessageSize,
+      rejectOversized: true,
+      maxClients: settings.maxConnections,
+      authOptional: true,
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      hideSTARTTLS: true,
+      useXClient: settings.xclient.length ? settings.xclient : false,
+      logger: false,
+      socketTimeout: 5 * 60 * 1000,
+      // Shutdown waits this long for open sessions, then closes them with 421.
+      closeTimeout: 5000,
+      resolver: {
+        reverse: (ip: string, callback: (err: Error | null, hostnames: string[]) => void) => {
+          this.namer.name(ip, this.opts.snapshot().zones).then(
+            (name) => callback(null, name ? [name] : []),
+            () => callback(null, []),
+          );
+        },
+      },
+      onConnect: (session, callback) => {
+        const refusal = checkClient(this.opts.snapshot(), this.client(session));
+        if (refusal) return callback(this.reject(session, refusal, undefined));
+        callback();
+      },
+      onMailFrom: (address, session, callback) => this.onMailFrom(address, session, callback),
+      onRcptTo: (address, session, callback) => this.onRcptTo(address, session, callback),
+      onData: (stream, session, callback) => {
+        this.onData(stream, session).then(
+          (message) => callback(null, message),
+          (err: Error) => callback(err),
+        );
+      },
+    });
+    server.mxContext = { snapshot: this.opts.snapshot, runQueue: this.opts.runQueue };
+    server.on('error', () => {
+      // Socket errors of single clients; a server never stops for them.
+    });
+    return server;
+  }
+
+  private onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    const state = mx(session);
+    state.qid = newQueueId();
+    state.discard = false;
+    state.recipients = [];
+    const snapshot = this.opts.snapshot();
+    const verdict = checkSender(snapshot, address.address);
+    if (verdict === 'discard') state.discard = true;
+    else if (verdict) return callback(this.reject(session, verdict, `<${address.address}>`));
+    callback();
+  }
+
+  private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    const state = mx(session);
+    const snapshot = this.opts.snapshot();
+    const verdict = checkRecipient(snapshot, address.address, this.client(session));
+    if (verdict.kind === 'refuse') return callback(this.reject(session, verdict.refusal, `<${address.address}>`));
+    const dsn = (address as unknown as { dsn?: { notify?: string[]; orcpt?: string } }).dsn;
+    state.recipients ??= [];
+    state.recipients = state.recipients.filter((r) => r.address.toLowerCase() !== address.address.toLowerCase());
+    state.recipients.push({
+      address: address.address,
+      mailboxes: verdict.kind === 'local' ? verdict.mailboxes : [],
+      remote: verdict.kind === 'local' ? verdict.remote : [],
+      relay: verdict.kind === 'relay',
+      discard: verdict.kind === 'discard',
+      notify: dsn?.notify,
+      orcpt: dsn?.orcpt,
+    });
+    state.lastRcpt = address.address;
+    callback();
+  }
+
+  /** Masquerading (sendmail's Dj): our own hosts' names become the mail domain, for mail our clients submit. */
+  private masquerader(snapshot: Snapshot, session: SMTPServerSession): ((domain: string) => string) | undefined {
+    if (!clientMayRelay(snapshot, this.client(session))) return undefined;
+    const target = snapshot.settings.domain.replace(/\.$/, '').toLowerCase();
+    const host = snapshot.settings.hostname.replace(/\.$/, '').toLowerCase();
+    return (domain: string) => {
+      const d = domain.toLowerCase().replace(/\.$/, '');
+      return d === host || d.endsWith('.' + target) ? target : domain;
+    };
+  }
+
+  private async onData(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+    const snapshot = this.opts.snapshot();
+    const state = mx(session);
+    const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const masquerade = this.masquerader(snapshot, session);
+    const from = masquerade && mailFrom.includes('@') ? mailFrom.replace(/@([^@]+)$/, (_m, d: string) => '@' + masquerade(d)) : mailFrom;
+    const hostname = snapshot.settings.hostname.replace(/\.$/, '');
+    const qid = state.qid ?? newQueueId();
+    const kept = (state.recipients ?? []).filter((r) => !r.discard);
+
+    if (state.discard || kept.length === 0) {
+      // DISCARD: read the message, say 250, keep nothing (sendmail's semantics).
+      await pipeline(stream, new Writable({ write: (_c, _e, cb) => cb() }));
+      if (stream.sizeExceeded) throw new SmtpError(552, '5.3.4 Message size exceeds fixed maximum message size');
+      this.opts.log.event({ qid, from: `<${from}>`, relay: this.relayField(session), stat: 'discarded' });
+      return `${qid} Message accepted for delivery`;
+    }
+
+    const client = this.client(session);
+    const heloName = session.hostNameAppearsAs || `[${client.ip}]`;
+    // sendmail's trace header: `for <rcpt>` only when there is one recipient (RFC 5321 §4.4).
+    const forClause = kept.length === 1 ? `\r\n\tfor <${kept[0]!.address}>; ` : ';\r\n\t';
+    const received =
+      `Received: from ${heloName} (${client.name ? `${client.name} ` : ''}[${client.ip}])\r\n` +
+      `\tby ${hostname} (mxbox) with ${session.transmissionType || 'ESMTP'} id ${qid}${forClause}${rfc5322Date()}`;
+    const rewriter = new HeaderRewriter({ received, messageId: `<${qid}@${hostname}>`, masquerade });
+
+    const recipients: SpooledRecipient[] = [];
+    const seenMailbox = new Set<string>();
+    for (const r of kept) {
+      for (const mailbox of r.mailboxes) {
+        // One copy per mailbox, however many RCPTs or aliases lead there.
+        if (seenMailbox.has(mailbox)) continue;
+        seenMailbox.add(mailbox);
+        recipients.push({ address: `${mailbox}@${hostname}`, mailbox, original: r.address, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
+      }
+      for (const remote of r.remote) recipients.push({ address: remote, original: r.address, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
+      if (r.relay) recipients.push({ address: r.address, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
+    }
+
+    let envelope;
+    try {
+      envelope = await this.opts.spool.store(
+        {
+          from,
+          recipients,
+          receivedAt: new Date().toISOString(),
+          relay: this.relayField(session),
+          protocol: session.transmissionType || 'ESMTP',
+          ret: session.envelope.dsn?.ret as 'FULL' | 'HDRS' | undefined,
+          envid: session.envelope.dsn?.envid ?? undefined,
+        },
+        async (handle) => {
+          let size = 0;
+          await pipeline(
+            stream,
+            rewriter,
+            new Writable({
+              write: (chunk: Buffer, _e, cb) => {
+                size += chunk.length;
+                handle.write(chunk).then(() => cb(), cb);
+              },
+            }),
+          );
+          if (stream.sizeExceeded) throw new SmtpError(552, '5.3.4 Message size exceeds fixed maximum message size');
+          return size;
+        },
+        qid,
+      );
+    } catch (err) {
+      if (err instanceof SmtpError) throw err;
+      if (err instanceof SpoolError) {
+        this.opts.log.event({ qid, from: `<${from}>`, relay: this.relayField(session), stat: `queue write failed: ${err.message}` }, 'error');
+        throw new SmtpError(452, '4.3.1 Insufficient system storage');
+      }
+      throw err;
+    }
+    this.opts.log.event({
+      qid: envelope.id,
+      from: `<${from}>`,
+      size: envelope.size,
+      class: 0,
+      nrcpts: kept.length,
+      msgid: rewriter.messageId,
+      proto: envelope.protocol,
+      daemon: 'MTA',
+      relay: envelope.relay,
+    });
+    this.opts.onStored(envelope.id);
+    return `${envelope.id} Message accepted for delivery`;
+  }
+
+  async listen(addresses: readonly ListenSpec[]): Promise<void> {
+    for (const { host, port } of addresses) {
+      const server = this.createServer();
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error): void => reject(listenError(err, 'SMTP', host, port));
+        server.server.once('error', onError);
+        server.listen(port, host, () => {
+          server.server.off('error', onError);
+          resolve();
+        });
+      });
+      const bound = server.server.address() as net.AddressInfo;
+      this.servers.push(server);
+      this.endpoints.push({ address: host, port: bound.port });
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}
+
+export { isLocalDomain, domainOf };
