@@ -8,12 +8,15 @@ import { startAppliance, StartupError } from './supervisor.js';
 import { loadSnapshot } from './config/snapshot.js';
 import { formatProblem } from './config/problems.js';
 import { labelsToName, nameToLabels } from './dns/name.js';
+import { readFile } from 'node:fs/promises';
+import { AliasTable } from './config/aliases.js';
 
 const USAGE = `usage: mxbox <command> [--config DIR] [--data DIR]
 
 commands:
   start     run the appliance (DNS) on the configuration in DIR
-  check     load every file, print the verdict per zone and every problem; exit 1 on errors
+  check       load every file, print the verdict per zone and every problem; exit 1 on errors
+  newaliases  check mailconf/aliases and print sendmail's summary; exit 1 on errors
 `;
 
 /** BIND prints zone names without the final dot (except the root). */
@@ -34,6 +37,21 @@ async function check(configDir: string, dataDir: string): Promise<number> {
   const errors = problems.filter((p) => p.severity === 'error').length;
   console.log(errors === 0 ? 'OK' : `${errors} error${errors === 1 ? '' : 's'}`);
   return errors === 0 ? 0 : 1;
+}
+
+async function newaliases(configDir: string): Promise<number> {
+  const file = 'mailconf/aliases';
+  let text: string;
+  try {
+    text = await readFile(path.join(configDir, file), 'utf8');
+  } catch (err) {
+    console.error(`${file}: ${(err as Error).message}`);
+    return 1;
+  }
+  const { table, problems } = await AliasTable.parse(text, file, { mailconfDir: path.join(configDir, 'mailconf') });
+  for (const p of problems) console.error(formatProblem(p));
+  console.log(`${file}: ${table.summary()}`);
+  return problems.some((p) => p.severity === 'error') ? 1 : 0;
 }
 
 async function start(configDir: string, dataDir: string): Promise<void> {
@@ -76,6 +94,9 @@ async function main(): Promise<void> {
   switch (command) {
     case 'check':
       process.exit(await check(configDir, dataDir));
+      break;
+    case 'newaliases':
+      process.exit(await newaliases(configDir));
       break;
     case 'start':
       await start(configDir, dataDir);

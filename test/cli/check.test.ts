@@ -72,3 +72,18 @@ test('a port that cannot be bound stops start with the port and the fix', async 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('newaliases prints sendmail\'s summary for the sample aliases and fails without postmaster', async () => {
+  const good = await runCli(['newaliases', '--config', REPO_ROOT]);
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, /^mailconf\/aliases: \d+ aliases, longest \d+ bytes, \d+ bytes total$/m);
+  const dir = await makeConfigDir({ files: { 'mailconf/aliases': '# no postmaster here\nallteam: john,\n  peter\n' } });
+  try {
+    const bad = await runCli(['newaliases', '--config', dir]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^mailconf\/aliases:1: .*postmaster/m);
+    assert.match(bad.stdout, /^mailconf\/aliases: 1 aliases, longest 12 bytes, 19 bytes total$/m);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
