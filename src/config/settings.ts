@@ -21,7 +21,11 @@ export interface Settings {
     listen: ListenSpec[];
     /** Addresses or prefixes (CIDR) allowed to transfer zones. */
     transfer: string[];
+    /** Secondaries told by NOTIFY (RFC 1996) when a zone's serial rises, besides the zone's NS hosts (BIND's also-notify). */
+    notify: ListenSpec[];
   };
+  queue: QueueSettings;
+  outbound: OutboundSettings;
   /** Zone origin → file below zones/, for files not named `<origin>.zone`. */
   zones: Record<string, string>;
   smtp: SmtpSettings;
@@ -33,6 +37,35 @@ export interface Settings {
 /** sendmail's PrivacyOptions names. */
 export const PRIVACY_OPTIONS = ['public', 'authwarnings', 'novrfy', 'noexpn', 'noetrn', 'noverb', 'needmailhelo', 'needexpnhelo', 'needvrfyhelo', 'noreceipts', 'nobodyreturn', 'goaway', 'restrictqrun', 'restrictmailq', 'restrictexpand'] as const;
 export type PrivacyOption = (typeof PRIVACY_OPTIONS)[number];
+
+export interface QueueSettings {
+  /** Retry interval (sendmail's -q1h, the seed's QUEUE=1h). */
+  intervalMs: number;
+  /** Send a delay warning DSN after this long (sendmail's Timeout.queuewarn, 4h). */
+  warnMs: number;
+  /** Bounce after this long (sendmail's Timeout.queuereturn, 5d). */
+  returnMs: number;
+  /** Deliveries in flight at once, overall and per destination domain. */
+  maxConcurrency: number;
+  perDestination: number;
+}
+
+export interface OutboundSettings {
+  /** Resolver (addr:port) for MX/A/AAAA of names outside our own zones; system resolver when absent. */
+  resolver?: ListenSpec;
+  /** The SMTP port of remote servers (25; tests point it at a local server). */
+  port: number;
+  /** Send everything through this relay instead of by MX (sendmail's SMART_HOST). */
+  smarthost?: ListenSpec | { host: string; port: number };
+}
+
+/** Parses a sendmail-style duration: 90s, 30m, 1h, 4h, 5d, 1w, or combinations like 1h30m; plain numbers are seconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/i.exec(text.trim());
+  if (!m || text.trim() === '') return undefined;
+  const [w, d, h, min, sec] = m.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number, number];
+  return ((((w * 7 + d) * 24 + h) * 60 + min) * 60 + sec) * 1000;
+}
 
 export interface SmtpSettings {
   listen: ListenSpec[];
@@ -60,7 +93,9 @@ interface Schema {
 const SCHEMA: Schema = {
   hostname: 'string',
   domain: 'string',
-  dns: { listen: 'string[]', transfer: 'string[]' },
+  dns: { listen: 'string[]', transfer: 'string[]', notify: 'string[]' },
+  queue: { interval: 'string', warn: 'string', return: 'string', max_concurrency: 'integer', per_destination: 'integer' },
+  outbound: { resolver: 'string', port: 'integer', smarthost: 'string' },
   zones: 'table<string>',
   smtp: {
     listen: 'string[]',
@@ -177,7 +212,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   const err = (path: string[], message: string): void => {
     problems.push({ file, line: lineOf(text, path), severity: 'error', message });
   };
-  const dnsRaw = (raw.dns ?? {}) as { listen?: string[]; transfer?: string[] };
+  const dnsRaw = (raw.dns ?? {}) as { listen?: string[]; transfer?: string[]; notify?: string[] };
   const name = (key: 'hostname' | 'domain'): string => {
     const value = raw[key];
     if (typeof value !== 'string') {
@@ -205,6 +240,48 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     if (problem) err(['dns', 'transfer'], `dns.transfer: ${problem}`);
   }
   const zones = (raw.zones ?? {}) as Record<string, string>;
+  const notify: ListenSpec[] = [];
+  for (const entry of dnsRaw.notify ?? []) {
+    // A bare address means port 53.
+    const parsed = parseListen(/^[\d.]+$/.test(entry) ? `${entry}:53` : /^[0-9a-f:]+$/i.test(entry) && entry.includes(':') ? `[${entry}]:53` : entry);
+    if (typeof parsed === 'string') err(['dns', 'notify'], `dns.notify: ${parsed}`);
+    else notify.push(parsed);
+  }
+
+  const queueRaw = (raw.queue ?? {}) as { interval?: string; warn?: string; return?: string; max_concurrency?: number; per_destination?: number };
+  const duration = (key: 'interval' | 'warn' | 'return', fallback: string): number => {
+    const text = queueRaw[key] ?? fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms <= 0) {
+      err(['queue', key], `queue.${key}: "${text}" is not a duration (write e.g. 30m, 1h, 4h, 5d)`);
+      return 1;
+    }
+    return ms;
+  };
+  const queue: QueueSettings = {
+    intervalMs: duration('interval', '1h'),
+    warnMs: duration('warn', '4h'),
+    returnMs: duration('return', '5d'),
+    maxConcurrency: queueRaw.max_concurrency ?? 20,
+    perDestination: queueRaw.per_destination ?? 4,
+  };
+
+  const outboundRaw = (raw.outbound ?? {}) as { resolver?: string; port?: number; smarthost?: string };
+  let outboundResolver: ListenSpec | undefined;
+  if (outboundRaw.resolver !== undefined) {
+    const parsed = parseListen(outboundRaw.resolver);
+    if (typeof parsed === 'string') err(['outbound', 'resolver'], `outbound.resolver: ${parsed}`);
+    else outboundResolver = parsed;
+  }
+  let smarthost: OutboundSettings['smarthost'];
+  if (outboundRaw.smarthost !== undefined) {
+    const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(outboundRaw.smarthost);
+    if (!m) err(['outbound', 'smarthost'], `outbound.smarthost: "${outboundRaw.smarthost}" is not host or host:port`);
+    else smarthost = { host: m[1]!, port: Number(m[2] ?? 25) };
+  }
+  const outboundPort = outboundRaw.port ?? 25;
+  if (outboundPort < 1 || outboundPort > 65535) err(['outbound', 'port'], `outbound.port: ${outboundPort} is not a port`);
+  const outbound: OutboundSettings = { resolver: outboundResolver, port: outboundPort, smarthost };
 
   const smtpRaw = (raw.smtp ?? {}) as {
     listen?: string[];
@@ -261,7 +338,10 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     xclient: smtpRaw.xclient ?? [],
     resolver,
   };
-  return { settings: { hostname, domain, dns: { listen, transfer }, zones, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir' } }, problems };
+  return {
+    settings: { hostname, domain, dns: { listen, transfer, notify }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir' } },
+    problems,
+  };
 }
 
 /** Builds an access check from ACL entries (addresses and CIDR prefixes). */
