@@ -1,113 +1,94 @@
 #!/usr/bin/env node
-// mxbox <command>: start, check. Every command takes --config DIR (holding zones/ and mailconf/,
-// default the current directory) and --data DIR (default var/ in the config directory).
+// mxbox <command> [--config DIR] [--data DIR] [args...]. Each command lives in src/commands/.
+// Global options are taken out here so commands with their own syntax (sendmail's -t -i -f ...)
+// see only their arguments.
 
-import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { startAppliance, StartupError } from './supervisor.js';
-import { loadSnapshot } from './config/snapshot.js';
-import { formatProblem } from './config/problems.js';
-import { labelsToName, nameToLabels } from './dns/name.js';
-import { readFile } from 'node:fs/promises';
-import { AliasTable } from './config/aliases.js';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Command } from './commands/types.js';
+import { check } from './commands/check.js';
+import { newaliases } from './commands/newaliases.js';
+import { start } from './commands/start.js';
 
-const USAGE = `usage: mxbox <command> [--config DIR] [--data DIR]
+const COMMANDS: Record<string, { run: Command; help: string }> = {
+  start: { run: start, help: 'run the appliance (DNS, SMTP, queue) on the configuration in DIR' },
+  check: { run: check, help: 'load every file, print the verdict per zone and every problem; exit 1 on errors' },
+  newaliases: { run: newaliases, help: "check mailconf/aliases and print sendmail's summary; exit 1 on errors" },
+};
 
-commands:
-  start     run the appliance (DNS) on the configuration in DIR
-  check       load every file, print the verdict per zone and every problem; exit 1 on errors
-  newaliases  check mailconf/aliases and print sendmail's summary; exit 1 on errors
-`;
-
-/** BIND prints zone names without the final dot (except the root). */
-function zoneLabel(origin: string): string {
-  return origin === '.' ? '.' : labelsToName(nameToLabels(origin)).slice(0, -1);
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.help}`);
+  return `usage: mxbox <command> [--config DIR] [--data DIR] [arguments]\n\ncommands:\n${lines.join('\n')}\n`;
 }
 
-async function check(configDir: string, dataDir: string): Promise<number> {
-  const { snapshot, problems } = await loadSnapshot(configDir, dataDir);
-  for (const p of problems) console.log(formatProblem(p));
-  if (!snapshot) {
-    console.log('configuration not loaded');
-    return 1;
-  }
-  for (const z of snapshot.zoneStatus) {
-    console.log(z.loaded ? `zone ${zoneLabel(z.origin)}/IN: loaded serial ${z.serial}` : `zone ${zoneLabel(z.origin)}/IN: not loaded due to errors.`);
-  }
-  const errors = problems.filter((p) => p.severity === 'error').length;
-  console.log(errors === 0 ? 'OK' : `${errors} error${errors === 1 ? '' : 's'}`);
-  return errors === 0 ? 0 : 1;
-}
-
-async function newaliases(configDir: string): Promise<number> {
-  const file = 'mailconf/aliases';
-  let text: string;
-  try {
-    text = await readFile(path.join(configDir, file), 'utf8');
-  } catch (err) {
-    console.error(`${file}: ${(err as Error).message}`);
-    return 1;
-  }
-  const { table, problems } = await AliasTable.parse(text, file, { mailconfDir: path.join(configDir, 'mailconf') });
-  for (const p of problems) console.error(formatProblem(p));
-  console.log(`${file}: ${table.summary()}`);
-  return problems.some((p) => p.severity === 'error') ? 1 : 0;
-}
-
-async function start(configDir: string, dataDir: string): Promise<void> {
-  let appliance;
-  try {
-    appliance = await startAppliance({ configDir, dataDir });
-  } catch (err) {
-    if (err instanceof StartupError) {
-      for (const p of err.problems) if (p.severity === 'error') console.error(formatProblem(p));
-      console.error(`mxbox: ${err.message}`);
-      process.exit(1);
+/** Removes --config/--data (also --config=DIR) and the TUI switches from argv. */
+export function takeGlobalOptions(argv: string[]): { rest: string[]; config?: string; data?: string; noTui: boolean } {
+  const rest: string[] = [];
+  let config: string | undefined;
+  let data: string | undefined;
+  let noTui = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = /^--(config|data)=(.*)$/.exec(arg);
+    if (eq) {
+      if (eq[1] === 'config') config = eq[2];
+      else data = eq[2];
+    } else if (arg === '--config' || arg === '--data') {
+      const value = argv[++i];
+      if (value === undefined) throw new Error(`${arg} needs a directory`);
+      if (arg === '--config') config = value;
+      else data = value;
+    } else if (arg === '--no-tui') {
+      noTui = true;
+    } else {
+      rest.push(arg);
     }
-    throw err;
   }
-  process.on('SIGHUP', () => void appliance.reload());
-  const shutdown = (): void => {
-    void appliance.stop().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  return { rest, config, data, noTui };
 }
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      data: { type: 'string' },
-      'no-tui': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+export async function main(argv: string[], fixedCommand?: string): Promise<number> {
+  let parsed;
+  try {
+    parsed = takeGlobalOptions(argv);
+  } catch (err) {
+    process.stderr.write(`mxbox: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const [command, ...args] = fixedCommand ? [fixedCommand, ...parsed.rest] : parsed.rest;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(usage());
+    return command ? 0 : 2;
+  }
+  const entry = COMMANDS[command];
+  if (!entry) {
+    process.stderr.write(`mxbox: unknown command "${command}"\n${usage()}`);
+    return 2;
+  }
+  const configDir = path.resolve(parsed.config ?? process.env.MXBOX_CONFIG ?? '.');
+  const dataDir = path.resolve(parsed.data ?? process.env.MXBOX_DATA ?? path.join(configDir, 'var'));
+  return entry.run(args, { configDir, dataDir });
+}
+
+/** True when this file is the program (also through an npm bin symlink), not an import. */
+function isMain(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+// Run when executed, not when imported (the sendmail entry point imports main()).
+if (isMain()) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`mxbox: ${(err as Error).stack ?? String(err)}`);
+      process.exit(1);
     },
-  });
-  const command = positionals[0];
-  if (values.help || !command) {
-    process.stdout.write(USAGE);
-    process.exit(command || values.help ? 0 : 2);
-  }
-  const configDir = path.resolve(values.config ?? '.');
-  const dataDir = path.resolve(values.data ?? path.join(configDir, 'var'));
-  switch (command) {
-    case 'check':
-      process.exit(await check(configDir, dataDir));
-      break;
-    case 'newaliases':
-      process.exit(await newaliases(configDir));
-      break;
-    case 'start':
-      await start(configDir, dataDir);
-      break;
-    default:
-      process.stderr.write(`mxbox: unknown command "${command}"\n${USAGE}`);
-      process.exit(2);
-  }
+  );
 }
-
-main().catch((err: unknown) => {
-  console.error(`mxbox: ${(err as Error).stack ?? String(err)}`);
-  process.exit(1);
-});

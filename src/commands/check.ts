@@ -1,0 +1,27 @@
+// mxbox check: load every file as `start` would, print the verdict per zone in named-checkzone's
+// words and every problem as file:line; exit 1 on errors.
+
+import { loadSnapshot } from '../config/snapshot.js';
+import { formatProblem } from '../config/problems.js';
+import { labelsToName, nameToLabels } from '../dns/name.js';
+import type { Command } from './types.js';
+
+/** BIND prints zone names without the final dot (except the root). */
+export function zoneLabel(origin: string): string {
+  return origin === '.' ? '.' : labelsToName(nameToLabels(origin)).slice(0, -1);
+}
+
+export const check: Command = async (_args, { configDir, dataDir }) => {
+  const { snapshot, problems } = await loadSnapshot(configDir, dataDir);
+  for (const p of problems) console.log(formatProblem(p));
+  if (!snapshot) {
+    console.log('configuration not loaded');
+    return 1;
+  }
+  for (const z of snapshot.zoneStatus) {
+    console.log(z.loaded ? `zone ${zoneLabel(z.origin)}/IN: loaded serial ${z.serial}` : `zone ${zoneLabel(z.origin)}/IN: not loaded due to errors.`);
+  }
+  const errors = problems.filter((p) => p.severity === 'error').length;
+  console.log(errors === 0 ? 'OK' : `${errors} error${errors === 1 ? '' : 's'}`);
+  return errors === 0 ? 0 : 1;
+};
