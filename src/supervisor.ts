@@ -6,6 +6,9 @@ import { loadSnapshot, type Snapshot } from './config/snapshot.js';
 import { formatProblem, type ConfigProblem } from './config/problems.js';
 import { DnsServer, type BoundEndpoint } from './dns/server.js';
 import { createLogger, type Logger } from './log.js';
+import { ConfigWatcher } from './config/watcher.js';
+import { nsTargets, sendNotify } from './dns/notify.js';
+import { nameKey } from './dns/name.js';
 import { SmtpService } from './smtp/server.js';
 import { MailLog, type MailLogListener } from './smtp/mail-log.js';
 import { Spool } from './queue/spool.js';
@@ -21,6 +24,10 @@ export interface ApplianceOptions {
   logger?: Logger;
   /** Receives every mail log event (tests, the dashboard). */
   onLog?: MailLogListener;
+  /** Watch zones/ and mailconf/ and reload on change (default true). */
+  watch?: boolean;
+  /** Told the outcome of every reload. */
+  onReload?: (result: ReloadResult) => void;
 }
 
 export class StartupError extends Error {
@@ -36,8 +43,13 @@ export interface Appliance {
   deliveriesIdle(): Promise<void>;
   snapshot(): Snapshot;
   /** Rebuilds the Snapshot from the files; keeps the current one if the new one is unusable. */
-  reload(): Promise<{ applied: boolean; problems: readonly ConfigProblem[] }>;
+  reload(): Promise<ReloadResult>;
   stop(): Promise<void>;
+}
+
+export interface ReloadResult {
+  applied: boolean;
+  problems: readonly ConfigProblem[];
 }
 
 function logProblems(log: Logger, problems: readonly ConfigProblem[]): void {
@@ -99,31 +111,77 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   }
   for (const e of smtp.endpoints) log.info({ address: e.address, port: e.port }, `smtp listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port}`);
 
-  let reloading: Promise<{ applied: boolean; problems: readonly ConfigProblem[] }> | undefined;
-  const reload = async (): Promise<{ applied: boolean; problems: readonly ConfigProblem[] }> => {
-    const next = await loadSnapshot(configDir, dataDir);
+  // NOTIFY (RFC 1996) for every zone whose serial rose, to the configured secondaries and,
+  // with notify_ns, to the zone's NS hosts — never to ourselves.
+  const notifyChanged = (before: Snapshot, after: Snapshot): void => {
+    const ours = new Set(dns.endpoints.map((e) => `${e.address}:${e.port}`));
+    for (const zone of after.zones.zones.values()) {
+      const old = before.zones.zones.get(zone.originKey);
+      if (!old || zone.soaFields.serial === old.soaFields.serial || zone === old) continue;
+      const targets = [...after.settings.dns.notify, ...(after.settings.dns.notifyNs ? nsTargets(zone, after.zones) : [])].filter(
+        (t) => !ours.has(`${t.host}:${t.port}`),
+      );
+      if (targets.length === 0) continue;
+      void sendNotify(zone, targets).then((results) => {
+        for (const r of results) {
+          const where = `${r.target.host}:${r.target.port}`;
+          if (r.answered) log.info({ zone: zone.origin, target: where, serial: zone.soaFields.serial }, `NOTIFY of ${zone.origin} serial ${zone.soaFields.serial} to ${where} answered`);
+          else log.warn({ zone: zone.origin, target: where }, `NOTIFY of ${zone.origin} to ${where}: no answer`);
+        }
+      });
+    }
+  };
+
+  let reloading: Promise<ReloadResult> | undefined;
+  const reload = async (): Promise<ReloadResult> => {
+    const before = current;
+    const next = await loadSnapshot(configDir, dataDir, before);
     logProblems(log, next.problems);
     if (!next.snapshot) {
       log.error('reload rejected: the last good configuration keeps serving');
+      options.onReload?.({ applied: false, problems: next.problems });
       return { applied: false, problems: next.problems };
     }
     current = next.snapshot;
+    for (const z of current.zoneStatus) {
+      const old = before.zones.zones.get(nameKey(z.origin));
+      if (z.stale) log.error({ zone: z.origin, serial: z.serial }, `zone ${z.origin} has errors: serial ${z.serial} keeps serving`);
+      else if (z.loaded && old && old.soaFields.serial !== z.serial) log.info({ zone: z.origin, serial: z.serial }, `zone ${z.origin} reloaded serial ${z.serial}`);
+      else if (z.loaded && !old) log.info({ zone: z.origin, serial: z.serial }, `zone ${z.origin} loaded serial ${z.serial}`);
+    }
     log.info({ zones: current.zoneStatus.length }, 'configuration reloaded');
-    return { applied: true, problems: next.problems };
+    notifyChanged(before, current);
+    const result = { applied: true, problems: next.problems };
+    options.onReload?.(result);
+    return result;
   };
+  const serialisedReload = (): Promise<ReloadResult> => {
+    // Reloads are serialised: a burst of requests builds one Snapshot after another, never two at once.
+    const run = (reloading ?? Promise.resolve()).then(reload, reload);
+    reloading = run;
+    return run;
+  };
+
+  let watcher: ConfigWatcher | undefined;
+  if (options.watch !== false) {
+    watcher = new ConfigWatcher({
+      configDir,
+      onChange: (paths) => {
+        log.info({ paths }, `changed: ${paths.join(', ')}`);
+        void serialisedReload();
+      },
+    });
+    await watcher.start();
+  }
 
   return {
     dnsEndpoints: dns.endpoints,
     smtpEndpoints: smtp.endpoints,
     deliveriesIdle: () => runner.idle(),
     snapshot: () => current,
-    reload: () => {
-      // Reloads are serialised: a burst of requests builds one Snapshot after another, never two at once.
-      const run = (reloading ?? Promise.resolve()).then(reload, reload);
-      reloading = run;
-      return run;
-    },
+    reload: serialisedReload,
     stop: async () => {
+      await watcher?.close();
       await smtp?.close();
       await runner.idle();
       await dns.close();

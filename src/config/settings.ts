@@ -21,8 +21,10 @@ export interface Settings {
     listen: ListenSpec[];
     /** Addresses or prefixes (CIDR) allowed to transfer zones. */
     transfer: string[];
-    /** Secondaries told by NOTIFY (RFC 1996) when a zone's serial rises, besides the zone's NS hosts (BIND's also-notify). */
+    /** Secondaries told by NOTIFY (RFC 1996) when a zone's serial rises (BIND's also-notify). */
     notify: ListenSpec[];
+    /** Also NOTIFY the addresses of the zone's NS hosts, port 53 (BIND's notify yes). */
+    notifyNs: boolean;
   };
   queue: QueueSettings;
   outbound: OutboundSettings;
@@ -85,7 +87,7 @@ export interface SmtpSettings {
 
 export const DEFAULT_DNS_LISTEN = '127.0.0.1:10053';
 
-type Kind = 'string' | 'string[]' | 'table<string>' | 'integer';
+type Kind = 'string' | 'string[]' | 'table<string>' | 'integer' | 'boolean';
 interface Schema {
   [key: string]: Kind | Schema;
 }
@@ -93,7 +95,7 @@ interface Schema {
 const SCHEMA: Schema = {
   hostname: 'string',
   domain: 'string',
-  dns: { listen: 'string[]', transfer: 'string[]', notify: 'string[]' },
+  dns: { listen: 'string[]', transfer: 'string[]', notify: 'string[]', notify_ns: 'boolean' },
   queue: { interval: 'string', warn: 'string', return: 'string', max_concurrency: 'integer', per_destination: 'integer' },
   outbound: { resolver: 'string', port: 'integer', smarthost: 'string' },
   zones: 'table<string>',
@@ -158,7 +160,9 @@ function checkSchema(value: Record<string, unknown>, schema: Schema, path: strin
       continue;
     }
     const ok =
-      kind === 'integer'
+      kind === 'boolean'
+        ? typeof v === 'boolean'
+        : kind === 'integer'
         ? Number.isSafeInteger(v) && (v as number) >= 0
         : kind === 'string'
         ? typeof v === 'string'
@@ -166,7 +170,7 @@ function checkSchema(value: Record<string, unknown>, schema: Schema, path: strin
           ? Array.isArray(v) && v.every((x) => typeof x === 'string')
           : typeOf(v) === 'a table' && Object.values(v as object).every((x) => typeof x === 'string');
     if (!ok) {
-      const want = kind === 'integer' ? 'a whole number (0 or more)' : kind === 'string' ? 'a string' : kind === 'string[]' ? 'an array of strings' : 'a table of strings';
+      const want = kind === 'boolean' ? 'true or false' : kind === 'integer' ? 'a whole number (0 or more)' : kind === 'string' ? 'a string' : kind === 'string[]' ? 'an array of strings' : 'a table of strings';
       out.push({ file, line, severity: 'error', message: `"${here.join('.')}" must be ${want}, found ${typeOf(v)}` });
     }
   }
@@ -212,7 +216,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   const err = (path: string[], message: string): void => {
     problems.push({ file, line: lineOf(text, path), severity: 'error', message });
   };
-  const dnsRaw = (raw.dns ?? {}) as { listen?: string[]; transfer?: string[]; notify?: string[] };
+  const dnsRaw = (raw.dns ?? {}) as { listen?: string[]; transfer?: string[]; notify?: string[]; notify_ns?: boolean };
   const name = (key: 'hostname' | 'domain'): string => {
     const value = raw[key];
     if (typeof value !== 'string') {
@@ -339,7 +343,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     resolver,
   };
   return {
-    settings: { hostname, domain, dns: { listen, transfer, notify }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir' } },
+    settings: { hostname, domain, dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir' } },
     problems,
   };
 }

@@ -28,6 +28,8 @@ export interface ZoneStatus {
   records: number;
   /** False when the zone failed to load: it is not served. */
   loaded: boolean;
+  /** True when the file has errors and the last good version of the zone keeps serving. */
+  stale?: boolean;
   problems: ConfigProblem[];
 }
 
@@ -64,8 +66,13 @@ async function readOptional(configDir: string, rel: string): Promise<string | un
   }
 }
 
-/** Reads mailconf/access, aliases, local-host-names, users; a missing file is an empty table. */
-async function loadMailTables(configDir: string, problems: ConfigProblem[]): Promise<MailTables> {
+const hasErrors = (list: readonly ConfigProblem[]): boolean => list.some((p) => p.severity === 'error');
+
+/**
+ * Reads mailconf/access, aliases, local-host-names, users; a missing file is an empty table.
+ * A table whose file has errors keeps its last good version when there is one (`previous`).
+ */
+async function loadMailTables(configDir: string, problems: ConfigProblem[], previous?: MailTables): Promise<MailTables> {
   const file = (name: string): string => path.join(MAILCONF_DIR, name);
   const [accessText, aliasesText, namesText, usersText] = await Promise.all(
     ['access', 'aliases', 'local-host-names', 'users'].map((name) => readOptional(configDir, file(name))),
@@ -73,25 +80,25 @@ async function loadMailTables(configDir: string, problems: ConfigProblem[]): Pro
   let access = AccessTable.empty();
   if (accessText !== undefined) {
     const r = AccessTable.parse(accessText, file('access'));
-    access = r.table;
+    access = hasErrors(r.problems) && previous ? previous.access : r.table;
     problems.push(...r.problems);
   }
   let aliases = AliasTable.empty();
   if (aliasesText !== undefined) {
     const r = await AliasTable.parse(aliasesText, file('aliases'), { mailconfDir: path.join(configDir, MAILCONF_DIR) });
-    aliases = r.table;
+    aliases = hasErrors(r.problems) && previous ? previous.aliases : r.table;
     problems.push(...r.problems);
   }
   let localHostNames = LocalHostNames.empty();
   if (namesText !== undefined) {
     const r = LocalHostNames.parse(namesText, file('local-host-names'));
-    localHostNames = r.table;
+    localHostNames = hasErrors(r.problems) && previous ? previous.localHostNames : r.table;
     problems.push(...r.problems);
   }
   let users = LocalUsers.empty();
   if (usersText !== undefined) {
     const r = LocalUsers.parse(usersText, file('users'));
-    users = r.table;
+    users = hasErrors(r.problems) && previous ? previous.users : r.table;
     problems.push(...r.problems);
   }
   return { access, aliases, localHostNames, users };
@@ -176,7 +183,12 @@ export async function loadZone(configDir: string, source: ZoneSource): Promise<{
   return { zone, status };
 }
 
-export async function loadSnapshot(configDir: string, dataDir: string): Promise<LoadResult> {
+/**
+ * Builds a Snapshot from the files. With `previous` (a reload), a zone or table whose file now
+ * has errors keeps its last good version — a broken save never takes a zone off the air — and a
+ * zone whose data changed while its serial did not is a warning (secondaries would miss it).
+ */
+export async function loadSnapshot(configDir: string, dataDir: string, previous?: Snapshot): Promise<LoadResult> {
   const settingsPath = path.join(configDir, SETTINGS_FILE);
   let text: string;
   try {
@@ -188,13 +200,31 @@ export async function loadSnapshot(configDir: string, dataDir: string): Promise<
   const { settings, problems } = parseSettings(text, SETTINGS_FILE);
   if (!settings) return { problems };
 
-  const mail = await loadMailTables(configDir, problems);
+  const mail = await loadMailTables(configDir, problems, previous?.mail);
   const sources = await zoneSources(configDir, settings, problems);
   const loaded = await Promise.all(sources.map((source) => loadZone(configDir, source)));
   const zones: Zone[] = [];
   const zoneStatus: ZoneStatus[] = [];
   for (const { zone, status } of loaded) {
-    if (zone) zones.push(zone);
+    const before = previous?.zones.zones.get(nameKey(status.origin));
+    if (zone) {
+      zones.push(zone);
+      if (before && before.soaFields.serial === zone.soaFields.serial && before.fingerprint !== zone.fingerprint) {
+        const soa = zone.soa.records[0]!.source;
+        status.problems.push({
+          file: soa.file,
+          line: soa.line,
+          severity: 'warning',
+          message: `zone ${status.origin} changed but its serial ${zone.soaFields.serial} did not; secondaries will not pick up the change until the serial rises`,
+        });
+      }
+    } else if (before) {
+      zones.push(before);
+      status.loaded = true;
+      status.stale = true;
+      status.serial = before.soaFields.serial;
+      status.records = before.recordCount;
+    }
     zoneStatus.push(status);
     problems.push(...status.problems);
   }

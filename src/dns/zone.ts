@@ -5,7 +5,8 @@
 import { TYPE } from './constants.js';
 import { nameKey, nameToLabels, labelsToName, isSubdomain } from './name.js';
 import type { ResourceRecord, SoaFields } from './record.js';
-import { soaFields } from './record.js';
+import { isRdataName, soaFields } from './record.js';
+import { createHash } from 'node:crypto';
 
 export interface RRset {
   owner: string;
@@ -37,6 +38,18 @@ export interface Zone {
   recordCount: number;
   /** The records in file order, for zone transfers and tools. */
   records: ResourceRecord[];
+  /** A digest of the zone's data (not its layout), to tell a content change from a re-save. */
+  fingerprint: string;
+}
+
+/** Digest over owner, type, TTL and RDATA of every record, in a canonical order. */
+export function zoneFingerprint(records: readonly ResourceRecord[]): string {
+  const lines = records.map((rr) => {
+    const rdata = rr.rdata.map((part) => (isRdataName(part) ? nameKey(part.name) : Buffer.from(part).toString('hex'))).join('|');
+    return `${nameKey(rr.owner)} ${rr.type} ${rr.ttl} ${rdata}`;
+  });
+  lines.sort();
+  return createHash('sha256').update(lines.join('\n')).digest('hex');
 }
 
 /**
@@ -106,5 +119,6 @@ export function buildZone(origin: string, records: readonly ResourceRecord[]): Z
     nodes,
     recordCount: records.length,
     records: [...records],
+    fingerprint: zoneFingerprint(records),
   };
 }

@@ -17,6 +17,8 @@ export interface ConnectionContext {
   snapshot(): Snapshot;
   /** ETRN: run the queue now (for a domain). */
   runQueue?(domain: string): void;
+  /** The verified name of an address (PTR + forward check), as for a real connection. */
+  clientName(ip: string): Promise<string | undefined>;
 }
 
 /** Per-session state mxbox keeps on smtp-server's session object. */
@@ -126,6 +128,27 @@ export class MxConnection extends SMTPConnection {
       self._resetSession();
     }
     super._onCommand(command, callback);
+  }
+
+  // ---- XCLIENT (Postfix's proxy command; allowed only from smtp.xclient addresses)
+
+  /**
+   * An ADDR without NAME gets the name a real connection from that address would get (our PTR,
+   * forward-confirmed), not the proxy's own name — otherwise a proxy on localhost would lend
+   * its RELAY permission to every client it forwards.
+   */
+  override handler_XCLIENT(command: Buffer, callback: Callback): void {
+    const text = command.toString().trim();
+    const addr = /(?:^|\s)ADDR=(\S+)/i.exec(text)?.[1];
+    if (!addr || /(?:^|\s)NAME=/i.test(text) || /^\[/.test(addr)) {
+      super.handler_XCLIENT(command, callback);
+      return;
+    }
+    const ip = addr.replace(/^IPV6:/i, '');
+    this.context.clientName(ip).then(
+      (name) => super.handler_XCLIENT(Buffer.from(`${text} NAME=${name ?? '[UNAVAILABLE]'}`), callback),
+      () => super.handler_XCLIENT(Buffer.from(`${text} NAME=[UNAVAILABLE]`), callback),
+    );
   }
 
   // ---- EHLO / HELO

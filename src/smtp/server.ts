@@ -113,7 +113,11 @@ export class SmtpService {
         );
       },
     });
-    server.mxContext = { snapshot: this.opts.snapshot, runQueue: this.opts.runQueue };
+    server.mxContext = {
+      snapshot: this.opts.snapshot,
+      runQueue: this.opts.runQueue,
+      clientName: (ip) => this.namer.name(ip, this.opts.snapshot().zones),
+    };
     server.on('error', () => {
       // Socket errors of single clients; a server never stops for them.
     });

@@ -5,7 +5,7 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startAppliance, type Appliance } from '../../src/supervisor.js';
+import { startAppliance, type Appliance, type ReloadResult } from '../../src/supervisor.js';
 import type { MailLogListener } from '../../src/smtp/mail-log.js';
 
 /** The repository root (dist/test/helpers → ../../..). */
@@ -24,6 +24,8 @@ export interface TestConfig {
   sampleMailconf?: boolean;
   /** Receives the mail log events. */
   onLog?: MailLogListener;
+  /** Told the outcome of every reload (the appliance watches its files). */
+  onReload?: (result: ReloadResult) => void;
 }
 
 export const DEFAULT_TOML = `hostname = "mail8191.futuretg.com"
@@ -72,7 +74,7 @@ export interface RunningAppliance {
 
 export async function runAppliance(config: TestConfig): Promise<RunningAppliance> {
   const dir = await makeConfigDir(config);
-  const app = await startAppliance({ configDir: dir, quiet: true, onLog: config.onLog });
+  const app = await startAppliance({ configDir: dir, quiet: true, onLog: config.onLog, onReload: config.onReload });
   return {
     app,
     dir,

@@ -13,8 +13,18 @@ export interface NamedZone {
   file: string;
 }
 
+export interface NamedSecondary {
+  origin: string;
+  /** The primary named transfers the zone from (mxbox in the secondary test). */
+  primary: { host: string; port: number };
+}
+
 export interface NamedOptions {
   zones: NamedZone[];
+  /** Zones named serves as a secondary (it transfers them at start and on NOTIFY). */
+  secondaries?: NamedSecondary[];
+  /** Listen on this port instead of a free one (e.g. one given to the primary's notify list). */
+  port?: number;
   /** Extra statements for the options { } block, e.g. 'minimal-any no;'. */
   extraOptions?: string;
   /** How long to wait for the first zone's SOA to answer (default 20 s). */
@@ -81,16 +91,23 @@ function sleep(ms: number): Promise<void> {
 }
 
 export async function startNamed(opts: NamedOptions): Promise<NamedServer> {
-  if (opts.zones.length === 0) throw new Error('startNamed: no zones');
+  const secondaries = opts.secondaries ?? [];
+  if (opts.zones.length === 0 && secondaries.length === 0) throw new Error('startNamed: no zones');
   installExitHook();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-named-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const zoneLines: string[] = [];
   for (const [i, z] of opts.zones.entries()) {
     const local = `${i}-${path.basename(z.file)}`;
     await copyFile(z.file, path.join(dir, local));
     zoneLines.push(`zone "${z.origin}" IN { type primary; file "${local}"; };`);
   }
+  for (const [i, z] of secondaries.entries()) {
+    zoneLines.push(
+      `zone "${z.origin}" IN { type secondary; file "secondary-${i}.db"; masterfile-format text; primaries { ${z.primary.host} port ${z.primary.port}; }; };`,
+    );
+  }
+  const firstOrigin = opts.zones[0]?.origin ?? secondaries[0]!.origin;
   const conf = `options {
   directory "${dir}";
   listen-on port ${port} { 127.0.0.1; };
@@ -156,10 +173,10 @@ ${zoneLines.join('\n')}
       await cleanup();
       throw new Error(`named could not load zone ${failedZone[1]}\nnamed stderr:\n${readableLog(stderr)}`);
     }
-    if (await digSoa(port, opts.zones[0].origin)) break;
+    if (await digSoa(port, firstOrigin)) break;
     if (Date.now() > deadline) {
       await cleanup();
-      throw new Error(`named on port ${port} did not answer SOA ${opts.zones[0].origin} in time\nnamed stderr:\n${readableLog(stderr)}`);
+      throw new Error(`named on port ${port} did not answer SOA ${firstOrigin} in time\nnamed stderr:\n${readableLog(stderr)}`);
     }
     await sleep(100);
   }

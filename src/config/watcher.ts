@@ -1,0 +1,55 @@
+// Watches zones/ and mailconf/ (chokidar) and asks for a reload after a quiet moment, so an
+// editor's save — written in place, or to a temp file renamed over the original, or a burst of
+// saves — becomes one reload, live within a second. The reload itself decides what is valid.
+
+import { watch, type FSWatcher } from 'chokidar';
+import path from 'node:path';
+import { MAILCONF_DIR, ZONES_DIR } from './snapshot.js';
+
+export interface ConfigWatcherOptions {
+  configDir: string;
+  /** Called once per burst of changes. */
+  onChange: (paths: string[]) => void;
+  /** Quiet time after the last event before reloading. */
+  debounceMs?: number;
+}
+
+/** Editor droppings that are never configuration. */
+const IGNORED = /(^|[/\\])(\.[^/\\]*\.sw[a-p]|[^/\\]*~|\.#[^/\\]*|#[^/\\]*#|4913)$/;
+
+export class ConfigWatcher {
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private changed = new Set<string>();
+
+  constructor(private readonly opts: ConfigWatcherOptions) {}
+
+  async start(): Promise<void> {
+    const dirs = [ZONES_DIR, MAILCONF_DIR].map((d) => path.join(this.opts.configDir, d));
+    this.watcher = watch(dirs, {
+      ignoreInitial: true,
+      ignored: (p: string) => IGNORED.test(p),
+      // Editors that save by writing a new file and renaming it show up as unlink+add: atomic
+      // folds them into one change.
+      atomic: 100,
+    });
+    const onEvent = (file: string): void => {
+      this.changed.add(path.relative(this.opts.configDir, file));
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.flush(), this.opts.debounceMs ?? 150);
+    };
+    for (const event of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) this.watcher.on(event, onEvent);
+    await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
+  }
+
+  private flush(): void {
+    const paths = [...this.changed].sort();
+    this.changed.clear();
+    this.opts.onChange(paths);
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.watcher?.close();
+  }
+}

@@ -1,0 +1,194 @@
+// Hot reload as an admin meets it: save a file, the change is live within a second; save a
+// broken file, the last good version keeps serving and the error names file:line; fix it, it goes
+// live. Queries and SMTP sessions running across reloads are never dropped.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { digBatch } from '../helpers/dig.js';
+import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import type { ReloadResult } from '../../src/supervisor.js';
+
+const ZONE = (serial: number, address: string, extra = ''): string => `$TTL 300
+@ IN SOA ns.reload.test. hostmaster.reload.test. ${serial} 3600 600 86400 60
+@ IN NS ns.reload.test.
+ns IN A 192.0.2.1
+www IN A ${address}
+${extra}`;
+
+let box: RunningAppliance;
+const reloads: ReloadResult[] = [];
+let zoneFile: string;
+
+before(async () => {
+  box = await runAppliance({
+    sampleZones: true,
+    sampleMailconf: true,
+    zones: { 'reload.test': ZONE(1, '192.0.2.10') },
+    onReload: (r) => reloads.push(r),
+  });
+  zoneFile = path.join(box.dir, 'zones', 'reload.test.zone');
+});
+after(async () => {
+  await box?.stop();
+});
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<{ value: T; ms: number }> {
+  const start = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return { value, ms: Date.now() - start };
+    if (Date.now() - start > timeoutMs) throw new Error(`not seen within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function www(): Promise<string | undefined> {
+  const [r] = await digBatch(box.port, ['www.reload.test A']);
+  return r!.answer[0]?.split(' ').pop();
+}
+
+test('a saved zone change is live within a second', async () => {
+  assert.equal(await www(), '192.0.2.10');
+  await writeFile(zoneFile, ZONE(2, '192.0.2.20'));
+  const { ms } = await waitFor(async () => ((await www()) === '192.0.2.20' ? true : undefined), 1000);
+  assert.ok(ms < 1000, `live after ${ms} ms`);
+});
+
+test('an editor that saves by rename, and a burst of saves, end on the last version', async () => {
+  const tmp = zoneFile + '.tmp-save';
+  await writeFile(tmp, ZONE(3, '192.0.2.30'));
+  await rename(tmp, zoneFile);
+  await waitFor(async () => ((await www()) === '192.0.2.30' ? true : undefined), 1000);
+  for (let i = 0; i < 5; i++) await writeFile(zoneFile, ZONE(10 + i, `192.0.2.${40 + i}`));
+  await waitFor(async () => ((await www()) === '192.0.2.44' ? true : undefined), 1500);
+});
+
+test('a broken save keeps the last good zone serving and reports file:line; the fix goes live', async () => {
+  const count = reloads.length;
+  await writeFile(zoneFile, ZONE(20, '192.0.2.300'));
+  const { value } = await waitFor(async () => reloads.slice(count).find((r) => r.problems.some((p) => p.severity === 'error')), 1500);
+  const problem = value.problems.find((p) => p.severity === 'error')!;
+  assert.equal(problem.file, 'zones/reload.test.zone');
+  assert.equal(problem.line, 5);
+  assert.match(problem.message, /192\.0\.2\.300/);
+  assert.equal(await www(), '192.0.2.44', 'the last good version still answers');
+  const status = box.app.snapshot().zoneStatus.find((z) => z.origin === 'reload.test.');
+  assert.equal(status?.stale, true);
+  await writeFile(zoneFile, ZONE(21, '192.0.2.50'));
+  await waitFor(async () => ((await www()) === '192.0.2.50' ? true : undefined), 1000);
+});
+
+test('a content change without a serial change is served, with a warning', async () => {
+  const count = reloads.length;
+  await writeFile(zoneFile, ZONE(21, '192.0.2.51'));
+  const { value } = await waitFor(async () => reloads.slice(count).find((r) => r.problems.some((p) => /serial 21 did not/.test(p.message))), 1500);
+  assert.equal(value.problems.find((p) => /serial 21 did not/.test(p.message))!.severity, 'warning');
+  assert.equal(await www(), '192.0.2.51');
+});
+
+test('a zone file deleted and recreated comes back', async () => {
+  await rm(zoneFile);
+  await waitFor(async () => {
+    const [r] = await digBatch(box.port, ['www.reload.test A']);
+    return r!.status === 'REFUSED' ? true : undefined;
+  }, 1500);
+  await writeFile(zoneFile, ZONE(30, '192.0.2.60'));
+  await waitFor(async () => ((await www()) === '192.0.2.60' ? true : undefined), 1500);
+});
+
+test('a new local user in mailconf/users is accepted after the save', async () => {
+  const usersFile = path.join(box.dir, 'mailconf', 'users');
+  const rcpt = (): Promise<string> => smtpRcpt(box.smtpPort, 'newbie@futuretg.com');
+  assert.match(await rcpt(), /^550 5\.1\.1 /);
+  await writeFile(usersFile, (await readFile(usersFile, 'utf8')) + 'newbie\n');
+  await waitFor(async () => (/^250 2\.1\.5 /.test(await rcpt()) ? true : undefined), 1500);
+});
+
+test('queries and an SMTP session running across ten reloads are all answered', async () => {
+  // An SMTP session opened before the reloads and finished after them.
+  const session = await openSmtp(box.smtpPort);
+  assert.match(await session.say('EHLO client.test'), /^250[ -]/);
+  // UDP queries, one every 2 ms, while the zone is saved ten times.
+  const socket = dgram.createSocket('udp4');
+  const answered = new Set<number>();
+  socket.on('message', (msg) => answered.add(msg.readUInt16BE(0)));
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  let sent = 0;
+  const sender = setInterval(() => {
+    socket.send(query(sent++, 'www.reload.test'), box.port, '127.0.0.1');
+  }, 2);
+  for (let i = 0; i < 10; i++) {
+    await writeFile(zoneFile, ZONE(100 + i, `192.0.2.${70 + i}`));
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  clearInterval(sender);
+  await new Promise((r) => setTimeout(r, 300));
+  socket.close();
+  assert.ok(sent > 200, `sent ${sent}`);
+  assert.equal(answered.size, sent, `${sent - answered.size} of ${sent} queries unanswered`);
+  assert.match(await session.say('MAIL FROM:<john@futuretg.com>'), /^250 2\.1\.0/);
+  assert.match(await session.say('RCPT TO:<tony@futuretg.com>'), /^250 2\.1\.5/);
+  assert.match(await session.say('DATA'), /^354/);
+  assert.match(await session.say('Subject: across reloads\r\n\r\nstill here\r\n.'), /^250 2\.0\.0 \S+ Message accepted for delivery/);
+  await session.close();
+});
+
+// ---- small raw clients
+
+function query(id: number, name: string): Buffer {
+  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id & 0xffff, 0);
+  header.writeUInt16BE(1, 4);
+  return Buffer.concat([header, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+}
+
+async function openSmtp(port: number): Promise<{ say(line: string): Promise<string>; close(): Promise<void> }> {
+  const socket = net.connect(port, '127.0.0.1');
+  let buffer = '';
+  let waiting: ((reply: string) => void) | undefined;
+  const check = (): void => {
+    const m = /(^|\r\n)(\d{3}) [^\r\n]*\r\n/.exec(buffer);
+    if (m && waiting) {
+      const end = m.index + m[0].length;
+      const reply = buffer.slice(0, end).split('\r\n').filter(Boolean).pop()!;
+      buffer = buffer.slice(end);
+      const w = waiting;
+      waiting = undefined;
+      w(reply);
+    }
+  };
+  socket.on('data', (d) => {
+    buffer += d.toString();
+    check();
+  });
+  const next = (): Promise<string> => new Promise((resolve) => {
+    waiting = resolve;
+    check();
+  });
+  await next(); // banner
+  return {
+    say: (line) => {
+      const reply = next();
+      socket.write(line + '\r\n');
+      return reply;
+    },
+    close: async () => {
+      socket.end('QUIT\r\n');
+      await new Promise((r) => socket.on('close', r));
+    },
+  };
+}
+
+async function smtpRcpt(port: number, rcpt: string): Promise<string> {
+  const s = await openSmtp(port);
+  await s.say('EHLO client.test');
+  await s.say('MAIL FROM:<john@futuretg.com>');
+  const reply = await s.say(`RCPT TO:<${rcpt}>`);
+  await s.close();
+  return reply;
+}
