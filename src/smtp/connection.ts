@@ -112,7 +112,11 @@ export class MxConnection extends SMTPConnection {
         return super.send(code, `2.1.0 <${from ? from.address : ''}>... Sender ok`, false);
       }
       if (context === 'RCPT_TO_OK') return super.send(code, `2.1.5 <${session.lastRcpt ?? ''}>... Recipient ok`, false);
-      if (context === 'DATA_OK') return super.send(code, `2.0.0 ${data}`, false);
+      if (context === 'DATA_OK') {
+        super.send(code, `2.0.0 ${data}`, false);
+        if (this.draining) this.closeForShutdown();
+        return;
+      }
       if (/^Error: send HELO\/EHLO first/.test(data)) return super.send(503, '5.0.0 Polite people say HELO first', false);
     }
     super.send(code, data, context);
@@ -120,9 +124,30 @@ export class MxConnection extends SMTPConnection {
 
   // ---- MAIL without HELO, as sendmail allows unless needmailhelo
 
+  /** Set when the server drains for shutdown: finish the transaction in progress, start no other. */
+  draining = false;
+
+  /** True while a mail transaction (MAIL given, message not yet answered) is open. */
+  get inTransaction(): boolean {
+    return Boolean(this.internals.session.envelope?.mailFrom);
+  }
+
+  /** Ends the session the way sendmail does on shutdown. */
+  closeForShutdown(): void {
+    this.internals.send(421, `4.3.2 ${this.hostname()} Shutting down, closing connection`, false);
+    this.internals.close();
+  }
+
   override _onCommand(command: Buffer, callback?: Callback): void {
     const self = this.internals;
     const name = (command || '').toString().split(' ')[0]!.toUpperCase();
+    // Draining: commands of the open transaction still run (smtp-server itself would refuse
+    // every command once closing), anything that would start a new one ends the session.
+    if (this.draining && !this.inTransaction && name !== 'QUIT') {
+      this.closeForShutdown();
+      callback?.();
+      return;
+    }
     if (name === 'MAIL' && !self.hostNameAppearsAs && !this.privacy('needmailhelo')) {
       self.hostNameAppearsAs = `[${self.remoteAddress}]`;
       self._resetSession();

@@ -277,7 +277,19 @@ export class SmtpService {
     }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Drains for shutdown: stop accepting, end idle sessions with 421, let open transactions finish
+   * for up to `drainMs`, then close whatever is left (smtp-server's close sends 421 to those).
+   */
+  async close(drainMs = 10_000): Promise<void> {
+    for (const server of this.servers) server.server.close();
+    const connections = (): MxConnection[] => this.servers.flatMap((s) => [...(s as unknown as { connections: Set<MxConnection> }).connections]);
+    for (const conn of connections()) {
+      conn.draining = true;
+      if (!conn.inTransaction) conn.closeForShutdown();
+    }
+    const deadline = Date.now() + drainMs;
+    while (connections().some((c) => c.inTransaction) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 }
