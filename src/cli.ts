@@ -69,7 +69,7 @@ export async function main(argv: string[], fixedCommand?: string): Promise<numbe
   }
   const configDir = path.resolve(parsed.config ?? process.env.MXBOX_CONFIG ?? '.');
   const dataDir = path.resolve(parsed.data ?? process.env.MXBOX_DATA ?? path.join(configDir, 'var'));
-  return entry.run(args, { configDir, dataDir });
+  return entry.run(args, { configDir, dataDir, noTui: parsed.noTui });
 }
 
 /** True when this file is the program (also through an npm bin symlink), not an import. */

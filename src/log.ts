@@ -1,13 +1,96 @@
-// The process log: pino JSON lines on stdout (one object per event), silent in tests.
+// The process log: pino, one JSON object per event. Where it goes depends on how mxbox runs:
+// JSON lines on stdout (systemd, pipes, --no-tui), readable lines with --pretty, and always into
+// an in-memory ring the dashboard shows — the dashboard owns the terminal, so with it nothing is
+// written to stdout.
 
+import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(options: { quiet?: boolean } = {}): Logger {
-  return pino({
-    level: options.quiet ? 'silent' : (process.env.MXBOX_LOG_LEVEL ?? 'info'),
-    base: { service: 'mxbox' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+export interface LogEntry {
+  time: string;
+  /** pino level: 30 info, 40 warn, 50 error. */
+  level: number;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** The last N log entries, for the dashboard's event list and log view. */
+export class LogRing extends Writable {
+  private readonly entries: LogEntry[] = [];
+  private readonly subscribers = new Set<(entry: LogEntry) => void>();
+
+  constructor(private readonly capacity = 1000) {
+    super({ decodeStrings: false });
+  }
+
+  override _write(chunk: string | Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line) continue;
+      try {
+        const { time, level, msg, ...fields } = JSON.parse(line) as { time: string; level: number; msg: string };
+        const entry = { time, level, msg: msg ?? '', fields };
+        this.entries.push(entry);
+        if (this.entries.length > this.capacity) this.entries.shift();
+        for (const subscriber of this.subscribers) subscriber(entry);
+      } catch {
+        // not a log line
+      }
+    }
+    callback();
+  }
+
+  recent(count = this.capacity): LogEntry[] {
+    return this.entries.slice(-count);
+  }
+
+  subscribe(listener: (entry: LogEntry) => void): () => void {
+    this.subscribers.add(listener);
+    return () => this.subscribers.delete(listener);
+  }
+}
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** `--pretty`: one readable line per event, e.g. `2026-11-26T01:06:42.810Z info  zone futuretg.com. loaded serial 2002031001`. */
+export class PrettyLines extends Writable {
+  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {
+    super({ decodeStrings: false });
+  }
+
+  override _write(chunk: string | Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line) continue;
+      try {
+        const { time, level, msg } = JSON.parse(line) as { time: string; level: number; msg: string };
+        this.out.write(`${time} ${(LEVEL_NAMES[level] ?? String(level)).padEnd(5)} ${msg}\n`);
+      } catch {
+        this.out.write(line + '\n');
+      }
+    }
+    callback();
+  }
+}
+
+export interface LoggerOptions {
+  quiet?: boolean;
+  /** Where lines go besides the ring: JSON on stdout (default), readable lines, or nowhere (the dashboard is up). */
+  output?: 'json' | 'pretty' | 'none';
+  ring?: LogRing;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.quiet ? 'silent' : (process.env.MXBOX_LOG_LEVEL ?? 'info');
+  const streams: { stream: Writable | NodeJS.WriteStream; level?: string }[] = [];
+  if (options.ring) streams.push({ stream: options.ring });
+  const output = options.output ?? 'json';
+  if (output === 'json') streams.push({ stream: process.stdout });
+  if (output === 'pretty') streams.push({ stream: new PrettyLines() });
+  return pino(
+    { level, base: { service: 'mxbox' }, timestamp: pino.stdTimeFunctions.isoTime },
+    streams.length === 1 && streams[0]!.stream === process.stdout
+      ? pino.destination(1)
+      : pino.multistream(streams.map((s) => ({ stream: s.stream as NodeJS.WritableStream, level: (level === 'silent' ? 'info' : level) as pino.Level }))),
+  );
 }

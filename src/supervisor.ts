@@ -5,7 +5,9 @@ import path from 'node:path';
 import { loadSnapshot, type Snapshot } from './config/snapshot.js';
 import { formatProblem, type ConfigProblem } from './config/problems.js';
 import { DnsServer, type BoundEndpoint } from './dns/server.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, LogRing, type Logger } from './log.js';
+import { MailCounters } from './state.js';
+import type { ApplianceState } from './state.js';
 import { ConfigWatcher } from './config/watcher.js';
 import { nsTargets, sendNotify } from './dns/notify.js';
 import { nameKey } from './dns/name.js';
@@ -28,6 +30,8 @@ export interface ApplianceOptions {
   watch?: boolean;
   /** Told the outcome of every reload. */
   onReload?: (result: ReloadResult) => void;
+  /** Where log lines go besides the in-memory ring: JSON on stdout, readable lines, or nowhere (dashboard). */
+  output?: 'json' | 'pretty' | 'none';
 }
 
 export class StartupError extends Error {
@@ -42,6 +46,8 @@ export interface Appliance {
   /** Waits until every local delivery in flight is done. */
   deliveriesIdle(): Promise<void>;
   snapshot(): Snapshot;
+  /** Everything the dashboard shows, sampled now. */
+  state(): ApplianceState;
   /** Rebuilds the Snapshot from the files; keeps the current one if the new one is unusable. */
   reload(): Promise<ReloadResult>;
   stop(): Promise<void>;
@@ -63,7 +69,11 @@ function logProblems(log: Logger, problems: readonly ConfigProblem[]): void {
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
   const configDir = path.resolve(options.configDir);
   const dataDir = path.resolve(options.dataDir ?? path.join(configDir, 'var'));
-  const log = options.logger ?? createLogger({ quiet: options.quiet });
+  const ring = new LogRing();
+  const log = options.logger ?? createLogger({ quiet: options.quiet, output: options.output, ring });
+  const startedAt = new Date();
+  const mailCounters = new MailCounters();
+  let lastReload: { at: Date; result: ReloadResult } | undefined;
 
   const first = await loadSnapshot(configDir, dataDir);
   logProblems(log, first.problems);
@@ -87,7 +97,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   for (const e of dns.endpoints) log.info({ address: e.address, port: e.port }, `dns listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port} (udp, tcp)`);
 
   // The mail side: spool first (recovering what a crash left), then local delivery, then SMTP.
-  const mailLog = new MailLog(log, options.onLog);
+  const mailLog = new MailLog(log, (event) => {
+    mailCounters.count(event);
+    options.onLog?.(event);
+  });
   const spool = new Spool(path.join(dataDir, 'queue'));
   let smtp: SmtpService | undefined;
   let runner: LocalRunner;
@@ -139,6 +152,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     logProblems(log, next.problems);
     if (!next.snapshot) {
       log.error('reload rejected: the last good configuration keeps serving');
+      lastReload = { at: new Date(), result: { applied: false, problems: next.problems } };
       options.onReload?.({ applied: false, problems: next.problems });
       return { applied: false, problems: next.problems };
     }
@@ -152,6 +166,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     log.info({ zones: current.zoneStatus.length }, 'configuration reloaded');
     notifyChanged(before, current);
     const result = { applied: true, problems: next.problems };
+    lastReload = { at: new Date(), result };
     options.onReload?.(result);
     return result;
   };
@@ -179,6 +194,14 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     smtpEndpoints: smtp.endpoints,
     deliveriesIdle: () => runner.idle(),
     snapshot: () => current,
+    state: () => ({
+      startedAt,
+      snapshot: current,
+      dns: { endpoints: dns.endpoints, counters: dns.counters },
+      smtp: { endpoints: smtp!.endpoints, openSessions: smtp!.openSessions(), counters: mailCounters },
+      lastReload,
+      log: ring,
+    }),
     reload: serialisedReload,
     stop: async () => {
       await watcher?.close();

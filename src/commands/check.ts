@@ -5,6 +5,8 @@ import { loadSnapshot } from '../config/snapshot.js';
 import { formatProblem } from '../config/problems.js';
 import { labelsToName, nameToLabels } from '../dns/name.js';
 import type { Command } from './types.js';
+import { checkIdentity, formatFinding } from '../identity/rules.js';
+import { identityAsWritten } from '../identity/as-written.js';
 
 /** BIND prints zone names without the final dot (except the root). */
 export function zoneLabel(origin: string): string {
@@ -21,7 +23,12 @@ export const check: Command = async (_args, { configDir, dataDir }) => {
   for (const z of snapshot.zoneStatus) {
     console.log(z.loaded ? `zone ${zoneLabel(z.origin)}/IN: loaded serial ${z.serial}` : `zone ${zoneLabel(z.origin)}/IN: not loaded due to errors.`);
   }
-  const errors = problems.filter((p) => p.severity === 'error').length;
+  // The mail identity (MX, A, PTR, banner, SPF) as one thing, with the record that fixes each fault.
+  const { input, unloaded } = await identityAsWritten(snapshot);
+  for (const origin of unloaded) console.log(`identity: zone ${zoneLabel(origin)} did not load; its records are checked as written`);
+  const findings = checkIdentity(input);
+  for (const f of findings) for (const line of formatFinding(f)) console.log(line);
+  const errors = problems.filter((p) => p.severity === 'error').length + findings.filter((f) => !f.ok && f.severity === 'error').length;
   console.log(errors === 0 ? 'OK' : `${errors} error${errors === 1 ? '' : 's'}`);
   return errors === 0 ? 0 : 1;
 };

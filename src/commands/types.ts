@@ -6,6 +6,8 @@ export interface CommandContext {
   configDir: string;
   /** Runtime state (--data, default var/ in the config directory). */
   dataDir: string;
+  /** --no-tui: never open the dashboard, log to stdout. */
+  noTui?: boolean;
 }
 
 /** A command returns its exit status; `start` returns a promise that settles when it stops. */

@@ -21,8 +21,18 @@ export interface DnsView {
   transferAllowed: (address: string) => boolean;
 }
 
+/** Counters the dashboard samples; plain increments, so the query path pays nothing else. */
+export class DnsCounters {
+  queries = 0;
+  tcpQueries = 0;
+  /** Replies by rcode (0-15; BADVERS counts as 16 → index 16). */
+  readonly byRcode = new Float64Array(17);
+  dropped = 0;
+  transfers = 0;
+  transfersRefused = 0;
+}
+
 export interface DnsEvents {
-  query?(rcode: number, tcp: boolean): void;
   transfer?(zone: string, client: string, allowed: boolean): void;
   error?(err: Error, where: string): void;
 }
@@ -45,6 +55,7 @@ export class DnsServer {
   private readonly tcp: net.Server[] = [];
   private readonly connections = new Set<net.Socket>();
   readonly endpoints: BoundEndpoint[] = [];
+  readonly counters = new DnsCounters();
 
   constructor(private readonly view: () => DnsView, private readonly events: DnsEvents = {}) {}
 
@@ -84,9 +95,14 @@ export class DnsServer {
 
   private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const outcome = answerQuery(msg, { answers: this.view().answers, tcp: false });
-    if (outcome.kind !== 'reply') return;
+    const counters = this.counters;
+    counters.queries++;
+    if (outcome.kind !== 'reply') {
+      counters.dropped++;
+      return;
+    }
+    counters.byRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
     socket.send(outcome.reply, rinfo.port, rinfo.address);
-    this.events.query?.(outcome.rcode, false);
   }
 
   private onConnection(socket: net.Socket): void {
@@ -116,10 +132,15 @@ export class DnsServer {
     if (socket.destroyed) return;
     const view = this.view();
     const outcome = answerQuery(msg, { answers: view.answers, tcp: true });
-    if (outcome.kind === 'drop') return;
+    this.counters.queries++;
+    this.counters.tcpQueries++;
+    if (outcome.kind === 'drop') {
+      this.counters.dropped++;
+      return;
+    }
     if (outcome.kind === 'reply') {
+      this.counters.byRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
       writeFramed(socket, outcome.reply);
-      this.events.query?.(outcome.rcode, true);
       return;
     }
     await this.transfer(socket, msg, outcome.question, view);
@@ -135,6 +156,8 @@ export class DnsServer {
       return;
     }
     const allowed = view.transferAllowed(client);
+    if (allowed) this.counters.transfers++;
+    else this.counters.transfersRefused++;
     this.events.transfer?.(zone.origin, client, allowed);
     if (!allowed) {
       writeFramed(socket, errorResponse(msg, q, RCODE.REFUSED, true));

@@ -277,6 +277,11 @@ export class SmtpService {
     }
   }
 
+  /** SMTP sessions open now. */
+  openSessions(): number {
+    return this.servers.reduce((n, s) => n + (s as unknown as { connections: Set<unknown> }).connections.size, 0);
+  }
+
   /**
    * Drains for shutdown: stop accepting, end idle sessions with 421, let open transactions finish
    * for up to `drainMs`, then close whatever is left (smtp-server's close sends 421 to those).
