@@ -12,6 +12,7 @@ import type { ZoneSet } from './lookup.js';
 import { answerQuery, errorResponse, type ParsedQuestion } from './query.js';
 import { transferMessages } from './transfer.js';
 import { labelsToName, nameKey } from './name.js';
+import { nativeUdpUnavailable, openBatchedUdp } from './udp-batch.js';
 
 /** What the DNS service reads from the current Snapshot. */
 export interface DnsView {
@@ -51,7 +52,7 @@ const TCP_IDLE_MS = 30_000;
 const MAX_TCP_CONNECTIONS = 512;
 
 export class DnsServer {
-  private readonly udp: dgram.Socket[] = [];
+  private readonly udpClosers: (() => void)[] = [];
   private readonly tcp: net.Server[] = [];
   private readonly connections = new Set<net.Socket>();
   readonly endpoints: BoundEndpoint[] = [];
@@ -59,19 +60,23 @@ export class DnsServer {
 
   constructor(private readonly view: () => DnsView, private readonly events: DnsEvents = {}) {}
 
+  /** How UDP is served: 'batched' (recvmmsg/sendmmsg addon) or 'dgram', with the reason. */
+  udpMode: { kind: 'batched' | 'dgram'; reason?: string } = { kind: 'dgram' };
+
   /** Binds UDP and TCP on each address; port 0 picks one free port used for both. */
   async listen(addresses: readonly ListenAddress[]): Promise<void> {
+    const unavailable = nativeUdpUnavailable();
+    this.udpMode = unavailable ? { kind: 'dgram', reason: unavailable } : { kind: 'batched' };
     for (const { host, port } of addresses) {
       let bound: BoundEndpoint | undefined;
       for (let attempt = 0; attempt < (port === 0 ? 20 : 1) && !bound; attempt++) {
-        const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+        let udp: { port: number; close(): void; attach?(): void };
         try {
-          await bindUdp(udp, host, port);
+          udp = this.udpMode.kind === 'batched' ? this.openBatched(host, port) : await this.openDgram(host, port);
         } catch (err) {
-          udp.close();
           throw listenError(err, 'UDP', host, port);
         }
-        const actual = udp.address().port;
+        const actual = udp.port;
         const server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
         server.maxConnections = MAX_TCP_CONNECTIONS;
         try {
@@ -81,16 +86,47 @@ export class DnsServer {
           if (port === 0) continue; // the UDP port happened to be taken on TCP: try another
           throw listenError(err, 'TCP', host, port);
         }
-        udp.on('message', (msg, rinfo) => this.onDatagram(udp, msg, rinfo));
-        udp.on('error', (err) => this.events.error?.(err, `udp ${host}:${actual}`));
+        udp.attach?.();
         server.on('error', (err) => this.events.error?.(err, `tcp ${host}:${actual}`));
-        this.udp.push(udp);
+        this.udpClosers.push(() => udp.close());
         this.tcp.push(server);
         bound = { address: host, port: actual };
       }
       if (!bound) throw new Error(`could not find a port free for both UDP and TCP on ${host}`);
       this.endpoints.push(bound);
     }
+  }
+
+  private openBatched(host: string, port: number): { port: number; close(): void } {
+    const counters = this.counters;
+    return openBatchedUdp(host, port, net.isIPv6(host) ? 6 : 4, (msg) => {
+      const outcome = answerQuery(msg, { answers: this.view().answers, tcp: false });
+      counters.queries++;
+      if (outcome.kind !== 'reply') {
+        counters.dropped++;
+        return undefined;
+      }
+      counters.byRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
+      return outcome.reply;
+    });
+  }
+
+  private async openDgram(host: string, port: number): Promise<{ port: number; close(): void; attach(): void }> {
+    const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+    try {
+      await bindUdp(udp, host, port);
+    } catch (err) {
+      udp.close();
+      throw err;
+    }
+    return {
+      port: udp.address().port,
+      close: () => udp.close(),
+      attach: () => {
+        udp.on('message', (msg, rinfo) => this.onDatagram(udp, msg, rinfo));
+        udp.on('error', (err) => this.events.error?.(err, `udp ${host}:${udp.address().port}`));
+      },
+    };
   }
 
   private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -171,10 +207,10 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
-    for (const socket of this.udp) socket.close();
+    for (const close of this.udpClosers) close();
     for (const conn of this.connections) conn.destroy();
     await Promise.all(this.tcp.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-    this.udp.length = 0;
+    this.udpClosers.length = 0;
     this.tcp.length = 0;
   }
 }

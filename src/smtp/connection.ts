@@ -59,6 +59,18 @@ interface ConnectionInternals {
 }
 
 const STATUS_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/** smtp-server's own error texts, as sendmail words them (with enhanced status codes). */
+const SMTP_SERVER_TEXTS: [RegExp, string][] = [
+  [/^Error: Bad sender address syntax/, '5.1.7 Bad sender address syntax'],
+  [/^Error: Bad recipient address syntax/, '5.1.3 Bad recipient address syntax'],
+  [/^Error: nested MAIL command/, '5.5.0 Sender already specified'],
+  [/^Error: need MAIL command/, '5.0.0 Need MAIL before RCPT'],
+  [/^Error: need RCPT command/, '5.0.0 Need RCPT (recipient)'],
+  [/^Error: command not recognized/, '5.5.1 Command unrecognized'],
+  [/^Error: too many recipients/, '4.5.3 Too many recipients'],
+  [/^Error: too many unrecognized commands/, '4.7.0 Too many bad commands; closing connection'],
+];
 const SORRY = '5.7.0 Sorry, we do not allow this operation';
 
 export class MxConnection extends SMTPConnection {
@@ -118,6 +130,11 @@ export class MxConnection extends SMTPConnection {
         return;
       }
       if (/^Error: send HELO\/EHLO first/.test(data)) return super.send(503, '5.0.0 Polite people say HELO first', false);
+      if (code === 354) return super.send(354, 'Enter mail, end with "." on a line by itself', false);
+      const size = /^Error: message exceeds fixed maximum message size(?: (\d+))?/.exec(data);
+      if (size) return super.send(552, `5.3.4 Message size exceeds fixed maximum message size (${size[1] ?? self._server.options.size})`, false);
+      const rewritten = SMTP_SERVER_TEXTS.find(([pattern]) => pattern.test(data));
+      if (rewritten) return super.send(code, rewritten[1], false);
     }
     super.send(code, data, context);
   }
