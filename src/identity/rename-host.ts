@@ -1,0 +1,698 @@
+// `mxbox rename-host OLD NEW`: the seed's "complex name" change (mail → mail8191) in one step.
+// The mail host's A/AAAA (every record it owns) moves to the new name; every MX, NS, CNAME, SRV,
+// PTR (and other name-bearing record) that names it, the SOA MNAME, the access entries keyed by
+// it, local-host-names and mxbox.toml's hostname follow; the serial of every zone touched rises.
+//
+// Files are edited in place, token by token, on their original text: the zone parser says which
+// record starts on which line, a lexer that also keeps offsets finds the token, and only that
+// token changes (the blanks after it give or take room so the next column stays where it was).
+// Comments, blank lines, parentheses and layout are kept. The result is parsed again in memory
+// and checked before anything is written; every file is then replaced atomically (temp file in
+// the same directory, fsync, rename).
+
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, stat, unlink, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { classCode, TYPE, typeName } from '../dns/constants.js';
+import { isSubdomain, labelsToName, nameFromText, nameKey, nameToLabels, parseName } from '../dns/name.js';
+import { rdataNames, type ResourceRecord } from '../dns/record.js';
+import { buildZone, type Zone } from '../dns/zone.js';
+import { ZoneSet } from '../dns/lookup.js';
+import { checkZone, lex, parseTime, parseZoneFile, parseZoneText, type ParsedZone } from '../dns/zonefile/index.js';
+import { loadSnapshot, MAILCONF_DIR, SETTINGS_FILE, ZONES_DIR } from '../config/snapshot.js';
+import { parseSettings } from '../config/settings.js';
+import { AccessTable } from '../config/access.js';
+import { LocalHostNames } from '../config/local-host-names.js';
+import { formatProblem } from '../config/problems.js';
+import { checkIdentity, display, type IdentityFinding } from './rules.js';
+import { unifiedDiff } from './line-diff.js';
+
+export class RenameError extends Error {}
+
+export interface FileChange {
+  /** Relative to the config directory, as messages show it. */
+  file: string;
+  before: string;
+  after: string;
+  /** What changed, one line each ("line 16: MX target", "serial 2002031001 → 2025061101"). */
+  changes: string[];
+}
+
+export interface RenamePlan {
+  oldName: string;
+  newName: string;
+  files: FileChange[];
+  /** What was deliberately left alone, and why. */
+  notes: string[];
+  /** The identity as it will be after the rename. */
+  findings: IdentityFinding[];
+}
+
+export interface RenameOptions {
+  /** "Today" for date-style serials (tests). */
+  now?: Date;
+}
+
+/** `mail` → mail.<domain>; a name with a dot (or a final dot) is taken as a full name. */
+export function hostArgument(arg: string, domain: string): string {
+  const text = arg.trim();
+  if (text === '') throw new RenameError('empty host name');
+  try {
+    if (text.endsWith('.')) return nameFromText(text, undefined);
+    if (text.includes('.')) return nameFromText(text + '.', undefined);
+    return nameFromText(text, domain);
+  } catch (err) {
+    throw new RenameError(`"${arg}" is not a host name: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The next SOA serial. Date-style serials (YYYYMMDDnn) stay date-style: today's date with nn=01,
+ * or nn+1 when the serial is already today's (or later); any other serial is a counter, +1
+ * (RFC 1982 arithmetic: it wraps past 2^32-1, skipping 0).
+ */
+export function nextSerial(serial: number, now: Date = new Date()): number {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})$/.exec(String(serial));
+  if (m) {
+    const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    if (year >= 1970 && year < 2200 && month >= 1 && month <= 12 && day >= 1 && day <= 31) {
+      const today = now.getFullYear() * 1_000_000 + (now.getMonth() + 1) * 10_000 + now.getDate() * 100;
+      return serial < today + 1 ? today + 1 : serial + 1;
+    }
+  }
+  const next = (serial + 1) % 2 ** 32;
+  return next === 0 ? 1 : next;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens with their offsets. The same rules as the zone-file lexer (which keeps lines, not
+// offsets); checked against it, so the two never disagree silently.
+
+interface PlacedToken {
+  text: string;
+  quoted: boolean;
+  line: number;
+  start: number;
+  end: number;
+}
+
+interface PlacedEntry {
+  line: number;
+  blankOwner: boolean;
+  tokens: PlacedToken[];
+}
+
+const NBSP = '\u00a0';
+const isBlank = (ch: string): boolean => ch === ' ' || ch === '\t' || ch === '\r' || ch === NBSP || ch === '\f' || ch === '\v';
+
+function lexPlaced(text: string, file: string): PlacedEntry[] {
+  const base = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const entries: PlacedEntry[] = [];
+  let current: PlacedEntry | undefined;
+  let line = 1;
+  let atLineStart = true;
+  let lineStartedBlank = false;
+  let depth = 0;
+  const finish = (): void => {
+    if (current && current.tokens.length > 0) entries.push(current);
+    current = undefined;
+  };
+  const n = text.length;
+  let i = base;
+  while (i < n) {
+    const ch = text[i]!;
+    if (ch === '\n') {
+      line++;
+      i++;
+      atLineStart = true;
+      if (depth === 0) finish();
+      continue;
+    }
+    if (atLineStart) {
+      lineStartedBlank = isBlank(ch);
+      atLineStart = false;
+    }
+    if (isBlank(ch)) {
+      i++;
+      continue;
+    }
+    if (ch === ';') {
+      while (i < n && text[i] !== '\n') i++;
+      continue;
+    }
+    const blankOwner = current ? current.blankOwner : lineStartedBlank;
+    if (ch === '(' || ch === ')') {
+      if (ch === '(') {
+        depth++;
+        current ??= { line, blankOwner, tokens: [] };
+      } else if (depth > 0) depth--;
+      i++;
+      continue;
+    }
+    const start = i;
+    let j = i;
+    let body = '';
+    let quoted = false;
+    if (ch === '"') {
+      quoted = true;
+      j = i + 1;
+      while (j < n) {
+        const c = text[j]!;
+        if (c === '\\' && j + 1 < n && text[j + 1] !== '\n') {
+          body += c + text[j + 1];
+          j += 2;
+          continue;
+        }
+        if (c === '"') {
+          j++;
+          break;
+        }
+        if (c === '\n') break;
+        body += c;
+        j++;
+      }
+    } else {
+      while (j < n) {
+        const c = text[j]!;
+        if (c === '\\') {
+          if (j + 1 < n && text[j + 1] !== '\n') {
+            body += c + text[j + 1];
+            j += 2;
+          } else {
+            body += c;
+            j++;
+          }
+          continue;
+        }
+        if (c === '\n' || isBlank(c) || c === ';' || c === '(' || c === ')' || c === '"') break;
+        body += c;
+        j++;
+      }
+    }
+    current ??= { line, blankOwner, tokens: [] };
+    current.tokens.push({ text: body, quoted, line, start, end: j });
+    i = j;
+  }
+  finish();
+  // The parser's own lexer must see the same entries, or an edit could land on the wrong token.
+  const reference = lex(base ? text.slice(1) : text).entries;
+  const same =
+    reference.length === entries.length &&
+    reference.every((e, k) => e.line === entries[k]!.line && e.tokens.length === entries[k]!.tokens.length && e.tokens.every((t, q) => t.text === entries[k]!.tokens[q]!.text));
+  if (!same) throw new RenameError(`${file}: cannot follow the layout of this file well enough to edit it in place; rename by hand`);
+  return entries;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Where the names sit among a record's RDATA tokens, by type (as written, not in \# form). */
+const NAME_TOKENS: Partial<Record<number, number[]>> = {
+  [TYPE.NS]: [0], [TYPE.MD]: [0], [TYPE.MF]: [0], [TYPE.CNAME]: [0], [TYPE.MB]: [0], [TYPE.MG]: [0],
+  [TYPE.MR]: [0], [TYPE.PTR]: [0], [TYPE.DNAME]: [0], [TYPE.SOA]: [0, 1], [TYPE.MINFO]: [0, 1],
+  [TYPE.RP]: [0, 1], [TYPE.MX]: [1], [TYPE.AFSDB]: [1], [TYPE.KX]: [1], [TYPE.SRV]: [3],
+  [TYPE.NAPTR]: [5],
+};
+
+/** Names inside RDATA that name a host (SOA RNAME and RP/MINFO mailboxes are mailboxes, not the host). */
+function hostNamePositions(type: number): number[] {
+  if (type === TYPE.SOA) return [0];
+  if (type === TYPE.MINFO) return [];
+  if (type === TYPE.RP) return [];
+  return NAME_TOKENS[type] ?? [];
+}
+
+/** The RDATA token positions of `rr` that hold a host name equal to `key`. */
+function hostNameHits(rr: ResourceRecord, key: string): number[] {
+  const names = rdataNames(rr);
+  const tokenPositions = NAME_TOKENS[rr.type] ?? [];
+  const hostPositions = hostNamePositions(rr.type);
+  return tokenPositions.filter((p, k) => hostPositions.includes(p) && names[k] !== undefined && nameKey(names[k]!) === key);
+}
+
+interface Replacement {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** The RDATA tokens of the record whose entry starts on `entry.line`. */
+function recordTokens(entry: PlacedEntry): { owner?: PlacedToken; rdata: PlacedToken[] } {
+  let pos = 0;
+  const owner = entry.blankOwner ? undefined : entry.tokens[pos++];
+  for (let k = 0; k < 2; k++) {
+    const t = entry.tokens[pos];
+    if (!t || t.quoted) break;
+    if (parseTime(t.text) !== undefined || classCode(t.text) !== undefined) pos++;
+    else break;
+  }
+  pos++; // the type
+  return { ...(owner ? { owner } : {}), rdata: entry.tokens.slice(pos) };
+}
+
+/**
+ * The text to write for `newName` where `token` spelled `oldName`: relative to the same origin
+ * when the old spelling was relative and the new name lies below that origin, absolute otherwise.
+ */
+function respell(token: string, oldName: string, newName: string): string {
+  const absolute = labelsToName(nameToLabels(newName));
+  if (token === '@' || isAbsoluteText(token)) return absolute;
+  const written = parseName(token, '.').length;
+  const oldLabels = nameToLabels(oldName);
+  const origin = labelsToName(oldLabels.slice(written));
+  if (!isSubdomain(newName, origin)) return absolute;
+  const newLabels = nameToLabels(newName);
+  const originCount = nameToLabels(origin).length;
+  if (newLabels.length === originCount) return '@';
+  return labelsToName(newLabels.slice(0, newLabels.length - originCount)).slice(0, -1);
+}
+
+/** True when a name as written ends in an unescaped dot. */
+function isAbsoluteText(token: string): boolean {
+  if (!token.endsWith('.')) return false;
+  let slashes = 0;
+  for (let i = token.length - 2; i >= 0 && token[i] === '\\'; i--) slashes++;
+  return slashes % 2 === 0;
+}
+
+/** Visual column of `offset` (tabs to multiples of 8). */
+function columnAt(text: string, offset: number): number {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  let col = 0;
+  for (let i = lineStart; i < offset; i++) col = text[i] === '\t' ? (Math.floor(col / 8) + 1) * 8 : col + 1;
+  return col;
+}
+
+/**
+ * Applies replacements (non-overlapping) from the end of the text backwards. After each, the
+ * blanks that follow are stretched or shrunk so the next token keeps its column where it can.
+ */
+function applyReplacements(text: string, replacements: Replacement[]): string {
+  const sorted = [...replacements].sort((a, b) => b.start - a.start);
+  let out = text;
+  for (const r of sorted) {
+    let gapEnd = r.end;
+    while (gapEnd < out.length && (out[gapEnd] === ' ' || out[gapEnd] === '\t')) gapEnd++;
+    const gap = out.slice(r.end, gapEnd);
+    const followed = gap.length > 0 && gapEnd < out.length && out[gapEnd] !== '\n' && out[gapEnd] !== '\r';
+    if (!followed) {
+      out = out.slice(0, r.start) + r.text + out.slice(r.end);
+      continue;
+    }
+    const target = columnAt(out, gapEnd);
+    const head = out.slice(0, r.start) + r.text;
+    const from = columnAt(head, head.length);
+    let newGap: string;
+    if (!gap.includes('\t')) {
+      newGap = ' '.repeat(Math.max(1, target - from));
+    } else {
+      newGap = '';
+      let col = from;
+      while ((Math.floor(col / 8) + 1) * 8 <= target) {
+        newGap += '\t';
+        col = (Math.floor(col / 8) + 1) * 8;
+      }
+      newGap += ' '.repeat(Math.max(0, target - col));
+      if (newGap === '') newGap = gap[0] === '\t' ? '\t' : ' ';
+    }
+    out = head + newGap + out.slice(gapEnd);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface ZoneRead {
+  origin: string;
+  file: string;
+  parsed: ParsedZone;
+}
+
+async function readZones(configDir: string, sources: { origin: string; file: string }[]): Promise<ZoneRead[]> {
+  const out: ZoneRead[] = [];
+  for (const source of sources) {
+    const parsed = await parseZoneFile({
+      path: path.join(configDir, source.file),
+      displayPath: source.file,
+      origin: source.origin,
+      includeRoot: path.join(configDir, ZONES_DIR),
+    });
+    if (parsed.errors.length > 0) {
+      throw new RenameError(`${source.file} has errors; fix them first:\n${parsed.errors.map((p) => `${p.file}:${p.line}: ${p.message}`).join('\n')}`);
+    }
+    out.push({ origin: source.origin, file: source.file, parsed });
+  }
+  return out;
+}
+
+function describe(rr: ResourceRecord): string {
+  return `${rr.source.file}:${rr.source.line}: ${display(rr.owner)} ${typeName(rr.type)}`;
+}
+
+/** Works out every edit of the rename without writing anything. */
+export async function planRename(configDir: string, dataDir: string, oldArg: string, newArg: string, options: RenameOptions = {}): Promise<RenamePlan> {
+  const now = options.now ?? new Date();
+  const loaded = await loadSnapshot(configDir, dataDir);
+  if (!loaded.snapshot) {
+    throw new RenameError(`the configuration does not load; fix it first:\n${loaded.problems.map(formatProblem).join('\n')}`);
+  }
+  const snapshot = loaded.snapshot;
+  const mailErrors = loaded.problems.filter((p) => p.severity === 'error' && p.file.startsWith(MAILCONF_DIR + '/'));
+  if (mailErrors.length > 0) throw new RenameError(`mailconf has errors; fix them first:\n${mailErrors.map(formatProblem).join('\n')}`);
+  const { settings } = snapshot;
+  const oldName = hostArgument(oldArg, settings.domain);
+  const newName = hostArgument(newArg, settings.domain);
+  const oldKey = nameKey(oldName);
+  const newKey = nameKey(newName);
+  const OLD = display(oldName);
+  const NEW = display(newName);
+  if (oldKey === newKey) throw new RenameError(`${OLD} and ${NEW} are the same name`);
+
+  // Every zone as written (a zone failing its integrity checks is still renamed: that is how the
+  // seed's half-done rename gets repaired).
+  const zones = await readZones(configDir, snapshot.zoneStatus.map((z) => ({ origin: z.origin, file: z.file })));
+  const notes: string[] = [];
+
+  const owned: ResourceRecord[] = [];
+  const pointing: { rr: ResourceRecord; positions: number[] }[] = [];
+  const atNew: ResourceRecord[] = [];
+  const below: ResourceRecord[] = [];
+  let oldZone: ZoneRead | undefined;
+  for (const z of zones) {
+    for (const rr of z.parsed.records) {
+      const ownerKey = nameKey(rr.owner);
+      if (ownerKey === oldKey) {
+        owned.push(rr);
+        oldZone ??= z;
+      } else if (ownerKey === newKey) {
+        atNew.push(rr);
+      } else if (isSubdomain(rr.owner, oldName)) {
+        below.push(rr);
+      }
+      const hits = hostNameHits(rr, oldKey);
+      if (hits.length > 0) pointing.push({ rr, positions: hits });
+      else if (rdataNames(rr).some((n) => nameKey(n) === oldKey)) {
+        notes.push(`${describe(rr)} names ${OLD} in a place mxbox does not rename (not a host name); edit it by hand if needed`);
+      }
+    }
+  }
+
+  const hostIsOld = nameKey(settings.hostname) === oldKey;
+  const accessHasOld = snapshot.mail.access.entries.some((e) => e.key === OLD.toLowerCase() || e.key.endsWith('@' + OLD.toLowerCase()));
+  if (owned.length === 0 && pointing.length === 0 && !hostIsOld && !accessHasOld) {
+    throw new RenameError(`${OLD} does not exist here: no zone served here has records of it or pointing to it, and it is not the hostname in ${SETTINGS_FILE}`);
+  }
+  if (atNew.length > 0) {
+    throw new RenameError(
+      `${NEW} already exists with other data (${atNew.slice(0, 3).map((rr) => `${describe(rr)}`).join('; ')}${atNew.length > 3 ? '; ...' : ''}); rename-host moves the mail host to a free name — remove those records first or choose another name`,
+    );
+  }
+  if (oldZone) {
+    const servedBy = (name: string): string | undefined => {
+      let best: string | undefined;
+      for (const z of zones) if (isSubdomain(name, z.origin) && (!best || nameToLabels(z.origin).length > nameToLabels(best).length)) best = z.origin;
+      return best;
+    };
+    if (servedBy(newName) === undefined || nameKey(servedBy(newName)!) !== nameKey(oldZone.origin)) {
+      throw new RenameError(`${NEW} is not in the zone ${display(oldZone.origin)} that holds ${OLD}; rename-host moves records within their zone only`);
+    }
+    if (nameKey(oldZone.origin) === oldKey) throw new RenameError(`${OLD} is the apex of zone ${display(oldZone.origin)}; rename the zone instead`);
+  }
+  for (const rr of below) notes.push(`${describe(rr)} is below ${OLD} and keeps its name`);
+
+  // ---- Zone files: the edits, per file.
+  const texts = new Map<string, string>();
+  const readText = async (file: string): Promise<string> => {
+    let t = texts.get(file);
+    if (t === undefined) {
+      t = await readFile(path.join(configDir, file), 'utf8');
+      texts.set(file, t);
+    }
+    return t;
+  };
+  const placed = new Map<string, Map<number, PlacedEntry>>();
+  const entryOf = async (rr: ResourceRecord): Promise<PlacedEntry> => {
+    let byLine = placed.get(rr.source.file);
+    if (!byLine) {
+      byLine = new Map(lexPlaced(await readText(rr.source.file), rr.source.file).map((e) => [e.line, e]));
+      placed.set(rr.source.file, byLine);
+    }
+    const entry = byLine.get(rr.source.line);
+    if (!entry) throw new RenameError(`${rr.source.file}:${rr.source.line}: cannot find the record in the file; rename by hand`);
+    if (!entry.tokens[0]!.quoted && entry.tokens[0]!.text.toUpperCase() === '$GENERATE') {
+      throw new RenameError(`${rr.source.file}:${rr.source.line}: the ${typeName(rr.type)} record of ${display(rr.owner)} comes from $GENERATE; change that line by hand`);
+    }
+    return entry;
+  };
+  const edits = new Map<string, Replacement[]>();
+  const changes = new Map<string, string[]>();
+  const addEdit = (file: string, r: Replacement, what: string): void => {
+    const list = edits.get(file) ?? [];
+    if (list.some((e) => e.start === r.start)) return;
+    list.push(r);
+    edits.set(file, list);
+    const c = changes.get(file) ?? [];
+    c.push(what);
+    changes.set(file, c);
+  };
+
+  for (const rr of owned) {
+    const entry = await entryOf(rr);
+    const { owner } = recordTokens(entry);
+    if (!owner) continue; // a blank owner follows the renamed line above it
+    addEdit(rr.source.file, { start: owner.start, end: owner.end, text: respell(owner.text, oldName, newName) }, `line ${owner.line}: ${typeName(rr.type)} record of ${OLD} now owned by ${NEW}`);
+  }
+  for (const { rr, positions } of pointing) {
+    const entry = await entryOf(rr);
+    const { rdata } = recordTokens(entry);
+    if (rdata[0]?.text === '\\#') {
+      notes.push(`${describe(rr)} is written in RFC 3597 form (\\#); it still names ${OLD}: edit it by hand`);
+      continue;
+    }
+    for (const p of positions) {
+      const token = rdata[p];
+      if (!token) throw new RenameError(`${rr.source.file}:${rr.source.line}: cannot find the name in the record; rename by hand`);
+      const what = rr.type === TYPE.SOA ? 'SOA primary server (MNAME)' : `${typeName(rr.type)} target`;
+      addEdit(rr.source.file, { start: token.start, end: token.end, text: respell(token.text, oldName, newName) }, `line ${token.line}: ${what} of ${display(rr.owner)} → ${NEW}`);
+    }
+  }
+
+  // Serials of every zone with a file touched.
+  for (const z of zones) {
+    const files = new Set(z.parsed.records.map((rr) => rr.source.file));
+    if (![...files].some((f) => edits.has(f))) continue;
+    const soa = z.parsed.records.find((rr) => rr.type === TYPE.SOA && nameKey(rr.owner) === nameKey(z.origin));
+    if (!soa) continue;
+    const entry = await entryOf(soa);
+    const token = recordTokens(entry).rdata[2];
+    const view = soa.rdata[2] as Uint8Array;
+    const serial = new DataView(view.buffer, view.byteOffset, view.byteLength).getUint32(0);
+    if (!token || !/^\d+$/.test(token.text) || Number(token.text) !== serial) {
+      throw new RenameError(`${soa.source.file}:${soa.source.line}: cannot find the serial of zone ${display(z.origin)}; rename by hand`);
+    }
+    const next = nextSerial(serial, now);
+    addEdit(soa.source.file, { start: token.start, end: token.end, text: String(next) }, `line ${token.line}: serial of ${display(z.origin)} ${serial} → ${next}`);
+  }
+
+  const files: FileChange[] = [];
+  for (const [file, list] of edits) {
+    const before = await readText(file);
+    const byLine = (c: string): number => Number(/^line (\d+)/.exec(c)?.[1] ?? 0);
+    const sortedChanges = [...(changes.get(file) ?? [])].sort((x, y) => byLine(x) - byLine(y));
+    files.push({ file, before, after: applyReplacements(before, list), changes: sortedChanges });
+  }
+
+  // ---- mailconf.
+  const mailconf = async (name: string): Promise<string | undefined> => {
+    try {
+      return await readFile(path.join(configDir, name), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  };
+  const oldLower = OLD.toLowerCase();
+
+  const toml = await mailconf(SETTINGS_FILE);
+  if (toml !== undefined && hostIsOld) {
+    const lines = toml.split('\n');
+    let inTable = false;
+    let done = false;
+    for (let k = 0; k < lines.length && !done; k++) {
+      if (/^\s*\[/.test(lines[k]!)) inTable = true;
+      if (inTable) continue;
+      const m = /^(\s*hostname\s*=\s*)(["'])([^"']*)\2/.exec(lines[k]!);
+      if (!m) continue;
+      const value = m[3]!;
+      const replacement = value.endsWith('.') ? NEW + '.' : NEW;
+      lines[k] = m[1] + m[2] + replacement + m[2] + lines[k]!.slice(m[0].length);
+      files.push({ file: SETTINGS_FILE, before: toml, after: lines.join('\n'), changes: [`line ${k + 1}: hostname ${value} → ${replacement}`] });
+      done = true;
+    }
+    if (!done) notes.push(`${SETTINGS_FILE}: hostname is ${OLD}, but its line was not found; change it by hand`);
+  }
+
+  const lhnFile = path.join(MAILCONF_DIR, 'local-host-names');
+  const lhn = await mailconf(lhnFile);
+  if (lhn !== undefined) {
+    const lines = lhn.split('\n');
+    const done: string[] = [];
+    const present = new Set(LocalHostNames.parse(lhn, lhnFile).table.names);
+    for (let k = 0; k < lines.length; k++) {
+      const [body, comment = ''] = splitComment(lines[k]!, '#');
+      const replaced = body.replace(/\S+/g, (word) => {
+        if (word.toLowerCase().replace(/\.$/, '') !== oldLower) return word;
+        if (present.has(NEW.toLowerCase())) {
+          notes.push(`${lhnFile}:${k + 1}: ${NEW} is already listed; ${OLD} is kept as it is`);
+          return word;
+        }
+        done.push(`line ${k + 1}: ${word} → ${NEW}`);
+        return word.endsWith('.') ? NEW + '.' : NEW;
+      });
+      lines[k] = replaced + comment;
+    }
+    if (done.length > 0) files.push({ file: lhnFile, before: lhn, after: lines.join('\n'), changes: done });
+  }
+
+  const accessFile = path.join(MAILCONF_DIR, 'access');
+  const access = await mailconf(accessFile);
+  if (access !== undefined) {
+    const table = AccessTable.parse(access, accessFile).table;
+    const keys = new Set(table.entries.map((e) => `${e.tag ?? ''}|${e.key}`));
+    const replacements: Replacement[] = [];
+    const done: string[] = [];
+    const lines = access.split('\n');
+    let offset = 0;
+    for (let k = 0; k < lines.length; k++) {
+      const text = lines[k]!;
+      const m = /^(?:(connect|from|to):)?(\S+)/i.exec(text);
+      if (m && !text.startsWith('#')) {
+        const tag = m[1] ? m[1][0]!.toUpperCase() + m[1].slice(1).toLowerCase() : '';
+        const key = m[2]!;
+        const at = key.lastIndexOf('@');
+        const domainPart = (at >= 0 ? key.slice(at + 1) : key).toLowerCase().replace(/\.$/, '');
+        if (domainPart === oldLower) {
+          const newKey = (at >= 0 ? key.slice(0, at + 1) : '') + NEW;
+          const slotKey = `${tag}|${newKey.toLowerCase()}`;
+          if (keys.has(slotKey)) {
+            notes.push(`${accessFile}:${k + 1}: ${newKey} is already in the access table; the entry for ${key} is kept as it is`);
+          } else {
+            const start = offset + (m[1] ? m[1].length + 1 : 0);
+            replacements.push({ start, end: start + key.length, text: newKey });
+            done.push(`line ${k + 1}: ${key} → ${newKey}`);
+          }
+        }
+      }
+      offset += text.length + 1;
+    }
+    if (replacements.length > 0) files.push({ file: accessFile, before: access, after: applyReplacements(access, replacements), changes: done });
+  }
+
+  // ---- Check the result before anything is written.
+  const afterText = new Map(files.map((f) => [f.file, f.after]));
+  const newZones: Zone[] = [];
+  for (const z of zones) {
+    const top = afterText.get(z.file) ?? (await readText(z.file));
+    const parsed = await parseZoneText(top, {
+      file: z.file,
+      origin: z.origin,
+      readInclude: async (rel) => {
+        const file = path.posix.normalize(`${ZONES_DIR}/${rel}`);
+        return { file, text: afterText.get(file) ?? (await readFile(path.join(configDir, file), 'utf8')) };
+      },
+    });
+    if (parsed.errors.length > 0) {
+      throw new RenameError(`internal: the renamed ${z.file} would not parse (nothing written):\n${parsed.errors.map((p) => `${p.file}:${p.line}: ${p.message}`).join('\n')}`);
+    }
+    for (const rr of parsed.records) {
+      const left = nameKey(rr.owner) === oldKey || hostNameHits(rr, oldKey).length > 0;
+      if (left && !notes.some((n) => n.startsWith(`${rr.source.file}:${rr.source.line}:`))) {
+        throw new RenameError(`internal: ${describe(rr)} still names ${OLD} after the edit (nothing written); rename by hand`);
+      }
+    }
+    checkZone(parsed);
+    for (const p of parsed.errors) notes.push(`after the rename: ${p.file}:${p.line}: ${p.message}`);
+    try {
+      newZones.push(buildZone(z.origin, parsed.records));
+    } catch {
+      // no SOA: already reported by checkZone
+    }
+  }
+  const settingsAfter = parseSettings(afterText.get(SETTINGS_FILE) ?? toml ?? '', SETTINGS_FILE);
+  if (!settingsAfter.settings) throw new RenameError(`internal: ${SETTINGS_FILE} would not load after the edit (nothing written)`);
+  const mail = {
+    ...snapshot.mail,
+    access: access !== undefined ? AccessTable.parse(afterText.get(accessFile) ?? access, accessFile).table : snapshot.mail.access,
+    localHostNames: lhn !== undefined ? LocalHostNames.parse(afterText.get(lhnFile) ?? lhn, lhnFile).table : snapshot.mail.localHostNames,
+  };
+  const findings = checkIdentity({ settings: settingsAfter.settings, zones: new ZoneSet(newZones), mail });
+  return { oldName, newName, files: files.filter((f) => f.before !== f.after), notes, findings };
+}
+
+/** Splits a line at the first unquoted comment character: [body, comment]. */
+function splitComment(line: string, mark: string): [string, string] {
+  const at = line.indexOf(mark);
+  return at < 0 ? [line, ''] : [line.slice(0, at), line.slice(at)];
+}
+
+/** The unified diff of the whole plan. */
+export function planDiff(plan: RenamePlan): string {
+  return plan.files.map((f) => unifiedDiff(f.file, f.before, f.after)).join('');
+}
+
+/** Replaces a file atomically: a temp file beside it, written and fsynced, then renamed over it. */
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
+  const dir = path.dirname(file);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  let mode: number | undefined;
+  try {
+    mode = (await stat(file)).mode & 0o7777;
+  } catch {
+    mode = undefined;
+  }
+  const handle = await open(temp, 'wx', mode ?? 0o644);
+  try {
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await handle.close();
+  if (mode !== undefined) await chmod(temp, mode);
+  try {
+    await rename(temp, file);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  // The rename itself is durable once the directory is synced.
+  const dirHandle = await open(dir, 'r');
+  try {
+    await dirHandle.sync();
+  } catch {
+    // some file systems refuse fsync on a directory; the rename is still atomic
+  } finally {
+    await dirHandle.close();
+  }
+}
+
+/**
+ * Writes the plan. Each file is checked to be unchanged since it was planned (someone may have
+ * saved it meanwhile): then nothing is written at all.
+ */
+export async function applyRename(configDir: string, plan: RenamePlan): Promise<void> {
+  for (const f of plan.files) {
+    const now = await readFile(path.join(configDir, f.file), 'utf8');
+    if (now !== f.before) throw new RenameError(`${f.file} changed while the rename was being prepared; nothing written, run it again`);
+  }
+  // Included zone files before the files that include them, zones before mailconf: a reload in
+  // between sees the zone side complete first.
+  const order = [...plan.files].sort((a, b) => rank(a.file) - rank(b.file));
+  for (const f of order) await writeFileAtomic(path.join(configDir, f.file), f.after);
+}
+
+function rank(file: string): number {
+  if (file.startsWith(ZONES_DIR + '/')) return file.endsWith('.zone') ? 1 : 0;
+  return 2;
+}
