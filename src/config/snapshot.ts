@@ -15,6 +15,7 @@ import { AccessTable } from './access.js';
 import { AliasTable } from './aliases.js';
 import { LocalHostNames } from './local-host-names.js';
 import { LocalUsers } from './users.js';
+import { listClashes, listMap, loadLists, type ListConfig } from '../lists/config.js';
 
 export const SETTINGS_FILE = 'mailconf/mxbox.toml';
 export const ZONES_DIR = 'zones';
@@ -44,6 +45,8 @@ export interface Snapshot {
   readonly problems: readonly ConfigProblem[];
   readonly transferAllowed: (address: string) => boolean;
   readonly mail: MailTables;
+  /** Mailing lists (mailconf/lists/<name>/), by name. */
+  readonly lists: ReadonlyMap<string, ListConfig>;
   readonly loadedAt: Date;
 }
 
@@ -201,6 +204,8 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   if (!settings) return { problems };
 
   const mail = await loadMailTables(configDir, problems, previous?.mail);
+  const lists = await loadLists(configDir, previous?.lists);
+  problems.push(...lists.problems, ...listClashes(lists.lists, (name) => mail.users.has(name) || mail.aliases.has(name)));
   const sources = await zoneSources(configDir, settings, problems);
   const loaded = await Promise.all(sources.map((source) => loadZone(configDir, source)));
   const zones: Zone[] = [];
@@ -209,7 +214,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     const before = previous?.zones.zones.get(nameKey(status.origin));
     if (zone) {
       zones.push(zone);
-      if (before && before.soaFields.serial === zone.soaFields.serial && before.fingerprint !== zone.fingerprint) {
+      if (before && before.soaFields.serial === zone.soaFields.serial && before.fingerprint() !== zone.fingerprint()) {
         const soa = zone.soa.records[0]!.source;
         status.problems.push({
           file: soa.file,
@@ -239,6 +244,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     problems,
     transferAllowed: aclMatcher(settings.dns.transfer),
     mail,
+    lists: listMap(lists.lists),
     loadedAt: new Date(),
   });
   return { snapshot, problems };

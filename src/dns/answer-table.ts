@@ -17,16 +17,39 @@ import { WireWriter } from './wire-writer.js';
 export const HEADER_LENGTH = 12;
 
 export interface CompiledAnswer {
-  /** Whole response: header (ID 0), question (lowercased name), answer, authority, additional. */
-  wire: Buffer;
+  /**
+   * Whole response: header (ID 0), question (lowercased name), answer, authority, additional —
+   * the bytes chunk[offset ..]. Answers share large chunks instead of one Buffer each, which
+   * keeps a million-name zone's table compact and cheap for the garbage collector.
+   */
+  chunk: Buffer;
+  offset: number;
   /** Header flags of this answer without RD/CD (QR|AA|rcode). */
   flags: number;
   /**
-   * Where the message may be cut to fit a UDP limit, each [length, ancount, nscount, arcount].
-   * The first keeps answer and authority whole (the least a non-truncated answer may carry);
-   * each next one adds one more additional RRset; the last is the whole message.
+   * Where the message may be cut to fit a UDP limit, flattened quadruples
+   * [length, ancount, nscount, arcount, length, ...]. The first keeps answer and authority whole
+   * (the least a non-truncated answer may carry); each next one adds one more additional RRset;
+   * the last is the whole message.
    */
-  cuts: number[][];
+  cuts: number[];
+}
+
+/** Append-only storage for compiled answers. */
+class Arena {
+  private chunk = Buffer.allocUnsafe(0);
+  private used = 0;
+
+  store(bytes: Buffer, length: number): { chunk: Buffer; offset: number } {
+    if (this.used + length > this.chunk.length) {
+      this.chunk = Buffer.allocUnsafeSlow(Math.max(1 << 20, length));
+      this.used = 0;
+    }
+    bytes.copy(this.chunk, this.used, 0, length);
+    const placed = { chunk: this.chunk, offset: this.used };
+    this.used += length;
+    return placed;
+  }
 }
 
 interface NameAnswers {
@@ -43,6 +66,10 @@ const MAX_TYPES_PER_NAME = 64;
 export class AnswerTable {
   private readonly fixed = new Map<string, NameAnswers>();
   private dynamic = new Map<string, NameAnswers>();
+  private readonly arena = new Arena();
+  /** Answers for names that do not exist as nodes live apart, and go when their table is cleared. */
+  private dynamicArena = new Arena();
+  private readonly writer = new WireWriter(4096);
 
   constructor(private readonly zones: ZoneSet) {
     for (const zone of zones.zones.values()) {
@@ -76,10 +103,13 @@ export class AnswerTable {
     let dynamic = this.dynamic.get(key);
     const hit = dynamic?.byType.get(typeKey);
     if (hit) return hit;
-    const compiled = this.compile(labelsToName(labels()), qtype, tcp);
+    const compiled = this.compile(labelsToName(labels()), qtype, tcp, this.dynamicArena);
     if (!compiled) return undefined;
     if (!dynamic) {
-      if (this.dynamic.size >= MAX_DYNAMIC_NAMES) this.dynamic = new Map();
+      if (this.dynamic.size >= MAX_DYNAMIC_NAMES) {
+        this.dynamic = new Map();
+        this.dynamicArena = new Arena();
+      }
       dynamic = { byType: new Map() };
       this.dynamic.set(key, dynamic);
     }
@@ -87,16 +117,16 @@ export class AnswerTable {
     return compiled;
   }
 
-  private compile(qname: string, qtype: number, tcp: boolean): CompiledAnswer | undefined {
+  private compile(qname: string, qtype: number, tcp: boolean, arena = this.arena): CompiledAnswer | undefined {
     const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp);
     if (!resolution) return undefined;
-    return compileResolution(qname, qtype, resolution);
+    return compileResolution(qname, qtype, resolution, this.writer, arena);
   }
 }
 
 /** Encodes a Resolution as a full response message with its cut points. */
-export function compileResolution(qname: string, qtype: number, res: Resolution): CompiledAnswer {
-  const w = new WireWriter(512);
+export function compileResolution(qname: string, qtype: number, res: Resolution, w = new WireWriter(512), arena = new Arena()): CompiledAnswer {
+  w.reset();
   w.u16(0); // ID, patched per query
   const flags = 0x8000 | (res.aa ? 0x0400 : 0) | (res.rcode & 0x0f);
   w.u16(flags);
@@ -117,15 +147,15 @@ export function compileResolution(qname: string, qtype: number, res: Resolution)
   let ns = 0;
   for (const placed of res.answer) an += writeSet(placed);
   for (const placed of res.authority) ns += writeSet(placed);
-  const cuts: number[][] = [[w.length, an, ns, 0]];
+  const cuts: number[] = [w.length, an, ns, 0];
   let ar = 0;
   for (const placed of res.additional) {
     ar += writeSet(placed);
-    cuts.push([w.length, an, ns, ar]);
+    cuts.push(w.length, an, ns, ar);
   }
-  const wire = w.toBuffer();
-  wire.writeUInt16BE(an, 6);
-  wire.writeUInt16BE(ns, 8);
-  wire.writeUInt16BE(ar, 10);
-  return { wire, flags, cuts };
+  w.setU16(6, an);
+  w.setU16(8, ns);
+  w.setU16(10, ar);
+  const { chunk, offset } = arena.store(w.buffer(), w.length);
+  return { chunk, offset, flags, cuts };
 }

@@ -3,7 +3,7 @@
 // the answer compiler turns into wire format once and caches; it is not on the per-packet path.
 
 import { RCODE, TYPE } from './constants.js';
-import { labelsToName, nameKey, nameToLabels, isSubdomain } from './name.js';
+import { ancestorsOf, labelsToName, nameKey, nameToLabels, isSubdomain } from './name.js';
 import { rdataNames } from './record.js';
 import type { RRset, Zone, ZoneNode } from './zone.js';
 
@@ -36,9 +36,11 @@ export class ZoneSet {
 
   /** The zone with the longest origin at or above `name`, if we serve one. */
   findZone(name: string): Zone | undefined {
-    const labels = nameToLabels(name);
-    for (let i = 0; i <= labels.length; i++) {
-      const zone = this.zones.get(nameKey(labelsToName(labels.slice(i))));
+    const key = nameKey(name);
+    const direct = this.zones.get(key);
+    if (direct) return direct;
+    for (const ancestor of ancestorsOf(key)) {
+      const zone = this.zones.get(ancestor);
       if (zone) return zone;
     }
     return undefined;
@@ -82,13 +84,15 @@ export class ZoneSet {
 
   /** One step; returns the CNAME target to follow, if any. */
   private resolveInZone(zone: Zone, qname: string, qtype: number, minimalAny: boolean, res: Resolution, first: boolean): string | undefined {
-    const qLabels = nameToLabels(qname);
-    const originDepth = nameToLabels(zone.origin).length;
+    // chain[i] is the name i labels up from qname; chain.length - 1 is qname's depth.
+    const chain = [qname, ...ancestorsOf(qname)];
+    const originDepth = zone.origin === '.' ? 0 : nameToLabels(zone.origin).length;
+    const depth = chain.length - 1;
 
     // A zone cut at or above the name (below the apex) turns the answer into a referral,
     // except DS at the cut itself, which the parent answers.
-    for (let i = qLabels.length - originDepth - 1; i >= 0; i--) {
-      const node = zone.nodes.get(nameKey(labelsToName(qLabels.slice(i))));
+    for (let i = depth - originDepth - 1; i >= 0; i--) {
+      const node = zone.nodes.get(nameKey(chain[i]!));
       if (!node) break;
       if (node.isDelegation && !(i === 0 && qtype === TYPE.DS)) {
         this.referral(zone, node, res, first);
@@ -100,8 +104,8 @@ export class ZoneSet {
     if (node) return this.answerFromNode(zone, node, node.name, qtype, minimalAny, res);
 
     // Closest encloser, then its wildcard (RFC 4592 §3.3.1). Synthesised owners are lowercase.
-    for (let i = 1; i < qLabels.length - originDepth + 1; i++) {
-      const encloser = labelsToName(qLabels.slice(i));
+    for (let i = 1; i < depth - originDepth + 1; i++) {
+      const encloser = chain[i]!;
       if (!zone.nodes.has(nameKey(encloser))) continue;
       const wildcard = zone.nodes.get(nameKey('*.' + encloser));
       if (wildcard) return this.answerFromNode(zone, wildcard, nameKey(qname), qtype, minimalAny, res);

@@ -127,14 +127,53 @@ export function lowerAscii(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Case-insensitive comparison key of a canonical name. */
+/**
+ * Case-insensitive comparison key of a canonical name. A canonical name holds only printable
+ * ASCII (everything else is a \DDD escape, letters are never escaped), so plain lowercasing is
+ * exactly DNS's ASCII-only case folding.
+ */
 export function nameKey(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return name.toLowerCase();
 }
 
 /** Lowercased wire form as a latin1 string: the key the query path computes from packet bytes. */
 export function wireKey(name: string): string {
+  if (name === '.') return '\0';
+  if (!name.includes('\\')) {
+    // Fast path: no escapes, so the labels are the dot-separated pieces.
+    let key = '';
+    let start = 0;
+    const lower = name.toLowerCase();
+    while (start < lower.length) {
+      const dot = lower.indexOf('.', start);
+      key += String.fromCharCode(dot - start) + lower.slice(start, dot);
+      start = dot + 1;
+    }
+    return key + '\0';
+  }
   return Buffer.from(lowerAscii(nameToWire(name))).toString('latin1');
+}
+
+/**
+ * The names above `name`, nearest first, ending with the root: for "a.b.c." → ["b.c.", "c.", "."].
+ * String slicing when the name has no escapes (a dot is then always a separator).
+ */
+export function ancestorsOf(name: string): string[] {
+  if (name === '.') return [];
+  if (!name.includes('\\')) {
+    const out: string[] = [];
+    let dot = name.indexOf('.');
+    while (dot >= 0 && dot < name.length - 1) {
+      out.push(name.slice(dot + 1));
+      dot = name.indexOf('.', dot + 1);
+    }
+    out.push('.');
+    return out;
+  }
+  const labels = nameToLabels(name);
+  const out: string[] = [];
+  for (let i = 1; i <= labels.length; i++) out.push(labelsToName(labels.slice(i)));
+  return out;
 }
 
 /** True if `name` is `ancestor` or below it. */

@@ -198,17 +198,17 @@ export function errorResponse(msg: Buffer, q: ParsedQuestion, rcode: number, wit
 /** Builds the reply from a compiled answer, cut to fit `limit` bytes. */
 export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer, limit: number): Buffer {
   const optLength = q.edns ? OPT_LENGTH : 0;
-  let cut: number[] | undefined;
-  for (let i = answer.cuts.length - 1; i >= 0; i--) {
-    const c = answer.cuts[i]!;
-    if (c[0]! + optLength <= limit) {
-      cut = c;
+  const cuts = answer.cuts;
+  let at = -1;
+  for (let i = cuts.length - 4; i >= 0; i -= 4) {
+    if (cuts[i]! + optLength <= limit) {
+      at = i;
       break;
     }
   }
   const queryFlags = msg.readUInt16BE(2);
   const keep = queryFlags & 0x0110; // RD and CD are copied (RFC 1035 §4.1.1, RFC 4035 §3.2.2)
-  if (!cut) {
+  if (at < 0) {
     // Even answer + authority do not fit: TC with the question alone, the client retries over TCP.
     const out = Buffer.allocUnsafe(q.questionEnd + optLength);
     msg.copy(out, 0, 0, q.questionEnd);
@@ -219,15 +219,15 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
     if (q.edns) writeOpt(out, q.questionEnd, 0, q.edns.doBit);
     return out;
   }
-  const length = cut[0]!;
+  const length = cuts[at]!;
   const out = Buffer.allocUnsafe(length + optLength);
-  answer.wire.copy(out, 0, 0, length);
+  answer.chunk.copy(out, 0, answer.offset, answer.offset + length);
   msg.copy(out, HEADER_LENGTH, HEADER_LENGTH, q.questionEnd);
   out.writeUInt16BE(q.id, 0);
   out.writeUInt16BE(answer.flags | keep, 2);
-  out.writeUInt16BE(cut[1]!, 6);
-  out.writeUInt16BE(cut[2]!, 8);
-  out.writeUInt16BE(cut[3]! + (q.edns ? 1 : 0), 10);
+  out.writeUInt16BE(cuts[at + 1]!, 6);
+  out.writeUInt16BE(cuts[at + 2]!, 8);
+  out.writeUInt16BE(cuts[at + 3]! + (q.edns ? 1 : 0), 10);
   if (q.edns) writeOpt(out, length, 0, q.edns.doBit);
   return out;
 }

@@ -1,7 +1,7 @@
 // Builds DNS messages in wire format with RFC 1035 §4.1.4 name compression. Used when answers
 // are compiled (at load time, or the first time a dynamic answer is needed), never per packet.
 
-import { nameToLabels } from './name.js';
+import { labelsToName, nameToLabels } from './name.js';
 import type { RdataPart, ResourceRecord } from './record.js';
 import { isRdataName } from './record.js';
 
@@ -60,12 +60,37 @@ export class WireWriter {
    * `register` is false (the question: its bytes are replaced by the client's spelling per query).
    */
   name(name: string, compress: boolean, register = true): void {
-    this.labels(nameToLabels(name), compress, register);
-  }
-
-  labels(labels: readonly Uint8Array[], compress: boolean, register = true): void {
+    if (name === '.') {
+      this.u8(0);
+      return;
+    }
+    // Suffix keys are the canonical spellings of the suffixes, so matches are case-sensitive.
+    if (!name.includes('\\')) {
+      // No escapes: labels are the dot-separated pieces of the string.
+      let start = 0;
+      while (start < name.length) {
+        const key = start === 0 ? name : name.slice(start);
+        if (compress) {
+          const target = this.suffixes.get(key);
+          if (target !== undefined) {
+            this.u16(0xc000 | target);
+            return;
+          }
+        }
+        if (register && this.length <= MAX_POINTER_TARGET && !this.suffixes.has(key)) this.suffixes.set(key, this.length);
+        const dot = name.indexOf('.', start);
+        const len = dot - start;
+        this.ensure(len + 1);
+        this.buf[this.length++] = len;
+        for (let i = start; i < dot; i++) this.buf[this.length++] = name.charCodeAt(i);
+        start = dot + 1;
+      }
+      this.u8(0);
+      return;
+    }
+    const labels = nameToLabels(name);
     for (let i = 0; i < labels.length; i++) {
-      const key = suffixKey(labels, i);
+      const key = labelsToName(labels.slice(i));
       if (compress) {
         const target = this.suffixes.get(key);
         if (target !== undefined) {
@@ -100,18 +125,19 @@ export class WireWriter {
     }
   }
 
+  /** Starts a new message in the same memory. */
+  reset(): void {
+    this.length = 0;
+    this.suffixes.clear();
+  }
+
+  /** The underlying buffer (valid up to `length`, until the next write). */
+  buffer(): Buffer {
+    return this.buf;
+  }
+
   /** A copy of what was written. */
   toBuffer(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.length));
   }
-}
-
-function suffixKey(labels: readonly Uint8Array[], from: number): string {
-  let key = '';
-  for (let i = from; i < labels.length; i++) {
-    const label = labels[i]!;
-    key += String.fromCharCode(label.length);
-    for (const b of label) key += String.fromCharCode(b);
-  }
-  return key;
 }

@@ -3,7 +3,7 @@
 // each holding its RRsets, and the zone cuts (delegations) marked so look-ups can stop there.
 
 import { TYPE } from './constants.js';
-import { nameKey, nameToLabels, labelsToName, isSubdomain } from './name.js';
+import { ancestorsOf, nameKey, nameToLabels, isSubdomain } from './name.js';
 import type { ResourceRecord, SoaFields } from './record.js';
 import { isRdataName, soaFields } from './record.js';
 import { createHash } from 'node:crypto';
@@ -38,8 +38,8 @@ export interface Zone {
   recordCount: number;
   /** The records in file order, for zone transfers and tools. */
   records: ResourceRecord[];
-  /** A digest of the zone's data (not its layout), to tell a content change from a re-save. */
-  fingerprint: string;
+  /** A digest of the zone's data (not its layout), to tell a content change from a re-save; computed when first asked. */
+  fingerprint(): string;
 }
 
 /** Digest over owner, type, TTL and RDATA of every record, in a canonical order. */
@@ -68,9 +68,10 @@ export function buildZone(origin: string, records: readonly ResourceRecord[]): Z
       node = { name, rrsets: new Map(), isDelegation: false, belowCut: false };
       nodes.set(key, node);
       // Empty non-terminals: every ancestor up to the apex exists.
-      const labels = nameToLabels(name);
-      for (let i = 1; i < labels.length - originLabels + 1; i++) {
-        const ancestor = labelsToName(labels.slice(i));
+      const ancestors = ancestorsOf(name);
+      const below = ancestors.length - originLabels;
+      for (let i = 0; i < below; i++) {
+        const ancestor = ancestors[i]!;
         const ancestorKey = nameKey(ancestor);
         if (nodes.has(ancestorKey)) break;
         nodes.set(ancestorKey, { name: ancestor, rrsets: new Map(), isDelegation: false, belowCut: false });
@@ -91,21 +92,28 @@ export function buildZone(origin: string, records: readonly ResourceRecord[]): Z
     set.records.push(rr);
   }
 
+  let cuts = 0;
   for (const [key, node] of nodes) {
-    if (key !== originKey && node.rrsets.has(TYPE.NS)) node.isDelegation = true;
+    if (key !== originKey && node.rrsets.has(TYPE.NS)) {
+      node.isDelegation = true;
+      cuts++;
+    }
   }
-  // Mark everything strictly below a cut.
-  for (const node of nodes.values()) {
-    const labels = nameToLabels(node.name);
-    for (let i = 1; i < labels.length - originLabels; i++) {
-      const ancestor = nodes.get(nameKey(labelsToName(labels.slice(i))));
-      if (ancestor?.isDelegation) {
-        node.belowCut = true;
-        break;
+  // Mark everything strictly below a cut (only zones with delegations need the walk).
+  if (cuts > 0) {
+    for (const node of nodes.values()) {
+      const ancestors = ancestorsOf(node.name);
+      const below = ancestors.length - originLabels;
+      for (let i = 0; i < below; i++) {
+        if (nodes.get(nameKey(ancestors[i]!))?.isDelegation) {
+          node.belowCut = true;
+          break;
+        }
       }
     }
   }
 
+  let fingerprint: string | undefined;
   const apex = nodes.get(originKey)!;
   const soa = apex.rrsets.get(TYPE.SOA);
   if (!soa) throw new Error(`zone ${origin} has no SOA at its apex`);
@@ -119,6 +127,6 @@ export function buildZone(origin: string, records: readonly ResourceRecord[]): Z
     nodes,
     recordCount: records.length,
     records: [...records],
-    fingerprint: zoneFingerprint(records),
+    fingerprint: () => (fingerprint ??= zoneFingerprint(records)),
   };
 }
