@@ -9,12 +9,20 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from './commands/types.js';
 import { check } from './commands/check.js';
 import { newaliases } from './commands/newaliases.js';
+import { mailq } from './commands/mailq.js';
+import { sendmail } from './commands/sendmail.js';
+import { renameHost } from './commands/rename-host.js';
 import { start } from './commands/start.js';
+import { list } from './commands/list.js';
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   start: { run: start, help: 'run the appliance (DNS, SMTP, queue) on the configuration in DIR' },
   check: { run: check, help: 'load every file, print the verdict per zone and every problem; exit 1 on errors' },
   newaliases: { run: newaliases, help: "check mailconf/aliases and print sendmail's summary; exit 1 on errors" },
+  list: { run: list, help: 'mailing lists: list [create|members|add|remove|show] <name> [address...]' },
+  sendmail: { run: sendmail, help: 'sendmail\'s command line: [-t] [-i] [-f from] [-F name] [-v] [-bp|-bi|-bv|-q] rcpt... < message' },
+  mailq: { run: mailq, help: "list the queue in sendmail's layout (sendmail -bp)" },
+  'rename-host': { run: renameHost, help: 'rename the mail host everywhere (MX, A, PTR, access, mailconf), serials bumped; --dry-run shows the diff' },
 };
 
 function usage(): string {

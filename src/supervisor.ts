@@ -14,7 +14,8 @@ import { nameKey } from './dns/name.js';
 import { SmtpService } from './smtp/server.js';
 import { MailLog, type MailLogListener } from './smtp/mail-log.js';
 import { Spool } from './queue/spool.js';
-import { LocalRunner } from './queue/local-runner.js';
+import { QueueManager } from './queue/manager.js';
+import { ListService } from './lists/service.js';
 
 export interface ApplianceOptions {
   /** Directory holding zones/ and mailconf/. */
@@ -94,6 +95,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     await dns.close();
     throw new StartupError((err as Error).message);
   }
+  if (dns.udpMode.kind === 'batched') log.info('dns udp: batched receive/send (recvmmsg/sendmmsg addon)');
+  else log.warn({ reason: dns.udpMode.reason }, `dns udp: node:dgram, one datagram per call (${dns.udpMode.reason})`);
   for (const e of dns.endpoints) log.info({ address: e.address, port: e.port }, `dns listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port} (udp, tcp)`);
 
   // The mail side: spool first (recovering what a crash left), then local delivery, then SMTP.
@@ -103,22 +106,20 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   });
   const spool = new Spool(path.join(dataDir, 'queue'));
   let smtp: SmtpService | undefined;
-  let runner: LocalRunner;
+  let runner: QueueManager | undefined;
   try {
     await spool.init();
-    runner = new LocalRunner({
-      spool,
-      mailDir: path.join(dataDir, 'mail'),
-      format: () => current.settings.delivery.mailbox,
-      hostname: () => current.settings.hostname.replace(/\.$/, ''),
-      log: mailLog,
-    });
-    const pending = await spool.recover();
-    for (const id of pending) void runner.kick(id);
-    smtp = new SmtpService({ snapshot: () => current, spool, log: mailLog, onStored: (id) => void runner.kick(id) });
+    // The queue manager recovers what a crash left, then delivers everything queued (local and by MX).
+    const queue = new QueueManager({ spool, mailDir: path.join(dataDir, 'mail'), snapshot: () => current, log: mailLog, daemon: true });
+    runner = queue;
+    // Mailing lists are a mailer of the queue: a post waits in the spool like any message.
+    queue.attachLists(new ListService({ snapshot: () => current, submit: (m) => queue.submit(m), configDir, log: mailLog }));
+    await queue.start();
+    smtp = new SmtpService({ snapshot: () => current, spool, log: mailLog, onStored: (id) => void queue.kick(id), runQueue: () => void queue.runNow() });
     await smtp.listen(current.settings.smtp.listen);
   } catch (err) {
     await smtp?.close();
+    await runner?.stop(0);
     await dns.close();
     throw new StartupError((err as Error).message);
   }
@@ -192,7 +193,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   return {
     dnsEndpoints: dns.endpoints,
     smtpEndpoints: smtp.endpoints,
-    deliveriesIdle: () => runner.idle(),
+    deliveriesIdle: () => runner!.idle(),
     snapshot: () => current,
     state: () => ({
       startedAt,
@@ -206,7 +207,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     stop: async () => {
       await watcher?.close();
       await smtp?.close();
-      await runner.idle();
+      await runner!.stop();
       await dns.close();
       log.flush?.();
     },

@@ -5,7 +5,7 @@
 // A crash before that leaves a tf or a df without qf, which recovery removes: nothing
 // half-written is ever delivered. Recipient state changes rewrite the qf the same atomic way.
 
-import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id.js';
@@ -26,6 +26,8 @@ export interface SpooledRecipient {
   /** DSN parameters given at RCPT (RFC 3461). */
   notify?: string[];
   orcpt?: string;
+  /** A list address (src/lists): delivered by the list service, not to a mailbox or by MX. */
+  list?: { name: string; role: 'post' | 'request' | 'owner' | 'bounces'; verp?: string };
 }
 
 export interface Envelope {
@@ -157,16 +159,21 @@ export class Spool {
 
   /**
    * Lists the messages in the queue and cleans the leftovers of interrupted writes: tf files
-   * and data files without a control file. Call it at start, before this process stores anything.
+   * and data files without a control file. Only leftovers older than `graceMs` go: a younger one
+   * may be a `sendmail` command storing a message right now (nothing without a qf is delivered
+   * either way, so an interrupted write is never mistaken for a message).
    */
-  async recover(): Promise<string[]> {
+  async recover(graceMs = 60_000, now = Date.now()): Promise<string[]> {
     const names = await readdir(this.dir);
     const ids = new Set(names.filter((n) => n.startsWith('qf')).map((n) => n.slice(2)));
     for (const name of names) {
       const id = name.slice(2);
       if (!QUEUE_ID_PATTERN.test(id)) continue;
       const full = path.join(this.dir, name);
-      if (name.startsWith('tf') || (name.startsWith('df') && !ids.has(id))) await rm(full, { force: true });
+      if (name.startsWith('tf') || (name.startsWith('df') && !ids.has(id))) {
+        const info = await stat(full).catch(() => undefined);
+        if (info && now - info.mtimeMs >= graceMs) await rm(full, { force: true });
+      }
     }
     return [...ids].sort();
   }

@@ -30,7 +30,7 @@ export interface MxSession {
   /** Set by a DISCARD in the access table: accept, deliver nothing. */
   discard?: boolean;
   /** Resolved recipients of the transaction. */
-  recipients?: { address: string; mailboxes: string[]; remote: string[]; relay: boolean; discard: boolean; notify?: string[]; orcpt?: string }[];
+  recipients?: { address: string; mailboxes: string[]; remote: string[]; relay: boolean; discard: boolean; notify?: string[]; orcpt?: string; list?: { name: string; role: 'post' | 'request' | 'owner' | 'bounces'; verp?: string } }[];
 }
 
 export function mx(session: object): MxSession {

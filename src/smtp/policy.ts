@@ -5,6 +5,7 @@
 
 import type { Snapshot } from '../config/snapshot.js';
 import type { AccessAction, AccessMatch } from '../config/access.js';
+import { resolveListAddress } from '../lists/address.js';
 
 export interface Client {
   /** IP address as seen (or as XCLIENT set it). */
@@ -25,6 +26,7 @@ export type RecipientVerdict =
   | { kind: 'refuse'; refusal: Refusal }
   | { kind: 'discard' }
   | { kind: 'local'; mailboxes: string[]; remote: string[]; unknown: string[] }
+  | { kind: 'list'; list: string; role: 'post' | 'request' | 'owner' | 'bounces'; verp?: string }
   | { kind: 'relay' };
 
 export function replyText(r: Refusal): string {
@@ -106,6 +108,9 @@ export function checkRecipient(snapshot: Snapshot, address: string, client: Clie
 
   if (domain === undefined || isLocalDomain(snapshot, domain)) {
     const user = local.toLowerCase();
+    // Mailing lists (src/lists): <name>@, -request@, -owner@, -bounces[+user=host]@ in every local domain.
+    const list = domain === undefined ? undefined : resolveListAddress(snapshot, local);
+    if (list) return { kind: 'list', list: list.name, role: list.role, verp: list.verp };
     if (ROUTING_CHARS.test(user) || user.startsWith('"')) return refuse(550, '5.1.1', `<${address}>... User unknown`);
     const expanded = resolveLocal(snapshot, user);
     if (expanded.mailboxes.length === 0 && expanded.remote.length === 0) return refuse(550, '5.1.1', `<${address}>... User unknown`);

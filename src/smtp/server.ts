@@ -85,6 +85,8 @@ export class SmtpService {
       maxClients: settings.maxConnections,
       authOptional: true,
       disabledCommands: ['AUTH', 'STARTTLS'],
+      // smtp-server hides DSN unless told; mxbox honours NOTIFY, RET, ENVID and ORCPT (RFC 3461).
+      hideDSN: false,
       hideSTARTTLS: true,
       useXClient: settings.xclient.length ? settings.xclient : false,
       logger: false,
@@ -150,6 +152,7 @@ export class SmtpService {
       remote: verdict.kind === 'local' ? verdict.remote : [],
       relay: verdict.kind === 'relay',
       discard: verdict.kind === 'discard',
+      list: verdict.kind === 'list' ? { name: verdict.list, role: verdict.role, verp: verdict.verp } : undefined,
       notify: dsn?.notify,
       orcpt: dsn?.orcpt,
     });
@@ -206,6 +209,7 @@ export class SmtpService {
       }
       for (const remote of r.remote) recipients.push({ address: remote, original: r.address, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
       if (r.relay) recipients.push({ address: r.address, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
+      if (r.list) recipients.push({ address: r.address, list: r.list, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
     }
 
     let envelope;

@@ -1,0 +1,535 @@
+// mxbox sendmail (also installed as the `sendmail` bin): sendmail's command line for mail clients.
+//
+//   sendmail [-t] [-i|-oi] [-f sender] [-F name] [-v] [-N dsn] [-R ret] [-V envid] rcpt... < message
+//   sendmail -bp (mailq)   -bi (newaliases)   -bv rcpt... (verify)   -q (run the queue now)
+//
+// A message goes into the same spool as SMTP's (df/qf, fsynced, renamed into place), with the
+// headers sendmail adds to locally submitted mail: a Received line "(from user@localhost) by
+// <host> (mxbox) id <qid>", Message-ID and Date when missing, From from the invoking user (and -F)
+// when missing, and masquerading (Dj) of our own host names, as SMTP does for our own clients.
+// Recipients follow the same rules as SMTP's (local users and aliases; other domains are relayed,
+// since local submission may relay); the access table, being about SMTP clients, does not apply
+// (as in sendmail). The daemon picks the message up within a second (it watches the spool); when
+// it is stopped, the message waits there. With -v the command delivers the message itself at once
+// and prints the transcript ("root... Connecting to local...", "root... Sent", or the SMTP dialogue).
+//
+// Mail clients cannot pass --config: they find the configuration through the environment variable
+// MXBOX_CONFIG (and MXBOX_DATA), else the current directory.
+
+import os from 'node:os';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { access, writeFile } from 'node:fs/promises';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { loadSnapshot, type Snapshot } from '../config/snapshot.js';
+import { formatProblem } from '../config/problems.js';
+import { createLogger } from '../log.js';
+import { MailLog } from '../smtp/mail-log.js';
+import { HeaderRewriter, rfc5322Date } from '../smtp/headers.js';
+import { domainOf, isLocalDomain, localPartOf, resolveLocal } from '../smtp/policy.js';
+import { resolveListAddress, type ListTarget } from '../lists/address.js';
+import { newQueueId } from '../queue/queue-id.js';
+import { Spool, SpoolError, type SpooledRecipient } from '../queue/spool.js';
+import { lockMessage, QueueManager, RUNQUEUE_FILE, runningDaemon, unlockMessage } from '../queue/manager.js';
+import { formatQueue } from './mailq.js';
+import { newaliases } from './newaliases.js';
+import type { Command, CommandContext } from './types.js';
+
+// sysexits.h
+const EX_OK = 0;
+const EX_USAGE = 64;
+const EX_NOUSER = 67;
+const EX_SOFTWARE = 70;
+const EX_TEMPFAIL = 75;
+const EX_CONFIG = 78;
+
+export interface SendmailArgs {
+  mode: 'deliver' | 'print' | 'initaliases' | 'verify' | 'queue';
+  extract: boolean;
+  ignoreDots: boolean;
+  sender?: string;
+  fullName?: string;
+  verbose: boolean;
+  notify?: string[];
+  ret?: 'FULL' | 'HDRS';
+  envid?: string;
+  recipients: string[];
+}
+
+/** Parses sendmail's options (getopt "B:b:C:cd:e:F:f:Gh:IiL:M:mN:nO:o:p:q:R:r:sTtUV:vX:"). */
+export function parseSendmailArgs(argv: string[]): SendmailArgs | string {
+  const out: SendmailArgs = { mode: 'deliver', extract: false, ignoreDots: false, verbose: false, recipients: [] };
+  const withArg = new Set(['B', 'b', 'C', 'd', 'e', 'F', 'f', 'h', 'L', 'M', 'N', 'O', 'o', 'p', 'R', 'r', 'V', 'X']);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.recipients.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      out.recipients.push(arg);
+      continue;
+    }
+    let j = 1;
+    while (j < arg.length) {
+      const letter = arg[j]!;
+      if (withArg.has(letter)) {
+        let value = arg.slice(j + 1);
+        if (value === '') {
+          const next = argv[++i];
+          if (next === undefined) return `option requires an argument -- '${letter}'`;
+          value = next;
+        }
+        switch (letter) {
+          case 'b': {
+            const mode = value[0];
+            if (mode === 'm') out.mode = 'deliver';
+            else if (mode === 'p') out.mode = 'print';
+            else if (mode === 'i') out.mode = 'initaliases';
+            else if (mode === 'v') out.mode = 'verify';
+            else return `Invalid operation mode ${value}`;
+            break;
+          }
+          case 'o':
+            // -oi: a line with a single dot does not end the message; other -oX options are sendmail.cf's, ignored.
+            if (value === 'i' || /^i(true|t|y)?$/i.test(value)) out.ignoreDots = true;
+            break;
+          case 'O':
+            if (/^ignoredots(=(true|t|y))?$/i.test(value)) out.ignoreDots = true;
+            break;
+          case 'f':
+          case 'r':
+            out.sender = value;
+            break;
+          case 'F':
+            out.fullName = value;
+            break;
+          case 'N':
+            out.notify = value.toUpperCase().split(',').map((s) => s.trim()).filter(Boolean);
+            break;
+          case 'R':
+            if (/^full$/i.test(value)) out.ret = 'FULL';
+            else if (/^hdrs$/i.test(value)) out.ret = 'HDRS';
+            else return `Invalid -R value ${value}`;
+            break;
+          case 'V':
+            out.envid = value;
+            break;
+          default:
+            // -B -C -d -e -h -L -M -p -X: accepted and ignored.
+            break;
+        }
+        break;
+      }
+      switch (letter) {
+        case 't':
+          out.extract = true;
+          break;
+        case 'i':
+          out.ignoreDots = true;
+          break;
+        case 'v':
+          out.verbose = true;
+          break;
+        case 'q':
+          // -q, -q30m, -qI...: run the queue now (the rest of the argument is sendmail's selection, ignored).
+          out.mode = 'queue';
+          j = arg.length;
+          continue;
+        case 'A':
+          // -Ac / -Am: which configuration file; there is one.
+          j = arg.length;
+          continue;
+        case 'c':
+        case 'G':
+        case 'I':
+        case 'm':
+        case 'n':
+        case 's':
+        case 'T':
+        case 'U':
+          break;
+        default:
+          return `illegal option -- ${letter}`;
+      }
+      j++;
+    }
+  }
+  return out;
+}
+
+/** The addresses in an address-list header value (RFC 5322 §3.4): angle addresses, bare ones, groups. */
+export function parseAddressList(value: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let depth = 0;
+  let quoted = false;
+  let angle = false;
+  const flush = (): void => {
+    const text = current.trim();
+    current = '';
+    if (!text) return;
+    const m = /<([^>]*)>/.exec(text);
+    const address = (m ? m[1]! : text).trim();
+    if (address) out.push(address);
+  };
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i]!;
+    if (quoted) {
+      current += ch;
+      if (ch === '\\' && i + 1 < value.length) current += value[++i];
+      else if (ch === '"') quoted = false;
+      continue;
+    }
+    if (depth > 0) {
+      if (ch === '(') depth++;
+      else if (ch === ')') depth--;
+      else if (ch === '\\') i++;
+      continue;
+    }
+    if (ch === '(') {
+      depth = 1;
+      continue;
+    }
+    if (ch === '"') {
+      quoted = true;
+      current += ch;
+      continue;
+    }
+    if (ch === '<') angle = true;
+    if (ch === '>') angle = false;
+    if (!angle && (ch === ',' || ch === ';')) {
+      flush();
+      continue;
+    }
+    if (!angle && ch === ':') {
+      // A group's display name.
+      current = '';
+      continue;
+    }
+    current += ch;
+  }
+  flush();
+  return out;
+}
+
+/** Splits a message (LF or CRLF) at the end of its header block: [header lines (unfolded into fields), body]. */
+function splitHeader(text: string): { fields: string[]; body: string; hasHeader: boolean } {
+  const m = /\r?\n\r?\n/.exec(text);
+  const headText = m ? text.slice(0, m.index) : text;
+  const body = m ? text.slice(m.index + m[0].length) : '';
+  const lines = headText.split(/\r?\n/);
+  // A first line that is not a header field: no header block at all.
+  if (!/^[!-9;-~]+:/.test(lines[0] ?? '')) return { fields: [], body: text, hasHeader: false };
+  const fields: string[] = [];
+  for (const line of lines) {
+    if (/^[ \t]/.test(line) && fields.length) fields[fields.length - 1] += '\r\n' + line;
+    else fields.push(line);
+  }
+  return { fields, body, hasHeader: true };
+}
+
+const ROUTING_CHARS = /[%!@:]/;
+
+export type RecipientRoute =
+  | { kind: 'local'; alias: boolean; mailboxes: string[]; remote: string[]; unknown: string[] }
+  | { kind: 'remote'; domain: string }
+  | { kind: 'list'; target: ListTarget }
+  | { kind: 'unknown' };
+
+/** Where an address given to sendmail goes: the same local rules as SMTP (local-host-names, aliases, users). */
+export function routeRecipient(snapshot: Snapshot, address: string): RecipientRoute {
+  const domain = domainOf(address);
+  if (domain !== undefined && !isLocalDomain(snapshot, domain)) return { kind: 'remote', domain };
+  const list = resolveListAddress(snapshot, localPartOf(address));
+  if (list) return { kind: 'list', target: list };
+  const user = localPartOf(address).toLowerCase();
+  if (!user || ROUTING_CHARS.test(user) || user.startsWith('"')) return { kind: 'unknown' };
+  const expanded = resolveLocal(snapshot, user);
+  if (expanded.mailboxes.length === 0 && expanded.remote.length === 0) return { kind: 'unknown' };
+  return { kind: 'local', alias: snapshot.mail.aliases.has(user), ...expanded };
+}
+
+function invokingUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.LOGNAME ?? 'nobody';
+  }
+}
+
+/** The invoking user's full name from the passwd GECOS field, as sendmail takes it. */
+function gecosName(user: string): string | undefined {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[0] === user) return f[4]?.split(',')[0]?.trim() || undefined;
+    }
+  } catch {
+    // No passwd file: no full name.
+  }
+  return undefined;
+}
+
+function quotePhrase(name: string): string {
+  return /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ .]*$/.test(name) && !/^\.|\.$|\.\./.test(name) ? name : `"${name.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** sendmail's masquerading (Dj): our host name and hosts below the mail domain become the mail domain. */
+function masquerader(snapshot: Snapshot): (domain: string) => string {
+  const target = snapshot.settings.domain.replace(/\.$/, '').toLowerCase();
+  const host = snapshot.settings.hostname.replace(/\.$/, '').toLowerCase();
+  return (domain: string) => {
+    const d = domain.toLowerCase().replace(/\.$/, '');
+    return d === host || d === 'localhost' || d.endsWith('.' + target) ? target : domain;
+  };
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Without -i, a line with a single dot ends the message (sendmail's default). */
+function cutAtDot(text: string): string {
+  const m = /(^|\n)\.\r?(\n|$)/.exec(text);
+  return m ? text.slice(0, m.index + m[1]!.length) : text;
+}
+
+function print(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+async function loadOrFail(ctx: CommandContext): Promise<Snapshot | undefined> {
+  const { snapshot, problems } = await loadSnapshot(ctx.configDir, ctx.dataDir);
+  if (!snapshot) {
+    for (const p of problems) if (p.severity === 'error') console.error(formatProblem(p));
+    console.error(`sendmail: cannot read the configuration in ${ctx.configDir} (set MXBOX_CONFIG or --config)`);
+  }
+  return snapshot;
+}
+
+/** -bv: what would happen to each address, in sendmail's words. */
+function verify(snapshot: Snapshot, recipients: string[]): number {
+  let status = EX_OK;
+  const smarthost = snapshot.settings.outbound.smarthost;
+  const remoteLine = (address: string): string => {
+    const domain = domainOf(address) ?? '';
+    return smarthost ? `${address}... deliverable: mailer relay, host [${smarthost.host}], user ${address}` : `${address}... deliverable: mailer esmtp, host ${domain}., user ${address}`;
+  };
+  for (const address of recipients) {
+    const route = routeRecipient(snapshot, address);
+    if (route.kind === 'unknown') {
+      print(`${address}... User unknown`);
+      status = EX_NOUSER;
+    } else if (route.kind === 'remote') {
+      print(remoteLine(address));
+    } else if (route.kind === 'list') {
+      print(`${address}... deliverable: mailer list, list ${route.target.name} (${route.target.role})`);
+    } else if (!route.alias && route.mailboxes.length === 1 && route.remote.length === 0) {
+      print(`${address}... deliverable: mailer local, user ${route.mailboxes[0]}`);
+    } else {
+      for (const mailbox of route.mailboxes) print(`${mailbox}... deliverable: mailer local, user ${mailbox}`);
+      for (const remote of route.remote) print(remoteLine(remote));
+      for (const name of route.unknown) {
+        print(`${name}... User unknown`);
+        status = EX_NOUSER;
+      }
+    }
+  }
+  return status;
+}
+
+/** -q: ask the running daemon to run its queue (a `runqueue` file in the spool it watches), else run it here once. */
+async function runQueue(snapshot: Snapshot, ctx: CommandContext, verbose: boolean): Promise<number> {
+  const spool = new Spool(path.join(ctx.dataDir, 'queue'));
+  await spool.init();
+  if (await runningDaemon(spool.dir)) {
+    const trigger = path.join(spool.dir, RUNQUEUE_FILE);
+    await writeFile(trigger, `${process.pid}\n`);
+    // The daemon removes the file as it starts the run.
+    for (let waited = 0; waited < 3000; waited += 50) {
+      if (!(await access(trigger).then(() => true, () => false))) return EX_OK;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  const manager = new QueueManager({
+    spool,
+    mailDir: path.join(ctx.dataDir, 'mail'),
+    snapshot: () => snapshot,
+    log: new MailLog(createLogger({ quiet: true })),
+    verbose: verbose ? print : undefined,
+  });
+  await manager.runNow();
+  return EX_OK;
+}
+
+export const sendmail: Command = async (argv, ctx) => {
+  const args = parseSendmailArgs(argv);
+  if (typeof args === 'string') {
+    console.error(`sendmail: ${args}`);
+    return EX_USAGE;
+  }
+  if (args.mode === 'print') {
+    process.stdout.write(await formatQueue(path.join(ctx.dataDir, 'queue')));
+    return EX_OK;
+  }
+  if (args.mode === 'initaliases') return newaliases([], ctx);
+  const snapshot = await loadOrFail(ctx);
+  if (!snapshot) return EX_CONFIG;
+  if (args.mode === 'verify') {
+    if (args.recipients.length === 0) {
+      console.error('Recipient names must be specified');
+      return EX_USAGE;
+    }
+    return verify(snapshot, args.recipients);
+  }
+  if (args.mode === 'queue') return runQueue(snapshot, ctx, args.verbose);
+  return submit(snapshot, ctx, args);
+};
+
+/** Builds the message, queues it, and (with -v) delivers it here and now. */
+async function submit(snapshot: Snapshot, ctx: CommandContext, args: SendmailArgs): Promise<number> {
+  const hostname = snapshot.settings.hostname.replace(/\.$/, '');
+  const domain = snapshot.settings.domain.replace(/\.$/, '');
+  const masquerade = masquerader(snapshot);
+  const user = invokingUser();
+
+  let text = (await readStdin()).toString('latin1');
+  if (!args.ignoreDots) text = cutAtDot(text);
+  const { fields, body, hasHeader } = splitHeader(text);
+
+  // -t: recipients from To, Cc and Bcc; Bcc removed. As in sendmail, addresses on the command line are then not sent to.
+  let rcpts = args.recipients;
+  let kept = fields;
+  if (args.extract) {
+    rcpts = [];
+    for (const field of fields) {
+      const m = /^(to|cc|bcc)\s*:(.*)$/is.exec(field);
+      if (m) rcpts.push(...parseAddressList(m[2]!.replace(/\r\n/g, ' ')));
+    }
+    kept = fields.filter((f) => !/^bcc\s*:/i.test(f));
+  }
+  if (rcpts.length === 0) {
+    console.error('Recipient names must be specified');
+    return EX_USAGE;
+  }
+
+  // The envelope sender: -f, else the invoking user; unqualified names get the mail domain, our host names are masqueraded.
+  let from: string;
+  const given = args.sender?.trim();
+  if (given !== undefined && (given === '' || given === '<>')) from = '';
+  else {
+    const bare = (given ?? user).replace(/^<(.*)>$/, '$1');
+    from = bare.includes('@') ? bare.replace(/@([^@]+)$/, (_m, d: string) => '@' + masquerade(d)) : `${bare}@${domain}`;
+  }
+
+  // Recipients, as SMTP would take them (one copy per mailbox however many names lead there).
+  const recipients: SpooledRecipient[] = [];
+  const seenMailbox = new Set<string>();
+  const seenRemote = new Set<string>();
+  let status = EX_OK;
+  const notify = args.notify;
+  for (const rcpt of rcpts) {
+    const route = routeRecipient(snapshot, rcpt);
+    if (route.kind === 'unknown') {
+      console.error(`${rcpt}... User unknown`);
+      status = EX_NOUSER;
+      continue;
+    }
+    if (route.kind === 'remote') {
+      if (!seenRemote.has(rcpt.toLowerCase())) recipients.push({ address: rcpt, state: 'pending', attempts: 0, notify });
+      seenRemote.add(rcpt.toLowerCase());
+      continue;
+    }
+    if (route.kind === 'list') {
+      const address = rcpt.includes('@') ? rcpt : `${rcpt}@${domain}`;
+      if (!seenRemote.has(address.toLowerCase())) recipients.push({ address, list: route.target, state: 'pending', attempts: 0, notify });
+      seenRemote.add(address.toLowerCase());
+      continue;
+    }
+    for (const name of route.unknown) console.error(`${name}... User unknown`);
+    for (const mailbox of route.mailboxes) {
+      if (seenMailbox.has(mailbox)) continue;
+      seenMailbox.add(mailbox);
+      recipients.push({ address: `${mailbox}@${hostname}`, mailbox, original: rcpt, state: 'pending', attempts: 0, notify });
+    }
+    for (const remote of route.remote) {
+      if (seenRemote.has(remote.toLowerCase())) continue;
+      seenRemote.add(remote.toLowerCase());
+      recipients.push({ address: remote, original: rcpt, state: 'pending', attempts: 0, notify });
+    }
+  }
+  if (recipients.length === 0) return status || EX_NOUSER;
+
+  // From: when missing, from the sender (-f) or the invoking user, with -F or the passwd full name.
+  const hasFrom = kept.some((f) => /^from\s*:/i.test(f));
+  const headerFields = [...kept];
+  if (!hasFrom) {
+    const address = from || `${user}@${domain}`;
+    const name = args.fullName ?? (given === undefined ? gecosName(user) : undefined);
+    headerFields.unshift(`From: ${name ? `${quotePhrase(name)} <${address}>` : address}`);
+  }
+  const rebuilt = `${headerFields.join('\r\n')}\r\n\r\n${hasHeader ? body : text}`.replace(/\r?\n/g, '\r\n');
+
+  const spool = new Spool(path.join(ctx.dataDir, 'queue'));
+  const qid = newQueueId();
+  let lockedId: string | undefined;
+  let envelope;
+  try {
+    await spool.init();
+    envelope = await spool.store(
+      {
+        from,
+        recipients,
+        receivedAt: new Date().toISOString(),
+        relay: `${user}@localhost`,
+        protocol: 'local',
+        ret: args.ret,
+        envid: args.envid,
+      },
+      async (handle, id) => {
+        // -v delivers the message here: hold its lock before the control file exists, so the daemon leaves it to us.
+        if (args.verbose && (await lockMessage(spool.dir, id))) lockedId = id;
+        const single = recipients.length === 1 ? recipients[0]!.original ?? recipients[0]!.address : undefined;
+        const received = `Received: (from ${user}@localhost)\r\n\tby ${hostname} (mxbox) id ${id}${single ? `\r\n\tfor <${single}>; ` : ';\r\n\t'}${rfc5322Date()}`;
+        const rewriter = new HeaderRewriter({ received, messageId: `<${id}@${hostname}>`, masquerade });
+        let size = 0;
+        await pipeline(
+          Readable.from([Buffer.from(rebuilt, 'latin1')]),
+          rewriter,
+          new Writable({
+            write: (chunk: Buffer, _e, cb) => {
+              size += chunk.length;
+              handle.write(chunk).then(() => cb(), cb);
+            },
+          }),
+        );
+        return size;
+      },
+      qid,
+    );
+  } catch (err) {
+    if (lockedId) await unlockMessage(spool.dir, lockedId);
+    console.error(`sendmail: cannot queue the message: ${(err as Error).message}`);
+    return err instanceof SpoolError ? EX_TEMPFAIL : EX_SOFTWARE;
+  }
+
+  if (args.verbose && lockedId === envelope.id) {
+    const manager = new QueueManager({
+      spool,
+      mailDir: path.join(ctx.dataDir, 'mail'),
+      snapshot: () => snapshot,
+      log: new MailLog(createLogger({ quiet: true })),
+      verbose: print,
+    });
+    try {
+      await manager.deliverLocked(envelope.id);
+    } finally {
+      await unlockMessage(spool.dir, envelope.id);
+    }
+  }
+  return status;
+}
