@@ -16,6 +16,7 @@ import { MailLog, type MailLogListener } from './smtp/mail-log.js';
 import { Spool } from './queue/spool.js';
 import { QueueManager } from './queue/manager.js';
 import { ListService } from './lists/service.js';
+import { checkIdentityProblems } from './identity/rules.js';
 
 export interface ApplianceOptions {
   /** Directory holding zones/ and mailconf/. */
@@ -83,7 +84,21 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   for (const z of current.zoneStatus) {
     if (z.loaded) log.info({ zone: z.origin, serial: z.serial, records: z.records }, `zone ${z.origin} loaded serial ${z.serial}`);
     else log.error({ zone: z.origin }, `zone ${z.origin} not loaded: it has errors`);
-  }
+  }  // The identity rules at every load: failed ones are logged (each once, until they change).
+  let identityLogged = new Set<string>();
+  const logIdentity = (snapshot: Snapshot): void => {
+    const now = new Set<string>();
+    for (const p of checkIdentityProblems(snapshot)) {
+      const line = formatProblem(p);
+      now.add(line);
+      if (identityLogged.has(line)) continue;
+      if (p.severity === 'error') log.error({ file: p.file, line: p.line, rule: 'identity' }, line);
+      else log.warn({ file: p.file, line: p.line, rule: 'identity' }, line);
+    }
+    identityLogged = now;
+  };
+  logIdentity(current);
+
 
   const dns = new DnsServer(() => current, {
     error: (err, where) => log.error({ err, where }, `dns ${where}: ${err.message}`),
@@ -165,6 +180,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       else if (z.loaded && !old) log.info({ zone: z.origin, serial: z.serial }, `zone ${z.origin} loaded serial ${z.serial}`);
     }
     log.info({ zones: current.zoneStatus.length }, 'configuration reloaded');
+    logIdentity(current);
     notifyChanged(before, current);
     const result = { applied: true, problems: next.problems };
     lastReload = { at: new Date(), result };

@@ -112,6 +112,11 @@ export class MxConnection extends SMTPConnection {
     });
   }
 
+  /** The banner, with the mail host's name as the current Snapshot says (a rename is live at once). */
+  override _sendGreeting(): void {
+    this.internals.send(220, `${this.hostname()} ESMTP mxbox`, false);
+  }
+
   // ---- reply texts
 
   override send(code: number, data?: string | string[], context?: string | false): void {
