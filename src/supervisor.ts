@@ -50,6 +50,8 @@ export interface Appliance {
   snapshot(): Snapshot;
   /** Everything the dashboard shows, sampled now. */
   state(): ApplianceState;
+  /** Runs the queue now (sendmail -q). */
+  runQueue(): void;
   /** Rebuilds the Snapshot from the files; keeps the current one if the new one is unusable. */
   reload(): Promise<ReloadResult>;
   stop(): Promise<void>;
@@ -216,9 +218,11 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       snapshot: current,
       dns: { endpoints: dns.endpoints, counters: dns.counters },
       smtp: { endpoints: smtp!.endpoints, openSessions: smtp!.openSessions(), counters: mailCounters },
+      queue: runner?.stats(),
       lastReload,
       log: ring,
     }),
+    runQueue: () => void runner?.runNow(),
     reload: serialisedReload,
     stop: async () => {
       await watcher?.close();

@@ -41,7 +41,7 @@ import { domainOf, isLocalDomain, localPartOf, resolveLocal } from '../smtp/poli
 import { resolveListAddress } from '../lists/address.js';
 import type { ListDeliveryResult, ListDeliveryTarget } from '../lists/service.js';
 import { buildDsn, type DsnRecipient } from './dsn.js';
-import { QUEUE_ID_PATTERN } from './queue-id.js';
+import { QUEUE_ID_PATTERN, queueIdTime } from './queue-id.js';
 import type { Envelope, Spool, SpooledRecipient } from './spool.js';
 
 /** A recipient as the queue manager keeps it in the control file (the spool's fields and these). */
@@ -408,6 +408,18 @@ export class QueueManager {
   kick(id: string): Promise<void> {
     this.due.set(id, Date.now());
     return this.begin(id, false);
+  }
+
+  /** For the dashboard: messages queued, the oldest one's arrival (read from its id), the next attempt. */
+  stats(): { size: number; oldest?: Date; nextRun?: Date } {
+    let next = Infinity;
+    let oldest: Date | undefined;
+    for (const [id, at] of this.due) {
+      if (at < next) next = at;
+      const made = queueIdTime(id);
+      if (made && (!oldest || made < oldest)) oldest = made;
+    }
+    return { size: this.due.size, oldest, nextRun: next === Infinity ? undefined : new Date(next) };
   }
 
   /** sendmail -q, ETRN, SIGHUP: try every queued message now, whatever its schedule. */

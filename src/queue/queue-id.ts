@@ -29,3 +29,13 @@ export function newQueueId(now: Date = new Date()): string {
 }
 
 export const QUEUE_ID_PATTERN = /^[0-9A-Za-x]{8}\d{5}$/;
+
+/** When a queue id was made (its first six characters), as local time; undefined if it is not one of ours. */
+export function queueIdTime(id: string, now: Date = new Date()): Date | undefined {
+  if (!QUEUE_ID_PATTERN.test(id)) return undefined;
+  const [y, mo, d, h, mi, s] = [...id.slice(0, 6)].map((c) => BASE60.indexOf(c)) as [number, number, number, number, number, number];
+  // The year is kept modulo 60: take the latest year not after now with that remainder.
+  const nowYear = now.getFullYear();
+  const year = nowYear - ((((nowYear - 1900 - y) % 60) + 60) % 60);
+  return new Date(year, mo, d, h, mi, s);
+}

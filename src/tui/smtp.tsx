@@ -1,0 +1,53 @@
+// The SMTP panel: listeners, open sessions, and accepted / rejected / deferred / bounced /
+// relayed counts since start and during the last minute.
+
+import React from 'react';
+import type { DashboardModel, MailCountKey } from './sample.js';
+import { Lines, pad, padStart, seg, type Colour, type Line } from './lines.js';
+
+const COLUMNS: MailCountKey[] = ['accepted', 'rejected', 'deferred', 'bounced', 'relayed'];
+const LABELS: Record<MailCountKey, string> = { accepted: 'accepted', rejected: 'rejected', deferred: 'deferred', bounced: 'bounced', relayed: 'relayed', delivered: 'local' };
+
+function listenerText(model: DashboardModel): string {
+  return 'SMTP  ' + (model.smtp.listeners.length ? model.smtp.listeners.join(' ') : 'not listening');
+}
+
+function sessions(model: DashboardModel): string {
+  const n = model.smtp.openSessions;
+  return `${n} open session${n === 1 ? '' : 's'}`;
+}
+
+function countColour(key: MailCountKey, n: number): Colour | undefined {
+  if (n === 0) return undefined;
+  return key === 'deferred' || key === 'bounced' ? 'yellow' : undefined;
+}
+
+/** Full: a small table, since start and last minute. */
+export function smtpLines(model: DashboardModel, width: number): Line[] {
+  const columns = width >= 90 ? [...COLUMNS, 'delivered' as const] : COLUMNS;
+  const left = Math.max(24, listenerText(model).length + 2);
+  const cell = (key: MailCountKey, text: string): string => padStart(text, LABELS[key].length + 1);
+  const head: Line = [seg('SMTP', { bold: true }), seg(pad(listenerText(model).slice(4), left - 4) + pad('', 12)), ...columns.map((k) => seg(cell(k, LABELS[k]), { dim: true }))];
+  const row = (first: string, label: string, values: Record<MailCountKey, number>): Line => [
+    seg(pad(first, left) + pad(label, 12)),
+    ...columns.map((k) => seg(cell(k, String(values[k])), { color: countColour(k, values[k]) })),
+  ];
+  return [head, row('      ' + sessions(model), 'since start', model.smtp.total), row('', 'last minute', model.smtp.lastMinute)];
+}
+
+/** Compact: one line. */
+export function smtpCompactLines(model: DashboardModel): Line[] {
+  const t = model.smtp.total;
+  const m = model.smtp.lastMinute;
+  return [
+    [
+      seg('SMTP', { bold: true }),
+      seg(listenerText(model).slice(4) + '  ' + sessions(model) + '  '),
+      seg(COLUMNS.map((k) => `${LABELS[k]} ${t[k]}${k === 'accepted' || k === 'rejected' ? ` (${m[k]}/min)` : ''}`).join('  ')),
+    ],
+  ];
+}
+
+export function SmtpPanel({ model, width, compact = false }: { model: DashboardModel; width: number; compact?: boolean }): React.JSX.Element {
+  return <Lines lines={compact ? smtpCompactLines(model) : smtpLines(model, width)} width={width} />;
+}
