@@ -4,7 +4,7 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseZoneFile, checkZone, type ParsedZone } from '../dns/zonefile/index.js';
+import { parseZoneFile, checkZone, inputsUnchanged, type FileStamp, type ParsedZone } from '../dns/zonefile/index.js';
 import { buildZone, type Zone } from '../dns/zone.js';
 import { ZoneSet } from '../dns/lookup.js';
 import { AnswerTable } from '../dns/answer-table.js';
@@ -32,6 +32,8 @@ export interface ZoneStatus {
   /** True when the file has errors and the last good version of the zone keeps serving. */
   stale?: boolean;
   problems: ConfigProblem[];
+  /** The files read for this version, with their stamps (a reload skips the zone if none changed). */
+  inputs?: FileStamp[];
 }
 
 export interface Snapshot {
@@ -178,7 +180,7 @@ export async function loadZone(configDir: string, source: ZoneSource): Promise<{
   });
   if (parsed.errors.length === 0) checkZone(parsed);
   const problems = zoneProblems(parsed);
-  const status: ZoneStatus = { origin: source.origin, file: source.file, records: parsed.records.length, loaded: false, problems };
+  const status: ZoneStatus = { origin: source.origin, file: source.file, records: parsed.records.length, loaded: false, problems, inputs: parsed.inputs };
   if (parsed.errors.length > 0) return { status };
   const zone = buildZone(source.origin, parsed.records);
   status.serial = zone.soaFields.serial;
@@ -207,14 +209,24 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const lists = await loadLists(configDir, previous?.lists);
   problems.push(...lists.problems, ...listClashes(lists.lists, (name) => mail.users.has(name) || mail.aliases.has(name)));
   const sources = await zoneSources(configDir, settings, problems);
-  const loaded = await Promise.all(sources.map((source) => loadZone(configDir, source)));
+  const loaded = await Promise.all(
+    sources.map(async (source) => {
+      // A zone whose files did not change since the last load keeps its compiled form.
+      const before = previous?.zones.zones.get(nameKey(source.origin));
+      const status = previous?.zoneStatus.find((z) => nameKey(z.origin) === nameKey(source.origin));
+      if (before && status?.loaded && !status.stale && status.file === source.file && status.inputs && (await inputsUnchanged(status.inputs))) {
+        return { zone: before, status: { ...status, problems: [...status.problems] }, reused: true };
+      }
+      return { ...(await loadZone(configDir, source)), reused: false };
+    }),
+  );
   const zones: Zone[] = [];
   const zoneStatus: ZoneStatus[] = [];
-  for (const { zone, status } of loaded) {
+  for (const { zone, status, reused } of loaded) {
     const before = previous?.zones.zones.get(nameKey(status.origin));
     if (zone) {
       zones.push(zone);
-      if (before && before.soaFields.serial === zone.soaFields.serial && before.fingerprint() !== zone.fingerprint()) {
+      if (!reused && before && before.soaFields.serial === zone.soaFields.serial && before.fingerprint() !== zone.fingerprint()) {
         const soa = zone.soa.records[0]!.source;
         status.problems.push({
           file: soa.file,
@@ -239,7 +251,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     dataDir,
     settings,
     zones: zoneSet,
-    answers: new AnswerTable(zoneSet),
+    answers: new AnswerTable(zoneSet, previous?.answers),
     zoneStatus,
     problems,
     transferAllowed: aclMatcher(settings.dns.transfer),

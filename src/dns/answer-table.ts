@@ -10,7 +10,8 @@
 // time they are asked for and kept in a bounded table, so a flood of random names cannot grow memory.
 
 import { CLASS, TYPE } from './constants.js';
-import { labelsToName, nameKey, wireKey } from './name.js';
+import { isSubdomain, labelsToName, nameKey, wireKey } from './name.js';
+import type { Zone } from './zone.js';
 import type { PlacedRRset, Resolution, ZoneSet } from './lookup.js';
 import { WireWriter } from './wire-writer.js';
 
@@ -63,26 +64,56 @@ const ANY_TCP = 0x10000;
 const MAX_DYNAMIC_NAMES = 100_000;
 const MAX_TYPES_PER_NAME = 64;
 
+/** The precompiled answers for the names of one zone. */
+interface ZoneAnswers {
+  zone: Zone;
+  /** Zones served here below this one: a name under one of them is answered from it. */
+  children: Zone[];
+  fixed: Map<string, NameAnswers>;
+}
+
 export class AnswerTable {
-  private readonly fixed = new Map<string, NameAnswers>();
+  private readonly perZone: ZoneAnswers[] = [];
   private dynamic = new Map<string, NameAnswers>();
   private readonly arena = new Arena();
   /** Answers for names that do not exist as nodes live apart, and go when their table is cleared. */
   private dynamicArena = new Arena();
   private readonly writer = new WireWriter(4096);
 
-  constructor(private readonly zones: ZoneSet) {
-    for (const zone of zones.zones.values()) {
+  /**
+   * Compiles every zone's names. With `previous` (a reload), a zone that is the same object as
+   * before (its files did not change) and has the same child zones keeps its compiled answers:
+   * answers depend only on their own zone and on which zones are below it (CNAME chains and
+   * additional data stay inside a zone), so a one-record edit recompiles one zone, not all.
+   */
+  constructor(private readonly zones: ZoneSet, previous?: AnswerTable) {
+    const all = [...zones.zones.values()];
+    for (const zone of all) {
+      const children = all.filter((z) => z !== zone && isSubdomain(z.origin, zone.origin));
+      const kept = previous?.perZone.find((p) => p.zone === zone && p.children.length === children.length && p.children.every((c) => children.includes(c)));
+      if (kept) {
+        this.perZone.push(kept);
+        continue;
+      }
+      const fixed = new Map<string, NameAnswers>();
       for (const node of zone.nodes.values()) {
-        const key = wireKey(node.name);
         const answers: NameAnswers = { byType: new Map() };
         for (const type of node.rrsets.keys()) answers.byType.set(type, this.compile(node.name, type, false)!);
         // A probe type nobody stores tells the answer every other type gets, unless a CNAME
         // makes the answer depend on the type (the chain's end is looked up by type).
         if (!node.rrsets.has(TYPE.CNAME)) answers.other = this.compile(node.name, TYPE.NULL, false);
-        this.fixed.set(key, answers);
+        fixed.set(wireKey(node.name), answers);
       }
+      this.perZone.push({ zone, children, fixed });
     }
+  }
+
+  private fixedFor(key: string): NameAnswers | undefined {
+    for (const zone of this.perZone) {
+      const hit = zone.fixed.get(key);
+      if (hit) return hit;
+    }
+    return undefined;
   }
 
   /**
@@ -92,12 +123,13 @@ export class AnswerTable {
   get(key: string, qtype: number, tcp: boolean, labels: () => Uint8Array[]): CompiledAnswer | undefined {
     const typeKey = qtype === TYPE.ANY && tcp ? ANY_TCP : qtype;
     const special = qtype === TYPE.ANY || qtype === TYPE.DS;
-    const fixed = this.fixed.get(key);
+    const fixed = this.fixedFor(key);
     if (fixed) {
       const hit = fixed.byType.get(typeKey) ?? (special ? undefined : fixed.other);
       if (hit) return hit;
       const compiled = this.compile(labelsToName(labels()), qtype, tcp);
-      if (compiled && fixed.byType.size < MAX_TYPES_PER_NAME) fixed.byType.set(typeKey, compiled);
+      // DS at an apex is answered from the parent zone: never kept with this zone's answers.
+      if (compiled && qtype !== TYPE.DS && fixed.byType.size < MAX_TYPES_PER_NAME) fixed.byType.set(typeKey, compiled);
       return compiled;
     }
     let dynamic = this.dynamic.get(key);

@@ -22,6 +22,18 @@ export interface ParsedZone {
   records: ResourceRecord[];
   errors: ZoneProblem[];
   warnings: ZoneProblem[];
+  /**
+   * Every file read (parseZoneFile only): real path, with size and modification time taken
+   * BEFORE the read — so a later edit always shows as a change, and a reload may skip a zone
+   * whose files all look the same.
+   */
+  inputs?: FileStamp[];
+}
+
+export interface FileStamp {
+  path: string;
+  size: number;
+  mtimeMs: number;
 }
 
 export interface IncludeResult {
@@ -513,8 +525,11 @@ export async function parseZoneFile(opts: { path: string; displayPath: string; o
 
   let text: string;
   let topKey = topAbs;
+  const inputs: FileStamp[] = [];
   try {
     topKey = await realpath(topAbs);
+    const topInfo = await stat(topKey);
+    inputs.push({ path: topKey, size: topInfo.size, mtimeMs: topInfo.mtimeMs });
     text = await readFile(topKey, 'utf8');
   } catch (e) {
     return run(undefined, opts.displayPath, topAbs, opts.origin, undefined, undefined, [
@@ -540,6 +555,7 @@ export async function parseZoneFile(opts: { path: string; displayPath: string; o
     }
     const info = await stat(real);
     if (!info.isFile()) throw new Error('it is not a regular file');
+    inputs.push({ path: real, size: info.size, mtimeMs: info.mtimeMs });
     let body: string;
     try {
       body = await readFile(real, 'utf8');
@@ -548,5 +564,20 @@ export async function parseZoneFile(opts: { path: string; displayPath: string; o
     }
     return { file: displayRoot + lexical.split(path.sep).join('/'), text: body, key: real };
   };
-  return run(text, opts.displayPath, topKey, opts.origin, undefined, readInclude);
+  const parsed = await run(text, opts.displayPath, topKey, opts.origin, undefined, readInclude);
+  parsed.inputs = inputs;
+  return parsed;
+}
+
+/** True when every file still has the size and modification time it had when it was read. */
+export async function inputsUnchanged(inputs: readonly FileStamp[]): Promise<boolean> {
+  for (const input of inputs) {
+    try {
+      const info = await stat(input.path);
+      if (info.size !== input.size || info.mtimeMs !== input.mtimeMs) return false;
+    } catch {
+      return false;
+    }
+  }
+  return inputs.length > 0;
 }
