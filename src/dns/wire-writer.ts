@@ -69,15 +69,7 @@ export class WireWriter {
       // No escapes: labels are the dot-separated pieces of the string.
       let start = 0;
       while (start < name.length) {
-        const key = start === 0 ? name : name.slice(start);
-        if (compress) {
-          const target = this.suffixes.get(key);
-          if (target !== undefined) {
-            this.u16(0xc000 | target);
-            return;
-          }
-        }
-        if (register && this.length <= MAX_POINTER_TARGET && !this.suffixes.has(key)) this.suffixes.set(key, this.length);
+        if (this.pointerOrRegister(start === 0 ? name : name.slice(start), compress, register)) return;
         const dot = name.indexOf('.', start);
         const len = dot - start;
         this.ensure(len + 1);
@@ -90,20 +82,29 @@ export class WireWriter {
     }
     const labels = nameToLabels(name);
     for (let i = 0; i < labels.length; i++) {
-      const key = labelsToName(labels.slice(i));
-      if (compress) {
-        const target = this.suffixes.get(key);
-        if (target !== undefined) {
-          this.u16(0xc000 | target);
-          return;
-        }
-      }
-      if (register && this.length <= MAX_POINTER_TARGET && !this.suffixes.has(key)) this.suffixes.set(key, this.length);
+      if (this.pointerOrRegister(labelsToName(labels.slice(i)), compress, register)) return;
       const label = labels[i]!;
       this.u8(label.length);
       this.bytes(label);
     }
     this.u8(0);
+  }
+
+  /**
+   * For the suffix `key` (its canonical spelling) about to be written here: writes a pointer
+   * and returns true if compressing and it is already in the message; otherwise remembers this
+   * offset for it (when `register`) and returns false.
+   */
+  private pointerOrRegister(key: string, compress: boolean, register: boolean): boolean {
+    if (compress) {
+      const target = this.suffixes.get(key);
+      if (target !== undefined) {
+        this.u16(0xc000 | target);
+        return true;
+      }
+    }
+    if (register && this.length <= MAX_POINTER_TARGET && !this.suffixes.has(key)) this.suffixes.set(key, this.length);
+    return false;
   }
 
   /** Writes one resource record; `owner` overrides the record's owner (wildcard synthesis). */

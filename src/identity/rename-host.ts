@@ -18,7 +18,7 @@ import { isSubdomain, labelsToName, nameFromText, nameKey, nameToLabels, parseNa
 import { rdataNames, type ResourceRecord } from '../dns/record.js';
 import { buildZone, type Zone } from '../dns/zone.js';
 import { ZoneSet } from '../dns/lookup.js';
-import { checkZone, lex, parseTime, parseZoneFile, parseZoneText, type ParsedZone } from '../dns/zonefile/index.js';
+import { checkZone, lex, parseTime, parseZoneFile, parseZoneText, type Entry, type ParsedZone, type Token } from '../dns/zonefile/index.js';
 import { loadSnapshot, MAILCONF_DIR, SETTINGS_FILE, ZONES_DIR } from '../config/snapshot.js';
 import { parseSettings } from '../config/settings.js';
 import { AccessTable } from '../config/access.js';
@@ -85,122 +85,18 @@ export function nextSerial(serial: number, now: Date = new Date()): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tokens with their offsets. The same rules as the zone-file lexer (which keeps lines, not
-// offsets); checked against it, so the two never disagree silently.
+// Tokens with their offsets: the zone-file lexer's own, so an edit always lands on the token the
+// parser read.
 
-interface PlacedToken {
-  text: string;
-  quoted: boolean;
-  line: number;
-  start: number;
-  end: number;
-}
-
-interface PlacedEntry {
-  line: number;
-  blankOwner: boolean;
-  tokens: PlacedToken[];
-}
-
-const NBSP = '\u00a0';
-const isBlank = (ch: string): boolean => ch === ' ' || ch === '\t' || ch === '\r' || ch === NBSP || ch === '\f' || ch === '\v';
+type PlacedToken = Token;
+type PlacedEntry = Entry;
 
 function lexPlaced(text: string, file: string): PlacedEntry[] {
   const base = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const entries: PlacedEntry[] = [];
-  let current: PlacedEntry | undefined;
-  let line = 1;
-  let atLineStart = true;
-  let lineStartedBlank = false;
-  let depth = 0;
-  const finish = (): void => {
-    if (current && current.tokens.length > 0) entries.push(current);
-    current = undefined;
-  };
-  const n = text.length;
-  let i = base;
-  while (i < n) {
-    const ch = text[i]!;
-    if (ch === '\n') {
-      line++;
-      i++;
-      atLineStart = true;
-      if (depth === 0) finish();
-      continue;
-    }
-    if (atLineStart) {
-      lineStartedBlank = isBlank(ch);
-      atLineStart = false;
-    }
-    if (isBlank(ch)) {
-      i++;
-      continue;
-    }
-    if (ch === ';') {
-      while (i < n && text[i] !== '\n') i++;
-      continue;
-    }
-    const blankOwner = current ? current.blankOwner : lineStartedBlank;
-    if (ch === '(' || ch === ')') {
-      if (ch === '(') {
-        depth++;
-        current ??= { line, blankOwner, tokens: [] };
-      } else if (depth > 0) depth--;
-      i++;
-      continue;
-    }
-    const start = i;
-    let j = i;
-    let body = '';
-    let quoted = false;
-    if (ch === '"') {
-      quoted = true;
-      j = i + 1;
-      while (j < n) {
-        const c = text[j]!;
-        if (c === '\\' && j + 1 < n && text[j + 1] !== '\n') {
-          body += c + text[j + 1];
-          j += 2;
-          continue;
-        }
-        if (c === '"') {
-          j++;
-          break;
-        }
-        if (c === '\n') break;
-        body += c;
-        j++;
-      }
-    } else {
-      while (j < n) {
-        const c = text[j]!;
-        if (c === '\\') {
-          if (j + 1 < n && text[j + 1] !== '\n') {
-            body += c + text[j + 1];
-            j += 2;
-          } else {
-            body += c;
-            j++;
-          }
-          continue;
-        }
-        if (c === '\n' || isBlank(c) || c === ';' || c === '(' || c === ')' || c === '"') break;
-        body += c;
-        j++;
-      }
-    }
-    current ??= { line, blankOwner, tokens: [] };
-    current.tokens.push({ text: body, quoted, line, start, end: j });
-    i = j;
-  }
-  finish();
-  // The parser's own lexer must see the same entries, or an edit could land on the wrong token.
-  const reference = lex(base ? text.slice(1) : text).entries;
-  const same =
-    reference.length === entries.length &&
-    reference.every((e, k) => e.line === entries[k]!.line && e.tokens.length === entries[k]!.tokens.length && e.tokens.every((t, q) => t.text === entries[k]!.tokens[q]!.text));
-  if (!same) throw new RenameError(`${file}: cannot follow the layout of this file well enough to edit it in place; rename by hand`);
-  return entries;
+  const { entries, errors } = lex(base ? text.slice(1) : text);
+  if (errors.length) throw new RenameError(`${file}:${errors[0]!.line}: ${errors[0]!.message}; fix the file before renaming`);
+  if (!base) return entries;
+  return entries.map((e) => ({ ...e, tokens: e.tokens.map((t) => ({ ...t, start: t.start + base, end: t.end + base })) }));
 }
 
 // ---------------------------------------------------------------------------------------------

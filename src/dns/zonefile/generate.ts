@@ -170,11 +170,12 @@ export function parseGenerate(
 export function* expandGenerate(spec: GenerateSpec, line: number): Generator<Token[]> {
   const { start, stop, step } = spec.range;
   for (let v = start; v <= stop; v += step) {
-    const owner: Token = { text: substitute(spec.lhs.text, v), quoted: false, line };
+    // Generated tokens point at the $GENERATE's own lhs/rhs tokens in the file.
+    const owner: Token = { text: substitute(spec.lhs.text, v), quoted: false, line, start: spec.lhs.start, end: spec.lhs.end };
     const rhsText = substitute(spec.rhs.text, v);
     const lexed = lex(rhsText, line);
     if (lexed.errors.length > 0) throw new GenerateError(`$GENERATE: the RDATA "${rhsText}" cannot be read: ${lexed.errors[0]!.message}`);
-    const rdata = lexed.entries.flatMap((e) => e.tokens).map((t) => ({ ...t, line }));
+    const rdata = lexed.entries.flatMap((e) => e.tokens).map((t) => ({ ...t, line, start: spec.rhs.start, end: spec.rhs.end }));
     yield [owner, ...spec.middle, ...rdata];
   }
 }

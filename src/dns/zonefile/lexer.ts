@@ -14,6 +14,9 @@ export interface Token {
   quoted: boolean;
   /** 1-based line the token starts on. */
   line: number;
+  /** Offsets in the text: where the token starts (its opening quote, if quoted) and ends (exclusive) — for edits in place. */
+  start: number;
+  end: number;
 }
 
 export interface Entry {
@@ -131,11 +134,11 @@ export function lex(text: string, firstLine = 1): LexResult {
         errors.push({ line: startLine, message: `the quoted string starting "${truncate(body)}" has no closing quote on this line` });
         // Drop the rest of the entry: what follows the stray quote cannot be trusted.
         i = j;
-        if (current) current.tokens.push({ text: body, quoted: true, line: startLine });
+        if (current) current.tokens.push({ text: body, quoted: true, line: startLine, start: i, end: j });
         markBroken(current ?? (current = { line: startLine, blankOwner, tokens: [] }));
         continue;
       }
-      push({ text: body, quoted: true, line: startLine }, blankOwner);
+      push({ text: body, quoted: true, line: startLine, start: i, end: j }, blankOwner);
       i = j;
       continue;
     }
@@ -159,7 +162,7 @@ export function lex(text: string, firstLine = 1): LexResult {
       word += c;
       j++;
     }
-    push({ text: word, quoted: false, line: startLine }, blankOwner);
+    push({ text: word, quoted: false, line: startLine, start: i, end: j }, blankOwner);
     i = j;
   }
   if (parenDepth > 0) {
