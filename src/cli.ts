@@ -15,6 +15,11 @@ import { renameHost } from './commands/rename-host.js';
 import { start } from './commands/start.js';
 import { list } from './commands/list.js';
 
+// Every fsync the queue and the mailboxes do runs on libuv's thread pool; its default of 4 threads
+// makes concurrent SMTP sessions wait for each other's disk flushes. Must be set before the pool's
+// first use, which is later than this line.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   start: { run: start, help: 'run the appliance (DNS, SMTP, queue) on the configuration in DIR' },
   check: { run: check, help: 'load every file, print the verdict per zone and every problem; exit 1 on errors' },

@@ -189,9 +189,10 @@ export async function dotLock(
  * Creates mailDir (0700) and the mailbox (0600) when missing. Refuses an unsafe name (permanent
  * error), a mailbox that is a symlink, not a regular file, or has other hard links (temporary).
  */
-export async function deliverToMbox(mailDir: string, user: string, msg: LocalMessage): Promise<void> {
+export async function deliverToMbox(mailDir: string, user: string, msg: LocalMessage | readonly LocalMessage[]): Promise<void> {
   const mailbox = mailboxPath(mailDir, user);
-  const entry = mboxEntry(msg);
+  // Several messages for one mailbox go in one append and one fsync, under one lock: all or none.
+  const entry = Array.isArray(msg) ? Buffer.concat((msg as readonly LocalMessage[]).map((m) => mboxEntry(m))) : mboxEntry(msg as LocalMessage);
   await mkdir(path.dirname(mailbox), { recursive: true, mode: 0o700 });
 
   const before = await lstatOrNull(mailbox);

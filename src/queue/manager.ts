@@ -576,7 +576,10 @@ export class QueueManager {
       byDomain.set(domain, list);
     }
     const jobs: Promise<void>[] = [];
-    if (local.length) jobs.push(this.localLimit.run(() => this.deliverLocalRecipients(envelope, data, local)));
+    // When local mailboxes are all this attempt does, the result of the last one need not be
+    // written: conclude() right after either removes the message or writes its state.
+    const localOnly = lists.length === 0 && byDomain.size === 0;
+    if (local.length) jobs.push(this.localLimit.run(() => this.deliverLocalRecipients(envelope, data, local, localOnly)));
     if (lists.length) jobs.push(this.localLimit.run(() => this.deliverListRecipients(envelope, data, lists)));
     for (const [domain, list] of byDomain) {
       // At most 100 recipients per transaction (RFC 5321 §4.5.3.1.8).
@@ -585,7 +588,7 @@ export class QueueManager {
     await Promise.all(jobs);
   }
 
-  private async deliverLocalRecipients(envelope: QueuedEnvelope, data: Buffer, recipients: QueuedRecipient[]): Promise<void> {
+  private async deliverLocalRecipients(envelope: QueuedEnvelope, data: Buffer, recipients: QueuedRecipient[], concludeNext = false): Promise<void> {
     // Return-Path records the envelope sender at final delivery (RFC 5321 §4.4).
     const message = Buffer.concat([Buffer.from(`Return-Path: <${envelope.from}>\r\n`), data]);
     const verbose = this.opts.verbose;
@@ -623,7 +626,7 @@ export class QueueManager {
         },
         rcpt.state === 'sent' ? 'info' : 'warn',
       );
-      await this.save(envelope);
+      if (!(concludeNext && rcpt === recipients[recipients.length - 1])) await this.save(envelope);
     }
   }
 
