@@ -1,0 +1,129 @@
+// SMTP load with Postfix's smtp-source, and the mailbox it ends in. A run measures two things at
+// once: accepted msgs/s (smtp-source's wall time: every message got its 250 and the sessions
+// ended) and end to end (from the start until the last message is in the recipient's mbox file).
+
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { run, sleep, which } from './procs.js';
+
+/**
+ * Counts the messages in an mbox file as it grows, reading only what is new: a message starts
+ * with "From " at the beginning of the file or of a line (body lines starting so are quoted as
+ * ">From " by both mxbox and Postfix). A message counts once its separator line is written; the
+ * poll interval (20 ms) is coarser than writing the rest of a 5 KB message.
+ */
+export class MboxCounter {
+  private offset = 0;
+  private carry = '\n';
+  count = 0;
+  constructor(readonly file: string) {}
+  poll(): number {
+    let size: number;
+    try {
+      size = statSync(this.file).size;
+    } catch {
+      return this.count;
+    }
+    if (size < this.offset) {
+      // Truncated or replaced: start over.
+      this.offset = 0;
+      this.carry = '\n';
+      this.count = 0;
+    }
+    if (size === this.offset) return this.count;
+    const fd = openSync(this.file, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      while (this.offset < size) {
+        const n = readSync(fd, buf, 0, Math.min(buf.length, size - this.offset), this.offset);
+        if (n <= 0) break;
+        this.offset += n;
+        const text = this.carry + buf.toString('latin1', 0, n);
+        let i = -1;
+        while ((i = text.indexOf('\nFrom ', i + 1)) !== -1) this.count++;
+        this.carry = text.slice(-5);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return this.count;
+  }
+}
+
+export interface SmtpLoad {
+  port: number;
+  messages: number;
+  sessions: number;
+  /** Message size in bytes (smtp-source -l). */
+  size: number;
+  /** Reuse connections (smtp-source -d); otherwise one message per connection. */
+  reuse: boolean;
+  from: string;
+  to: string;
+  /** How long to wait for the deliveries after the last 250 (ms). */
+  deliveryTimeoutMs: number;
+}
+
+export interface SmtpResult {
+  command: string;
+  messages: number;
+  acceptedS: number;
+  acceptedPerS: number;
+  /** Delivered within the wait. */
+  delivered: number;
+  endToEndS: number;
+  endToEndPerS: number;
+  /** What smtp-source said on stderr (rejections, errors), first lines. */
+  complaints: string[];
+}
+
+export async function smtpRun(load: SmtpLoad, mbox: MboxCounter): Promise<SmtpResult> {
+  const base = mbox.poll();
+  const args = [
+    ...(load.reuse ? ['-d'] : []),
+    '-s',
+    String(load.sessions),
+    '-l',
+    String(load.size),
+    '-m',
+    String(load.messages),
+    '-f',
+    load.from,
+    '-t',
+    load.to,
+    `127.0.0.1:${load.port}`,
+  ];
+  const t0 = performance.now();
+  const src = run(which('smtp-source') ?? 'smtp-source', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  src.child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  let acceptedAt = 0;
+  void src.exited.then(() => (acceptedAt = performance.now()));
+  let deliveredAt = 0;
+  for (;;) {
+    const got = mbox.poll() - base;
+    const now = performance.now();
+    if (got >= load.messages) {
+      if (!deliveredAt) deliveredAt = now;
+      if (acceptedAt) break;
+    }
+    if (acceptedAt && now - acceptedAt > load.deliveryTimeoutMs) break;
+    await sleep(20);
+  }
+  const exit = await src.exited;
+  const delivered = mbox.poll() - base;
+  const complaints = stderr.split('\n').filter(Boolean);
+  if (exit.code !== 0) complaints.unshift(`smtp-source exited ${JSON.stringify(exit)}`);
+  const acceptedS = (acceptedAt - t0) / 1000;
+  const endToEndS = deliveredAt ? (deliveredAt - t0) / 1000 : NaN;
+  return {
+    command: `smtp-source ${args.join(' ')}`,
+    messages: load.messages,
+    acceptedS,
+    acceptedPerS: load.messages / acceptedS,
+    delivered,
+    endToEndS,
+    endToEndPerS: deliveredAt ? load.messages / endToEndS : NaN,
+    complaints: complaints.slice(0, 5),
+  };
+}
