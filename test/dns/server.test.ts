@@ -250,3 +250,23 @@ function tcpExchange(port: number, data: Buffer, count: number): Promise<Buffer[
     conn.on('error', reject);
   });
 }
+
+describe('listening on IPv6', () => {
+  test('a [::1] listener answers over UDP and TCP, and AXFR follows the ACL by IPv6 address', async () => {
+    const v6 = await runAppliance({
+      sampleZones: true,
+      toml: 'hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["[::1]:0"]\ntransfer = ["::1"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n',
+    });
+    try {
+      assert.equal(v6.app.dnsEndpoints[0]!.address, '::1');
+      const [udp, tcp, axfr] = await digBatch(v6.port, ['futuretg.com MX', 'futuretg.com MX +tcp', 'futuretg.com AXFR'], { server: '::1' });
+      assert.deepEqual(udp!.answer, ['futuretg.com. 86400 IN MX 10 mail8191.futuretg.com.']);
+      assert.equal(udp!.transport, 'UDP');
+      assert.deepEqual(tcp!.answer, udp!.answer);
+      assert.equal(tcp!.transport, 'TCP');
+      assert.equal(axfr!.answer.length, 11);
+    } finally {
+      await v6.stop();
+    }
+  });
+});
