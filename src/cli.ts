@@ -5,6 +5,8 @@
 
 import path from 'node:path';
 import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { parse as parseToml } from 'smol-toml';
 import { fileURLToPath } from 'node:url';
 import type { Command } from './commands/types.js';
 import { check } from './commands/check.js';
@@ -62,6 +64,16 @@ export function takeGlobalOptions(argv: string[]): { rest: string[]; config?: st
   return { rest, config, data, noTui };
 }
 
+/** mxbox.toml's `data_dir` (relative to the config directory), if it sets one; --data wins over it. */
+async function dataDirSetting(configDir: string): Promise<string | undefined> {
+  try {
+    const raw = parseToml(await readFile(path.join(configDir, 'mailconf', 'mxbox.toml'), 'utf8')) as { data_dir?: unknown };
+    return typeof raw.data_dir === 'string' ? path.resolve(configDir, raw.data_dir) : undefined;
+  } catch {
+    return undefined; // a broken or missing file is reported by the command itself
+  }
+}
+
 export async function main(argv: string[], fixedCommand?: string): Promise<number> {
   let parsed;
   try {
@@ -81,7 +93,7 @@ export async function main(argv: string[], fixedCommand?: string): Promise<numbe
     return 2;
   }
   const configDir = path.resolve(parsed.config ?? process.env.MXBOX_CONFIG ?? '.');
-  const dataDir = path.resolve(parsed.data ?? process.env.MXBOX_DATA ?? path.join(configDir, 'var'));
+  const dataDir = path.resolve(parsed.data ?? process.env.MXBOX_DATA ?? (await dataDirSetting(configDir)) ?? path.join(configDir, 'var'));
   return entry.run(args, { configDir, dataDir, noTui: parsed.noTui });
 }
 

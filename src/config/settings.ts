@@ -95,6 +95,7 @@ interface Schema {
 const SCHEMA: Schema = {
   hostname: 'string',
   domain: 'string',
+  data_dir: 'string',
   dns: { listen: 'string[]', transfer: 'string[]', notify: 'string[]', notify_ns: 'boolean' },
   queue: { interval: 'string', warn: 'string', return: 'string', max_concurrency: 'integer', per_destination: 'integer' },
   outbound: { resolver: 'string', port: 'integer', smarthost: 'string' },
