@@ -47,7 +47,7 @@ export interface QueueStats {
 export interface ApplianceState {
   startedAt: Date;
   snapshot: Snapshot;
-  dns: { endpoints: readonly BoundEndpoint[]; counters: DnsCounters };
+  dns: { endpoints: readonly BoundEndpoint[]; counters: DnsCounters; udp: { kind: 'batched' | 'dgram'; reason?: string } };
   smtp: { endpoints: readonly BoundEndpoint[]; openSessions: number; counters: MailCounters };
   queue?: QueueStats;
   lastReload?: { at: Date; result: ReloadResult };

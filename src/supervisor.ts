@@ -32,6 +32,8 @@ export interface ApplianceOptions {
   watch?: boolean;
   /** Told the outcome of every reload. */
   onReload?: (result: ReloadResult) => void;
+  /** UDP for DNS: the batched addon where it loads ('auto'), or node:dgram. */
+  dnsUdp?: 'auto' | 'dgram';
   /** Where log lines go besides the in-memory ring: JSON on stdout, readable lines, or nowhere (dashboard). */
   output?: 'json' | 'pretty' | 'none';
 }
@@ -105,7 +107,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const dns = new DnsServer(() => current, {
     error: (err, where) => log.error({ err, where }, `dns ${where}: ${err.message}`),
     transfer: (zone, client, allowed) => log.info({ zone, client, allowed }, `AXFR of ${zone} to ${client} ${allowed ? 'started' : 'refused'}`),
-  });
+  }, options.dnsUdp);
   try {
     await dns.listen(current.settings.dns.listen);
   } catch (err) {
@@ -216,7 +218,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     state: () => ({
       startedAt,
       snapshot: current,
-      dns: { endpoints: dns.endpoints, counters: dns.counters },
+      dns: { endpoints: dns.endpoints, counters: dns.counters, udp: dns.udpMode },
       smtp: { endpoints: smtp!.endpoints, openSessions: smtp!.openSessions(), counters: mailCounters },
       queue: runner?.stats(),
       lastReload,

@@ -58,14 +58,15 @@ export class DnsServer {
   readonly endpoints: BoundEndpoint[] = [];
   readonly counters = new DnsCounters();
 
-  constructor(private readonly view: () => DnsView, private readonly events: DnsEvents = {}) {}
+  /** `dgram` forces node:dgram even where the batched addon is available (tests compare the two). */
+  constructor(private readonly view: () => DnsView, private readonly events: DnsEvents = {}, private readonly udp: 'auto' | 'dgram' = 'auto') {}
 
   /** How UDP is served: 'batched' (recvmmsg/sendmmsg addon) or 'dgram', with the reason. */
   udpMode: { kind: 'batched' | 'dgram'; reason?: string } = { kind: 'dgram' };
 
   /** Binds UDP and TCP on each address; port 0 picks one free port used for both. */
   async listen(addresses: readonly ListenAddress[]): Promise<void> {
-    const unavailable = nativeUdpUnavailable();
+    const unavailable = this.udp === 'dgram' ? 'node:dgram chosen by the caller' : nativeUdpUnavailable();
     this.udpMode = unavailable ? { kind: 'dgram', reason: unavailable } : { kind: 'batched' };
     for (const { host, port } of addresses) {
       let bound: BoundEndpoint | undefined;

@@ -26,6 +26,8 @@ export interface TestConfig {
   onLog?: MailLogListener;
   /** Told the outcome of every reload (the appliance watches its files). */
   onReload?: (result: ReloadResult) => void;
+  /** UDP for DNS: 'auto' (the batched addon where built) or 'dgram'. */
+  dnsUdp?: 'auto' | 'dgram';
 }
 
 export const DEFAULT_TOML = `hostname = "mail8191.futuretg.com"
@@ -74,7 +76,7 @@ export interface RunningAppliance {
 
 export async function runAppliance(config: TestConfig): Promise<RunningAppliance> {
   const dir = await makeConfigDir(config);
-  const app = await startAppliance({ configDir: dir, quiet: true, onLog: config.onLog, onReload: config.onReload });
+  const app = await startAppliance({ configDir: dir, quiet: true, onLog: config.onLog, onReload: config.onReload, dnsUdp: config.dnsUdp });
   return {
     app,
     dir,

@@ -47,7 +47,7 @@ function stateOf(snapshot: Snapshot, extra: Partial<ApplianceState> = {}): Appli
   return {
     startedAt: new Date(Date.now() - 90_000),
     snapshot,
-    dns: { endpoints: [{ address: '127.0.0.1', port: 10053 }], counters: new DnsCounters() },
+    dns: { endpoints: [{ address: '127.0.0.1', port: 10053 }], counters: new DnsCounters(), udp: { kind: 'batched' } },
     smtp: { endpoints: [{ address: '127.0.0.1', port: 2525 }], openSessions: 0, counters: new MailCounters() },
     log: new LogRing(),
     ...extra,
