@@ -157,8 +157,8 @@ export class FormErr extends Error {
   }
 }
 
-/** Labels of the question name (only on a cache miss). */
-function questionLabels(msg: Buffer): Uint8Array[] {
+/** Labels of the question name of a parsed query (cache misses, zone transfers). */
+export function questionLabels(msg: Buffer): Uint8Array[] {
   const labels: Uint8Array[] = [];
   let pos = HEADER_LENGTH;
   for (;;) {

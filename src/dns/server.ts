@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { RCODE } from './constants.js';
 import type { AnswerTable } from './answer-table.js';
 import type { ZoneSet } from './lookup.js';
-import { answerQuery, errorResponse, type ParsedQuestion } from './query.js';
+import { answerQuery, errorResponse, questionLabels, type ParsedQuestion } from './query.js';
 import { transferMessages } from './transfer.js';
 import { labelsToName, nameKey } from './name.js';
 import { nativeUdpUnavailable, openBatchedUdp } from './udp-batch.js';
@@ -213,17 +213,6 @@ export class DnsServer {
     await Promise.all(this.tcp.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     this.udpClosers.length = 0;
     this.tcp.length = 0;
-  }
-}
-
-function questionLabels(msg: Buffer): Uint8Array[] {
-  const labels: Uint8Array[] = [];
-  let pos = 12;
-  for (;;) {
-    const len = msg[pos]!;
-    if (len === 0) return labels;
-    labels.push(msg.subarray(pos + 1, pos + 1 + len));
-    pos += len + 1;
   }
 }
 

@@ -3,20 +3,14 @@
 // answered with a full transfer, which RFC 1995 §4 allows. Generation yields to the event loop
 // between messages so a large transfer never stalls the UDP path.
 
-import { CLASS, RCODE, TYPE } from './constants.js';
-import { labelsToName, nameKey } from './name.js';
-import type { ZoneSet } from './lookup.js';
+import { TYPE } from './constants.js';
+import { nameKey } from './name.js';
 import { HEADER_LENGTH } from './answer-table.js';
 import { WireWriter } from './wire-writer.js';
 import type { ResourceRecord } from './record.js';
 import type { Zone } from './zone.js';
 
 const MESSAGE_TARGET = 16_000;
-
-export function findTransferZone(zones: ZoneSet, labels: Uint8Array[]): Zone | undefined {
-  const zone = zones.zones.get(nameKey(labelsToName(labels)));
-  return zone;
-}
 
 /** All records in transfer order: SOA first, then the rest, SOA last. */
 function transferOrder(zone: Zone): ResourceRecord[] {
@@ -71,7 +65,3 @@ function setOwner(zone: Zone, rr: ResourceRecord): string {
 function setTtl(zone: Zone, rr: ResourceRecord): number {
   return zone.nodes.get(nameKey(rr.owner))?.rrsets.get(rr.type)?.ttl ?? rr.ttl;
 }
-
-export const TRANSFER_REFUSED = RCODE.REFUSED;
-export const TRANSFER_NOTAUTH = RCODE.NOTAUTH;
-export const TRANSFER_CLASS = CLASS.IN;

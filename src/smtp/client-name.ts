@@ -49,7 +49,7 @@ function sameAddress(a: string, b: string): boolean {
 export class ClientNamer {
   private readonly resolver: Resolver | undefined;
 
-  constructor(resolverAddress: ListenSpec | undefined, private readonly timeoutMs = 1000) {
+  constructor(resolverAddress: ListenSpec | undefined, timeoutMs = 1000) {
     if (resolverAddress) {
       this.resolver = new Resolver({ timeout: timeoutMs, tries: 1 });
       const host = resolverAddress.host.includes(':') ? `[${resolverAddress.host}]` : resolverAddress.host;

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import type { Snapshot } from '../config/snapshot.js';
 import type { ListenSpec } from '../config/settings.js';
 import { MxConnection, mx, type ConnectionContext } from './connection.js';
-import { checkClient, checkRecipient, checkSender, clientMayRelay, domainOf, isLocalDomain, replyText, type Client, type Refusal } from './policy.js';
+import { checkClient, checkRecipient, checkSender, clientMayRelay, replyText, type Client, type Refusal } from './policy.js';
 import { ClientNamer } from './client-name.js';
 import { HeaderRewriter, rfc5322Date } from './headers.js';
 import type { MailLog } from './mail-log.js';
@@ -303,4 +303,3 @@ export class SmtpService {
   }
 }
 
-export { isLocalDomain, domainOf };

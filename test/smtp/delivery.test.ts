@@ -17,7 +17,6 @@ import type { MailLogListener } from '../../src/smtp/mail-log.js';
 
 type LogEvent = Parameters<MailLogListener>[0];
 
-const HOST = 'mail8191.futuretg.com';
 
 function show(r: SwaksResult): string {
   return `swaks exit ${r.code}\n${r.stdout}`;
