@@ -2,7 +2,7 @@
 // against the schema below. Every unknown key or wrong type is an error naming file:line — the
 // line is found by locating the key in the source, since a TOML parser returns plain values.
 
-import { parse, TomlError } from 'smol-toml';
+import { lineOf, parseTomlText, typeOf } from './toml.js';
 import net from 'node:net';
 import type { ConfigProblem } from './problems.js';
 import { nameFromText, NameError } from '../dns/name.js';
@@ -115,36 +115,6 @@ const SCHEMA: Schema = {
 
 export const DEFAULT_SMTP_LISTEN = '127.0.0.1:2525';
 
-/** Line of `key` inside `[table]` (or at top level), 1-based; 1 if it cannot be found. */
-function lineOf(text: string, path: string[]): number {
-  const lines = text.split('\n');
-  const key = path[path.length - 1]!;
-  const table = path.slice(0, -1).join('.');
-  let current = '';
-  let tableLine = 1;
-  const keyPattern = new RegExp(`^\\s*("?)${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\1\\s*=`);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    const header = /^\s*\[\s*([^\]]+?)\s*\]/.exec(line);
-    if (header) {
-      current = header[1]!.replace(/\s+/g, '').replace(/"/g, '');
-      if (current === path.join('.')) return i + 1;
-      if (current === table) tableLine = i + 1;
-      continue;
-    }
-    if (current === table && keyPattern.test(line)) return i + 1;
-  }
-  return tableLine;
-}
-
-function typeOf(value: unknown): string {
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof Date) return 'a date';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'a table';
-  return `a ${typeof value}`;
-}
-
 function checkSchema(value: Record<string, unknown>, schema: Schema, path: string[], text: string, file: string, out: ConfigProblem[]): void {
   for (const [key, v] of Object.entries(value)) {
     const here = [...path, key];
@@ -201,16 +171,9 @@ export function checkAclEntry(entry: string): string | undefined {
 
 export function parseSettings(text: string, file: string): { settings?: Settings; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
-  let raw: Record<string, unknown>;
-  try {
-    raw = parse(text) as Record<string, unknown>;
-  } catch (err) {
-    if (err instanceof TomlError) {
-      const first = err.message.split('\n')[0] ?? err.message;
-      return { problems: [{ file, line: err.line, severity: 'error', message: `not valid TOML: ${first.replace(/^Invalid TOML document: /, '')}` }] };
-    }
-    throw err;
-  }
+  const parsed = parseTomlText(text, file);
+  if (!parsed.raw) return { problems: parsed.problems };
+  const raw = parsed.raw;
   checkSchema(raw, SCHEMA, [], text, file, problems);
   if (problems.length) return { problems };
 

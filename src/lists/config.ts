@@ -12,7 +12,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { parse, TomlError } from 'smol-toml';
+import { lineOf, parseTomlText, typeOf } from '../config/toml.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { parseDuration } from '../config/settings.js';
 
@@ -127,41 +127,16 @@ export function addressKey(address: string): string {
 }
 
 /** Line of top-level `key` in a flat TOML file, 1-based; 1 if not found. */
-function lineOf(text: string, key: string): number {
-  const lines = text.split('\n');
-  const pattern = new RegExp(`^\\s*(["']?)${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\1\\s*=`);
-  for (let i = 0; i < lines.length; i++) {
-    if (/^\s*\[/.test(lines[i]!)) return i + 1;
-    if (pattern.test(lines[i]!)) return i + 1;
-  }
-  return 1;
-}
-
-function typeOf(value: unknown): string {
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof Date) return 'a date';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'a table';
-  return `a ${typeof value}`;
-}
-
 export type ListSettings = Omit<ListConfig, 'name' | 'dir' | 'members' | 'membersHash' | 'stale'>;
 
 /** Parses and checks a list.toml. `settings` is absent when there are errors. */
 export function parseListToml(text: string, file: string, name: string): { settings?: ListSettings; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
-  let raw: Record<string, unknown>;
-  try {
-    raw = parse(text) as Record<string, unknown>;
-  } catch (err) {
-    if (err instanceof TomlError) {
-      const first = err.message.split('\n')[0] ?? err.message;
-      return { problems: [{ file, line: err.line, severity: 'error', message: `not valid TOML: ${first.replace(/^Invalid TOML document: /, '')}` }] };
-    }
-    throw err;
-  }
+  const parsed = parseTomlText(text, file);
+  if (!parsed.raw) return { problems: parsed.problems };
+  const raw = parsed.raw;
   const err = (key: string, message: string): void => {
-    problems.push({ file, line: lineOf(text, key), severity: 'error', message });
+    problems.push({ file, line: lineOf(text, [key]), severity: 'error', message });
   };
   for (const [key, value] of Object.entries(raw)) {
     const kind = SCHEMA[key];
@@ -325,7 +300,7 @@ export async function loadList(configDir: string, name: string, previous?: ListC
   // Bad members lines: the last good version keeps serving; with none, the good lines do.
   if (hasErrors(members.problems) && previous) return { list: { ...previous, stale: true }, problems };
   if (parsed.settings.owners.length === 0) {
-    problems.push({ file: tomlFile, line: lineOf(tomlText, 'owners'), severity: 'warning', message: `list "${name}" has no owners: owner mail and held posts go to postmaster` });
+    problems.push({ file: tomlFile, line: lineOf(tomlText, ['owners']), severity: 'warning', message: `list "${name}" has no owners: owner mail and held posts go to postmaster` });
   }
   return {
     list: { ...parsed.settings, name, dir, members: members.members, membersHash: hashText(membersText ?? '') },
