@@ -5,7 +5,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseZoneFile, checkZone, inputsUnchanged, type FileStamp, type ParsedZone } from '../dns/zonefile/index.js';
-import { buildZone, type Zone } from '../dns/zone.js';
+import { buildZoneAsync, type Zone } from '../dns/zone.js';
 import { ZoneSet } from '../dns/lookup.js';
 import { AnswerTable } from '../dns/answer-table.js';
 import { nameFromText, nameKey, NameError } from '../dns/name.js';
@@ -182,7 +182,7 @@ export async function loadZone(configDir: string, source: ZoneSource): Promise<{
   const problems = zoneProblems(parsed);
   const status: ZoneStatus = { origin: source.origin, file: source.file, records: parsed.records.length, loaded: false, problems, inputs: parsed.inputs };
   if (parsed.errors.length > 0) return { status };
-  const zone = buildZone(source.origin, parsed.records);
+  const zone = await buildZoneAsync(source.origin, parsed.records);
   status.serial = zone.soaFields.serial;
   status.loaded = true;
   return { zone, status };
@@ -251,7 +251,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     dataDir,
     settings,
     zones: zoneSet,
-    answers: new AnswerTable(zoneSet, previous?.answers),
+    answers: await AnswerTable.build(zoneSet, previous?.answers),
     zoneStatus,
     problems,
     transferAllowed: aclMatcher(settings.dns.transfer),

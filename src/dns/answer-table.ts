@@ -63,6 +63,8 @@ interface NameAnswers {
 const ANY_TCP = 0x10000;
 const MAX_DYNAMIC_NAMES = 100_000;
 const MAX_TYPES_PER_NAME = 64;
+/** Names compiled between two yields when the table is built in slices. */
+const COMPILE_SLICE = 2000;
 
 /** The precompiled answers for the names of one zone. */
 interface ZoneAnswers {
@@ -86,8 +88,24 @@ export class AnswerTable {
    * answers depend only on their own zone and on which zones are below it (CNAME chains and
    * additional data stay inside a zone), so a one-record edit recompiles one zone, not all.
    */
-  constructor(private readonly zones: ZoneSet, previous?: AnswerTable) {
-    const all = [...zones.zones.values()];
+  constructor(private readonly zones: ZoneSet, previous?: AnswerTable, compileNow = true) {
+    if (compileNow) {
+      const steps = this.compileAll(previous);
+      while (!steps.next().done);
+    }
+  }
+
+  /** Builds the table in slices, giving the event loop a turn between them (reloads of big zones). */
+  static async build(zones: ZoneSet, previous?: AnswerTable): Promise<AnswerTable> {
+    const table = new AnswerTable(zones, previous, false);
+    const steps = table.compileAll(previous);
+    while (!steps.next().done) await new Promise<void>((resolve) => setImmediate(resolve));
+    return table;
+  }
+
+  private *compileAll(previous: AnswerTable | undefined): Generator<void, void> {
+    const all = [...this.zones.zones.values()];
+    let done = 0;
     for (const zone of all) {
       const children = all.filter((z) => z !== zone && isSubdomain(z.origin, zone.origin));
       const kept = previous?.perZone.find((p) => p.zone === zone && p.children.length === children.length && p.children.every((c) => children.includes(c)));
@@ -97,6 +115,7 @@ export class AnswerTable {
       }
       const fixed = new Map<string, NameAnswers>();
       for (const node of zone.nodes.values()) {
+        if (++done % COMPILE_SLICE === 0) yield;
         const answers: NameAnswers = { byType: new Map() };
         for (const type of node.rrsets.keys()) answers.byType.set(type, this.compile(node.name, type, false)!);
         // A probe type nobody stores tells the answer every other type gets, unless a CNAME

@@ -57,6 +57,27 @@ export function zoneFingerprint(records: readonly ResourceRecord[]): string {
  * NS at the apex, everything at or below the origin).
  */
 export function buildZone(origin: string, records: readonly ResourceRecord[]): Zone {
+  const steps = zoneBuilder(origin, records);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** buildZone in slices, giving the event loop a turn between them (reloads of big zones). */
+export async function buildZoneAsync(origin: string, records: readonly ResourceRecord[]): Promise<Zone> {
+  const steps = zoneBuilder(origin, records);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Records or nodes handled between two yields of zoneBuilder. */
+const SLICE = 5000;
+
+function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Generator<void, Zone> {
   const originKey = nameKey(origin);
   const originLabels = nameToLabels(origin).length;
   const nodes = new Map<string, ZoneNode>();
@@ -81,7 +102,9 @@ export function buildZone(origin: string, records: readonly ResourceRecord[]): Z
   };
 
   nodeFor(origin);
+  let done = 0;
   for (const rr of records) {
+    if (++done % SLICE === 0) yield;
     if (!isSubdomain(rr.owner, origin)) continue;
     const node = nodeFor(rr.owner);
     let set = node.rrsets.get(rr.type);
@@ -102,6 +125,7 @@ export function buildZone(origin: string, records: readonly ResourceRecord[]): Z
   // Mark everything strictly below a cut (only zones with delegations need the walk).
   if (cuts > 0) {
     for (const node of nodes.values()) {
+      if (++done % SLICE === 0) yield;
       const ancestors = ancestorsOf(node.name);
       const below = ancestors.length - originLabels;
       for (let i = 0; i < below; i++) {

@@ -17,6 +17,9 @@ export interface ZoneProblem {
   message: string;
 }
 
+/** Records parsed between two turns of the event loop. */
+const YIELD_EVERY = 2000;
+
 export interface ParsedZone {
   origin: string;
   records: ResourceRecord[];
@@ -136,10 +139,16 @@ class Loader {
     };
     this.stack.push(st.key);
     try {
+      let sinceYield = 0;
       for (const entry of lexed.entries) {
         flushLexErrors(entry.line);
         if (isBroken(entry)) continue;
         await this.entry(entry, st, depth);
+        // A big zone is read while the servers run: let queries through every few thousand records.
+        if (++sinceYield === YIELD_EVERY) {
+          sinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
       flushLexErrors(Infinity);
     } finally {
