@@ -88,32 +88,39 @@ export class Spool {
     let size: number;
     try {
       size = await writeData(data, id);
-      await data.sync();
     } catch (err) {
       await data.close().catch(() => undefined);
       await rm(this.file('df', id), { force: true });
       throw err instanceof SpoolError ? err : new SpoolError(`cannot write the message: ${(err as Error).message}`, err);
-    } finally {
-      await data.close().catch(() => undefined);
     }
     const full: Envelope = { ...envelope, id, size };
+    // The data file and the control file are flushed side by side (the file system can put both
+    // in one journal commit); only when BOTH are on disk is the control file renamed into place
+    // and the directory flushed — the message exists from that rename on, and only then is 250 due.
+    const dataFile = data;
+    const flushData = dataFile.sync().finally(() => dataFile.close().catch(() => undefined));
+    flushData.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
     try {
-      await this.writeControl(full);
+      await this.writeControl(full, flushData);
     } catch (err) {
+      await flushData.catch(() => undefined);
       await rm(this.file('df', id), { force: true });
-      throw err;
+      throw err instanceof SpoolError ? err : new SpoolError(`cannot write the message: ${(err as Error).message}`, err);
     }
     return full;
   }
 
-  /** Atomically (re)writes a message's control file. */
-  async writeControl(envelope: Envelope): Promise<void> {
+  /**
+   * Atomically (re)writes a message's control file. `before` (a new message's data flush) must
+   * succeed before the new control file takes its place.
+   */
+  async writeControl(envelope: Envelope, before?: Promise<void>): Promise<void> {
     const tmp = this.file('tf', envelope.id);
     try {
       const handle = await open(tmp, 'w', 0o600);
       try {
         await handle.writeFile(JSON.stringify(envelope, null, 1) + '\n');
-        await handle.sync();
+        await Promise.all([handle.sync(), before]);
       } finally {
         await handle.close();
       }
