@@ -612,22 +612,27 @@ export class QueueManager {
         if (!permanent) envelope.message = rcpt.status;
       }
       verbose?.(`${rcpt.mailbox}... ${rcpt.status}`);
-      this.opts.log.event(
-        {
-          qid: envelope.id,
-          to: `<${rcpt.address}>`,
-          ctladdr: rcpt.original && rcpt.original !== rcpt.address ? `<${rcpt.original}>` : undefined,
-          delay: formatDelay(Date.now() - Date.parse(envelope.receivedAt)),
-          xdelay: formatDelay(Date.now() - started),
-          mailer: 'local',
-          pri: 30000 + envelope.size,
-          dsn: rcpt.dsnStatus,
-          stat: rcpt.status,
-        },
-        rcpt.state === 'sent' ? 'info' : 'warn',
-      );
+      this.logAttempt(envelope, rcpt, 'local', started);
       if (!(concludeNext && rcpt === recipients[recipients.length - 1])) await this.save(envelope);
     }
+  }
+
+  /** sendmail's log line for one delivery attempt to one recipient. */
+  private logAttempt(envelope: QueuedEnvelope, rcpt: QueuedRecipient, mailer: 'local' | 'list', started: number): void {
+    this.opts.log.event(
+      {
+        qid: envelope.id,
+        to: `<${rcpt.address}>`,
+        ctladdr: rcpt.original && rcpt.original !== rcpt.address ? `<${rcpt.original}>` : undefined,
+        delay: formatDelay(Date.now() - Date.parse(envelope.receivedAt)),
+        xdelay: formatDelay(Date.now() - started),
+        mailer,
+        pri: 30000 + envelope.size,
+        dsn: rcpt.dsnStatus,
+        stat: rcpt.status,
+      },
+      rcpt.state === 'sent' ? 'info' : 'warn',
+    );
   }
 
   /** List recipients: the list service does the work (and queues what the list sends). */
@@ -661,19 +666,7 @@ export class QueueManager {
         if (!result.permanent) envelope.message = rcpt.status;
       }
       this.opts.verbose?.(`${rcpt.address}... ${rcpt.status}`);
-      this.opts.log.event(
-        {
-          qid: envelope.id,
-          to: `<${rcpt.address}>`,
-          delay: formatDelay(Date.now() - Date.parse(envelope.receivedAt)),
-          xdelay: formatDelay(Date.now() - started),
-          mailer: 'list',
-          pri: 30000 + envelope.size,
-          dsn: rcpt.dsnStatus,
-          stat: rcpt.status,
-        },
-        rcpt.state === 'sent' ? 'info' : 'warn',
-      );
+      this.logAttempt(envelope, rcpt, 'list', started);
       await this.save(envelope);
     }
   }

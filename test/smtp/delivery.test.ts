@@ -7,13 +7,13 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runAppliance, REPO_ROOT, type RunningAppliance } from '../helpers/appliance.js';
 import { swaks, swaksTo, replyTo, replyToDot, smtpTalk, smtpToml, eventually, type SwaksResult } from '../helpers/swaks.js';
 import type { MailLogListener } from '../../src/smtp/mail-log.js';
+import { run } from '../helpers/run.js';
 
 type LogEvent = Parameters<MailLogListener>[0];
 
@@ -22,18 +22,6 @@ function show(r: SwaksResult): string {
   return `swaks exit ${r.code}\n${r.stdout}`;
 }
 
-function run(cmd: string, args: string[], input = '', env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 let home: string;
 let copies = 0;
