@@ -17,7 +17,10 @@
 //
 // Locking: the mailbox is dot-locked as mail.local does (`<mailbox>.lock` created with
 // O_CREAT|O_EXCL, retried with a short backoff for about 10 s, a lock older than 5 minutes is
-// removed as stale). mail.local also takes an fcntl/flock lock on the open mailbox; Node has no
+// removed as stale). A lock whose pid is no longer running is broken at once (liblockfile's
+// check), so a kill -9 in the middle of a delivery does not hold the mailbox for 5 minutes; the
+// lock also notes the mailbox's size before the append, so the next writer cuts away what the dead
+// one left half written. mail.local also takes an fcntl/flock lock on the open mailbox; Node has no
 // fcntl locking API, so none is taken here. Readers that use only kernel locks do not see us; the
 // ones that matter (mailutils, mutt, procmail) dot-lock as well.
 //
@@ -25,7 +28,7 @@
 // fails or is short (ENOSPC, EDQUOT, EIO) the mailbox is truncated back to its size before the write,
 // so no half message remains (mail.local does the same), and the error is thrown.
 
-import { open, lstat, unlink, mkdir, type FileHandle } from 'node:fs/promises';
+import { open, lstat, unlink, mkdir, rename, readFile, type FileHandle } from 'node:fs/promises';
 import { constants as fsc, type Stats } from 'node:fs';
 import path from 'node:path';
 
@@ -134,43 +137,139 @@ export const LOCK_STALE_MS = 5 * 60_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Locks this process holds now: a lock naming our own pid that is not here was left by an earlier
+ * process that had the same pid (a container's pid 1 restarted after kill -9). */
+const heldLocks = new Set<string>();
+
+/** A lock we hold: its path and its open file, where the mailbox's size before our append is noted. */
+interface HeldLock {
+  path: string;
+  fh: FileHandle;
+}
+
+/** What a lock file says: the owner's pid, and (in locks mxbox wrote) the mailbox size before its append. */
+interface LockContent {
+  pid: number;
+  sizeBefore?: number;
+}
+
+function parseLock(text: string): LockContent | null {
+  const m = /^(\d{1,10})\n(?:(\d{1,15})\n)?$/.exec(text);
+  if (!m) return null;
+  const pid = Number(m[1]);
+  if (pid <= 0) return null;
+  return { pid, sizeBefore: m[2] === undefined ? undefined : Number(m[2]) };
+}
+
+/** Whether the process that wrote `lock` is gone. EPERM means it exists under another user. */
+function ownerIsDead(lockPath: string, lock: LockContent): boolean {
+  if (lock.pid === process.pid) return !heldLocks.has(lockPath);
+  try {
+    process.kill(lock.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+async function createLock(lockPath: string): Promise<HeldLock | null> {
+  let fh: FileHandle;
+  try {
+    fh = await open(lockPath, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
+    throw new LocalDeliveryError(`${lockPath}: cannot create lock: ${(err as Error).message}`, false, 'ELOCK', {
+      cause: err,
+    });
+  }
+  heldLocks.add(lockPath);
+  // The pid is what other programs look for in a dot-lock; an empty lock locks as well (a full disk
+  // must not leave a lock behind that we then fail to report as ours).
+  await fh.write(`${process.pid}\n`, 0).catch(() => undefined);
+  return { path: lockPath, fh };
+}
+
+/** Closes and removes our lock. A lock we cannot remove is an error: see `noteSizeBefore`. */
+async function releaseLock(lock: HeldLock): Promise<void> {
+  await lock.fh.close().catch(() => undefined);
+  try {
+    await unlink(lock.path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new LocalDeliveryError(`${lock.path}: cannot remove lock: ${(err as Error).message}`, false, 'EUNLOCK', {
+        cause: err,
+      });
+    }
+  } finally {
+    heldLocks.delete(lock.path);
+  }
+}
+
 /**
- * Take `<mailbox>.lock` with O_CREAT|O_EXCL; returns its path. Retries with a backoff that starts
- * at 5 ms and grows to 200 ms (with jitter, so that many waiters do not wake together).
+ * A lock left by a dead process, taken over: the stale lock is first renamed to a name of our own
+ * (only one of several breakers can win that), then a fresh lock is created. Returns the fresh lock
+ * and, when the dead writer was mxbox and nobody touched the mailbox in between, the size to cut
+ * the mailbox back to. Null when someone else got there first.
  */
-export async function dotLock(
+async function breakDeadLock(
   mailbox: string,
-  timeoutMs = LOCK_TIMEOUT_MS,
-  staleMs = LOCK_STALE_MS,
-): Promise<string> {
+  lockPath: string,
+  seen: { ino: number; lock: LockContent },
+): Promise<{ lock: HeldLock; cutTo?: number } | null> {
+  const claim = `${lockPath}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    await rename(lockPath, claim);
+  } catch {
+    return null; // broken by someone else meanwhile
+  }
+  let claimed: Stats | null = null;
+  let text = '';
+  try {
+    claimed = await lstat(claim);
+    text = await readFile(claim, 'latin1');
+  } catch {
+    // unreadable: still ours to remove
+  }
+  await unlink(claim).catch(() => undefined);
+  const sizeAtClaim = (await lstatOrNull(mailbox))?.size;
+  const lock = await createLock(lockPath);
+  if (!lock) return null;
+  const again = parseLock(text);
+  const sameLock = claimed !== null && claimed.ino === seen.ino && again !== null && again.pid === seen.lock.pid;
+  const sizeNow = (await lstatOrNull(mailbox))?.size;
+  const cutTo = sameLock && again.sizeBefore !== undefined && sizeNow === sizeAtClaim && sizeNow !== undefined && sizeNow > again.sizeBefore ? again.sizeBefore : undefined;
+  return { lock, cutTo };
+}
+
+/**
+ * Take `<mailbox>.lock` with O_CREAT|O_EXCL. Retries with a backoff that starts at 5 ms and grows to
+ * 200 ms (with jitter, so that many waiters do not wake together). A held lock is broken when its
+ * owner is dead (its pid, as liblockfile checks) or when it is older than `staleMs` (mail.local).
+ */
+async function takeLock(mailbox: string, timeoutMs: number, staleMs: number): Promise<{ lock: HeldLock; cutTo?: number }> {
   const lockPath = `${mailbox}.lock`;
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
   for (;;) {
-    try {
-      const fh = await open(lockPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-      // The pid is for people looking at the lock; an empty lock locks as well (a full disk must
-      // not leave a lock behind that we then fail to report as ours).
-      await fh.write(`${process.pid}\n`).catch(() => undefined);
-      await fh.close().catch(() => undefined);
-      return lockPath;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new LocalDeliveryError(`${lockPath}: cannot create lock: ${(err as Error).message}`, false, 'ELOCK', {
-          cause: err,
-        });
-      }
-    }
-    // Held. Break it if stale. (Between our stat and unlink another process could break the same
-    // stale lock and take a fresh one, which we would then remove; mail.local has the same window,
-    // and it needs two processes finding one lock 5 minutes old at the same moment.)
+    const lock = await createLock(lockPath);
+    if (lock) return { lock };
+    // Held. Break it if its owner is gone or it is stale. (Between our stat and unlink another
+    // process could break the same 5-minute-old lock and take a fresh one, which we would then
+    // remove; mail.local has the same window.)
     try {
       const st = await lstat(lockPath);
+      const content = parseLock(await readFile(lockPath, 'latin1'));
+      if (content && ownerIsDead(lockPath, content)) {
+        const broken = await breakDeadLock(mailbox, lockPath, { ino: st.ino, lock: content });
+        if (broken) return broken;
+        continue;
+      }
       if (Date.now() - st.mtimeMs > staleMs) {
         await unlink(lockPath).catch(() => undefined);
         continue;
       }
-    } catch {
+    } catch (err) {
+      if (err instanceof LocalDeliveryError) throw err;
       // Gone meanwhile: try again at once (unless out of time).
       if (Date.now() < deadline) continue;
     }
@@ -180,6 +279,27 @@ export async function dotLock(
     await sleep(Math.min(delay, Math.max(1, deadline - Date.now())) * (0.5 + Math.random() / 2));
     delay = Math.min(delay * 2, 200);
   }
+}
+
+/** Take and hold `<mailbox>.lock`; returns its path. The caller removes it when done. */
+export async function dotLock(mailbox: string, timeoutMs = LOCK_TIMEOUT_MS, staleMs = LOCK_STALE_MS): Promise<string> {
+  const { lock } = await takeLock(mailbox, timeoutMs, staleMs);
+  await lock.fh.close().catch(() => undefined);
+  heldLocks.delete(lock.path);
+  return lock.path;
+}
+
+/**
+ * Notes in our lock the mailbox's size before the append. If this process dies before the lock is
+ * removed, the next delivery finds the lock of a dead process and cuts the mailbox back to this
+ * size: whatever the dead writer appended (a part of an entry if it died inside write(2), or whole
+ * entries whose delivery the queue had not yet recorded, and so will make again) goes. The queue
+ * records a delivery only after the lock is gone, so nothing recorded as delivered is ever cut.
+ */
+async function noteSizeBefore(lock: HeldLock, size: number): Promise<void> {
+  const text = Buffer.from(`${process.pid}\n${size}\n`, 'latin1');
+  const { bytesWritten } = await lock.fh.write(text, 0, text.length, 0);
+  if (bytesWritten !== text.length) throw Object.assign(new Error('short write to the lock file'), { code: 'ENOSPC' });
 }
 
 // --- delivery ---------------------------------------------------------------------------------
@@ -198,8 +318,9 @@ export async function deliverToMbox(mailDir: string, user: string, msg: LocalMes
   const before = await lstatOrNull(mailbox);
   if (before) checkMailboxStat(mailbox, before);
 
-  const lockPath = await dotLock(mailbox);
+  const { lock, cutTo } = await takeLock(mailbox, LOCK_TIMEOUT_MS, LOCK_STALE_MS);
   let fh: FileHandle | undefined;
+  let failure: unknown;
   try {
     // O_NOFOLLOW closes the gap between the lstat above and this open.
     try {
@@ -216,9 +337,14 @@ export async function deliverToMbox(mailDir: string, user: string, msg: LocalMes
     if (before && (before.ino !== st.ino || before.dev !== st.dev)) {
       throw new LocalDeliveryError(`${mailbox}: mailbox changed while opening it`, false, 'ECHANGED');
     }
-    const sizeBefore = st.size;
+    let sizeBefore = st.size;
+    if (cutTo !== undefined && cutTo < sizeBefore) {
+      await fh.truncate(cutTo);
+      sizeBefore = cutTo;
+    }
 
     try {
+      await noteSizeBefore(lock, sizeBefore);
       const { bytesWritten } = await fh.write(entry, 0, entry.length);
       if (bytesWritten !== entry.length) {
         throw Object.assign(new Error(`short write: ${bytesWritten} of ${entry.length} bytes`), { code: 'ENOSPC' });
@@ -230,10 +356,19 @@ export async function deliverToMbox(mailDir: string, user: string, msg: LocalMes
       const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
       throw new LocalDeliveryError(`${mailbox}: write failed: ${(err as Error).message}`, false, code, { cause: err });
     }
+  } catch (err) {
+    failure = err;
   } finally {
     await fh?.close().catch(() => undefined);
-    await unlink(lockPath).catch(() => undefined);
   }
+  // A lock that stays behind would let a later delivery cut this append: then it must not count as
+  // delivered (the queue tries again, and that delivery cuts and rewrites it).
+  try {
+    await releaseLock(lock);
+  } catch (err) {
+    failure ??= err;
+  }
+  if (failure) throw failure;
 }
 
 export async function lstatOrNull(p: string): Promise<Stats | null> {

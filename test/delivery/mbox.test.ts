@@ -3,7 +3,8 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, rm, readFile, writeFile, symlink, link, utimes, access, mkdir, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, readFile, writeFile, symlink, link, utimes, access, mkdir, stat, appendFile, readdir } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -88,6 +89,15 @@ function message(subject: string, body: string, from = 'root <root@ftosx1.future
 }
 
 let dir: string;
+
+/** The pid of a process that has exited (and been reaped), as a crashed writer's lock names it. */
+function deadPid(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('true', [], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', () => resolve(child.pid!));
+  });
+}
 
 before(async () => {
   home = await mkdtemp(path.join(os.tmpdir(), 'mxbox-home-'));
@@ -235,9 +245,12 @@ describe('mbox delivery read back by mailutils mail', () => {
     await assert.rejects(access(`${mbox}.lock`), 'lock removed');
   });
 
-  test('a held lock makes delivery wait, and it succeeds once the lock is released', async () => {
+  test('a held lock makes delivery wait, and it succeeds once the lock is released', async (t) => {
     const mbox = path.join(dir, 'held');
-    await writeFile(`${mbox}.lock`, '12345\n');
+    // The lock of a live process (another user's sleep would do as well).
+    const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+    t.after(() => holder.kill('SIGKILL'));
+    await writeFile(`${mbox}.lock`, `${holder.pid}\n`);
     let settled = false;
     const p = deliverToMbox(dir, 'held', { envelopeFrom: 'a@b', data: message('waited', 'ok\n') }).finally(() => {
       settled = true;
@@ -279,6 +292,49 @@ describe('mbox delivery read back by mailutils mail', () => {
       ['after stale'],
     );
     await assert.rejects(access(`${mbox}.lock`));
+  });
+
+  test('the lock of a dead process is broken at once, not after 5 minutes', async () => {
+    const mbox = path.join(dir, 'deadowner');
+    await writeFile(`${mbox}.lock`, `${await deadPid()}\n`);
+    const t0 = Date.now();
+    await deliverToMbox(dir, 'deadowner', { envelopeFrom: 'a@b', data: message('after a crash', 'ok\n') });
+    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+    assert.deepEqual((await listing(mbox)).map((m) => m.subject), ['after a crash']);
+    await assert.rejects(access(`${mbox}.lock`));
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('deadowner.lock')), [], 'no claimed lock left');
+  });
+
+  test('a lock naming our own pid that we do not hold (a restarted pid 1) is broken', async () => {
+    const mbox = path.join(dir, 'samepid');
+    await writeFile(`${mbox}.lock`, `${process.pid}\n`);
+    const t0 = Date.now();
+    await deliverToMbox(dir, 'samepid', { envelopeFrom: 'a@b', data: message('same pid', 'ok\n') });
+    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+    assert.deepEqual((await listing(mbox)).map((m) => m.subject), ['same pid']);
+  });
+
+  test('a writer killed inside its append: the next delivery cuts the half entry away', async () => {
+    const mbox = path.join(dir, 'halfway');
+    await deliverToMbox(dir, 'halfway', { envelopeFrom: 'a@b', data: message('first', 'whole\n') });
+    const size = (await stat(mbox)).size;
+    // What mxbox leaves when killed mid-write(2): its lock with the size before the append, and
+    // part of an entry after it.
+    await appendFile(mbox, 'From dead@writer Thu Nov 26 02:00:00 2026\nSubject: half\n\nthe first lines of a long');
+    await writeFile(`${mbox}.lock`, `${await deadPid()}\n${size}\n`);
+    await deliverToMbox(dir, 'halfway', { envelopeFrom: 'a@b', data: message('second', 'whole too\n') });
+    assert.deepEqual((await listing(mbox)).map((m) => m.subject), ['first', 'second']);
+    const raw = await readFile(mbox, 'latin1');
+    assert.ok(!raw.includes('the first lines of a long'), 'the half entry is gone');
+    assert.deepEqual((await pythonMbox(mbox)).map((m) => m.subject), ['first', 'second']);
+  });
+
+  test('a lock without the size note (another program\'s) is broken, and nothing is cut', async () => {
+    const mbox = path.join(dir, 'foreign');
+    await deliverToMbox(dir, 'foreign', { envelopeFrom: 'a@b', data: message('kept', 'ok\n') });
+    await writeFile(`${mbox}.lock`, `${await deadPid()}\n`);
+    await deliverToMbox(dir, 'foreign', { envelopeFrom: 'a@b', data: message('added', 'ok\n') });
+    assert.deepEqual((await listing(mbox)).map((m) => m.subject), ['kept', 'added']);
   });
 
   test('a write that fails midway leaves no half message (mailbox truncated back)', async () => {
