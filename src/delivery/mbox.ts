@@ -15,8 +15,8 @@
 // The date in the From_ line is local time, as mail.local and Postfix's local(8) write it (ctime):
 // the line has no zone, and readers take it as local time.
 //
-// Locking: the mailbox is dot-locked as mail.local does (`<mailbox>.lock` created with
-// O_CREAT|O_EXCL, retried with a short backoff for about 10 s, a lock older than 5 minutes is
+// Locking: the mailbox is dot-locked as mail.local does (`<mailbox>.lock`, created atomically with
+// our pid in it — liblockfile's link(2) way — retried with a short backoff for about 10 s, a lock older than 5 minutes is
 // removed as stale). A lock whose pid is no longer running is broken at once (liblockfile's
 // check), so a kill -9 in the middle of a delivery does not hold the mailbox for 5 minutes; the
 // lock also notes the mailbox's size before the append, so the next writer cuts away what the dead
@@ -28,7 +28,7 @@
 // fails or is short (ENOSPC, EDQUOT, EIO) the mailbox is truncated back to its size before the write,
 // so no half message remains (mail.local does the same), and the error is thrown.
 
-import { open, lstat, unlink, mkdir, rename, readFile, type FileHandle } from 'node:fs/promises';
+import { open, lstat, unlink, mkdir, rename, readFile, readdir, link, type FileHandle } from 'node:fs/promises';
 import { constants as fsc, type Stats } from 'node:fs';
 import path from 'node:path';
 
@@ -140,6 +140,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Locks this process holds now: a lock naming our own pid that is not here was left by an earlier
  * process that had the same pid (a container's pid 1 restarted after kill -9). */
 const heldLocks = new Set<string>();
+let lockSerial = 0;
 
 /** A lock we hold: its path and its open file, where the mailbox's size before our append is noted. */
 interface HeldLock {
@@ -172,20 +173,33 @@ function ownerIsDead(lockPath: string, lock: LockContent): boolean {
   }
 }
 
+/**
+ * Creates the lock as liblockfile does: a file of our own holding our pid, hard-linked to the lock
+ * name (link(2) fails if the lock exists, atomically, as O_EXCL would). The lock therefore never
+ * exists without its pid, so a process killed at any moment leaves a lock that says who held it.
+ * Null when the lock is held.
+ */
 async function createLock(lockPath: string): Promise<HeldLock | null> {
+  const tmp = `${lockPath}.${process.pid}.${(++lockSerial).toString(36)}`;
   let fh: FileHandle;
   try {
-    fh = await open(lockPath, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    fh = await open(tmp, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   } catch (err) {
+    throw new LocalDeliveryError(`${lockPath}: cannot create lock: ${(err as Error).message}`, false, 'ELOCK', { cause: err });
+  }
+  try {
+    const text = Buffer.from(`${process.pid}\n`, 'latin1');
+    const { bytesWritten } = await fh.write(text, 0, text.length, 0);
+    if (bytesWritten !== text.length) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+    await link(tmp, lockPath);
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
-    throw new LocalDeliveryError(`${lockPath}: cannot create lock: ${(err as Error).message}`, false, 'ELOCK', {
-      cause: err,
-    });
+    throw new LocalDeliveryError(`${lockPath}: cannot create lock: ${(err as Error).message}`, false, 'ELOCK', { cause: err });
   }
   heldLocks.add(lockPath);
-  // The pid is what other programs look for in a dot-lock; an empty lock locks as well (a full disk
-  // must not leave a lock behind that we then fail to report as ours).
-  await fh.write(`${process.pid}\n`, 0).catch(() => undefined);
+  await unlink(tmp).catch(() => undefined);
   return { path: lockPath, fh };
 }
 
@@ -278,6 +292,32 @@ async function takeLock(mailbox: string, timeoutMs: number, staleMs: number): Pr
     }
     await sleep(Math.min(delay, Math.max(1, deadline - Date.now())) * (0.5 + Math.random() / 2));
     delay = Math.min(delay * 2, 200);
+  }
+}
+
+/**
+ * Removes what dead processes left of our lock protocol in `mailDir`: the pid files not yet linked
+ * (`<mailbox>.lock.<pid>.<n>`) and claimed stale locks. Only small files that read as a lock and
+ * whose pid is gone are removed. The locks themselves stay: the next delivery breaks them, and
+ * cuts away what their writer half wrote.
+ */
+export async function removeDeadLockLeftovers(mailDir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(mailDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /\.lock\.(\d+)\.[0-9a-z]+$/.exec(name);
+    if (!m) continue;
+    const file = path.join(mailDir, name);
+    const st = await lstat(file).catch(() => null);
+    if (!st || !st.isFile() || st.size > 40) continue;
+    const content = parseLock(await readFile(file, 'latin1').catch(() => ''));
+    // The pid in the name is the process that made the file (for a claimed lock, the breaker).
+    const maker = { pid: Number(m[1]) };
+    if (content && maker.pid !== process.pid && ownerIsDead(file, maker)) await unlink(file).catch(() => undefined);
   }
 }
 

@@ -35,6 +35,7 @@ import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Snapshot } from '../config/snapshot.js';
 import { deliverLocal, LocalDeliveryError } from '../delivery/local.js';
+import { removeDeadLockLeftovers } from '../delivery/mbox.js';
 import { deliverRemote, type RemoteOptions, type RemoteRecipient, type RemoteResult } from '../delivery/remote.js';
 import { formatDelay, type MailLog } from '../smtp/mail-log.js';
 import { domainOf, isLocalDomain, localPartOf, resolveLocal } from '../smtp/policy.js';
@@ -272,7 +273,9 @@ export class QueueManager {
     const second = setTimeout(() => void this.opts.spool.recover(2000).catch(() => undefined), 3000);
     second.unref();
     await this.cleanStaleLocks();
-    await this.cleanDeadMailboxLocks();
+    // Mailbox dot-locks left by a dead process are broken by the next delivery (src/delivery/mbox.ts),
+    // which also cuts away what that process half wrote; removing them here would lose that.
+    await removeDeadLockLeftovers(this.opts.mailDir);
     const now = Date.now();
     for (const id of ids) this.due.set(id, now);
     if (this.opts.daemon) {
@@ -350,25 +353,7 @@ export class QueueManager {
     }
   }
 
-  /**
-   * Mailbox dot-locks (`<mailDir>/<user>.lock`) whose process is gone: a delivery killed mid-way
-   * leaves one, and mbox delivery would otherwise wait for it to age 5 minutes (mail.local's rule).
-   * A lock without a pid, or with a live one (a mail reader), is left alone.
-   */
-  private async cleanDeadMailboxLocks(): Promise<void> {
-    let names: string[];
-    try {
-      names = await readdir(this.opts.mailDir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      if (!name.endsWith('.lock')) continue;
-      const file = path.join(this.opts.mailDir, name);
-      const pid = await readPid(file);
-      if (pid !== undefined && !isAlive(pid)) await rm(file, { force: true });
-    }
-  }
+
 
   /** Connects the list service (it needs `submit` of this manager, so it is made after it). */
   attachLists(lists: ListDeliverer): void {

@@ -11,6 +11,7 @@ import {
   deliverToMbox,
   isSafeMailboxName,
   dotLock,
+  removeDeadLockLeftovers,
   asctime,
   LocalDeliveryError,
 } from '../../src/delivery/mbox.js';
@@ -335,6 +336,20 @@ describe('mbox delivery read back by mailutils mail', () => {
     await writeFile(`${mbox}.lock`, `${await deadPid()}\n`);
     await deliverToMbox(dir, 'foreign', { envelopeFrom: 'a@b', data: message('added', 'ok\n') });
     assert.deepEqual((await listing(mbox)).map((m) => m.subject), ['kept', 'added']);
+  });
+
+  test('leftovers of a dead process\'s lock attempt are cleaned; a live one\'s are not', async (t) => {
+    const sub = path.join(dir, 'leftovers');
+    await mkdir(sub);
+    const dead = await deadPid();
+    const live = spawn('sleep', ['30'], { stdio: 'ignore' });
+    t.after(() => live.kill('SIGKILL'));
+    await writeFile(path.join(sub, `tony.lock.${dead}.1`), `${dead}\n`);
+    await writeFile(path.join(sub, `mary.lock.${dead}.2x`), `${await deadPid()}\n12\n`);
+    await writeFile(path.join(sub, `john.lock.${live.pid}.3`), `${live.pid}\n`);
+    await writeFile(path.join(sub, 'peter.lock'), `${dead}\n5\n`);
+    await removeDeadLockLeftovers(sub);
+    assert.deepEqual((await readdir(sub)).sort(), [`john.lock.${live.pid}.3`, 'peter.lock']);
   });
 
   test('a write that fails midway leaves no half message (mailbox truncated back)', async () => {

@@ -154,6 +154,8 @@ test(`kill -9 while ${CLIENTS} clients send ${N} messages: every 250 is delivere
   }
   const after = await readdir(spoolDir);
   assert.deepEqual(after.filter((n) => /^(tf|df|qf|lk)/.test(n)), [], 'no tf, df, qf or lock file left');
+  const mailDir = (await readdir(path.join(dir, 'var', 'mail'))).sort();
+  assert.deepEqual(mailDir, ['john', 'mary'], 'no mailbox lock or lock leftover in var/mail');
 
   second.child.kill('SIGTERM');
   const code = await second.exited;
