@@ -128,6 +128,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   let runner: QueueManager | undefined;
   try {
     await spool.init();
+    // The acceptance journal (group commit before 250); what a crash left in it becomes queue files.
+    const replayed = await spool.useJournal();
+    if (replayed) log.info({ messages: replayed }, `queue: ${replayed} message(s) recovered from the journal`);
     // The queue manager recovers what a crash left, then delivers everything queued (local and by MX).
     const queue = new QueueManager({ spool, mailDir: path.join(dataDir, 'mail'), snapshot: () => current, log: mailLog, daemon: true });
     runner = queue;
@@ -139,6 +142,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   } catch (err) {
     await smtp?.close();
     await runner?.stop(0);
+    await spool.close();
     await dns.close();
     throw new StartupError((err as Error).message);
   }
@@ -230,6 +234,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       await watcher?.close();
       await smtp?.close();
       await runner!.stop();
+      await spool.close();
       await dns.close();
       log.flush?.();
     },

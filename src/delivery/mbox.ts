@@ -297,8 +297,8 @@ async function takeLock(mailbox: string, timeoutMs: number, staleMs: number): Pr
 
 /**
  * Removes what dead processes left of our lock protocol in `mailDir`: the pid files not yet linked
- * (`<mailbox>.lock.<pid>.<n>`) and claimed stale locks. Only small files that read as a lock and
- * whose pid is gone are removed. The locks themselves stay: the next delivery breaks them, and
+ * (`<mailbox>.lock.<pid>.<n>`) and claimed stale locks. Only small files that read as a lock (or
+ * are empty) and whose maker is gone are removed. The locks themselves stay: the next delivery breaks them, and
  * cuts away what their writer half wrote.
  */
 export async function removeDeadLockLeftovers(mailDir: string): Promise<void> {
@@ -314,7 +314,9 @@ export async function removeDeadLockLeftovers(mailDir: string): Promise<void> {
     const file = path.join(mailDir, name);
     const st = await lstat(file).catch(() => null);
     if (!st || !st.isFile() || st.size > 40) continue;
-    const content = parseLock(await readFile(file, 'latin1').catch(() => ''));
+    // Empty: killed between creating the file and writing the pid into it.
+    const text = await readFile(file, 'latin1').catch(() => null);
+    const content = text === '' ? { pid: 0 } : text === null ? null : parseLock(text);
     // The pid in the name is the process that made the file (for a claimed lock, the breaker).
     const maker = { pid: Number(m[1]) };
     if (content && maker.pid !== process.pid && ownerIsDead(file, maker)) await unlink(file).catch(() => undefined);

@@ -497,7 +497,9 @@ export class QueueManager {
 
   /** One attempt at one message; returns the ids of DSNs it queued. */
   private async process(id: string, force: boolean, locked: boolean): Promise<string[]> {
-    if (!locked && !(await lockMessage(this.spoolDir, id))) {
+    // A message only in this process's memory and journal needs no lock file (nobody else sees it).
+    const needsLock = !locked && !this.opts.spool.inFlight(id);
+    if (needsLock && !(await lockMessage(this.spoolDir, id))) {
       // Another process is delivering it: look again soon.
       if (this.opts.daemon) this.due.set(id, Date.now() + LOCKED_RECHECK_MS);
       else this.due.delete(id);
@@ -529,7 +531,7 @@ export class QueueManager {
       await this.attempt(envelope, data);
       return await this.conclude(envelope, data);
     } finally {
-      if (!locked) await unlockMessage(this.spoolDir, id);
+      if (needsLock) await unlockMessage(this.spoolDir, id);
     }
   }
 

@@ -4,8 +4,18 @@
 // fsynced and renamed into place, then the directory is fsynced — only then does SMTP say 250.
 // A crash before that leaves a tf or a df without qf, which recovery removes: nothing
 // half-written is ever delivered. Recipient state changes rewrite the qf the same atomic way.
+//
+// The daemon adds a journal in front (src/queue/journal.ts; `useJournal`): a message of at most
+// JOURNAL_MAX_MESSAGE bytes is acknowledged once its record is synced in the journal, with one sync
+// shared by all messages arriving together. A message whose recipients are all local mailboxes is
+// then delivered from memory and, once delivered, never becomes files at all; any other message
+// (remote or list recipients, or a local one that has to wait) is written out as df/qf files — the
+// same fsynced way — right after its 250 or when it has to wait, and leaves the journal then.
+// Other processes (mailq, sendmail -q) see the df/qf files only, so a message is in neither view
+// only while it is being delivered to local mailboxes.
 
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { Journal, type JournaledMessage } from './journal.js';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id.js';
@@ -53,7 +63,57 @@ export class SpoolError extends Error {
   }
 }
 
+/** What message data is written into while it arrives (a FileHandle is one). */
+export interface DataSink {
+  write(chunk: Buffer): Promise<unknown>;
+}
+
+/** Messages up to this size go through the journal; larger ones stream to a df file. */
+export const JOURNAL_MAX_MESSAGE = 1024 * 1024;
+/** Journaled messages held in memory beyond this make new messages take the file path. */
+const JOURNAL_MEMORY_LIMIT = 64 * 1024 * 1024;
+
+/** Buffers data in memory; past JOURNAL_MAX_MESSAGE it opens a file and streams there instead. */
+class SpillingSink implements DataSink {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  file: FileHandle | undefined;
+
+  constructor(private readonly openFile: () => Promise<FileHandle>) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.file) {
+      await this.file.write(chunk);
+      return;
+    }
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size > JOURNAL_MAX_MESSAGE) {
+      this.file = await this.openFile();
+      await this.file.writev(this.chunks);
+      this.chunks = [];
+    }
+  }
+
+  data(): Buffer {
+    return Buffer.concat(this.chunks, this.size);
+  }
+
+  async discard(removeFile: () => Promise<void>): Promise<void> {
+    this.chunks = [];
+    if (this.file) {
+      await this.file.close().catch(() => undefined);
+      await removeFile();
+    }
+  }
+}
+
 export class Spool {
+  private journal: Journal | undefined;
+  /** Messages in the journal, not (yet) files: envelope, data, and their queue of operations. */
+  private readonly inMemory = new Map<string, { envelope: Envelope; data: Buffer; chain: Promise<void>; localOnly: boolean }>();
+  private inMemoryBytes = 0;
+
   constructor(readonly dir: string) {}
 
   async init(): Promise<void> {
@@ -66,13 +126,14 @@ export class Spool {
 
   /**
    * Stores a message. `writeData` writes the message (headers added by the receiver included)
-   * into the data file; the envelope is committed only after the data is on disk.
+   * into `sink`; the envelope is committed only after the data is on disk.
    */
   async store(
     envelope: Omit<Envelope, 'id' | 'size'>,
-    writeData: (handle: FileHandle, id: string) => Promise<number>,
+    writeData: (sink: DataSink, id: string) => Promise<number>,
     preferredId?: string,
   ): Promise<Envelope> {
+    if (this.journal && this.inMemoryBytes < JOURNAL_MEMORY_LIMIT) return this.storeJournaled(envelope, writeData, preferredId);
     let id = '';
     let data: FileHandle | undefined;
     for (let attempt = 0; attempt < 10 && !data; attempt++) {
@@ -94,27 +155,158 @@ export class Spool {
       throw err instanceof SpoolError ? err : new SpoolError(`cannot write the message: ${(err as Error).message}`, err);
     }
     const full: Envelope = { ...envelope, id, size };
-    // The data file and the control file are flushed side by side (the file system can put both
-    // in one journal commit); only when BOTH are on disk is the control file renamed into place
-    // and the directory flushed — the message exists from that rename on, and only then is 250 due.
-    const dataFile = data;
+    await this.commitFiles(full, data);
+    return full;
+  }
+
+  /**
+   * The data file is written: flush it and the control file side by side (the file system can put
+   * both in one journal commit); only when BOTH are on disk is the control file renamed into place
+   * and the directory flushed — the message exists from that rename on, and only then is 250 due.
+   */
+  private async commitFiles(full: Envelope, dataFile: FileHandle): Promise<void> {
     const flushData = dataFile.sync().finally(() => dataFile.close().catch(() => undefined));
     flushData.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
     try {
-      await this.writeControl(full, flushData);
+      await this.writeControlFile(full, flushData);
     } catch (err) {
       await flushData.catch(() => undefined);
-      await rm(this.file('df', id), { force: true });
+      await rm(this.file('df', full.id), { force: true });
       throw err instanceof SpoolError ? err : new SpoolError(`cannot write the message: ${(err as Error).message}`, err);
     }
+  }
+
+  /** store() through the journal: the message is buffered, and spills to a df file if it grows past JOURNAL_MAX_MESSAGE. */
+  private async storeJournaled(
+    envelope: Omit<Envelope, 'id' | 'size'>,
+    writeData: (sink: DataSink, id: string) => Promise<number>,
+    preferredId?: string,
+  ): Promise<Envelope> {
+    let id = preferredId && !this.inMemory.has(preferredId) ? preferredId : newQueueId();
+    while (this.inMemory.has(id)) id = newQueueId();
+    const sink = new SpillingSink(() => open(this.file('df', id), 'wx', 0o600));
+    let size: number;
+    try {
+      size = await writeData(sink, id);
+    } catch (err) {
+      await sink.discard(() => rm(this.file('df', id), { force: true }));
+      throw err instanceof SpoolError ? err : new SpoolError(`cannot write the message: ${(err as Error).message}`, err);
+    }
+    const full: Envelope = { ...envelope, id, size };
+    if (sink.file) {
+      await this.commitFiles(full, sink.file);
+      return full;
+    }
+    const data = sink.data();
+    try {
+      await this.journal!.append({ kind: 'message', envelope: full, data }, true);
+    } catch (err) {
+      throw new SpoolError(`cannot write the journal: ${(err as Error).message}`, err);
+    }
+    const localOnly = full.recipients.every((r) => r.mailbox !== undefined);
+    this.inMemory.set(id, { envelope: full, data, chain: Promise.resolve(), localOnly });
+    this.inMemoryBytes += data.length;
+    // Only local mailboxes are delivered before the message needs files; the rest is written out
+    // now (after the 250), so that mailq and other processes see it while it waits.
+    if (!localOnly) void this.serial(id, () => this.moveOut(id)).catch(() => undefined);
     return full;
+  }
+
+  /** Turns on the journal (the daemon). Messages a crash left in it become df/qf files first. */
+  async useJournal(): Promise<number> {
+    const { journal, unfinished } = await Journal.open(path.join(this.dir, 'journal'));
+    for (const m of unfinished) await this.writeOut(m);
+    await journal.start();
+    this.journal = journal;
+    return unfinished.length;
+  }
+
+  /** Waits for journal writes in progress and closes it. */
+  async close(): Promise<void> {
+    await this.journal?.close();
+    this.journal = undefined;
+  }
+
+  /**
+   * Is this a message for local mailboxes held in memory and the journal only? No other process can
+   * see it, so the queue manager needs no lock file to deliver it.
+   */
+  inFlight(id: string): boolean {
+    return this.inMemory.get(id)?.localOnly === true;
+  }
+
+  /** Runs `fn` after every operation already queued on an in-memory message. */
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const entry = this.inMemory.get(id);
+    if (!entry) return fn();
+    const run = entry.chain.then(fn);
+    entry.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Writes a journaled message out as fsynced df/qf files, then records that it left the journal. */
+  private async moveOut(id: string): Promise<void> {
+    const entry = this.inMemory.get(id);
+    if (!entry) return;
+    await this.writeOut(entry);
+    this.inMemory.delete(id);
+    this.inMemoryBytes -= entry.data.length;
+    await this.journal?.append({ kind: 'moved', id }, false).catch(() => undefined);
+    this.journal?.settle(id);
+  }
+
+  /** df (fsynced) then qf, as store() does; keeps the id unless a file of that name exists. */
+  private async writeOut(m: JournaledMessage): Promise<void> {
+    const envelope = m.envelope;
+    let data: FileHandle | undefined;
+    try {
+      data = await open(this.file('df', envelope.id), 'wx', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new SpoolError(`cannot create the data file: ${(err as Error).message}`, err);
+      // An id taken by a file already (a reused pid): replay gives it a new one.
+      envelope.id = newQueueId();
+      data = await open(this.file('df', envelope.id), 'wx', 0o600);
+    }
+    try {
+      await data.writeFile(m.data);
+    } catch (err) {
+      await data.close().catch(() => undefined);
+      await rm(this.file('df', envelope.id), { force: true });
+      throw new SpoolError(`cannot write the message: ${(err as Error).message}`, err);
+    }
+    await this.commitFiles(envelope, data);
+  }
+
+  /**
+   * Records a message's new state. A message in the journal gets a state record there, unless it is
+   * to wait (a next attempt is set): then it is written out as files. Otherwise the control file is
+   * rewritten atomically.
+   */
+  async writeControl(envelope: Envelope & { nextAttempt?: string }): Promise<void> {
+    if (this.inMemory.has(envelope.id)) {
+      return this.serial(envelope.id, async () => {
+        const entry = this.inMemory.get(envelope.id);
+        if (!entry) return this.writeControlFile(envelope);
+        entry.envelope = envelope;
+        if (envelope.nextAttempt !== undefined) return this.moveOut(envelope.id);
+        try {
+          await this.journal!.append({ kind: 'state', envelope }, false);
+        } catch (err) {
+          throw new SpoolError(`cannot write the journal: ${(err as Error).message}`, err);
+        }
+      });
+    }
+    return this.writeControlFile(envelope);
   }
 
   /**
    * Atomically (re)writes a message's control file. `before` (a new message's data flush) must
    * succeed before the new control file takes its place.
    */
-  async writeControl(envelope: Envelope, before?: Promise<void>): Promise<void> {
+  private async writeControlFile(envelope: Envelope, before?: Promise<void>): Promise<void> {
     const tmp = this.file('tf', envelope.id);
     try {
       const handle = await open(tmp, 'w', 0o600);
@@ -142,6 +334,12 @@ export class Spool {
   }
 
   async readControl(id: string): Promise<Envelope | undefined> {
+    // A message in memory: its envelope object itself (the queue manager updates it in place and
+    // then calls writeControl). Waits for a write-out in progress, then reads what is current.
+    if (this.inMemory.has(id)) {
+      const envelope = await this.serial(id, async () => this.inMemory.get(id)?.envelope);
+      if (envelope) return envelope;
+    }
     try {
       return JSON.parse(await readFile(this.file('qf', id), 'utf8')) as Envelope;
     } catch (err) {
@@ -155,11 +353,26 @@ export class Spool {
   }
 
   async readData(id: string): Promise<Buffer> {
+    const entry = this.inMemory.get(id);
+    if (entry) return entry.data;
     return readFile(this.file('df', id));
   }
 
   /** Removes a finished message: control file first, so a crash in between leaves an orphan df recovery removes. */
   async remove(id: string): Promise<void> {
+    if (this.inMemory.has(id)) {
+      const gone = await this.serial(id, async () => {
+        const entry = this.inMemory.get(id);
+        if (!entry) return false;
+        this.inMemory.delete(id);
+        this.inMemoryBytes -= entry.data.length;
+        // Not synced: if the record is lost, the message is delivered again — never lost.
+        await this.journal?.append({ kind: 'done', id }, false).catch(() => undefined);
+        this.journal?.settle(id);
+        return true;
+      });
+      if (gone) return;
+    }
     await rm(this.file('qf', id), { force: true });
     await rm(this.file('df', id), { force: true });
   }

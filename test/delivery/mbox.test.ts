@@ -347,6 +347,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     await writeFile(path.join(sub, `tony.lock.${dead}.1`), `${dead}\n`);
     await writeFile(path.join(sub, `mary.lock.${dead}.2x`), `${await deadPid()}\n12\n`);
     await writeFile(path.join(sub, `john.lock.${live.pid}.3`), `${live.pid}\n`);
+    await writeFile(path.join(sub, `tony.lock.${dead}.4`), '');
     await writeFile(path.join(sub, 'peter.lock'), `${dead}\n5\n`);
     await removeDeadLockLeftovers(sub);
     assert.deepEqual((await readdir(sub)).sort(), [`john.lock.${live.pid}.3`, 'peter.lock']);

@@ -5,24 +5,17 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { DEFAULT_TOML, makeConfigDir, REPO_ROOT } from '../helpers/appliance.js';
+import { DEFAULT_TOML, makeConfigDir } from '../helpers/appliance.js';
+import { startDaemon } from '../helpers/daemon.js';
 import { sendSmtp, waitFor } from './smtp-client.js';
 
-const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
 const N = 200;
 const CLIENTS = 8;
 const KILL_AFTER = 80;
 const LINES = 40;
-
-interface Daemon {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<number | null>;
-}
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -30,36 +23,6 @@ after(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
-
-/** Starts `mxbox start` and reads the SMTP port from its JSON log line "smtp listening on ...". */
-function startDaemon(dir: string): Promise<Daemon> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'start', '--config', dir, '--no-tui'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => reject(new Error(`no "smtp listening" line; stderr: ${stderr}`)), 15000);
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      let msg: string | undefined;
-      try {
-        msg = (JSON.parse(line) as { msg?: string }).msg;
-      } catch {
-        return;
-      }
-      const m = /^smtp listening on 127\.0\.0\.1:(\d+)$/.exec(msg ?? '');
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]), exited });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`mxbox start exited with ${code}: ${stderr}`));
-    });
-  });
-}
 
 function body(i: number): string {
   const lines = [`Subject: crash ${i}`, `X-Seq: ${i}`, ''];
@@ -85,7 +48,7 @@ async function delivered(dir: string, user: string): Promise<{ seq: number; comp
 test(`kill -9 while ${CLIENTS} clients send ${N} messages: every 250 is delivered, nothing partial, no leftovers`, { timeout: 120_000 }, async (t) => {
   const dir = await makeConfigDir({ sampleMailconf: true, sampleZones: true, toml: `${DEFAULT_TOML}[queue]\ninterval = "1h"\n` });
   dirs.push(dir);
-  const first = await startDaemon(dir);
+  const first = await startDaemon(dir, children);
 
   const acked = new Set<number>();
   let next = 0;
@@ -125,7 +88,7 @@ test(`kill -9 while ${CLIENTS} clients send ${N} messages: every 250 is delivere
   // rather than wait 5 minutes, and cut away what the dead writer half wrote.
   const mailboxLocks = (await readdir(path.join(dir, 'var', 'mail')).catch(() => [] as string[])).filter((n) => n.endsWith('.lock')).length;
 
-  const second = await startDaemon(dir);
+  const second = await startDaemon(dir, children);
   await waitFor(
     async () => {
       for (const user of ['john', 'mary']) {
