@@ -85,12 +85,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const streams: { stream: Writable | NodeJS.WriteStream; level?: string }[] = [];
   if (options.ring) streams.push({ stream: options.ring });
   const output = options.output ?? 'json';
-  if (output === 'json') streams.push({ stream: process.stdout });
+  // stdout asynchronously (sonic-boom): process.stdout writes to a file or a pipe synchronously,
+  // one write(2) per line on the thread that answers SMTP; this way lines logged while a write is
+  // in flight go out together in the next one. pino flushes what is left when the process exits.
+  const stdout = output === 'json' ? pino.destination({ dest: 1, sync: false }) : undefined;
+  if (stdout) streams.push({ stream: stdout as unknown as NodeJS.WriteStream });
   if (output === 'pretty') streams.push({ stream: new PrettyLines() });
   return pino(
     { level, base: { service: 'mxbox' }, timestamp: pino.stdTimeFunctions.isoTime },
-    streams.length === 1 && streams[0]!.stream === process.stdout
-      ? pino.destination(1)
+    streams.length === 1 && stdout
+      ? stdout
       : pino.multistream(streams.map((s) => ({ stream: s.stream as NodeJS.WritableStream, level: (level === 'silent' ? 'info' : level) as pino.Level }))),
   );
 }
