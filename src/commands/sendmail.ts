@@ -27,7 +27,7 @@ import { formatProblem } from '../config/problems.js';
 import { createLogger } from '../log.js';
 import { MailLog } from '../smtp/mail-log.js';
 import { HeaderRewriter, rfc5322Date } from '../smtp/headers.js';
-import { domainOf, isLocalDomain, localPartOf, resolveLocal } from '../smtp/policy.js';
+import { deliversAnywhere, domainOf, expansionRecipients, isLocalDomain, localPartOf, resolveLocal, type LocalExpansion } from '../smtp/policy.js';
 import { resolveListAddress, type ListTarget } from '../lists/address.js';
 import { newQueueId } from '../queue/queue-id.js';
 import { Spool, SpoolError, type SpooledRecipient } from '../queue/spool.js';
@@ -233,7 +233,7 @@ function splitHeader(text: string): { fields: string[]; body: string; hasHeader:
 const ROUTING_CHARS = /[%!@:]/;
 
 export type RecipientRoute =
-  | { kind: 'local'; alias: boolean; mailboxes: string[]; remote: string[]; unknown: string[] }
+  | ({ kind: 'local'; alias: boolean } & LocalExpansion)
   | { kind: 'remote'; domain: string }
   | { kind: 'list'; target: ListTarget }
   | { kind: 'unknown' };
@@ -247,7 +247,7 @@ export function routeRecipient(snapshot: Snapshot, address: string): RecipientRo
   const user = localPartOf(address).toLowerCase();
   if (!user || ROUTING_CHARS.test(user) || user.startsWith('"')) return { kind: 'unknown' };
   const expanded = resolveLocal(snapshot, user);
-  if (expanded.mailboxes.length === 0 && expanded.remote.length === 0) return { kind: 'unknown' };
+  if (!deliversAnywhere(expanded)) return { kind: 'unknown' };
   return { kind: 'local', alias: snapshot.mail.aliases.has(user), ...expanded };
 }
 
@@ -332,6 +332,9 @@ function verify(snapshot: Snapshot, recipients: string[]): number {
       print(`${address}... deliverable: mailer local, user ${route.mailboxes[0]}`);
     } else {
       for (const mailbox of route.mailboxes) print(`${mailbox}... deliverable: mailer local, user ${mailbox}`);
+      // sendmail -bv prints these as its prog and *file* mailers do.
+      for (const command of route.programs) print(`"|${command}"... deliverable: mailer prog, user "|${command}"`);
+      for (const file of route.files) print(`${file}... deliverable: mailer *file*, user ${file}`);
       for (const remote of route.remote) print(remoteLine(remote));
       for (const name of route.unknown) {
         print(`${name}... User unknown`);
@@ -428,8 +431,7 @@ async function submit(snapshot: Snapshot, ctx: CommandContext, args: SendmailArg
 
   // Recipients, as SMTP would take them (one copy per mailbox however many names lead there).
   const recipients: SpooledRecipient[] = [];
-  const seenMailbox = new Set<string>();
-  const seenRemote = new Set<string>();
+  const seen = new Set<string>();
   let status = EX_OK;
   const notify = args.notify;
   for (const rcpt of rcpts) {
@@ -440,27 +442,18 @@ async function submit(snapshot: Snapshot, ctx: CommandContext, args: SendmailArg
       continue;
     }
     if (route.kind === 'remote') {
-      if (!seenRemote.has(rcpt.toLowerCase())) recipients.push({ address: rcpt, state: 'pending', attempts: 0, notify });
-      seenRemote.add(rcpt.toLowerCase());
+      if (!seen.has(`a:${rcpt.toLowerCase()}`)) recipients.push({ address: rcpt, state: 'pending', attempts: 0, notify });
+      seen.add(`a:${rcpt.toLowerCase()}`);
       continue;
     }
     if (route.kind === 'list') {
       const address = rcpt.includes('@') ? rcpt : `${rcpt}@${domain}`;
-      if (!seenRemote.has(address.toLowerCase())) recipients.push({ address, list: route.target, state: 'pending', attempts: 0, notify });
-      seenRemote.add(address.toLowerCase());
+      if (!seen.has(`a:${address.toLowerCase()}`)) recipients.push({ address, list: route.target, state: 'pending', attempts: 0, notify });
+      seen.add(`a:${address.toLowerCase()}`);
       continue;
     }
     for (const name of route.unknown) console.error(`${name}... User unknown`);
-    for (const mailbox of route.mailboxes) {
-      if (seenMailbox.has(mailbox)) continue;
-      seenMailbox.add(mailbox);
-      recipients.push({ address: `${mailbox}@${hostname}`, mailbox, original: rcpt, state: 'pending', attempts: 0, notify });
-    }
-    for (const remote of route.remote) {
-      if (seenRemote.has(remote.toLowerCase())) continue;
-      seenRemote.add(remote.toLowerCase());
-      recipients.push({ address: remote, original: rcpt, state: 'pending', attempts: 0, notify });
-    }
+    recipients.push(...expansionRecipients(route, hostname, rcpt, seen, { notify }));
   }
   if (recipients.length === 0) return status || EX_NOUSER;
 

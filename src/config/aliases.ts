@@ -278,7 +278,7 @@ export class AliasTable {
               file: where,
               line,
               severity: 'error',
-              message: `"${raw}": ${what} targets are refused in this appliance (they can be enabled in mxbox.toml, for the aliases file only)`,
+              message: `"${raw}": ${what} targets are refused in this appliance (set delivery.alias_${what}s = true in mxbox.toml to allow them here)`,
             });
             continue;
           }

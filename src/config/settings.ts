@@ -33,6 +33,10 @@ export interface Settings {
   smtp: SmtpSettings;
   delivery: {
     mailbox: 'mbox' | 'maildir';
+    /** Allow "|program" targets in mailconf/aliases (never in :include: files). Off by default. */
+    aliasPrograms: boolean;
+    /** Allow /file targets in mailconf/aliases (never in :include: files). Off by default. */
+    aliasFiles: boolean;
   };
 }
 
@@ -110,7 +114,7 @@ const SCHEMA: Schema = {
     xclient: 'string[]',
     resolver: 'string',
   },
-  delivery: { mailbox: 'string' },
+  delivery: { mailbox: 'string', alias_programs: 'boolean', alias_files: 'boolean' },
 };
 
 export const DEFAULT_SMTP_LISTEN = '127.0.0.1:2525';
@@ -291,7 +295,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     if (typeof parsed === 'string') err(['smtp', 'resolver'], `smtp.resolver: ${parsed}`);
     else resolver = parsed;
   }
-  const deliveryRaw = (raw.delivery ?? {}) as { mailbox?: string };
+  const deliveryRaw = (raw.delivery ?? {}) as { mailbox?: string; alias_programs?: boolean; alias_files?: boolean };
   const mailbox = deliveryRaw.mailbox ?? 'mbox';
   if (mailbox !== 'mbox' && mailbox !== 'maildir') err(['delivery', 'mailbox'], `delivery.mailbox must be "mbox" or "maildir", found "${mailbox}"`);
 
@@ -307,7 +311,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     resolver,
   };
   return {
-    settings: { hostname, domain, dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir' } },
+    settings: { hostname, domain, dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false } },
     problems,
   };
 }

@@ -77,7 +77,7 @@ const hasErrors = (list: readonly ConfigProblem[]): boolean => list.some((p) => 
  * Reads mailconf/access, aliases, local-host-names, users; a missing file is an empty table.
  * A table whose file has errors keeps its last good version when there is one (`previous`).
  */
-async function loadMailTables(configDir: string, problems: ConfigProblem[], previous?: MailTables): Promise<MailTables> {
+async function loadMailTables(configDir: string, settings: Settings, problems: ConfigProblem[], previous?: MailTables): Promise<MailTables> {
   const file = (name: string): string => path.join(MAILCONF_DIR, name);
   const [accessText, aliasesText, namesText, usersText] = await Promise.all(
     ['access', 'aliases', 'local-host-names', 'users'].map((name) => readOptional(configDir, file(name))),
@@ -90,7 +90,11 @@ async function loadMailTables(configDir: string, problems: ConfigProblem[], prev
   }
   let aliases = AliasTable.empty();
   if (aliasesText !== undefined) {
-    const r = await AliasTable.parse(aliasesText, file('aliases'), { mailconfDir: path.join(configDir, MAILCONF_DIR) });
+    const r = await AliasTable.parse(aliasesText, file('aliases'), {
+      mailconfDir: path.join(configDir, MAILCONF_DIR),
+      allowPrograms: settings.delivery.aliasPrograms,
+      allowFiles: settings.delivery.aliasFiles,
+    });
     aliases = hasErrors(r.problems) && previous ? previous.aliases : r.table;
     problems.push(...r.problems);
   }
@@ -205,7 +209,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const { settings, problems } = parseSettings(text, SETTINGS_FILE);
   if (!settings) return { problems };
 
-  const mail = await loadMailTables(configDir, problems, previous?.mail);
+  const mail = await loadMailTables(configDir, settings, problems, previous?.mail);
   const lists = await loadLists(configDir, previous?.lists);
   problems.push(...lists.problems, ...listClashes(lists.lists, (name) => mail.users.has(name) || mail.aliases.has(name)));
   const sources = await zoneSources(configDir, settings, problems);

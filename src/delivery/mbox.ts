@@ -47,14 +47,18 @@ export interface LocalMessage {
  * a symlinked or odd mailbox file are conditions an admin can fix, so the message is kept.
  */
 export class LocalDeliveryError extends Error {
+  /** The RFC 3463 status for a DSN, when the failure has its own (a program's exit is 5.3.0). */
+  readonly dsn?: string;
+
   constructor(
     message: string,
     readonly permanent: boolean,
     readonly code: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; dsn?: string },
   ) {
     super(message, options);
     this.name = 'LocalDeliveryError';
+    if (options?.dsn) this.dsn = options.dsn;
   }
 }
 
@@ -353,9 +357,22 @@ async function noteSizeBefore(lock: HeldLock, size: number): Promise<void> {
  */
 export async function deliverToMbox(mailDir: string, user: string, msg: LocalMessage | readonly LocalMessage[]): Promise<void> {
   const mailbox = mailboxPath(mailDir, user);
+  await mkdir(path.dirname(mailbox), { recursive: true, mode: 0o700 });
+  await appendToMbox(mailbox, msg);
+}
+
+/**
+ * An alias's /file target (sendmail's *file* mailer): the message appended in mbox format, locked
+ * and flushed as a mailbox is. The path must be absolute; its directory must exist.
+ */
+export async function deliverToFile(file: string, msg: LocalMessage): Promise<void> {
+  if (!path.isAbsolute(file)) throw new LocalDeliveryError(`${file}: not an absolute path`, true, 'EBADNAME', { dsn: '5.1.1' });
+  await appendToMbox(path.normalize(file), msg);
+}
+
+async function appendToMbox(mailbox: string, msg: LocalMessage | readonly LocalMessage[]): Promise<void> {
   // Several messages for one mailbox go in one append and one fsync, under one lock: all or none.
   const entry = Array.isArray(msg) ? Buffer.concat((msg as readonly LocalMessage[]).map((m) => mboxEntry(m))) : mboxEntry(msg as LocalMessage);
-  await mkdir(path.dirname(mailbox), { recursive: true, mode: 0o700 });
 
   const before = await lstatOrNull(mailbox);
   if (before) checkMailboxStat(mailbox, before);

@@ -35,10 +35,11 @@ import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Snapshot } from '../config/snapshot.js';
 import { deliverLocal, LocalDeliveryError } from '../delivery/local.js';
-import { removeDeadLockLeftovers } from '../delivery/mbox.js';
+import { deliverToFile, removeDeadLockLeftovers } from '../delivery/mbox.js';
+import { deliverToProgram } from '../delivery/program.js';
 import { deliverRemote, type RemoteOptions, type RemoteRecipient, type RemoteResult } from '../delivery/remote.js';
 import { formatDelay, type MailLog } from '../smtp/mail-log.js';
-import { domainOf, isLocalDomain, localPartOf, resolveLocal } from '../smtp/policy.js';
+import { domainOf, expansionRecipients, isLocalDomain, localPartOf, resolveLocal } from '../smtp/policy.js';
 import { resolveListAddress } from '../lists/address.js';
 import type { ListDeliveryResult, ListDeliveryTarget } from '../lists/service.js';
 import { buildDsn, type DsnRecipient } from './dsn.js';
@@ -552,9 +553,10 @@ export class QueueManager {
     envelope.tries = (envelope.tries ?? 0) + 1;
     envelope.lastAttempt = new Date().toISOString();
     const pending = envelope.recipients.filter((r) => r.state === 'pending');
-    const local = pending.filter((r) => r.mailbox !== undefined);
+    // Mailboxes, and an alias's programs and files: sendmail's local, prog and *file* mailers.
+    const local = pending.filter((r) => r.mailbox !== undefined || r.program !== undefined || r.file !== undefined);
     const lists = pending.filter((r) => r.mailbox === undefined && r.list !== undefined);
-    const remote = pending.filter((r) => r.mailbox === undefined && r.list === undefined);
+    const remote = pending.filter((r) => r.mailbox === undefined && r.list === undefined && r.program === undefined && r.file === undefined);
     const byDomain = new Map<string, QueuedRecipient[]>();
     for (const r of remote) {
       const domain = domainOf(r.address) ?? this.hostname();
@@ -583,9 +585,13 @@ export class QueueManager {
       rcpt.attempts++;
       const started = Date.now();
       rcpt.lastAttempt = new Date(started).toISOString();
-      verbose?.(`${rcpt.mailbox}... Connecting to local...`);
+      const mailer = rcpt.program !== undefined ? 'prog' : rcpt.file !== undefined ? '*file*' : 'local';
+      verbose?.(`${rcpt.mailbox ?? rcpt.address}... Connecting to ${mailer}...`);
       try {
-        await deliverLocal(this.settings().delivery.mailbox, this.opts.mailDir, rcpt.mailbox!, { envelopeFrom: envelope.from, data: message, receivedAt: new Date(envelope.receivedAt) }, this.hostname());
+        const local = { envelopeFrom: envelope.from, data: message, receivedAt: new Date(envelope.receivedAt) };
+        if (rcpt.program !== undefined) await deliverToProgram({ command: rcpt.program, data: message, envelopeFrom: envelope.from, recipient: rcpt.address, original: rcpt.original });
+        else if (rcpt.file !== undefined) await deliverToFile(rcpt.file, local);
+        else await deliverLocal(this.settings().delivery.mailbox, this.opts.mailDir, rcpt.mailbox!, local, this.hostname());
         rcpt.state = 'sent';
         rcpt.status = 'Sent';
         rcpt.dsnStatus = '2.0.0';
@@ -594,22 +600,23 @@ export class QueueManager {
         const permanent = err instanceof LocalDeliveryError && err.permanent;
         rcpt.state = permanent ? 'failed' : 'pending';
         rcpt.status = permanent ? `Service unavailable: ${(err as Error).message}` : `Deferred: ${(err as Error).message}`;
-        rcpt.dsnStatus = permanent ? '5.1.1' : '4.2.0';
+        rcpt.dsnStatus = (err instanceof LocalDeliveryError ? err.dsn : undefined) ?? (permanent ? '5.1.1' : '4.2.0');
         rcpt.diagnostic = `X-Unix; ${(err as Error).message}`;
         if (!permanent) envelope.message = rcpt.status;
       }
-      verbose?.(`${rcpt.mailbox}... ${rcpt.status}`);
-      this.logAttempt(envelope, rcpt, 'local', started);
+      verbose?.(`${rcpt.mailbox ?? rcpt.address}... ${rcpt.status}`);
+      this.logAttempt(envelope, rcpt, mailer, started);
       if (!(concludeNext && rcpt === recipients[recipients.length - 1])) await this.save(envelope);
     }
   }
 
   /** sendmail's log line for one delivery attempt to one recipient. */
-  private logAttempt(envelope: QueuedEnvelope, rcpt: QueuedRecipient, mailer: 'local' | 'list', started: number): void {
+  private logAttempt(envelope: QueuedEnvelope, rcpt: QueuedRecipient, mailer: 'local' | 'prog' | '*file*' | 'list', started: number): void {
     this.opts.log.event(
       {
         qid: envelope.id,
-        to: `<${rcpt.address}>`,
+        // sendmail writes a program target quoted and a file as it is: to="|/usr/bin/procmail", to=/var/spool/archive.
+        to: rcpt.program !== undefined ? `"|${rcpt.program}"` : rcpt.file !== undefined ? rcpt.file : `<${rcpt.address}>`,
         ctladdr: rcpt.original && rcpt.original !== rcpt.address ? `<${rcpt.original}>` : undefined,
         delay: formatDelay(Date.now() - Date.parse(envelope.receivedAt)),
         xdelay: formatDelay(Date.now() - started),
@@ -864,10 +871,7 @@ export class QueueManager {
     const list = domain !== undefined ? resolveListAddress(snapshot, localPartOf(address)) : undefined;
     if (list) return [{ address, list, state: 'pending', attempts: 0 }];
     const user = localPartOf(address).toLowerCase();
-    const expanded = resolveLocal(snapshot, user);
-    const out: QueuedRecipient[] = [];
-    for (const mailbox of expanded.mailboxes) out.push({ address: `${mailbox}@${hostname}`, mailbox, original: address, state: 'pending', attempts: 0 });
-    for (const remote of expanded.remote) out.push({ address: remote, original: address, state: 'pending', attempts: 0 });
+    const out: QueuedRecipient[] = expansionRecipients(resolveLocal(snapshot, user), hostname, address, new Set());
     if (out.length === 0) out.push({ address, state: 'failed', status: 'User unknown', dsnStatus: '5.1.1', diagnostic: 'X-Unix; User unknown', attempts: 0 });
     return out;
   }

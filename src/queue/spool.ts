@@ -36,6 +36,10 @@ export interface SpooledRecipient {
   /** DSN parameters given at RCPT (RFC 3461). */
   notify?: string[];
   orcpt?: string;
+  /** An alias's "|command" target: the message is piped to `sh -c command`. */
+  program?: string;
+  /** An alias's /file target: the message is appended to the file, as to an mbox. */
+  file?: string;
   /** A list address (src/lists): delivered by the list service, not to a mailbox or by MX. */
   list?: { name: string; role: 'post' | 'request' | 'owner' | 'bounces'; verp?: string };
 }

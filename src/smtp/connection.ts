@@ -30,7 +30,7 @@ export interface MxSession {
   /** Set by a DISCARD in the access table: accept, deliver nothing. */
   discard?: boolean;
   /** Resolved recipients of the transaction. */
-  recipients?: { address: string; mailboxes: string[]; remote: string[]; relay: boolean; discard: boolean; notify?: string[]; orcpt?: string; list?: { name: string; role: 'post' | 'request' | 'owner' | 'bounces'; verp?: string } }[];
+  recipients?: { address: string; mailboxes: string[]; remote: string[]; programs: string[]; files: string[]; relay: boolean; discard: boolean; notify?: string[]; orcpt?: string; list?: { name: string; role: 'post' | 'request' | 'owner' | 'bounces'; verp?: string } }[];
 }
 
 export function mx(session: object): MxSession {
@@ -293,7 +293,8 @@ export class MxConnection extends SMTPConnection {
       return;
     }
     const resolved = resolveLocal(snapshot, user);
-    const members = [...resolved.mailboxes.map((m) => `${m}@${this.hostname()}`), ...resolved.remote];
+    // Programs and files as sendmail's EXPN shows them: the target itself, quoted where it has a `|`.
+    const members = [...resolved.mailboxes.map((m) => `${m}@${this.hostname()}`), ...resolved.programs.map((c) => `"|${c}"`), ...resolved.files, ...resolved.remote];
     if (members.length === 0) {
       self.send(550, `5.1.1 <${address}>... User unknown`, false);
       return;

@@ -3,6 +3,7 @@
 // relay decision, then the local user). Pure functions of the Snapshot and the client, so the
 // same answers come out of SMTP, tests and tools.
 
+import type { SpooledRecipient } from '../queue/spool.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { AccessAction, AccessMatch } from '../config/access.js';
 import { resolveListAddress } from '../lists/address.js';
@@ -25,7 +26,7 @@ export interface Refusal {
 export type RecipientVerdict =
   | { kind: 'refuse'; refusal: Refusal }
   | { kind: 'discard' }
-  | { kind: 'local'; mailboxes: string[]; remote: string[]; unknown: string[] }
+  | ({ kind: 'local' } & LocalExpansion)
   | { kind: 'list'; list: string; role: 'post' | 'request' | 'owner' | 'bounces'; verp?: string }
   | { kind: 'relay' };
 
@@ -113,7 +114,7 @@ export function checkRecipient(snapshot: Snapshot, address: string, client: Clie
     if (list) return { kind: 'list', list: list.name, role: list.role, verp: list.verp };
     if (ROUTING_CHARS.test(user) || user.startsWith('"')) return refuse(550, '5.1.1', `<${address}>... User unknown`);
     const expanded = resolveLocal(snapshot, user);
-    if (expanded.mailboxes.length === 0 && expanded.remote.length === 0) return refuse(550, '5.1.1', `<${address}>... User unknown`);
+    if (!deliversAnywhere(expanded)) return refuse(550, '5.1.1', `<${address}>... User unknown`);
     return { kind: 'local', ...expanded };
   }
 
@@ -122,13 +123,59 @@ export function checkRecipient(snapshot: Snapshot, address: string, client: Clie
   return refuse(550, '5.7.1', `<${address}>... Relaying denied`);
 }
 
-/** Expands a local name through the aliases into mailboxes (users that exist) and remote addresses. */
-export function resolveLocal(snapshot: Snapshot, user: string): { mailboxes: string[]; remote: string[]; unknown: string[] } {
+/** Where a local name leads after the aliases. */
+export interface LocalExpansion {
+  /** Users that exist (mailboxes). */
+  mailboxes: string[];
+  /** Addresses in other domains. */
+  remote: string[];
+  /** Names that are neither aliases nor users. */
+  unknown: string[];
+  /** "|command" targets (only when delivery.alias_programs allows them), without the `|`. */
+  programs: string[];
+  /** /file targets (only when delivery.alias_files allows them). */
+  files: string[];
+}
+
+/** Expands a local name through the aliases into mailboxes (users that exist), remote addresses, programs and files. */
+export function resolveLocal(snapshot: Snapshot, user: string): LocalExpansion {
   const { aliases, users } = snapshot.mail;
-  if (!aliases.has(user)) return users.has(user) ? { mailboxes: [user], remote: [], unknown: [] } : { mailboxes: [], remote: [], unknown: [user] };
+  if (!aliases.has(user)) {
+    return users.has(user) ? { mailboxes: [user], remote: [], unknown: [], programs: [], files: [] } : { mailboxes: [], remote: [], unknown: [user], programs: [], files: [] };
+  }
   const expansion = aliases.expand(user, (d) => isLocalDomain(snapshot, d));
   const mailboxes: string[] = [];
   const unknown: string[] = [];
   for (const name of expansion.local) (users.has(name) ? mailboxes : unknown).push(name);
-  return { mailboxes, remote: expansion.remote, unknown };
+  return { mailboxes, remote: expansion.remote, unknown, programs: expansion.pipes, files: expansion.files };
+}
+
+/** Does the expansion deliver somewhere (else the address is "User unknown")? */
+export function deliversAnywhere(e: LocalExpansion): boolean {
+  return e.mailboxes.length + e.remote.length + e.programs.length + e.files.length > 0;
+}
+
+/**
+ * The queue's recipients for one expanded address, each destination once across a message:
+ * `seen` holds the keys of those the message has already (mailbox, program, file, address).
+ */
+export function expansionRecipients(
+  e: Pick<LocalExpansion, 'mailboxes' | 'remote' | 'programs' | 'files'>,
+  hostname: string,
+  original: string,
+  seen: Set<string>,
+  extra: { notify?: string[]; orcpt?: string } = {},
+): SpooledRecipient[] {
+  const out: SpooledRecipient[] = [];
+  const add = (key: string, r: SpooledRecipient): void => {
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push(r);
+  };
+  const base = { original, state: 'pending' as const, attempts: 0, ...(extra.notify ? { notify: extra.notify } : {}), ...(extra.orcpt ? { orcpt: extra.orcpt } : {}) };
+  for (const mailbox of e.mailboxes) add(`m:${mailbox}`, { address: `${mailbox}@${hostname}`, mailbox, ...base });
+  for (const command of e.programs) add(`p:${command}`, { address: `|${command}`, program: command, ...base });
+  for (const file of e.files) add(`f:${file}`, { address: file, file, ...base });
+  for (const remote of e.remote) add(`a:${remote.toLowerCase()}`, { address: remote, ...base });
+  return out;
 }

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import type { Snapshot } from '../config/snapshot.js';
 import type { ListenSpec } from '../config/settings.js';
 import { MxConnection, mx, type ConnectionContext } from './connection.js';
-import { checkClient, checkRecipient, checkSender, clientMayRelay, replyText, type Client, type Refusal } from './policy.js';
+import { checkClient, checkRecipient, checkSender, clientMayRelay, expansionRecipients, replyText, type Client, type Refusal } from './policy.js';
 import { ClientNamer } from './client-name.js';
 import { HeaderRewriter, rfc5322Date } from './headers.js';
 import type { MailLog } from './mail-log.js';
@@ -151,6 +151,8 @@ export class SmtpService {
       address: address.address,
       mailboxes: verdict.kind === 'local' ? verdict.mailboxes : [],
       remote: verdict.kind === 'local' ? verdict.remote : [],
+      programs: verdict.kind === 'local' ? verdict.programs : [],
+      files: verdict.kind === 'local' ? verdict.files : [],
       relay: verdict.kind === 'relay',
       discard: verdict.kind === 'discard',
       list: verdict.kind === 'list' ? { name: verdict.list, role: verdict.role, verp: verdict.verp } : undefined,
@@ -200,15 +202,10 @@ export class SmtpService {
     const rewriter = new HeaderRewriter({ received, messageId: `<${qid}@${hostname}>`, masquerade });
 
     const recipients: SpooledRecipient[] = [];
-    const seenMailbox = new Set<string>();
+    // One copy per mailbox (or program, or file), however many RCPTs or aliases lead there.
+    const seen = new Set<string>();
     for (const r of kept) {
-      for (const mailbox of r.mailboxes) {
-        // One copy per mailbox, however many RCPTs or aliases lead there.
-        if (seenMailbox.has(mailbox)) continue;
-        seenMailbox.add(mailbox);
-        recipients.push({ address: `${mailbox}@${hostname}`, mailbox, original: r.address, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
-      }
-      for (const remote of r.remote) recipients.push({ address: remote, original: r.address, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
+      recipients.push(...expansionRecipients(r, hostname, r.address, seen, { notify: r.notify, orcpt: r.orcpt }));
       if (r.relay) recipients.push({ address: r.address, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
       if (r.list) recipients.push({ address: r.address, list: r.list, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
     }

@@ -144,8 +144,8 @@ describe('program and file targets', () => {
 
   it('are refused by default, naming file:line', async () => {
     assert.deepEqual(await problems(text), [
-      'mailconf/aliases:2: ""|/usr/bin/procmail -f-"": program targets are refused in this appliance (they can be enabled in mxbox.toml, for the aliases file only)',
-      'mailconf/aliases:3: "/var/spool/archive": file targets are refused in this appliance (they can be enabled in mxbox.toml, for the aliases file only)',
+      'mailconf/aliases:2: ""|/usr/bin/procmail -f-"": program targets are refused in this appliance (set delivery.alias_programs = true in mxbox.toml to allow them here)',
+      'mailconf/aliases:3: "/var/spool/archive": file targets are refused in this appliance (set delivery.alias_files = true in mxbox.toml to allow them here)',
     ]);
   });
 
