@@ -76,7 +76,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const configDir = path.resolve(options.configDir);
   const dataDir = path.resolve(options.dataDir ?? path.join(configDir, 'var'));
   const ring = new LogRing();
-  const log = options.logger ?? createLogger({ quiet: options.quiet, output: options.output, ring });
+  // The ring is the dashboard's (output 'none': the dashboard owns the terminal). Without one it
+  // would only cost a JSON.parse of every line, on the thread that answers SMTP.
+  const log = options.logger ?? createLogger({ quiet: options.quiet, output: options.output, ring: options.output === 'none' ? ring : undefined });
   const startedAt = new Date();
   const mailCounters = new MailCounters();
   let lastReload: { at: Date; result: ReloadResult } | undefined;

@@ -357,9 +357,22 @@ async function noteSizeBefore(lock: HeldLock, size: number): Promise<void> {
  */
 export async function deliverToMbox(mailDir: string, user: string, msg: LocalMessage | readonly LocalMessage[]): Promise<void> {
   const mailbox = mailboxPath(mailDir, user);
-  await mkdir(path.dirname(mailbox), { recursive: true, mode: 0o700 });
-  await appendToMbox(mailbox, msg);
+  const dir = path.dirname(mailbox);
+  if (!madeDirs.has(dir)) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    madeDirs.add(dir);
+  }
+  try {
+    await appendToMbox(mailbox, msg);
+  } catch (err) {
+    // Perhaps removed since: make it again next time.
+    if ((err as LocalDeliveryError).code === 'ENOENT' || (err as LocalDeliveryError).code === 'ELOCK') madeDirs.delete(dir);
+    throw err;
+  }
 }
+
+/** Mail directories this process has made (or found): one mkdir per directory, not per delivery. */
+const madeDirs = new Set<string>();
 
 /**
  * An alias's /file target (sendmail's *file* mailer): the message appended in mbox format, locked
@@ -374,28 +387,25 @@ async function appendToMbox(mailbox: string, msg: LocalMessage | readonly LocalM
   // Several messages for one mailbox go in one append and one fsync, under one lock: all or none.
   const entry = Array.isArray(msg) ? Buffer.concat((msg as readonly LocalMessage[]).map((m) => mboxEntry(m))) : mboxEntry(msg as LocalMessage);
 
-  const before = await lstatOrNull(mailbox);
-  if (before) checkMailboxStat(mailbox, before);
-
   const { lock, cutTo } = await takeLock(mailbox, LOCK_TIMEOUT_MS, LOCK_STALE_MS);
   let fh: FileHandle | undefined;
   let failure: unknown;
   try {
-    // O_NOFOLLOW closes the gap between the lstat above and this open.
+    // O_NOFOLLOW: never through a symlink. O_NONBLOCK: a FIFO put in place of a mailbox fails at
+    // once (ENXIO) instead of blocking a thread until a reader comes; on a file it changes nothing.
     try {
-      fh = await open(mailbox, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
+      fh = await open(mailbox, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o600);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ELOOP') throw new LocalDeliveryError(`${mailbox}: mailbox is a symbolic link`, false, 'ESYMLINK');
+      if (code === 'EISDIR' || code === 'ENXIO') throw new LocalDeliveryError(`${mailbox}: mailbox is not a regular file`, false, 'ENOTFILE');
       throw new LocalDeliveryError(`${mailbox}: cannot open: ${(err as Error).message}`, false, code ?? 'EOPEN', {
         cause: err,
       });
     }
+    // O_NOFOLLOW refused a symlink; what was opened must be a plain file with no other names.
     const st = await fh.stat();
     checkMailboxStat(mailbox, st);
-    if (before && (before.ino !== st.ino || before.dev !== st.dev)) {
-      throw new LocalDeliveryError(`${mailbox}: mailbox changed while opening it`, false, 'ECHANGED');
-    }
     let sizeBefore = st.size;
     if (cutTo !== undefined && cutTo < sizeBefore) {
       await fh.truncate(cutTo);

@@ -473,5 +473,12 @@ describe('a user name can never escape the mail directory', () => {
       deliverToMbox(mailDir, 'adir', { envelopeFrom: 'a@b', data: Buffer.from('Subject: x\n\nx\n') }),
       (e: unknown) => e instanceof LocalDeliveryError && e.code === 'ENOTFILE',
     );
+    // A FIFO in place of a mailbox: refused at once, not a thread blocked until a reader comes.
+    const fifo = await run('mkfifo', [path.join(mailDir, 'apipe')]);
+    assert.equal(fifo.code, 0, fifo.stderr);
+    await assert.rejects(
+      deliverToMbox(mailDir, 'apipe', { envelopeFrom: 'a@b', data: Buffer.from('Subject: x\n\nx\n') }),
+      (e: unknown) => e instanceof LocalDeliveryError && e.code === 'ENOTFILE',
+    );
   });
 });
