@@ -270,9 +270,21 @@ export class Spool {
       data = await open(this.file('df', envelope.id), 'wx', 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new SpoolError(`cannot create the data file: ${(err as Error).message}`, err);
-      // An id taken by a file already (a reused pid): replay gives it a new one.
-      envelope.id = newQueueId();
-      data = await open(this.file('df', envelope.id), 'wx', 0o600);
+      const queued = await this.readControl(envelope.id).catch(() => undefined);
+      if (queued && queued.receivedAt === envelope.receivedAt && queued.from === envelope.from) {
+        // Written out before, and the process stopped before its `moved` record: the queue files
+        // are the message now (and may hold newer state). Nothing to do.
+        return;
+      }
+      if (!queued) {
+        // A data file without control file: an interrupted write-out of this very message (nothing
+        // else makes a df with our pid in its id without a qf). Write it again.
+        data = await open(this.file('df', envelope.id), 'w', 0o600);
+      } else {
+        // The id is another message's (a pid reused since): this one gets a new id.
+        envelope.id = newQueueId();
+        data = await open(this.file('df', envelope.id), 'wx', 0o600);
+      }
     }
     try {
       await data.writeFile(m.data);

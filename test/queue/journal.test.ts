@@ -5,7 +5,7 @@
 
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Journal, encodeRecord } from '../../src/queue/journal.js';
@@ -179,6 +179,37 @@ describe('the spool with its journal', () => {
     const third = new Spool(spool.dir);
     assert.equal(await third.useJournal(), 0, 'not replayed twice');
     await third.close();
+  });
+
+  test('replay after a write-out whose `moved` record was lost: the queue files win, no second copy', async () => {
+    const spoolDir = path.join(dir, 'queue');
+    const { journal } = await Journal.open(path.join(spoolDir, 'journal'));
+    await journal.start();
+    const env = envelope('aaaaaaaa00001', REMOTE);
+    await journal.append({ kind: 'message', envelope: env, data: Buffer.from('the message') }, true);
+    await journal.close();
+    // Written out, tried once, and the process gone before it could say so in the journal.
+    await writeFile(path.join(spoolDir, 'dfaaaaaaaa00001'), 'the message');
+    await writeFile(path.join(spoolDir, 'qfaaaaaaaa00001'), JSON.stringify({ ...env, tries: 1 }));
+    const spool = new Spool(spoolDir);
+    await spool.useJournal();
+    assert.deepEqual(await queueFiles(spoolDir), ['dfaaaaaaaa00001', 'qfaaaaaaaa00001']);
+    assert.equal((JSON.parse(await readFile(path.join(spoolDir, 'qfaaaaaaaa00001'), 'utf8')) as { tries?: number }).tries, 1, 'the newer state is kept');
+    await spool.close();
+  });
+
+  test('replay after a write-out cut before its control file: the data file is written again', async () => {
+    const spoolDir = path.join(dir, 'queue');
+    const { journal } = await Journal.open(path.join(spoolDir, 'journal'));
+    await journal.start();
+    await journal.append({ kind: 'message', envelope: envelope('bbbbbbbb00001', REMOTE), data: Buffer.from('whole message') }, true);
+    await journal.close();
+    await writeFile(path.join(spoolDir, 'dfbbbbbbbb00001'), 'whole me');
+    const spool = new Spool(spoolDir);
+    await spool.useJournal();
+    assert.deepEqual(await queueFiles(spoolDir), ['dfbbbbbbbb00001', 'qfbbbbbbbb00001']);
+    assert.equal(await readFile(path.join(spoolDir, 'dfbbbbbbbb00001'), 'utf8'), 'whole message');
+    await spool.close();
   });
 
   test('a message larger than the journal takes goes into a data file of its own', async () => {
