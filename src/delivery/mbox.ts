@@ -141,9 +141,6 @@ export const LOCK_STALE_MS = 5 * 60_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Locks this process holds now: a lock naming our own pid that is not here was left by an earlier
- * process that had the same pid (a container's pid 1 restarted after kill -9). */
-const heldLocks = new Set<string>();
 let lockSerial = 0;
 
 /** A lock we hold: its path and its open file, where the mailbox's size before our append is noted. */
@@ -166,9 +163,15 @@ function parseLock(text: string): LockContent | null {
   return { pid, sizeBefore: m[2] === undefined ? undefined : Number(m[2]) };
 }
 
-/** Whether the process that wrote `lock` is gone. EPERM means it exists under another user. */
-function ownerIsDead(lockPath: string, lock: LockContent): boolean {
-  if (lock.pid === process.pid) return !heldLocks.has(lockPath);
+/**
+ * Whether the process that wrote a lock (made at `madeMs`) is gone. EPERM means it exists under
+ * another user. A lock naming our own pid is ours unless it is older than this process: then an
+ * earlier process had the same pid (a container's pid 1 restarted after kill -9). (Asking which
+ * locks this process holds instead would race: between one delivery's unlink and the next one's
+ * link, a third could take the fresh lock for a dead one.)
+ */
+function ownerIsDead(lock: LockContent, madeMs: number): boolean {
+  if (lock.pid === process.pid) return madeMs < performance.timeOrigin;
   try {
     process.kill(lock.pid, 0);
     return false;
@@ -202,7 +205,6 @@ async function createLock(lockPath: string): Promise<HeldLock | null> {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
     throw new LocalDeliveryError(`${lockPath}: cannot create lock: ${(err as Error).message}`, false, 'ELOCK', { cause: err });
   }
-  heldLocks.add(lockPath);
   await unlink(tmp).catch(() => undefined);
   return { path: lockPath, fh };
 }
@@ -218,8 +220,6 @@ async function releaseLock(lock: HeldLock): Promise<void> {
         cause: err,
       });
     }
-  } finally {
-    heldLocks.delete(lock.path);
   }
 }
 
@@ -277,7 +277,7 @@ async function takeLock(mailbox: string, timeoutMs: number, staleMs: number): Pr
     try {
       const st = await lstat(lockPath);
       const content = parseLock(await readFile(lockPath, 'latin1'));
-      if (content && ownerIsDead(lockPath, content)) {
+      if (content && ownerIsDead(content, st.mtimeMs)) {
         const broken = await breakDeadLock(mailbox, lockPath, { ino: st.ino, lock: content });
         if (broken) return broken;
         continue;
@@ -323,7 +323,7 @@ export async function removeDeadLockLeftovers(mailDir: string): Promise<void> {
     const content = text === '' ? { pid: 0 } : text === null ? null : parseLock(text);
     // The pid in the name is the process that made the file (for a claimed lock, the breaker).
     const maker = { pid: Number(m[1]) };
-    if (content && maker.pid !== process.pid && ownerIsDead(file, maker)) await unlink(file).catch(() => undefined);
+    if (content && maker.pid !== process.pid && ownerIsDead(maker, st.mtimeMs)) await unlink(file).catch(() => undefined);
   }
 }
 
@@ -331,7 +331,6 @@ export async function removeDeadLockLeftovers(mailDir: string): Promise<void> {
 export async function dotLock(mailbox: string, timeoutMs = LOCK_TIMEOUT_MS, staleMs = LOCK_STALE_MS): Promise<string> {
   const { lock } = await takeLock(mailbox, timeoutMs, staleMs);
   await lock.fh.close().catch(() => undefined);
-  heldLocks.delete(lock.path);
   return lock.path;
 }
 

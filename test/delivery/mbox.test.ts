@@ -306,9 +306,18 @@ describe('mbox delivery read back by mailutils mail', () => {
     assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('deadowner.lock')), [], 'no claimed lock left');
   });
 
-  test('a lock naming our own pid that we do not hold (a restarted pid 1) is broken', async () => {
+  test('a lock naming our own pid made since this process started is another delivery\'s: it waits', async () => {
+    const mbox = path.join(dir, 'ours');
+    await writeFile(`${mbox}.lock`, `${process.pid}\n`);
+    await assert.rejects(dotLock(mbox, 300), (e: unknown) => e instanceof LocalDeliveryError && e.code === 'ELOCKED');
+    await access(`${mbox}.lock`);
+  });
+
+  test('a lock naming our own pid but older than this process (a restarted pid 1) is broken', async () => {
     const mbox = path.join(dir, 'samepid');
     await writeFile(`${mbox}.lock`, `${process.pid}\n`);
+    const before = new Date(performance.timeOrigin - 10_000);
+    await utimes(`${mbox}.lock`, before, before);
     const t0 = Date.now();
     await deliverToMbox(dir, 'samepid', { envelopeFrom: 'a@b', data: message('same pid', 'ok\n') });
     assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
