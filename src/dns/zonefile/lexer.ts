@@ -143,26 +143,19 @@ export function lex(text: string, firstLine = 1): LexResult {
       continue;
     }
     // An ordinary token: runs to a blank, newline, `;`, `(`, `)` or `"`, escapes kept raw.
+    // The token is the text as written (escapes are kept raw), so it is a slice, not built up char by char.
     const startLine = line;
     let j = i;
-    let word = '';
     while (j < n) {
-      const c = text[j]!;
-      if (c === '\\') {
-        if (j + 1 < n && text[j + 1] !== '\n') {
-          word += c + text[j + 1];
-          j += 2;
-        } else {
-          word += c;
-          j++;
-        }
+      const c = text.charCodeAt(j);
+      if (c === 0x5c) {
+        j += j + 1 < n && text.charCodeAt(j + 1) !== 0x0a ? 2 : 1;
         continue;
       }
-      if (c === '\n' || isBlank(c) || c === ';' || c === '(' || c === ')' || c === '"') break;
-      word += c;
+      if (c === 0x0a || c === 0x3b || c === 0x28 || c === 0x29 || c === 0x22 || isBlank(text[j]!)) break;
       j++;
     }
-    push({ text: word, quoted: false, line: startLine, start: i, end: j }, blankOwner);
+    push({ text: text.slice(i, j), quoted: false, line: startLine, start: i, end: j }, blankOwner);
     i = j;
   }
   if (parenDepth > 0) {

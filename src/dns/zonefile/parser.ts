@@ -6,7 +6,7 @@ import { realpath, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CLASS, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
 import { NameError, nameFromText, nameKey } from '../name.js';
-import { isRdataName, soaFields, type ResourceRecord } from '../record.js';
+import { isRdataName, packRdata, soaFields, ZoneRecord, type PackedRdata, type RdataPart, type ResourceRecord } from '../record.js';
 import { GenerateError, expandGenerate, parseGenerate } from './generate.js';
 import { isBroken, lex, type Entry, type Token } from './lexer.js';
 import { RdataError, parseRdata, parseTime } from './rdata.js';
@@ -93,7 +93,9 @@ function isClassToken(t: Token): boolean {
 }
 
 class Loader {
-  readonly records: ResourceRecord[] = [];
+  readonly records: ZoneRecord[] = [];
+  /** One string per distinct name: owners repeat from record to record, and names in RDATA are owners too. */
+  private readonly names = new Map<string, string>();
   readonly errors: ZoneProblem[] = [];
   readonly warnings: ZoneProblem[] = [];
   /** $TTL, or the SOA minimum once used in its place. */
@@ -109,6 +111,23 @@ class Loader {
     private readonly readInclude: ((rel: string, from: string) => Promise<IncludeResult & { key?: string }>) | undefined,
   ) {
     this.defaultTtl = defaultTtl;
+  }
+
+  private intern(name: string): string {
+    const known = this.names.get(name);
+    if (known !== undefined) return known;
+    // A copy of its own: the name may be a slice of the file's text, which would keep all of it.
+    const own = name.length > 12 ? Buffer.from(name, 'latin1').toString('latin1') : name;
+    this.names.set(own, own);
+    return own;
+  }
+
+  private pack(parts: RdataPart[]): PackedRdata {
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (isRdataName(part)) parts[i] = { name: this.intern(part.name), compress: part.compress };
+    }
+    return packRdata(parts);
   }
 
   error(file: string, line: number, message: string): void {
@@ -312,7 +331,7 @@ class Loader {
         return;
       }
       try {
-        owner = nameFromText(t.text, st.origin);
+        owner = this.intern(nameFromText(t.text, st.origin));
       } catch (e) {
         st.lastOwner = undefined;
         fail(`bad owner name: ${problemText(e)}`);
@@ -410,7 +429,7 @@ class Loader {
       return;
     }
 
-    this.records.push({ owner, type, class: CLASS.IN, ttl, rdata, source: { file: st.file, line } });
+    this.records.push(new ZoneRecord(owner, type, ttl, this.pack(rdata), st.file, line));
   }
 
   private ttlOrFail(t: Token, fail: (m: string) => void): number | undefined {
@@ -424,8 +443,8 @@ class Loader {
 
   /** BIND's RRset rules: one TTL per set (the first one wins, with a warning); exact duplicates dropped. */
   finish(): void {
-    const sets = new Map<string, { ttl: number; rr: ResourceRecord; data: Set<string> | string }>();
-    const kept: ResourceRecord[] = [];
+    const sets = new Map<string, { ttl: number; rr: ZoneRecord; data: Set<string> | string }>();
+    const kept: ZoneRecord[] = [];
     for (const rr of this.records) {
       const setKey = nameKey(rr.owner) + '/' + rr.type;
       const dataKey = rdataKey(rr);
@@ -440,9 +459,9 @@ class Loader {
       set.data.add(dataKey);
       if (set.ttl !== rr.ttl) {
         this.warn(
-          rr.source.file,
-          rr.source.line,
-          `TTL ${rr.ttl} differs from the TTL ${set.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${set.rr.source.file}:${set.rr.source.line}); using ${set.ttl} for the whole set, as BIND does`,
+          rr.file,
+          rr.line,
+          `TTL ${rr.ttl} differs from the TTL ${set.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${set.rr.file}:${set.rr.line}); using ${set.ttl} for the whole set, as BIND does`,
         );
         rr.ttl = set.ttl;
       }
@@ -454,9 +473,11 @@ class Loader {
 }
 
 /** Comparison key of RDATA: the bytes, names lowercased (as BIND compares them). */
-function rdataKey(rr: ResourceRecord): string {
+function rdataKey(rr: ZoneRecord): string {
+  const packed = rr.packed;
+  if (typeof packed === 'string') return packed;
   let key = '';
-  for (const p of rr.rdata) key += isRdataName(p) ? '\u0001' + nameKey(p.name) + '\u0001' : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('latin1');
+  for (let i = 0; i < packed.length; i++) key += i % 2 === 1 ? '\u0001' + nameKey(packed[i]!) + '\u0001' : packed[i]!;
   return key;
 }
 

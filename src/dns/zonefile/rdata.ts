@@ -5,18 +5,13 @@
 
 import { TYPE, typeName } from '../constants.js';
 import { NameError, nameFromText, readWireName, labelsToName } from '../name.js';
-import type { RdataName, RdataPart } from '../record.js';
+import { compressibleType, type RdataName, type RdataPart } from '../record.js';
 import type { Token } from './lexer.js';
 
 export class RdataError extends Error {}
 
-/** Types whose RDATA names may be compressed (RFC 3597 §4). */
-const COMPRESSIBLE = new Set<number>([
-  TYPE.NS, TYPE.MD, TYPE.MF, TYPE.CNAME, TYPE.SOA, TYPE.MB, TYPE.MG, TYPE.MR, TYPE.PTR, TYPE.MINFO, TYPE.MX,
-]);
-
 export function compressible(type: number): boolean {
-  return COMPRESSIBLE.has(type);
+  return compressibleType(type);
 }
 
 /** Reads presentation tokens one at a time, with the record type for messages. */
@@ -57,7 +52,7 @@ class Reader {
   }
   name(what: string): RdataName {
     const t = this.next(what);
-    return { name: nameOf(t, what, this.origin), compress: COMPRESSIBLE.has(this.type) };
+    return { name: nameOf(t, what, this.origin), compress: compressibleType(this.type) };
   }
   charString(what: string): Uint8Array {
     const t = this.next(what);
@@ -348,7 +343,7 @@ function fromWire(type: number, bytes: Uint8Array, label: string): RdataPart[] {
       if (e instanceof NameError) throw new RdataError(`${label} RDATA given with \\# holds a bad domain name: ${e.message}`);
       throw e;
     }
-    parts.push({ name, compress: COMPRESSIBLE.has(type) });
+    parts.push({ name, compress: compressibleType(type) });
     pos = end;
   }
   if (bytes.length - pos !== trail) {
