@@ -8,7 +8,7 @@ import { CLASS, TYPE, classCode, isMetaType, typeCode, typeName } from '../const
 import { NameError, nameFromText, nameKey } from '../name.js';
 import { isRdataName, packRdata, soaFields, ZoneRecord, type PackedRdata, type RdataPart, type ResourceRecord } from '../record.js';
 import { GenerateError, expandGenerate, parseGenerate } from './generate.js';
-import { isBroken, lex, type Entry, type Token } from './lexer.js';
+import { isBroken, lex, lexEntries, type Entry, type LexProblem, type Token } from './lexer.js';
 import { RdataError, parseRdata, parseTime } from './rdata.js';
 
 export interface ZoneProblem {
@@ -144,12 +144,22 @@ class Loader {
 
   async loadText(text: string, st: FileState, depth: number): Promise<void> {
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    const lexed = lex(text);
-    if (lexed.nbspLine !== undefined) {
-      this.warn(st.file, lexed.nbspLine, 'non-breaking spaces (U+00A0, as pasted from a web page) are read as blanks');
+    // Entries are read as they are lexed, so a big file never exists as tokens all at once;
+    // a file with a non-breaking space is lexed first, as its warning comes before the rest.
+    let entries: Iterable<Entry>;
+    let lexErrors: LexProblem[];
+    if (text.includes('\u00a0')) {
+      const lexed = lex(text);
+      if (lexed.nbspLine !== undefined) {
+        this.warn(st.file, lexed.nbspLine, 'non-breaking spaces (U+00A0, as pasted from a web page) are read as blanks');
+      }
+      entries = lexed.entries;
+      lexErrors = [...lexed.errors];
+    } else {
+      lexErrors = [];
+      entries = lexEntries(text, lexErrors, {});
     }
     // Lexing problems are reported in line order with the entries they belong to.
-    const lexErrors = [...lexed.errors];
     const flushLexErrors = (upTo: number): void => {
       while (lexErrors.length > 0 && lexErrors[0]!.line <= upTo) {
         const p = lexErrors.shift()!;
@@ -159,7 +169,7 @@ class Loader {
     this.stack.push(st.key);
     try {
       let sinceYield = 0;
-      for (const entry of lexed.entries) {
+      for (const entry of entries) {
         flushLexErrors(entry.line);
         if (isBroken(entry)) continue;
         await this.entry(entry, st, depth);
