@@ -226,6 +226,25 @@ export function isSubdomain(name: string, ancestor: string): boolean {
   return true;
 }
 
+/**
+ * The parent of a canonical name (or of its nameKey), found by cutting at the first unescaped
+ * dot: canonical names escape a dot inside a label as `\.` and write bytes as `\DDD`. Much
+ * cheaper than going through labels, which matters for zones of a million records.
+ */
+export function parentOf(name: string): string | undefined {
+  if (name === '.') return undefined;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x5c) {
+      const next = name.charCodeAt(i + 1);
+      i += next >= 0x30 && next <= 0x39 ? 3 : 1;
+      continue;
+    }
+    if (c === 0x2e) return i === name.length - 1 ? '.' : name.slice(i + 1);
+  }
+  return '.';
+}
+
 /** The name one label up; the root's parent is undefined. */
 export function parentName(name: string): string | undefined {
   if (name === '.') return undefined;

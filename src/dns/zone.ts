@@ -3,7 +3,7 @@
 // each holding its RRsets, and the zone cuts (delegations) marked so look-ups can stop there.
 
 import { TYPE } from './constants.js';
-import { ancestorsOf, nameKey, nameToLabels, isSubdomain } from './name.js';
+import { nameKey, isSubdomain, parentOf } from './name.js';
 import type { ResourceRecord, SoaFields } from './record.js';
 import { isRdataName, soaFields } from './record.js';
 import { createHash } from 'node:crypto';
@@ -15,11 +15,48 @@ export interface RRset {
   records: ResourceRecord[];
 }
 
+/** The RRsets of one node, by type: the part of a Map that look-ups use. */
+export type RRsets = Pick<ReadonlyMap<number, RRset>, 'get' | 'has' | 'size' | 'keys' | 'values'>;
+
+/**
+ * RRsets by type in the order types first appeared, kept in a plain array: a node has a handful,
+ * and a Map per node cost more than the records of a big zone themselves.
+ */
+export class RRsetList implements RRsets {
+  private sets: RRset[] = [];
+
+  get size(): number {
+    return this.sets.length;
+  }
+
+  get(type: number): RRset | undefined {
+    for (const set of this.sets) if (set.type === type) return set;
+    return undefined;
+  }
+
+  has(type: number): boolean {
+    return this.get(type) !== undefined;
+  }
+
+  keys(): MapIterator<number> {
+    return this.sets.map((set) => set.type).values();
+  }
+
+  values(): MapIterator<RRset> {
+    return this.sets.values();
+  }
+
+  add(set: RRset): void {
+    // A new array each time, exactly as long as needed (push, and spread, leave room for 16 more).
+    this.sets = this.sets.concat(set);
+  }
+}
+
 export interface ZoneNode {
   /** Canonical name, spelled as in the zone file (the first spelling met). */
   name: string;
   /** RRsets by type, in the order types first appeared in the file. */
-  rrsets: Map<number, RRset>;
+  rrsets: RRsets;
   /** NS here and not at the apex: a zone cut. */
   isDelegation: boolean;
   /** Strictly below a zone cut: occluded data (glue), only used for additional-section addresses. */
@@ -37,7 +74,7 @@ export interface Zone {
   nodes: Map<string, ZoneNode>;
   recordCount: number;
   /** The records in file order, for zone transfers and tools. */
-  records: ResourceRecord[];
+  records: readonly ResourceRecord[];
   /** A digest of the zone's data (not its layout), to tell a content change from a re-save; computed when first asked. */
   fingerprint(): string;
 }
@@ -79,23 +116,21 @@ const SLICE = 5000;
 
 function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Generator<void, Zone> {
   const originKey = nameKey(origin);
-  const originLabels = nameToLabels(origin).length;
   const nodes = new Map<string, ZoneNode>();
 
+  const newNode = (name: string): ZoneNode => ({ name, rrsets: new RRsetList(), isDelegation: false, belowCut: false });
   const nodeFor = (name: string): ZoneNode => {
     const key = nameKey(name);
     let node = nodes.get(key);
     if (!node) {
-      node = { name, rrsets: new Map(), isDelegation: false, belowCut: false };
+      node = newNode(name);
       nodes.set(key, node);
-      // Empty non-terminals: every ancestor up to the apex exists.
-      const ancestors = ancestorsOf(name);
-      const below = ancestors.length - originLabels;
-      for (let i = 0; i < below; i++) {
-        const ancestor = ancestors[i]!;
+      // Empty non-terminals: every ancestor up to the apex exists (walked up only as far as
+      // the first one that already does).
+      for (let ancestor = parentOf(name); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
         const ancestorKey = nameKey(ancestor);
         if (nodes.has(ancestorKey)) break;
-        nodes.set(ancestorKey, { name: ancestor, rrsets: new Map(), isDelegation: false, belowCut: false });
+        nodes.set(ancestorKey, newNode(ancestor));
       }
     }
     return node;
@@ -107,12 +142,12 @@ function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Gener
     if (++done % SLICE === 0) yield;
     if (!isSubdomain(rr.owner, origin)) continue;
     const node = nodeFor(rr.owner);
-    let set = node.rrsets.get(rr.type);
-    if (!set) {
-      set = { owner: node.name, type: rr.type, ttl: rr.ttl, records: [] };
-      node.rrsets.set(rr.type, set);
-    }
-    set.records.push(rr);
+    const set = node.rrsets.get(rr.type);
+    // The builder made every node's rrsets an RRsetList.
+    if (!set) (node.rrsets as RRsetList).add({ owner: node.name, type: rr.type, ttl: rr.ttl, records: [rr] });
+    // Arrays made to measure while small: push would leave room for 16 more records in every set.
+    else if (set.records.length < 8) set.records = set.records.concat(rr);
+    else set.records.push(rr);
   }
 
   let cuts = 0;
@@ -126,10 +161,8 @@ function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Gener
   if (cuts > 0) {
     for (const node of nodes.values()) {
       if (++done % SLICE === 0) yield;
-      const ancestors = ancestorsOf(node.name);
-      const below = ancestors.length - originLabels;
-      for (let i = 0; i < below; i++) {
-        if (nodes.get(nameKey(ancestors[i]!))?.isDelegation) {
+      for (let ancestor = parentOf(node.name); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
+        if (nodes.get(nameKey(ancestor))?.isDelegation) {
           node.belowCut = true;
           break;
         }
@@ -150,7 +183,7 @@ function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Gener
     negativeTtl: Math.min(soa.ttl, fields.minimum),
     nodes,
     recordCount: records.length,
-    records: [...records],
+    records,
     fingerprint: () => (fingerprint ??= zoneFingerprint(records)),
   };
 }
