@@ -171,7 +171,8 @@ export class ZoneSet {
     for (const type of [TYPE.A, TYPE.AAAA]) {
       const rrset = node.rrsets.get(type);
       if (!rrset) continue;
-      if (into.some((p) => p.rrset === rrset)) continue;
+      // Nodes are made afresh when looked up, so the same RRset is told by owner and type.
+      if (into.some((p) => p.rrset.type === type && nameKey(p.rrset.owner) === nameKey(rrset.owner))) continue;
       into.push({ owner: node.name, rrset, ttl: rrset.ttl });
     }
   }

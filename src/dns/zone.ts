@@ -1,11 +1,14 @@
 // The in-memory form of one authoritative zone: a node per owner name (plus the empty
 // non-terminals between the apex and the owners, which exist for RFC 4592 and NODATA purposes),
 // each holding its RRsets, and the zone cuts (delegations) marked so look-ups can stop there.
+// The records themselves live in a compact RecordStore (zone-store.ts); nodes, RRsets and
+// records are objects only while someone holds them.
 
 import { TYPE } from './constants.js';
 import { nameKey, isSubdomain, parentOf } from './name.js';
 import type { ResourceRecord, SoaFields } from './record.js';
 import { isRdataName, soaFields } from './record.js';
+import { NO_NODE, RecordStoreBuilder, U32List, type RecordStore } from './zone-store.js';
 import { createHash } from 'node:crypto';
 
 export interface RRset {
@@ -23,7 +26,7 @@ export type RRsets = Pick<ReadonlyMap<number, RRset>, 'get' | 'has' | 'size' | '
  * and a Map per node cost more than the records of a big zone themselves.
  */
 export class RRsetList implements RRsets {
-  private sets: RRset[] = [];
+  constructor(private sets: RRset[] = []) {}
 
   get size(): number {
     return this.sets.length;
@@ -63,6 +66,15 @@ export interface ZoneNode {
   belowCut: boolean;
 }
 
+/** The part of a Map the users of a zone's nodes need; nodes are made when asked for. */
+export interface ZoneNodes {
+  readonly size: number;
+  get(key: string): ZoneNode | undefined;
+  has(key: string): boolean;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<ZoneNode>;
+}
+
 export interface Zone {
   origin: string;
   originKey: string;
@@ -70,8 +82,8 @@ export interface Zone {
   soaFields: SoaFields;
   /** TTL of negative answers (RFC 2308 §5): min(SOA TTL, SOA MINIMUM). */
   negativeTtl: number;
-  /** Nodes by nameKey(). */
-  nodes: Map<string, ZoneNode>;
+  /** Nodes by nameKey(), in the order their names first appeared. */
+  nodes: ZoneNodes;
   recordCount: number;
   /** The records in file order, for zone transfers and tools. */
   records: readonly ResourceRecord[];
@@ -114,67 +126,115 @@ export async function buildZoneAsync(origin: string, records: readonly ResourceR
 /** Records or nodes handled between two yields of zoneBuilder. */
 const SLICE = 5000;
 
+const DELEGATION = 1;
+const BELOW_CUT = 2;
+
+/** True if the nameKey `key` is `originKey` or below it. */
+function inZone(key: string, originKey: string, origin: string): boolean {
+  if (originKey === '.' || key === originKey) return true;
+  // Without escapes every dot separates labels, so a suffix test is exact.
+  if (!key.includes('\\')) return key.endsWith(originKey) && key.charCodeAt(key.length - originKey.length - 1) === 0x2e;
+  return isSubdomain(key, origin);
+}
+
 function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Generator<void, Zone> {
   const originKey = nameKey(origin);
-  const nodes = new Map<string, ZoneNode>();
-
-  const newNode = (name: string): ZoneNode => ({ name, rrsets: new RRsetList(), isDelegation: false, belowCut: false });
-  const nodeFor = (name: string): ZoneNode => {
+  const ids = new Map<string, number>();
+  const names: string[] = [];
+  const nodeId = (name: string): number => {
     const key = nameKey(name);
-    let node = nodes.get(key);
-    if (!node) {
-      node = newNode(name);
-      nodes.set(key, node);
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = names.length;
+      ids.set(key, id);
+      names.push(name);
       // Empty non-terminals: every ancestor up to the apex exists (walked up only as far as
       // the first one that already does).
       for (let ancestor = parentOf(name); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
         const ancestorKey = nameKey(ancestor);
-        if (nodes.has(ancestorKey)) break;
-        nodes.set(ancestorKey, newNode(ancestor));
+        if (ids.has(ancestorKey)) break;
+        ids.set(ancestorKey, names.length);
+        names.push(ancestor);
       }
     }
-    return node;
+    return id;
   };
 
-  nodeFor(origin);
-  let done = 0;
-  for (const rr of records) {
-    if (++done % SLICE === 0) yield;
-    if (!isSubdomain(rr.owner, origin)) continue;
-    const node = nodeFor(rr.owner);
-    const set = node.rrsets.get(rr.type);
-    // The builder made every node's rrsets an RRsetList.
-    if (!set) (node.rrsets as RRsetList).add({ owner: node.name, type: rr.type, ttl: rr.ttl, records: [rr] });
-    // Arrays made to measure while small: push would leave room for 16 more records in every set.
-    else if (set.records.length < 8) set.records = set.records.concat(rr);
-    else set.records.push(rr);
+  // Which node each record belongs to, in file order.
+  nodeId(origin);
+  const recordNode = new Uint32Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    if ((i + 1) % SLICE === 0) yield;
+    const rr = records[i]!;
+    recordNode[i] = inZone(nameKey(rr.owner), originKey, origin) ? nodeId(rr.owner) : NO_NODE;
   }
 
-  let cuts = 0;
-  for (const [key, node] of nodes) {
-    if (key !== originKey && node.rrsets.has(TYPE.NS)) {
-      node.isDelegation = true;
-      cuts++;
+  // The records of each node together, in file order (a counting sort by node).
+  const nodeCount = names.length;
+  const firstOfNode = new Uint32Array(nodeCount + 1);
+  for (const id of recordNode) if (id !== NO_NODE) firstOfNode[id + 1]!++;
+  for (let id = 0; id < nodeCount; id++) firstOfNode[id + 1]! += firstOfNode[id]!;
+  const byNode = new Uint32Array(firstOfNode[nodeCount]!);
+  const fill = firstOfNode.slice(0, nodeCount);
+  for (let i = 0; i < records.length; i++) if (recordNode[i] !== NO_NODE) byNode[fill[recordNode[i]!]!++] = i;
+
+  // Each node's RRsets, in the order their types first appeared; each RRset's records in file order.
+  const store = new RecordStoreBuilder();
+  const fileOrder = new Uint32Array(records.length);
+  const nodeSets = new Uint32Array(nodeCount + 1);
+  const setStart = new U32List();
+  const flags = new Uint8Array(nodeCount);
+  for (let id = 0; id < nodeCount; id++) {
+    if ((id + 1) % SLICE === 0) yield;
+    nodeSets[id] = setStart.length;
+    const from = firstOfNode[id]!;
+    const to = firstOfNode[id + 1]!;
+    for (let k = from; k < to; k++) {
+      const type = records[byNode[k]!]!.type;
+      // The first record of its type at this node starts an RRset holding all of that type.
+      let seen = false;
+      for (let j = from; j < k && !seen; j++) seen = records[byNode[j]!]!.type === type;
+      if (seen) continue;
+      setStart.push(store.count);
+      if (type === TYPE.NS && id !== 0) flags[id] = DELEGATION;
+      for (let j = k; j < to; j++) {
+        const index = byNode[j]!;
+        const rr = records[index]!;
+        if (rr.type !== type) continue;
+        fileOrder[index] = store.count;
+        store.add(rr, id, names[id]);
+      }
     }
   }
+  nodeSets[nodeCount] = setStart.length;
+  setStart.push(store.count);
+  // Out-of-zone records (only tools build zones with them): kept for `records`, in no node.
+  for (let i = 0; i < records.length; i++) {
+    if (recordNode[i] !== NO_NODE) continue;
+    fileOrder[i] = store.count;
+    store.add(records[i]!, NO_NODE, undefined);
+  }
+
   // Mark everything strictly below a cut (only zones with delegations need the walk).
-  if (cuts > 0) {
-    for (const node of nodes.values()) {
-      if (++done % SLICE === 0) yield;
-      for (let ancestor = parentOf(node.name); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
-        if (nodes.get(nameKey(ancestor))?.isDelegation) {
-          node.belowCut = true;
+  if (flags.includes(DELEGATION)) {
+    for (let id = 1; id < nodeCount; id++) {
+      if ((id + 1) % SLICE === 0) yield;
+      for (let ancestor = parentOf(names[id]!); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
+        if (flags[ids.get(nameKey(ancestor))!]! & DELEGATION) {
+          flags[id]! |= BELOW_CUT;
           break;
         }
       }
     }
   }
 
-  let fingerprint: string | undefined;
+  const nodes = new NodeIndex(ids, names, nodeSets, setStart.done(), flags, store.finish());
   const apex = nodes.get(originKey)!;
   const soa = apex.rrsets.get(TYPE.SOA);
   if (!soa) throw new Error(`zone ${origin} has no SOA at its apex`);
   const fields = soaFields(soa.records[0]!);
+  const inFileOrder = (): ResourceRecord[] => Array.from(fileOrder, (pos) => nodes.recordAt(pos));
+  let fingerprint: string | undefined;
   return {
     origin: apex.name,
     originKey,
@@ -183,7 +243,71 @@ function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Gener
     negativeTtl: Math.min(soa.ttl, fields.minimum),
     nodes,
     recordCount: records.length,
-    records,
-    fingerprint: () => (fingerprint ??= zoneFingerprint(records)),
+    get records() {
+      return inFileOrder();
+    },
+    fingerprint: () => (fingerprint ??= zoneFingerprint(inFileOrder())),
   };
+}
+
+/** Nodes made from the store when asked for; the last few hundred are kept, as look-ups ask again at once. */
+class NodeIndex implements ZoneNodes {
+  private recent = new Map<number, ZoneNode>();
+
+  constructor(
+    private readonly ids: ReadonlyMap<string, number>,
+    private readonly names: readonly string[],
+    /** RRsets of node i: setStart indices nodeSets[i] .. nodeSets[i + 1]. */
+    private readonly nodeSets: Uint32Array,
+    /** Records of RRset s: store positions setStart[s] .. setStart[s + 1]. */
+    private readonly setStart: Uint32Array,
+    private readonly flags: Uint8Array,
+    private readonly store: RecordStore,
+  ) {}
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  has(key: string): boolean {
+    return this.ids.has(key);
+  }
+
+  get(key: string): ZoneNode | undefined {
+    const id = this.ids.get(key);
+    return id === undefined ? undefined : this.node(id);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.ids.keys();
+  }
+
+  *values(): IterableIterator<ZoneNode> {
+    for (let id = 0; id < this.names.length; id++) yield this.node(id);
+  }
+
+  /** The record at a store position, as an object. */
+  recordAt(pos: number): ResourceRecord {
+    const id = this.store.nodeOf[pos]!;
+    return this.store.record(pos, id === NO_NODE ? '' : this.names[id]!);
+  }
+
+  private node(id: number): ZoneNode {
+    const cached = this.recent.get(id);
+    if (cached) return cached;
+    const name = this.names[id]!;
+    const sets: RRset[] = [];
+    for (let s = this.nodeSets[id]!; s < this.nodeSets[id + 1]!; s++) {
+      const from = this.setStart[s]!;
+      const to = this.setStart[s + 1]!;
+      const records: ResourceRecord[] = [];
+      for (let pos = from; pos < to; pos++) records.push(this.store.record(pos, name));
+      sets.push({ owner: name, type: this.store.type(from), ttl: this.store.ttl(from), records });
+    }
+    const flags = this.flags[id]!;
+    const node: ZoneNode = { name, rrsets: new RRsetList(sets), isDelegation: (flags & DELEGATION) !== 0, belowCut: (flags & BELOW_CUT) !== 0 };
+    if (this.recent.size >= 512) this.recent = new Map();
+    this.recent.set(id, node);
+    return node;
+  }
 }
