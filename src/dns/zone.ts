@@ -85,18 +85,22 @@ export interface Zone {
   /** Nodes by nameKey(), in the order their names first appeared. */
   nodes: ZoneNodes;
   recordCount: number;
-  /** The records in file order, for zone transfers and tools. */
-  records: readonly ResourceRecord[];
+  /**
+   * The records in file order, for tools. Each pass makes the records afresh, one at a time, so
+   * reading a big zone through never holds it as objects.
+   */
+  records: Iterable<ResourceRecord>;
   /** A digest of the zone's data (not its layout), to tell a content change from a re-save; computed when first asked. */
   fingerprint(): string;
 }
 
 /** Digest over owner, type, TTL and RDATA of every record, in a canonical order. */
-export function zoneFingerprint(records: readonly ResourceRecord[]): string {
-  const lines = records.map((rr) => {
+export function zoneFingerprint(records: Iterable<ResourceRecord>): string {
+  const lines: string[] = [];
+  for (const rr of records) {
     const rdata = rr.rdata.map((part) => (isRdataName(part) ? nameKey(part.name) : Buffer.from(part).toString('hex'))).join('|');
-    return `${nameKey(rr.owner)} ${rr.type} ${rr.ttl} ${rdata}`;
-  });
+    lines.push(`${nameKey(rr.owner)} ${rr.type} ${rr.ttl} ${rdata}`);
+  }
   lines.sort();
   return createHash('sha256').update(lines.join('\n')).digest('hex');
 }
@@ -233,7 +237,11 @@ function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Gener
   const soa = apex.rrsets.get(TYPE.SOA);
   if (!soa) throw new Error(`zone ${origin} has no SOA at its apex`);
   const fields = soaFields(soa.records[0]!);
-  const inFileOrder = (): ResourceRecord[] => Array.from(fileOrder, (pos) => nodes.recordAt(pos));
+  const inFileOrder: Iterable<ResourceRecord> = {
+    *[Symbol.iterator]() {
+      for (const pos of fileOrder) yield nodes.recordAt(pos);
+    },
+  };
   let fingerprint: string | undefined;
   return {
     origin: apex.name,
@@ -243,10 +251,8 @@ function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Gener
     negativeTtl: Math.min(soa.ttl, fields.minimum),
     nodes,
     recordCount: records.length,
-    get records() {
-      return inFileOrder();
-    },
-    fingerprint: () => (fingerprint ??= zoneFingerprint(inFileOrder())),
+    records: inFileOrder,
+    fingerprint: () => (fingerprint ??= zoneFingerprint(inFileOrder)),
   };
 }
 
