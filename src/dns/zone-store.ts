@@ -91,7 +91,8 @@ export class RecordStoreBuilder {
     this.ttls.push(rr.ttl);
     this.lines.push(source ? source.line : rr.source.line);
     this.nodes.push(node);
-    if (rr.owner !== nodeName) this.owners.set(pos, rr.owner);
+    // A copy: the owner may be a slice of a whole file's text.
+    if (rr.owner !== nodeName) this.owners.set(pos, Buffer.from(rr.owner, 'latin1').toString('latin1'));
     if (rr.class !== CLASS.IN) this.classes.set(pos, rr.class);
     this.writeRdata(source ? source.packed : packRdata(rr.rdata));
     this.offsets.push(this.arena.length);

@@ -127,6 +127,14 @@ export async function buildZoneAsync(origin: string, records: readonly ResourceR
   }
 }
 
+/**
+ * A string of its own for a name the zone keeps: one read from a file may be a slice of the
+ * file's whole text (V8 slices strings of 13 characters or more), which would keep the text alive.
+ */
+function own(name: string): string {
+  return name.length < 13 ? name : Buffer.from(name, 'latin1').toString('latin1');
+}
+
 /** Records or nodes handled between two yields of zoneBuilder. */
 const SLICE = 5000;
 
@@ -145,12 +153,12 @@ function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Gener
   const originKey = nameKey(origin);
   const ids = new Map<string, number>();
   const names: string[] = [];
-  const nodeId = (name: string): number => {
-    const key = nameKey(name);
-    let id = ids.get(key);
+  const nodeId = (written: string): number => {
+    let id = ids.get(nameKey(written));
     if (id === undefined) {
+      const name = own(written);
       id = names.length;
-      ids.set(key, id);
+      ids.set(nameKey(name), id);
       names.push(name);
       // Empty non-terminals: every ancestor up to the apex exists (walked up only as far as
       // the first one that already does).

@@ -6,7 +6,7 @@ import { realpath, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CLASS, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
 import { NameError, nameFromText, nameKey } from '../name.js';
-import { isRdataName, packRdata, soaFields, ZoneRecord, type PackedRdata, type RdataPart, type ResourceRecord } from '../record.js';
+import { packRdata, soaFields, ZoneRecord, type ResourceRecord } from '../record.js';
 import { GenerateError, expandGenerate, parseGenerate } from './generate.js';
 import { isBroken, lex, lexEntries, type Entry, type LexProblem, type Token } from './lexer.js';
 import { RdataError, parseRdata, parseTime } from './rdata.js';
@@ -94,8 +94,6 @@ function isClassToken(t: Token): boolean {
 
 class Loader {
   readonly records: ZoneRecord[] = [];
-  /** One string per distinct name: owners repeat from record to record, and names in RDATA are owners too. */
-  private readonly names = new Map<string, string>();
   readonly errors: ZoneProblem[] = [];
   readonly warnings: ZoneProblem[] = [];
   /** $TTL, or the SOA minimum once used in its place. */
@@ -111,23 +109,6 @@ class Loader {
     private readonly readInclude: ((rel: string, from: string) => Promise<IncludeResult & { key?: string }>) | undefined,
   ) {
     this.defaultTtl = defaultTtl;
-  }
-
-  private intern(name: string): string {
-    const known = this.names.get(name);
-    if (known !== undefined) return known;
-    // A copy of its own: the name may be a slice of the file's text, which would keep all of it.
-    const own = name.length > 12 ? Buffer.from(name, 'latin1').toString('latin1') : name;
-    this.names.set(own, own);
-    return own;
-  }
-
-  private pack(parts: RdataPart[]): PackedRdata {
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
-      if (isRdataName(part)) parts[i] = { name: this.intern(part.name), compress: part.compress };
-    }
-    return packRdata(parts);
   }
 
   error(file: string, line: number, message: string): void {
@@ -341,7 +322,7 @@ class Loader {
         return;
       }
       try {
-        owner = this.intern(nameFromText(t.text, st.origin));
+        owner = nameFromText(t.text, st.origin);
       } catch (e) {
         st.lastOwner = undefined;
         fail(`bad owner name: ${problemText(e)}`);
@@ -439,7 +420,7 @@ class Loader {
       return;
     }
 
-    this.records.push(new ZoneRecord(owner, type, ttl, this.pack(rdata), st.file, line));
+    this.records.push(new ZoneRecord(owner, type, ttl, packRdata(rdata), st.file, line));
   }
 
   private ttlOrFail(t: Token, fail: (m: string) => void): number | undefined {
