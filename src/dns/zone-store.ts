@@ -41,9 +41,10 @@ class Arena {
     this.buf = next;
   }
 
-  done(): Buffer {
-    // A copy of the used part, so the slack of the last doubling is not kept.
-    return Buffer.from(this.buf.subarray(0, this.length));
+  done(): Uint8Array {
+    // A copy of the used part, so the slack of the last doubling is not kept (and in a buffer of
+    // its own, never Node's shared pool, so it can be handed to another thread).
+    return new Uint8Array(this.buf.subarray(0, this.length));
   }
 }
 
@@ -120,38 +121,67 @@ export class RecordStoreBuilder {
     }
   }
 
-  finish(): RecordStore {
-    return new RecordStore(
-      this.arena.done(),
-      this.offsets.done(),
-      this.ttls.done(),
-      this.lines.done(),
-      this.fileAndType.done(),
-      this.nodes.done(),
-      this.files,
-      this.owners,
-      this.classes,
-    );
+  finish(): RecordStoreParts {
+    return {
+      arena: this.arena.done(),
+      offsets: this.offsets.done(),
+      ttls: this.ttls.done(),
+      lines: this.lines.done(),
+      fileAndType: this.fileAndType.done(),
+      nodeOf: this.nodes.done(),
+      files: this.files,
+      owners: this.owners,
+      classes: this.classes,
+    };
   }
 }
 
 /** Marks a record outside every node (out-of-zone data some tools still build zones from). */
 export const NO_NODE = 0xffffffff;
 
+/** A RecordStore as plain data: typed arrays and a few strings, which can go to another thread. */
+export interface RecordStoreParts {
+  arena: Uint8Array;
+  /** Where record i's RDATA starts in the arena; one more entry marks the end. */
+  offsets: Uint32Array;
+  ttls: Uint32Array;
+  lines: Uint32Array;
+  /** File number << 16 | type. */
+  fileAndType: Uint32Array;
+  /** Node index of each record (NO_NODE outside the zone). */
+  nodeOf: Uint32Array;
+  files: string[];
+  owners: Map<number, string>;
+  classes: Map<number, number>;
+}
+
+/** The buffers a RecordStoreParts is made of, to transfer rather than copy. */
+export function storeBuffers(parts: RecordStoreParts): ArrayBuffer[] {
+  return [parts.arena, parts.offsets, parts.ttls, parts.lines, parts.fileAndType, parts.nodeOf].map((a) => a.buffer as ArrayBuffer);
+}
+
 export class RecordStore {
-  constructor(
-    private readonly arena: Buffer,
-    private readonly offsets: Uint32Array,
-    private readonly ttls: Uint32Array,
-    private readonly lines: Uint32Array,
-    /** File number << 16 | type. */
-    private readonly fileAndType: Uint32Array,
-    /** Node index of each record (NO_NODE outside the zone). */
-    readonly nodeOf: Uint32Array,
-    private readonly files: readonly string[],
-    private readonly owners: ReadonlyMap<number, string>,
-    private readonly classes: ReadonlyMap<number, number>,
-  ) {}
+  private readonly arena: Buffer;
+  private readonly offsets: Uint32Array;
+  private readonly ttls: Uint32Array;
+  private readonly lines: Uint32Array;
+  private readonly fileAndType: Uint32Array;
+  readonly nodeOf: Uint32Array;
+  private readonly files: readonly string[];
+  private readonly owners: ReadonlyMap<number, string>;
+  private readonly classes: ReadonlyMap<number, number>;
+
+  constructor(parts: RecordStoreParts) {
+    this.arena = Buffer.from(parts.arena.buffer, parts.arena.byteOffset, parts.arena.byteLength);
+    this.offsets = parts.offsets;
+    this.ttls = parts.ttls;
+    this.lines = parts.lines;
+    this.fileAndType = parts.fileAndType;
+    this.nodeOf = parts.nodeOf;
+    this.files = parts.files;
+    this.owners = parts.owners;
+    this.classes = parts.classes;
+  }
 
   get count(): number {
     return this.ttls.length;

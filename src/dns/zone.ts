@@ -8,7 +8,7 @@ import { TYPE } from './constants.js';
 import { nameKey, isSubdomain, parentOf } from './name.js';
 import type { ResourceRecord, SoaFields } from './record.js';
 import { isRdataName, soaFields } from './record.js';
-import { NO_NODE, RecordStoreBuilder, U32List, type RecordStore } from './zone-store.js';
+import { NO_NODE, RecordStore, RecordStoreBuilder, storeBuffers, U32List, type RecordStoreParts } from './zone-store.js';
 import { createHash } from 'node:crypto';
 
 export interface RRset {
@@ -110,16 +110,54 @@ export function zoneFingerprint(records: Iterable<ResourceRecord>): string {
  * NS at the apex, everything at or below the origin).
  */
 export function buildZone(origin: string, records: readonly ResourceRecord[]): Zone {
-  const steps = zoneBuilder(origin, records);
+  return runSync(zoneFromParts(runSync(partsBuilder(origin, records))));
+}
+
+/** buildZone in slices, giving the event loop a turn between them (reloads of big zones). */
+export async function buildZoneAsync(origin: string, records: readonly ResourceRecord[]): Promise<Zone> {
+  return runSliced(zoneFromParts(await runSliced(partsBuilder(origin, records))));
+}
+
+/** A zone as plain data (typed arrays, strings), as a worker thread builds it for the main one. */
+export interface ZoneParts {
+  origin: string;
+  recordCount: number;
+  /** Node names (first spelling met), in node order. */
+  names: string[];
+  /** RRsets of node i: indices nodeSets[i] .. nodeSets[i + 1] of setStart. */
+  nodeSets: Uint32Array;
+  /** Records of RRset s: store positions setStart[s] .. setStart[s + 1]. */
+  setStart: Uint32Array;
+  /** DELEGATION | BELOW_CUT per node. */
+  flags: Uint8Array;
+  /** Store position of each record, in file order. */
+  fileOrder: Uint32Array;
+  store: RecordStoreParts;
+}
+
+/** The parts of buildZone done where the records are (a worker thread). */
+export function buildZoneParts(origin: string, records: readonly ResourceRecord[]): ZoneParts {
+  return runSync(partsBuilder(origin, records));
+}
+
+/** The buffers of ZoneParts, to transfer rather than copy. */
+export function zonePartsBuffers(parts: ZoneParts): ArrayBuffer[] {
+  return [parts.nodeSets, parts.setStart, parts.flags, parts.fileOrder].map((a) => a.buffer as ArrayBuffer).concat(storeBuffers(parts.store));
+}
+
+/** The Zone of parts made by buildZoneParts, in slices. */
+export async function zoneFromPartsAsync(parts: ZoneParts): Promise<Zone> {
+  return runSliced(zoneFromParts(parts));
+}
+
+function runSync<T>(steps: Generator<void, T>): T {
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
   }
 }
 
-/** buildZone in slices, giving the event loop a turn between them (reloads of big zones). */
-export async function buildZoneAsync(origin: string, records: readonly ResourceRecord[]): Promise<Zone> {
-  const steps = zoneBuilder(origin, records);
+async function runSliced<T>(steps: Generator<void, T>): Promise<T> {
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -149,7 +187,7 @@ function inZone(key: string, originKey: string, origin: string): boolean {
   return isSubdomain(key, origin);
 }
 
-function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Generator<void, Zone> {
+function* partsBuilder(origin: string, records: readonly ResourceRecord[]): Generator<void, ZoneParts> {
   const originKey = nameKey(origin);
   const ids = new Map<string, number>();
   const names: string[] = [];
@@ -240,7 +278,18 @@ function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Gener
     }
   }
 
-  const nodes = new NodeIndex(ids, names, nodeSets, setStart.done(), flags, store.finish());
+  return { origin, recordCount: records.length, names, nodeSets, setStart: setStart.done(), flags, fileOrder, store: store.finish() };
+}
+
+function* zoneFromParts(parts: ZoneParts): Generator<void, Zone> {
+  const { origin, names, fileOrder } = parts;
+  const originKey = nameKey(origin);
+  const ids = new Map<string, number>();
+  for (let id = 0; id < names.length; id++) {
+    if ((id + 1) % (SLICE * 4) === 0) yield;
+    ids.set(nameKey(names[id]!), id);
+  }
+  const nodes = new NodeIndex(ids, names, parts.nodeSets, parts.setStart, parts.flags, new RecordStore(parts.store));
   const apex = nodes.get(originKey)!;
   const soa = apex.rrsets.get(TYPE.SOA);
   if (!soa) throw new Error(`zone ${origin} has no SOA at its apex`);
@@ -258,7 +307,7 @@ function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Gener
     soaFields: fields,
     negativeTtl: Math.min(soa.ttl, fields.minimum),
     nodes,
-    recordCount: records.length,
+    recordCount: parts.recordCount,
     records: inFileOrder,
     fingerprint: () => (fingerprint ??= zoneFingerprint(inFileOrder)),
   };
