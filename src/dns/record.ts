@@ -102,6 +102,8 @@ export function packRdata(parts: readonly RdataPart[]): PackedRdata {
 }
 
 function latin1(bytes: Uint8Array): string {
+  // Short runs (addresses, most of a zone) are cheaper made in JS than through a Buffer.
+  if (bytes.length <= 64) return String.fromCharCode.apply(null, bytes as unknown as number[]);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 

@@ -26,6 +26,8 @@ const ADDRESS_TYPES = [TYPE.A, TYPE.AAAA];
 /** True if key is apexKey or below it (both nameKeys). */
 function under(key: string, apexKey: string): boolean {
   if (apexKey === '.') return true;
+  // Without escapes in the name every dot separates labels, so a suffix test is exact.
+  if (!key.includes('\\')) return key.endsWith(apexKey) && (key.length === apexKey.length || key.charCodeAt(key.length - apexKey.length - 1) === 0x2e);
   for (let n: string | undefined = key; n !== undefined && n.length >= apexKey.length; n = parentOf(n)) {
     if (n === apexKey) return true;
   }

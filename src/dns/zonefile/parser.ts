@@ -434,19 +434,26 @@ class Loader {
 
   /** BIND's RRset rules: one TTL per set (the first one wins, with a warning); exact duplicates dropped. */
   finish(): void {
-    const sets = new Map<string, { ttl: number; rr: ZoneRecord; data: Set<string> | string }>();
-    const kept: ZoneRecord[] = [];
+    // By owner, then by type among the few of one owner: no key string made per record, and
+    // the RDATA compared only once a set has a second record.
+    const owners = new Map<string, SetSeen | SetSeen[]>();
+    const drop = new Set<ZoneRecord>();
     for (const rr of this.records) {
-      const setKey = nameKey(rr.owner) + '/' + rr.type;
-      const dataKey = rdataKey(rr);
-      const set = sets.get(setKey);
+      const key = nameKey(rr.owner);
+      const seen = owners.get(key);
+      let set: SetSeen | undefined;
+      if (seen !== undefined) set = Array.isArray(seen) ? seen.find((s) => s.type === rr.type) : seen.type === rr.type ? seen : undefined;
       if (!set) {
-        sets.set(setKey, { ttl: rr.ttl, rr, data: dataKey });
-        kept.push(rr);
+        const fresh: SetSeen = { type: rr.type, ttl: rr.ttl, rr, data: undefined };
+        owners.set(key, seen === undefined ? fresh : Array.isArray(seen) ? seen.concat(fresh) : [seen, fresh]);
         continue;
       }
-      if (typeof set.data === 'string') set.data = new Set([set.data]);
-      if (set.data.has(dataKey)) continue;
+      set.data ??= new Set([rdataKey(set.rr)]);
+      const dataKey = rdataKey(rr);
+      if (set.data.has(dataKey)) {
+        drop.add(rr);
+        continue;
+      }
       set.data.add(dataKey);
       if (set.ttl !== rr.ttl) {
         this.warn(
@@ -456,11 +463,20 @@ class Loader {
         );
         rr.ttl = set.ttl;
       }
-      kept.push(rr);
     }
+    if (drop.size === 0) return;
+    const kept = this.records.filter((rr) => !drop.has(rr));
     this.records.length = 0;
     for (const rr of kept) this.records.push(rr);
   }
+}
+
+/** An RRset met by finish(): its type, TTL, first record, and the RDATA keys once it has two. */
+interface SetSeen {
+  type: number;
+  ttl: number;
+  rr: ZoneRecord;
+  data: Set<string> | undefined;
 }
 
 /** Comparison key of RDATA: the bytes, names lowercased (as BIND compares them). */

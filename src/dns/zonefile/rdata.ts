@@ -105,16 +105,20 @@ function concat(parts: Uint8Array[]): Uint8Array {
 function tidy(parts: RdataPart[]): RdataPart[] {
   const out: RdataPart[] = [];
   let run: Uint8Array[] = [];
+  // A run of one part is kept as it is (most records: an address, one string).
+  const flush = (): void => {
+    if (run.length) out.push(run.length === 1 ? run[0]! : concat(run));
+  };
   for (const p of parts) {
     if (p instanceof Uint8Array) {
       if (p.length > 0) run.push(p);
     } else {
-      if (run.length) out.push(concat(run));
+      flush();
       run = [];
       out.push(p);
     }
   }
-  if (run.length) out.push(concat(run));
+  flush();
   return out;
 }
 
