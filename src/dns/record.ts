@@ -36,6 +36,11 @@ export interface ResourceRecord {
  */
 export type PackedRdata = string | readonly string[];
 
+/** Where a record's packed RDATA can be read (a zone's record store). */
+export interface PackedSource {
+  packed(pos: number): PackedRdata;
+}
+
 /** Types whose RDATA names may be compressed (RFC 3597 §4). */
 const COMPRESSIBLE = new Set<number>([
   TYPE.NS, TYPE.MD, TYPE.MF, TYPE.CNAME, TYPE.SOA, TYPE.MB, TYPE.MG, TYPE.MR, TYPE.PTR, TYPE.MINFO, TYPE.MX,
@@ -51,15 +56,27 @@ export function compressibleType(type: number): boolean {
  * transfers and tools read them rarely), so a million-record zone stays compact.
  */
 export class ZoneRecord implements ResourceRecord {
+  private data: PackedRdata | PackedSource;
+
   constructor(
     public owner: string,
     public type: number,
     public ttl: number,
-    /** Packed RDATA; names in it are compressible exactly when the type is (as the parser makes them). */
-    readonly packed: PackedRdata,
+    /** Packed RDATA, or where to read it from when first asked (records made from a zone's store). */
+    data: PackedRdata | PackedSource,
     readonly file: string,
     readonly line: number,
-  ) {}
+    private readonly pos = 0,
+  ) {
+    this.data = data;
+  }
+
+  /** Packed RDATA; names in it are compressible exactly when the type is (as the parser makes them). */
+  get packed(): PackedRdata {
+    const data = this.data;
+    if (typeof data === 'string' || Array.isArray(data)) return data as PackedRdata;
+    return (this.data = (data as PackedSource).packed(this.pos));
+  }
 
   get class(): number {
     return CLASS.IN; // the only class a zone file may hold here

@@ -5,7 +5,7 @@
 // spends loaded: answers are compiled once per name and then served from the answer table.
 
 import { CLASS } from './constants.js';
-import { packRdata, ZoneRecord, type PackedRdata, type ResourceRecord } from './record.js';
+import { packRdata, ZoneRecord, type PackedRdata, type PackedSource, type ResourceRecord } from './record.js';
 
 /** A Uint32Array that grows. */
 export class U32List {
@@ -160,7 +160,7 @@ export function storeBuffers(parts: RecordStoreParts): ArrayBuffer[] {
   return [parts.arena, parts.offsets, parts.ttls, parts.lines, parts.fileAndType, parts.nodeOf].map((a) => a.buffer as ArrayBuffer);
 }
 
-export class RecordStore {
+export class RecordStore implements PackedSource {
   private readonly arena: Buffer;
   private readonly offsets: Uint32Array;
   private readonly ttls: Uint32Array;
@@ -198,12 +198,13 @@ export class RecordStore {
   /** The record at `pos` as an object; `nodeName` is its node's spelling (the owner unless noted otherwise). */
   record(pos: number, nodeName: string): ResourceRecord {
     const owner = this.owners.get(pos) ?? nodeName;
-    const rr = new ZoneRecord(owner, this.type(pos), this.ttls[pos]!, this.packed(pos), this.files[this.fileAndType[pos]! >>> 16]!, this.lines[pos]!);
+    // The RDATA is read from the arena only if asked for: many readers look at the type alone.
+    const rr = new ZoneRecord(owner, this.type(pos), this.ttls[pos]!, this, this.files[this.fileAndType[pos]! >>> 16]!, this.lines[pos]!, pos);
     const cls = this.classes.get(pos);
     return cls === undefined ? rr : { owner, type: rr.type, class: cls, ttl: rr.ttl, rdata: rr.rdata, source: rr.source };
   }
 
-  private packed(pos: number): PackedRdata {
+  packed(pos: number): PackedRdata {
     const a = this.arena;
     const start = this.offsets[pos]!;
     const end = this.offsets[pos + 1]!;

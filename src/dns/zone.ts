@@ -71,6 +71,8 @@ export interface ZoneNodes {
   readonly size: number;
   get(key: string): ZoneNode | undefined;
   has(key: string): boolean;
+  /** Whether the node is a zone cut, undefined if there is no such node (without making the node). */
+  isDelegation(key: string): boolean | undefined;
   keys(): IterableIterator<string>;
   values(): IterableIterator<ZoneNode>;
 }
@@ -339,6 +341,11 @@ class NodeIndex implements ZoneNodes {
   get(key: string): ZoneNode | undefined {
     const id = this.ids.get(key);
     return id === undefined ? undefined : this.node(id);
+  }
+
+  isDelegation(key: string): boolean | undefined {
+    const id = this.ids.get(key);
+    return id === undefined ? undefined : (this.flags[id]! & DELEGATION) !== 0;
   }
 
   keys(): IterableIterator<string> {
