@@ -54,10 +54,27 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
   return parts ? { result: rest, zone: await zoneFromPartsAsync(parts) } : { result: rest };
 }
 
+/** A worker started ahead of the next job (unref'd while it waits: it keeps no process alive). */
+let spare: Worker | undefined;
+
+function startWorker(): Worker {
+  const worker = new Worker(new URL('./zone-worker.js', import.meta.url));
+  worker.unref();
+  // A spare that fails or ends before its job is simply not used.
+  const drop = (): void => {
+    if (spare === worker) spare = undefined;
+  };
+  worker.on('error', drop);
+  worker.on('exit', drop);
+  return worker;
+}
+
 function inWorker(opts: ZoneFileOptions): Promise<ZoneFileResult<ZoneParts>> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./zone-worker.js', import.meta.url), { workerData: opts });
+  const worker = spare ?? startWorker();
+  spare = undefined;
+  return new Promise<ZoneFileResult<ZoneParts>>((resolve, reject) => {
     let settled = false;
+    worker.ref();
     worker.once('message', (msg: { result?: ZoneFileResult<ZoneParts>; error?: string }) => {
       settled = true;
       if (msg.result) resolve(msg.result);
@@ -71,5 +88,10 @@ function inWorker(opts: ZoneFileOptions): Promise<ZoneFileResult<ZoneParts>> {
       if (!settled) reject(new Error(`zone worker exited with code ${code}`));
       settled = true;
     });
+    worker.postMessage(opts);
+  }).finally(() => {
+    worker.unref();
+    // The next load (a reload, most likely) finds a thread ready.
+    spare ??= startWorker();
   });
 }
