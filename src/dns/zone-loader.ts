@@ -31,7 +31,7 @@ export async function readZone<Z>(opts: ZoneFileOptions, build: (origin: string,
   if (parsed.errors.length === 0) checkZone(parsed);
   const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
   if (parsed.inputs) result.inputs = parsed.inputs;
-  if (parsed.errors.length === 0) result.parts = await build(opts.origin, parsed.records);
+  if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records);
   return result;
 }
 
