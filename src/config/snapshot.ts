@@ -4,8 +4,9 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseZoneFile, checkZone, inputsUnchanged, type FileStamp, type ParsedZone } from '../dns/zonefile/index.js';
-import { buildZoneAsync, type Zone } from '../dns/zone.js';
+import { inputsUnchanged, type FileStamp, type ZoneProblem } from '../dns/zonefile/index.js';
+import { loadZoneFile } from '../dns/zone-loader.js';
+import type { Zone } from '../dns/zone.js';
 import { ZoneSet } from '../dns/lookup.js';
 import { AnswerTable } from '../dns/answer-table.js';
 import { nameFromText, nameKey, NameError } from '../dns/name.js';
@@ -167,26 +168,24 @@ async function zoneSources(configDir: string, settings: Settings, problems: Conf
   return [...sources.values()];
 }
 
-function zoneProblems(parsed: ParsedZone): ConfigProblem[] {
+function zoneProblems(parsed: { errors: readonly ZoneProblem[]; warnings: readonly ZoneProblem[] }): ConfigProblem[] {
   return [
     ...parsed.errors.map((p) => ({ ...p, severity: 'error' as const })),
     ...parsed.warnings.map((p) => ({ ...p, severity: 'warning' as const })),
   ];
 }
 
-/** Reads and checks one zone; the Zone is absent when it has errors. */
+/** Reads and checks one zone (in a worker thread); the Zone is absent when it has errors. */
 export async function loadZone(configDir: string, source: ZoneSource): Promise<{ zone?: Zone; status: ZoneStatus }> {
-  const parsed = await parseZoneFile({
+  const { result, zone } = await loadZoneFile({
     path: path.join(configDir, source.file),
     displayPath: source.file,
     origin: source.origin,
     includeRoot: path.join(configDir, ZONES_DIR),
   });
-  if (parsed.errors.length === 0) checkZone(parsed);
-  const problems = zoneProblems(parsed);
-  const status: ZoneStatus = { origin: source.origin, file: source.file, records: parsed.records.length, loaded: false, problems, inputs: parsed.inputs };
-  if (parsed.errors.length > 0) return { status };
-  const zone = await buildZoneAsync(source.origin, parsed.records);
+  const problems = zoneProblems(result);
+  const status: ZoneStatus = { origin: source.origin, file: source.file, records: result.recordCount, loaded: false, problems, inputs: result.inputs };
+  if (result.errors.length > 0 || !zone) return { status };
   status.serial = zone.soaFields.serial;
   status.loaded = true;
   return { zone, status };

@@ -5,12 +5,15 @@
 // name in the sections points into the question, so the client's spelling shows in the question
 // only and every other name reads as the zone file spells it — what BIND 9 answers.
 //
-// Answers for every existing name are compiled when the Snapshot is built. Answers that depend
-// on the query name itself (wildcard synthesis, NXDOMAIN, names below a cut) are compiled the first
-// time they are asked for and kept in a bounded table, so a flood of random names cannot grow memory.
+// Answers are compiled the first time they are asked for, not when a zone loads: compiling every
+// name of a million-record zone up front took longer than parsing it and held hundreds of MiB for
+// names nobody asks. Answers for names that exist in a zone are kept with that zone, so they live
+// as long as it does and a reload that leaves the zone alone keeps them. Answers that depend on
+// the query name itself (wildcard synthesis, NXDOMAIN, names below a cut) live in a bounded
+// table, so a flood of random names cannot grow memory.
 
 import { CLASS, TYPE } from './constants.js';
-import { isSubdomain, labelsToName, nameKey, wireKey } from './name.js';
+import { isSubdomain, labelsToName, nameKey } from './name.js';
 import type { Zone } from './zone.js';
 import type { PlacedRRset, Resolution, ZoneSet } from './lookup.js';
 import { WireWriter } from './wire-writer.js';
@@ -55,6 +58,8 @@ class Arena {
 
 interface NameAnswers {
   byType: Map<number, CompiledAnswer>;
+  /** Where this name's answers are stored (its zone's, or the dynamic table's). */
+  arena: Arena;
   /** Shared answer for every type not in byType (NODATA, referral); absent where answers depend on the type. */
   other?: CompiledAnswer;
 }
@@ -63,68 +68,41 @@ interface NameAnswers {
 const ANY_TCP = 0x10000;
 const MAX_DYNAMIC_NAMES = 100_000;
 const MAX_TYPES_PER_NAME = 64;
-/** Names compiled between two yields when the table is built in slices. */
-const COMPILE_SLICE = 2000;
 
-/** The precompiled answers for the names of one zone. */
+/** The answers compiled so far for the names that exist in one zone. */
 interface ZoneAnswers {
   zone: Zone;
   /** Zones served here below this one: a name under one of them is answered from it. */
   children: Zone[];
   fixed: Map<string, NameAnswers>;
+  arena: Arena;
 }
 
 export class AnswerTable {
   private readonly perZone: ZoneAnswers[] = [];
   private dynamic = new Map<string, NameAnswers>();
-  private readonly arena = new Arena();
   /** Answers for names that do not exist as nodes live apart, and go when their table is cleared. */
   private dynamicArena = new Arena();
   private readonly writer = new WireWriter(4096);
 
   /**
-   * Compiles every zone's names. With `previous` (a reload), a zone that is the same object as
-   * before (its files did not change) and has the same child zones keeps its compiled answers:
-   * answers depend only on their own zone and on which zones are below it (CNAME chains and
-   * additional data stay inside a zone), so a one-record edit recompiles one zone, not all.
+   * With `previous` (a reload), a zone that is the same object as before (its files did not
+   * change) and has the same child zones keeps the answers compiled for it: answers depend only on
+   * their own zone and on which zones are below it (CNAME chains and additional data stay inside
+   * a zone), so a one-record edit forgets the answers of one zone, not all.
    */
-  constructor(private readonly zones: ZoneSet, previous?: AnswerTable, compileNow = true) {
-    if (compileNow) {
-      const steps = this.compileAll(previous);
-      while (!steps.next().done);
-    }
-  }
-
-  /** Builds the table in slices, giving the event loop a turn between them (reloads of big zones). */
-  static async build(zones: ZoneSet, previous?: AnswerTable): Promise<AnswerTable> {
-    const table = new AnswerTable(zones, previous, false);
-    const steps = table.compileAll(previous);
-    while (!steps.next().done) await new Promise<void>((resolve) => setImmediate(resolve));
-    return table;
-  }
-
-  private *compileAll(previous: AnswerTable | undefined): Generator<void, void> {
+  constructor(private readonly zones: ZoneSet, previous?: AnswerTable) {
     const all = [...this.zones.zones.values()];
-    let done = 0;
     for (const zone of all) {
       const children = all.filter((z) => z !== zone && isSubdomain(z.origin, zone.origin));
       const kept = previous?.perZone.find((p) => p.zone === zone && p.children.length === children.length && p.children.every((c) => children.includes(c)));
-      if (kept) {
-        this.perZone.push(kept);
-        continue;
-      }
-      const fixed = new Map<string, NameAnswers>();
-      for (const node of zone.nodes.values()) {
-        if (++done % COMPILE_SLICE === 0) yield;
-        const answers: NameAnswers = { byType: new Map() };
-        for (const type of node.rrsets.keys()) answers.byType.set(type, this.compile(node.name, type, false)!);
-        // A probe type nobody stores tells the answer every other type gets, unless a CNAME
-        // makes the answer depend on the type (the chain's end is looked up by type).
-        if (!node.rrsets.has(TYPE.CNAME)) answers.other = this.compile(node.name, TYPE.NULL, false);
-        fixed.set(wireKey(node.name), answers);
-      }
-      this.perZone.push({ zone, children, fixed });
+      this.perZone.push(kept ?? { zone, children, fixed: new Map(), arena: new Arena() });
     }
+  }
+
+  /** The table for a new Snapshot (kept async for the callers that built it in slices). */
+  static async build(zones: ZoneSet, previous?: AnswerTable): Promise<AnswerTable> {
+    return new AnswerTable(zones, previous);
   }
 
   private fixedFor(key: string): NameAnswers | undefined {
@@ -146,29 +124,56 @@ export class AnswerTable {
     if (fixed) {
       const hit = fixed.byType.get(typeKey) ?? (special ? undefined : fixed.other);
       if (hit) return hit;
-      const compiled = this.compile(labelsToName(labels()), qtype, tcp);
-      // DS at an apex is answered from the parent zone: never kept with this zone's answers.
-      if (compiled && qtype !== TYPE.DS && fixed.byType.size < MAX_TYPES_PER_NAME) fixed.byType.set(typeKey, compiled);
-      return compiled;
     }
-    let dynamic = this.dynamic.get(key);
-    const hit = dynamic?.byType.get(typeKey);
-    if (hit) return hit;
-    const compiled = this.compile(labelsToName(labels()), qtype, tcp, this.dynamicArena);
-    if (!compiled) return undefined;
+    const dynamic = fixed ? undefined : this.dynamic.get(key);
+    const dynamicHit = dynamic?.byType.get(typeKey);
+    if (dynamicHit) return dynamicHit;
+
+    const qname = labelsToName(labels());
+    if (fixed) return this.compileFixed(fixed, qname, qtype, tcp, typeKey);
     if (!dynamic) {
+      // First time this name is asked: if it is a node of the zone that answers it, its answers
+      // are kept with that zone.
+      const zone = this.zones.findZone(qname);
+      if (!zone) return undefined;
+      const node = zone.nodes.get(nameKey(qname));
+      const place = node && this.perZone.find((p) => p.zone === zone);
+      if (node && place) {
+        // All of the name's types at once, so that a type missing from byType is one the name
+        // does not have and the shared answer below is right for it.
+        const answers: NameAnswers = { byType: new Map(), arena: place.arena };
+        for (const type of node.rrsets.keys()) answers.byType.set(type, this.compile(node.name, type, false, place.arena)!);
+        // A probe type nobody stores tells the answer every other type gets, unless a CNAME
+        // makes the answer depend on the type (the chain's end is looked up by type).
+        if (!node.rrsets.has(TYPE.CNAME)) answers.other = this.compile(node.name, TYPE.NULL, false, place.arena);
+        place.fixed.set(key, answers);
+        const hit = answers.byType.get(typeKey) ?? (special ? undefined : answers.other);
+        return hit ?? this.compileFixed(answers, qname, qtype, tcp, typeKey);
+      }
+    }
+    const compiled = this.compile(qname, qtype, tcp, this.dynamicArena);
+    if (!compiled) return undefined;
+    let entry = dynamic;
+    if (!entry) {
       if (this.dynamic.size >= MAX_DYNAMIC_NAMES) {
         this.dynamic = new Map();
         this.dynamicArena = new Arena();
       }
-      dynamic = { byType: new Map() };
-      this.dynamic.set(key, dynamic);
+      entry = { byType: new Map(), arena: this.dynamicArena };
+      this.dynamic.set(key, entry);
     }
-    if (dynamic.byType.size < MAX_TYPES_PER_NAME) dynamic.byType.set(typeKey, compiled);
+    if (entry.byType.size < MAX_TYPES_PER_NAME) entry.byType.set(typeKey, compiled);
     return compiled;
   }
 
-  private compile(qname: string, qtype: number, tcp: boolean, arena = this.arena): CompiledAnswer | undefined {
+  private compileFixed(fixed: NameAnswers, qname: string, qtype: number, tcp: boolean, typeKey: number): CompiledAnswer | undefined {
+    const compiled = this.compile(qname, qtype, tcp, fixed.arena);
+    // DS at an apex is answered from the parent zone: never kept with this zone's answers.
+    if (compiled && qtype !== TYPE.DS && fixed.byType.size < MAX_TYPES_PER_NAME) fixed.byType.set(typeKey, compiled);
+    return compiled;
+  }
+
+  private compile(qname: string, qtype: number, tcp: boolean, arena: Arena): CompiledAnswer | undefined {
     const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp);
     if (!resolution) return undefined;
     return compileResolution(qname, qtype, resolution, this.writer, arena);

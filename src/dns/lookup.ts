@@ -92,10 +92,11 @@ export class ZoneSet {
     // A zone cut at or above the name (below the apex) turns the answer into a referral,
     // except DS at the cut itself, which the parent answers.
     for (let i = depth - originDepth - 1; i >= 0; i--) {
-      const node = zone.nodes.get(nameKey(chain[i]!));
-      if (!node) break;
-      if (node.isDelegation && !(i === 0 && qtype === TYPE.DS)) {
-        this.referral(zone, node, res, first);
+      const key = nameKey(chain[i]!);
+      const cut = zone.nodes.isDelegation(key);
+      if (cut === undefined) break;
+      if (cut && !(i === 0 && qtype === TYPE.DS)) {
+        this.referral(zone, zone.nodes.get(key)!, res, first);
         return undefined;
       }
     }
@@ -171,7 +172,8 @@ export class ZoneSet {
     for (const type of [TYPE.A, TYPE.AAAA]) {
       const rrset = node.rrsets.get(type);
       if (!rrset) continue;
-      if (into.some((p) => p.rrset === rrset)) continue;
+      // Nodes are made afresh when looked up, so the same RRset is told by owner and type.
+      if (into.some((p) => p.rrset.type === type && nameKey(p.rrset.owner) === nameKey(rrset.owner))) continue;
       into.push({ owner: node.name, rrset, ttl: rrset.ttl });
     }
   }

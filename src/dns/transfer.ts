@@ -18,7 +18,7 @@ function transferOrder(zone: Zone): ResourceRecord[] {
   const rest: ResourceRecord[] = [];
   for (const node of zone.nodes.values()) {
     for (const set of node.rrsets.values()) {
-      if (set.type === TYPE.SOA && node === zone.nodes.get(zone.originKey)) continue;
+      if (set.type === TYPE.SOA && nameKey(node.name) === zone.originKey) continue;
       for (const rr of set.records) rest.push(rr);
     }
   }

@@ -1,11 +1,14 @@
 // The in-memory form of one authoritative zone: a node per owner name (plus the empty
 // non-terminals between the apex and the owners, which exist for RFC 4592 and NODATA purposes),
 // each holding its RRsets, and the zone cuts (delegations) marked so look-ups can stop there.
+// The records themselves live in a compact RecordStore (zone-store.ts); nodes, RRsets and
+// records are objects only while someone holds them.
 
 import { TYPE } from './constants.js';
-import { ancestorsOf, nameKey, nameToLabels, isSubdomain } from './name.js';
+import { nameKey, isSubdomain, parentOf } from './name.js';
 import type { ResourceRecord, SoaFields } from './record.js';
 import { isRdataName, soaFields } from './record.js';
+import { NO_NODE, RecordStore, RecordStoreBuilder, storeBuffers, U32List, type RecordStoreParts } from './zone-store.js';
 import { createHash } from 'node:crypto';
 
 export interface RRset {
@@ -15,15 +18,63 @@ export interface RRset {
   records: ResourceRecord[];
 }
 
+/** The RRsets of one node, by type: the part of a Map that look-ups use. */
+export type RRsets = Pick<ReadonlyMap<number, RRset>, 'get' | 'has' | 'size' | 'keys' | 'values'>;
+
+/**
+ * RRsets by type in the order types first appeared, kept in a plain array: a node has a handful,
+ * and a Map per node cost more than the records of a big zone themselves.
+ */
+export class RRsetList implements RRsets {
+  constructor(private sets: RRset[] = []) {}
+
+  get size(): number {
+    return this.sets.length;
+  }
+
+  get(type: number): RRset | undefined {
+    for (const set of this.sets) if (set.type === type) return set;
+    return undefined;
+  }
+
+  has(type: number): boolean {
+    return this.get(type) !== undefined;
+  }
+
+  keys(): MapIterator<number> {
+    return this.sets.map((set) => set.type).values();
+  }
+
+  values(): MapIterator<RRset> {
+    return this.sets.values();
+  }
+
+  add(set: RRset): void {
+    // A new array each time, exactly as long as needed (push, and spread, leave room for 16 more).
+    this.sets = this.sets.concat(set);
+  }
+}
+
 export interface ZoneNode {
   /** Canonical name, spelled as in the zone file (the first spelling met). */
   name: string;
   /** RRsets by type, in the order types first appeared in the file. */
-  rrsets: Map<number, RRset>;
+  rrsets: RRsets;
   /** NS here and not at the apex: a zone cut. */
   isDelegation: boolean;
   /** Strictly below a zone cut: occluded data (glue), only used for additional-section addresses. */
   belowCut: boolean;
+}
+
+/** The part of a Map the users of a zone's nodes need; nodes are made when asked for. */
+export interface ZoneNodes {
+  readonly size: number;
+  get(key: string): ZoneNode | undefined;
+  has(key: string): boolean;
+  /** Whether the node is a zone cut, undefined if there is no such node (without making the node). */
+  isDelegation(key: string): boolean | undefined;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<ZoneNode>;
 }
 
 export interface Zone {
@@ -33,21 +84,25 @@ export interface Zone {
   soaFields: SoaFields;
   /** TTL of negative answers (RFC 2308 §5): min(SOA TTL, SOA MINIMUM). */
   negativeTtl: number;
-  /** Nodes by nameKey(). */
-  nodes: Map<string, ZoneNode>;
+  /** Nodes by nameKey(), in the order their names first appeared. */
+  nodes: ZoneNodes;
   recordCount: number;
-  /** The records in file order, for zone transfers and tools. */
-  records: ResourceRecord[];
+  /**
+   * The records in file order, for tools. Each pass makes the records afresh, one at a time, so
+   * reading a big zone through never holds it as objects.
+   */
+  records: Iterable<ResourceRecord>;
   /** A digest of the zone's data (not its layout), to tell a content change from a re-save; computed when first asked. */
   fingerprint(): string;
 }
 
 /** Digest over owner, type, TTL and RDATA of every record, in a canonical order. */
-export function zoneFingerprint(records: readonly ResourceRecord[]): string {
-  const lines = records.map((rr) => {
+export function zoneFingerprint(records: Iterable<ResourceRecord>): string {
+  const lines: string[] = [];
+  for (const rr of records) {
     const rdata = rr.rdata.map((part) => (isRdataName(part) ? nameKey(part.name) : Buffer.from(part).toString('hex'))).join('|');
-    return `${nameKey(rr.owner)} ${rr.type} ${rr.ttl} ${rdata}`;
-  });
+    lines.push(`${nameKey(rr.owner)} ${rr.type} ${rr.ttl} ${rdata}`);
+  }
   lines.sort();
   return createHash('sha256').update(lines.join('\n')).digest('hex');
 }
@@ -57,16 +112,54 @@ export function zoneFingerprint(records: readonly ResourceRecord[]): string {
  * NS at the apex, everything at or below the origin).
  */
 export function buildZone(origin: string, records: readonly ResourceRecord[]): Zone {
-  const steps = zoneBuilder(origin, records);
+  return runSync(zoneFromParts(runSync(partsBuilder(origin, records))));
+}
+
+/** buildZone in slices, giving the event loop a turn between them (reloads of big zones). */
+export async function buildZoneAsync(origin: string, records: readonly ResourceRecord[]): Promise<Zone> {
+  return runSliced(zoneFromParts(await runSliced(partsBuilder(origin, records))));
+}
+
+/** A zone as plain data (typed arrays, strings), as a worker thread builds it for the main one. */
+export interface ZoneParts {
+  origin: string;
+  recordCount: number;
+  /** Node names (first spelling met), in node order. */
+  names: string[];
+  /** RRsets of node i: indices nodeSets[i] .. nodeSets[i + 1] of setStart. */
+  nodeSets: Uint32Array;
+  /** Records of RRset s: store positions setStart[s] .. setStart[s + 1]. */
+  setStart: Uint32Array;
+  /** DELEGATION | BELOW_CUT per node. */
+  flags: Uint8Array;
+  /** Store position of each record, in file order. */
+  fileOrder: Uint32Array;
+  store: RecordStoreParts;
+}
+
+/** The parts of buildZone done where the records are (a worker thread). */
+export function buildZoneParts(origin: string, records: readonly ResourceRecord[]): ZoneParts {
+  return runSync(partsBuilder(origin, records));
+}
+
+/** The buffers of ZoneParts, to transfer rather than copy. */
+export function zonePartsBuffers(parts: ZoneParts): ArrayBuffer[] {
+  return [parts.nodeSets, parts.setStart, parts.flags, parts.fileOrder].map((a) => a.buffer as ArrayBuffer).concat(storeBuffers(parts.store));
+}
+
+/** The Zone of parts made by buildZoneParts, in slices. */
+export async function zoneFromPartsAsync(parts: ZoneParts): Promise<Zone> {
+  return runSliced(zoneFromParts(parts));
+}
+
+function runSync<T>(steps: Generator<void, T>): T {
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
   }
 }
 
-/** buildZone in slices, giving the event loop a turn between them (reloads of big zones). */
-export async function buildZoneAsync(origin: string, records: readonly ResourceRecord[]): Promise<Zone> {
-  const steps = zoneBuilder(origin, records);
+async function runSliced<T>(steps: Generator<void, T>): Promise<T> {
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -74,74 +167,141 @@ export async function buildZoneAsync(origin: string, records: readonly ResourceR
   }
 }
 
+/**
+ * A string of its own for a name the zone keeps: one read from a file may be a slice of the
+ * file's whole text (V8 slices strings of 13 characters or more), which would keep the text alive.
+ */
+function own(name: string): string {
+  return name.length < 13 ? name : Buffer.from(name, 'latin1').toString('latin1');
+}
+
 /** Records or nodes handled between two yields of zoneBuilder. */
 const SLICE = 5000;
 
-function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Generator<void, Zone> {
-  const originKey = nameKey(origin);
-  const originLabels = nameToLabels(origin).length;
-  const nodes = new Map<string, ZoneNode>();
+const DELEGATION = 1;
+const BELOW_CUT = 2;
 
-  const nodeFor = (name: string): ZoneNode => {
-    const key = nameKey(name);
-    let node = nodes.get(key);
-    if (!node) {
-      node = { name, rrsets: new Map(), isDelegation: false, belowCut: false };
-      nodes.set(key, node);
-      // Empty non-terminals: every ancestor up to the apex exists.
-      const ancestors = ancestorsOf(name);
-      const below = ancestors.length - originLabels;
-      for (let i = 0; i < below; i++) {
-        const ancestor = ancestors[i]!;
+/** True if the nameKey `key` is `originKey` or below it. */
+function inZone(key: string, originKey: string, origin: string): boolean {
+  if (originKey === '.' || key === originKey) return true;
+  // Without escapes every dot separates labels, so a suffix test is exact.
+  if (!key.includes('\\')) return key.endsWith(originKey) && key.charCodeAt(key.length - originKey.length - 1) === 0x2e;
+  return isSubdomain(key, origin);
+}
+
+function* partsBuilder(origin: string, records: readonly ResourceRecord[]): Generator<void, ZoneParts> {
+  const originKey = nameKey(origin);
+  const ids = new Map<string, number>();
+  const names: string[] = [];
+  const nodeId = (written: string): number => {
+    let id = ids.get(nameKey(written));
+    if (id === undefined) {
+      const name = own(written);
+      id = names.length;
+      ids.set(nameKey(name), id);
+      names.push(name);
+      // Empty non-terminals: every ancestor up to the apex exists (walked up only as far as
+      // the first one that already does).
+      for (let ancestor = parentOf(name); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
         const ancestorKey = nameKey(ancestor);
-        if (nodes.has(ancestorKey)) break;
-        nodes.set(ancestorKey, { name: ancestor, rrsets: new Map(), isDelegation: false, belowCut: false });
+        if (ids.has(ancestorKey)) break;
+        ids.set(ancestorKey, names.length);
+        names.push(ancestor);
       }
     }
-    return node;
+    return id;
   };
 
-  nodeFor(origin);
-  let done = 0;
-  for (const rr of records) {
-    if (++done % SLICE === 0) yield;
-    if (!isSubdomain(rr.owner, origin)) continue;
-    const node = nodeFor(rr.owner);
-    let set = node.rrsets.get(rr.type);
-    if (!set) {
-      set = { owner: node.name, type: rr.type, ttl: rr.ttl, records: [] };
-      node.rrsets.set(rr.type, set);
-    }
-    set.records.push(rr);
+  // Which node each record belongs to, in file order.
+  nodeId(origin);
+  const recordNode = new Uint32Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    if ((i + 1) % SLICE === 0) yield;
+    const rr = records[i]!;
+    recordNode[i] = inZone(nameKey(rr.owner), originKey, origin) ? nodeId(rr.owner) : NO_NODE;
   }
 
-  let cuts = 0;
-  for (const [key, node] of nodes) {
-    if (key !== originKey && node.rrsets.has(TYPE.NS)) {
-      node.isDelegation = true;
-      cuts++;
+  // The records of each node together, in file order (a counting sort by node).
+  const nodeCount = names.length;
+  const firstOfNode = new Uint32Array(nodeCount + 1);
+  for (const id of recordNode) if (id !== NO_NODE) firstOfNode[id + 1]!++;
+  for (let id = 0; id < nodeCount; id++) firstOfNode[id + 1]! += firstOfNode[id]!;
+  const byNode = new Uint32Array(firstOfNode[nodeCount]!);
+  const fill = firstOfNode.slice(0, nodeCount);
+  for (let i = 0; i < records.length; i++) if (recordNode[i] !== NO_NODE) byNode[fill[recordNode[i]!]!++] = i;
+
+  // Each node's RRsets, in the order their types first appeared; each RRset's records in file order.
+  const store = new RecordStoreBuilder();
+  const fileOrder = new Uint32Array(records.length);
+  const nodeSets = new Uint32Array(nodeCount + 1);
+  const setStart = new U32List();
+  const flags = new Uint8Array(nodeCount);
+  for (let id = 0; id < nodeCount; id++) {
+    if ((id + 1) % SLICE === 0) yield;
+    nodeSets[id] = setStart.length;
+    const from = firstOfNode[id]!;
+    const to = firstOfNode[id + 1]!;
+    for (let k = from; k < to; k++) {
+      const type = records[byNode[k]!]!.type;
+      // The first record of its type at this node starts an RRset holding all of that type.
+      let seen = false;
+      for (let j = from; j < k && !seen; j++) seen = records[byNode[j]!]!.type === type;
+      if (seen) continue;
+      setStart.push(store.count);
+      if (type === TYPE.NS && id !== 0) flags[id] = DELEGATION;
+      for (let j = k; j < to; j++) {
+        const index = byNode[j]!;
+        const rr = records[index]!;
+        if (rr.type !== type) continue;
+        fileOrder[index] = store.count;
+        store.add(rr, id, names[id]);
+      }
     }
   }
+  nodeSets[nodeCount] = setStart.length;
+  setStart.push(store.count);
+  // Out-of-zone records (only tools build zones with them): kept for `records`, in no node.
+  for (let i = 0; i < records.length; i++) {
+    if (recordNode[i] !== NO_NODE) continue;
+    fileOrder[i] = store.count;
+    store.add(records[i]!, NO_NODE, undefined);
+  }
+
   // Mark everything strictly below a cut (only zones with delegations need the walk).
-  if (cuts > 0) {
-    for (const node of nodes.values()) {
-      if (++done % SLICE === 0) yield;
-      const ancestors = ancestorsOf(node.name);
-      const below = ancestors.length - originLabels;
-      for (let i = 0; i < below; i++) {
-        if (nodes.get(nameKey(ancestors[i]!))?.isDelegation) {
-          node.belowCut = true;
+  if (flags.includes(DELEGATION)) {
+    for (let id = 1; id < nodeCount; id++) {
+      if ((id + 1) % SLICE === 0) yield;
+      for (let ancestor = parentOf(names[id]!); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
+        if (flags[ids.get(nameKey(ancestor))!]! & DELEGATION) {
+          flags[id]! |= BELOW_CUT;
           break;
         }
       }
     }
   }
 
-  let fingerprint: string | undefined;
+  return { origin, recordCount: records.length, names, nodeSets, setStart: setStart.done(), flags, fileOrder, store: store.finish() };
+}
+
+function* zoneFromParts(parts: ZoneParts): Generator<void, Zone> {
+  const { origin, names, fileOrder } = parts;
+  const originKey = nameKey(origin);
+  const ids = new Map<string, number>();
+  for (let id = 0; id < names.length; id++) {
+    if ((id + 1) % (SLICE * 4) === 0) yield;
+    ids.set(nameKey(names[id]!), id);
+  }
+  const nodes = new NodeIndex(ids, names, parts.nodeSets, parts.setStart, parts.flags, new RecordStore(parts.store));
   const apex = nodes.get(originKey)!;
   const soa = apex.rrsets.get(TYPE.SOA);
   if (!soa) throw new Error(`zone ${origin} has no SOA at its apex`);
   const fields = soaFields(soa.records[0]!);
+  const inFileOrder: Iterable<ResourceRecord> = {
+    *[Symbol.iterator]() {
+      for (const pos of fileOrder) yield nodes.recordAt(pos);
+    },
+  };
+  let fingerprint: string | undefined;
   return {
     origin: apex.name,
     originKey,
@@ -149,8 +309,75 @@ function* zoneBuilder(origin: string, records: readonly ResourceRecord[]): Gener
     soaFields: fields,
     negativeTtl: Math.min(soa.ttl, fields.minimum),
     nodes,
-    recordCount: records.length,
-    records: [...records],
-    fingerprint: () => (fingerprint ??= zoneFingerprint(records)),
+    recordCount: parts.recordCount,
+    records: inFileOrder,
+    fingerprint: () => (fingerprint ??= zoneFingerprint(inFileOrder)),
   };
+}
+
+/** Nodes made from the store when asked for; the last few hundred are kept, as look-ups ask again at once. */
+class NodeIndex implements ZoneNodes {
+  private recent = new Map<number, ZoneNode>();
+
+  constructor(
+    private readonly ids: ReadonlyMap<string, number>,
+    private readonly names: readonly string[],
+    /** RRsets of node i: setStart indices nodeSets[i] .. nodeSets[i + 1]. */
+    private readonly nodeSets: Uint32Array,
+    /** Records of RRset s: store positions setStart[s] .. setStart[s + 1]. */
+    private readonly setStart: Uint32Array,
+    private readonly flags: Uint8Array,
+    private readonly store: RecordStore,
+  ) {}
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  has(key: string): boolean {
+    return this.ids.has(key);
+  }
+
+  get(key: string): ZoneNode | undefined {
+    const id = this.ids.get(key);
+    return id === undefined ? undefined : this.node(id);
+  }
+
+  isDelegation(key: string): boolean | undefined {
+    const id = this.ids.get(key);
+    return id === undefined ? undefined : (this.flags[id]! & DELEGATION) !== 0;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.ids.keys();
+  }
+
+  *values(): IterableIterator<ZoneNode> {
+    for (let id = 0; id < this.names.length; id++) yield this.node(id);
+  }
+
+  /** The record at a store position, as an object. */
+  recordAt(pos: number): ResourceRecord {
+    const id = this.store.nodeOf[pos]!;
+    return this.store.record(pos, id === NO_NODE ? '' : this.names[id]!);
+  }
+
+  private node(id: number): ZoneNode {
+    const cached = this.recent.get(id);
+    if (cached) return cached;
+    const name = this.names[id]!;
+    const sets: RRset[] = [];
+    for (let s = this.nodeSets[id]!; s < this.nodeSets[id + 1]!; s++) {
+      const from = this.setStart[s]!;
+      const to = this.setStart[s + 1]!;
+      const records: ResourceRecord[] = [];
+      for (let pos = from; pos < to; pos++) records.push(this.store.record(pos, name));
+      sets.push({ owner: name, type: this.store.type(from), ttl: this.store.ttl(from), records });
+    }
+    const flags = this.flags[id]!;
+    const node: ZoneNode = { name, rrsets: new RRsetList(sets), isDelegation: (flags & DELEGATION) !== 0, belowCut: (flags & BELOW_CUT) !== 0 };
+    if (this.recent.size >= 512) this.recent = new Map();
+    this.recent.set(id, node);
+    return node;
+  }
 }

@@ -2,40 +2,32 @@
 // at fault. Errors make the zone unusable; warnings are shown but the zone is served.
 
 import { TYPE, typeName } from '../constants.js';
-import { nameKey } from '../name.js';
-import { isRdataName, soaFields, type ResourceRecord } from '../record.js';
+import { nameKey, parentOf } from '../name.js';
+import { rdataNames, soaFields, type ResourceRecord } from '../record.js';
 import { MAX_ERRORS, zoneTopFile, type ParsedZone, type ZoneProblem } from './parser.js';
 
+/** The records of one owner, in file order (a few at most: looked through, not indexed by type). */
 interface Node {
   name: string;
-  records: { rr: ResourceRecord; index: number }[];
-  types: Map<number, ResourceRecord[]>;
+  records: ResourceRecord[];
+}
+
+function firstOf(node: Node | undefined, type: number): ResourceRecord | undefined {
+  if (node) for (const rr of node.records) if (rr.type === type) return rr;
+  return undefined;
+}
+
+function has(node: Node | undefined, type: number): boolean {
+  return firstOf(node, type) !== undefined;
 }
 
 const ADDRESS_TYPES = [TYPE.A, TYPE.AAAA];
 
-/**
- * The parent of a canonical name (or of its nameKey), found by cutting at the first unescaped
- * dot: canonical names escape a dot inside a label as `\.` and write bytes as `\DDD`. Much
- * cheaper than going through labels, which matters for zones of a million records.
- */
-function parentOf(name: string): string | undefined {
-  if (name === '.') return undefined;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 0x5c) {
-      const next = name.charCodeAt(i + 1);
-      i += next >= 0x30 && next <= 0x39 ? 3 : 1;
-      continue;
-    }
-    if (c === 0x2e) return i === name.length - 1 ? '.' : name.slice(i + 1);
-  }
-  return '.';
-}
-
 /** True if key is apexKey or below it (both nameKeys). */
 function under(key: string, apexKey: string): boolean {
   if (apexKey === '.') return true;
+  // Without escapes in the name every dot separates labels, so a suffix test is exact.
+  if (!key.includes('\\')) return key.endsWith(apexKey) && (key.length === apexKey.length || key.charCodeAt(key.length - apexKey.length - 1) === 0x2e);
   for (let n: string | undefined = key; n !== undefined && n.length >= apexKey.length; n = parentOf(n)) {
     if (n === apexKey) return true;
   }
@@ -57,22 +49,16 @@ export function checkZone(zone: ParsedZone): void {
 
   // Index the in-zone data by owner; report what lies outside the zone.
   const nodes = new Map<string, Node>();
-  zone.records.forEach((rr, index) => {
-    if (!under(nameKey(rr.owner), apexKey)) {
-      err(rr, `out of zone data: "${rr.owner}" is not in the zone "${apex}"`);
-      return;
-    }
+  for (const rr of zone.records) {
     const key = nameKey(rr.owner);
-    let node = nodes.get(key);
-    if (!node) {
-      node = { name: rr.owner, records: [], types: new Map() };
-      nodes.set(key, node);
+    if (!under(key, apexKey)) {
+      err(rr, `out of zone data: "${rr.owner}" is not in the zone "${apex}"`);
+      continue;
     }
-    node.records.push({ rr, index });
-    const list = node.types.get(rr.type);
-    if (list) list.push(rr);
-    else node.types.set(rr.type, [rr]);
-  });
+    const node = nodes.get(key);
+    if (node) node.records.push(rr);
+    else nodes.set(key, { name: rr.owner, records: [rr] });
+  }
 
   // Names that exist, with data or as empty non-terminals (for the wildcard rule, RFC 4592).
   const existing = new Set<string>();
@@ -98,7 +84,7 @@ export function checkZone(zone: ParsedZone): void {
 
   // Delegation points: NS records below the apex.
   const cuts = new Set<string>();
-  for (const [key, node] of nodes) if (key !== apexKey && node.types.has(TYPE.NS)) cuts.add(key);
+  for (const [key, node] of nodes) if (key !== apexKey && has(node, TYPE.NS)) cuts.add(key);
   /** The highest delegation point at or above `name` (undefined if the name is authoritative data). */
   const cutOf = (name: string): string | undefined => {
     if (cuts.size === 0) return undefined;
@@ -131,8 +117,8 @@ export function checkZone(zone: ParsedZone): void {
   }
 
   // NS at the apex.
-  if (!apexNode?.types.has(TYPE.NS)) {
-    err(apexNode?.types.get(TYPE.SOA)?.[0], `no NS records at the zone apex "${apex}"`);
+  if (!has(apexNode, TYPE.NS)) {
+    err(firstOf(apexNode, TYPE.SOA), `no NS records at the zone apex "${apex}"`);
   }
 
   for (const node of nodes.values()) {
@@ -140,7 +126,7 @@ export function checkZone(zone: ParsedZone): void {
     let cname: ResourceRecord | undefined;
     let other: ResourceRecord | undefined;
     let reported = false;
-    for (const { rr } of node.records) {
+    for (const rr of node.records) {
       if (rr.type === TYPE.CNAME) {
         if (cname) {
           err(rr, `more than one CNAME record at "${node.name}"`);
@@ -163,7 +149,7 @@ export function checkZone(zone: ParsedZone): void {
     const cut = cutOf(node.name);
     if (cut !== undefined) {
       const atCut = nameKey(cut) === nameKey(node.name);
-      for (const { rr } of node.records) {
+      for (const rr of node.records) {
         const allowed = ADDRESS_TYPES.includes(rr.type as 1 | 28) || (atCut && [TYPE.NS, TYPE.DS, TYPE.NSEC, TYPE.RRSIG].includes(rr.type as 2));
         if (!allowed) {
           warn(rr, `${typeName(rr.type)} record at "${node.name}" is ${atCut ? 'at' : 'below'} the delegation to "${cut}" and will not be served (only NS, DS and glue A/AAAA belong there)`);
@@ -178,24 +164,24 @@ export function checkZone(zone: ParsedZone): void {
     if (!under(nameKey(rr.owner), apexKey)) continue;
     const ownerCut = cutOf(rr.owner);
     if (ownerCut !== undefined && !(rr.type === TYPE.NS && nameKey(ownerCut) === nameKey(rr.owner))) continue; // hidden data
-    const names = rr.rdata.filter(isRdataName);
-    const target = names[names.length - 1]?.name;
+    const names = rdataNames(rr);
+    const target = names[names.length - 1];
     if (target === undefined || target === '.' || !under(nameKey(target), apexKey)) continue;
     const kind = typeName(rr.type);
     const targetCut = cutOf(target);
     if (targetCut !== undefined) {
-      if (rr.type === TYPE.NS && !ADDRESS_TYPES.some((t) => nodes.get(nameKey(target))?.types.has(t))) {
+      if (rr.type === TYPE.NS && !ADDRESS_TYPES.some((t) => has(nodes.get(nameKey(target)), t))) {
         err(rr, `NS target "${target}" is inside the delegation to "${targetCut}" and has no glue address record (A or AAAA)`);
       }
       continue;
     }
     const node = lookup(target);
-    if (node?.types.has(TYPE.CNAME)) {
+    if (has(node, TYPE.CNAME)) {
       if (rr.type === TYPE.SRV) warn(rr, `SRV target "${target}" is a CNAME (illegal, RFC 2782)`);
       else err(rr, `${kind} target "${target}" is a CNAME (illegal): it must name a host with A or AAAA records`);
       continue;
     }
-    if (rr.type !== TYPE.SRV && !ADDRESS_TYPES.some((t) => node?.types.has(t))) {
+    if (rr.type !== TYPE.SRV && !ADDRESS_TYPES.some((t) => has(node, t))) {
       err(rr, `${kind} target "${target}" has no address records (A or AAAA) in this zone`);
     }
   }

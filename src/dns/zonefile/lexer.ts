@@ -47,9 +47,18 @@ function isBlank(ch: string): boolean {
 }
 
 export function lex(text: string, firstLine = 1): LexResult {
-  const entries: Entry[] = [];
   const errors: LexProblem[] = [];
-  let nbspLine: number | undefined;
+  const found: { nbspLine?: number } = {};
+  const entries = [...lexEntries(text, errors, found, firstLine)];
+  return found.nbspLine === undefined ? { entries, errors } : { entries, errors, nbspLine: found.nbspLine };
+}
+
+/**
+ * lex() one entry at a time, so a big file is never held as tokens all at once. Problems are
+ * pushed to `errors` as they are met: when an entry is yielded, every problem on a line up to
+ * its own is already there. `found.nbspLine` is known only at the end.
+ */
+export function* lexEntries(text: string, errors: LexProblem[], found: { nbspLine?: number }, firstLine = 1): Generator<Entry> {
   let line = firstLine;
   let i = 0;
   const n = text.length;
@@ -59,10 +68,6 @@ export function lex(text: string, firstLine = 1): LexResult {
   let parenDepth = 0;
   let parenLine = 0;
 
-  const finishEntry = (): void => {
-    if (current && current.tokens.length > 0) entries.push(current);
-    current = undefined;
-  };
   const push = (token: Token, startedWithBlank: boolean): void => {
     if (!current) current = { line: token.line, blankOwner: startedWithBlank, tokens: [] };
     current.tokens.push(token);
@@ -75,7 +80,10 @@ export function lex(text: string, firstLine = 1): LexResult {
       line++;
       i++;
       atLineStart = true;
-      if (parenDepth === 0) finishEntry();
+      if (parenDepth === 0) {
+        if (current && current.tokens.length > 0) yield current;
+        current = undefined;
+      }
       continue;
     }
     if (atLineStart) {
@@ -83,7 +91,7 @@ export function lex(text: string, firstLine = 1): LexResult {
       atLineStart = false;
     }
     if (isBlank(ch)) {
-      if (ch === NBSP && nbspLine === undefined) nbspLine = line;
+      if (ch === NBSP && found.nbspLine === undefined) found.nbspLine = line;
       i++;
       continue;
     }
@@ -143,33 +151,25 @@ export function lex(text: string, firstLine = 1): LexResult {
       continue;
     }
     // An ordinary token: runs to a blank, newline, `;`, `(`, `)` or `"`, escapes kept raw.
+    // The token is the text as written (escapes are kept raw), so it is a slice, not built up char by char.
     const startLine = line;
     let j = i;
-    let word = '';
     while (j < n) {
-      const c = text[j]!;
-      if (c === '\\') {
-        if (j + 1 < n && text[j + 1] !== '\n') {
-          word += c + text[j + 1];
-          j += 2;
-        } else {
-          word += c;
-          j++;
-        }
+      const c = text.charCodeAt(j);
+      if (c === 0x5c) {
+        j += j + 1 < n && text.charCodeAt(j + 1) !== 0x0a ? 2 : 1;
         continue;
       }
-      if (c === '\n' || isBlank(c) || c === ';' || c === '(' || c === ')' || c === '"') break;
-      word += c;
+      if (c === 0x0a || c === 0x3b || c === 0x28 || c === 0x29 || c === 0x22 || isBlank(text[j]!)) break;
       j++;
     }
-    push({ text: word, quoted: false, line: startLine, start: i, end: j }, blankOwner);
+    push({ text: text.slice(i, j), quoted: false, line: startLine, start: i, end: j }, blankOwner);
     i = j;
   }
   if (parenDepth > 0) {
     errors.push({ line: parenLine, message: '"(" opened on this line is never closed with ")"' });
   }
-  finishEntry();
-  return nbspLine === undefined ? { entries, errors } : { entries, errors, nbspLine };
+  if (current && current.tokens.length > 0) yield current;
 }
 
 /** Entries cut short by a lexing error are flagged so the parser skips them quietly. */

@@ -6,9 +6,9 @@ import { realpath, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CLASS, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
 import { NameError, nameFromText, nameKey } from '../name.js';
-import { isRdataName, soaFields, type ResourceRecord } from '../record.js';
+import { packRdata, soaFields, ZoneRecord, type ResourceRecord } from '../record.js';
 import { GenerateError, expandGenerate, parseGenerate } from './generate.js';
-import { isBroken, lex, type Entry, type Token } from './lexer.js';
+import { isBroken, lex, lexEntries, type Entry, type LexProblem, type Token } from './lexer.js';
 import { RdataError, parseRdata, parseTime } from './rdata.js';
 
 export interface ZoneProblem {
@@ -93,7 +93,7 @@ function isClassToken(t: Token): boolean {
 }
 
 class Loader {
-  readonly records: ResourceRecord[] = [];
+  readonly records: ZoneRecord[] = [];
   readonly errors: ZoneProblem[] = [];
   readonly warnings: ZoneProblem[] = [];
   /** $TTL, or the SOA minimum once used in its place. */
@@ -125,12 +125,22 @@ class Loader {
 
   async loadText(text: string, st: FileState, depth: number): Promise<void> {
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    const lexed = lex(text);
-    if (lexed.nbspLine !== undefined) {
-      this.warn(st.file, lexed.nbspLine, 'non-breaking spaces (U+00A0, as pasted from a web page) are read as blanks');
+    // Entries are read as they are lexed, so a big file never exists as tokens all at once;
+    // a file with a non-breaking space is lexed first, as its warning comes before the rest.
+    let entries: Iterable<Entry>;
+    let lexErrors: LexProblem[];
+    if (text.includes('\u00a0')) {
+      const lexed = lex(text);
+      if (lexed.nbspLine !== undefined) {
+        this.warn(st.file, lexed.nbspLine, 'non-breaking spaces (U+00A0, as pasted from a web page) are read as blanks');
+      }
+      entries = lexed.entries;
+      lexErrors = [...lexed.errors];
+    } else {
+      lexErrors = [];
+      entries = lexEntries(text, lexErrors, {});
     }
     // Lexing problems are reported in line order with the entries they belong to.
-    const lexErrors = [...lexed.errors];
     const flushLexErrors = (upTo: number): void => {
       while (lexErrors.length > 0 && lexErrors[0]!.line <= upTo) {
         const p = lexErrors.shift()!;
@@ -140,7 +150,7 @@ class Loader {
     this.stack.push(st.key);
     try {
       let sinceYield = 0;
-      for (const entry of lexed.entries) {
+      for (const entry of entries) {
         flushLexErrors(entry.line);
         if (isBroken(entry)) continue;
         await this.entry(entry, st, depth);
@@ -410,7 +420,7 @@ class Loader {
       return;
     }
 
-    this.records.push({ owner, type, class: CLASS.IN, ttl, rdata, source: { file: st.file, line } });
+    this.records.push(new ZoneRecord(owner, type, ttl, packRdata(rdata), st.file, line));
   }
 
   private ttlOrFail(t: Token, fail: (m: string) => void): number | undefined {
@@ -424,39 +434,57 @@ class Loader {
 
   /** BIND's RRset rules: one TTL per set (the first one wins, with a warning); exact duplicates dropped. */
   finish(): void {
-    const sets = new Map<string, { ttl: number; rr: ResourceRecord; data: Set<string> | string }>();
-    const kept: ResourceRecord[] = [];
+    // By owner, then by type among the few of one owner: no key string made per record, and
+    // the RDATA compared only once a set has a second record.
+    const owners = new Map<string, SetSeen | SetSeen[]>();
+    const drop = new Set<ZoneRecord>();
     for (const rr of this.records) {
-      const setKey = nameKey(rr.owner) + '/' + rr.type;
-      const dataKey = rdataKey(rr);
-      const set = sets.get(setKey);
+      const key = nameKey(rr.owner);
+      const seen = owners.get(key);
+      let set: SetSeen | undefined;
+      if (seen !== undefined) set = Array.isArray(seen) ? seen.find((s) => s.type === rr.type) : seen.type === rr.type ? seen : undefined;
       if (!set) {
-        sets.set(setKey, { ttl: rr.ttl, rr, data: dataKey });
-        kept.push(rr);
+        const fresh: SetSeen = { type: rr.type, ttl: rr.ttl, rr, data: undefined };
+        owners.set(key, seen === undefined ? fresh : Array.isArray(seen) ? seen.concat(fresh) : [seen, fresh]);
         continue;
       }
-      if (typeof set.data === 'string') set.data = new Set([set.data]);
-      if (set.data.has(dataKey)) continue;
+      set.data ??= new Set([rdataKey(set.rr)]);
+      const dataKey = rdataKey(rr);
+      if (set.data.has(dataKey)) {
+        drop.add(rr);
+        continue;
+      }
       set.data.add(dataKey);
       if (set.ttl !== rr.ttl) {
         this.warn(
-          rr.source.file,
-          rr.source.line,
-          `TTL ${rr.ttl} differs from the TTL ${set.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${set.rr.source.file}:${set.rr.source.line}); using ${set.ttl} for the whole set, as BIND does`,
+          rr.file,
+          rr.line,
+          `TTL ${rr.ttl} differs from the TTL ${set.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${set.rr.file}:${set.rr.line}); using ${set.ttl} for the whole set, as BIND does`,
         );
         rr.ttl = set.ttl;
       }
-      kept.push(rr);
     }
+    if (drop.size === 0) return;
+    const kept = this.records.filter((rr) => !drop.has(rr));
     this.records.length = 0;
     for (const rr of kept) this.records.push(rr);
   }
 }
 
+/** An RRset met by finish(): its type, TTL, first record, and the RDATA keys once it has two. */
+interface SetSeen {
+  type: number;
+  ttl: number;
+  rr: ZoneRecord;
+  data: Set<string> | undefined;
+}
+
 /** Comparison key of RDATA: the bytes, names lowercased (as BIND compares them). */
-function rdataKey(rr: ResourceRecord): string {
+function rdataKey(rr: ZoneRecord): string {
+  const packed = rr.packed;
+  if (typeof packed === 'string') return packed;
   let key = '';
-  for (const p of rr.rdata) key += isRdataName(p) ? '\u0001' + nameKey(p.name) + '\u0001' : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('latin1');
+  for (let i = 0; i < packed.length; i++) key += i % 2 === 1 ? '\u0001' + nameKey(packed[i]!) + '\u0001' : packed[i]!;
   return key;
 }
 

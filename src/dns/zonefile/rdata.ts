@@ -5,18 +5,13 @@
 
 import { TYPE, typeName } from '../constants.js';
 import { NameError, nameFromText, readWireName, labelsToName } from '../name.js';
-import type { RdataName, RdataPart } from '../record.js';
+import { compressibleType, type RdataName, type RdataPart } from '../record.js';
 import type { Token } from './lexer.js';
 
 export class RdataError extends Error {}
 
-/** Types whose RDATA names may be compressed (RFC 3597 §4). */
-const COMPRESSIBLE = new Set<number>([
-  TYPE.NS, TYPE.MD, TYPE.MF, TYPE.CNAME, TYPE.SOA, TYPE.MB, TYPE.MG, TYPE.MR, TYPE.PTR, TYPE.MINFO, TYPE.MX,
-]);
-
 export function compressible(type: number): boolean {
-  return COMPRESSIBLE.has(type);
+  return compressibleType(type);
 }
 
 /** Reads presentation tokens one at a time, with the record type for messages. */
@@ -57,7 +52,7 @@ class Reader {
   }
   name(what: string): RdataName {
     const t = this.next(what);
-    return { name: nameOf(t, what, this.origin), compress: COMPRESSIBLE.has(this.type) };
+    return { name: nameOf(t, what, this.origin), compress: compressibleType(this.type) };
   }
   charString(what: string): Uint8Array {
     const t = this.next(what);
@@ -110,16 +105,20 @@ function concat(parts: Uint8Array[]): Uint8Array {
 function tidy(parts: RdataPart[]): RdataPart[] {
   const out: RdataPart[] = [];
   let run: Uint8Array[] = [];
+  // A run of one part is kept as it is (most records: an address, one string).
+  const flush = (): void => {
+    if (run.length) out.push(run.length === 1 ? run[0]! : concat(run));
+  };
   for (const p of parts) {
     if (p instanceof Uint8Array) {
       if (p.length > 0) run.push(p);
     } else {
-      if (run.length) out.push(concat(run));
+      flush();
       run = [];
       out.push(p);
     }
   }
-  if (run.length) out.push(concat(run));
+  flush();
   return out;
 }
 
@@ -348,7 +347,7 @@ function fromWire(type: number, bytes: Uint8Array, label: string): RdataPart[] {
       if (e instanceof NameError) throw new RdataError(`${label} RDATA given with \\# holds a bad domain name: ${e.message}`);
       throw e;
     }
-    parts.push({ name, compress: COMPRESSIBLE.has(type) });
+    parts.push({ name, compress: compressibleType(type) });
     pos = end;
   }
   if (bytes.length - pos !== trail) {

@@ -1,0 +1,97 @@
+// Loads one zone file: parse, named-checkzone checks, build. The work runs in a worker thread, so
+// the DNS server keeps answering at full speed while a big zone is read, and the garbage of the
+// reading (several times the zone's own size) never enters the main heap, where it would leave
+// the process large long after. If a worker cannot be had, the same steps run here, in slices.
+
+import { Worker } from 'node:worker_threads';
+import { buildZoneAsync, zoneFromPartsAsync, type Zone, type ZoneParts } from './zone.js';
+import { checkZone, parseZoneFile, type FileStamp, type ZoneProblem } from './zonefile/index.js';
+import type { ResourceRecord } from './record.js';
+
+export interface ZoneFileOptions {
+  path: string;
+  displayPath: string;
+  origin: string;
+  includeRoot: string;
+}
+
+/** What reading a zone file tells: its problems, and the zone when it has no errors. */
+export interface ZoneFileResult<Z> {
+  origin: string;
+  recordCount: number;
+  errors: ZoneProblem[];
+  warnings: ZoneProblem[];
+  inputs?: FileStamp[];
+  parts?: Z;
+}
+
+/** Parse, check and (when error-free) build with `build`; shared by the worker and the fallback. */
+export async function readZone<Z>(opts: ZoneFileOptions, build: (origin: string, records: readonly ResourceRecord[]) => Z | Promise<Z>): Promise<ZoneFileResult<Z>> {
+  const parsed = await parseZoneFile(opts);
+  if (parsed.errors.length === 0) checkZone(parsed);
+  const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
+  if (parsed.inputs) result.inputs = parsed.inputs;
+  if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records);
+  return result;
+}
+
+export interface LoadedZoneFile {
+  result: ZoneFileResult<unknown>;
+  zone?: Zone;
+}
+
+/** Reads, checks and builds a zone, in a worker thread when one can be started. */
+export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFile> {
+  let fromWorker: ZoneFileResult<ZoneParts>;
+  try {
+    fromWorker = await inWorker(opts);
+  } catch {
+    const result = await readZone(opts, (origin, records) => buildZoneAsync(origin, records));
+    const { parts: zone, ...rest } = result;
+    return zone ? { result: rest, zone } : { result: rest };
+  }
+  const { parts, ...rest } = fromWorker;
+  return parts ? { result: rest, zone: await zoneFromPartsAsync(parts) } : { result: rest };
+}
+
+/** A worker started ahead of the next job (unref'd while it waits: it keeps no process alive). */
+let spare: Worker | undefined;
+
+function startWorker(): Worker {
+  const worker = new Worker(new URL('./zone-worker.js', import.meta.url));
+  worker.unref();
+  // A spare that fails or ends before its job is simply not used.
+  const drop = (): void => {
+    if (spare === worker) spare = undefined;
+  };
+  worker.on('error', drop);
+  worker.on('exit', drop);
+  return worker;
+}
+
+function inWorker(opts: ZoneFileOptions): Promise<ZoneFileResult<ZoneParts>> {
+  const worker = spare ?? startWorker();
+  spare = undefined;
+  return new Promise<ZoneFileResult<ZoneParts>>((resolve, reject) => {
+    let settled = false;
+    worker.ref();
+    worker.once('message', (msg: { result?: ZoneFileResult<ZoneParts>; error?: string }) => {
+      settled = true;
+      if (msg.result) resolve(msg.result);
+      else reject(new Error(msg.error ?? 'zone worker failed'));
+    });
+    worker.once('error', (err) => {
+      if (!settled) reject(err);
+      settled = true;
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`zone worker exited with code ${code}`));
+      settled = true;
+    });
+    worker.postMessage(opts);
+  }).finally(() => {
+    worker.unref();
+    // The next load (a reload, most likely) finds a thread ready.
+    spare ??= startWorker();
+  });
+}

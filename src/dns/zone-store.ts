@@ -1,0 +1,221 @@
+// A loaded zone's records in a few typed arrays and one byte arena, grouped by node and RRset.
+// A million-record zone as objects (a record, an RRset, a node, a Map per name) took several
+// hundred MiB; here a record is about 40 bytes. Nodes, RRsets and records are made as objects
+// when asked for (answer compilation, transfers, tools), which is rare next to the time a zone
+// spends loaded: answers are compiled once per name and then served from the answer table.
+
+import { CLASS } from './constants.js';
+import { packRdata, ZoneRecord, type PackedRdata, type PackedSource, type ResourceRecord } from './record.js';
+
+/** A Uint32Array that grows. */
+export class U32List {
+  data = new Uint32Array(1024);
+  length = 0;
+
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Uint32Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+
+  /** The values, in an array exactly as long. */
+  done(): Uint32Array {
+    return this.data.slice(0, this.length);
+  }
+}
+
+/** Bytes appended to one buffer that grows. */
+class Arena {
+  buf = Buffer.allocUnsafe(1 << 16);
+  length = 0;
+
+  ensure(extra: number): void {
+    if (this.length + extra <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + extra) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+
+  done(): Uint8Array {
+    // A copy of the used part, so the slack of the last doubling is not kept (and in a buffer of
+    // its own, never Node's shared pool, so it can be handed to another thread).
+    return new Uint8Array(this.buf.subarray(0, this.length));
+  }
+}
+
+/** RDATA forms in the arena: raw bytes, or runs and names alternating (see PackedRdata). */
+const RAW = 0;
+const SPLIT = 1;
+
+/**
+ * Writes records one after the other; `finish` gives the store. Records must be added RRset by
+ * RRset (the builder groups them).
+ */
+export class RecordStoreBuilder {
+  private readonly arena = new Arena();
+  private readonly offsets = new U32List();
+  private readonly ttls = new U32List();
+  private readonly lines = new U32List();
+  private readonly fileAndType = new U32List();
+  private readonly nodes = new U32List();
+  private readonly files: string[] = [];
+  private readonly fileIndex = new Map<string, number>();
+  /** Records whose owner is spelled otherwise than their node, or whose class is not IN: rare. */
+  private readonly owners = new Map<number, string>();
+  private readonly classes = new Map<number, number>();
+
+  constructor() {
+    this.offsets.push(0);
+  }
+
+  get count(): number {
+    return this.ttls.length;
+  }
+
+  /** Adds a record; `node` is its node's index (or NO_NODE), `nodeName` that node's spelling. */
+  add(rr: ResourceRecord, node: number, nodeName: string | undefined): void {
+    const pos = this.ttls.length;
+    const source = rr instanceof ZoneRecord ? rr : undefined;
+    const file = source ? source.file : rr.source.file;
+    let fileNo = this.fileIndex.get(file);
+    if (fileNo === undefined) {
+      fileNo = this.files.length;
+      this.files.push(file);
+      this.fileIndex.set(file, fileNo);
+    }
+    this.fileAndType.push((fileNo << 16) | rr.type);
+    this.ttls.push(rr.ttl);
+    this.lines.push(source ? source.line : rr.source.line);
+    this.nodes.push(node);
+    // A copy: the owner may be a slice of a whole file's text.
+    if (rr.owner !== nodeName) this.owners.set(pos, Buffer.from(rr.owner, 'latin1').toString('latin1'));
+    if (rr.class !== CLASS.IN) this.classes.set(pos, rr.class);
+    this.writeRdata(source ? source.packed : packRdata(rr.rdata));
+    this.offsets.push(this.arena.length);
+  }
+
+  private writeRdata(packed: PackedRdata): void {
+    const a = this.arena;
+    if (typeof packed === 'string') {
+      a.ensure(1 + packed.length);
+      a.buf[a.length++] = RAW;
+      a.length += a.buf.write(packed, a.length, 'latin1');
+      return;
+    }
+    let size = 1;
+    for (const piece of packed) size += piece.length + 2;
+    a.ensure(size);
+    a.buf[a.length++] = SPLIT;
+    for (let i = 0; i < packed.length; i++) {
+      const piece = packed[i]!;
+      // Runs are at most 65535 bytes (RDATA is); names at most 255 characters... as text up to
+      // four times that with \DDD escapes, so both get two length bytes.
+      a.buf.writeUInt16BE(piece.length, a.length);
+      a.length += 2;
+      a.length += a.buf.write(piece, a.length, 'latin1');
+    }
+  }
+
+  finish(): RecordStoreParts {
+    return {
+      arena: this.arena.done(),
+      offsets: this.offsets.done(),
+      ttls: this.ttls.done(),
+      lines: this.lines.done(),
+      fileAndType: this.fileAndType.done(),
+      nodeOf: this.nodes.done(),
+      files: this.files,
+      owners: this.owners,
+      classes: this.classes,
+    };
+  }
+}
+
+/** Marks a record outside every node (out-of-zone data some tools still build zones from). */
+export const NO_NODE = 0xffffffff;
+
+/** A RecordStore as plain data: typed arrays and a few strings, which can go to another thread. */
+export interface RecordStoreParts {
+  arena: Uint8Array;
+  /** Where record i's RDATA starts in the arena; one more entry marks the end. */
+  offsets: Uint32Array;
+  ttls: Uint32Array;
+  lines: Uint32Array;
+  /** File number << 16 | type. */
+  fileAndType: Uint32Array;
+  /** Node index of each record (NO_NODE outside the zone). */
+  nodeOf: Uint32Array;
+  files: string[];
+  owners: Map<number, string>;
+  classes: Map<number, number>;
+}
+
+/** The buffers a RecordStoreParts is made of, to transfer rather than copy. */
+export function storeBuffers(parts: RecordStoreParts): ArrayBuffer[] {
+  return [parts.arena, parts.offsets, parts.ttls, parts.lines, parts.fileAndType, parts.nodeOf].map((a) => a.buffer as ArrayBuffer);
+}
+
+export class RecordStore implements PackedSource {
+  private readonly arena: Buffer;
+  private readonly offsets: Uint32Array;
+  private readonly ttls: Uint32Array;
+  private readonly lines: Uint32Array;
+  private readonly fileAndType: Uint32Array;
+  readonly nodeOf: Uint32Array;
+  private readonly files: readonly string[];
+  private readonly owners: ReadonlyMap<number, string>;
+  private readonly classes: ReadonlyMap<number, number>;
+
+  constructor(parts: RecordStoreParts) {
+    this.arena = Buffer.from(parts.arena.buffer, parts.arena.byteOffset, parts.arena.byteLength);
+    this.offsets = parts.offsets;
+    this.ttls = parts.ttls;
+    this.lines = parts.lines;
+    this.fileAndType = parts.fileAndType;
+    this.nodeOf = parts.nodeOf;
+    this.files = parts.files;
+    this.owners = parts.owners;
+    this.classes = parts.classes;
+  }
+
+  get count(): number {
+    return this.ttls.length;
+  }
+
+  type(pos: number): number {
+    return this.fileAndType[pos]! & 0xffff;
+  }
+
+  ttl(pos: number): number {
+    return this.ttls[pos]!;
+  }
+
+  /** The record at `pos` as an object; `nodeName` is its node's spelling (the owner unless noted otherwise). */
+  record(pos: number, nodeName: string): ResourceRecord {
+    const owner = this.owners.get(pos) ?? nodeName;
+    // The RDATA is read from the arena only if asked for: many readers look at the type alone.
+    const rr = new ZoneRecord(owner, this.type(pos), this.ttls[pos]!, this, this.files[this.fileAndType[pos]! >>> 16]!, this.lines[pos]!, pos);
+    const cls = this.classes.get(pos);
+    return cls === undefined ? rr : { owner, type: rr.type, class: cls, ttl: rr.ttl, rdata: rr.rdata, source: rr.source };
+  }
+
+  packed(pos: number): PackedRdata {
+    const a = this.arena;
+    const start = this.offsets[pos]!;
+    const end = this.offsets[pos + 1]!;
+    if (a[start] === RAW) return a.toString('latin1', start + 1, end);
+    const out: string[] = [];
+    let at = start + 1;
+    while (at < end) {
+      const length = a.readUInt16BE(at);
+      out.push(a.toString('latin1', at + 2, at + 2 + length));
+      at += 2 + length;
+    }
+    return out;
+  }
+}
