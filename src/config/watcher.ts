@@ -36,7 +36,9 @@ export class ConfigWatcher {
     const onEvent = (file: string): void => {
       this.changed.add(path.relative(this.opts.configDir, file));
       clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.flush(), this.opts.debounceMs ?? 150);
+      // Long enough to fold one save (several events, a burst of saves) into one reload, short
+      // enough not to count in "live within a second".
+      this.timer = setTimeout(() => this.flush(), this.opts.debounceMs ?? 60);
     };
     for (const event of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) this.watcher.on(event, onEvent);
     await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));

@@ -589,6 +589,28 @@ test('mxbox answers like BIND 9 on the same zone files', { skip, timeout: 10 * 6
       digBatch(named.port, queries.map((q) => q.q), { question: true }),
       digBatch(mxPort, queries.map((q) => q.q), { question: true }),
     ]);
+    // Every DNS reply has QR set. A result without it is dig's glitch, not an answer (about one run
+    // in twenty printed a bare header for one of the answers with both batches running side by
+    // side), and so is, on loopback, a single UDP query left without reply after 2 s when the other
+    // server answered it (one in about forty runs; the benchmark's millions of queries lose none):
+    // ask those again before comparing. A real difference stays different; each retry is printed.
+    for (let round = 0; round < 2; round++) {
+      const glitch = (r: DigResult): boolean => r.status !== null && !r.flags.has('qr'); // (transfers print no header)
+      const unanswered = (r: DigResult, other: DigResult): boolean => r.status === null && /no servers could be reached/.test(r.error ?? '') && other.status !== null;
+      const again = queries
+        .map((_q, i) => i)
+        .filter((i) => glitch(ref[i]!) || glitch(got[i]!) || unanswered(ref[i]!, got[i]!) || unanswered(got[i]!, ref[i]!));
+      if (again.length === 0 || again.length > 20) break;
+      const [r2, g2] = await Promise.all([
+        digBatch(named.port, again.map((i) => queries[i]!.q), { question: true }),
+        digBatch(mxPort, again.map((i) => queries[i]!.q), { question: true }),
+      ]);
+      again.forEach((i, k) => {
+        ref[i] = r2[k]!;
+        got[i] = g2[k]!;
+      });
+      t.diagnostic(`asked again (no QR in a result, or no reply from one server): ${again.map((i) => queries[i]!.q).join('; ')}`);
+    }
 
     await t.test('BIND behaves as this file says', () => {
       const wrong = BIND_FACTS.filter((f) => !f.holds(ref[queries.findIndex((q) => q.q === f.q)]!)).map((f) => {
