@@ -494,7 +494,7 @@ async function main(): Promise<number> {
     rows.push({ section: sec, metric: 'resident memory after the passes', mxbox: m.rssAfterRunMiB, peer: b.rssAfterRunMiB, unit: 'MiB', digits: 0 });
     const q = ratio(m.qps, b.qps);
     const c = ratio(m.cpuUsPerQuery, b.cpuUsPerQuery);
-    targets.push({ name: 'DNS qps ≥ 1.2× BIND', met: q >= 1.2, detail: `${fmt(m.qps, 0)} vs ${fmt(b.qps, 0)} qps = ${fmt(q, 2)}×` });
+    targets.push({ name: 'DNS qps ≥ 1.2× BIND', met: q >= 1.2, detail: `${fmt(m.qps, 0)} vs ${fmt(b.qps, 0)} qps = ${fmt(q, 3)}×` });
     targets.push({ name: 'DNS CPU/query ≤ 0.75× BIND', met: c <= 0.75, detail: `${fmt(m.cpuUsPerQuery, 1)} vs ${fmt(b.cpuUsPerQuery, 1)} µs = ${fmt(c, 2)}×` });
     targets.push({
       name: 'DNS p99 ≤ BIND',
