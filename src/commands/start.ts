@@ -29,6 +29,12 @@ export const start: Command = async (args, { configDir, dataDir, noTui }) => {
   if (tui) {
     // The dashboard until `q` (or SIGTERM/SIGINT), then the same clean drain. `on`, not `once`:
     // Ink's exit hook (signal-exit) re-raises a signal that finds no other listener.
+    // Ink draws only the last frame when CI or CONTINUOUS_INTEGRATION is set (is-in-ci), and its
+    // colour detection turns colours off when CI is there at all (supports-color); both are read
+    // when Ink loads. A shell with CI=true exported would show an empty screen until exit. On a
+    // terminal the dashboard was asked for: take them out of this process's view first.
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
     const { runDashboard } = await import('../tui/run.js');
     const closing = new AbortController();
     const close = (): void => closing.abort();

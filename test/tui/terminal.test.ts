@@ -59,8 +59,9 @@ test('mxbox start on a terminal: zones, identity, a broken and fixed zone file, 
   dir = await makeConfigDir({ sampleZones: true, sampleMailconf: true });
   const status = path.join(dir, 'exit-status');
   const cli = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
-  // Ink renders only a last frame when it thinks it runs in CI: the program must see a plain terminal.
-  const command = `env -u CI -u CONTINUOUS_INTEGRATION '${process.execPath}' '${cli}' start --config '${dir}'; echo $? > '${status}'`;
+  // CI=true on purpose: Ink draws only a last frame when it thinks it runs in CI, and a terminal
+  // must still get the live dashboard (mxbox start tells Ink otherwise before loading it).
+  const command = `env CI=true '${process.execPath}' '${cli}' start --config '${dir}'; echo $? > '${status}'`;
   await tmux('new-session', '-d', '-x', '100', '-y', '30', '-s', SESSION, command);
 
   // The seed's zones, accepted, and a green identity.
