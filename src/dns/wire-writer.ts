@@ -7,6 +7,19 @@ import { isRdataName } from './record.js';
 
 const MAX_POINTER_TARGET = 0x3fff;
 
+/**
+ * `buf`, or a copy of its first `used` bytes in one twice as large (or more) when `extra` more
+ * bytes would not fit: the growth of every append-only byte buffer here.
+ */
+export function withRoom(buf: Buffer, used: number, extra: number): Buffer {
+  if (used + extra <= buf.length) return buf;
+  let size = buf.length * 2;
+  while (size < used + extra) size *= 2;
+  const next = Buffer.allocUnsafe(size);
+  buf.copy(next, 0, 0, used);
+  return next;
+}
+
 export class WireWriter {
   private buf: Buffer;
   length = 0;
@@ -18,12 +31,7 @@ export class WireWriter {
   }
 
   private ensure(extra: number): void {
-    if (this.length + extra <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.length + extra) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.length);
-    this.buf = next;
+    this.buf = withRoom(this.buf, this.length, extra);
   }
 
   u8(v: number): void {

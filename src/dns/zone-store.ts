@@ -5,6 +5,7 @@
 // spends loaded: answers are compiled once per name and then served from the answer table.
 
 import { CLASS } from './constants.js';
+import { withRoom } from './wire-writer.js';
 import { packRdata, ZoneRecord, type PackedRdata, type PackedSource, type ResourceRecord } from './record.js';
 
 /** A Uint32Array that grows. */
@@ -29,16 +30,11 @@ export class U32List {
 
 /** Bytes appended to one buffer that grows. */
 class Arena {
-  buf = Buffer.allocUnsafe(1 << 16);
+  buf: Buffer = Buffer.allocUnsafe(1 << 16);
   length = 0;
 
   ensure(extra: number): void {
-    if (this.length + extra <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.length + extra) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.length);
-    this.buf = next;
+    this.buf = withRoom(this.buf, this.length, extra);
   }
 
   done(): Uint8Array {

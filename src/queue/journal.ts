@@ -134,6 +134,11 @@ export class Journal {
   /** Segments in order → the ids of messages in each that are still in flight. */
   private readonly live = new Map<number, Set<string>>();
   private readonly segmentOf = new Map<string, number>();
+  /** Segments an earlier process left, read by open(), removed by start(). */
+  private old: number[] = [];
+  /** A failed write may have left part of a record at the end of the segment: start a new one. */
+  private torn = false;
+  private closed = false;
 
   private constructor(
     readonly dir: string,
@@ -167,8 +172,6 @@ export class Journal {
     journal.old = segments;
     return { journal, unfinished: [...messages.values()] };
   }
-
-  private old: number[] = [];
 
   /** Removes the segments replay read (their messages are stored elsewhere now) and opens a new one. */
   async start(): Promise<void> {
@@ -264,9 +267,6 @@ export class Journal {
       }
     }
   }
-
-  private torn = false;
-  private closed = false;
 
   /** Waits for queued records to be written, then closes the segment (it stays for the next start). */
   async close(): Promise<void> {

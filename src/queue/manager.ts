@@ -354,8 +354,6 @@ export class QueueManager {
     }
   }
 
-
-
   /** Connects the list service (it needs `submit` of this manager, so it is made after it). */
   attachLists(lists: ListDeliverer): void {
     this.lists = lists;
@@ -537,9 +535,9 @@ export class QueueManager {
   }
 
   /** Rewrites the control file; writes of one message are serialised (several domains finish at once). */
-  private save(envelope: QueuedEnvelope): Promise<void> {
+  private save(envelope: QueuedEnvelope, opts: { waits?: boolean } = {}): Promise<void> {
     const previous = this.writes.get(envelope.id) ?? Promise.resolve();
-    const next = previous.then(() => this.opts.spool.writeControl(envelope));
+    const next = previous.then(() => this.opts.spool.writeControl(envelope, opts));
     const settled = next.catch(() => undefined);
     this.writes.set(envelope.id, settled);
     void settled.then(() => {
@@ -798,7 +796,7 @@ export class QueueManager {
     next = Math.min(next, received + returnMs);
     next = Math.max(next, now + 50);
     envelope.nextAttempt = new Date(next).toISOString();
-    await this.save(envelope);
+    await this.save(envelope, { waits: true });
     this.due.set(envelope.id, next);
     return queued;
   }

@@ -15,9 +15,9 @@
 // only while it is being delivered to local mailboxes.
 
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { Journal, type JournaledMessage } from './journal.js';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { Journal, type JournaledMessage } from './journal.js';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id.js';
 
 export type RecipientState = 'pending' | 'sent' | 'failed';
@@ -297,17 +297,17 @@ export class Spool {
   }
 
   /**
-   * Records a message's new state. A message in the journal gets a state record there, unless it is
-   * to wait (a next attempt is set): then it is written out as files. Otherwise the control file is
-   * rewritten atomically.
+   * Records a message's new state. A message in the journal gets a state record there, unless it
+   * `waits` (for a later attempt): then it is written out as files, where mailq and a queue run
+   * see it. Otherwise the control file is rewritten atomically.
    */
-  async writeControl(envelope: Envelope & { nextAttempt?: string }): Promise<void> {
+  async writeControl(envelope: Envelope, opts: { waits?: boolean } = {}): Promise<void> {
     if (this.inMemory.has(envelope.id)) {
       return this.serial(envelope.id, async () => {
         const entry = this.inMemory.get(envelope.id);
         if (!entry) return this.writeControlFile(envelope);
         entry.envelope = envelope;
-        if (envelope.nextAttempt !== undefined) return this.moveOut(envelope.id);
+        if (opts.waits) return this.moveOut(envelope.id);
         try {
           await this.journal!.append({ kind: 'state', envelope }, false);
         } catch (err) {

@@ -145,7 +145,7 @@ describe('the spool with its journal', () => {
     await spool.useJournal();
     const stored = await store(spool, envelope('x').recipients, 'waits');
     const env = (await spool.readControl(stored.id))!;
-    await spool.writeControl({ ...env, nextAttempt: new Date(Date.now() + 60_000).toISOString() } as Envelope);
+    await spool.writeControl({ ...env, nextAttempt: new Date(Date.now() + 60_000).toISOString() } as Envelope, { waits: true });
     assert.equal(spool.inFlight(stored.id), false);
     assert.deepEqual(await queueFiles(spool.dir), [`df${stored.id}`, `qf${stored.id}`]);
     const qf = JSON.parse(await readFile(path.join(spool.dir, `qf${stored.id}`), 'utf8')) as { nextAttempt?: string };
