@@ -260,7 +260,7 @@ async function breakDeadLock(
 }
 
 /**
- * Take `<mailbox>.lock` with O_CREAT|O_EXCL. Retries with a backoff that starts at 5 ms and grows to
+ * Take `<mailbox>.lock` (createLock: linked into place with our pid in it). Retries with a backoff that starts at 5 ms and grows to
  * 200 ms (with jitter, so that many waiters do not wake together). A held lock is broken when its
  * owner is dead (its pid, as liblockfile checks) or when it is older than `staleMs` (mail.local).
  */
@@ -302,8 +302,8 @@ async function takeLock(mailbox: string, timeoutMs: number, staleMs: number): Pr
 /**
  * Removes what dead processes left of our lock protocol in `mailDir`: the pid files not yet linked
  * (`<mailbox>.lock.<pid>.<n>`) and claimed stale locks. Only small files that read as a lock (or
- * are empty) and whose maker is gone are removed. The locks themselves stay: the next delivery breaks them, and
- * cuts away what their writer half wrote.
+ * are empty) and whose maker is gone are removed. The locks themselves stay: the next delivery
+ * breaks them, and cuts away what their writer half wrote.
  */
 export async function removeDeadLockLeftovers(mailDir: string): Promise<void> {
   let names: string[];

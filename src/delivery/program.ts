@@ -58,11 +58,13 @@ export function deliverToProgram(d: ProgramDelivery): Promise<void> {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      // The program's first line on stderr, if it said anything, ends the status text.
       const said = stderr.trim().split('\n')[0]?.slice(0, 200);
+      const tail = said ? `: ${said}` : '';
       if (code === 0) resolve();
-      else if (signal) reject(new LocalDeliveryError(`"|${d.command}": killed by ${signal}${said ? `: ${said}` : ''}`, false, 'ESIGNAL'));
-      else if (code === EX_TEMPFAIL) reject(new LocalDeliveryError(`"|${d.command}": temporary failure (exit 75)${said ? `: ${said}` : ''}`, false, 'EX_TEMPFAIL'));
-      else reject(new LocalDeliveryError(`"|${d.command}": unknown mailer error ${code}${said ? `: ${said}` : ''}`, true, `EXIT${code}`, { dsn: '5.3.0' }));
+      else if (signal) reject(new LocalDeliveryError(`"|${d.command}": killed by ${signal}${tail}`, false, 'ESIGNAL'));
+      else if (code === EX_TEMPFAIL) reject(new LocalDeliveryError(`"|${d.command}": temporary failure (exit 75)${tail}`, false, 'EX_TEMPFAIL'));
+      else reject(new LocalDeliveryError(`"|${d.command}": unknown mailer error ${code}${tail}`, true, `EXIT${code}`, { dsn: '5.3.0' }));
     });
   });
 }
