@@ -1,8 +1,9 @@
-// Authoritative look-up (RFC 1034 §4.3.2, RFC 4592 wildcards, RFC 2308 negative answers) over
+// Authoritative look-up (RFC 1034 §4.3.2, RFC 4592 wildcards, RFC 2308 negative answers, RFC 6672
+// DNAME) over
 // the zones of a Snapshot. It produces a Resolution — which RRsets go in which section — that
 // the answer compiler turns into wire format once and caches; it is not on the per-packet path.
 
-import { RCODE, TYPE } from './constants.js';
+import { CLASS, RCODE, TYPE } from './constants.js';
 import { ancestorsOf, labelsToName, nameKey, nameToLabels, isSubdomain } from './name.js';
 import { rdataNames } from './record.js';
 import type { RRset, Zone, ZoneNode } from './zone.js';
@@ -23,8 +24,11 @@ export interface Resolution {
   additional: PlacedRRset[];
 }
 
-/** Longest CNAME chain followed before giving up, as BIND's restart limit. */
-const MAX_CHAIN = 16;
+/**
+ * Look-ups per question: the first and BIND 9's 11 restarts (one per CNAME, or per CNAME made from
+ * a DNAME). A chain still going after that is SERVFAIL with what was found, as BIND answers.
+ */
+const MAX_LOOKUPS = 12;
 
 export class ZoneSet {
   /** Zones by nameKey(origin). */
@@ -63,18 +67,19 @@ export class ZoneSet {
     const res: Resolution = { rcode: RCODE.NOERROR, aa: true, answer: [], authority: [], additional: [] };
     const seen = new Set<string>([nameKey(qname)]);
     let name = qname;
-    for (let step = 0; step < MAX_CHAIN; step++) {
+    for (let step = 0; ; step++) {
       const next = this.resolveInZone(zone, name, qtype, minimalAny, res, step === 0);
       if (next === undefined) break;
+      // Like BIND 9, the chain is followed inside this zone only; the client follows the rest.
+      if (!isSubdomain(next, zone.origin) || this.findZone(next) !== zone) break;
       const key = nameKey(next);
-      if (seen.has(key)) {
-        // A CNAME loop: the records seen so far and SERVFAIL, as BIND 9 answers.
+      if (seen.has(key) || step + 1 >= MAX_LOOKUPS) {
+        // A loop, or a chain longer than BIND follows: the records seen so far and SERVFAIL. (BIND
+        // goes round a loop until its restarts run out, but adds no RRset twice: the same answer.)
         res.rcode = RCODE.SERVFAIL;
         break;
       }
       seen.add(key);
-      // Like BIND 9, the chain is followed inside this zone only; the client follows the rest.
-      if (!isSubdomain(next, zone.origin) || this.findZone(next) !== zone) break;
       name = next;
     }
     // ANY over TCP gets no additional section (BIND 9 adds none either).
@@ -89,10 +94,16 @@ export class ZoneSet {
     const originDepth = zone.origin === '.' ? 0 : nameToLabels(zone.origin).length;
     const depth = chain.length - 1;
 
-    // A zone cut at or above the name (below the apex) turns the answer into a referral,
-    // except DS at the cut itself, which the parent answers.
-    for (let i = depth - originDepth - 1; i >= 0; i--) {
+    // Going down from the apex, the first zone cut at or above the name turns the answer into a
+    // referral (except DS at the cut itself, which the parent answers), and the first DNAME
+    // strictly above the name redirects it (RFC 6672 §3.2). Names below either are not looked at.
+    for (let i = depth - originDepth; i >= 0; i--) {
       const key = nameKey(chain[i]!);
+      if (i > 0) {
+        const dname = zone.nodes.get(key)?.rrsets.get(TYPE.DNAME);
+        if (dname) return this.synthesiseCname(qname, qtype, dname, res);
+      }
+      if (i === depth - originDepth) continue; // the apex is no cut
       const cut = zone.nodes.isDelegation(key);
       if (cut === undefined) break;
       if (cut && !(i === 0 && qtype === TYPE.DS)) {
@@ -113,7 +124,7 @@ export class ZoneSet {
       break;
     }
     res.rcode = RCODE.NXDOMAIN;
-    res.authority.push(negativeSoa(zone, qtype));
+    res.authority.push(negativeSoa(zone, qtype, true));
     return undefined;
   }
 
@@ -133,8 +144,33 @@ export class ZoneSet {
       res.answer.push({ owner, rrset, ttl: rrset.ttl });
       return undefined;
     }
-    res.authority.push(negativeSoa(zone, qtype));
+    res.authority.push(negativeSoa(zone, qtype, false));
     return undefined;
+  }
+
+  /**
+   * The DNAME and the CNAME it makes for `qname` (RFC 6672 §3.2, TTL of the DNAME), whose target is
+   * then followed like any CNAME's — unless the question was for the CNAME itself (or ANY), as at a
+   * real CNAME. A target longer than 255 octets is YXDOMAIN (§2.2).
+   */
+  private synthesiseCname(qname: string, qtype: number, dname: RRset, res: Resolution): string | undefined {
+    if (!res.answer.some((p) => p.rrset === dname)) res.answer.push({ owner: dname.owner, rrset: dname, ttl: dname.ttl });
+    const labels = nameToLabels(qname);
+    const kept = labels.slice(0, labels.length - nameToLabels(dname.owner).length);
+    const targetLabels = [...kept, ...nameToLabels(rdataNames(dname.records[0]!)[0]!)];
+    if (targetLabels.reduce((n, l) => n + l.length + 1, 1) > 255) {
+      res.rcode = RCODE.YXDOMAIN;
+      return undefined;
+    }
+    const target = labelsToName(targetLabels);
+    const cname = {
+      owner: qname,
+      type: TYPE.CNAME,
+      ttl: dname.ttl,
+      records: [{ owner: qname, type: TYPE.CNAME, class: CLASS.IN, ttl: dname.ttl, rdata: [{ name: target, compress: true }], source: dname.records[0]!.source }],
+    };
+    res.answer.push({ owner: qname, rrset: cname, ttl: dname.ttl });
+    return qtype === TYPE.CNAME || qtype === TYPE.ANY ? undefined : target;
   }
 
   private referral(zone: Zone, cut: ZoneNode, res: Resolution, first: boolean): void {
@@ -149,40 +185,95 @@ export class ZoneSet {
   }
 
   /**
-   * A/AAAA of MX, NS and SRV targets in the answer (RFC 1035 §3.3.9, RFC 2782), from the zone
-   * that answered only — BIND 9 does not look in the other zones it serves.
+   * Additional data for the answer, from the zone that answered only (BIND 9 does not look in the
+   * other zones it serves), as BIND 9 adds it: A/AAAA of NS, MX and SRV targets (RFC 1035 §3.3.9,
+   * RFC 2782) and the TLSA RRset that DANE would ask next — `_25._tcp.<exchange>` for MX,
+   * `_<port>._tcp.<target>` for SRV (RFC 7672, RFC 7673); for NAPTR (RFC 3403 §4.2) the SRV
+   * RRset at the replacement when the flags say "S", with that SRV's own additional data, or the
+   * addresses of the replacement when they say "A".
    */
   private addAdditional(zone: Zone, res: Resolution): void {
-    for (const placed of res.answer) {
-      const type = placed.rrset.type;
-      if (type !== TYPE.MX && type !== TYPE.NS && type !== TYPE.SRV) continue;
-      for (const rr of placed.rrset.records) {
-        const names = rdataNames(rr);
-        const target = names[names.length - 1];
-        if (target === undefined || target === '.') continue;
-        this.pushAddresses(zone, target, res.additional, false);
+    for (const placed of res.answer) this.additionalFor(zone, placed.rrset, res.additional);
+    // Addresses first: a truncated answer keeps them before the TLSA and SRV extras.
+    const isAddress = (p: PlacedRRset): boolean => p.rrset.type === TYPE.A || p.rrset.type === TYPE.AAAA;
+    res.additional = [...res.additional.filter(isAddress), ...res.additional.filter((p) => !isAddress(p))];
+  }
+
+  private additionalFor(zone: Zone, rrset: RRset, into: PlacedRRset[]): void {
+    for (const rr of rrset.records) {
+      const names = rdataNames(rr);
+      const target = names[names.length - 1];
+      if (target === undefined) continue;
+      switch (rrset.type) {
+        case TYPE.NS:
+          this.pushAddresses(zone, target, into, false);
+          break;
+        case TYPE.MX:
+          if (target === '.') break;
+          this.pushAddresses(zone, target, into, false);
+          this.pushRRset(zone, `_25._tcp.${target}`, TYPE.TLSA, into);
+          break;
+        case TYPE.SRV: {
+          if (target === '.') break;
+          const fixed = rr.rdata[0] as Uint8Array; // priority, weight, port
+          this.pushAddresses(zone, target, into, false);
+          this.pushRRset(zone, `_${(fixed[4]! << 8) | fixed[5]!}._tcp.${target}`, TYPE.TLSA, into);
+          break;
+        }
+        case TYPE.NAPTR: {
+          const fixed = rr.rdata[0] as Uint8Array; // order, preference, flags, services, regexp
+          const flags = Buffer.from(fixed.subarray(5, 5 + fixed[4]!)).toString('latin1').toLowerCase();
+          const s = flags.indexOf('s');
+          const a = flags.indexOf('a');
+          if (s >= 0 && (a < 0 || s < a)) {
+            const srv = this.pushRRset(zone, target, TYPE.SRV, into);
+            if (srv) this.additionalFor(zone, srv, into);
+          } else if (a >= 0) {
+            this.pushAddresses(zone, target, into, false);
+          }
+          break;
+        }
       }
     }
   }
 
   private pushAddresses(zone: Zone, target: string, into: PlacedRRset[], glueOk: boolean): void {
-    if (!isSubdomain(target, zone.origin)) return;
-    const node = zone.nodes.get(nameKey(target));
-    if (!node || (node.belowCut && !glueOk) || node.rrsets.has(TYPE.CNAME)) return;
+    const node = this.additionalNode(zone, target, glueOk);
+    if (!node) return;
     for (const type of [TYPE.A, TYPE.AAAA]) {
       const rrset = node.rrsets.get(type);
-      if (!rrset) continue;
-      // Nodes are made afresh when looked up, so the same RRset is told by owner and type.
-      if (into.some((p) => p.rrset.type === type && nameKey(p.rrset.owner) === nameKey(rrset.owner))) continue;
-      into.push({ owner: node.name, rrset, ttl: rrset.ttl });
+      if (rrset) pushOnce(into, node, rrset);
     }
+  }
+
+  /** Adds `name`'s RRset of `type` if the zone has it (and it is not already there); returns it. */
+  private pushRRset(zone: Zone, name: string, type: number, into: PlacedRRset[]): RRset | undefined {
+    const node = this.additionalNode(zone, name, false);
+    const rrset = node?.rrsets.get(type);
+    if (node && rrset) pushOnce(into, node, rrset);
+    return rrset;
+  }
+
+  /** The node of an additional-data name: in this zone, not a CNAME, not below a cut unless glue. */
+  private additionalNode(zone: Zone, name: string, glueOk: boolean): ZoneNode | undefined {
+    if (!isSubdomain(name, zone.origin)) return undefined;
+    const node = zone.nodes.get(nameKey(name));
+    if (!node || (node.belowCut && !glueOk) || node.rrsets.has(TYPE.CNAME)) return undefined;
+    return node;
   }
 }
 
+/** Nodes are made afresh when looked up, so the same RRset is told by owner and type. */
+function pushOnce(into: PlacedRRset[], node: ZoneNode, rrset: RRset): void {
+  if (into.some((p) => p.rrset.type === rrset.type && nameKey(p.rrset.owner) === nameKey(rrset.owner))) return;
+  into.push({ owner: node.name, rrset, ttl: rrset.ttl });
+}
+
 /**
- * The SOA of a negative answer, with the RFC 2308 TTL — or 0 when the question was for an SOA,
- * as BIND 9 does, so a resolver never caches it as if it were the answer.
+ * The SOA of a negative answer, with the RFC 2308 TTL — or 0 for an NXDOMAIN to a question for an
+ * SOA, as BIND 9 does (its zero-no-soa-ttl), so that a stub finding the zone of a name by asking
+ * for its SOA does not cache the answer. NODATA keeps the TTL, in BIND too.
  */
-function negativeSoa(zone: Zone, qtype: number): PlacedRRset {
-  return { owner: zone.origin, rrset: zone.soa, ttl: qtype === TYPE.SOA ? 0 : zone.negativeTtl };
+function negativeSoa(zone: Zone, qtype: number, nxdomain: boolean): PlacedRRset {
+  return { owner: zone.origin, rrset: zone.soa, ttl: nxdomain && qtype === TYPE.SOA ? 0 : zone.negativeTtl };
 }
