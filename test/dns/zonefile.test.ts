@@ -574,6 +574,22 @@ describe('records', () => {
   });
 });
 
+describe('LOC (RFC 1876)', () => {
+  it('names what is wrong in a LOC record, with file and line', async () => {
+    const z = await parse(
+      `${HEAD}a LOC 91 N 0 E 0m\nb LOC 52 22 N 4 E\nc LOC 52 22 23 X 4 E 0m\nd LOC 52 N 4 E 10km\ne LOC 52 N 4 E 0m 1m 1m 1m 1m\nf LOC 52 N 4 E 0m 100000000m\n`,
+    );
+    assert.deepEqual(problems(z.errors), [
+      'zones/example.com.zone:5: LOC: the latitude degrees "91" are not a whole number from 0 to 90',
+      'zones/example.com.zone:6: LOC: the altitude is missing',
+      'zones/example.com.zone:7: LOC: the latitude must end with N or S, found "X"',
+      'zones/example.com.zone:8: LOC: the altitude "10km" is not a length in metres (like 10m or 0.50m)',
+      'zones/example.com.zone:9: LOC: unexpected "1m" after the vertical precision',
+      'zones/example.com.zone:10: LOC: the size "100000000m" is more than 90,000,000 m',
+    ]);
+  });
+});
+
 describe('$GENERATE', () => {
   it('expands $, ${offset,width,base} (incl. nibbles), \\$ and $$, with optional TTL and class', async () => {
     const z = await parse(
@@ -723,6 +739,12 @@ ds DS 12345 RSASHA256 2 ( 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE 5C0D5C8F0E6D5
 _http._tcp URI 10 1 "ftp://ftp1.example.com/public"
 u1 TYPE65534 \\# 3 abcdef
 u3 MX \\# 6 000a02414200
+loc1 LOC 52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m
+loc2 LOC 42 21 54 N 71 06 18 W -24m 30m
+loc3 LOC 37 N 122 W 0m
+loc4 LOC 90 S 180 E 42849672.95m 90000000m 0.05m 15.5m
+loc5 LOC 0 0 0.5 S 0 59 E -100000m
+$GENERATE 1-2 g$ TXT "\${+100}"
 $GENERATE 0-40/7 \${0,3,n}.r 60 IN PTR h\${1,3,d}\\$.x\${-1,4,X}.\${0,0,o}
 $GENERATE 255-256 n$ IN TXT "a$$b \\$ \${0,3,N}"
 $ORIGIN sub

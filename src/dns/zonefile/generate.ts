@@ -101,7 +101,7 @@ export function substitute(template: string, value: number): string {
     if (template[i + 1] === '{') {
       const close = template.indexOf('}', i + 2);
       const spec = close < 0 ? template.slice(i + 1) : template.slice(i + 1, close + 1);
-      const m = /^\{(-?\d+)(?:,(\d+)(?:,([doxXnN]))?)?\}$/.exec(spec);
+      const m = /^\{([-+]?\d+)(?:,(\d+)(?:,([doxXnN]))?)?\}$/.exec(spec);
       if (!m) {
         throw new GenerateError(
           `$GENERATE modifier "$${spec}" is not of the form \${offset}, \${offset,width} or \${offset,width,base} with base one of d o x X n N`,

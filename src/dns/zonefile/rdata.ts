@@ -7,6 +7,7 @@ import { TYPE, typeName } from '../constants.js';
 import { NameError, nameFromText, readWireName, labelsToName } from '../name.js';
 import { compressibleType, type RdataName, type RdataPart } from '../record.js';
 import type { Token } from './lexer.js';
+import { LocError, locRdata } from './loc.js';
 
 export class RdataError extends Error {}
 
@@ -533,6 +534,21 @@ const parsers = new Map<number, Parser>([
       const hex = hexBytes(r.restJoined('fingerprint'), 'fingerprint', r.label);
       digestLength(r.label, 'fingerprint type', fp, { 1: 20, 2: 32 }, hex);
       return [concat([u8(alg), u8(fp), hex])];
+    },
+  ],
+  [
+    TYPE.LOC,
+    (r) => {
+      const words = r.remaining().map((t) => {
+        if (t.quoted) throw new RdataError(`a LOC record has no quoted strings: found ${show(t)}`);
+        return t.text;
+      });
+      try {
+        return [locRdata(words)];
+      } catch (err) {
+        if (err instanceof LocError) throw new RdataError(`LOC: ${err.message}`);
+        throw err;
+      }
     },
   ],
   [TYPE.TLSA, (r) => tlsa(r)],
