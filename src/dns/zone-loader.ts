@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { buildZoneAsync, zoneFromPartsAsync, type Zone, type ZoneParts } from './zone.js';
 import { checkZone, parseZoneFile, type FileStamp, type ZoneProblem } from './zonefile/index.js';
+import { checkNames } from './zonefile/check-names.js';
 import type { ResourceRecord } from './record.js';
 
 export interface ZoneFileOptions {
@@ -28,7 +29,10 @@ export interface ZoneFileResult<Z> {
 /** Parse, check and (when error-free) build with `build`; shared by the worker and the fallback. */
 export async function readZone<Z>(opts: ZoneFileOptions, build: (origin: string, records: readonly ResourceRecord[]) => Z | Promise<Z>): Promise<ZoneFileResult<Z>> {
   const parsed = await parseZoneFile(opts);
-  if (parsed.errors.length === 0) checkZone(parsed);
+  if (parsed.errors.length === 0) {
+    checkZone(parsed);
+    parsed.warnings.push(...checkNames(parsed.records));
+  }
   const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
   if (parsed.inputs) result.inputs = parsed.inputs;
   if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records);

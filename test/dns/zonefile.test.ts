@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { checkZone, parseZoneFile, parseZoneText, type ParsedZone } from '../../src/dns/zonefile/index.js';
+import { checkNames } from '../../src/dns/zonefile/check-names.js';
+import { readZone } from '../../src/dns/zone-loader.js';
 import { TYPE, typeName } from '../../src/dns/constants.js';
 import { nameToWire } from '../../src/dns/name.js';
 import { isRdataName, rdataBytes, soaFields, type ResourceRecord } from '../../src/dns/record.js';
@@ -571,6 +573,64 @@ describe('records', () => {
     assert.equal(z.errors[0]!.line, 5);
     assert.equal(z.errors[99]!.line, 104);
     assert.match(z.errors[100]!.message, /too many errors \(100\)/);
+  });
+});
+
+describe('check-names', () => {
+  const run = promisify(execFile);
+  const ZONES: [string, string][] = [
+    [
+      'example.com',
+      `$TTL 300\n@ SOA ns1 host\\.master 1 7200 900 604800 300\n@ NS ns1\n@ NS ns_2.example.net.\nns1 A 192.0.2.1\n` +
+        `bad_host A 192.0.2.2\n-dash A 192.0.2.3\nok-dash A 192.0.2.4\n*.wild A 192.0.2.5\n*.wild AAAA ::5\n` +
+        `_srv._tcp SRV 0 0 1 bad_target.example.net.\n_null._tcp SRV 0 0 0 .\nmx MX 10 under_score.example.net.\nnull MX 0 .\n` +
+        `_dmarc TXT "v=DMARC1"\naaaa_x AAAA ::1\nr RP bad_mbox.example.net. _dmarc\np PTR x_y.example.net.\nx- A 192.0.2.6\n` +
+        `1a A 192.0.2.7\n`,
+    ],
+    ['2.0.192.in-addr.arpa', `$TTL 300\n@ SOA ns1.example.com. h.example.com. 1 7200 900 604800 300\n@ NS ns1.example.com.\n1 PTR a_b.example.net.\n2 PTR ok.example.net.\n`],
+  ];
+  it('warns about the names named-checkzone warns about, in its words', async (t) => {
+    try {
+      await run('named-checkzone', ['-v']);
+    } catch {
+      t.skip('named-checkzone is not installed');
+      return;
+    }
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-checknames-'));
+    try {
+      for (const [origin, text] of ZONES) {
+        const file = path.join(dir, `${origin}.zone`);
+        await writeFile(file, text);
+        // named-checkzone prints e.g. "FILE:6: bad_host.example.com: bad owner name (check-names)".
+        const { stdout } = await run('named-checkzone', [origin, file]);
+        const theirs = stdout
+          .split('\n')
+          .filter((l) => l.includes('(check-names)'))
+          .map((l) => l.replace(`${file}:`, 'line ').replace(': warning:', ':'))
+          .sort();
+        const z = await parse(text, origin, `${origin}.zone`);
+        assert.deepEqual(problems(z.errors), []);
+        const ours = checkNames(z.records).map((p) => `line ${p.line}: ${p.message}`).sort();
+        assert.ok(theirs.length >= 1, `named-checkzone found the bad names in ${origin}: ${stdout}`);
+        assert.deepEqual(ours, theirs);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is a warning when the zone loads: the zone is still served', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-checknames-'));
+    try {
+      const file = path.join(dir, 'example.com.zone');
+      await writeFile(file, `${HEAD}bad_host A 192.0.2.2\n`);
+      const result = await readZone({ path: file, displayPath: 'zones/example.com.zone', origin: 'example.com.', includeRoot: dir }, () => true);
+      assert.deepEqual(problems(result.errors), []);
+      assert.deepEqual(problems(result.warnings), ['zones/example.com.zone:5: bad_host.example.com: bad owner name (check-names)']);
+      assert.equal(result.parts, true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
