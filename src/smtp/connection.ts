@@ -11,6 +11,7 @@
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { resolveLocal, isLocalDomain, domainOf, localPartOf } from './policy.js';
+import { HELP_TOPICS } from './help-topics.js';
 
 /** What a connection needs from the server around it. */
 export interface ConnectionContext {
@@ -135,6 +136,8 @@ export class MxConnection extends SMTPConnection {
         return;
       }
       if (/^Error: send HELO\/EHLO first/.test(data)) return super.send(503, '5.0.0 Polite people say HELO first', false);
+      // smtp-server asks for RCPT at a DATA without MAIL; sendmail asks for MAIL first.
+      if (/^Error: need RCPT command/.test(data) && !self.session.envelope.mailFrom) return super.send(503, '5.0.0 Need MAIL command', false);
       if (code === 354) return super.send(354, 'Enter mail, end with "." on a line by itself', false);
       const size = /^Error: message exceeds fixed maximum message size(?: (\d+))?/.exec(data);
       if (size) return super.send(552, `5.3.4 Message size exceeds fixed maximum message size (${size[1] ?? self._server.options.size})`, false);
@@ -262,7 +265,15 @@ export class MxConnection extends SMTPConnection {
     callback();
   }
 
-  override handler_HELP(_command: Buffer, callback: Callback): void {
+  override handler_HELP(command: Buffer, callback: Callback): void {
+    const topic = command.toString().trim().split(/\s+/)[1];
+    if (topic) {
+      const text = HELP_TOPICS[topic.toUpperCase()];
+      if (text) this.internals.send(214, [...text.map((line) => `2.0.0 ${line}`), '2.0.0 End of HELP info'], false);
+      else this.internals.send(504, `5.3.0 HELP topic "${topic}" unknown`, false);
+      callback();
+      return;
+    }
     const lines = [
       `2.0.0 This is mxbox on ${this.hostname()}`,
       '2.0.0 Topics:',

@@ -251,6 +251,26 @@ describe('conversation with the default privacy options (authwarnings)', () => {
     assert.equal(codes[9], 221, t.received);
   });
 
+  test('HELP with a topic answers from sendmail\'s help file; an unknown topic is 504', async () => {
+    const t = await smtpTalk(port, ['EHLO client.example', 'HELP RCPT', 'help dsn', 'HELP FOO', 'HELP', 'QUIT']);
+    assert.deepEqual(t.replies[1]?.lines, [
+      '214-2.0.0 RCPT TO: <recipient> [ <parameters> ]',
+      '214-2.0.0         Specifies the recipient.  Can be used any number of times.',
+      '214-2.0.0         Parameters are ESMTP extensions.  See "HELP DSN" for details.',
+      '214 2.0.0 End of HELP info',
+    ], t.received);
+    assert.match(t.replies[2]?.lines[0] ?? '', /^214-2\.0\.0 MAIL FROM: <sender> \[ RET=/, t.received);
+    assert.equal(t.replies[3]?.text, '504 5.3.0 HELP topic "FOO" unknown', t.received);
+    assert.match(t.replies[4]?.lines[2] ?? '', /^214-2\.0\.0\s+HELO\s+EHLO\s+MAIL\s+RCPT\s+DATA$/, t.received);
+  });
+
+  test('DATA asks for MAIL first, then for RCPT, in sendmail\'s words', async () => {
+    const t = await smtpTalk(port, ['EHLO client.example', 'DATA', 'MAIL FROM:<root@futuretg.com>', 'DATA', 'RSET', 'DATA', 'QUIT']);
+    assert.equal(t.replies[1]?.text, '503 5.0.0 Need MAIL command', t.received);
+    assert.equal(t.replies[3]?.text, '503 5.0.0 Need RCPT (recipient)', t.received);
+    assert.equal(t.replies[5]?.text, '503 5.0.0 Need MAIL command', t.received);
+  });
+
   test('an unknown command is a 500 and the session goes on', async () => {
     const t = await smtpTalk(port, ['EHLO client.example', 'FOO bar', 'NOOP', 'QUIT']);
     assert.equal(t.replies[1]?.code, 500, t.received);
