@@ -71,7 +71,16 @@ const SMTP_SERVER_TEXTS: [RegExp, string][] = [
   [/^Error: command not recognized/, '5.5.1 Command unrecognized'],
   [/^Error: too many recipients/, '4.5.3 Too many recipients'],
   [/^Error: too many unrecognized commands/, '4.7.0 Too many bad commands; closing connection'],
+  [/^Error: NOTIFY/, '5.5.4 Bad argument to NOTIFY (NEVER, or SUCCESS, FAILURE, DELAY)'],
+  [/^Error: Bad ORCPT parameter syntax/, '5.5.4 Syntax error in ORCPT parameter value'],
+  [/^Invalid RET parameter value/, '5.5.4 Bad argument to RET (FULL or HDRS)'],
+  [/^Error: Bad command parameter syntax/, '5.5.4 Syntax error in parameters'],
+  [/^Error: Bad hostname syntax/, '5.0.0 Invalid domain name'],
+  [/^Error: Syntax: VRFY/, '5.5.2 Argument required'],
 ];
+
+/** MAIL FROM:/RCPT TO: with the address not in angle brackets, which sendmail takes as well. */
+const BARE_ADDRESS = /^(MAIL\s+FROM|RCPT\s+TO)\s*:\s*([^<\s]\S*)(.*)$/is;
 const SORRY = '5.7.0 Sorry, we do not allow this operation';
 
 export class MxConnection extends SMTPConnection {
@@ -173,11 +182,26 @@ export class MxConnection extends SMTPConnection {
       callback?.();
       return;
     }
+    // `RCPT TO:tony@futuretg.com` or `rcpt to: tony`, as people type it at a telnet prompt:
+    // sendmail takes the address without brackets, and a bare user name as one of ours ($j).
+    if (name === 'MAIL' || name === 'RCPT') command = this.normaliseAddressCommand(command);
     if (name === 'MAIL' && !self.hostNameAppearsAs && !this.privacy('needmailhelo')) {
       self.hostNameAppearsAs = `[${self.remoteAddress}]`;
       self._resetSession();
     }
     super._onCommand(command, callback);
+  }
+
+  private normaliseAddressCommand(command: Buffer): Buffer {
+    const text = command.toString();
+    const bare = BARE_ADDRESS.exec(text);
+    const verb = bare ? bare[1]! : /^(MAIL\s+FROM|RCPT\s+TO)\s*:/i.exec(text)?.[1];
+    if (!verb) return command;
+    const rest = bare ? `<${bare[2]}>${bare[3]}` : text.slice(text.indexOf(':') + 1).trim();
+    const m = /^<([^<>@\s]+)>(.*)$/s.exec(rest);
+    // A user name alone (not <>, not the postmaster RFC 5321 lets stand alone): ours.
+    const qualified = m && m[1]!.toLowerCase() !== 'postmaster' ? `<${m[1]}@${this.hostname()}>${m[2]}` : rest;
+    return bare || qualified !== rest ? Buffer.from(`${verb}:${qualified}`) : command;
   }
 
   // ---- XCLIENT (Postfix's proxy command; allowed only from smtp.xclient addresses)

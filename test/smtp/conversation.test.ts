@@ -271,6 +271,46 @@ describe('conversation with the default privacy options (authwarnings)', () => {
     assert.equal(t.replies[5]?.text, '503 5.0.0 Need MAIL command', t.received);
   });
 
+  test('addresses typed without brackets, and bare user names, are taken as sendmail takes them', async () => {
+    const t = await smtpTalk(port, [
+      'EHLO client.example',
+      'MAIL FROM: root',
+      'RCPT TO:tony@futuretg.com',
+      'rcpt to: mary',
+      'RCPT TO:<nosuchuser>',
+      'RCPT TO:postmaster',
+      'DATA',
+      'Subject: typed by hand\r\n\r\nhello\r\n.',
+      'QUIT',
+    ]);
+    const texts = t.replies.map((r) => r.text);
+    assert.equal(texts[1], `250 2.1.0 <root@${HOST}>... Sender ok`, t.received);
+    assert.equal(texts[2], '250 2.1.5 <tony@futuretg.com>... Recipient ok', t.received);
+    assert.equal(texts[3], `250 2.1.5 <mary@${HOST}>... Recipient ok`, t.received);
+    assert.equal(texts[4], `550 5.1.1 <nosuchuser@${HOST}>... User unknown`, t.received);
+    assert.equal(texts[5], '250 2.1.5 <postmaster>... Recipient ok', t.received);
+    assert.match(texts[7] ?? '', /^250 2\.0\.0 \S+ Message accepted for delivery$/, t.received);
+  });
+
+  test('bad ESMTP parameters get 501 with sendmail\'s enhanced codes', async () => {
+    const t = await smtpTalk(port, [
+      'EHLO client.example',
+      'MAIL FROM:<root@futuretg.com> RET=BOGUS',
+      'MAIL FROM:<root@futuretg.com>',
+      'RCPT TO:<tony@futuretg.com> NOTIFY=BOGUS',
+      'RCPT TO:<tony@futuretg.com> NOTIFY=NEVER,SUCCESS',
+      'RCPT TO:<tony@futuretg.com> ORCPT=bad',
+      'VRFY',
+      'QUIT',
+    ]);
+    const texts = t.replies.map((r) => r.text);
+    assert.equal(texts[1], '501 5.5.4 Bad argument to RET (FULL or HDRS)', t.received);
+    assert.equal(texts[3], '501 5.5.4 Bad argument to NOTIFY (NEVER, or SUCCESS, FAILURE, DELAY)', t.received);
+    assert.equal(texts[4], '501 5.5.4 Bad argument to NOTIFY (NEVER, or SUCCESS, FAILURE, DELAY)', t.received);
+    assert.equal(texts[5], '501 5.5.4 Syntax error in ORCPT parameter value', t.received);
+    assert.equal(texts[6], '501 5.5.2 Argument required', t.received);
+  });
+
   test('an unknown command is a 500 and the session goes on', async () => {
     const t = await smtpTalk(port, ['EHLO client.example', 'FOO bar', 'NOOP', 'QUIT']);
     assert.equal(t.replies[1]?.code, 500, t.received);
