@@ -144,8 +144,9 @@ export class AnswerTable {
         const answers: NameAnswers = { byType: new Map(), arena: place.arena };
         for (const type of node.rrsets.keys()) answers.byType.set(type, this.compile(node.name, type, false, place.arena)!);
         // A probe type nobody stores tells the answer every other type gets, unless a CNAME
-        // makes the answer depend on the type (the chain's end is looked up by type).
-        if (!node.rrsets.has(TYPE.CNAME)) answers.other = this.compile(node.name, TYPE.NULL, false, place.arena);
+        // (or a DNAME above the name) makes the answer depend on the type: the chain's end is
+        // looked up by type.
+        if (!node.rrsets.has(TYPE.CNAME)) answers.other = this.compile(node.name, TYPE.NULL, false, place.arena, true);
         place.fixed.set(key, answers);
         const hit = answers.byType.get(typeKey) ?? (special ? undefined : answers.other);
         return hit ?? this.compileFixed(answers, qname, qtype, tcp, typeKey);
@@ -173,9 +174,10 @@ export class AnswerTable {
     return compiled;
   }
 
-  private compile(qname: string, qtype: number, tcp: boolean, arena: Arena): CompiledAnswer | undefined {
+  /** `unlessRedirected`: no answer when a CNAME or DNAME was followed (the probe for `other`). */
+  private compile(qname: string, qtype: number, tcp: boolean, arena: Arena, unlessRedirected = false): CompiledAnswer | undefined {
     const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp);
-    if (!resolution) return undefined;
+    if (!resolution || (unlessRedirected && resolution.redirected)) return undefined;
     return compileResolution(qname, qtype, resolution, this.writer, arena);
   }
 }

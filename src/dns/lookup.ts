@@ -19,6 +19,8 @@ export interface PlacedRRset {
 export interface Resolution {
   rcode: number;
   aa: boolean;
+  /** A CNAME or a DNAME led elsewhere: what comes next was looked up by the question's type. */
+  redirected?: boolean;
   answer: PlacedRRset[];
   authority: PlacedRRset[];
   additional: PlacedRRset[];
@@ -70,6 +72,7 @@ export class ZoneSet {
     for (let step = 0; ; step++) {
       const next = this.resolveInZone(zone, name, qtype, minimalAny, res, step === 0);
       if (next === undefined) break;
+      res.redirected = true;
       // Like BIND 9, the chain is followed inside this zone only; the client follows the rest.
       if (!isSubdomain(next, zone.origin) || this.findZone(next) !== zone) break;
       const key = nameKey(next);
