@@ -1,7 +1,6 @@
 // Authoritative look-up (RFC 1034 §4.3.2, RFC 4592 wildcards, RFC 2308 negative answers, RFC 6672
-// DNAME) over
-// the zones of a Snapshot. It produces a Resolution — which RRsets go in which section — that
-// the answer compiler turns into wire format once and caches; it is not on the per-packet path.
+// DNAME) over the zones of a Snapshot. It produces a Resolution — which RRsets go in which section
+// — that the answer compiler turns into wire format once and caches; it is not on the packet path.
 
 import { CLASS, RCODE, TYPE } from './constants.js';
 import { ancestorsOf, labelsToName, nameKey, nameToLabels, isSubdomain } from './name.js';
@@ -157,7 +156,11 @@ export class ZoneSet {
    * real CNAME. A target longer than 255 octets is YXDOMAIN (§2.2).
    */
   private synthesiseCname(qname: string, qtype: number, dname: RRset, res: Resolution): string | undefined {
-    if (!res.answer.some((p) => p.rrset === dname)) res.answer.push({ owner: dname.owner, rrset: dname, ttl: dname.ttl });
+    // Once, however often a chain passes it (nodes, and so RRsets, are made afresh per look-up).
+    const ownerKey = nameKey(dname.owner);
+    if (!res.answer.some((p) => p.rrset.type === TYPE.DNAME && nameKey(p.owner) === ownerKey)) {
+      res.answer.push({ owner: dname.owner, rrset: dname, ttl: dname.ttl });
+    }
     const labels = nameToLabels(qname);
     const kept = labels.slice(0, labels.length - nameToLabels(dname.owner).length);
     const targetLabels = [...kept, ...nameToLabels(rdataNames(dname.records[0]!)[0]!)];
