@@ -204,10 +204,19 @@ function localKeys(local: string): string[] {
   return [local, `${base}+*`, base];
 }
 
+/** Client verdicts kept per table; past this, the memory starts over (a flood of addresses). */
+const MAX_CLIENT_VERDICTS = 4096;
+
 export class AccessTable {
   /** Every entry read, in file order (an entry overridden by a later duplicate is kept here). */
   readonly entries: readonly AccessEntry[];
   private readonly map: ReadonlyMap<string, AccessEntry>;
+  /**
+   * Client verdicts already found: SMTP asks about the same client at connect, MAIL and every
+   * RCPT, and building its address prefixes and parent domains each time cost more than the rest
+   * of the policy. The table never changes (a reload makes a new one), so answers stay right.
+   */
+  private readonly clientVerdicts = new Map<string, AccessMatch | undefined>();
 
   private constructor(entries: AccessEntry[]) {
     this.entries = entries;
@@ -320,6 +329,15 @@ export class AccessTable {
    * entries are tried before untagged ones at each step; with null, untagged entries only.
    */
   lookupClient(ip: string, hostname: string | undefined, tag: 'Connect' | null): AccessMatch | undefined {
+    const memo = `${tag ?? ''}\0${ip}\0${hostname ?? ''}`;
+    if (this.clientVerdicts.has(memo)) return this.clientVerdicts.get(memo);
+    const verdict = this.findClient(ip, hostname, tag);
+    if (this.clientVerdicts.size >= MAX_CLIENT_VERDICTS) this.clientVerdicts.clear();
+    this.clientVerdicts.set(memo, verdict);
+    return verdict;
+  }
+
+  private findClient(ip: string, hostname: string | undefined, tag: 'Connect' | null): AccessMatch | undefined {
     const keys = [...(ipKeys(ip) ?? [])];
     if (hostname !== undefined && hostname.trim() !== '' && !hostname.startsWith('[')) keys.push(...domainKeys(hostname));
     const found = this.search(keys, tag);
