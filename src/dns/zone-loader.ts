@@ -7,6 +7,8 @@ import { Worker } from 'node:worker_threads';
 import { buildZoneAsync, zoneFromPartsAsync, type Zone, type ZoneParts } from './zone.js';
 import { checkZone, parseZoneFile, type FileStamp, type ZoneProblem } from './zonefile/index.js';
 import type { ResourceRecord } from './record.js';
+import { zoneIndexSteps, type ZoneIndex } from './zone-index.js';
+import { runSliced } from './steps.js';
 
 export interface ZoneFileOptions {
   path: string;
@@ -25,13 +27,19 @@ export interface ZoneFileResult<Z> {
   parts?: Z;
 }
 
-/** Parse, check and (when error-free) build with `build`; shared by the worker and the fallback. */
-export async function readZone<Z>(opts: ZoneFileOptions, build: (origin: string, records: readonly ResourceRecord[]) => Z | Promise<Z>): Promise<ZoneFileResult<Z>> {
+type Build<Z> = (origin: string, records: readonly ResourceRecord[], index: ZoneIndex) => Z | Promise<Z>;
+
+/**
+ * Parse, check and (when error-free) build with `build`; shared by the worker and the fallback.
+ * The checks and the build share one index of the records by node.
+ */
+export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>): Promise<ZoneFileResult<Z>> {
   const parsed = await parseZoneFile(opts);
-  if (parsed.errors.length === 0) checkZone(parsed);
+  const index = parsed.errors.length === 0 ? await runSliced(zoneIndexSteps(parsed.origin, parsed.records)) : undefined;
+  if (index) checkZone(parsed, index);
   const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
   if (parsed.inputs) result.inputs = parsed.inputs;
-  if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records);
+  if (index && parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records, index);
   return result;
 }
 
@@ -46,7 +54,7 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
   try {
     fromWorker = await inWorker(opts);
   } catch {
-    const result = await readZone(opts, (origin, records) => buildZoneAsync(origin, records));
+    const result = await readZone(opts, (origin, records, index) => buildZoneAsync(origin, records, index));
     const { parts: zone, ...rest } = result;
     return zone ? { result: rest, zone } : { result: rest };
   }

@@ -5,10 +5,12 @@
 // records are objects only while someone holds them.
 
 import { TYPE } from './constants.js';
-import { nameKey, isSubdomain, parentOf } from './name.js';
+import { nameKey } from './name.js';
 import type { ResourceRecord, SoaFields } from './record.js';
 import { isRdataName, soaFields } from './record.js';
 import { NO_NODE, RecordStore, RecordStoreBuilder, storeBuffers, U32List, type RecordStoreParts } from './zone-store.js';
+import { BELOW_CUT, DELEGATION, zoneIndexSteps, type ZoneIndex } from './zone-index.js';
+import { runSliced, runSync } from './steps.js';
 import { createHash } from 'node:crypto';
 
 export interface RRset {
@@ -109,15 +111,16 @@ export function zoneFingerprint(records: Iterable<ResourceRecord>): string {
 
 /**
  * Builds a Zone from records that already passed the zone-file checks (one SOA at the apex,
- * NS at the apex, everything at or below the origin).
+ * NS at the apex, everything at or below the origin). `index`, if given, is theirs (the checks
+ * made it).
  */
-export function buildZone(origin: string, records: readonly ResourceRecord[]): Zone {
-  return runSync(zoneFromParts(runSync(partsBuilder(origin, records))));
+export function buildZone(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): Zone {
+  return runSync(zoneFromParts(runSync(partsBuilder(origin, records, index))));
 }
 
 /** buildZone in slices, giving the event loop a turn between them (reloads of big zones). */
-export async function buildZoneAsync(origin: string, records: readonly ResourceRecord[]): Promise<Zone> {
-  return runSliced(zoneFromParts(await runSliced(partsBuilder(origin, records))));
+export async function buildZoneAsync(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): Promise<Zone> {
+  return runSliced(zoneFromParts(await runSliced(partsBuilder(origin, records, index))));
 }
 
 /** A zone as plain data (typed arrays, strings), as a worker thread builds it for the main one. */
@@ -138,8 +141,8 @@ export interface ZoneParts {
 }
 
 /** The parts of buildZone done where the records are (a worker thread). */
-export function buildZoneParts(origin: string, records: readonly ResourceRecord[]): ZoneParts {
-  return runSync(partsBuilder(origin, records));
+export function buildZoneParts(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): ZoneParts {
+  return runSync(partsBuilder(origin, records, index));
 }
 
 /** The buffers of ZoneParts, to transfer rather than copy. */
@@ -152,90 +155,18 @@ export async function zoneFromPartsAsync(parts: ZoneParts): Promise<Zone> {
   return runSliced(zoneFromParts(parts));
 }
 
-function runSync<T>(steps: Generator<void, T>): T {
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
-}
-
-async function runSliced<T>(steps: Generator<void, T>): Promise<T> {
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
-
-/**
- * A string of its own for a name the zone keeps: one read from a file may be a slice of the
- * file's whole text (V8 slices strings of 13 characters or more), which would keep the text alive.
- */
-function own(name: string): string {
-  return name.length < 13 ? name : Buffer.from(name, 'latin1').toString('latin1');
-}
-
 /** Records or nodes handled between two yields of zoneBuilder. */
 const SLICE = 5000;
 
-const DELEGATION = 1;
-const BELOW_CUT = 2;
-
-/** True if the nameKey `key` is `originKey` or below it. */
-function inZone(key: string, originKey: string, origin: string): boolean {
-  if (originKey === '.' || key === originKey) return true;
-  // Without escapes every dot separates labels, so a suffix test is exact.
-  if (!key.includes('\\')) return key.endsWith(originKey) && key.charCodeAt(key.length - originKey.length - 1) === 0x2e;
-  return isSubdomain(key, origin);
-}
-
-function* partsBuilder(origin: string, records: readonly ResourceRecord[]): Generator<void, ZoneParts> {
-  const originKey = nameKey(origin);
-  const ids = new Map<string, number>();
-  const names: string[] = [];
-  const nodeId = (written: string): number => {
-    let id = ids.get(nameKey(written));
-    if (id === undefined) {
-      const name = own(written);
-      id = names.length;
-      ids.set(nameKey(name), id);
-      names.push(name);
-      // Empty non-terminals: every ancestor up to the apex exists (walked up only as far as
-      // the first one that already does).
-      for (let ancestor = parentOf(name); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
-        const ancestorKey = nameKey(ancestor);
-        if (ids.has(ancestorKey)) break;
-        ids.set(ancestorKey, names.length);
-        names.push(ancestor);
-      }
-    }
-    return id;
-  };
-
-  // Which node each record belongs to, in file order.
-  nodeId(origin);
-  const recordNode = new Uint32Array(records.length);
-  for (let i = 0; i < records.length; i++) {
-    if ((i + 1) % SLICE === 0) yield;
-    const rr = records[i]!;
-    recordNode[i] = inZone(nameKey(rr.owner), originKey, origin) ? nodeId(rr.owner) : NO_NODE;
-  }
-
-  // The records of each node together, in file order (a counting sort by node).
+function* partsBuilder(origin: string, records: readonly ResourceRecord[], given?: ZoneIndex): Generator<void, ZoneParts> {
+  const { names, firstOfNode, byNode, recordNode, flags } = given ?? (yield* zoneIndexSteps(origin, records));
   const nodeCount = names.length;
-  const firstOfNode = new Uint32Array(nodeCount + 1);
-  for (const id of recordNode) if (id !== NO_NODE) firstOfNode[id + 1]!++;
-  for (let id = 0; id < nodeCount; id++) firstOfNode[id + 1]! += firstOfNode[id]!;
-  const byNode = new Uint32Array(firstOfNode[nodeCount]!);
-  const fill = firstOfNode.slice(0, nodeCount);
-  for (let i = 0; i < records.length; i++) if (recordNode[i] !== NO_NODE) byNode[fill[recordNode[i]!]!++] = i;
 
   // Each node's RRsets, in the order their types first appeared; each RRset's records in file order.
   const store = new RecordStoreBuilder();
   const fileOrder = new Uint32Array(records.length);
   const nodeSets = new Uint32Array(nodeCount + 1);
   const setStart = new U32List();
-  const flags = new Uint8Array(nodeCount);
   for (let id = 0; id < nodeCount; id++) {
     if ((id + 1) % SLICE === 0) yield;
     nodeSets[id] = setStart.length;
@@ -248,7 +179,6 @@ function* partsBuilder(origin: string, records: readonly ResourceRecord[]): Gene
       for (let j = from; j < k && !seen; j++) seen = records[byNode[j]!]!.type === type;
       if (seen) continue;
       setStart.push(store.count);
-      if (type === TYPE.NS && id !== 0) flags[id] = DELEGATION;
       for (let j = k; j < to; j++) {
         const index = byNode[j]!;
         const rr = records[index]!;
@@ -265,19 +195,6 @@ function* partsBuilder(origin: string, records: readonly ResourceRecord[]): Gene
     if (recordNode[i] !== NO_NODE) continue;
     fileOrder[i] = store.count;
     store.add(records[i]!, NO_NODE, undefined);
-  }
-
-  // Mark everything strictly below a cut (only zones with delegations need the walk).
-  if (flags.includes(DELEGATION)) {
-    for (let id = 1; id < nodeCount; id++) {
-      if ((id + 1) % SLICE === 0) yield;
-      for (let ancestor = parentOf(names[id]!); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
-        if (flags[ids.get(nameKey(ancestor))!]! & DELEGATION) {
-          flags[id]! |= BELOW_CUT;
-          break;
-        }
-      }
-    }
   }
 
   return { origin, recordCount: records.length, names, nodeSets, setStart: setStart.done(), flags, fileOrder, store: store.finish() };
