@@ -18,7 +18,10 @@ export interface ZoneIndex {
   originKey: string;
   /** Node id by nameKey. The origin is node 0; every node's ancestors down to the origin are nodes too. */
   ids: Map<string, number>;
-  /** Node names, by id: the first spelling met (a record's owner, or cut from a longer owner). */
+  /**
+   * Node names, by id: the first spelling met (a record's owner, or cut from a longer owner).
+   * They may be slices of a file's text: what keeps them copies them (see zone.ts).
+   */
   names: string[];
   /** The node of each record (by index in the records), NO_NODE outside the zone. */
   recordNode: Uint32Array;
@@ -32,14 +35,6 @@ export interface ZoneIndex {
 
 /** Records or nodes handled between two yields (see steps.ts). */
 const SLICE = 5000;
-
-/**
- * A string of its own for a name the zone keeps: one read from a file may be a slice of the
- * file's whole text (V8 slices strings of 13 characters or more), which would keep the text alive.
- */
-function own(name: string): string {
-  return name.length < 13 ? name : Buffer.from(name, 'latin1').toString('latin1');
-}
 
 /** True if the nameKey `key` is `originKey` or below it. */
 export function inZone(key: string, originKey: string, origin: string): boolean {
@@ -57,13 +52,12 @@ export function* zoneIndexSteps(origin: string, records: readonly ResourceRecord
   const nodeId = (written: string, key: string): number => {
     let id = ids.get(key);
     if (id === undefined) {
-      const name = own(written);
       id = names.length;
       ids.set(key, id);
-      names.push(name);
+      names.push(written);
       // Empty non-terminals: every ancestor up to the apex exists (walked up only as far as
       // the first one that already does).
-      for (let ancestor = parentOf(name); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
+      for (let ancestor = parentOf(written); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
         const ancestorKey = nameKey(ancestor);
         if (ids.has(ancestorKey)) break;
         ids.set(ancestorKey, names.length);

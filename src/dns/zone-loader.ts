@@ -5,7 +5,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { buildZoneAsync, zoneFromPartsAsync, type Zone, type ZoneParts } from './zone.js';
-import { checkZone, parseZoneFile, type FileStamp, type ZoneProblem } from './zonefile/index.js';
+import { checkZone, parseZoneFile, parsedZoneIndex, type FileStamp, type ZoneProblem } from './zonefile/index.js';
 import type { ResourceRecord } from './record.js';
 import { zoneIndexSteps, type ZoneIndex } from './zone-index.js';
 import { runSliced } from './steps.js';
@@ -35,11 +35,13 @@ type Build<Z> = (origin: string, records: readonly ResourceRecord[], index: Zone
  */
 export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>): Promise<ZoneFileResult<Z>> {
   const parsed = await parseZoneFile(opts);
-  const index = parsed.errors.length === 0 ? await runSliced(zoneIndexSteps(parsed.origin, parsed.records)) : undefined;
-  if (index) checkZone(parsed, index);
   const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
   if (parsed.inputs) result.inputs = parsed.inputs;
-  if (index && parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records, index);
+  if (parsed.errors.length === 0) {
+    const index = parsedZoneIndex(parsed) ?? (await runSliced(zoneIndexSteps(parsed.origin, parsed.records)));
+    checkZone(parsed, index);
+    if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records, index);
+  }
   return result;
 }
 

@@ -115,12 +115,12 @@ export function zoneFingerprint(records: Iterable<ResourceRecord>): string {
  * made it).
  */
 export function buildZone(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): Zone {
-  return runSync(zoneFromParts(runSync(partsBuilder(origin, records, index))));
+  return runSync(zoneFromParts(runSync(partsBuilder(origin, records, index, true))));
 }
 
 /** buildZone in slices, giving the event loop a turn between them (reloads of big zones). */
 export async function buildZoneAsync(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): Promise<Zone> {
-  return runSliced(zoneFromParts(await runSliced(partsBuilder(origin, records, index))));
+  return runSliced(zoneFromParts(await runSliced(partsBuilder(origin, records, index, true))));
 }
 
 /** A zone as plain data (typed arrays, strings), as a worker thread builds it for the main one. */
@@ -140,9 +140,12 @@ export interface ZoneParts {
   store: RecordStoreParts;
 }
 
-/** The parts of buildZone done where the records are (a worker thread). */
+/**
+ * The parts of buildZone done where the records are (a worker thread). The names are not copied
+ * here: sending the parts to the other thread copies them.
+ */
 export function buildZoneParts(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): ZoneParts {
-  return runSync(partsBuilder(origin, records, index));
+  return runSync(partsBuilder(origin, records, index, false));
 }
 
 /** The buffers of ZoneParts, to transfer rather than copy. */
@@ -158,8 +161,19 @@ export async function zoneFromPartsAsync(parts: ZoneParts): Promise<Zone> {
 /** Records or nodes handled between two yields of zoneBuilder. */
 const SLICE = 5000;
 
-function* partsBuilder(origin: string, records: readonly ResourceRecord[], given?: ZoneIndex): Generator<void, ZoneParts> {
-  const { names, firstOfNode, byNode, recordNode, flags } = given ?? (yield* zoneIndexSteps(origin, records));
+/**
+ * A string of its own for a name the zone keeps: one read from a file may be a slice of the
+ * file's whole text (V8 slices strings of 13 characters or more), which would keep the text alive.
+ */
+function own(name: string): string {
+  return name.length < 13 ? name : Buffer.from(name, 'latin1').toString('latin1');
+}
+
+/** `ownNames`: the zone is kept in this thread, so its names must not hold on to a file's text. */
+function* partsBuilder(origin: string, records: readonly ResourceRecord[], given: ZoneIndex | undefined, ownNames: boolean): Generator<void, ZoneParts> {
+  const index = given ?? (yield* zoneIndexSteps(origin, records));
+  const { firstOfNode, byNode, recordNode, flags } = index;
+  const names = ownNames ? index.names.map(own) : index.names;
   const nodeCount = names.length;
 
   // Each node's RRsets, in the order their types first appeared; each RRset's records in file order.

@@ -565,6 +565,23 @@ describe('records', () => {
     ]);
   });
 
+  it('applies the RRset rules in file order, to out-of-zone records too (sets found by node and by owner)', async () => {
+    const z = await parse(
+      `$TTL 300\n@ IN SOA ns hm 1 2 3 4 5\no.example.org. 60 A 192.0.2.4\nx A 192.0.2.1\no.example.org. A 192.0.2.4\n` +
+        `o.example.org. A 192.0.2.5\nx 60 A 192.0.2.2\nX A 192.0.2.1\nO.EXAMPLE.ORG. 70 A 192.0.2.6\nx 61 A 192.0.2.3\n`,
+    );
+    assert.deepEqual(
+      z.records.map((r) => `${r.source.line} ${r.owner} ${r.ttl}`),
+      ['2 example.com. 300', '3 o.example.org. 60', '4 x.example.com. 300', '6 o.example.org. 60', '7 x.example.com. 300', '9 O.EXAMPLE.ORG. 60', '10 x.example.com. 300'],
+    );
+    assert.deepEqual(problems(z.warnings), [
+      'zones/example.com.zone:6: TTL 300 differs from the TTL 60 of the other A records of "o.example.org." (zones/example.com.zone:3); using 60 for the whole set, as BIND does',
+      'zones/example.com.zone:7: TTL 60 differs from the TTL 300 of the other A records of "x.example.com." (zones/example.com.zone:4); using 300 for the whole set, as BIND does',
+      'zones/example.com.zone:9: TTL 70 differs from the TTL 60 of the other A records of "O.EXAMPLE.ORG." (zones/example.com.zone:3); using 60 for the whole set, as BIND does',
+      'zones/example.com.zone:10: TTL 61 differs from the TTL 300 of the other A records of "x.example.com." (zones/example.com.zone:4); using 300 for the whole set, as BIND does',
+    ]);
+  });
+
   it('keeps going after errors, and stops after 100', async () => {
     const z = await parse(HEAD + 'x A 1.2.3\n'.repeat(150));
     assert.equal(z.errors.length, 101);

@@ -10,6 +10,9 @@ import { packRdata, soaFields, ZoneRecord, type ResourceRecord } from '../record
 import { GenerateError, expandGenerate, parseGenerate } from './generate.js';
 import { isBroken, lex, lexEntries, type Entry, type LexProblem, type Token } from './lexer.js';
 import { RdataError, parseRdata, parseTime } from './rdata.js';
+import { zoneIndexSteps, type ZoneIndex } from '../zone-index.js';
+import { NO_NODE } from '../zone-store.js';
+import { runSliced } from '../steps.js';
 
 export interface ZoneProblem {
   file: string;
@@ -65,6 +68,16 @@ export const MAX_TTL = 2147483647;
 const topFiles = new WeakMap<ParsedZone, string>();
 export function zoneTopFile(zone: ParsedZone): string | undefined {
   return topFiles.get(zone) ?? zone.records[0]?.source.file;
+}
+
+/** The index the parser made of each zone's records (see zone-index.ts). */
+const indexes = new WeakMap<ParsedZone, ZoneIndex>();
+/**
+ * The index of a parsed zone's records as the parser left them, for the checks and the build
+ * (undefined when the origin itself was bad). Not for a zone whose records were changed since.
+ */
+export function parsedZoneIndex(zone: ParsedZone): ZoneIndex | undefined {
+  return indexes.get(zone);
 }
 
 class TooManyErrors extends Error {}
@@ -432,51 +445,79 @@ class Loader {
     return v;
   }
 
-  /** BIND's RRset rules: one TTL per set (the first one wins, with a warning); exact duplicates dropped. */
-  finish(): void {
-    // By owner, then by type among the few of one owner: no key string made per record, and
-    // the RDATA compared only once a set has a second record.
-    const owners = new Map<string, SetSeen | SetSeen[]>();
-    const drop = new Set<ZoneRecord>();
-    for (const rr of this.records) {
-      const key = nameKey(rr.owner);
-      const seen = owners.get(key);
-      let set: SetSeen | undefined;
-      if (seen !== undefined) set = Array.isArray(seen) ? seen.find((s) => s.type === rr.type) : seen.type === rr.type ? seen : undefined;
-      if (!set) {
-        const fresh: SetSeen = { type: rr.type, ttl: rr.ttl, rr, data: undefined };
-        owners.set(key, seen === undefined ? fresh : Array.isArray(seen) ? seen.concat(fresh) : [seen, fresh]);
-        continue;
-      }
-      set.data ??= new Set([rdataKey(set.rr)]);
+  /**
+   * BIND's RRset rules: one TTL per set (the first one wins, with a warning); exact duplicates
+   * dropped. The sets are found node by node through the zone's index, and out-of-zone records
+   * (an error the checks report) by owner. Returns whether records were dropped, which leaves
+   * the index out of date.
+   */
+  finish(index: ZoneIndex): boolean {
+    const records = this.records;
+    const dropped = new Uint8Array(records.length);
+    let drops = 0;
+    /** TTL warnings with the position of their record: put in file order at the end. */
+    const notes: { at: number; problem: ZoneProblem }[] = [];
+    /** Record i joins the set whose first record is records[first] (its RDATA keys in `data`, once it has two). */
+    const join = (first: number, data: Set<string> | undefined, i: number): Set<string> => {
+      const head = records[first]!;
+      const rr = records[i]!;
+      data ??= new Set([rdataKey(head)]);
       const dataKey = rdataKey(rr);
-      if (set.data.has(dataKey)) {
-        drop.add(rr);
-        continue;
+      if (data.has(dataKey)) {
+        dropped[i] = 1;
+        drops++;
+        return data;
       }
-      set.data.add(dataKey);
-      if (set.ttl !== rr.ttl) {
-        this.warn(
-          rr.file,
-          rr.line,
-          `TTL ${rr.ttl} differs from the TTL ${set.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${set.rr.file}:${set.rr.line}); using ${set.ttl} for the whole set, as BIND does`,
-        );
-        rr.ttl = set.ttl;
+      data.add(dataKey);
+      if (head.ttl !== rr.ttl) {
+        const message = `TTL ${rr.ttl} differs from the TTL ${head.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${head.file}:${head.line}); using ${head.ttl} for the whole set, as BIND does`;
+        notes.push({ at: i, problem: { file: rr.file, line: rr.line, message } });
+        rr.ttl = head.ttl;
+      }
+      return data;
+    };
+
+    // In the zone: the sets of one node, a few at most, looked through.
+    const { firstOfNode, byNode, recordNode } = index;
+    const setType: number[] = [];
+    const setFirst: number[] = [];
+    const setData: (Set<string> | undefined)[] = [];
+    for (let id = 0; id + 1 < firstOfNode.length; id++) {
+      setType.length = setFirst.length = setData.length = 0;
+      for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
+        const i = byNode[k]!;
+        const s = setType.indexOf(records[i]!.type);
+        if (s < 0) {
+          setType.push(records[i]!.type);
+          setFirst.push(i);
+          setData.push(undefined);
+        } else {
+          setData[s] = join(setFirst[s]!, setData[s], i);
+        }
       }
     }
-    if (drop.size === 0) return;
-    const kept = this.records.filter((rr) => !drop.has(rr));
-    this.records.length = 0;
-    for (const rr of kept) this.records.push(rr);
-  }
-}
 
-/** An RRset met by finish(): its type, TTL, first record, and the RDATA keys once it has two. */
-interface SetSeen {
-  type: number;
-  ttl: number;
-  rr: ZoneRecord;
-  data: Set<string> | undefined;
+    // Outside the zone: by owner, then by type.
+    const outside = new Map<string, { type: number; first: number; data: Set<string> | undefined }[]>();
+    for (let i = 0; i < records.length; i++) {
+      if (recordNode[i] !== NO_NODE) continue;
+      const rr = records[i]!;
+      const key = nameKey(rr.owner);
+      let sets = outside.get(key);
+      if (!sets) outside.set(key, (sets = []));
+      const set = sets.find((x) => x.type === rr.type);
+      if (set) set.data = join(set.first, set.data, i);
+      else sets.push({ type: rr.type, first: i, data: undefined });
+    }
+
+    notes.sort((a, b) => a.at - b.at);
+    for (const note of notes) this.warnings.push(note.problem);
+    if (drops === 0) return false;
+    let kept = 0;
+    for (let i = 0; i < records.length; i++) if (!dropped[i]) records[kept++] = records[i]!;
+    records.length = kept;
+    return true;
+  }
 }
 
 /** Comparison key of RDATA: the bytes, names lowercased (as BIND compares them). */
@@ -518,10 +559,13 @@ async function run(
     } catch (e) {
       if (!(e instanceof TooManyErrors)) throw e;
     }
-    loader.finish();
   }
+  // The records grouped by node, for the RRset rules here and then for the checks and the build.
+  let index = await runSliced(zoneIndexSteps(zoneOrigin, loader.records));
+  if (text !== undefined && loader.finish(index)) index = await runSliced(zoneIndexSteps(zoneOrigin, loader.records));
   const zone: ParsedZone = { origin: zoneOrigin, records: loader.records, errors: loader.errors, warnings: loader.warnings };
   topFiles.set(zone, file);
+  indexes.set(zone, index);
   return zone;
 }
 
