@@ -105,10 +105,12 @@ export function typeCode(text: string): number | undefined {
 
 /** The code of a class mnemonic or RFC 3597 CLASSnnn; undefined if neither. */
 export function classCode(text: string): number | undefined {
+  if (text === 'IN') return CLASS.IN; // nearly every class written
   const upper = text.toUpperCase();
   if (upper === 'IN') return CLASS.IN;
   if (upper === 'CH' || upper === 'CHAOS') return CLASS.CH;
   if (upper === 'HS') return CLASS.HS;
+  if (!upper.startsWith('CLASS')) return undefined; // the parser asks about every type word too
   const m = /^CLASS(\d{1,5})$/.exec(upper);
   if (m) {
     const n = Number(m[1]);

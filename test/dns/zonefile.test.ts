@@ -5,7 +5,7 @@ import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { checkZone, parseZoneFile, parseZoneText, type ParsedZone } from '../../src/dns/zonefile/index.js';
+import { checkZone, parseIPv4, parseIPv6, parseZoneFile, parseZoneText, type ParsedZone } from '../../src/dns/zonefile/index.js';
 import { TYPE, typeName } from '../../src/dns/constants.js';
 import { nameToWire } from '../../src/dns/name.js';
 import { isRdataName, rdataBytes, soaFields, type ResourceRecord } from '../../src/dns/record.js';
@@ -422,6 +422,77 @@ describe('records', () => {
       ['a', 'b', 'c', 'd', 'e', 'f'].map((h) => find(z, `${h}.example.com.`, TYPE.A)[0]!.ttl),
       [60, 60, 3600, 60, 3600, 3600],
     );
+  });
+
+  it('reads IPv4 and IPv6 addresses as BIND does, to the edge cases', () => {
+    const hexOf = (bytes: Uint8Array | undefined): string | undefined => (bytes ? Buffer.from(bytes).toString('hex') : undefined);
+    const v6: [string, string | undefined][] = [
+      ["", undefined],
+      [":", undefined],
+      ["::", "00000000000000000000000000000000"],
+      [":::", undefined],
+      ["::::", undefined],
+      ["1::", "00010000000000000000000000000000"],
+      ["::1", "00000000000000000000000000000001"],
+      [":1", undefined],
+      ["1:", undefined],
+      ["1:2:3:4:5:6:7:8", "00010002000300040005000600070008"],
+      ["1:2:3:4:5:6:7:8:9", undefined],
+      ["1:2:3:4:5:6:7::", "00010002000300040005000600070000"],
+      ["1:2:3:4:5:6:7:8::", undefined],
+      ["::2:3:4:5:6:7:8", "00000002000300040005000600070008"],
+      ["1::8", "00010000000000000000000000000008"],
+      ["1::2::3", undefined],
+      ["a:::b", undefined],
+      ["12345::", undefined],
+      ["01234::", undefined],
+      ["ABCD:ef01::", "abcdef01000000000000000000000000"],
+      ["g::1", undefined],
+      ["1:2:3:4:5:6:1.2.3.4", "00010002000300040005000601020304"],
+      ["1:2:3:4:5:1.2.3.4", undefined],
+      ["1:2:3:4:5:6:7:1.2.3.4", undefined],
+      ["::1.2.3.4", "00000000000000000000000001020304"],
+      ["::ffff:1.2.3.4", "00000000000000000000ffff01020304"],
+      ["1.2.3.4", undefined],
+      ["1.2.3.4::", undefined],
+      ["1.2.3.4:5", undefined],
+      ["::1.2.3", undefined],
+      ["::1.2.3.256", undefined],
+      ["::01.2.3.4", undefined],
+      ["::1.2.3.4.5", undefined],
+      ["1::2:1.2.3.4", "00010000000000000000000201020304"],
+      ["1:2:3:4:5:6::1.2.3.4", undefined],
+      ["1:2:3:4:5:6:7::1.2.3.4", undefined],
+      ["::.1.2.3", undefined],
+      ["::1a.2.3.4", undefined],
+      [" ::1", undefined],
+      ["::1 ", undefined],
+      ["1: :2", undefined],
+    ];
+    for (const [text, want] of v6) assert.equal(hexOf(parseIPv6(text)), want, text);
+    const v4: [string, string | undefined][] = [
+      ["", undefined],
+      ["1.2.3.4", "01020304"],
+      ["0.0.0.0", "00000000"],
+      ["255.255.255.255", "ffffffff"],
+      ["256.0.0.0", undefined],
+      ["1.2.3", undefined],
+      ["1.2.3.4.5", undefined],
+      ["01.2.3.4", undefined],
+      ["1.02.3.4", undefined],
+      ["1.2.3.04", undefined],
+      ["1.2.3.0", "01020300"],
+      ["00.1.2.3", undefined],
+      ["1..2.3", undefined],
+      [".1.2.3", undefined],
+      ["1.2.3.", undefined],
+      ["1000.1.1.1", undefined],
+      ["a.b.c.d", undefined],
+      ["1.2.3.4 ", undefined],
+      ["+1.2.3.4", undefined],
+      ["1.2.3.4a", undefined],
+    ];
+    for (const [text, want] of v4) assert.equal(hexOf(parseIPv4(text)), want, text);
   });
 
   it('AAAA in all its text forms', async () => {
