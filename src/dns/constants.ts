@@ -15,6 +15,9 @@ export const OPCODE = { QUERY: 0, IQUERY: 1, STATUS: 2, NOTIFY: 4, UPDATE: 5 } a
 
 export const CLASS = { IN: 1, CH: 3, HS: 4, NONE: 254, ANY: 255 } as const;
 
+/** Largest TTL (RFC 2181 §8). */
+export const MAX_TTL = 2147483647;
+
 export const TYPE = {
   A: 1,
   NS: 2,

@@ -4,11 +4,13 @@
 
 import { realpath, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { CLASS, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
+import { CLASS, MAX_TTL, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
 import { NameError, nameFromText, nameKey } from '../name.js';
 import { packRdata, soaFields, ZoneRecord, type ResourceRecord } from '../record.js';
 import { GenerateError, expandGenerate, parseGenerate } from './generate.js';
-import { isBroken, lex, lexEntries, type Entry, type LexProblem, type Token } from './lexer.js';
+import { isBroken, lex, lexEntriesAndPlainLines, type Entry, type LexProblem, type Token } from './lexer.js';
+import { plainLineEntry, type PlainLine } from './plain-line.js';
+import { readPlainRecord } from './plain-record.js';
 import { RdataError, parseRdata, parseTime } from './rdata.js';
 import { zoneIndexSteps, type ZoneIndex } from '../zone-index.js';
 import { NO_NODE } from '../zone-store.js';
@@ -61,8 +63,7 @@ export interface ParseTextOptions {
 export const MAX_ERRORS = 100;
 /** $INCLUDE nesting limit. */
 export const MAX_INCLUDE_DEPTH = 8;
-/** Largest TTL (RFC 2181 §8). */
-export const MAX_TTL = 2147483647;
+export { MAX_TTL };
 
 /** The top file of each parsed zone, for checks that name the file rather than a record. */
 const topFiles = new WeakMap<ParsedZone, string>();
@@ -140,7 +141,7 @@ class Loader {
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     // Entries are read as they are lexed, so a big file never exists as tokens all at once;
     // a file with a non-breaking space is lexed first, as its warning comes before the rest.
-    let entries: Iterable<Entry>;
+    let entries: Iterable<Entry | PlainLine>;
     let lexErrors: LexProblem[];
     if (text.includes('\u00a0')) {
       const lexed = lex(text);
@@ -151,7 +152,7 @@ class Loader {
       lexErrors = [...lexed.errors];
     } else {
       lexErrors = [];
-      entries = lexEntries(text, lexErrors, {});
+      entries = lexEntriesAndPlainLines(text, lexErrors, {});
     }
     // Lexing problems are reported in line order with the entries they belong to.
     const flushLexErrors = (upTo: number): void => {
@@ -165,8 +166,13 @@ class Loader {
       let sinceYield = 0;
       for (const entry of entries) {
         flushLexErrors(entry.line);
-        if (isBroken(entry)) continue;
-        await this.entry(entry, st, depth);
+        if ('words' in entry) {
+          // A plain line: its record read straight from its words, or else the line as tokens.
+          if (!this.plainRecord(text, entry, st)) await this.entry(plainLineEntry(text, entry), st, depth);
+        } else {
+          if (isBroken(entry)) continue;
+          await this.entry(entry, st, depth);
+        }
         // A big zone is read while the servers run: let queries through every few thousand records.
         if (++sinceYield === YIELD_EVERY) {
           sinceYield = 0;
@@ -434,6 +440,23 @@ class Loader {
     }
 
     this.records.push(new ZoneRecord(owner, type, ttl, packRdata(rdata), st.file, line));
+  }
+
+  /**
+   * The record of a plain line read by readPlainRecord, applied as record() applies it; false
+   * (nothing changed) when the line is for record() to read.
+   */
+  private plainRecord(text: string, plain: PlainLine, st: FileState): boolean {
+    const read = readPlainRecord(text, plain, st.origin, st.lastOwner, st.originChanged);
+    if (!read) return false;
+    let ttl = read.ttl;
+    if (ttl !== undefined) this.lastTtl = ttl;
+    else if (this.defaultTtl !== undefined) ttl = this.defaultTtl;
+    else return false; // record() picks the TTL, with a warning or an error
+    if (read.ownerWritten) st.lastOwner = read.owner;
+    st.originChanged = false;
+    this.records.push(new ZoneRecord(read.owner, read.type, ttl, read.packed, st.file, plain.line));
+    return true;
   }
 
   private ttlOrFail(t: Token, fail: (m: string) => void): number | undefined {
