@@ -67,14 +67,21 @@ export function* zoneIndexSteps(origin: string, records: readonly ResourceRecord
     return id;
   };
 
-  // Which node each record belongs to, in file order.
+  // Which node each record belongs to, in file order. Records of one owner mostly follow each
+  // other (and the parser gives them one owner string): the node of the one before is tried first.
   nodeId(origin, originKey);
   const recordNode = new Uint32Array(records.length);
+  let lastOwner: string | undefined;
+  let lastNode = NO_NODE;
   for (let i = 0; i < records.length; i++) {
     if ((i + 1) % SLICE === 0) yield;
     const owner = records[i]!.owner;
-    const key = nameKey(owner);
-    recordNode[i] = inZone(key, originKey, origin) ? nodeId(owner, key) : NO_NODE;
+    if (owner !== lastOwner) {
+      const key = nameKey(owner);
+      lastOwner = owner;
+      lastNode = inZone(key, originKey, origin) ? nodeId(owner, key) : NO_NODE;
+    }
+    recordNode[i] = lastNode;
   }
 
   // The records of each node together, in file order (a counting sort by node); cuts marked.

@@ -500,20 +500,24 @@ class Loader {
       return data;
     };
 
-    // In the zone: the sets of one node, a few at most, looked through.
+    // In the zone: the sets of one node, a few at most, looked through. The arrays serve every
+    // node (emptied by count: truncating them would reallocate them for each of a big zone's nodes).
     const { firstOfNode, byNode, recordNode } = index;
     const setType: number[] = [];
     const setFirst: number[] = [];
     const setData: (Set<string> | undefined)[] = [];
     for (let id = 0; id + 1 < firstOfNode.length; id++) {
-      setType.length = setFirst.length = setData.length = 0;
+      let sets = 0;
       for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
         const i = byNode[k]!;
-        const s = setType.indexOf(records[i]!.type);
-        if (s < 0) {
-          setType.push(records[i]!.type);
-          setFirst.push(i);
-          setData.push(undefined);
+        const type = records[i]!.type;
+        let s = 0;
+        while (s < sets && setType[s] !== type) s++;
+        if (s === sets) {
+          setType[s] = type;
+          setFirst[s] = i;
+          setData[s] = undefined;
+          sets++;
         } else {
           setData[s] = join(setFirst[s]!, setData[s], i);
         }

@@ -31,10 +31,12 @@ const CLASS_LIKE = /^(IN|CH|CHAOS|HS)$/i;
  * The last name read, as lines with the same owner follow each other: the same string for all of
  * them, hashed once when the zone is indexed.
  */
-let lastName = { text: '', origin: '', name: '' };
+let lastText = '';
+let lastOrigin = '';
+let lastName = '';
 
 function name(text: string, origin: string): string | undefined {
-  if (text === lastName.text && origin === lastName.origin) return lastName.name;
+  if (text === lastText && origin === lastOrigin) return lastName;
   let read: string;
   try {
     read = nameFromText(text, origin);
@@ -42,7 +44,9 @@ function name(text: string, origin: string): string | undefined {
     if (e instanceof NameError) return undefined;
     throw e;
   }
-  lastName = { text, origin, name: read };
+  lastText = text;
+  lastOrigin = origin;
+  lastName = read;
   return read;
 }
 
