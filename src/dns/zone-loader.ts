@@ -4,7 +4,7 @@
 // the process large long after. If a worker cannot be had, the same steps run here, in slices.
 
 import { Worker } from 'node:worker_threads';
-import { buildZoneAsync, zoneFromPartsAsync, type Zone, type ZoneParts } from './zone.js';
+import { buildZoneAsync, zoneFromParts, type Zone, type ZoneParts } from './zone.js';
 import { checkZone, parseZoneFile, parsedZoneIndex, type FileStamp, type ZoneProblem } from './zonefile/index.js';
 import type { ResourceRecord } from './record.js';
 import { zoneIndexSteps, type ZoneIndex } from './zone-index.js';
@@ -61,7 +61,7 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
     return zone ? { result: rest, zone } : { result: rest };
   }
   const { parts, ...rest } = fromWorker;
-  return parts ? { result: rest, zone: await zoneFromPartsAsync(parts) } : { result: rest };
+  return parts ? { result: rest, zone: zoneFromParts(parts) } : { result: rest };
 }
 
 /** A worker started ahead of the next job (unref'd while it waits: it keeps no process alive). */

@@ -11,6 +11,7 @@ import { isRdataName, soaFields } from './record.js';
 import { NO_NODE, RecordStore, RecordStoreBuilder, storeBuffers, U32List, type RecordStoreParts } from './zone-store.js';
 import { BELOW_CUT, DELEGATION, zoneIndexSteps, type ZoneIndex } from './zone-index.js';
 import { runSliced, runSync } from './steps.js';
+import { NameTable, nameTableSlots } from './name-table.js';
 import { createHash } from 'node:crypto';
 
 export interface RRset {
@@ -115,12 +116,12 @@ export function zoneFingerprint(records: Iterable<ResourceRecord>): string {
  * made it).
  */
 export function buildZone(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): Zone {
-  return runSync(zoneFromParts(runSync(partsBuilder(origin, records, index, true))));
+  return zoneFromParts(runSync(partsBuilder(origin, records, index, true)));
 }
 
 /** buildZone in slices, giving the event loop a turn between them (reloads of big zones). */
 export async function buildZoneAsync(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): Promise<Zone> {
-  return runSliced(zoneFromParts(await runSliced(partsBuilder(origin, records, index, true))));
+  return zoneFromParts(await runSliced(partsBuilder(origin, records, index, true)));
 }
 
 /** A zone as plain data (typed arrays, strings), as a worker thread builds it for the main one. */
@@ -129,6 +130,8 @@ export interface ZoneParts {
   recordCount: number;
   /** Node names (first spelling met), in node order. */
   names: string[];
+  /** Node ids by name key (see name-table.ts). */
+  nameSlots: Uint32Array;
   /** RRsets of node i: indices nodeSets[i] .. nodeSets[i + 1] of setStart. */
   nodeSets: Uint32Array;
   /** Records of RRset s: store positions setStart[s] .. setStart[s + 1]. */
@@ -150,12 +153,7 @@ export function buildZoneParts(origin: string, records: readonly ResourceRecord[
 
 /** The buffers of ZoneParts, to transfer rather than copy. */
 export function zonePartsBuffers(parts: ZoneParts): ArrayBuffer[] {
-  return [parts.nodeSets, parts.setStart, parts.flags, parts.fileOrder].map((a) => a.buffer as ArrayBuffer).concat(storeBuffers(parts.store));
-}
-
-/** The Zone of parts made by buildZoneParts, in slices. */
-export async function zoneFromPartsAsync(parts: ZoneParts): Promise<Zone> {
-  return runSliced(zoneFromParts(parts));
+  return [parts.nameSlots, parts.nodeSets, parts.setStart, parts.flags, parts.fileOrder].map((a) => a.buffer as ArrayBuffer).concat(storeBuffers(parts.store));
 }
 
 /** Records or nodes handled between two yields of zoneBuilder. */
@@ -211,18 +209,18 @@ function* partsBuilder(origin: string, records: readonly ResourceRecord[], given
     store.add(records[i]!, NO_NODE, undefined);
   }
 
-  return { origin, recordCount: records.length, names, nodeSets, setStart: setStart.done(), flags, fileOrder, store: store.finish() };
+  const nameSlots = nameTableSlots(index.ids, nodeCount);
+  return { origin, recordCount: records.length, names, nameSlots, nodeSets, setStart: setStart.done(), flags, fileOrder, store: store.finish() };
 }
 
-function* zoneFromParts(parts: ZoneParts): Generator<void, Zone> {
+/**
+ * The Zone of parts made by buildZoneParts. Next to nothing to do: the zone is served from the
+ * parts' buffers as they are, so a reload does not hold up queries here.
+ */
+export function zoneFromParts(parts: ZoneParts): Zone {
   const { origin, names, fileOrder } = parts;
   const originKey = nameKey(origin);
-  const ids = new Map<string, number>();
-  for (let id = 0; id < names.length; id++) {
-    if ((id + 1) % (SLICE * 4) === 0) yield;
-    ids.set(nameKey(names[id]!), id);
-  }
-  const nodes = new NodeIndex(ids, names, parts.nodeSets, parts.setStart, parts.flags, new RecordStore(parts.store));
+  const nodes = new NodeIndex(new NameTable(parts.nameSlots, names), names, parts.nodeSets, parts.setStart, parts.flags, new RecordStore(parts.store));
   const apex = nodes.get(originKey)!;
   const soa = apex.rrsets.get(TYPE.SOA);
   if (!soa) throw new Error(`zone ${origin} has no SOA at its apex`);
@@ -251,7 +249,7 @@ class NodeIndex implements ZoneNodes {
   private recent = new Map<number, ZoneNode>();
 
   constructor(
-    private readonly ids: ReadonlyMap<string, number>,
+    private readonly ids: NameTable,
     private readonly names: readonly string[],
     /** RRsets of node i: setStart indices nodeSets[i] .. nodeSets[i + 1]. */
     private readonly nodeSets: Uint32Array,
@@ -266,7 +264,7 @@ class NodeIndex implements ZoneNodes {
   }
 
   has(key: string): boolean {
-    return this.ids.has(key);
+    return this.ids.get(key) !== undefined;
   }
 
   get(key: string): ZoneNode | undefined {
@@ -279,8 +277,8 @@ class NodeIndex implements ZoneNodes {
     return id === undefined ? undefined : (this.flags[id]! & DELEGATION) !== 0;
   }
 
-  keys(): IterableIterator<string> {
-    return this.ids.keys();
+  *keys(): IterableIterator<string> {
+    for (const name of this.names) yield nameKey(name);
   }
 
   *values(): IterableIterator<ZoneNode> {
