@@ -95,6 +95,8 @@ export function typeName(code: number): string {
 
 /** The code of a type mnemonic or RFC 3597 TYPEnnn, case-insensitive; undefined if neither. */
 export function typeCode(text: string): number | undefined {
+  const written = typeCodes.get(text); // as nearly every type is written: upper case
+  if (written !== undefined) return written;
   const upper = text.toUpperCase();
   const known = typeCodes.get(upper);
   if (known !== undefined) return known;

@@ -86,6 +86,8 @@ export function checkZone(zone: ParsedZone, index: ZoneIndex = runSync(zoneIndex
     }
     return found;
   };
+  /** cutOf for node `id` named `name`, which is looked at only if the node is at or below a cut. */
+  const cutOfNode = (id: number, name: string): number | undefined => ((flags[id]! & (DELEGATION | BELOW_CUT)) === 0 ? undefined : cutOf(nameKey(name), id));
 
   // What lies outside the zone.
   for (let i = 0; i < records.length; i++) {
@@ -152,7 +154,7 @@ export function checkZone(zone: ParsedZone, index: ZoneIndex = runSync(zoneIndex
     }
 
     // Data the delegation hides.
-    const cut = cutOf(nameKey(nodeName), id);
+    const cut = cutOfNode(id, nodeName);
     if (cut !== undefined) {
       const atCut = cut === id;
       const cutName = firstRecord(cut).owner;
@@ -172,7 +174,7 @@ export function checkZone(zone: ParsedZone, index: ZoneIndex = runSync(zoneIndex
     if (rr.type !== TYPE.MX && rr.type !== TYPE.NS && rr.type !== TYPE.SRV) continue;
     const owner = recordNode[i]!;
     if (owner === NO_NODE) continue;
-    const ownerCut = cutOf(nameKey(rr.owner), owner);
+    const ownerCut = cutOfNode(owner, rr.owner);
     if (ownerCut !== undefined && !(rr.type === TYPE.NS && ownerCut === owner)) continue; // hidden data
     const names = rdataNames(rr);
     const target = names[names.length - 1];
@@ -182,7 +184,8 @@ export function checkZone(zone: ParsedZone, index: ZoneIndex = runSync(zoneIndex
     const kind = typeName(rr.type);
     const targetCut = cutOf(targetKey);
     if (targetCut !== undefined) {
-      if (rr.type === TYPE.NS && !ADDRESS_TYPES.some((t) => has(nodeWithData(targetKey), t))) {
+      const glue = rr.type === TYPE.NS ? nodeWithData(targetKey) : undefined;
+      if (rr.type === TYPE.NS && !has(glue, TYPE.A) && !has(glue, TYPE.AAAA)) {
         err(rr, `NS target "${target}" is inside the delegation to "${firstRecord(targetCut).owner}" and has no glue address record (A or AAAA)`);
       }
       continue;
@@ -193,7 +196,7 @@ export function checkZone(zone: ParsedZone, index: ZoneIndex = runSync(zoneIndex
       else err(rr, `${kind} target "${target}" is a CNAME (illegal): it must name a host with A or AAAA records`);
       continue;
     }
-    if (rr.type !== TYPE.SRV && !ADDRESS_TYPES.some((t) => has(node, t))) {
+    if (rr.type !== TYPE.SRV && !has(node, TYPE.A) && !has(node, TYPE.AAAA)) {
       err(rr, `${kind} target "${target}" has no address records (A or AAAA) in this zone`);
     }
   }
