@@ -16,6 +16,9 @@ export const OPCODE = { QUERY: 0, IQUERY: 1, STATUS: 2, NOTIFY: 4, UPDATE: 5 } a
 
 export const CLASS = { IN: 1, CH: 3, HS: 4, NONE: 254, ANY: 255 } as const;
 
+/** Largest TTL (RFC 2181 §8). */
+export const MAX_TTL = 2147483647;
+
 export const TYPE = {
   A: 1,
   NS: 2,
@@ -93,6 +96,8 @@ export function typeName(code: number): string {
 
 /** The code of a type mnemonic or RFC 3597 TYPEnnn, case-insensitive; undefined if neither. */
 export function typeCode(text: string): number | undefined {
+  const written = typeCodes.get(text); // as nearly every type is written: upper case
+  if (written !== undefined) return written;
   const upper = text.toUpperCase();
   const known = typeCodes.get(upper);
   if (known !== undefined) return known;
@@ -106,10 +111,12 @@ export function typeCode(text: string): number | undefined {
 
 /** The code of a class mnemonic or RFC 3597 CLASSnnn; undefined if neither. */
 export function classCode(text: string): number | undefined {
+  if (text === 'IN') return CLASS.IN; // nearly every class written
   const upper = text.toUpperCase();
   if (upper === 'IN') return CLASS.IN;
   if (upper === 'CH' || upper === 'CHAOS') return CLASS.CH;
   if (upper === 'HS') return CLASS.HS;
+  if (!upper.startsWith('CLASS')) return undefined; // the parser asks about every type word too
   const m = /^CLASS(\d{1,5})$/.exec(upper);
   if (m) {
     const n = Number(m[1]);

@@ -4,10 +4,12 @@
 // the process large long after. If a worker cannot be had, the same steps run here, in slices.
 
 import { Worker } from 'node:worker_threads';
-import { buildZoneAsync, zoneFromPartsAsync, type Zone, type ZoneParts } from './zone.js';
-import { checkZone, parseZoneFile, type FileStamp, type ZoneProblem } from './zonefile/index.js';
+import { buildZoneAsync, zoneFromParts, type Zone, type ZoneParts } from './zone.js';
+import { checkZone, parseZoneFile, parsedZoneIndex, type FileStamp, type ZoneProblem } from './zonefile/index.js';
 import { checkNames } from './zonefile/check-names.js';
 import type { ResourceRecord } from './record.js';
+import { zoneIndexSteps, type ZoneIndex } from './zone-index.js';
+import { runSliced } from './steps.js';
 
 export interface ZoneFileOptions {
   path: string;
@@ -26,16 +28,22 @@ export interface ZoneFileResult<Z> {
   parts?: Z;
 }
 
-/** Parse, check and (when error-free) build with `build`; shared by the worker and the fallback. */
-export async function readZone<Z>(opts: ZoneFileOptions, build: (origin: string, records: readonly ResourceRecord[]) => Z | Promise<Z>): Promise<ZoneFileResult<Z>> {
+type Build<Z> = (origin: string, records: readonly ResourceRecord[], index: ZoneIndex) => Z | Promise<Z>;
+
+/**
+ * Parse, check and (when error-free) build with `build`; shared by the worker and the fallback.
+ * The checks and the build share one index of the records by node.
+ */
+export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>): Promise<ZoneFileResult<Z>> {
   const parsed = await parseZoneFile(opts);
-  if (parsed.errors.length === 0) {
-    checkZone(parsed);
-    parsed.warnings.push(...checkNames(parsed.records));
-  }
   const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
   if (parsed.inputs) result.inputs = parsed.inputs;
-  if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records);
+  if (parsed.errors.length === 0) {
+    const index = parsedZoneIndex(parsed) ?? (await runSliced(zoneIndexSteps(parsed.origin, parsed.records)));
+    checkZone(parsed, index);
+    parsed.warnings.push(...checkNames(parsed.records));
+    if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records, index);
+  }
   return result;
 }
 
@@ -50,12 +58,12 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
   try {
     fromWorker = await inWorker(opts);
   } catch {
-    const result = await readZone(opts, (origin, records) => buildZoneAsync(origin, records));
+    const result = await readZone(opts, (origin, records, index) => buildZoneAsync(origin, records, index));
     const { parts: zone, ...rest } = result;
     return zone ? { result: rest, zone } : { result: rest };
   }
   const { parts, ...rest } = fromWorker;
-  return parts ? { result: rest, zone: await zoneFromPartsAsync(parts) } : { result: rest };
+  return parts ? { result: rest, zone: zoneFromParts(parts) } : { result: rest };
 }
 
 /** A worker started ahead of the next job (unref'd while it waits: it keeps no process alive). */

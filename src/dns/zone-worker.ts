@@ -9,7 +9,7 @@ import { buildZoneParts, zonePartsBuffers } from './zone.js';
 import { readZone, type ZoneFileOptions } from './zone-loader.js';
 
 parentPort!.once('message', (opts: ZoneFileOptions) => {
-  readZone(opts, (origin, records) => buildZoneParts(origin, records)).then(
+  readZone(opts, (origin, records, index) => buildZoneParts(origin, records, index)).then(
     (result) => parentPort!.postMessage({ result }, result.parts ? zonePartsBuffers(result.parts) : []),
     (err: unknown) => parentPort!.postMessage({ error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
   );

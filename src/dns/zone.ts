@@ -5,10 +5,13 @@
 // records are objects only while someone holds them.
 
 import { TYPE } from './constants.js';
-import { nameKey, isSubdomain, parentOf } from './name.js';
+import { nameKey } from './name.js';
 import type { ResourceRecord, SoaFields } from './record.js';
 import { isRdataName, soaFields } from './record.js';
 import { NO_NODE, RecordStore, RecordStoreBuilder, storeBuffers, U32List, type RecordStoreParts } from './zone-store.js';
+import { BELOW_CUT, DELEGATION, zoneIndexSteps, type ZoneIndex } from './zone-index.js';
+import { runSliced, runSync } from './steps.js';
+import { NameTable, nameTableSlots } from './name-table.js';
 import { createHash } from 'node:crypto';
 
 export interface RRset {
@@ -109,15 +112,16 @@ export function zoneFingerprint(records: Iterable<ResourceRecord>): string {
 
 /**
  * Builds a Zone from records that already passed the zone-file checks (one SOA at the apex,
- * NS at the apex, everything at or below the origin).
+ * NS at the apex, everything at or below the origin). `index`, if given, is theirs (the checks
+ * made it).
  */
-export function buildZone(origin: string, records: readonly ResourceRecord[]): Zone {
-  return runSync(zoneFromParts(runSync(partsBuilder(origin, records))));
+export function buildZone(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): Zone {
+  return zoneFromParts(runSync(partsBuilder(origin, records, index, true)));
 }
 
 /** buildZone in slices, giving the event loop a turn between them (reloads of big zones). */
-export async function buildZoneAsync(origin: string, records: readonly ResourceRecord[]): Promise<Zone> {
-  return runSliced(zoneFromParts(await runSliced(partsBuilder(origin, records))));
+export async function buildZoneAsync(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): Promise<Zone> {
+  return zoneFromParts(await runSliced(partsBuilder(origin, records, index, true)));
 }
 
 /** A zone as plain data (typed arrays, strings), as a worker thread builds it for the main one. */
@@ -126,6 +130,8 @@ export interface ZoneParts {
   recordCount: number;
   /** Node names (first spelling met), in node order. */
   names: string[];
+  /** Node ids by name key (see name-table.ts). */
+  nameSlots: Uint32Array;
   /** RRsets of node i: indices nodeSets[i] .. nodeSets[i + 1] of setStart. */
   nodeSets: Uint32Array;
   /** Records of RRset s: store positions setStart[s] .. setStart[s + 1]. */
@@ -137,35 +143,21 @@ export interface ZoneParts {
   store: RecordStoreParts;
 }
 
-/** The parts of buildZone done where the records are (a worker thread). */
-export function buildZoneParts(origin: string, records: readonly ResourceRecord[]): ZoneParts {
-  return runSync(partsBuilder(origin, records));
+/**
+ * The parts of buildZone done where the records are (a worker thread). The names are not copied
+ * here: sending the parts to the other thread copies them.
+ */
+export function buildZoneParts(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): ZoneParts {
+  return runSync(partsBuilder(origin, records, index, false));
 }
 
 /** The buffers of ZoneParts, to transfer rather than copy. */
 export function zonePartsBuffers(parts: ZoneParts): ArrayBuffer[] {
-  return [parts.nodeSets, parts.setStart, parts.flags, parts.fileOrder].map((a) => a.buffer as ArrayBuffer).concat(storeBuffers(parts.store));
+  return [parts.nameSlots, parts.nodeSets, parts.setStart, parts.flags, parts.fileOrder].map((a) => a.buffer as ArrayBuffer).concat(storeBuffers(parts.store));
 }
 
-/** The Zone of parts made by buildZoneParts, in slices. */
-export async function zoneFromPartsAsync(parts: ZoneParts): Promise<Zone> {
-  return runSliced(zoneFromParts(parts));
-}
-
-function runSync<T>(steps: Generator<void, T>): T {
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
-}
-
-async function runSliced<T>(steps: Generator<void, T>): Promise<T> {
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
+/** Records or nodes handled between two yields of zoneBuilder. */
+const SLICE = 5000;
 
 /**
  * A string of its own for a name the zone keeps: one read from a file may be a slice of the
@@ -175,67 +167,18 @@ function own(name: string): string {
   return name.length < 13 ? name : Buffer.from(name, 'latin1').toString('latin1');
 }
 
-/** Records or nodes handled between two yields of zoneBuilder. */
-const SLICE = 5000;
-
-const DELEGATION = 1;
-const BELOW_CUT = 2;
-
-/** True if the nameKey `key` is `originKey` or below it. */
-function inZone(key: string, originKey: string, origin: string): boolean {
-  if (originKey === '.' || key === originKey) return true;
-  // Without escapes every dot separates labels, so a suffix test is exact.
-  if (!key.includes('\\')) return key.endsWith(originKey) && key.charCodeAt(key.length - originKey.length - 1) === 0x2e;
-  return isSubdomain(key, origin);
-}
-
-function* partsBuilder(origin: string, records: readonly ResourceRecord[]): Generator<void, ZoneParts> {
-  const originKey = nameKey(origin);
-  const ids = new Map<string, number>();
-  const names: string[] = [];
-  const nodeId = (written: string): number => {
-    let id = ids.get(nameKey(written));
-    if (id === undefined) {
-      const name = own(written);
-      id = names.length;
-      ids.set(nameKey(name), id);
-      names.push(name);
-      // Empty non-terminals: every ancestor up to the apex exists (walked up only as far as
-      // the first one that already does).
-      for (let ancestor = parentOf(name); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
-        const ancestorKey = nameKey(ancestor);
-        if (ids.has(ancestorKey)) break;
-        ids.set(ancestorKey, names.length);
-        names.push(ancestor);
-      }
-    }
-    return id;
-  };
-
-  // Which node each record belongs to, in file order.
-  nodeId(origin);
-  const recordNode = new Uint32Array(records.length);
-  for (let i = 0; i < records.length; i++) {
-    if ((i + 1) % SLICE === 0) yield;
-    const rr = records[i]!;
-    recordNode[i] = inZone(nameKey(rr.owner), originKey, origin) ? nodeId(rr.owner) : NO_NODE;
-  }
-
-  // The records of each node together, in file order (a counting sort by node).
+/** `ownNames`: the zone is kept in this thread, so its names must not hold on to a file's text. */
+function* partsBuilder(origin: string, records: readonly ResourceRecord[], given: ZoneIndex | undefined, ownNames: boolean): Generator<void, ZoneParts> {
+  const index = given ?? (yield* zoneIndexSteps(origin, records));
+  const { firstOfNode, byNode, recordNode, flags } = index;
+  const names = ownNames ? index.names.map(own) : index.names;
   const nodeCount = names.length;
-  const firstOfNode = new Uint32Array(nodeCount + 1);
-  for (const id of recordNode) if (id !== NO_NODE) firstOfNode[id + 1]!++;
-  for (let id = 0; id < nodeCount; id++) firstOfNode[id + 1]! += firstOfNode[id]!;
-  const byNode = new Uint32Array(firstOfNode[nodeCount]!);
-  const fill = firstOfNode.slice(0, nodeCount);
-  for (let i = 0; i < records.length; i++) if (recordNode[i] !== NO_NODE) byNode[fill[recordNode[i]!]!++] = i;
 
   // Each node's RRsets, in the order their types first appeared; each RRset's records in file order.
   const store = new RecordStoreBuilder();
   const fileOrder = new Uint32Array(records.length);
   const nodeSets = new Uint32Array(nodeCount + 1);
   const setStart = new U32List();
-  const flags = new Uint8Array(nodeCount);
   for (let id = 0; id < nodeCount; id++) {
     if ((id + 1) % SLICE === 0) yield;
     nodeSets[id] = setStart.length;
@@ -248,7 +191,6 @@ function* partsBuilder(origin: string, records: readonly ResourceRecord[]): Gene
       for (let j = from; j < k && !seen; j++) seen = records[byNode[j]!]!.type === type;
       if (seen) continue;
       setStart.push(store.count);
-      if (type === TYPE.NS && id !== 0) flags[id] = DELEGATION;
       for (let j = k; j < to; j++) {
         const index = byNode[j]!;
         const rr = records[index]!;
@@ -267,31 +209,18 @@ function* partsBuilder(origin: string, records: readonly ResourceRecord[]): Gene
     store.add(records[i]!, NO_NODE, undefined);
   }
 
-  // Mark everything strictly below a cut (only zones with delegations need the walk).
-  if (flags.includes(DELEGATION)) {
-    for (let id = 1; id < nodeCount; id++) {
-      if ((id + 1) % SLICE === 0) yield;
-      for (let ancestor = parentOf(names[id]!); ancestor !== undefined && ancestor.length > originKey.length; ancestor = parentOf(ancestor)) {
-        if (flags[ids.get(nameKey(ancestor))!]! & DELEGATION) {
-          flags[id]! |= BELOW_CUT;
-          break;
-        }
-      }
-    }
-  }
-
-  return { origin, recordCount: records.length, names, nodeSets, setStart: setStart.done(), flags, fileOrder, store: store.finish() };
+  const nameSlots = nameTableSlots(index.ids, nodeCount);
+  return { origin, recordCount: records.length, names, nameSlots, nodeSets, setStart: setStart.done(), flags, fileOrder, store: store.finish() };
 }
 
-function* zoneFromParts(parts: ZoneParts): Generator<void, Zone> {
+/**
+ * The Zone of parts made by buildZoneParts. Next to nothing to do: the zone is served from the
+ * parts' buffers as they are, so a reload does not hold up queries here.
+ */
+export function zoneFromParts(parts: ZoneParts): Zone {
   const { origin, names, fileOrder } = parts;
   const originKey = nameKey(origin);
-  const ids = new Map<string, number>();
-  for (let id = 0; id < names.length; id++) {
-    if ((id + 1) % (SLICE * 4) === 0) yield;
-    ids.set(nameKey(names[id]!), id);
-  }
-  const nodes = new NodeIndex(ids, names, parts.nodeSets, parts.setStart, parts.flags, new RecordStore(parts.store));
+  const nodes = new NodeIndex(new NameTable(parts.nameSlots, names), names, parts.nodeSets, parts.setStart, parts.flags, new RecordStore(parts.store));
   const apex = nodes.get(originKey)!;
   const soa = apex.rrsets.get(TYPE.SOA);
   if (!soa) throw new Error(`zone ${origin} has no SOA at its apex`);
@@ -320,7 +249,7 @@ class NodeIndex implements ZoneNodes {
   private recent = new Map<number, ZoneNode>();
 
   constructor(
-    private readonly ids: ReadonlyMap<string, number>,
+    private readonly ids: NameTable,
     private readonly names: readonly string[],
     /** RRsets of node i: setStart indices nodeSets[i] .. nodeSets[i + 1]. */
     private readonly nodeSets: Uint32Array,
@@ -335,7 +264,7 @@ class NodeIndex implements ZoneNodes {
   }
 
   has(key: string): boolean {
-    return this.ids.has(key);
+    return this.ids.get(key) !== undefined;
   }
 
   get(key: string): ZoneNode | undefined {
@@ -348,8 +277,8 @@ class NodeIndex implements ZoneNodes {
     return id === undefined ? undefined : (this.flags[id]! & DELEGATION) !== 0;
   }
 
-  keys(): IterableIterator<string> {
-    return this.ids.keys();
+  *keys(): IterableIterator<string> {
+    for (const name of this.names) yield nameKey(name);
   }
 
   *values(): IterableIterator<ZoneNode> {

@@ -104,6 +104,40 @@ describe('compact zone store and worker load', () => {
     assert.equal(zone.soaFields.serial, 2024010101);
   });
 
+  it('finds every node by its key through the name table, and nothing else', () => {
+    const zone = buildZone('example.com.', parsed.records);
+    const keys = [...zone.nodes.keys()];
+    assert.equal(keys.length, zone.nodes.size);
+    assert.deepEqual(new Set(keys).size, keys.length);
+    for (const key of keys) {
+      assert.equal(key, key.toLowerCase());
+      assert.equal(zone.nodes.get(key)!.name.toLowerCase(), key);
+      assert.ok(zone.nodes.has(key), key);
+    }
+    assert.ok(keys.includes('mail.example.com.') && keys.includes('weird\\.label.example.com.') && keys.includes('c.deep.example.com.'));
+    for (const key of ['Mail.example.com.', 'nothere.example.com.', 'mail.example.com', 'example.com', 'ail.example.com.', '', '.', 'label.example.com.', 'weird.label.example.com.']) {
+      assert.equal(zone.nodes.get(key), undefined, key);
+      assert.equal(zone.nodes.has(key), false, key);
+    }
+  });
+
+  it('finds the nodes of a zone of many names (the table grows and probes past collisions)', async () => {
+    const text = `$TTL 60\n@ IN SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n` + Array.from({ length: 5000 }, (_, i) => `h${i} A 192.0.2.1\nH${i}.X${i % 7} A 192.0.2.2\n`).join('');
+    const many = path.join(dir, 'many.zone');
+    await writeFile(many, text);
+    const p = await parseZoneFile({ path: many, displayPath: 'zones/many.zone', origin: 'example.com', includeRoot: dir });
+    assert.deepEqual(p.errors, []);
+    const zone = buildZone('example.com.', p.records);
+    for (let i = 0; i < 5000; i++) {
+      assert.equal(zone.nodes.get(`h${i}.example.com.`)!.name, `h${i}.example.com.`);
+      assert.equal(zone.nodes.get(`h${i}.x${i % 7}.example.com.`)!.name, `H${i}.X${i % 7}.example.com.`);
+      assert.equal(zone.nodes.get(`x${i % 7}.example.com.`)!.rrsets.size, 0);
+      assert.equal(zone.nodes.get(`h${i + 5000}.example.com.`), undefined);
+      assert.equal(zone.nodes.get(`H${i}.x${i % 7}.example.com.`), undefined, 'keys are lower case');
+    }
+    assert.equal(zone.nodes.size, 1 + 1 + 5000 + 5000 + 7);
+  });
+
   it('loads in a worker thread to the same zone and the same answers', async () => {
     const inThread = buildZone('example.com.', parsed.records);
     const { result, zone } = await loadZoneFile({ path: file, displayPath: 'zones/example.com.zone', origin: 'example.com', includeRoot: dir });

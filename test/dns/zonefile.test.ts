@@ -5,7 +5,7 @@ import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { checkZone, parseZoneFile, parseZoneText, type ParsedZone } from '../../src/dns/zonefile/index.js';
+import { checkZone, parseIPv4, parseIPv6, parseZoneFile, parseZoneText, type ParsedZone } from '../../src/dns/zonefile/index.js';
 import { checkNames } from '../../src/dns/zonefile/check-names.js';
 import { readZone } from '../../src/dns/zone-loader.js';
 import { TYPE, typeName } from '../../src/dns/constants.js';
@@ -426,6 +426,77 @@ describe('records', () => {
     );
   });
 
+  it('reads IPv4 and IPv6 addresses as BIND does, to the edge cases', () => {
+    const hexOf = (bytes: Uint8Array | undefined): string | undefined => (bytes ? Buffer.from(bytes).toString('hex') : undefined);
+    const v6: [string, string | undefined][] = [
+      ["", undefined],
+      [":", undefined],
+      ["::", "00000000000000000000000000000000"],
+      [":::", undefined],
+      ["::::", undefined],
+      ["1::", "00010000000000000000000000000000"],
+      ["::1", "00000000000000000000000000000001"],
+      [":1", undefined],
+      ["1:", undefined],
+      ["1:2:3:4:5:6:7:8", "00010002000300040005000600070008"],
+      ["1:2:3:4:5:6:7:8:9", undefined],
+      ["1:2:3:4:5:6:7::", "00010002000300040005000600070000"],
+      ["1:2:3:4:5:6:7:8::", undefined],
+      ["::2:3:4:5:6:7:8", "00000002000300040005000600070008"],
+      ["1::8", "00010000000000000000000000000008"],
+      ["1::2::3", undefined],
+      ["a:::b", undefined],
+      ["12345::", undefined],
+      ["01234::", undefined],
+      ["ABCD:ef01::", "abcdef01000000000000000000000000"],
+      ["g::1", undefined],
+      ["1:2:3:4:5:6:1.2.3.4", "00010002000300040005000601020304"],
+      ["1:2:3:4:5:1.2.3.4", undefined],
+      ["1:2:3:4:5:6:7:1.2.3.4", undefined],
+      ["::1.2.3.4", "00000000000000000000000001020304"],
+      ["::ffff:1.2.3.4", "00000000000000000000ffff01020304"],
+      ["1.2.3.4", undefined],
+      ["1.2.3.4::", undefined],
+      ["1.2.3.4:5", undefined],
+      ["::1.2.3", undefined],
+      ["::1.2.3.256", undefined],
+      ["::01.2.3.4", undefined],
+      ["::1.2.3.4.5", undefined],
+      ["1::2:1.2.3.4", "00010000000000000000000201020304"],
+      ["1:2:3:4:5:6::1.2.3.4", undefined],
+      ["1:2:3:4:5:6:7::1.2.3.4", undefined],
+      ["::.1.2.3", undefined],
+      ["::1a.2.3.4", undefined],
+      [" ::1", undefined],
+      ["::1 ", undefined],
+      ["1: :2", undefined],
+    ];
+    for (const [text, want] of v6) assert.equal(hexOf(parseIPv6(text)), want, text);
+    const v4: [string, string | undefined][] = [
+      ["", undefined],
+      ["1.2.3.4", "01020304"],
+      ["0.0.0.0", "00000000"],
+      ["255.255.255.255", "ffffffff"],
+      ["256.0.0.0", undefined],
+      ["1.2.3", undefined],
+      ["1.2.3.4.5", undefined],
+      ["01.2.3.4", undefined],
+      ["1.02.3.4", undefined],
+      ["1.2.3.04", undefined],
+      ["1.2.3.0", "01020300"],
+      ["00.1.2.3", undefined],
+      ["1..2.3", undefined],
+      [".1.2.3", undefined],
+      ["1.2.3.", undefined],
+      ["1000.1.1.1", undefined],
+      ["a.b.c.d", undefined],
+      ["1.2.3.4 ", undefined],
+      ["+1.2.3.4", undefined],
+      ["1.2.3.4a", undefined],
+    ];
+    for (const [text, want] of v4) assert.equal(hexOf(parseIPv4(text)), want, text);
+  });
+
   it('AAAA in all its text forms', async () => {
     const forms: [string, string][] = [
       ['2001:db8::1', '20010db8000000000000000000000001'],
@@ -564,6 +635,23 @@ describe('records', () => {
     assert.equal(find(z, 'example.com.', TYPE.NS).length, 1);
     assert.deepEqual(problems(z.warnings), [
       'zones/example.com.zone:5: TTL 600 differs from the TTL 3600 of the other A records of "ns.example.com." (zones/example.com.zone:4); using 3600 for the whole set, as BIND does',
+    ]);
+  });
+
+  it('applies the RRset rules in file order, to out-of-zone records too (sets found by node and by owner)', async () => {
+    const z = await parse(
+      `$TTL 300\n@ IN SOA ns hm 1 2 3 4 5\no.example.org. 60 A 192.0.2.4\nx A 192.0.2.1\no.example.org. A 192.0.2.4\n` +
+        `o.example.org. A 192.0.2.5\nx 60 A 192.0.2.2\nX A 192.0.2.1\nO.EXAMPLE.ORG. 70 A 192.0.2.6\nx 61 A 192.0.2.3\n`,
+    );
+    assert.deepEqual(
+      z.records.map((r) => `${r.source.line} ${r.owner} ${r.ttl}`),
+      ['2 example.com. 300', '3 o.example.org. 60', '4 x.example.com. 300', '6 o.example.org. 60', '7 x.example.com. 300', '9 O.EXAMPLE.ORG. 60', '10 x.example.com. 300'],
+    );
+    assert.deepEqual(problems(z.warnings), [
+      'zones/example.com.zone:6: TTL 300 differs from the TTL 60 of the other A records of "o.example.org." (zones/example.com.zone:3); using 60 for the whole set, as BIND does',
+      'zones/example.com.zone:7: TTL 60 differs from the TTL 300 of the other A records of "x.example.com." (zones/example.com.zone:4); using 300 for the whole set, as BIND does',
+      'zones/example.com.zone:9: TTL 70 differs from the TTL 60 of the other A records of "O.EXAMPLE.ORG." (zones/example.com.zone:3); using 60 for the whole set, as BIND does',
+      'zones/example.com.zone:10: TTL 61 differs from the TTL 300 of the other A records of "x.example.com." (zones/example.com.zone:4); using 300 for the whole set, as BIND does',
     ]);
   });
 

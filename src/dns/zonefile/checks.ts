@@ -5,21 +5,9 @@ import { TYPE, typeName } from '../constants.js';
 import { nameKey, parentOf } from '../name.js';
 import { rdataNames, soaFields, type ResourceRecord } from '../record.js';
 import { MAX_ERRORS, zoneTopFile, type ParsedZone, type ZoneProblem } from './parser.js';
-
-/** The records of one owner, in file order (a few at most: looked through, not indexed by type). */
-interface Node {
-  name: string;
-  records: ResourceRecord[];
-}
-
-function firstOf(node: Node | undefined, type: number): ResourceRecord | undefined {
-  if (node) for (const rr of node.records) if (rr.type === type) return rr;
-  return undefined;
-}
-
-function has(node: Node | undefined, type: number): boolean {
-  return firstOf(node, type) !== undefined;
-}
+import { BELOW_CUT, DELEGATION, zoneIndexSteps, type ZoneIndex } from '../zone-index.js';
+import { NO_NODE } from '../zone-store.js';
+import { runSync } from '../steps.js';
 
 const ADDRESS_TYPES = [TYPE.A, TYPE.AAAA];
 
@@ -34,9 +22,14 @@ function under(key: string, apexKey: string): boolean {
   return false;
 }
 
-export function checkZone(zone: ParsedZone): void {
+/**
+ * Checks a parsed zone; its problems are added to its errors and warnings. `index` is the zone's
+ * ZoneIndex when the caller has one (it then builds the zone from the same index).
+ */
+export function checkZone(zone: ParsedZone, index: ZoneIndex = runSync(zoneIndexSteps(zone.origin, zone.records))): void {
   const errors: ZoneProblem[] = [];
   const warnings: ZoneProblem[] = [];
+  const records = zone.records;
   const apex = zone.origin;
   const apexKey = nameKey(apex);
   const topFile = zoneTopFile(zone) ?? `zone ${apex}`;
@@ -47,58 +40,65 @@ export function checkZone(zone: ParsedZone): void {
     warnings.push({ file: rr.source.file, line: rr.source.line, message });
   };
 
-  // Index the in-zone data by owner; report what lies outside the zone.
-  const nodes = new Map<string, Node>();
-  for (const rr of zone.records) {
-    const key = nameKey(rr.owner);
-    if (!under(key, apexKey)) {
-      err(rr, `out of zone data: "${rr.owner}" is not in the zone "${apex}"`);
-      continue;
+  // Nodes come from the index: a node "with data" has records; the others (empty non-terminals,
+  // and the apex when nothing is written there) only exist, which matters for wildcards (RFC 4592).
+  const { ids, recordNode, firstOfNode, byNode, flags } = index;
+  const hasData = (id: number): boolean => firstOfNode[id]! < firstOfNode[id + 1]!;
+  /** The node's first record; its owner is the node's name as the checks report it. */
+  const firstRecord = (id: number): ResourceRecord => records[byNode[firstOfNode[id]!]!]!;
+  const firstOf = (id: number | undefined, type: number): ResourceRecord | undefined => {
+    if (id !== undefined) {
+      for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
+        const rr = records[byNode[k]!]!;
+        if (rr.type === type) return rr;
+      }
     }
-    const node = nodes.get(key);
-    if (node) node.records.push(rr);
-    else nodes.set(key, { name: rr.owner, records: [rr] });
-  }
+    return undefined;
+  };
+  const has = (id: number | undefined, type: number): boolean => firstOf(id, type) !== undefined;
+  /** The node with data named by `key`, if there is one. */
+  const nodeWithData = (key: string): number | undefined => {
+    const id = ids.get(key);
+    return id !== undefined && hasData(id) ? id : undefined;
+  };
 
-  // Names that exist, with data or as empty non-terminals (for the wildcard rule, RFC 4592).
-  const existing = new Set<string>();
-  for (const node of nodes.values()) {
-    for (let k: string | undefined = nameKey(node.name); k !== undefined; k = parentOf(k)) {
-      if (existing.has(k)) break;
-      existing.add(k);
-      if (k === apexKey) break;
-    }
-  }
-
-  /** The node a lookup of `name` would reach inside the zone: itself, or the wildcard that covers it. */
-  const lookup = (name: string): Node | undefined => {
-    const key = nameKey(name);
-    const direct = nodes.get(key);
-    if (direct || existing.has(key)) return direct;
+  /** The node a lookup of `key` would reach inside the zone: itself, or the wildcard that covers it. */
+  const lookup = (key: string): number | undefined => {
+    const direct = ids.get(key);
+    if (direct !== undefined) return hasData(direct) ? direct : undefined;
     for (let k = parentOf(key); k !== undefined; k = parentOf(k)) {
-      if (existing.has(k)) return nodes.get(k === '.' ? '*.' : `*.${k}`);
+      if (ids.has(k)) return nodeWithData(k === '.' ? '*.' : `*.${k}`);
       if (k === apexKey) break;
     }
     return undefined;
   };
 
-  // Delegation points: NS records below the apex.
-  const cuts = new Set<string>();
-  for (const [key, node] of nodes) if (key !== apexKey && has(node, TYPE.NS)) cuts.add(key);
-  /** The highest delegation point at or above `name` (undefined if the name is authoritative data). */
-  const cutOf = (name: string): string | undefined => {
-    if (cuts.size === 0) return undefined;
-    let found: string | undefined;
-    for (let k: string | undefined = nameKey(name); k !== undefined; k = parentOf(k)) {
+  // Delegation points (NS below the apex) are flagged in the index, and so is what lies below one.
+  const anyCut = flags.includes(DELEGATION);
+  /** The highest delegation point at or above the name `key` (undefined if the name is authoritative data). */
+  const cutOf = (key: string, id = ids.get(key)): number | undefined => {
+    if (!anyCut || (id !== undefined && (flags[id]! & (DELEGATION | BELOW_CUT)) === 0)) return undefined;
+    let found: number | undefined;
+    for (let k: string | undefined = key; k !== undefined; k = parentOf(k)) {
       if (k === apexKey) break;
-      if (cuts.has(k)) found = k;
+      const at = ids.get(k);
+      if (at !== undefined && flags[at]! & DELEGATION) found = at;
     }
-    return found === undefined ? undefined : nodes.get(found)!.name;
+    return found;
   };
+  /** cutOf for node `id` named `name`, which is looked at only if the node is at or below a cut. */
+  const cutOfNode = (id: number, name: string): number | undefined => ((flags[id]! & (DELEGATION | BELOW_CUT)) === 0 ? undefined : cutOf(nameKey(name), id));
+
+  // What lies outside the zone.
+  for (let i = 0; i < records.length; i++) {
+    if (recordNode[i] !== NO_NODE) continue;
+    const rr = records[i]!;
+    err(rr, `out of zone data: "${rr.owner}" is not in the zone "${apex}"`);
+  }
 
   // SOA: exactly one, at the apex.
-  const apexNode = nodes.get(apexKey);
-  const soas = zone.records.filter((rr) => rr.type === TYPE.SOA);
+  const apexNode = nodeWithData(apexKey);
+  const soas = records.filter((rr) => rr.type === TYPE.SOA);
   if (soas.length === 0) {
     err(undefined, `no SOA record: the zone "${apex}" needs exactly one, at its apex (@)`);
   }
@@ -121,15 +121,23 @@ export function checkZone(zone: ParsedZone): void {
     err(firstOf(apexNode, TYPE.SOA), `no NS records at the zone apex "${apex}"`);
   }
 
-  for (const node of nodes.values()) {
+  // Each node with data, in the order its name first appears in the file.
+  for (let i = 0; i < records.length; i++) {
+    const id = recordNode[i]!;
+    if (id === NO_NODE || byNode[firstOfNode[id]!] !== i) continue;
+    const nodeName = records[i]!.owner;
+    const from = firstOfNode[id]!;
+    const to = firstOfNode[id + 1]!;
+
     // CNAME and other data.
     let cname: ResourceRecord | undefined;
     let other: ResourceRecord | undefined;
     let reported = false;
-    for (const rr of node.records) {
+    for (let k = from; k < to; k++) {
+      const rr = records[byNode[k]!]!;
       if (rr.type === TYPE.CNAME) {
         if (cname) {
-          err(rr, `more than one CNAME record at "${node.name}"`);
+          err(rr, `more than one CNAME record at "${nodeName}"`);
           continue;
         }
         cname = rr;
@@ -140,48 +148,55 @@ export function checkZone(zone: ParsedZone): void {
         reported = true;
         err(
           rr,
-          `CNAME and other data at "${node.name}": a name with a CNAME can have no other records (here ${typeName(other.type)} and CNAME)`,
+          `CNAME and other data at "${nodeName}": a name with a CNAME can have no other records (here ${typeName(other.type)} and CNAME)`,
         );
       }
     }
 
     // Data the delegation hides.
-    const cut = cutOf(node.name);
+    const cut = cutOfNode(id, nodeName);
     if (cut !== undefined) {
-      const atCut = nameKey(cut) === nameKey(node.name);
-      for (const rr of node.records) {
+      const atCut = cut === id;
+      const cutName = firstRecord(cut).owner;
+      for (let k = from; k < to; k++) {
+        const rr = records[byNode[k]!]!;
         const allowed = ADDRESS_TYPES.includes(rr.type as 1 | 28) || (atCut && [TYPE.NS, TYPE.DS, TYPE.NSEC, TYPE.RRSIG].includes(rr.type as 2));
         if (!allowed) {
-          warn(rr, `${typeName(rr.type)} record at "${node.name}" is ${atCut ? 'at' : 'below'} the delegation to "${cut}" and will not be served (only NS, DS and glue A/AAAA belong there)`);
+          warn(rr, `${typeName(rr.type)} record at "${nodeName}" is ${atCut ? 'at' : 'below'} the delegation to "${cutName}" and will not be served (only NS, DS and glue A/AAAA belong there)`);
         }
       }
     }
   }
 
   // MX, NS and SRV targets.
-  for (const rr of zone.records) {
+  for (let i = 0; i < records.length; i++) {
+    const rr = records[i]!;
     if (rr.type !== TYPE.MX && rr.type !== TYPE.NS && rr.type !== TYPE.SRV) continue;
-    if (!under(nameKey(rr.owner), apexKey)) continue;
-    const ownerCut = cutOf(rr.owner);
-    if (ownerCut !== undefined && !(rr.type === TYPE.NS && nameKey(ownerCut) === nameKey(rr.owner))) continue; // hidden data
+    const owner = recordNode[i]!;
+    if (owner === NO_NODE) continue;
+    const ownerCut = cutOfNode(owner, rr.owner);
+    if (ownerCut !== undefined && !(rr.type === TYPE.NS && ownerCut === owner)) continue; // hidden data
     const names = rdataNames(rr);
     const target = names[names.length - 1];
-    if (target === undefined || target === '.' || !under(nameKey(target), apexKey)) continue;
+    if (target === undefined || target === '.') continue;
+    const targetKey = nameKey(target);
+    if (!under(targetKey, apexKey)) continue;
     const kind = typeName(rr.type);
-    const targetCut = cutOf(target);
+    const targetCut = cutOf(targetKey);
     if (targetCut !== undefined) {
-      if (rr.type === TYPE.NS && !ADDRESS_TYPES.some((t) => has(nodes.get(nameKey(target)), t))) {
-        err(rr, `NS target "${target}" is inside the delegation to "${targetCut}" and has no glue address record (A or AAAA)`);
+      const glue = rr.type === TYPE.NS ? nodeWithData(targetKey) : undefined;
+      if (rr.type === TYPE.NS && !has(glue, TYPE.A) && !has(glue, TYPE.AAAA)) {
+        err(rr, `NS target "${target}" is inside the delegation to "${firstRecord(targetCut).owner}" and has no glue address record (A or AAAA)`);
       }
       continue;
     }
-    const node = lookup(target);
+    const node = lookup(targetKey);
     if (has(node, TYPE.CNAME)) {
       if (rr.type === TYPE.SRV) warn(rr, `SRV target "${target}" is a CNAME (illegal, RFC 2782)`);
       else err(rr, `${kind} target "${target}" is a CNAME (illegal): it must name a host with A or AAAA records`);
       continue;
     }
-    if (rr.type !== TYPE.SRV && !ADDRESS_TYPES.some((t) => has(node, t))) {
+    if (rr.type !== TYPE.SRV && !has(node, TYPE.A) && !has(node, TYPE.AAAA)) {
       err(rr, `${kind} target "${target}" has no address records (A or AAAA) in this zone`);
     }
   }

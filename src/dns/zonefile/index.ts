@@ -1,5 +1,5 @@
 // BIND master-file (zone file) parsing and named-checkzone style checks.
-export { parseZoneText, parseZoneFile, inputsUnchanged, MAX_ERRORS, MAX_INCLUDE_DEPTH, MAX_TTL } from './parser.js';
+export { parseZoneText, parseZoneFile, parsedZoneIndex, inputsUnchanged, MAX_ERRORS, MAX_INCLUDE_DEPTH, MAX_TTL } from './parser.js';
 export type { FileStamp, ZoneProblem, ParsedZone, ReadInclude, IncludeResult } from './parser.js';
 export { checkZone } from './checks.js';
 export { parseRdata, parseTime, parseIPv4, parseIPv6, RdataError, compressible } from './rdata.js';

@@ -7,6 +7,8 @@
 // name and `\"` in a string mean what they mean there. An escaped blank, `;`, `(`, `)` or `"`
 // neither splits the token nor starts anything.
 
+import { plainWords, type PlainLine } from './plain-line.js';
+
 export interface Token {
   /** The token as written, escapes kept raw; for a quoted string, the text between the quotes. */
   text: string;
@@ -58,7 +60,19 @@ export function lex(text: string, firstLine = 1): LexResult {
  * pushed to `errors` as they are met: when an entry is yielded, every problem on a line up to
  * its own is already there. `found.nbspLine` is known only at the end.
  */
-export function* lexEntries(text: string, errors: LexProblem[], found: { nbspLine?: number }, firstLine = 1): Generator<Entry> {
+export function lexEntries(text: string, errors: LexProblem[], found: { nbspLine?: number }, firstLine = 1): Generator<Entry> {
+  return lexItems(text, errors, found, firstLine, false) as Generator<Entry>;
+}
+
+/**
+ * lexEntries, but a plain line (see plain-line.ts) comes as a PlainLine: its words' offsets, no
+ * Token objects. Plain lines hold no lexing problems.
+ */
+export function lexEntriesAndPlainLines(text: string, errors: LexProblem[], found: { nbspLine?: number }): Generator<Entry | PlainLine> {
+  return lexItems(text, errors, found, 1, true);
+}
+
+function* lexItems(text: string, errors: LexProblem[], found: { nbspLine?: number }, firstLine: number, plainLines: boolean): Generator<Entry | PlainLine> {
   let line = firstLine;
   let i = 0;
   const n = text.length;
@@ -75,6 +89,19 @@ export function* lexEntries(text: string, errors: LexProblem[], found: { nbspLin
 
   let lineStartedBlank = false;
   while (i < n) {
+    // At the start of a line outside parentheses no entry is open: a plain line is one entry.
+    if (plainLines && atLineStart && parenDepth === 0) {
+      let end = text.indexOf('\n', i);
+      if (end < 0) end = n;
+      const words = plainWords(text, i, end);
+      if (words) {
+        if (words.length > 0) yield { line, blankOwner: isBlank(text[i]!), words };
+        if (end === n) break;
+        i = end + 1;
+        line++;
+        continue;
+      }
+    }
     const ch = text[i]!;
     if (ch === '\n') {
       line++;

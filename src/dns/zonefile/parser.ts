@@ -4,12 +4,17 @@
 
 import { realpath, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { CLASS, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
+import { CLASS, MAX_TTL, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
 import { NameError, nameFromText, nameKey } from '../name.js';
 import { packRdata, soaFields, ZoneRecord, type ResourceRecord } from '../record.js';
 import { GenerateError, expandGenerate, parseGenerate } from './generate.js';
-import { isBroken, lex, lexEntries, type Entry, type LexProblem, type Token } from './lexer.js';
+import { isBroken, lex, lexEntriesAndPlainLines, type Entry, type LexProblem, type Token } from './lexer.js';
+import { plainLineEntry, type PlainLine } from './plain-line.js';
+import { readPlainRecord } from './plain-record.js';
 import { RdataError, parseRdata, parseTime } from './rdata.js';
+import { zoneIndexSteps, type ZoneIndex } from '../zone-index.js';
+import { NO_NODE } from '../zone-store.js';
+import { runSliced } from '../steps.js';
 
 export interface ZoneProblem {
   file: string;
@@ -58,13 +63,22 @@ export interface ParseTextOptions {
 export const MAX_ERRORS = 100;
 /** $INCLUDE nesting limit. */
 export const MAX_INCLUDE_DEPTH = 8;
-/** Largest TTL (RFC 2181 §8). */
-export const MAX_TTL = 2147483647;
+export { MAX_TTL };
 
 /** The top file of each parsed zone, for checks that name the file rather than a record. */
 const topFiles = new WeakMap<ParsedZone, string>();
 export function zoneTopFile(zone: ParsedZone): string | undefined {
   return topFiles.get(zone) ?? zone.records[0]?.source.file;
+}
+
+/** The index the parser made of each zone's records (see zone-index.ts). */
+const indexes = new WeakMap<ParsedZone, ZoneIndex>();
+/**
+ * The index of a parsed zone's records as the parser left them, for the checks and the build
+ * (undefined when the origin itself was bad). Not for a zone whose records were changed since.
+ */
+export function parsedZoneIndex(zone: ParsedZone): ZoneIndex | undefined {
+  return indexes.get(zone);
 }
 
 class TooManyErrors extends Error {}
@@ -127,7 +141,7 @@ class Loader {
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     // Entries are read as they are lexed, so a big file never exists as tokens all at once;
     // a file with a non-breaking space is lexed first, as its warning comes before the rest.
-    let entries: Iterable<Entry>;
+    let entries: Iterable<Entry | PlainLine>;
     let lexErrors: LexProblem[];
     if (text.includes('\u00a0')) {
       const lexed = lex(text);
@@ -138,7 +152,7 @@ class Loader {
       lexErrors = [...lexed.errors];
     } else {
       lexErrors = [];
-      entries = lexEntries(text, lexErrors, {});
+      entries = lexEntriesAndPlainLines(text, lexErrors, {});
     }
     // Lexing problems are reported in line order with the entries they belong to.
     const flushLexErrors = (upTo: number): void => {
@@ -152,8 +166,13 @@ class Loader {
       let sinceYield = 0;
       for (const entry of entries) {
         flushLexErrors(entry.line);
-        if (isBroken(entry)) continue;
-        await this.entry(entry, st, depth);
+        if ('words' in entry) {
+          // A plain line: its record read straight from its words, or else the line as tokens.
+          if (!this.plainRecord(text, entry, st)) await this.entry(plainLineEntry(text, entry), st, depth);
+        } else {
+          if (isBroken(entry)) continue;
+          await this.entry(entry, st, depth);
+        }
         // A big zone is read while the servers run: let queries through every few thousand records.
         if (++sinceYield === YIELD_EVERY) {
           sinceYield = 0;
@@ -423,6 +442,23 @@ class Loader {
     this.records.push(new ZoneRecord(owner, type, ttl, packRdata(rdata), st.file, line));
   }
 
+  /**
+   * The record of a plain line read by readPlainRecord, applied as record() applies it; false
+   * (nothing changed) when the line is for record() to read.
+   */
+  private plainRecord(text: string, plain: PlainLine, st: FileState): boolean {
+    const read = readPlainRecord(text, plain, st.origin, st.lastOwner, st.originChanged);
+    if (!read) return false;
+    let ttl = read.ttl;
+    if (ttl !== undefined) this.lastTtl = ttl;
+    else if (this.defaultTtl !== undefined) ttl = this.defaultTtl;
+    else return false; // record() picks the TTL, with a warning or an error
+    if (read.ownerWritten) st.lastOwner = read.owner;
+    st.originChanged = false;
+    this.records.push(new ZoneRecord(read.owner, read.type, ttl, read.packed, st.file, plain.line));
+    return true;
+  }
+
   private ttlOrFail(t: Token, fail: (m: string) => void): number | undefined {
     const v = parseTime(t.text)!;
     if (v > MAX_TTL) {
@@ -432,51 +468,83 @@ class Loader {
     return v;
   }
 
-  /** BIND's RRset rules: one TTL per set (the first one wins, with a warning); exact duplicates dropped. */
-  finish(): void {
-    // By owner, then by type among the few of one owner: no key string made per record, and
-    // the RDATA compared only once a set has a second record.
-    const owners = new Map<string, SetSeen | SetSeen[]>();
-    const drop = new Set<ZoneRecord>();
-    for (const rr of this.records) {
-      const key = nameKey(rr.owner);
-      const seen = owners.get(key);
-      let set: SetSeen | undefined;
-      if (seen !== undefined) set = Array.isArray(seen) ? seen.find((s) => s.type === rr.type) : seen.type === rr.type ? seen : undefined;
-      if (!set) {
-        const fresh: SetSeen = { type: rr.type, ttl: rr.ttl, rr, data: undefined };
-        owners.set(key, seen === undefined ? fresh : Array.isArray(seen) ? seen.concat(fresh) : [seen, fresh]);
-        continue;
-      }
-      set.data ??= new Set([rdataKey(set.rr)]);
+  /**
+   * BIND's RRset rules: one TTL per set (the first one wins, with a warning); exact duplicates
+   * dropped. The sets are found node by node through the zone's index, and out-of-zone records
+   * (an error the checks report) by owner. Returns whether records were dropped, which leaves
+   * the index out of date.
+   */
+  finish(index: ZoneIndex): boolean {
+    const records = this.records;
+    const dropped = new Uint8Array(records.length);
+    let drops = 0;
+    /** TTL warnings with the position of their record: put in file order at the end. */
+    const notes: { at: number; problem: ZoneProblem }[] = [];
+    /** Record i joins the set whose first record is records[first] (its RDATA keys in `data`, once it has two). */
+    const join = (first: number, data: Set<string> | undefined, i: number): Set<string> => {
+      const head = records[first]!;
+      const rr = records[i]!;
+      data ??= new Set([rdataKey(head)]);
       const dataKey = rdataKey(rr);
-      if (set.data.has(dataKey)) {
-        drop.add(rr);
-        continue;
+      if (data.has(dataKey)) {
+        dropped[i] = 1;
+        drops++;
+        return data;
       }
-      set.data.add(dataKey);
-      if (set.ttl !== rr.ttl) {
-        this.warn(
-          rr.file,
-          rr.line,
-          `TTL ${rr.ttl} differs from the TTL ${set.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${set.rr.file}:${set.rr.line}); using ${set.ttl} for the whole set, as BIND does`,
-        );
-        rr.ttl = set.ttl;
+      data.add(dataKey);
+      if (head.ttl !== rr.ttl) {
+        const message = `TTL ${rr.ttl} differs from the TTL ${head.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${head.file}:${head.line}); using ${head.ttl} for the whole set, as BIND does`;
+        notes.push({ at: i, problem: { file: rr.file, line: rr.line, message } });
+        rr.ttl = head.ttl;
+      }
+      return data;
+    };
+
+    // In the zone: the sets of one node, a few at most, looked through. The arrays serve every
+    // node (emptied by count: truncating them would reallocate them for each of a big zone's nodes).
+    const { firstOfNode, byNode, recordNode } = index;
+    const setType: number[] = [];
+    const setFirst: number[] = [];
+    const setData: (Set<string> | undefined)[] = [];
+    for (let id = 0; id + 1 < firstOfNode.length; id++) {
+      let sets = 0;
+      for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
+        const i = byNode[k]!;
+        const type = records[i]!.type;
+        let s = 0;
+        while (s < sets && setType[s] !== type) s++;
+        if (s === sets) {
+          setType[s] = type;
+          setFirst[s] = i;
+          setData[s] = undefined;
+          sets++;
+        } else {
+          setData[s] = join(setFirst[s]!, setData[s], i);
+        }
       }
     }
-    if (drop.size === 0) return;
-    const kept = this.records.filter((rr) => !drop.has(rr));
-    this.records.length = 0;
-    for (const rr of kept) this.records.push(rr);
-  }
-}
 
-/** An RRset met by finish(): its type, TTL, first record, and the RDATA keys once it has two. */
-interface SetSeen {
-  type: number;
-  ttl: number;
-  rr: ZoneRecord;
-  data: Set<string> | undefined;
+    // Outside the zone: by owner, then by type.
+    const outside = new Map<string, { type: number; first: number; data: Set<string> | undefined }[]>();
+    for (let i = 0; i < records.length; i++) {
+      if (recordNode[i] !== NO_NODE) continue;
+      const rr = records[i]!;
+      const key = nameKey(rr.owner);
+      let sets = outside.get(key);
+      if (!sets) outside.set(key, (sets = []));
+      const set = sets.find((x) => x.type === rr.type);
+      if (set) set.data = join(set.first, set.data, i);
+      else sets.push({ type: rr.type, first: i, data: undefined });
+    }
+
+    notes.sort((a, b) => a.at - b.at);
+    for (const note of notes) this.warnings.push(note.problem);
+    if (drops === 0) return false;
+    let kept = 0;
+    for (let i = 0; i < records.length; i++) if (!dropped[i]) records[kept++] = records[i]!;
+    records.length = kept;
+    return true;
+  }
 }
 
 /** Comparison key of RDATA: the bytes, names lowercased (as BIND compares them). */
@@ -518,10 +586,13 @@ async function run(
     } catch (e) {
       if (!(e instanceof TooManyErrors)) throw e;
     }
-    loader.finish();
   }
+  // The records grouped by node, for the RRset rules here and then for the checks and the build.
+  let index = await runSliced(zoneIndexSteps(zoneOrigin, loader.records));
+  if (text !== undefined && loader.finish(index)) index = await runSliced(zoneIndexSteps(zoneOrigin, loader.records));
   const zone: ParsedZone = { origin: zoneOrigin, records: loader.records, errors: loader.errors, warnings: loader.warnings };
   topFiles.set(zone, file);
+  indexes.set(zone, index);
   return zone;
 }
 
