@@ -10,6 +10,7 @@ import { checkNames } from './zonefile/check-names.js';
 import type { ResourceRecord } from './record.js';
 import { zoneIndexSteps, type ZoneIndex } from './zone-index.js';
 import { runSliced } from './steps.js';
+import { NO_NODE } from './zone-store.js';
 
 export interface ZoneFileOptions {
   path: string;
@@ -39,9 +40,16 @@ export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>): Promi
   const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
   if (parsed.inputs) result.inputs = parsed.inputs;
   if (parsed.errors.length === 0) {
-    const index = parsedZoneIndex(parsed) ?? (await runSliced(zoneIndexSteps(parsed.origin, parsed.records)));
+    let index = parsedZoneIndex(parsed) ?? (await runSliced(zoneIndexSteps(parsed.origin, parsed.records)));
     checkZone(parsed, index);
     parsed.warnings.push(...checkNames(parsed.records));
+    // Records outside the zone (the checks warned about them) are not served or transferred.
+    if (index.recordNode.includes(NO_NODE)) {
+      const recordNode = index.recordNode;
+      parsed.records = parsed.records.filter((_, i) => recordNode[i] !== NO_NODE);
+      result.recordCount = parsed.records.length;
+      index = await runSliced(zoneIndexSteps(parsed.origin, parsed.records));
+    }
     if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records, index);
   }
   return result;

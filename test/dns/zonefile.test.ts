@@ -811,13 +811,29 @@ describe('checkZone', () => {
     assert.deepEqual(problems(noNs.errors), ['zones/example.com.zone:2: no NS records at the zone apex "example.com."']);
   });
 
-  it('out of zone data', async () => {
+  it('out of zone data is ignored with a warning, as BIND does, and not served', async () => {
     // "www\.example.com." is one label "www.example" under com.: not in example.com.
-    const z = await parseChecked(`${HEAD}www.example.org. A 192.0.2.1\nwww\\.example.com. A 192.0.2.2\nin\\.sub.example.com. A 192.0.2.3\n`);
-    assert.deepEqual(problems(z.errors), [
-      'zones/example.com.zone:5: out of zone data: "www.example.org." is not in the zone "example.com."',
-      'zones/example.com.zone:6: out of zone data: "www\\.example.com." is not in the zone "example.com."',
+    const text = `${HEAD}www.example.org. A 192.0.2.1\nwww\\.example.com. A 192.0.2.2\nin\\.sub.example.com. A 192.0.2.3\n`;
+    const z = await parseChecked(text);
+    assert.deepEqual(problems(z.errors), []);
+    assert.deepEqual(problems(z.warnings), [
+      'zones/example.com.zone:5: ignoring out-of-zone data (www.example.org)',
+      'zones/example.com.zone:6: ignoring out-of-zone data (www\\.example.com)',
     ]);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-outofzone-'));
+    try {
+      const file = path.join(dir, 'example.com.zone');
+      await writeFile(file, text);
+      const result = await readZone({ path: file, displayPath: 'zones/example.com.zone', origin: 'example.com.', includeRoot: dir }, (_o, records) => records);
+      assert.deepEqual(problems(result.errors), []);
+      assert.deepEqual(
+        result.parts!.map((r) => r.owner).filter((o) => !o.startsWith('ns') && o !== 'example.com.'),
+        ['in\\.sub.example.com.'],
+      );
+      assert.equal(result.recordCount, result.parts!.length);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('CNAME and other data; two CNAMEs', async () => {

@@ -89,11 +89,11 @@ export function checkZone(zone: ParsedZone, index: ZoneIndex = runSync(zoneIndex
   /** cutOf for node `id` named `name`, which is looked at only if the node is at or below a cut. */
   const cutOfNode = (id: number, name: string): number | undefined => ((flags[id]! & (DELEGATION | BELOW_CUT)) === 0 ? undefined : cutOf(nameKey(name), id));
 
-  // What lies outside the zone.
+  // What lies outside the zone: ignored with a warning, as BIND does (the loader leaves it out).
   for (let i = 0; i < records.length; i++) {
     if (recordNode[i] !== NO_NODE) continue;
     const rr = records[i]!;
-    err(rr, `out of zone data: "${rr.owner}" is not in the zone "${apex}"`);
+    warn(rr, `ignoring out-of-zone data (${rr.owner === '.' ? '.' : rr.owner.replace(/\.$/, '')})`);
   }
 
   // SOA: exactly one, at the apex.
