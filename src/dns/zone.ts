@@ -112,8 +112,8 @@ export function zoneFingerprint(records: Iterable<ResourceRecord>): string {
 
 /**
  * Builds a Zone from records that already passed the zone-file checks (one SOA at the apex,
- * NS at the apex, everything at or below the origin). `index`, if given, is theirs (the checks
- * made it).
+ * NS at the apex, everything at or below the origin). `index`, if given, is the index of exactly
+ * these records (the parser's: parsedZoneIndex).
  */
 export function buildZone(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): Zone {
   return zoneFromParts(runSync(partsBuilder(origin, records, index, true)));
