@@ -101,9 +101,8 @@ export class ZoneSet {
     // strictly above the name redirects it (RFC 6672 §3.2). Names below either are not looked at.
     for (let i = depth - originDepth; i >= 0; i--) {
       const key = nameKey(chain[i]!);
-      if (i > 0) {
-        const dname = zone.nodes.get(key)?.rrsets.get(TYPE.DNAME);
-        if (dname) return this.synthesiseCname(qname, qtype, dname, res);
+      if (i > 0 && zone.nodes.hasDname(key)) {
+        return this.synthesiseCname(qname, qtype, zone.nodes.get(key)!.rrsets.get(TYPE.DNAME)!, res);
       }
       if (i === depth - originDepth) continue; // the apex is no cut
       const cut = zone.nodes.isDelegation(key);

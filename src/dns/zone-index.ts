@@ -12,6 +12,8 @@ import { NO_NODE } from './zone-store.js';
 export const DELEGATION = 1;
 /** ...and strictly below a zone cut (occluded data, glue). */
 export const BELOW_CUT = 2;
+/** A DNAME here: the names below are redirected (RFC 6672). */
+export const HAS_DNAME = 4;
 
 export interface ZoneIndex {
   origin: string;
@@ -29,7 +31,7 @@ export interface ZoneIndex {
   firstOfNode: Uint32Array;
   /** Record indices grouped by node, in file order within a node. */
   byNode: Uint32Array;
-  /** DELEGATION | BELOW_CUT, by node id. */
+  /** DELEGATION | BELOW_CUT | HAS_DNAME, by node id. */
   flags: Uint8Array;
 }
 
@@ -97,10 +99,12 @@ export function* zoneIndexSteps(origin: string, records: readonly ResourceRecord
     const id = recordNode[i]!;
     if (id === NO_NODE) continue;
     byNode[fill[id]!++] = i;
-    if (id !== 0 && records[i]!.type === TYPE.NS) {
-      flags[id] = DELEGATION;
+    const type = records[i]!.type;
+    if (id !== 0 && type === TYPE.NS) {
+      flags[id]! |= DELEGATION;
       cuts = true;
     }
+    if (type === TYPE.DNAME) flags[id]! |= HAS_DNAME;
   }
 
   // Mark everything strictly below a cut (only zones with delegations need the walk).

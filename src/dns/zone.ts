@@ -9,7 +9,7 @@ import { nameKey } from './name.js';
 import type { ResourceRecord, SoaFields } from './record.js';
 import { isRdataName, soaFields } from './record.js';
 import { NO_NODE, RecordStore, RecordStoreBuilder, storeBuffers, U32List, type RecordStoreParts } from './zone-store.js';
-import { BELOW_CUT, DELEGATION, zoneIndexSteps, type ZoneIndex } from './zone-index.js';
+import { BELOW_CUT, DELEGATION, HAS_DNAME, zoneIndexSteps, type ZoneIndex } from './zone-index.js';
 import { runSliced, runSync } from './steps.js';
 import { NameTable, nameTableSlots } from './name-table.js';
 import { createHash } from 'node:crypto';
@@ -76,6 +76,8 @@ export interface ZoneNodes {
   has(key: string): boolean;
   /** Whether the node is a zone cut, undefined if there is no such node (without making the node). */
   isDelegation(key: string): boolean | undefined;
+  /** Whether the node holds a DNAME; false if there is no such node (without making the node). */
+  hasDname(key: string): boolean;
   keys(): IterableIterator<string>;
   values(): IterableIterator<ZoneNode>;
 }
@@ -136,7 +138,7 @@ export interface ZoneParts {
   nodeSets: Uint32Array;
   /** Records of RRset s: store positions setStart[s] .. setStart[s + 1]. */
   setStart: Uint32Array;
-  /** DELEGATION | BELOW_CUT per node. */
+  /** DELEGATION | BELOW_CUT | HAS_DNAME per node. */
   flags: Uint8Array;
   /** Store position of each record, in file order. */
   fileOrder: Uint32Array;
@@ -275,6 +277,16 @@ class NodeIndex implements ZoneNodes {
   isDelegation(key: string): boolean | undefined {
     const id = this.ids.get(key);
     return id === undefined ? undefined : (this.flags[id]! & DELEGATION) !== 0;
+  }
+
+  /** Whether any node holds a DNAME: most zones have none, and their look-ups skip the question. */
+  private anyDname: boolean | undefined;
+
+  hasDname(key: string): boolean {
+    this.anyDname ??= this.flags.some((f) => (f & HAS_DNAME) !== 0);
+    if (!this.anyDname) return false;
+    const id = this.ids.get(key);
+    return id !== undefined && (this.flags[id]! & HAS_DNAME) !== 0;
   }
 
   *keys(): IterableIterator<string> {

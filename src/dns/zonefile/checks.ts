@@ -74,7 +74,7 @@ export function checkZone(zone: ParsedZone, index: ZoneIndex = runSync(zoneIndex
   };
 
   // Delegation points (NS below the apex) are flagged in the index, and so is what lies below one.
-  const anyCut = flags.includes(DELEGATION);
+  const anyCut = flags.some((f) => (f & DELEGATION) !== 0);
   /** The highest delegation point at or above the name `key` (undefined if the name is authoritative data). */
   const cutOf = (key: string, id = ids.get(key)): number | undefined => {
     if (!anyCut || (id !== undefined && (flags[id]! & (DELEGATION | BELOW_CUT)) === 0)) return undefined;
