@@ -77,7 +77,24 @@ const SMTP_SERVER_TEXTS: [RegExp, string][] = [
   [/^Error: Bad command parameter syntax/, '5.5.4 Syntax error in parameters'],
   [/^Error: Bad hostname syntax/, '5.0.0 Invalid domain name'],
   [/^Error: Syntax: VRFY/, '5.5.2 Argument required'],
+  [/^Error: Bad message size syntax/, '5.5.4 Bad argument to SIZE'],
 ];
+
+/** The ESMTP parameters mxbox offers (EHLO: SIZE, 8BITMIME, DSN), by command. */
+const KNOWN_PARAMETERS: Record<'MAIL' | 'RCPT', ReadonlySet<string>> = {
+  MAIL: new Set(['SIZE', 'BODY', 'RET', 'ENVID']),
+  RCPT: new Set(['NOTIFY', 'ORCPT']),
+};
+
+/** The first parameter of a MAIL or RCPT command that was not offered, as sendmail names it. */
+function unknownParameter(name: 'MAIL' | 'RCPT', command: string): string | undefined {
+  const afterAddress = /^[A-Z]+\s+[A-Z]+\s*:\s*(?:<[^<>]*>|\S+)\s*(.*)$/is.exec(command)?.[1] ?? '';
+  for (const parameter of afterAddress.split(/\s+/).filter(Boolean)) {
+    const key = parameter.split('=')[0]!.toUpperCase();
+    if (!KNOWN_PARAMETERS[name].has(key)) return key;
+  }
+  return undefined;
+}
 
 /** MAIL FROM:/RCPT TO: with the address not in angle brackets, which sendmail takes as well. */
 const BARE_ADDRESS = /^(MAIL\s+FROM|RCPT\s+TO)\s*:\s*([^<\s]\S*)(.*)$/is;
@@ -184,7 +201,16 @@ export class MxConnection extends SMTPConnection {
     }
     // `RCPT TO:tony@futuretg.com` or `rcpt to: tony`, as people type it at a telnet prompt:
     // sendmail takes the address without brackets, and a bare user name as one of ours ($j).
-    if (name === 'MAIL' || name === 'RCPT') command = this.normaliseAddressCommand(command);
+    if (name === 'MAIL' || name === 'RCPT') {
+      command = this.normaliseAddressCommand(command);
+      // RFC 5321 §4.1.1.11: a parameter the server did not offer is 555, as sendmail answers.
+      const unknown = unknownParameter(name, command.toString());
+      if (unknown) {
+        self.send(555, `5.5.4 ${unknown} parameter unrecognized`, false);
+        callback?.();
+        return;
+      }
+    }
     if (name === 'MAIL' && !self.hostNameAppearsAs && !this.privacy('needmailhelo')) {
       self.hostNameAppearsAs = `[${self.remoteAddress}]`;
       self._resetSession();

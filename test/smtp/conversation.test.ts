@@ -311,6 +311,24 @@ describe('conversation with the default privacy options (authwarnings)', () => {
     assert.equal(texts[6], '501 5.5.2 Argument required', t.received);
   });
 
+  test('a parameter the server did not offer is 555, as RFC 5321 and sendmail have it', async () => {
+    const t = await smtpTalk(port, [
+      'EHLO client.example',
+      'MAIL FROM:<root@futuretg.com> FOO=bar',
+      'MAIL FROM:<root@futuretg.com> SIZE=abc',
+      'MAIL FROM:<root@futuretg.com> SIZE=100 BODY=8BITMIME RET=HDRS ENVID=x1',
+      'RCPT TO:<tony@futuretg.com> SMTPUTF8',
+      'RCPT TO:<tony@futuretg.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;tony@futuretg.com',
+      'QUIT',
+    ]);
+    const texts = t.replies.map((r) => r.text);
+    assert.equal(texts[1], '555 5.5.4 FOO parameter unrecognized', t.received);
+    assert.equal(texts[2], '501 5.5.4 Bad argument to SIZE', t.received);
+    assert.equal(texts[3], '250 2.1.0 <root@futuretg.com>... Sender ok', t.received);
+    assert.equal(texts[4], '555 5.5.4 SMTPUTF8 parameter unrecognized', t.received);
+    assert.equal(texts[5], '250 2.1.5 <tony@futuretg.com>... Recipient ok', t.received);
+  });
+
   test('an unknown command is a 500 and the session goes on', async () => {
     const t = await smtpTalk(port, ['EHLO client.example', 'FOO bar', 'NOOP', 'QUIT']);
     assert.equal(t.replies[1]?.code, 500, t.received);
