@@ -257,6 +257,10 @@ export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
       // RFC 6891 §6.1.3: BADVERS, no answer, our OPT says which version we speak.
       return reply(errorResponse(msg, q, RCODE.BADVERS, true), RCODE.BADVERS);
     }
+    // Class NONE belongs to UPDATE (RFC 2136): in a query it is malformed. MAILA and MAILB
+    // (RFC 1035 §3.2.3) are obsolete QTYPEs that BIND 9 does not implement. Both as BIND answers.
+    if (q.qclass === CLASS.NONE) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
+    if (q.qtype === TYPE.MAILA || q.qtype === TYPE.MAILB) return reply(errorResponse(msg, q, RCODE.NOTIMP, true), RCODE.NOTIMP);
     if (q.qclass !== CLASS.IN) return reply(errorResponse(msg, q, RCODE.REFUSED, true), RCODE.REFUSED);
     if (q.qtype === TYPE.OPT) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
     if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) {

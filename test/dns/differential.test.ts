@@ -214,8 +214,11 @@ function generateQueries(axfr: Map<string, string[]>, seed: number): Query[] {
     [`www.example.com. A`], [`example.com. SOA`], [`com. NS`], [`. NS`], [`. SOA`], [`test. SOA`],
     [`outside.example. A`], [`in-addr.arpa. NS`], [`204.80.in-addr.arpa. NS`], [`localhost. A`],
     [`futuretg.com.evil.test. A`], [`xexample.test. A`], [`www.example.com. A +tcp`],
-    // Other classes: REFUSED for our names.
-    [`example.test. SOA CH`], [`futuretg.com. A CH`], [`www.example.com. TXT CH`],
+    // Other classes: REFUSED for our names; class NONE (UPDATE's) is FORMERR in a query.
+    [`example.test. SOA CH`], [`futuretg.com. A CH`], [`www.example.com. TXT CH`], [`example.test. SOA NONE`],
+    [`www.example.test. A NONE +tcp`],
+    // Obsolete QTYPEs MAILA and MAILB: NOTIMP.
+    [`example.test. MAILA`], [`example.test. MAILB`], [`nothere.example.test. MAILB +tcp`],
     // BIND's built-in CH zones (not ours to copy; see EXCEPTIONS).
     [`version.bind. TXT CH`, 'responds'], [`hostname.bind. TXT CH`, 'responds'],
     // EDNS (RFC 6891): none, version 1 (BADVERS), DO, sizes, unknown options and flags.
