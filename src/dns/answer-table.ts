@@ -105,6 +105,11 @@ export class AnswerTable {
     return new AnswerTable(zones, previous);
   }
 
+  /** Whether `qname` is the apex of a zone served here (NOTIFY and UPDATE name a zone). */
+  isZoneApex(qname: string): boolean {
+    return this.zones.zones.has(nameKey(qname));
+  }
+
   private fixedFor(key: string): NameAnswers | undefined {
     for (const zone of this.perZone) {
       const hit = zone.fixed.get(key);

@@ -5,6 +5,7 @@
 import { CLASS, OPCODE, RCODE, TYPE } from './constants.js';
 import type { AnswerTable, CompiledAnswer } from './answer-table.js';
 import { HEADER_LENGTH } from './answer-table.js';
+import { labelsToName } from './name.js';
 
 /** The UDP payload size we advertise and honour (the DNS Flag Day 2020 value BIND uses). */
 export const OUR_UDP_PAYLOAD = 1232;
@@ -248,11 +249,9 @@ export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
   }
   if (!q) return { kind: 'drop' };
   try {
-    if (q.opcode !== OPCODE.QUERY) {
-      // BIND 9 echoes no question for opcodes it does not know (STATUS, IQUERY).
-      const echo = q.opcode === OPCODE.NOTIFY || q.opcode === OPCODE.UPDATE;
-      return reply(errorResponse(msg, q, RCODE.NOTIMP, echo), RCODE.NOTIMP);
-    }
+    if (q.opcode === OPCODE.NOTIFY || q.opcode === OPCODE.UPDATE) return zoneOpcode(msg, q, ctx);
+    // BIND 9 echoes no question for opcodes it does not know (STATUS, IQUERY).
+    if (q.opcode !== OPCODE.QUERY) return reply(errorResponse(msg, q, RCODE.NOTIMP, false), RCODE.NOTIMP);
     if (q.edns && q.edns.version > 0) {
       // RFC 6891 §6.1.3: BADVERS, no answer, our OPT says which version we speak.
       return reply(errorResponse(msg, q, RCODE.BADVERS, true), RCODE.BADVERS);
@@ -281,6 +280,25 @@ export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
   } catch {
     return reply(errorResponse(msg, q, RCODE.SERVFAIL, true), RCODE.SERVFAIL);
   }
+}
+
+/**
+ * NOTIFY (RFC 1996) and UPDATE (RFC 2136) name a zone by its SOA. As BIND 9 answers a primary's
+ * NOTIFY and UPDATE: FORMERR unless the type is SOA; NOTAUTH for a name that is not the apex of a
+ * zone served here; then NOTIFY is acknowledged (NOERROR, AA; mxbox is the primary of its zones,
+ * there is nothing to fetch) and UPDATE is REFUSED (zones change by editing their files).
+ */
+function zoneOpcode(msg: Buffer, q: ParsedQuestion, ctx: QueryContext): QueryOutcome {
+  // Classes other than IN have no zones here at all (BIND: no view for them).
+  if (q.qclass !== CLASS.IN) return reply(errorResponse(msg, q, RCODE.NOTIMP, true), RCODE.NOTIMP);
+  if (q.qtype !== TYPE.SOA) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
+  if (!ctx.answers.isZoneApex(labelsToName(questionLabels(msg)))) {
+    return reply(errorResponse(msg, q, RCODE.NOTAUTH, true), RCODE.NOTAUTH);
+  }
+  if (q.opcode === OPCODE.UPDATE) return reply(errorResponse(msg, q, RCODE.REFUSED, true), RCODE.REFUSED);
+  const out = errorResponse(msg, q, RCODE.NOERROR, true);
+  out.writeUInt16BE(out.readUInt16BE(2) | 0x0400, 2);
+  return reply(out, RCODE.NOERROR);
 }
 
 function reply(buf: Buffer, rcode: number): QueryOutcome {

@@ -40,6 +40,9 @@
 //    (dig 9.18 sends ANY over TCP by default; only a global +notcp forces UDP.)
 //  - AXFR over TCP from an allowed address: the zone. Over UDP: AXFR -> FORMERR, no AA; IXFR
 //    without the client's SOA in authority -> FORMERR; IXFR with it -> NOERROR, NO AA, one SOA.
+//  - NOTIFY and UPDATE for our zones: FORMERR unless the type is SOA, NOTAUTH for a name that is
+//    not a zone apex here (or outside every zone), NOTIFY acknowledged with NOERROR and AA, UPDATE
+//    REFUSED. Class NONE in a query: FORMERR; QTYPE MAILA/MAILB: NOTIMP.
 //  - opcode STATUS: NOTIMP, no question echoed. dig's AD bit in a query is cleared in answers
 //    (no DNSSEC), except on the no-EDNS TC path where BIND leaves it (we send +noadflag).
 //  - Records without $TTL (the seed's zones) take the SOA MINIMUM (432000) as TTL.
@@ -239,8 +242,12 @@ function generateQueries(axfr: Map<string, string[]>, seed: number): Query[] {
     [`big.${E} A +tcp`], [`bigtxt.${E} TXT +tcp`], [`bigtxt.${E} TXT +bufsize=65000`],
     [`bigtxt.${E} TXT`], // dig retries over TCP by itself (no +ignore)
     [`BiG.${E} A +noedns +tcp`],
-    // opcode STATUS: NOTIMP.
-    [`${E} SOA +opcode=status`],
+    // opcode STATUS: NOTIMP. NOTIFY and UPDATE name a zone: FORMERR unless SOA, NOTAUTH for a
+    // name that is no apex here; NOTIFY is then acknowledged (AA), UPDATE refused.
+    [`${E} SOA +opcode=status`], [`${E} SOA +opcode=notify`], [`${E} SOA +opcode=notify +tcp`],
+    [`www.${E} SOA +opcode=notify`], [`${E} A +opcode=notify`], [`example.com. SOA +opcode=notify`],
+    [`${E} SOA +opcode=update`], [`www.${E} A +opcode=update`], [`futuretg.com. SOA +opcode=update +noedns`],
+    [`example.com. SOA +opcode=update`], [`${E} SOA CH +opcode=notify`],
     // TCP connection reuse: several queries over one connection (+keepopen).
     [`${E} SOA +tcp +keepopen`], [`www.${E} A +tcp +keepopen`], [`nothere.${E} A +tcp +keepopen`],
     [`sub.${E} NS +tcp +keepopen`], [`www.example.com. A +tcp +keepopen`],
