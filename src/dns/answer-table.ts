@@ -203,7 +203,9 @@ export function compileResolution(qname: string, qtype: number, res: Resolution,
   w.u16(CLASS.IN);
 
   const writeSet = (placed: PlacedRRset): number => {
-    for (const rr of placed.rrset.records) w.record(rr, placed.owner, placed.ttl);
+    // RRSIGs of one name keep their own TTLs: each is the TTL of the RRset it covers.
+    const own = placed.rrset.type === TYPE.RRSIG;
+    for (const rr of placed.rrset.records) w.record(rr, placed.owner, own ? rr.ttl : placed.ttl);
     return placed.rrset.records.length;
   };
   let an = 0;

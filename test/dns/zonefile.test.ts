@@ -572,13 +572,13 @@ describe('records', () => {
     assert.equal(hex(find(z, 'u4.example.com.', TYPE.A)[0]!), 'c0000202');
     assert.equal(hex(find(z, 'u5.example.com.', TYPE.TXT)[0]!), '0178');
 
-    const bad = await parse(`${HEAD}a A \\# 3 010203\nb TYPE999 \\# 4 0102\nc AAAA \\# 4 01020304\nd TYPE999 \\# 1 zz\ne NSEC a.example.com. A\nf TYPE999 1.2.3.4\ng TXT \\# 0\n`);
+    const bad = await parse(`${HEAD}a A \\# 3 010203\nb TYPE999 \\# 4 0102\nc AAAA \\# 4 01020304\nd TYPE999 \\# 1 zz\ne CERT PKIX 0 0 MIIB\nf TYPE999 1.2.3.4\ng TXT \\# 0\n`);
     assert.deepEqual(problems(bad.errors), [
       'zones/example.com.zone:5: A RDATA must be 4 bytes long, \\# gives 3',
       'zones/example.com.zone:6: \\# says the RDATA is 4 bytes but 2 bytes of hex follow',
       'zones/example.com.zone:7: AAAA RDATA must be 16 bytes long, \\# gives 4',
       'zones/example.com.zone:8: the hex RDATA of the TYPE999 record holds "z", which is not a hex digit',
-      'zones/example.com.zone:9: mxbox cannot read NSEC records in their usual form; write this one in the RFC 3597 form: NSEC \\# <length> <hex bytes>',
+      'zones/example.com.zone:9: mxbox cannot read CERT records in their usual form; write this one in the RFC 3597 form: CERT \\# <length> <hex bytes>',
       'zones/example.com.zone:10: TYPE999 records must be written in the RFC 3597 form: TYPE999 \\# <length> <hex bytes>',
       'zones/example.com.zone:11: TXT RDATA given with \\# must hold at least one character-string',
     ]);
@@ -904,6 +904,16 @@ _http._tcp URI 10 1 "ftp://ftp1.example.com/public"
 u1 TYPE65534 \\# 3 abcdef
 u3 MX \\# 6 000a02414200
 loc1 LOC 52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m
+mx RRSIG MX 13 3 300 (
+    20261226051603 20261126051603 28412 example.com.
+    5zDcU4OJd+dek17ejQKFdocka6qn7onlrQ2m
+    HntouymtrRDmOWNC1Wkxi2ruZd5k+H1I9xQWDhHn3fnU5ehtMA== )
+mx RRSIG A 8 3 3600 4294967295 0 1 example.com. AQID
+mx 60 RRSIG TXT 8 3 60 20261226051603 19700101000000 1 example.com. AQID
+mx NSEC ns.example.com. MX RRSIG NSEC TYPE65534 CAA
+@ 0 NSEC3PARAM 1 0 10 ABCD
+62QB06H9I34M077OM10NROU8CN066VRN 300 NSEC3 1 1 0 - ( RA6CQUEKC5CVCRS4Q0B463FIMD81F91T A RRSIG )
+72QB06H9I34M077OM10NROU8CN066VRN 300 NSEC3 1 0 12 AABBCC RA6CQUEKC5CVCRS4Q0B463FIMD81F91T
 loc2 LOC 42 21 54 N 71 06 18 W -24m 30m
 loc3 LOC 37 N 122 W 0m
 loc4 LOC 90 S 180 E 42849672.95m 90000000m 0.05m 15.5m

@@ -492,7 +492,8 @@ class Loader {
         return data;
       }
       data.add(dataKey);
-      if (head.ttl !== rr.ttl) {
+      // RRSIGs keep their own TTLs: each follows the RRset it covers (BIND keeps a set per covered type).
+      if (head.ttl !== rr.ttl && rr.type !== TYPE.RRSIG) {
         const message = `TTL ${rr.ttl} differs from the TTL ${head.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${head.file}:${head.line}); using ${head.ttl} for the whole set, as BIND does`;
         notes.push({ at: i, problem: { file: rr.file, line: rr.line, message } });
         rr.ttl = head.ttl;
