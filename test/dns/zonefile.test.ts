@@ -722,6 +722,22 @@ describe('check-names', () => {
   });
 });
 
+describe('SVCB and HTTPS (RFC 9460)', () => {
+  it('names what is wrong in the parameters, with file and line', async () => {
+    const z = await parse(
+      `${HEAD}a HTTPS 1 . colour=red\nb HTTPS 1 . port=http\nc HTTPS 0 . alpn=h2\nd SVCB 1 . alpn=h2 alpn=h3\ne SVCB 1 . ipv4hint=192.0.2.300\nf SVCB 1 . no-default-alpn=1\n`,
+    );
+    assert.deepEqual(problems(z.errors), [
+      'zones/example.com.zone:5: "colour" is not a HTTPS parameter (known: mandatory, alpn, no-default-alpn, port, ipv4hint, ech, ipv6hint, dohpath, ohttp, keyNNNNN)',
+      'zones/example.com.zone:6: the HTTPS port "http" is not a port number',
+      'zones/example.com.zone:7: an HTTPS record of priority 0 (alias mode) takes no parameters',
+      'zones/example.com.zone:8: the SVCB parameter alpn is given twice',
+      'zones/example.com.zone:9: "192.0.2.300" in ipv4hint is not an IPv4 address',
+      'zones/example.com.zone:10: the SVCB parameter no-default-alpn takes no value',
+    ]);
+  });
+});
+
 describe('LOC (RFC 1876)', () => {
   it('names what is wrong in a LOC record, with file and line', async () => {
     const z = await parse(
@@ -911,6 +927,20 @@ mx RRSIG MX 13 3 300 (
 mx RRSIG A 8 3 3600 4294967295 0 1 example.com. AQID
 mx 60 RRSIG TXT 8 3 60 20261226051603 19700101000000 1 example.com. AQID
 mx NSEC ns.example.com. MX RRSIG NSEC TYPE65534 CAA
+@ HTTPS 1 . alpn="h2,h3" ipv4hint=192.0.2.1,192.0.2.2 ipv6hint=2001:db8::1 port=8443
+www2 HTTPS 0 @
+_8443._https SVCB 1 svc.example.net. mandatory=port,alpn alpn=h3 port=8443 no-default-alpn
+sv SVCB 2 . key65000="a b" key667=hello ech=AEn+DQBFKwAgACABWIHUGj4u+PIggYXcR5JF0gYk3dCRioBW8uJq9H4mKAAIAAEAAQABAANAEnB1YmxpYy50ZXN0LmV4YW1wbGUAAA==
+sv2 SVCB 3 . dohpath=/dns-query{?dns} alpn=h2
+sv3 SVCB 1 . alpn=with\\\\,comma,h2
+sv4 SVCB 1 . alpn="a\\\\,b,c" mandatory=alpn key9="x\\"y"
+dh DHCID AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=
+zm ZONEMD 2018031900 1 1 FEBE3D4CE2EC2FFA4BA99D46CD69D6D29711E55217057BEE7EB1A7B641A47BA7FED2DD5B97AE499FAFA4F22C6BD647DE
+cs CSYNC 66 3 A NS AAAA
+e48 EUI48 00-00-5e-00-53-2a
+e64 EUI64 00-00-5e-ef-10-00-00-2a
+k KEY 256 3 13 AQID
+sg SIG A 8 3 300 20261226051603 20261126051603 1 example.com. AQID
 @ 0 NSEC3PARAM 1 0 10 ABCD
 62QB06H9I34M077OM10NROU8CN066VRN 300 NSEC3 1 1 0 - ( RA6CQUEKC5CVCRS4Q0B463FIMD81F91T A RRSIG )
 72QB06H9I34M077OM10NROU8CN066VRN 300 NSEC3 1 0 12 AABBCC RA6CQUEKC5CVCRS4Q0B463FIMD81F91T
