@@ -195,16 +195,18 @@ export class ZoneSet {
    * RFC 2782) and the TLSA RRset that DANE would ask next — `_25._tcp.<exchange>` for MX,
    * `_<port>._tcp.<target>` for SRV (RFC 7672, RFC 7673); for NAPTR (RFC 3403 §4.2) the SRV
    * RRset at the replacement when the flags say "S", with that SRV's own additional data, or the
-   * addresses of the replacement when they say "A".
+   * addresses of the replacement when they say "A"; for SVCB and HTTPS (RFC 9460 §4.1) the
+   * addresses of the target.
    */
   private addAdditional(zone: Zone, res: Resolution): void {
-    for (const placed of res.answer) this.additionalFor(zone, placed.rrset, res.additional);
+    for (const placed of res.answer) this.additionalFor(zone, placed.rrset, res.additional, placed.owner);
     // Addresses first: a truncated answer keeps them before the TLSA and SRV extras.
     const isAddress = (p: PlacedRRset): boolean => p.rrset.type === TYPE.A || p.rrset.type === TYPE.AAAA;
     res.additional = [...res.additional.filter(isAddress), ...res.additional.filter((p) => !isAddress(p))];
   }
 
-  private additionalFor(zone: Zone, rrset: RRset, into: PlacedRRset[]): void {
+  /** `owner`: the name the RRset was given as (a wildcard's RRset answers for the name asked). */
+  private additionalFor(zone: Zone, rrset: RRset, into: PlacedRRset[], owner = rrset.owner): void {
     for (const rr of rrset.records) {
       const names = rdataNames(rr);
       const target = names[names.length - 1];
@@ -225,6 +227,15 @@ export class ZoneSet {
           this.pushRRset(zone, `_${(fixed[4]! << 8) | fixed[5]!}._tcp.${target}`, TYPE.TLSA, into);
           break;
         }
+        case TYPE.SVCB:
+        case TYPE.HTTPS: {
+          // RFC 9460 §4.1: the addresses of the target; "." in service mode names the owner itself
+          // (the name asked, for a wildcard's RRset; nothing when the wildcard itself was asked).
+          const priority = rr.rdata[0] instanceof Uint8Array && rr.rdata[0].length >= 2 ? (rr.rdata[0][0]! << 8) | rr.rdata[0][1]! : 0;
+          if (target !== '.') this.pushAddresses(zone, target, into, false);
+          else if (priority > 0 && !owner.startsWith('*.')) this.pushAddresses(zone, rr.owner, into, false, owner);
+          break;
+        }
         case TYPE.NAPTR: {
           const fixed = rr.rdata[0] as Uint8Array; // order, preference, flags, services, regexp
           const flags = Buffer.from(fixed.subarray(5, 5 + fixed[4]!)).toString('latin1').toLowerCase();
@@ -242,12 +253,13 @@ export class ZoneSet {
     }
   }
 
-  private pushAddresses(zone: Zone, target: string, into: PlacedRRset[], glueOk: boolean): void {
+  /** `as`: the owner to write them under, when it is not the node's own name (a wildcard's). */
+  private pushAddresses(zone: Zone, target: string, into: PlacedRRset[], glueOk: boolean, as?: string): void {
     const node = this.additionalNode(zone, target, glueOk);
     if (!node) return;
     for (const type of [TYPE.A, TYPE.AAAA]) {
       const rrset = node.rrsets.get(type);
-      if (rrset) pushOnce(into, node, rrset);
+      if (rrset) pushOnce(into, as ?? node.name, rrset);
     }
   }
 
@@ -255,7 +267,7 @@ export class ZoneSet {
   private pushRRset(zone: Zone, name: string, type: number, into: PlacedRRset[]): RRset | undefined {
     const node = this.additionalNode(zone, name, false);
     const rrset = node?.rrsets.get(type);
-    if (node && rrset) pushOnce(into, node, rrset);
+    if (node && rrset) pushOnce(into, node.name, rrset);
     return rrset;
   }
 
@@ -268,10 +280,10 @@ export class ZoneSet {
   }
 }
 
-/** Nodes are made afresh when looked up, so the same RRset is told by owner and type. */
-function pushOnce(into: PlacedRRset[], node: ZoneNode, rrset: RRset): void {
-  if (into.some((p) => p.rrset.type === rrset.type && nameKey(p.rrset.owner) === nameKey(rrset.owner))) return;
-  into.push({ owner: node.name, rrset, ttl: rrset.ttl });
+/** Nodes are made afresh when looked up, so the same RRset is told by the owner it is written under and its type. */
+function pushOnce(into: PlacedRRset[], owner: string, rrset: RRset): void {
+  if (into.some((p) => p.rrset.type === rrset.type && nameKey(p.owner) === nameKey(owner))) return;
+  into.push({ owner, rrset, ttl: rrset.ttl });
 }
 
 /**

@@ -198,6 +198,7 @@ function generateQueries(axfr: Map<string, string[]>, seed: number): Query[] {
     [`${'x'.repeat(63)}.${'y'.repeat(63)}.dnlong.${E} A`], [`x.dnlong.${E} A`],
     // Additional data beyond addresses: TLSA for MX and SRV targets, NAPTR "A" and "S".
     [`_https._tcp.${E} SRV`], [`_sip._tcp.${E} SRV`], [`naptra.${E} NAPTR`], [`naptrs.${E} NAPTR`],
+    [`https.${E} HTTPS`], [`svc-alias.${E} HTTPS`], [`_dns.${E} SVCB`], [`a.hw.${E} HTTPS`], [`b.hw.${E} HTTPS +tcp`],
     // Delegations: referrals, glue names below the cut, occluded data, DS at the cut.
     [`sub.${E} NS`], [`sub.${E} DS`], [`sub.${E} A`], [`sub.${E} SOA`], [`www.sub.${E} A`],
     [`ns1.sub.${E} A`], [`ns1.sub.${E} AAAA`], [`ns2.sub.${E} A`], [`deep.ns3.sub.${E} A`],
