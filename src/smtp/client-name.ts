@@ -11,6 +11,16 @@ import type { ZoneSet } from '../dns/lookup.js';
 import { isRdataName } from '../dns/record.js';
 import type { ListenSpec } from '../config/settings.js';
 
+/**
+ * An address as sendmail writes it in brackets (Received:, relay=, the EHLO greeting): an IPv4
+ * address as it is (also when it came IPv4-mapped), an IPv6 address with RFC 5321's "IPv6:" tag.
+ */
+export function addressLiteral(ip: string): string {
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+  if (v4) return `[${v4}]`;
+  return ip.includes(':') ? `[IPv6:${ip}]` : `[${ip}]`;
+}
+
 /** The reverse-lookup name of an address (in-addr.arpa / ip6.arpa). */
 export function reverseName(ip: string): string | undefined {
   if (net.isIPv4(ip)) return ip.split('.').reverse().join('.') + '.in-addr.arpa.';

@@ -12,6 +12,7 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { resolveLocal, isLocalDomain, domainOf, localPartOf } from './policy.js';
 import { HELP_TOPICS } from './help-topics.js';
+import { addressLiteral } from './client-name.js';
 
 /** What a connection needs from the server around it. */
 export interface ConnectionContext {
@@ -117,7 +118,7 @@ export class MxConnection extends SMTPConnection {
   private clientDescription(): string {
     const self = this.internals;
     const name = self.clientHostname && !String(self.clientHostname).startsWith('[') ? self.clientHostname : '';
-    return name ? `${name} [${self.remoteAddress}]` : `[${self.remoteAddress}]`;
+    return name ? `${name} ${addressLiteral(self.remoteAddress)}` : addressLiteral(self.remoteAddress);
   }
 
   private hostname(): string {
@@ -212,7 +213,7 @@ export class MxConnection extends SMTPConnection {
       }
     }
     if (name === 'MAIL' && !self.hostNameAppearsAs && !this.privacy('needmailhelo')) {
-      self.hostNameAppearsAs = `[${self.remoteAddress}]`;
+      self.hostNameAppearsAs = addressLiteral(self.remoteAddress);
       self._resetSession();
     }
     super._onCommand(command, callback);

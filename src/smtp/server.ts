@@ -11,7 +11,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { ListenSpec } from '../config/settings.js';
 import { MxConnection, mx, type ConnectionContext } from './connection.js';
 import { checkClient, checkRecipient, checkSender, clientMayRelay, expansionRecipients, replyText, type Client, type Refusal } from './policy.js';
-import { ClientNamer } from './client-name.js';
+import { ClientNamer, addressLiteral } from './client-name.js';
 import { HeaderRewriter, rfc5322Date } from './headers.js';
 import type { MailLog } from './mail-log.js';
 import { Spool, SpoolError, type DataSink, type SpooledRecipient } from '../queue/spool.js';
@@ -68,7 +68,7 @@ export class SmtpService {
 
   private relayField(session: SMTPServerSession): string {
     const c = this.client(session);
-    return c.name ? `${c.name} [${c.ip}]` : `[${c.ip}]`;
+    return c.name ? `${c.name} ${addressLiteral(c.ip)}` : addressLiteral(c.ip);
   }
 
   private reject(session: SMTPServerSession, r: Refusal, arg1: string | undefined): SmtpError {
@@ -193,11 +193,11 @@ export class SmtpService {
     }
 
     const client = this.client(session);
-    const heloName = session.hostNameAppearsAs || `[${client.ip}]`;
+    const heloName = session.hostNameAppearsAs || addressLiteral(client.ip);
     // sendmail's trace header: `for <rcpt>` only when there is one recipient (RFC 5321 §4.4).
     const forClause = kept.length === 1 ? `\r\n\tfor <${kept[0]!.address}>; ` : ';\r\n\t';
     const received =
-      `Received: from ${heloName} (${client.name ? `${client.name} ` : ''}[${client.ip}])\r\n` +
+      `Received: from ${heloName} (${client.name ? `${client.name} ` : ''}${addressLiteral(client.ip)})\r\n` +
       `\tby ${hostname} (mxbox) with ${session.transmissionType || 'ESMTP'} id ${qid}${forClause}${rfc5322Date()}`;
     const rewriter = new HeaderRewriter({ received, messageId: `<${qid}@${hostname}>`, masquerade });
 

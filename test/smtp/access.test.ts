@@ -275,6 +275,39 @@ describe('DISCARD', () => {
   });
 });
 
+describe('an IPv6 client is written as sendmail writes it: [IPv6:...]', () => {
+  let r: RunningAppliance;
+  const events: string[] = [];
+  before(async () => {
+    r = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml(), onLog: (e) => events.push(e.msg) });
+  });
+  after(async () => {
+    await r?.stop();
+  });
+
+  test('in the greeting, the Received: header and relay= of the log', async () => {
+    const t = await smtpTalk(r.smtpPort, [
+      'EHLO proxy.example',
+      'XCLIENT ADDR=IPV6:2001:db8::25 NAME=[UNAVAILABLE]',
+      'EHLO client.example',
+      'MAIL FROM:<friend@example.net>',
+      'RCPT TO:<tony@futuretg.com>',
+      'DATA',
+      'Subject: from an IPv6 client\r\n\r\nhello\r\n.',
+      'QUIT',
+    ]);
+    assert.equal(t.replies[2]?.lines[0], `250-${HOST} Hello [IPv6:2001:db8::25], pleased to meet you`, t.received);
+    assert.match(t.replies[6]?.text ?? '', /^250 2\.0\.0 \S+ Message accepted for delivery$/, t.received);
+    const tony = path.join(r.dir, 'var', 'mail', 'tony');
+    const text = await eventually(async () => {
+      const body = await readFile(tony, 'latin1').catch(() => '');
+      return body.includes('from an IPv6 client') ? body : undefined;
+    }, 5000, "the message in tony's mailbox");
+    assert.match(text, /^Received: from client\.example \(\[IPv6:2001:db8::25\]\)$/m, text);
+    assert.ok(events.some((m) => m.includes('relay=[IPv6:2001:db8::25]')), events.join('\n'));
+  });
+});
+
 describe('XCLIENT is only for the smtp.xclient addresses', () => {
   let r: RunningAppliance;
   before(async () => {
