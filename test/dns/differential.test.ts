@@ -209,6 +209,9 @@ function generateQueries(axfr: Map<string, string[]>, seed: number): Query[] {
     [`b.c.${E} A`], [`c.${E} A`], [`b.c.${E} TXT`], [`x.b.c.${E} A`], [`A.B.C.${E} A`],
     // Negative answers, each zone.
     [`nothere.${E} A`], [`nothere.${E} MX`], [`nothere.${E} SOA`], [`nothere.futuretg.com. A`],
+    // SOA questions: TTL 0 on the SOA of an NXDOMAIN only; NODATA (direct, from a wildcard, at
+    // the end of a CNAME chain) keeps the negative TTL.
+    [`www.${E} SOA`], [`foo.wild.${E} SOA`], [`c1.${E} SOA`], [`dangling.${E} SOA`], [`x.cw.${E} SOA`],
     [`mail.futuretg.com. A`], [`www.futuretg.com. MX`], [`1.186.204.80.in-addr.arpa. PTR`],
     [`98.186.204.80.in-addr.arpa. A`], [`x.98.186.204.80.in-addr.arpa. PTR`],
     // The seed's own checks (dig MX / A / PTR of the mail host).
