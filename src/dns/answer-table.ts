@@ -64,8 +64,8 @@ interface NameAnswers {
   other?: CompiledAnswer;
 }
 
-/** Cache key for ANY over TCP (full answer) vs UDP (minimal, RFC 8482). */
-const ANY_TCP = 0x10000;
+/** Cache keys of the answers given in full over TCP (ANY, RRSIG) and minimally over UDP (RFC 8482). */
+const TCP_VARIANT = 0x10000;
 const MAX_DYNAMIC_NAMES = 100_000;
 const MAX_TYPES_PER_NAME = 64;
 
@@ -123,8 +123,9 @@ export class AnswerTable {
    * `key` is the lowercased wire name as a latin1 string; `labels` rebuilds the name on a miss.
    */
   get(key: string, qtype: number, tcp: boolean, labels: () => Uint8Array[]): CompiledAnswer | undefined {
-    const typeKey = qtype === TYPE.ANY && tcp ? ANY_TCP : qtype;
-    const special = qtype === TYPE.ANY || qtype === TYPE.DS;
+    // ANY and RRSIG are answered in full over TCP, minimally over UDP: two answers, two keys.
+    const typeKey = tcp && (qtype === TYPE.ANY || qtype === TYPE.RRSIG) ? TCP_VARIANT | qtype : qtype;
+    const special = qtype === TYPE.ANY || qtype === TYPE.DS || qtype === TYPE.RRSIG;
     const fixed = this.fixedFor(key);
     if (fixed) {
       const hit = fixed.byType.get(typeKey) ?? (special ? undefined : fixed.other);

@@ -4,7 +4,7 @@
 
 import { CLASS, RCODE, TYPE } from './constants.js';
 import { ancestorsOf, labelsToName, nameKey, nameToLabels, isSubdomain } from './name.js';
-import { rdataNames } from './record.js';
+import { rdataNames, type ResourceRecord } from './record.js';
 import type { RRset, Zone, ZoneNode } from './zone.js';
 
 /** An RRset placed in a message; `owner` differs from rrset.owner when synthesised from a wildcard. */
@@ -135,12 +135,22 @@ export class ZoneSet {
       res.answer.push({ owner, rrset: cname, ttl: cname.ttl });
       return rdataNames(cname.records[0]!)[0];
     }
-    if (qtype === TYPE.ANY && node.rrsets.size > 0) {
-      const sets = [...node.rrsets.values()];
+    // ANY gives no signatures (BIND adds RRSIGs only for a client that set DO, which mxbox does not).
+    const sets = qtype === TYPE.ANY ? [...node.rrsets.values()].filter((set) => set.type !== TYPE.RRSIG) : [];
+    if (sets.length > 0) {
       for (const rrset of minimalAny ? sets.slice(0, 1) : sets) res.answer.push({ owner, rrset, ttl: rrset.ttl });
       return undefined;
     }
     const rrset = node.rrsets.get(qtype);
+    if (rrset && qtype === TYPE.RRSIG && minimalAny) {
+      // Minimal over UDP, as for ANY (RFC 8482, and BIND's minimal-any): the signatures of one
+      // covered type, the first in the file.
+      const covered = (rr: ResourceRecord): number => ((rr.rdata[0] as Uint8Array)[0]! << 8) | (rr.rdata[0] as Uint8Array)[1]!;
+      const first = covered(rrset.records[0]!);
+      const records = rrset.records.filter((rr) => covered(rr) === first);
+      res.answer.push({ owner, rrset: { ...rrset, records }, ttl: rrset.ttl });
+      return undefined;
+    }
     if (rrset) {
       res.answer.push({ owner, rrset, ttl: rrset.ttl });
       return undefined;

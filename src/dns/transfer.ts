@@ -62,6 +62,8 @@ function setOwner(zone: Zone, rr: ResourceRecord): string {
   return zone.nodes.get(nameKey(rr.owner))?.name ?? rr.owner;
 }
 
+/** The RRset's TTL; an RRSIG keeps its own (that of the RRset it covers), as in answers. */
 function setTtl(zone: Zone, rr: ResourceRecord): number {
+  if (rr.type === TYPE.RRSIG) return rr.ttl;
   return zone.nodes.get(nameKey(rr.owner))?.rrsets.get(rr.type)?.ttl ?? rr.ttl;
 }
