@@ -10,6 +10,7 @@
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
+import { prng } from '../helpers/prng.js';
 
 export const RECORDS_PER_UNIT = 10;
 export const PROBE_NAME = 'reload-probe';
@@ -72,18 +73,6 @@ ${PROBE_NAME} IN A   ${PROBE_OLD}
   out.end();
   await once(out, 'finish');
   return units * RECORDS_PER_UNIT + 13;
-}
-
-/** Mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The mix, in percent of queries. */

@@ -12,18 +12,7 @@ import { plainLineEntry, plainWords, type PlainLine } from '../../src/dns/zonefi
 import { readPlainRecord } from '../../src/dns/zonefile/plain-record.js';
 import { parseZoneText, type ParsedZone } from '../../src/dns/zonefile/index.js';
 import { isRdataName } from '../../src/dns/record.js';
-
-/** Mulberry32: a small seeded PRNG, so every run tries the same lines. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/prng.js';
 
 const OWNERS = ['www', 'WWW', '@', 'a.b', 'abs.example.com.', 'Other.ORG.', '*', '*.w', 'in', 'IN', 'Ch', 'hs', 'chaos', '_sip._tcp', 'x-y', 'a..b', '.', 'x'.repeat(64), 'a\\.b', '"q"', '$x', 'é', 'sub'];
 const TTLS = ['300', '1h', '1W2d', '0', '2147483647', '2147483648', '01', '1x', '4294967296'];
