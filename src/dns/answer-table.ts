@@ -17,6 +17,7 @@ import { isSubdomain, labelsToName, nameKey } from './name.js';
 import type { Zone } from './zone.js';
 import type { PlacedRRset, Resolution, ZoneSet } from './lookup.js';
 import { WireWriter } from './wire-writer.js';
+import { ttlInSet } from './record.js';
 
 export const HEADER_LENGTH = 12;
 
@@ -204,9 +205,7 @@ export function compileResolution(qname: string, qtype: number, res: Resolution,
   w.u16(CLASS.IN);
 
   const writeSet = (placed: PlacedRRset): number => {
-    // RRSIGs of one name keep their own TTLs: each is the TTL of the RRset it covers.
-    const own = placed.rrset.type === TYPE.RRSIG;
-    for (const rr of placed.rrset.records) w.record(rr, placed.owner, own ? rr.ttl : placed.ttl);
+    for (const rr of placed.rrset.records) w.record(rr, placed.owner, ttlInSet(rr, placed.ttl));
     return placed.rrset.records.length;
   };
   let an = 0;

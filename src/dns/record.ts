@@ -138,6 +138,14 @@ function namesOf(rr: ResourceRecord): string[] {
   return names;
 }
 
+/**
+ * The TTL a record has inside its RRset: the set's, as BIND makes one TTL per set, except an
+ * RRSIG's own. BIND keeps RRSIGs per covered type, each with the TTL of the RRset it signs.
+ */
+export function ttlInSet(rr: ResourceRecord, setTtl: number): number {
+  return rr.type === TYPE.RRSIG ? rr.ttl : setTtl;
+}
+
 export function isRdataName(part: RdataPart): part is RdataName {
   return !(part instanceof Uint8Array);
 }

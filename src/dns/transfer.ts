@@ -7,7 +7,7 @@ import { TYPE } from './constants.js';
 import { nameKey } from './name.js';
 import { HEADER_LENGTH } from './answer-table.js';
 import { WireWriter } from './wire-writer.js';
-import type { ResourceRecord } from './record.js';
+import { ttlInSet, type ResourceRecord } from './record.js';
 import type { Zone } from './zone.js';
 
 const MESSAGE_TARGET = 16_000;
@@ -62,8 +62,6 @@ function setOwner(zone: Zone, rr: ResourceRecord): string {
   return zone.nodes.get(nameKey(rr.owner))?.name ?? rr.owner;
 }
 
-/** The RRset's TTL; an RRSIG keeps its own (that of the RRset it covers), as in answers. */
 function setTtl(zone: Zone, rr: ResourceRecord): number {
-  if (rr.type === TYPE.RRSIG) return rr.ttl;
-  return zone.nodes.get(nameKey(rr.owner))?.rrsets.get(rr.type)?.ttl ?? rr.ttl;
+  return ttlInSet(rr, zone.nodes.get(nameKey(rr.owner))?.rrsets.get(rr.type)?.ttl ?? rr.ttl);
 }

@@ -6,7 +6,7 @@ import { realpath, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CLASS, MAX_TTL, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
 import { NameError, nameFromText, nameKey } from '../name.js';
-import { packRdata, soaFields, ZoneRecord, type ResourceRecord } from '../record.js';
+import { packRdata, soaFields, ttlInSet, ZoneRecord, type ResourceRecord } from '../record.js';
 import { GenerateError, expandGenerate, parseGenerate } from './generate.js';
 import { isBroken, lex, lexEntriesAndPlainLines, type Entry, type LexProblem, type Token } from './lexer.js';
 import { plainLineEntry, type PlainLine } from './plain-line.js';
@@ -492,8 +492,7 @@ class Loader {
         return data;
       }
       data.add(dataKey);
-      // RRSIGs keep their own TTLs: each follows the RRset it covers (BIND keeps a set per covered type).
-      if (head.ttl !== rr.ttl && rr.type !== TYPE.RRSIG) {
+      if (ttlInSet(rr, head.ttl) !== rr.ttl) {
         const message = `TTL ${rr.ttl} differs from the TTL ${head.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${head.file}:${head.line}); using ${head.ttl} for the whole set, as BIND does`;
         notes.push({ at: i, problem: { file: rr.file, line: rr.line, message } });
         rr.ttl = head.ttl;
