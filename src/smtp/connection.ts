@@ -58,6 +58,7 @@ interface ConnectionInternals {
   session: { envelope: { mailFrom: { address: string } | false }; [key: string]: unknown };
   send(code: number, data?: string | string[], context?: string | false): void;
   close(): void;
+  _socket: import('node:net').Socket;
 }
 
 const STATUS_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
@@ -302,6 +303,11 @@ export class MxConnection extends SMTPConnection {
   override handler_QUIT(_command: Buffer, callback: Callback): void {
     this.internals.send(221, `2.0.0 ${this.hostname()} closing connection`);
     this.internals.close();
+    // As sendmail does, the session is over once 221 is sent: the descriptor is closed as soon as
+    // the reply (and our FIN) is with the kernel, instead of waiting for the client's FIN. A client
+    // that resets the connection after reading 221 then costs nothing (no ECONNRESET to raise).
+    const socket = this.internals._socket;
+    if (!socket.destroyed) socket.once('finish', () => socket.destroy());
     callback();
   }
 

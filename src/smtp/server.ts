@@ -41,6 +41,21 @@ function refusalError(r: Refusal): SmtpError {
 /** SMTPServer whose connections are MxConnections. */
 class MxSmtpServer extends SMTPServer {
   mxContext!: ConnectionContext;
+  private sessionCount = 0;
+
+  /**
+   * Without a PROXY header to read, smtp-server still draws 80 random bits for a session id
+   * (which mxbox never shows: its logs name the queue id) and waits a tick before the session
+   * starts; a counter is as unique for the process's life, and the greeting goes out at once.
+   */
+  override _handleProxy(socket: net.Socket, callback: Parameters<SMTPServer['_handleProxy']>[1]): void {
+    if (this._expectsProxyHeader(socket)) return super._handleProxy(socket, callback);
+    const ignored = this.options.ignoredHosts;
+    callback(null, {
+      id: (++this.sessionCount).toString(32).padStart(16, '0'),
+      ignore: ignored ? ignored.includes(socket.remoteAddress ?? '') : undefined,
+    });
+  }
 
   override connect(socket: net.Socket, socketOptions: unknown): void {
     const self = this as unknown as { connections: Set<unknown>; _onError(err: Error): void; _onClientConnect(data: unknown): void };
