@@ -139,7 +139,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     // Mailing lists are a mailer of the queue: a post waits in the spool like any message.
     queue.attachLists(new ListService({ snapshot: () => current, submit: (m) => queue.submit(m), configDir, log: mailLog }));
     await queue.start();
-    smtp = new SmtpService({ snapshot: () => current, spool, log: mailLog, onStored: (id) => void queue.kick(id), runQueue: () => void queue.runNow() });
+    smtp = new SmtpService({ snapshot: () => current, spool, log: mailLog, onStored: (id) => queue.received(id), runQueue: () => void queue.runNow() });
     await smtp.listen(current.settings.smtp.listen);
   } catch (err) {
     await smtp?.close();

@@ -44,6 +44,7 @@ import { resolveListAddress } from '../lists/address.js';
 import type { ListDeliveryResult, ListDeliveryTarget } from '../lists/service.js';
 import { buildDsn, type DsnRecipient } from './dsn.js';
 import { QUEUE_ID_PATTERN, queueIdTime } from './queue-id.js';
+import { ArrivalHold } from './arrival-hold.js';
 import type { Envelope, Spool, SpooledRecipient } from './spool.js';
 
 /** A recipient as the queue manager keeps it in the control file (the spool's fields and these). */
@@ -107,6 +108,10 @@ const LOCKED_RECHECK_MS = 1000;
 /** Messages in delivery at once (each holds its data in memory). */
 const MAX_MESSAGES_IN_FLIGHT = 100;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** SMTP arrivals closer together than this are a stream, and wait for it to pause (arrival-hold.ts). */
+const ARRIVAL_GAP_MS = 25;
+/** The longest an arriving message waits for the stream to pause before its first delivery attempt. */
+const MAX_HOLD_MS = 2000;
 
 /** A counting semaphore whose size is read at every acquisition (settings can change on reload). */
 class Limiter {
@@ -241,6 +246,18 @@ export class QueueManager {
   /** DSNs queued by a command-line manager (no daemon): delivered before it returns. */
   private readonly followUps: string[] = [];
   private lists: ListDeliverer | undefined;
+  private readonly arrivals = new ArrivalHold({
+    gapMs: ARRIVAL_GAP_MS,
+    maxHoldMs: MAX_HOLD_MS,
+    release: (ids) => {
+      if (this.stopped) return;
+      const now = Date.now();
+      for (const id of ids) {
+        this.due.set(id, now);
+        void this.begin(id, false);
+      }
+    },
+  });
 
   constructor(private readonly opts: QueueManagerOptions) {
     this.remote = opts.remote ?? deliverRemote;
@@ -388,10 +405,21 @@ export class QueueManager {
     return stored.id;
   }
 
-  /** A new message was stored by this process (SMTP's onStored): deliver it now. */
+  /** A new message was stored by this process: deliver it now. */
   kick(id: string): Promise<void> {
     this.due.set(id, Date.now());
     return this.begin(id, false);
+  }
+
+  /**
+   * A message arrived by SMTP: delivered now, or held while mail streams in (arrival-hold.ts).
+   * A held message is due at the hold's deadline: the dashboard shows it waiting, and the queue's
+   * own timer would start it then even if the hold did not.
+   */
+  received(id: string): void {
+    if (this.stopped) return;
+    if (this.arrivals.arrived(id)) void this.kick(id);
+    else this.due.set(id, this.arrivals.deadline);
   }
 
   /** For the dashboard: messages queued, the oldest one's arrival (read from its id), the next attempt. */
@@ -408,6 +436,7 @@ export class QueueManager {
 
   /** sendmail -q, ETRN, SIGHUP: try every queued message now, whatever its schedule. */
   async runNow(): Promise<void> {
+    this.arrivals.flush();
     await this.scan();
     const runs = [...this.due.keys()].map((id) => this.begin(id, true));
     await Promise.all(runs);
@@ -432,6 +461,7 @@ export class QueueManager {
   /** Stops timers and the watcher; waits for local deliveries, and up to `graceMs` for remote ones. */
   async stop(graceMs = 3000): Promise<void> {
     this.stopped = true;
+    this.arrivals.stop();
     if (this.timer) clearTimeout(this.timer);
     if (this.runTimer) clearTimeout(this.runTimer);
     this.watcher?.close();
