@@ -481,6 +481,22 @@ export class QueueManager {
     for (const [id, at] of this.due) if (!this.active.has(id) && at < first) first = at;
     if (first === Infinity) return;
     if (this.timer && first >= this.timerAt) return;
+    this.setTimer(first);
+  }
+
+  /**
+   * After one message's attempt only its own due time can have moved, so only it is compared with
+   * the timer: arm() looks at every queued message, once per delivery that would be quadratic in a
+   * burst of thousands.
+   */
+  private armFor(id: string): void {
+    if (this.stopped || !this.opts.daemon) return;
+    const at = this.due.get(id);
+    if (at === undefined || (this.timer && at >= this.timerAt)) return;
+    this.setTimer(at);
+  }
+
+  private setTimer(first: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = first;
     this.timer = setTimeout(() => {
@@ -518,7 +534,7 @@ export class QueueManager {
         const more = this.again.get(id);
         this.again.delete(id);
         if (more !== undefined && !this.stopped) void this.begin(id, more);
-        else this.arm();
+        else this.armFor(id);
       });
     this.active.set(id, run);
     return run;
