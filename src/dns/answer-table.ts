@@ -58,7 +58,12 @@ class Arena {
 }
 
 interface NameAnswers {
-  byType: Map<number, CompiledAnswer>;
+  /**
+   * [type, answer, type, answer, ...]. A flat array rather than a Map per name: on a 100,000-name
+   * zone each object a look-up touches is a cache miss, and a small Map is several objects. Over
+   * the bench's query mix the JavaScript part of an answer went from 1.92-2.02 to 1.86-1.88 µs.
+   */
+  byType: (number | CompiledAnswer)[];
   /** Where this name's answers are stored (its zone's, or the dynamic table's). */
   arena: Arena;
   /** Shared answer for every type not in byType (NODATA, referral); absent where answers depend on the type. */
@@ -77,6 +82,17 @@ interface ZoneAnswers {
   children: Zone[];
   fixed: Map<string, NameAnswers>;
   arena: Arena;
+}
+
+function answerFor(answers: NameAnswers, typeKey: number): CompiledAnswer | undefined {
+  const byType = answers.byType;
+  for (let i = 0; i < byType.length; i += 2) if (byType[i] === typeKey) return byType[i + 1] as CompiledAnswer;
+  return undefined;
+}
+
+/** Keeps an answer for a type not kept yet (callers look first), up to MAX_TYPES_PER_NAME per name. */
+function keepAnswer(answers: NameAnswers, typeKey: number, answer: CompiledAnswer): void {
+  if (answers.byType.length < 2 * MAX_TYPES_PER_NAME) answers.byType.push(typeKey, answer);
 }
 
 export class AnswerTable {
@@ -129,11 +145,11 @@ export class AnswerTable {
     const special = qtype === TYPE.ANY || qtype === TYPE.DS || qtype === TYPE.RRSIG;
     const fixed = this.fixedFor(key);
     if (fixed) {
-      const hit = fixed.byType.get(typeKey) ?? (special ? undefined : fixed.other);
+      const hit = answerFor(fixed, typeKey) ?? (special ? undefined : fixed.other);
       if (hit) return hit;
     }
     const dynamic = fixed ? undefined : this.dynamic.get(key);
-    const dynamicHit = dynamic?.byType.get(typeKey);
+    const dynamicHit = dynamic && answerFor(dynamic, typeKey);
     if (dynamicHit) return dynamicHit;
 
     const qname = labelsToName(labels());
@@ -148,14 +164,14 @@ export class AnswerTable {
       if (node && place) {
         // All of the name's types at once, so that a type missing from byType is one the name
         // does not have and the shared answer below is right for it.
-        const answers: NameAnswers = { byType: new Map(), arena: place.arena };
-        for (const type of node.rrsets.keys()) answers.byType.set(type, this.compile(node.name, type, false, place.arena)!);
+        const answers: NameAnswers = { byType: [], arena: place.arena, other: undefined };
+        for (const type of node.rrsets.keys()) keepAnswer(answers, type, this.compile(node.name, type, false, place.arena)!);
         // A probe type nobody stores tells the answer every other type gets, unless a CNAME
         // (or a DNAME above the name) makes the answer depend on the type: the chain's end is
         // looked up by type.
         if (!node.rrsets.has(TYPE.CNAME)) answers.other = this.compile(node.name, TYPE.NULL, false, place.arena, true);
         place.fixed.set(key, answers);
-        const hit = answers.byType.get(typeKey) ?? (special ? undefined : answers.other);
+        const hit = answerFor(answers, typeKey) ?? (special ? undefined : answers.other);
         return hit ?? this.compileFixed(answers, qname, qtype, tcp, typeKey);
       }
     }
@@ -167,17 +183,17 @@ export class AnswerTable {
         this.dynamic = new Map();
         this.dynamicArena = new Arena();
       }
-      entry = { byType: new Map(), arena: this.dynamicArena };
+      entry = { byType: [], arena: this.dynamicArena, other: undefined };
       this.dynamic.set(key, entry);
     }
-    if (entry.byType.size < MAX_TYPES_PER_NAME) entry.byType.set(typeKey, compiled);
+    keepAnswer(entry, typeKey, compiled);
     return compiled;
   }
 
   private compileFixed(fixed: NameAnswers, qname: string, qtype: number, tcp: boolean, typeKey: number): CompiledAnswer | undefined {
     const compiled = this.compile(qname, qtype, tcp, fixed.arena);
     // DS at an apex is answered from the parent zone: never kept with this zone's answers.
-    if (compiled && qtype !== TYPE.DS && fixed.byType.size < MAX_TYPES_PER_NAME) fixed.byType.set(typeKey, compiled);
+    if (compiled && qtype !== TYPE.DS) keepAnswer(fixed, typeKey, compiled);
     return compiled;
   }
 
