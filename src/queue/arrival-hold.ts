@@ -14,7 +14,6 @@ export interface ArrivalHoldOptions {
   maxHoldMs: number;
   /** Delivers the given messages now. */
   release(ids: string[]): void;
-  now?: () => number;
 }
 
 export class ArrivalHold {
@@ -22,18 +21,15 @@ export class ArrivalHold {
   private held: string[] = [];
   private firstHeldAt = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly now: () => number;
 
-  constructor(private readonly opts: ArrivalHoldOptions) {
-    this.now = opts.now ?? Date.now;
-  }
+  constructor(private readonly opts: ArrivalHoldOptions) {}
 
   /**
    * A message was stored. Returns true when it should be delivered now; false when it is held
    * (it will be released through `release`).
    */
   arrived(id: string): boolean {
-    const now = this.now();
+    const now = Date.now();
     const streaming = now - this.lastArrival < this.opts.gapMs;
     this.lastArrival = now;
     if (!streaming && this.held.length === 0) return true;
@@ -45,7 +41,7 @@ export class ArrivalHold {
   }
 
   /** When the held messages will be released, if nothing else arrives. */
-  get releaseAt(): number {
+  private get releaseAt(): number {
     return Math.min(this.lastArrival + this.opts.gapMs, this.firstHeldAt + this.opts.maxHoldMs);
   }
 
@@ -81,7 +77,7 @@ export class ArrivalHold {
 
   private check(): void {
     this.timer = undefined;
-    const now = this.now();
+    const now = Date.now();
     if (now >= this.releaseAt) this.flush();
     else this.schedule(now);
   }

@@ -251,11 +251,7 @@ export class QueueManager {
     maxHoldMs: MAX_HOLD_MS,
     release: (ids) => {
       if (this.stopped) return;
-      const now = Date.now();
-      for (const id of ids) {
-        this.due.set(id, now);
-        void this.begin(id, false);
-      }
+      for (const id of ids) void this.kick(id);
     },
   });
 
