@@ -116,7 +116,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     await dns.close();
     throw new StartupError((err as Error).message);
   }
-  if (dns.udpMode.kind === 'batched') log.info('dns udp: batched receive/send (recvmmsg/sendmmsg addon)');
+  if (dns.udpMode.kind === 'batched') {
+    const cache = dns.udpMode.replyCache ? 'reply cache on' : 'reply cache off (MXBOX_DNS_CACHE=0)';
+    log.info(`dns udp: batched receive/send (recvmmsg/sendmmsg addon), ${dns.udpMode.threads} receiver threads, ${cache}`);
+  }
   else log.warn({ reason: dns.udpMode.reason }, `dns udp: node:dgram, one datagram per call (${dns.udpMode.reason})`);
   for (const e of dns.endpoints) log.info({ address: e.address, port: e.port }, `dns listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port} (udp, tcp)`);
 
@@ -183,6 +186,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       return { applied: false, problems: next.problems };
     }
     current = next.snapshot;
+    dns.viewChanged();
     for (const z of current.zoneStatus) {
       const old = before.zones.zones.get(nameKey(z.origin));
       if (z.stale) log.error({ zone: z.origin, serial: z.serial }, `zone ${z.origin} has errors: serial ${z.serial} keeps serving`);

@@ -12,7 +12,7 @@ import type { ZoneSet } from './lookup.js';
 import { answerQuery, errorResponse, questionLabels, type ParsedQuestion } from './query.js';
 import { transferMessages } from './transfer.js';
 import { labelsToName, nameKey } from './name.js';
-import { nativeUdpUnavailable, openBatchedUdp } from './udp-batch.js';
+import { nativeUdpUnavailable, openBatchedUdp, replyCacheEnabled, type BatchedUdp, type NativeUdpCounts } from './udp-batch.js';
 
 /** What the DNS service reads from the current Snapshot. */
 export interface DnsView {
@@ -22,15 +22,46 @@ export interface DnsView {
   transferAllowed: (address: string) => boolean;
 }
 
-/** Counters the dashboard samples; plain increments, so the query path pays nothing else. */
+/**
+ * Counters the dashboard samples. JavaScript's own answers are plain increments, so the query
+ * path pays nothing else; replies the C receiver threads sent from the reply cache are counted
+ * there and added in when read.
+ */
 export class DnsCounters {
-  queries = 0;
+  /** Queries JavaScript looked at (UDP not answered from the reply cache, and TCP). */
+  jsQueries = 0;
   tcpQueries = 0;
-  /** Replies by rcode (0-15; BADVERS counts as 16 → index 16). */
-  readonly byRcode = new Float64Array(17);
+  /** JavaScript's replies by rcode (0-15; BADVERS counts as 16 → index 16). */
+  readonly jsByRcode = new Float64Array(17);
   dropped = 0;
   transfers = 0;
   transfersRefused = 0;
+  private readonly native: (() => NativeUdpCounts)[] = [];
+
+  addNative(counts: () => NativeUdpCounts): void {
+    this.native.push(counts);
+  }
+
+  /** Every query received, however it was answered. */
+  get queries(): number {
+    let n = this.jsQueries;
+    for (const counts of this.native) n += counts().hits;
+    return n;
+  }
+
+  /** Replies by rcode (index 16: BADVERS). */
+  get byRcode(): Float64Array {
+    const all = Float64Array.from(this.jsByRcode);
+    for (const counts of this.native) counts().hitsByRcode.forEach((n, rcode) => (all[rcode]! += n));
+    return all;
+  }
+
+  /** Queries answered from the reply cache by the receiver threads. */
+  get cacheHits(): number {
+    let n = 0;
+    for (const counts of this.native) n += counts().hits;
+    return n;
+  }
 }
 
 export interface DnsEvents {
@@ -61,17 +92,21 @@ export class DnsServer {
   /** `dgram` forces node:dgram even where the batched addon is available (tests compare the two). */
   constructor(private readonly view: () => DnsView, private readonly events: DnsEvents = {}, private readonly udp: 'auto' | 'dgram' = 'auto') {}
 
-  /** How UDP is served: 'batched' (recvmmsg/sendmmsg addon) or 'dgram', with the reason. */
-  udpMode: { kind: 'batched' | 'dgram'; reason?: string } = { kind: 'dgram' };
+  /**
+   * How UDP is served: 'batched' (the addon's receiver threads, recvmmsg/sendmmsg, with the reply
+   * cache unless MXBOX_DNS_CACHE=0) or 'dgram', with the reason.
+   */
+  udpMode: { kind: 'batched' | 'dgram'; reason?: string; threads?: number; replyCache?: boolean } = { kind: 'dgram' };
+  private readonly batched: BatchedUdp[] = [];
 
   /** Binds UDP and TCP on each address; port 0 picks one free port used for both. */
   async listen(addresses: readonly ListenAddress[]): Promise<void> {
     const unavailable = this.udp === 'dgram' ? 'node:dgram chosen by the caller' : nativeUdpUnavailable();
-    this.udpMode = unavailable ? { kind: 'dgram', reason: unavailable } : { kind: 'batched' };
+    this.udpMode = unavailable ? { kind: 'dgram', reason: unavailable } : { kind: 'batched', replyCache: replyCacheEnabled() };
     for (const { host, port } of addresses) {
       let bound: BoundEndpoint | undefined;
       for (let attempt = 0; attempt < (port === 0 ? 20 : 1) && !bound; attempt++) {
-        let udp: { port: number; close(): void; attach?(): void };
+        let udp: { port: number; close(): void; attach?(): void } | BatchedUdp;
         try {
           udp = this.udpMode.kind === 'batched' ? this.openBatched(host, port) : await this.openDgram(host, port);
         } catch (err) {
@@ -87,7 +122,12 @@ export class DnsServer {
           if (port === 0) continue; // the UDP port happened to be taken on TCP: try another
           throw listenError(err, 'TCP', host, port);
         }
-        udp.attach?.();
+        if ('counts' in udp) {
+          const batched = udp;
+          this.batched.push(batched);
+          this.counters.addNative(() => batched.counts());
+          this.udpMode.threads = batched.threads;
+        } else udp.attach?.();
         server.on('error', (err) => this.events.error?.(err, `tcp ${host}:${actual}`));
         this.udpClosers.push(() => udp.close());
         this.tcp.push(server);
@@ -98,16 +138,25 @@ export class DnsServer {
     }
   }
 
-  private openBatched(host: string, port: number): { port: number; close(): void } {
+  /**
+   * The answers changed (a new Snapshot is live): the receiver threads must not serve a reply
+   * cached from the old one. Called in the same turn as the swap, so no query of the new
+   * configuration is answered from the old cache.
+   */
+  viewChanged(): void {
+    for (const udp of this.batched) udp.clearCache();
+  }
+
+  private openBatched(host: string, port: number): BatchedUdp {
     const counters = this.counters;
     return openBatchedUdp(host, port, net.isIPv6(host) ? 6 : 4, (msg) => {
       const outcome = answerQuery(msg, { answers: this.view().answers, tcp: false });
-      counters.queries++;
+      counters.jsQueries++;
       if (outcome.kind !== 'reply') {
         counters.dropped++;
         return undefined;
       }
-      counters.byRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
+      counters.jsByRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
       return outcome.reply;
     });
   }
@@ -133,12 +182,12 @@ export class DnsServer {
   private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const outcome = answerQuery(msg, { answers: this.view().answers, tcp: false });
     const counters = this.counters;
-    counters.queries++;
+    counters.jsQueries++;
     if (outcome.kind !== 'reply') {
       counters.dropped++;
       return;
     }
-    counters.byRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
+    counters.jsByRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
     socket.send(outcome.reply, rinfo.port, rinfo.address);
   }
 
@@ -169,14 +218,14 @@ export class DnsServer {
     if (socket.destroyed) return;
     const view = this.view();
     const outcome = answerQuery(msg, { answers: view.answers, tcp: true });
-    this.counters.queries++;
+    this.counters.jsQueries++;
     this.counters.tcpQueries++;
     if (outcome.kind === 'drop') {
       this.counters.dropped++;
       return;
     }
     if (outcome.kind === 'reply') {
-      this.counters.byRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
+      this.counters.jsByRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
       writeFramed(socket, outcome.reply);
       return;
     }

@@ -1,7 +1,10 @@
 // Loads the batched-UDP addon (src/dns/native/udp_batch.c, built by `npm install` with node-gyp)
-// and serves a UDP address through it: one JavaScript call per batch of up to 64 datagrams, one
-// sendmmsg for the replies. Where the addon is missing (not built, not Linux) or disabled with
-// MXBOX_NATIVE_UDP=0, `nativeUdpAvailable()` says why and the server uses node:dgram instead.
+// and serves a UDP address through it. Receiver threads in C read the socket with recvmmsg and
+// answer a question asked before from the reply cache; the others come here, up to 64 per
+// JavaScript call, and their replies go out with one sendmmsg (and into the cache). Where the
+// addon is missing (not built, not Linux) or disabled with MXBOX_NATIVE_UDP=0,
+// `nativeUdpUnavailable()` says why and the server uses node:dgram instead. MXBOX_DNS_CACHE=0
+// turns the reply cache off (every query answered by JavaScript).
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -16,11 +19,16 @@ interface NativeSocket {
   batch: number;
   inputSlot: number;
   outputSlot: number;
+  /** Per receiver thread, counterStride doubles: hits, hits by rcode 0-15, misses, misses dropped. */
+  counters: ArrayBuffer;
+  counterStride: number;
+  threads: number;
   close(): void;
+  clearCache(): void;
 }
 
 interface NativeModule {
-  open(host: string, port: number, family: number, onBatch: (count: number) => void): NativeSocket;
+  open(host: string, port: number, family: number, onBatch: (count: number) => void, cache: boolean): NativeSocket;
 }
 
 let loaded: NativeModule | undefined;
@@ -51,9 +59,31 @@ export function nativeUdpUnavailable(): string | undefined {
 /** One query in, its reply (or nothing) out. */
 export type DatagramHandler = (query: Buffer) => Buffer | undefined;
 
+/** What the C receiver threads did on their own, summed over them. */
+export interface NativeUdpCounts {
+  /** Queries answered from the reply cache. */
+  hits: number;
+  /** The same by rcode (0-15). */
+  hitsByRcode: number[];
+  /** Queries passed on to JavaScript. */
+  misses: number;
+  /** Queries dropped because JavaScript's queue was full. */
+  dropped: number;
+}
+
 export interface BatchedUdp {
   port: number;
+  /** Receiver threads. */
+  threads: number;
+  cache: boolean;
+  /** Forgets every cached reply: call it when the answers change (a new Snapshot). */
+  clearCache(): void;
+  counts(): NativeUdpCounts;
   close(): void;
+}
+
+export function replyCacheEnabled(): boolean {
+  return process.env.MXBOX_DNS_CACHE !== '0';
 }
 
 export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle: DatagramHandler): BatchedUdp {
@@ -66,6 +96,7 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
   let outputLengths!: Int32Array;
   let inSlot = 0;
   let outSlot = 0;
+  const cache = replyCacheEnabled();
   const socket = native.open(host, port, family, (count) => {
     for (let i = 0; i < count; i++) {
       const length = inputLengths[i]!;
@@ -77,12 +108,41 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
         outputLengths[i] = reply.length;
       }
     }
-  });
+  }, cache);
   input = Buffer.from(socket.input);
   output = Buffer.from(socket.output);
   inputLengths = new Int32Array(socket.inputLengths);
   outputLengths = new Int32Array(socket.outputLengths);
   inSlot = socket.inputSlot;
   outSlot = socket.outputSlot;
-  return { port: socket.port, close: () => socket.close() };
+  const counters = new Float64Array(socket.counters);
+  const stride = socket.counterStride;
+  let closed = false;
+  let final: NativeUdpCounts | undefined; // the counters' memory goes with the socket
+  const read = (): NativeUdpCounts => {
+    const c: NativeUdpCounts = { hits: 0, hitsByRcode: new Array<number>(16).fill(0), misses: 0, dropped: 0 };
+    for (let t = 0; t < socket.threads; t++) {
+      const base = t * stride;
+      c.hits += counters[base]!;
+      for (let r = 0; r < 16; r++) c.hitsByRcode[r]! += counters[base + 1 + r]!;
+      c.misses += counters[base + 17]!;
+      c.dropped += counters[base + 18]!;
+    }
+    return c;
+  };
+  return {
+    port: socket.port,
+    threads: socket.threads,
+    cache,
+    clearCache: () => {
+      if (!closed) socket.clearCache();
+    },
+    counts: () => final ?? read(),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      socket.close(); // joins the receiver threads: the counters are final
+      final = read();
+    },
+  };
 }

@@ -1,11 +1,13 @@
 // The batched UDP path (recvmmsg/sendmmsg addon) must answer exactly as node:dgram does: the same
 // appliance configuration served both ways, every name of the differential fixtures asked with
-// many types, letter cases and EDNS variants, and the replies compared byte for byte.
+// many types, letter cases and EDNS variants, and the replies compared byte for byte — the first
+// time (answered by JavaScript) and again with other IDs (answered from the C reply cache).
+// A reload must empty that cache: the next answer is the new data.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT, runAppliance } from '../helpers/appliance.js';
 import { nativeUdpUnavailable } from '../../src/dns/udp-batch.js';
@@ -91,8 +93,83 @@ test('batched UDP and node:dgram give byte-identical answers', async (t) => {
     let differ = 0;
     for (const [qid, reply] of a) if (!reply.equals(b.get(qid)!)) differ++;
     assert.equal(differ, 0, `${differ} of ${queries.length} replies differ`);
+
+    // The same questions with other IDs: now from the reply cache, still byte for byte.
+    const cacheable = [...a.values()].filter((r) => (r[3]! & 0x0f) === 0 || (r[3]! & 0x0f) === 3).length;
+    const hitsBefore = fast.app.state().dns.counters.cacheHits;
+    const again = queries.map((q) => {
+      const copy = Buffer.from(q);
+      copy.writeUInt16BE(q.readUInt16BE(0) ^ 0x5a5a, 0);
+      return copy;
+    });
+    const c = await ask(fast.port, again);
+    assert.equal(c.size, queries.length, 'every query answered the second time');
+    const hits = fast.app.state().dns.counters.cacheHits - hitsBefore;
+    assert.ok(hits >= cacheable, `${hits} replies from the cache, ${cacheable} NOERROR/NXDOMAIN replies cached`);
+    let differAgain = 0;
+    for (const [qid, reply] of c) {
+      const original = b.get(qid ^ 0x5a5a)!;
+      if (reply.readUInt16BE(0) !== qid || !reply.subarray(2).equals(original.subarray(2))) differAgain++;
+    }
+    assert.equal(differAgain, 0, `${differAgain} of ${queries.length} replies from the cache differ`);
+    assert.equal(fast.app.state().dns.counters.queries, 2 * queries.length, 'cache hits are counted as queries');
   } finally {
     await fast.stop();
     await plain.stop();
+  }
+});
+
+function aQuery(id: number, name: string): Buffer {
+  return query(id, name, 1, 0);
+}
+
+async function askOnce(port: number, msg: Buffer): Promise<Buffer> {
+  const replies = await ask(port, [msg]);
+  const reply = replies.get(msg.readUInt16BE(0));
+  assert.ok(reply, 'an answer');
+  return reply;
+}
+
+/** The IPv4 address in the first answer record (the question is one name, A). */
+function firstAddress(reply: Buffer, qlen: number): string {
+  assert.ok(reply.readUInt16BE(6) >= 1, 'an answer record');
+  let p = qlen; // the question is the query's (no OPT in it)
+  while (reply[p]! !== 0 && (reply[p]! & 0xc0) === 0) p += 1 + reply[p]!;
+  p += reply[p] === 0 ? 1 : 2; // the owner name ends with the root label or a pointer
+  const rdata = p + 2 + 2 + 4 + 2; // type, class, TTL, RDLENGTH
+  return [...reply.subarray(rdata, rdata + 4)].join('.');
+}
+
+test('a reload empties the reply cache: the next answer is the new data', async (t) => {
+  const unavailable = nativeUdpUnavailable();
+  if (unavailable) {
+    if (process.env.CI) assert.fail(`the batched UDP addon must be built in CI: ${unavailable}`);
+    t.skip(unavailable);
+    return;
+  }
+  const zone = (serial: number, address: string): string =>
+    `$TTL 300\n@ IN SOA ns1 hostmaster ${serial} 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A ${address}\n`;
+  let reloaded = 0;
+  const app = await runAppliance({ zones: { 'cache.test': zone(1, '192.0.2.10') }, onReload: (r) => void (r.applied && reloaded++) });
+  try {
+    const q = aQuery(1, 'www.cache.test');
+    const qlen = q.length;
+    assert.equal(firstAddress(await askOnce(app.port, q), qlen), '192.0.2.10');
+    const hits0 = app.app.state().dns.counters.cacheHits;
+    q.writeUInt16BE(2, 0);
+    assert.equal(firstAddress(await askOnce(app.port, q), qlen), '192.0.2.10');
+    assert.equal(app.app.state().dns.counters.cacheHits, hits0 + 1, 'the second ask is answered from the cache');
+
+    // An edit as editors save: a new file renamed over the old one; the watcher reloads.
+    const file = path.join(app.dir, 'zones', 'cache.test.zone');
+    await writeFile(file + '.new', zone(2, '192.0.2.20'));
+    await rename(file + '.new', file);
+    const deadline = Date.now() + 10_000;
+    while (reloaded === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(reloaded, 1, 'the edit was reloaded');
+    q.writeUInt16BE(3, 0);
+    assert.equal(firstAddress(await askOnce(app.port, q), qlen), '192.0.2.20', 'the new address, not the cached one');
+  } finally {
+    await app.stop();
   }
 });

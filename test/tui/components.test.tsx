@@ -204,9 +204,9 @@ test('rates: queries/s, NXDOMAIN and REFUSED per second from samples; SMTP count
   const sampler = new Sampler({ identity: (s) => ({ findings: checkIdentity(s), asWritten: [] }) });
   const t0 = Date.now();
   sampler.sample(state, new Date(t0));
-  state.dns.counters.queries += 1000;
-  state.dns.counters.byRcode[3]! += 100;
-  state.dns.counters.byRcode[5]! += 50;
+  state.dns.counters.jsQueries += 1000;
+  state.dns.counters.jsByRcode[3]! += 100;
+  state.dns.counters.jsByRcode[5]! += 50;
   state.smtp.counters.accepted += 12;
   state.smtp.counters.rejected += 3;
   const model = sampler.sample(state, new Date(t0 + 2000));
