@@ -118,7 +118,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   }
   if (dns.udpMode.kind === 'batched') {
     const cache = dns.udpMode.replyCache ? 'reply cache on' : 'reply cache off (MXBOX_DNS_CACHE=0)';
-    log.info(`dns udp: batched receive/send (recvmmsg/sendmmsg addon), ${dns.udpMode.threads} receiver threads, ${cache}`);
+    log.info(`dns udp: ${dns.udpMode.threads} receiver threads (recvmmsg/sendmmsg), ${cache}`);
   }
   else log.warn({ reason: dns.udpMode.reason }, `dns udp: node:dgram, one datagram per call (${dns.udpMode.reason})`);
   for (const e of dns.endpoints) log.info({ address: e.address, port: e.port }, `dns listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port} (udp, tcp)`);

@@ -56,10 +56,17 @@ export class DnsCounters {
     return all;
   }
 
-  /** Queries answered from the reply cache by the receiver threads. */
+  /** Queries answered from the reply cache (by the receiver threads or the JavaScript thread). */
   get cacheHits(): number {
     let n = 0;
     for (const counts of this.native) n += counts().hits;
+    return n;
+  }
+
+  /** Of those, the ones the receiver threads answered. */
+  get receiverCacheHits(): number {
+    let n = 0;
+    for (const counts of this.native) n += counts().receiverHits;
     return n;
   }
 }

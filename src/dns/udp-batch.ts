@@ -19,7 +19,10 @@ interface NativeSocket {
   batch: number;
   inputSlot: number;
   outputSlot: number;
-  /** Per receiver thread, counterStride doubles: hits, hits by rcode 0-15, misses, misses dropped. */
+  /**
+   * counterStride doubles per receiver thread and one row for the JavaScript thread: hits, hits
+   * by rcode 0-15, misses, misses dropped.
+   */
   counters: ArrayBuffer;
   counterStride: number;
   threads: number;
@@ -63,6 +66,8 @@ export type DatagramHandler = (query: Buffer) => Buffer | undefined;
 export interface NativeUdpCounts {
   /** Queries answered from the reply cache. */
   hits: number;
+  /** Of those, the ones the receiver threads answered (the rest: the JavaScript thread, reading itself). */
+  receiverHits: number;
   /** The same by rcode (0-15). */
   hitsByRcode: number[];
   /** Queries passed on to JavaScript. */
@@ -120,10 +125,11 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
   let closed = false;
   let final: NativeUdpCounts | undefined; // the counters' memory goes with the socket
   const read = (): NativeUdpCounts => {
-    const c: NativeUdpCounts = { hits: 0, hitsByRcode: new Array<number>(16).fill(0), misses: 0, dropped: 0 };
-    for (let t = 0; t < socket.threads; t++) {
-      const base = t * stride;
+    const c: NativeUdpCounts = { hits: 0, receiverHits: 0, hitsByRcode: new Array<number>(16).fill(0), misses: 0, dropped: 0 };
+    const javascriptRow = counters.length - stride; // the last row
+    for (let base = 0; base + stride <= counters.length; base += stride) {
       c.hits += counters[base]!;
+      if (base !== javascriptRow) c.receiverHits += counters[base]!;
       for (let r = 0; r < 16; r++) c.hitsByRcode[r]! += counters[base + 1 + r]!;
       c.misses += counters[base + 17]!;
       c.dropped += counters[base + 18]!;
