@@ -299,6 +299,30 @@ struct batch_socket {
   struct iovec siov[BATCH];
 };
 
+/** Points msgs[0..BATCH) at the slots of `base` (IN_SLOT bytes each) and at addrs, for recvmmsg. */
+static void prepare_receive(struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_storage *addrs, uint8_t *base) {
+  for (int i = 0; i < BATCH; i++) {
+    iov[i].iov_base = base + (size_t)i * IN_SLOT;
+    iov[i].iov_len = IN_SLOT;
+    memset(&msgs[i].msg_hdr, 0, sizeof(struct msghdr));
+    msgs[i].msg_hdr.msg_name = &addrs[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
+/** Makes msgs[m] send len bytes at data to addr (for sendmmsg). */
+static void prepare_reply(struct mmsghdr *msgs, struct iovec *iov, int m, const uint8_t *data, size_t len, struct sockaddr_storage *addr, socklen_t addr_len) {
+  iov[m].iov_base = (void *)data;
+  iov[m].iov_len = len;
+  memset(&msgs[m].msg_hdr, 0, sizeof(struct msghdr));
+  msgs[m].msg_hdr.msg_name = addr;
+  msgs[m].msg_hdr.msg_namelen = addr_len;
+  msgs[m].msg_hdr.msg_iov = &iov[m];
+  msgs[m].msg_hdr.msg_iovlen = 1;
+}
+
 static void send_batch(int fd, struct mmsghdr *msgs, int m) {
   int sent = 0;
   while (sent < m) {
@@ -328,15 +352,7 @@ static void *receive_loop(void *arg) {
       park_until_threads_mode(s);
       continue;
     }
-    for (int i = 0; i < BATCH; i++) {
-      t->riov[i].iov_base = t->in[i];
-      t->riov[i].iov_len = IN_SLOT;
-      memset(&t->rmsgs[i].msg_hdr, 0, sizeof(struct msghdr));
-      t->rmsgs[i].msg_hdr.msg_name = &t->addrs[i];
-      t->rmsgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
-      t->rmsgs[i].msg_hdr.msg_iov = &t->riov[i];
-      t->rmsgs[i].msg_hdr.msg_iovlen = 1;
-    }
+    prepare_receive(t->rmsgs, t->riov, t->addrs, &t->in[0][0]);
     // Blocks until one datagram is there (or close() shuts the socket down; the 1 s receive
     // timeout is the fallback), then takes whatever else is already queued.
     int n = recvmmsg(s->fd, t->rmsgs, BATCH, MSG_WAITFORONE, NULL);
@@ -352,13 +368,7 @@ static void *receive_loop(void *arg) {
       int rlen = cacheable_query(q, len) ? cache_lookup(&s->cache, q, len, t->out[m], &rcode) : 0;
       t->window_seen++;
       if (rlen > 0) {
-        t->siov[m].iov_base = t->out[m];
-        t->siov[m].iov_len = (size_t)rlen;
-        memset(&t->smsgs[m].msg_hdr, 0, sizeof(struct msghdr));
-        t->smsgs[m].msg_hdr.msg_name = &t->addrs[i];
-        t->smsgs[m].msg_hdr.msg_namelen = t->rmsgs[i].msg_hdr.msg_namelen;
-        t->smsgs[m].msg_hdr.msg_iov = &t->siov[m];
-        t->smsgs[m].msg_hdr.msg_iovlen = 1;
+        prepare_reply(t->smsgs, t->siov, m, t->out[m], (size_t)rlen, &t->addrs[i], t->rmsgs[i].msg_hdr.msg_namelen);
         m++;
         counters[C_HITS] += 1;
         counters[C_RCODE + rcode] += 1;
@@ -448,13 +458,7 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
     if (s->cache_on && !s->from_cache[i] && cacheable_query(q, (size_t)s->in_len[i]) && cacheable_reply(r, (size_t)len)) {
       cache_insert(&s->cache, q, (size_t)s->in_len[i], r, (size_t)len);
     }
-    s->siov[m].iov_base = (void *)r;
-    s->siov[m].iov_len = (size_t)len;
-    memset(&s->smsgs[m].msg_hdr, 0, sizeof(struct msghdr));
-    s->smsgs[m].msg_hdr.msg_name = &s->addrs[i];
-    s->smsgs[m].msg_hdr.msg_namelen = s->addr_lens[i];
-    s->smsgs[m].msg_hdr.msg_iov = &s->siov[m];
-    s->smsgs[m].msg_hdr.msg_iovlen = 1;
+    prepare_reply(s->smsgs, s->siov, m, r, (size_t)len, &s->addrs[i], s->addr_lens[i]);
     m++;
   }
   if (m) send_batch(s->fd, s->smsgs, m);
@@ -489,15 +493,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   napi_get_reference_value(env, s->receiver_obj, &receiver_obj);
   // Batches handled per readiness event before yielding to the rest of the event loop (TCP, SMTP).
   for (int round = 0; round < 8 && !atomic_load(&s->closing); round++) {
-    for (int i = 0; i < BATCH; i++) {
-      s->riov[i].iov_base = s->in + (size_t)i * IN_SLOT;
-      s->riov[i].iov_len = IN_SLOT;
-      memset(&s->rmsgs[i].msg_hdr, 0, sizeof(struct msghdr));
-      s->rmsgs[i].msg_hdr.msg_name = &s->addrs[i];
-      s->rmsgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
-      s->rmsgs[i].msg_hdr.msg_iov = &s->riov[i];
-      s->rmsgs[i].msg_hdr.msg_iovlen = 1;
-    }
+    prepare_receive(s->rmsgs, s->riov, s->addrs, s->in);
     int n = recvmmsg(s->fd, s->rmsgs, BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) break;
     for (int i = 0; i < n; i++) {
