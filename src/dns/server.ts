@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { RCODE } from './constants.js';
 import type { AnswerTable } from './answer-table.js';
 import type { ZoneSet } from './lookup.js';
+import type { Zone } from './zone.js';
 import { answerQuery, errorResponse, questionLabels, type ParsedQuestion } from './query.js';
 import { transferMessages } from './transfer.js';
 import { labelsToName, nameKey } from './name.js';
@@ -105,11 +106,14 @@ export class DnsServer {
    */
   udpMode: { kind: 'batched' | 'dgram'; reason?: string; threads?: number; replyCache?: boolean } = { kind: 'dgram' };
   private readonly batched: BatchedUdp[] = [];
+  /** The zones the reply cache was filled from. */
+  private cachedFor: ReadonlyMap<string, Zone> | undefined;
 
   /** Binds UDP and TCP on each address; port 0 picks one free port used for both. */
   async listen(addresses: readonly ListenAddress[]): Promise<void> {
     const unavailable = this.udp === 'dgram' ? 'node:dgram chosen by the caller' : nativeUdpUnavailable();
     this.udpMode = unavailable ? { kind: 'dgram', reason: unavailable } : { kind: 'batched', replyCache: replyCacheEnabled() };
+    this.cachedFor = this.view().zones.zones;
     for (const { host, port } of addresses) {
       let bound: BoundEndpoint | undefined;
       for (let attempt = 0; attempt < (port === 0 ? 20 : 1) && !bound; attempt++) {
@@ -151,6 +155,11 @@ export class DnsServer {
    * configuration is answered from the old cache.
    */
   viewChanged(): void {
+    // A reply depends only on the zones (AnswerTable). A reload that leaves every zone the same
+    // object (a mail table edited, a zone file saved unchanged or broken) keeps the cache.
+    const zones = this.view().zones.zones;
+    if (this.cachedFor && sameZones(this.cachedFor, zones)) return;
+    this.cachedFor = zones;
     for (const udp of this.batched) udp.clearCache();
   }
 
@@ -312,4 +321,10 @@ export function listenError(err: unknown, proto: string, host: string, port: num
   if (code === 'EADDRINUSE') return new Error(`cannot listen on ${where}: the port is already in use by another program; stop it or choose another port in mailconf/mxbox.toml`);
   if (code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${where}: this machine has no such address; fix dns.listen in mailconf/mxbox.toml`);
   return new Error(`cannot listen on ${where}: ${(err as Error).message}`);
+}
+
+function sameZones(a: ReadonlyMap<string, Zone>, b: ReadonlyMap<string, Zone>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [origin, zone] of a) if (b.get(origin) !== zone) return false;
+  return true;
 }
