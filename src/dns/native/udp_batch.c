@@ -22,8 +22,8 @@
 // reads the socket itself (uv_poll on Node's loop) and the receivers wait: see MODE_MAIN.
 //
 // JavaScript API (see src/dns/udp-batch.ts):
-//   open(host, port, family, onBatch) -> { port, input, output, inputLengths, outputLengths,
-//                                          counters, threads, close(), clearCache() }
+//   open(host, port, family, onBatch, cache) -> { port, input, output, inputLengths, outputLengths,
+//                                                 counters, threads, close(), clearCache() }
 //   onBatch(count): the datagrams are input[i*IN_SLOT .. +inputLengths[i]]; the callback writes a
 //   reply for datagram i into output[i*OUT_SLOT ..] and its length into outputLengths[i] (0: none).
 //   counters: Float64Array, COUNTER_STRIDE doubles per receiver thread (MAX_THREADS rows) and one
@@ -490,6 +490,18 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
   return hits;
 }
 
+/**
+ * Opens a handle scope for a call into JavaScript and fetches the callback and its receiver;
+ * 0 when the socket is closing or N-API refuses (then nothing is to be answered now).
+ */
+static int enter_javascript(batch_socket *s, napi_handle_scope *scope, napi_value *callback, napi_value *receiver_obj) {
+  if (atomic_load(&s->closing)) return 0;
+  if (napi_open_handle_scope(s->env, scope) != napi_ok) return 0;
+  napi_get_reference_value(s->env, s->callback, callback);
+  napi_get_reference_value(s->env, s->receiver_obj, receiver_obj);
+  return 1;
+}
+
 static void on_poll(uv_poll_t *handle, int status, int events);
 
 /** The JavaScript thread reads while mode is MAIN, and only then. */
@@ -509,13 +521,9 @@ static void follow_mode(batch_socket *s) {
 static void on_poll(uv_poll_t *handle, int status, int events) {
   (void)events;
   batch_socket *s = (batch_socket *)handle->data;
-  if (status < 0 || atomic_load(&s->closing)) return;
-  napi_env env = s->env;
   napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value callback, receiver_obj;
-  napi_get_reference_value(env, s->callback, &callback);
-  napi_get_reference_value(env, s->receiver_obj, &receiver_obj);
+  if (status < 0 || !enter_javascript(s, &scope, &callback, &receiver_obj)) return;
   // Batches handled per readiness event before yielding to the rest of the event loop (TCP, SMTP).
   for (int round = 0; round < 8 && !atomic_load(&s->closing); round++) {
     prepare_receive(s->rmsgs, s->riov, s->addrs, s->in);
@@ -543,20 +551,16 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     }
     if (n < BATCH) break;
   }
-  napi_close_handle_scope(env, scope);
+  napi_close_handle_scope(s->env, scope);
 }
 
 // On the JavaScript thread: answers the misses the receivers queued, BATCH at a time, and
 // starts reading itself if they asked it to.
 static void on_misses(uv_async_t *handle) {
   batch_socket *s = (batch_socket *)handle->data;
-  if (atomic_load(&s->closing)) return;
-  napi_env env = s->env;
   napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value callback, receiver_obj;
-  napi_get_reference_value(env, s->callback, &callback);
-  napi_get_reference_value(env, s->receiver_obj, &receiver_obj);
+  if (!enter_javascript(s, &scope, &callback, &receiver_obj)) return;
   for (;;) {
     // Copy out of the ring without the lock: receivers only write past head + count, and count
     // goes down only once the copies are made.
@@ -580,7 +584,7 @@ static void on_misses(uv_async_t *handle) {
     if (atomic_load(&s->closing)) break;
   }
   follow_mode(s);
-  napi_close_handle_scope(env, scope);
+  napi_close_handle_scope(s->env, scope);
 }
 
 static void free_socket(batch_socket *s) {
