@@ -1,0 +1,87 @@
+// Which Debian peers (the real programs tests talk to) are on this machine, and the one way a
+// test says it needs one. On a machine with Node alone `npm test` must pass: a test whose peer is
+// missing is skipped with the package to install named. `.ci/run` installs every peer and sets
+// MXBOX_REQUIRE_PEERS=1, under which a missing peer fails the test instead, so CI never skips.
+import { accessSync, constants } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+/** The program each peer is found by, and the Debian package that installs it. */
+export const PEERS = {
+  dig: 'bind9-dnsutils',
+  delv: 'bind9-dnsutils',
+  named: 'bind9',
+  'named-checkzone': 'bind9-utils',
+  'dnssec-verify': 'bind9-utils',
+  'dnssec-signzone': 'bind9-utils',
+  'ldns-verify-zone': 'ldnsutils',
+  unbound: 'unbound',
+  nsd: 'nsd',
+  swaks: 'swaks',
+  mail: 'mailutils',
+  tmux: 'tmux',
+  patch: 'patch',
+  python3: 'python3',
+  openssl: 'openssl',
+  postfix: 'postfix',
+  dkimpy: 'python3-dkim',
+} as const;
+
+export type Peer = keyof typeof PEERS;
+
+// sbin directories too: named, nsd, postfix and unbound live there and a user's PATH often lacks them.
+const SEARCH = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+
+/** Full path of a program on PATH or in an sbin directory, or null. */
+export function which(program: string): string | null {
+  for (const dir of SEARCH) {
+    if (!dir) continue;
+    const candidate = path.join(dir, program);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+const found = new Map<Peer, boolean>();
+function present(peer: Peer): boolean {
+  let ok = found.get(peer);
+  if (ok === undefined) {
+    if (peer === 'dkimpy') {
+      const py = which('python3');
+      try {
+        if (py) execFileSync(py, ['-c', 'import dkim'], { stdio: 'ignore' });
+        ok = py !== null;
+      } catch {
+        ok = false;
+      }
+    } else {
+      ok = which(peer) !== null;
+    }
+    found.set(peer, ok);
+  }
+  return ok;
+}
+
+/** True when CI (or a developer) asked for every peer to be there: a missing one then fails. */
+export const peersRequired = process.env.MXBOX_REQUIRE_PEERS === '1';
+
+/**
+ * The `skip` option for a test or suite that needs these peers: false when all are present,
+ * else a message naming the Debian packages to install. Under MXBOX_REQUIRE_PEERS=1 a missing
+ * peer throws instead, so the test file fails loudly rather than skipping.
+ *
+ *   test('answers like BIND', { skip: needs('dig', 'named') }, async () => { ... })
+ */
+export function needs(...peers: Peer[]): string | false {
+  const missing = peers.filter((p) => !present(p));
+  if (missing.length === 0) return false;
+  const packages = [...new Set(missing.map((p) => PEERS[p]))];
+  const message = `needs ${missing.join(', ')}: apt-get install ${packages.join(' ')}`;
+  if (peersRequired) throw new Error(`MXBOX_REQUIRE_PEERS=1 but a peer is missing: ${message}`);
+  return message;
+}
