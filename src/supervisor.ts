@@ -17,6 +17,7 @@ import { Spool } from './queue/spool.js';
 import { QueueManager } from './queue/manager.js';
 import { ListService } from './lists/service.js';
 import { checkIdentityProblems } from './identity/rules.js';
+import { TlsKeeper } from './tls/keeper.js';
 
 export interface ApplianceOptions {
   /** Directory holding zones/ and mailconf/. */
@@ -83,9 +84,19 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const mailCounters = new MailCounters();
   let lastReload: { at: Date; result: ReloadResult } | undefined;
 
-  const first = await loadSnapshot(configDir, dataDir);
+  let serialisedReload: (() => Promise<ReloadResult>) | undefined;
+  const tlsKeeper = new TlsKeeper(log, (why) => {
+    log.info(why);
+    void serialisedReload?.();
+  }, options.watch !== false);
+  let first = await loadSnapshot(configDir, dataDir);
+  // No [tls] pair: the generated one is made (or renewed) before anything listens.
+  if (first.snapshot && (await tlsKeeper.prepare(first.snapshot))) first = await loadSnapshot(configDir, dataDir, first.snapshot);
   logProblems(log, first.problems);
-  if (!first.snapshot) throw new StartupError('configuration has errors; nothing started', first.problems);
+  if (!first.snapshot) {
+    await tlsKeeper.close();
+    throw new StartupError('configuration has errors; nothing started', first.problems);
+  }
   let current: Snapshot = first.snapshot;
   for (const z of current.zoneStatus) {
     if (z.loaded) log.info({ zone: z.origin, serial: z.serial, records: z.records }, `zone ${z.origin} loaded serial ${z.serial}`);
@@ -144,14 +155,18 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     await queue.start();
     smtp = new SmtpService({ snapshot: () => current, spool, log: mailLog, onStored: (id) => queue.received(id), runQueue: () => void queue.runNow() });
     await smtp.listen(current.settings.smtp.listen);
+    await smtp.listen(current.settings.submission.listen, 'submission');
+    await smtp.listen(current.settings.submissions.listen, 'submissions');
+    await tlsKeeper.follow(current);
   } catch (err) {
+    await tlsKeeper.close();
     await smtp?.close();
     await runner?.stop(0);
     await spool.close();
     await dns.close();
     throw new StartupError((err as Error).message);
   }
-  for (const e of smtp.endpoints) log.info({ address: e.address, port: e.port }, `smtp listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port}`);
+  for (const e of smtp.endpoints) log.info({ address: e.address, port: e.port, kind: e.kind }, `${e.kind === 'mx' ? 'smtp' : e.kind} listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port}`);
 
   // NOTIFY (RFC 1996) for every zone whose serial rose, to the configured secondaries and,
   // with notify_ns, to the zone's NS hosts — never to ourselves.
@@ -177,7 +192,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   let reloading: Promise<ReloadResult> | undefined;
   const reload = async (): Promise<ReloadResult> => {
     const before = current;
-    const next = await loadSnapshot(configDir, dataDir, before);
+    let next = await loadSnapshot(configDir, dataDir, before);
+    if (next.snapshot && (await tlsKeeper.prepare(next.snapshot))) next = await loadSnapshot(configDir, dataDir, before);
     logProblems(log, next.problems);
     if (!next.snapshot) {
       log.error('reload rejected: the last good configuration keeps serving');
@@ -187,6 +203,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     }
     current = next.snapshot;
     dns.viewChanged();
+    // A new certificate is live for new sessions at once; open sessions keep theirs.
+    smtp?.updateTls(current.tls);
+    await tlsKeeper.follow(current);
     for (const z of current.zoneStatus) {
       const old = before.zones.zones.get(nameKey(z.origin));
       if (z.stale) log.error({ zone: z.origin, serial: z.serial }, `zone ${z.origin} has errors: serial ${z.serial} keeps serving`);
@@ -201,7 +220,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     options.onReload?.(result);
     return result;
   };
-  const serialisedReload = (): Promise<ReloadResult> => {
+  serialisedReload = (): Promise<ReloadResult> => {
     // Reloads are serialised: a burst of requests builds one Snapshot after another, never two at once.
     const run = (reloading ?? Promise.resolve()).then(reload, reload);
     reloading = run;
@@ -238,6 +257,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     reload: serialisedReload,
     stop: async () => {
       await watcher?.close();
+      await tlsKeeper.close();
       await smtp?.close();
       await runner!.stop();
       await spool.close();

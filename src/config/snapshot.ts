@@ -17,6 +17,10 @@ import { AliasTable } from './aliases.js';
 import { LocalHostNames } from './local-host-names.js';
 import { LocalUsers } from './users.js';
 import { listClashes, listMap, loadLists, type ListConfig } from '../lists/config.js';
+import { PasswdTable, PASSWD_FILE } from './passwd.js';
+import type { CertificatePair } from '../tls/certificate.js';
+import { loadCertificate } from '../tls/load.js';
+import { fileZone, withTlsa } from '../tls/tlsa.js';
 
 export const SETTINGS_FILE = 'mailconf/mxbox.toml';
 export const ZONES_DIR = 'zones';
@@ -50,6 +54,10 @@ export interface Snapshot {
   readonly mail: MailTables;
   /** Mailing lists (mailconf/lists/<name>/), by name. */
   readonly lists: ReadonlyMap<string, ListConfig>;
+  /** The certificate and key served (STARTTLS, port 465); absent only before the first start made one. */
+  readonly tls?: CertificatePair;
+  /** Submission users (mailconf/passwd). */
+  readonly passwd: PasswdTable;
   readonly loadedAt: Date;
 }
 
@@ -112,6 +120,15 @@ async function loadMailTables(configDir: string, settings: Settings, problems: C
     problems.push(...r.problems);
   }
   return { access, aliases, localHostNames, users };
+}
+
+/** mailconf/passwd; absent is an empty table, a file with errors keeps the last good table. */
+async function loadPasswd(configDir: string, problems: ConfigProblem[], previous?: PasswdTable): Promise<PasswdTable> {
+  const text = await readOptional(configDir, PASSWD_FILE);
+  if (text === undefined) return PasswdTable.empty();
+  const r = PasswdTable.parse(text, PASSWD_FILE);
+  problems.push(...r.problems);
+  return hasErrors(r.problems) && previous ? previous : r.table;
 }
 
 export interface LoadResult {
@@ -215,7 +232,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const loaded = await Promise.all(
     sources.map(async (source) => {
       // A zone whose files did not change since the last load keeps its compiled form.
-      const before = previous?.zones.zones.get(nameKey(source.origin));
+      const before = fileZone(previous?.zones.zones.get(nameKey(source.origin)));
       const status = previous?.zoneStatus.find((z) => nameKey(z.origin) === nameKey(source.origin));
       if (before && status?.loaded && !status.stale && status.file === source.file && status.inputs && (await inputsUnchanged(status.inputs))) {
         return { zone: before, status: { ...status, problems: [...status.problems] }, reused: true };
@@ -226,7 +243,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const zones: Zone[] = [];
   const zoneStatus: ZoneStatus[] = [];
   for (const { zone, status, reused } of loaded) {
-    const before = previous?.zones.zones.get(nameKey(status.origin));
+    const before = fileZone(previous?.zones.zones.get(nameKey(status.origin)));
     if (zone) {
       zones.push(zone);
       if (!reused && before && before.soaFields.serial === zone.soaFields.serial && before.fingerprint() !== zone.fingerprint()) {
@@ -248,7 +265,10 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     zoneStatus.push(status);
     problems.push(...status.problems);
   }
-  const zoneSet = new ZoneSet(zones);
+  const tls = await loadCertificate(configDir, dataDir, settings, problems, previous?.tls);
+  const passwd = await loadPasswd(configDir, problems, previous?.passwd);
+  // The mail host's TLSA records join its zone as data (the admin's own TLSA wins).
+  const zoneSet = new ZoneSet(withTlsa(zones, new ZoneSet(zones), settings, tls));
   const snapshot: Snapshot = Object.freeze({
     configDir,
     dataDir,
@@ -260,6 +280,8 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     transferAllowed: aclMatcher(settings.dns.transfer),
     mail,
     lists: listMap(lists.lists),
+    tls,
+    passwd,
     loadedAt: new Date(),
   });
   return { snapshot, problems };

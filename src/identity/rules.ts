@@ -18,6 +18,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { SETTINGS_FILE } from '../config/snapshot.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { reverseName } from '../smtp/client-name.js';
+import { tlsaFindings } from '../tls/tlsa.js';
 
 export interface IdentityFinding {
   /** Which rule: mx, mx-target, address, ptr, cname-target, banner, spf. */
@@ -35,7 +36,7 @@ export interface IdentityFinding {
 }
 
 /** Only the parts of a Snapshot the rules read (tests and tools can build one by hand). */
-export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'>;
+export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'> & Partial<Pick<Snapshot, 'tls'>>;
 
 /** A name as people write it: no final dot. */
 export function display(name: string): string {
@@ -444,6 +445,8 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
       if (finding) findings.push(finding);
     }
   }
+  // ---- TLSA of the mail host matches the certificate in use.
+  findings.push(...tlsaFindings(snapshot));
   return findings;
 }
 

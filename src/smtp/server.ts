@@ -18,6 +18,14 @@ import { Spool, SpoolError, type DataSink, type SpooledRecipient } from '../queu
 import type { Readable, Transform } from 'node:stream';
 import { newQueueId } from '../queue/queue-id.js';
 import { listenError, type BoundEndpoint } from '../dns/server.js';
+import { senderOwnedBy, tlsComment, tlsOptions, type ListenerKind } from './submission.js';
+import { AuthGuard, authenticate } from './auth.js';
+import type { CertificatePair } from '../tls/certificate.js';
+
+/** A bound SMTP listener and what it is for. */
+export interface SmtpEndpoint extends BoundEndpoint {
+  kind: ListenerKind;
+}
 
 export interface SmtpServiceOptions {
   snapshot(): Snapshot;
@@ -68,9 +76,13 @@ class MxSmtpServer extends SMTPServer {
 }
 
 export class SmtpService {
-  readonly endpoints: BoundEndpoint[] = [];
+  readonly endpoints: SmtpEndpoint[] = [];
   private readonly servers: MxSmtpServer[] = [];
   private readonly namer: ClientNamer;
+  /** Failed AUTHs by address, shared by every submission listener. */
+  readonly authGuard = new AuthGuard();
+  /** The certificate the listeners present now. */
+  private pair: CertificatePair | undefined;
 
   constructor(private readonly opts: SmtpServiceOptions) {
     this.namer = new ClientNamer(opts.snapshot().settings.smtp.resolver);
@@ -78,7 +90,8 @@ export class SmtpService {
 
   private client(session: SMTPServerSession): Client {
     const name = session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : undefined;
-    return { ip: session.remoteAddress.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1'), name };
+    const user = typeof session.user === 'string' ? session.user : undefined;
+    return { ip: session.remoteAddress.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1'), name, user };
   }
 
   private relayField(session: SMTPServerSession): string {
@@ -91,16 +104,42 @@ export class SmtpService {
     return refusalError(r);
   }
 
-  private createServer(): MxSmtpServer {
+  private createServer(kind: ListenerKind): MxSmtpServer {
     const settings = this.opts.snapshot().settings.smtp;
+    this.pair ??= this.opts.snapshot().tls;
     const server = new MxSmtpServer({
+      // TLS: the Snapshot's pair (never smtp-server's built-in one), TLS 1.2 at least; port 465
+      // style listeners start TLS at connect. Without a pair (never after a start) no TLS at all.
+      ...(this.pair ? tlsOptions(this.pair) : {}),
+      secure: kind === 'submissions' && Boolean(this.pair),
+      authMethods: ['PLAIN', 'LOGIN'],
+      onAuth: (auth, session, callback) => {
+        const ip = this.client(session).ip;
+        const user = (auth.username ?? '').toLowerCase();
+        authenticate(this.authGuard, this.opts.snapshot().passwd, ip, user, auth.password ?? '').then((outcome) => {
+          if (outcome.ok) {
+            this.opts.log.event({ relay: this.relayField(session), authid: outcome.user, mech: auth.method, stat: 'AUTH ok' });
+            return callback(null, { user: outcome.user });
+          }
+          this.opts.log.event({ ruleset: 'authenticate', arg1: user, relay: this.relayField(session), mech: auth.method, reject: `${outcome.code} ${outcome.message}` }, 'warn');
+          if (outcome.locked) this.opts.log.event({ relay: this.relayField(session), stat: `AUTH locked: ${this.authGuard.maxFailures} failures within ${this.authGuard.windowMs / 60000} minutes` }, 'warn');
+          callback(new SmtpError(outcome.code, outcome.message));
+        }, (err: Error) => callback(err));
+      },
+      onSecure: (socket, session, callback) => {
+        const cipher = (socket as import('node:tls').TLSSocket).getCipher?.();
+        this.opts.log.event({ starttls: 'server', relay: this.relayField(session), version: cipher?.version, verify: 'NO', cipher: cipher?.standardName ?? cipher?.name });
+        callback();
+      },
       name: this.opts.snapshot().settings.hostname.replace(/\.$/, ''),
       banner: 'mxbox',
       size: settings.maxMessageSize,
       rejectOversized: true,
       maxClients: settings.maxConnections,
       authOptional: true,
-      disabledCommands: ['AUTH', 'STARTTLS'],
+      // The MX takes no AUTH; STARTTLS everywhere a certificate is loaded. What is offered when
+      // is decided per session (submission.ts), not by smtp-server's own EHLO.
+      disabledCommands: [...(kind === 'mx' ? ['AUTH'] : []), ...(this.pair && kind !== 'submissions' ? [] : ['STARTTLS'])],
       // smtp-server hides DSN unless told; mxbox honours NOTIFY, RET, ENVID and ORCPT (RFC 3461).
       hideDSN: false,
       hideSTARTTLS: true,
@@ -118,6 +157,7 @@ export class SmtpService {
         },
       },
       onConnect: (session, callback) => {
+        (session as unknown as { mxKind: ListenerKind }).mxKind = kind;
         const refusal = checkClient(this.opts.snapshot(), this.client(session));
         if (refusal) return callback(this.reject(session, refusal, undefined));
         callback();
@@ -135,6 +175,7 @@ export class SmtpService {
       snapshot: this.opts.snapshot,
       runQueue: this.opts.runQueue,
       clientName: (ip) => this.namer.name(ip, this.opts.snapshot().zones),
+      kind,
     };
     server.on('error', () => {
       // Socket errors of single clients; a server never stops for them.
@@ -148,6 +189,11 @@ export class SmtpService {
     state.discard = false;
     state.recipients = [];
     const snapshot = this.opts.snapshot();
+    const user = this.client(session).user;
+    if (user && !senderOwnedBy(snapshot, user, address.address)) {
+      const refusal: Refusal = { code: 553, status: '5.7.1', text: `<${address.address}>... Sender address rejected: not owned by user ${user}`, ruleset: 'check_mail' };
+      return callback(this.reject(session, refusal, `<${address.address}>`));
+    }
     const verdict = checkSender(snapshot, address.address);
     if (verdict === 'discard') state.discard = true;
     else if (verdict) return callback(this.reject(session, verdict, `<${address.address}>`));
@@ -211,8 +257,12 @@ export class SmtpService {
     const heloName = session.hostNameAppearsAs || addressLiteral(client.ip);
     // sendmail's trace header: `for <rcpt>` only when there is one recipient (RFC 5321 §4.4).
     const forClause = kept.length === 1 ? `\r\n\tfor <${kept[0]!.address}>; ` : ';\r\n\t';
+    // Postfix's comments for a TLS session and an authenticated sender, before `by`.
+    const tls = tlsComment(session.tlsOptions as never);
     const received =
       `Received: from ${heloName} (${client.name ? `${client.name} ` : ''}${addressLiteral(client.ip)})\r\n` +
+      (tls ? `\t${tls}\r\n` : '') +
+      (client.user ? `\t(Authenticated sender: ${client.user})\r\n` : '') +
       `\tby ${hostname} (mxbox) with ${session.transmissionType || 'ESMTP'} id ${qid}${forClause}${rfc5322Date()}`;
     const rewriter = new HeaderRewriter({ received, messageId: `<${qid}@${hostname}>`, masquerade });
 
@@ -260,16 +310,25 @@ export class SmtpService {
       nrcpts: kept.length,
       msgid: rewriter.messageId,
       proto: envelope.protocol,
-      daemon: 'MTA',
+      daemon: kind(session) === 'mx' ? 'MTA' : 'MSA',
       relay: envelope.relay,
+      ...tlsFields(session),
+      authid: client.user,
     });
     this.opts.onStored(envelope.id);
     return `${envelope.id} Message accepted for delivery`;
   }
 
-  async listen(addresses: readonly ListenSpec[]): Promise<void> {
+  /** A new certificate for new sessions on every listener (smtp-server rebuilds its context); open sessions keep theirs. */
+  updateTls(pair: CertificatePair | undefined): void {
+    if (!pair || pair === this.pair) return;
+    this.pair = pair;
+    for (const server of this.servers) server.updateSecureContext(tlsOptions(pair));
+  }
+
+  async listen(addresses: readonly ListenSpec[], kind: ListenerKind = 'mx'): Promise<void> {
     for (const { host, port } of addresses) {
-      const server = this.createServer();
+      const server = this.createServer(kind);
       await new Promise<void>((resolve, reject) => {
         const onError = (err: Error): void => reject(listenError(err, 'SMTP', host, port));
         server.server.once('error', onError);
@@ -280,7 +339,7 @@ export class SmtpService {
       });
       const bound = server.server.address() as net.AddressInfo;
       this.servers.push(server);
-      this.endpoints.push({ address: host, port: bound.port });
+      this.endpoints.push({ address: host, port: bound.port, kind });
     }
   }
 
@@ -304,6 +363,17 @@ export class SmtpService {
     while (connections().some((c) => c.inTransaction) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
+}
+
+/** The kind of listener a session came in on. */
+function kind(session: SMTPServerSession): ListenerKind {
+  return ((session as unknown as { mxKind?: ListenerKind }).mxKind) ?? 'mx';
+}
+
+/** sendmail's TLS fields for a session's log lines, when it has TLS. */
+function tlsFields(session: SMTPServerSession): { version?: string; cipher?: string } {
+  const cipher = session.tlsOptions as { version?: string; standardName?: string; name?: string } | false | undefined;
+  return cipher && cipher.version ? { version: cipher.version, cipher: cipher.standardName ?? cipher.name } : {};
 }
 
 /**
