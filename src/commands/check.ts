@@ -7,6 +7,7 @@ import { labelsToName, nameToLabels } from '../dns/name.js';
 import type { Command } from './types.js';
 import { checkIdentity, formatFinding } from '../identity/rules.js';
 import { identityAsWritten } from '../identity/as-written.js';
+import { summary } from '../tls/certificate.js';
 
 /** BIND prints zone names without the final dot (except the root). */
 export function zoneLabel(origin: string): string {
@@ -23,6 +24,8 @@ export const check: Command = async (_args, { configDir, dataDir }) => {
   for (const z of snapshot.zoneStatus) {
     console.log(z.loaded ? `zone ${zoneLabel(z.origin)}/IN: loaded serial ${z.serial}` : `zone ${zoneLabel(z.origin)}/IN: not loaded due to errors.`);
   }
+  // The certificate served (its problems, if any, are among the problems above).
+  console.log(snapshot.tls ? `tls: ${summary(snapshot.tls)}` : 'tls: no certificate yet; `mxbox start` generates a self-signed one (or set [tls] cert and key)');
   // The mail identity (MX, A, PTR, banner, SPF) as one thing, with the record that fixes each fault.
   const { input, unloaded } = await identityAsWritten(snapshot);
   for (const origin of unloaded) console.log(`identity: zone ${zoneLabel(origin)} did not load; its records are checked as written`);

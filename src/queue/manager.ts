@@ -728,6 +728,7 @@ export class QueueManager {
       size: envelope.size,
       envid: envelope.envid,
       ret: envelope.ret,
+      tls: outbound.tls,
     };
   }
 
@@ -774,6 +775,7 @@ export class QueueManager {
               mailer: smarthost ? 'relay' : 'esmtp',
               pri: 30000 + envelope.size + 30000 * (rcpt.attempts - 1),
               relay: result.remoteMta,
+              tls: result.tls,
               dsn: result.dsn,
               stat: result.status,
             },
