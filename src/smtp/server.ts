@@ -139,7 +139,7 @@ export class SmtpService {
       authOptional: true,
       // The MX takes no AUTH; STARTTLS everywhere a certificate is loaded. What is offered when
       // is decided per session (submission.ts), not by smtp-server's own EHLO.
-      disabledCommands: [...(kind === 'mx' ? ['AUTH'] : []), ...(this.pair && kind !== 'submissions' ? [] : ['STARTTLS'])],
+      disabledCommands: [...(kind === 'mx' ? ['AUTH'] : []), ...(kind === 'submissions' ? ['STARTTLS'] : [])],
       // smtp-server hides DSN unless told; mxbox honours NOTIFY, RET, ENVID and ORCPT (RFC 3461).
       hideDSN: false,
       hideSTARTTLS: true,

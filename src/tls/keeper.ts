@@ -29,7 +29,8 @@ export class TlsKeeper {
   /** Makes or renews the generated certificate if this Snapshot uses it; true when files changed (load again). */
   async prepare(snapshot: Snapshot): Promise<boolean> {
     const { settings } = snapshot;
-    if (settings.tls.cert) return false;
+    // With a [tls] pair, the generated one is still kept as the stand-in for a pair that does not load.
+    if (settings.tls.cert && snapshot.tls) return false;
     const result = await ensureSelfSigned(snapshot.dataDir, settings.hostname);
     if (result.action === 'kept') return false;
     this.log.info({ file: result.certFile }, `tls: ${result.action === 'created' ? 'created a self-signed certificate' : 'renewed the self-signed certificate (same key)'} for ${settings.hostname.replace(/\.$/, '')}`);

@@ -29,6 +29,16 @@ async function read(file: string, shown: string): Promise<string> {
   }
 }
 
+/** The generated pair in the data directory, if it is there and good. */
+async function generatedPair(configDir: string, dataDir: string, settings: Settings): Promise<CertificatePair | undefined> {
+  const files = certificateFiles(configDir, dataDir, { ...settings, tls: {} });
+  try {
+    return checkPair(await readFile(files.cert, 'utf8'), await readFile(files.key, 'utf8'), files.certShown, files.keyShown);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function loadCertificate(configDir: string, dataDir: string, settings: Settings, problems: ConfigProblem[], previous?: CertificatePair): Promise<CertificatePair | undefined> {
   const files = certificateFiles(configDir, dataDir, settings);
   let pair: CertificatePair;
@@ -39,9 +49,11 @@ export async function loadCertificate(configDir: string, dataDir: string, settin
     if (!(err instanceof CertificateError)) throw err;
     // No generated pair yet (a check before the first start): not a problem, start makes one.
     if (files.generated && err.message === 'no such file' && !previous) return undefined;
-    const keeps = previous ? `; the last good certificate (${previous.certFile}, expires ${previous.info.notAfter.toISOString().slice(0, 10)}) keeps serving` : '';
+    // Never without a certificate: at a first start the generated one stands in for a broken pair.
+    const standIn = previous ?? (files.generated ? undefined : await generatedPair(configDir, dataDir, settings));
+    const keeps = standIn ? `; ${previous ? 'the last good certificate' : 'the generated self-signed certificate'} (${standIn.certFile}, expires ${standIn.info.notAfter.toISOString().slice(0, 10)}) keeps serving` : '';
     problems.push({ file: err.file, line: 0, severity: 'error', message: `${err.message}${keeps}` });
-    return previous;
+    return standIn;
   }
   for (const warning of pairWarnings(pair, settings.hostname)) problems.push({ file: pair.certFile, line: 0, severity: 'warning', message: warning });
   // The same files as before: keep the object, so services can tell nothing changed.

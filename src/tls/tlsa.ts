@@ -35,8 +35,9 @@ function ownZone(zones: ZoneSet, name: string): Zone | undefined {
 /** The admin's own TLSA RRset at a name, if the zone files hold one. */
 export function writtenTlsa(zones: ZoneSet, owner: string): ResourceRecord[] | undefined {
   const zone = ownZone(zones, owner);
-  const set = zone?.nodes.get(nameKey(owner))?.rrsets.get(TYPE.TLSA);
-  return set?.records.length ? set.records : undefined;
+  // Records mxbox added carry line 0 (no line of a zone file); the admin's have theirs.
+  const records = zone?.nodes.get(nameKey(owner))?.rrsets.get(TYPE.TLSA)?.records.filter((rr) => rr.source.line > 0);
+  return records?.length ? records : undefined;
 }
 
 /** Zones as their files made them, by the zone made from them with TLSA added. */
