@@ -1,16 +1,10 @@
 // Delivery status notifications (RFC 3464 on RFC 3462's multipart/report): the bounce, the delay
 // warning and the success report, in sendmail's words for the part people read. The MIME tree is
-// built by nodemailer's MimeNode (headers, encoded words, folding, boundaries, transfer-encoding
-// choice, Message-ID, Date); the machine-readable parts are written here, field by field.
-//
-// MimeNode only serialises asynchronously (build() streams), and buildDsn is synchronous, so the
-// finished tree is written out by serializeMime below: MimeNode's own header builder for every
-// node, nodemailer's own qp/base64 encoders for bodies, and the same delimiter layout as
-// MimeNode#stream. A test checks that the bytes equal MimeNode#build()'s.
+// built and serialised by nodemailer's MimeNode through its public build() (headers, encoded
+// words, folding, boundaries, transfer-encoding choice, Message-ID, Date); the machine-readable
+// parts are written here, field by field.
 
 import MimeNode from 'nodemailer/lib/mime-node';
-import * as base64 from 'nodemailer/lib/base64';
-import * as qp from 'nodemailer/lib/qp';
 
 export interface DsnRecipient {
   address: string;
@@ -215,52 +209,18 @@ function deliveryStatus(opts: DsnOptions, arrival: Date): string {
 }
 
 /**
- * A MimeNode tree as MimeNode#build() writes it, synchronously: headers from the node's own
- * buildHeaders(), bodies encoded by nodemailer's qp/base64 encoders as getTransferEncoding()
- * says, children between `--boundary` lines, and a final CRLF.
- */
-export function serializeMime(root: MimeNode): Buffer {
-  const out: Buffer[] = [];
-  const write = (node: MimeNode): void => {
-    out.push(Buffer.from(node.buildHeaders() + '\r\n\r\n', 'utf8'));
-    const content = node.content;
-    if (content !== undefined && content !== null && content !== '') {
-      if (typeof content !== 'string' && !Buffer.isBuffer(content)) throw new Error('serializeMime: only string and Buffer content');
-      const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-      const encoding = node.getTransferEncoding();
-      if (encoding === 'base64') out.push(Buffer.from(base64.wrap(base64.encode(bytes), 76), 'latin1'));
-      else if (encoding === 'quoted-printable') out.push(Buffer.from(qp.wrap(qp.encode(bytes), 76), 'latin1'));
-      else out.push(bytes);
-    }
-    if (node.multipart) {
-      node.childNodes.forEach((child, i) => {
-        out.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${node.boundary}\r\n`, 'latin1'));
-        write(child);
-      });
-      out.push(Buffer.from(`\r\n--${node.boundary}--\r\n`, 'latin1'));
-    }
-  };
-  write(root);
-  const message = Buffer.concat(out);
-  // MimeNode's LastNewline: the message ends with a line break.
-  const last = message[message.length - 1];
-  if (last === 0x0a) return message;
-  return Buffer.concat([message, Buffer.from(last === 0x0d ? '\n' : '\r\n', 'latin1')]);
-}
-
-/**
  * The whole DSN message (headers + body, CRLF), from MAILER-DAEMON@<reportingMta> to the original
  * sender (to postmaster for a postmaster copy, or when there is no sender to return to).
  * multipart/report; report-type=delivery-status: the part people read, message/delivery-status,
  * and the original as message/rfc822 (full) or text/rfc822-headers (RET=HDRS).
  * Auto-Submitted: auto-replied.
  */
-export function buildDsn(opts: DsnOptions): Buffer {
-  return serializeMime(dsnTree(opts));
+export function buildDsn(opts: DsnOptions): Promise<Buffer> {
+  return dsnTree(opts).build();
 }
 
-/** The DSN as a MimeNode tree (buildDsn serialises it; MimeNode#build() gives the same bytes). */
-export function dsnTree(opts: DsnOptions): MimeNode {
+/** The DSN as a MimeNode tree (buildDsn serialises it with MimeNode#build()). */
+function dsnTree(opts: DsnOptions): MimeNode {
   const mta = bare(opts.reportingMta);
   const arrival = new Date(opts.envelope.receivedAt);
   const arrivalValid = Number.isNaN(arrival.getTime()) ? new Date() : arrival;

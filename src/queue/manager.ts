@@ -877,7 +877,7 @@ export class QueueManager {
   ): Promise<string | undefined> {
     const { returnMs } = this.settings().queue;
     const received = Date.parse(envelope.receivedAt);
-    const dsn = buildDsn({
+    const dsn = await buildDsn({
       reportingMta: this.hostname(),
       envelope: { id: envelope.id, from: envelope.from, receivedAt: envelope.receivedAt, envid: envelope.envid, relay: envelope.relay },
       recipients: recipients.map((r) => ({

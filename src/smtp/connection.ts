@@ -64,7 +64,7 @@ interface ConnectionInternals {
 const STATUS_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
 
 /** smtp-server's own error texts, as sendmail words them (with enhanced status codes). */
-const SMTP_SERVER_TEXTS: [RegExp, string][] = [
+export const SMTP_SERVER_TEXTS: [RegExp, string][] = [
   [/^Error: Bad sender address syntax/, '5.1.7 Bad sender address syntax'],
   [/^Error: Bad recipient address syntax/, '5.1.3 Bad recipient address syntax'],
   [/^Error: nested MAIL command/, '5.5.0 Sender already specified'],
