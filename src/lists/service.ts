@@ -329,6 +329,7 @@ export class ListService {
       await store.savePostProgress(key, sent);
     }
     await store.prunePosts(this.now(), POST_PROGRESS_KEEP_MS);
+    this.opts.log.counters.listPosts++;
     this.event(ctx, envelope, `posted to ${addr.post}: ${count} member${count === 1 ? '' : 's'}${sent.size > count ? ` (${sent.size - count} earlier)` : ''}`);
   }
 

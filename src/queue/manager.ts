@@ -645,9 +645,17 @@ export class QueueManager {
         if (!permanent) envelope.message = rcpt.status;
       }
       verbose?.(`${rcpt.mailbox ?? rcpt.address}... ${rcpt.status}`);
+      this.countAttempt(envelope, rcpt, 'local');
       this.logAttempt(envelope, rcpt, mailer, started);
       if (!(concludeNext && rcpt === recipients[recipients.length - 1])) await this.save(envelope);
     }
+  }
+
+  /** The dashboard's counters for one recipient's attempt: delivered (`sent` says where), or deferred. */
+  private countAttempt(envelope: QueuedEnvelope, rcpt: QueuedRecipient, sent: 'local' | 'relayed' | undefined): void {
+    const counters = this.opts.log.counters;
+    if (rcpt.state === 'sent' && sent) counters[sent]++;
+    else if (rcpt.state === 'pending') counters.deferral(envelope.id, `<${rcpt.address}>`, rcpt.status ?? 'Deferred');
   }
 
   /** sendmail's log line for one delivery attempt to one recipient. */
@@ -700,6 +708,7 @@ export class QueueManager {
         if (!result.permanent) envelope.message = rcpt.status;
       }
       this.opts.verbose?.(`${rcpt.address}... ${rcpt.status}`);
+      this.countAttempt(envelope, rcpt, undefined);
       this.logAttempt(envelope, rcpt, 'list', started);
       await this.save(envelope);
     }
@@ -764,6 +773,7 @@ export class QueueManager {
           rcpt.remoteMta = result.remoteMta;
           rcpt.state = result.ok ? 'sent' : result.permanent ? 'failed' : 'pending';
           if (rcpt.state === 'pending') envelope.message = result.status;
+          this.countAttempt(envelope, rcpt, 'relayed');
           this.opts.log.event(
             {
               qid: envelope.id,
@@ -898,6 +908,7 @@ export class QueueManager {
     });
     const to = toPostmaster ? 'postmaster' : envelope.from;
     const id = await this.inject(dsn, to, toPostmaster ? 'postmaster' : 'bounce');
+    if (id && kind === 'failure') this.opts.log.counters.bounced++;
     this.opts.log.event({ qid: envelope.id, stat: `${id ?? 'NOQUEUE'}: DSN: ${kind === 'failure' ? (toPostmaster ? 'Return receipt to postmaster' : 'Return to sender') : kind === 'delay' ? 'Warning' : 'Return receipt'}` }, kind === 'success' ? 'info' : 'warn');
     return id;
   }

@@ -4,6 +4,7 @@
 //   f5MApBg31866: ruleset=check_rcpt, arg1=<president@futuretg.com>, relay=ftosx1.futuretg.com [192.168.1.93], reject=550 5.2.1 <president@futuretg.com>... Mailbox disabled for this recipient
 
 import type { Logger } from '../log.js';
+import { MailCounters } from '../mail/counters.js';
 
 export interface MailEvent {
   qid?: string;
@@ -38,8 +39,13 @@ export function renderMailEvent(event: MailEvent): string {
 
 export type MailLogListener = (event: MailEvent & { msg: string }) => void;
 
+/** The mail log, and the counters the code that logs an event increments beside it. */
 export class MailLog {
-  constructor(private readonly log: Logger, private readonly listener?: MailLogListener) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly listener?: MailLogListener,
+    readonly counters: MailCounters = new MailCounters(),
+  ) {}
 
   event(event: MailEvent, level: 'info' | 'warn' | 'error' = 'info'): void {
     const msg = renderMailEvent(event);

@@ -87,6 +87,7 @@ export class SmtpService {
   }
 
   private reject(session: SMTPServerSession, r: Refusal, arg1: string | undefined): SmtpError {
+    this.opts.log.counters.rejected++;
     this.opts.log.event({ qid: mx(session).qid, ruleset: r.ruleset, arg1, relay: this.relayField(session), reject: `${r.code} ${replyText(r)}` }, 'warn');
     return refusalError(r);
   }
@@ -203,6 +204,7 @@ export class SmtpService {
       // DISCARD: read the message, say 250, keep nothing (sendmail's semantics).
       await pipeline(stream, new Writable({ write: (_c, _e, cb) => cb() }));
       if (stream.sizeExceeded) throw new SmtpError(552, '5.3.4 Message size exceeds fixed maximum message size');
+      this.opts.log.counters.discarded++;
       this.opts.log.event({ qid, from: `<${from}>`, relay: this.relayField(session), stat: 'discarded' });
       return `${qid} Message accepted for delivery`;
     }
@@ -252,6 +254,7 @@ export class SmtpService {
       }
       throw err;
     }
+    this.opts.log.counters.accepted++;
     this.opts.log.event({
       qid: envelope.id,
       from: `<${from}>`,

@@ -29,11 +29,12 @@ export interface CounterSample {
   deferred: number;
   bounced: number;
   relayed: number;
-  delivered: number;
+  local: number;
+  listPosts: number;
 }
 
-export type MailCountKey = 'accepted' | 'rejected' | 'deferred' | 'bounced' | 'relayed' | 'delivered';
-export const MAIL_KEYS: readonly MailCountKey[] = ['accepted', 'rejected', 'deferred', 'bounced', 'relayed', 'delivered'];
+export type MailCountKey = 'accepted' | 'rejected' | 'deferred' | 'bounced' | 'relayed' | 'local' | 'listPosts';
+export const MAIL_KEYS: readonly MailCountKey[] = ['accepted', 'rejected', 'deferred', 'bounced', 'relayed', 'local', 'listPosts'];
 
 export function takeSample(state: ApplianceState, at: number): CounterSample {
   const d = state.dns.counters;
@@ -49,7 +50,8 @@ export function takeSample(state: ApplianceState, at: number): CounterSample {
     deferred: m.deferred,
     bounced: m.bounced,
     relayed: m.relayed,
-    delivered: m.delivered,
+    local: m.local,
+    listPosts: m.listPosts,
   };
 }
 
