@@ -6,6 +6,7 @@
 
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { resolveHost, resolveMx, type MxHost, type MxOptions } from './mx.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 export interface RemoteRecipient {
   address: string;
@@ -97,9 +98,6 @@ function rcptDsn(r: RemoteRecipient): RcptDsn {
   return { notify: valid ? notify.join(',') : null, orcpt };
 }
 
-function bareHost(name: string): string {
-  return name.replace(/\.$/, '');
-}
 
 /** A reply's lines as one line, for stat= and Diagnostic-Code. */
 function oneLine(reply: string): string {
@@ -298,14 +296,14 @@ async function session(
   opts: RemoteOptions,
 ): Promise<SessionOutcome> {
   const results = new Map<RemoteRecipient, RemoteResult>();
-  const hostName = bareHost(host.name);
+  const hostName = withoutRootDot(host.name);
   const timeout = opts.timeoutMs ?? 60_000;
   const isName = !/^\[.*\]$/.test(host.name) && !/^[\d.]+$|:/.test(host.name);
   const log = opts.transcript ? transcriptLogger(opts.transcript) : undefined;
   const conn = new SMTPConnection({
     host: address,
     port,
-    name: bareHost(opts.hostname),
+    name: withoutRootDot(opts.hostname),
     servername: isName ? hostName : undefined,
     // Unauthenticated opportunistic TLS, as every MTA does between MX hosts: STARTTLS whenever
     // offered, any certificate accepted (self-signed, wrong name), plaintext if the upgrade fails.
@@ -429,7 +427,7 @@ export async function deliverRemote(domain: string, from: string, recipients: Re
   if (recipients.length === 0) return [];
   const route = opts.smarthost ? await resolveHost(opts.smarthost.host, opts.mx) : await resolveMx(domain, opts.mx);
   const port = opts.smarthost ? opts.smarthost.port : opts.port;
-  const ourName = bareHost(opts.hostname);
+  const ourName = withoutRootDot(opts.hostname);
 
   if (route.kind === 'null-mx') {
     return everyone(
@@ -460,7 +458,7 @@ export async function deliverRemote(domain: string, from: string, recipients: Re
   let last: SessionFailure | undefined;
   let allPermanent = true;
   hosts: for (const host of route.hosts) {
-    const shown = /^\[.*\]$/.test(host.name) ? host.name : `${bareHost(host.name)}.`;
+    const shown = /^\[.*\]$/.test(host.name) ? host.name : `${withoutRootDot(host.name)}.`;
     opts.transcript?.(`${pending[0]!.address}... Connecting to ${shown} via esmtp...`);
     for (const address of host.addresses) {
       const outcome = await session(host, address, port, from, pending, message, opts);

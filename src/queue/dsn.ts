@@ -5,6 +5,9 @@
 // parts are written here, field by field.
 
 import MimeNode from 'nodemailer/lib/mime-node';
+import { withoutRootDot } from '../util/address-text.js';
+import { rfc5322Date } from '../util/dates.js';
+import { humanDuration } from '../util/durations.js';
 
 export interface DsnRecipient {
   address: string;
@@ -46,14 +49,7 @@ export interface DsnOptions {
   warnAfterMs?: number;
 }
 
-/** RFC 5322 date, as sendmail writes them (in UTC here). */
-function rfc5322Date(date: Date): string {
-  return date.toUTCString().replace(/GMT$/, '+0000');
-}
 
-function bare(name: string): string {
-  return name.replace(/\.$/, '');
-}
 
 /** A header-style field, folded at spaces so no line passes 78 characters where that can be helped. */
 function field(name: string, value: string): string {
@@ -98,16 +94,6 @@ function headerBlock(message: Buffer): Buffer {
   return end < 0 ? message : message.subarray(0, end + 2);
 }
 
-function duration(ms: number): string {
-  const hours = ms / 3_600_000;
-  if (hours >= 48 && Number.isInteger(hours / 24)) return `${hours / 24} days`;
-  if (hours >= 1) {
-    const h = Math.floor(hours);
-    return `${h} hour${h === 1 ? '' : 's'}`;
-  }
-  const m = Math.max(1, Math.floor(ms / 60_000));
-  return `${m} minute${m === 1 ? '' : 's'}`;
-}
 
 /** RFC 3463 descriptions of the codes a queue reports without a remote reply. */
 const STATUS_TEXT: Record<string, string> = {
@@ -171,7 +157,7 @@ function humanText(opts: DsnOptions, arrival: Date, warnText: string): string {
   if (troubled.length > 0) {
     lines.push('   ----- Transcript of session follows -----');
     for (const r of troubled) {
-      const mta = r.remoteMta ? bare(r.remoteMta.replace(/^[A-Za-z0-9-]+;\s*/, '')) : undefined;
+      const mta = r.remoteMta ? withoutRootDot(r.remoteMta.replace(/^[A-Za-z0-9-]+;\s*/, '')) : undefined;
       if (mta && r.diagnostic) {
         lines.push(`... while talking to ${mta}.:`);
         lines.push(`<<< ${reason(r)}`);
@@ -182,7 +168,7 @@ function humanText(opts: DsnOptions, arrival: Date, warnText: string): string {
     if (opts.kind === 'delay') {
       lines.push(`Warning: message still undelivered after ${warnText}`);
       const until = troubled.map((r) => r.willRetryUntil).find((d): d is Date => d instanceof Date);
-      if (until) lines.push(`Will keep trying until message is ${duration(until.getTime() - arrival.getTime())} old`);
+      if (until) lines.push(`Will keep trying until message is ${humanDuration(until.getTime() - arrival.getTime())} old`);
     }
     lines.push('');
   }
@@ -190,7 +176,7 @@ function humanText(opts: DsnOptions, arrival: Date, warnText: string): string {
 }
 
 function deliveryStatus(opts: DsnOptions, arrival: Date): string {
-  const message: string[] = [field('Reporting-MTA', `dns; ${bare(opts.reportingMta)}`)];
+  const message: string[] = [field('Reporting-MTA', `dns; ${withoutRootDot(opts.reportingMta)}`)];
   if (opts.envelope.envid) message.push(field('Original-Envelope-Id', opts.envelope.envid));
   message.push(field('Arrival-Date', rfc5322Date(arrival)));
   const groups = [message.join('\r\n')];
@@ -199,7 +185,7 @@ function deliveryStatus(opts: DsnOptions, arrival: Date): string {
     if (r.orcpt) f.push(field('Original-Recipient', originalRecipient(r.orcpt)));
     f.push(field('Action', r.action));
     f.push(field('Status', r.status));
-    if (r.remoteMta) f.push(field('Remote-MTA', typed(bare(r.remoteMta), 'dns')));
+    if (r.remoteMta) f.push(field('Remote-MTA', typed(withoutRootDot(r.remoteMta), 'dns')));
     if (r.diagnostic) f.push(field('Diagnostic-Code', typed(r.diagnostic, 'smtp')));
     if (r.lastAttempt) f.push(field('Last-Attempt-Date', rfc5322Date(r.lastAttempt)));
     if (r.willRetryUntil && r.action === 'delayed') f.push(field('Will-Retry-Until', rfc5322Date(r.willRetryUntil)));
@@ -221,7 +207,7 @@ export function buildDsn(opts: DsnOptions): Promise<Buffer> {
 
 /** The DSN as a MimeNode tree (buildDsn serialises it with MimeNode#build()). */
 function dsnTree(opts: DsnOptions): MimeNode {
-  const mta = bare(opts.reportingMta);
+  const mta = withoutRootDot(opts.reportingMta);
   const arrival = new Date(opts.envelope.receivedAt);
   const arrivalValid = Number.isNaN(arrival.getTime()) ? new Date() : arrival;
   const original = crlf(opts.original);
@@ -229,7 +215,7 @@ function dsnTree(opts: DsnOptions): MimeNode {
   const toPostmaster = Boolean(opts.postmasterCopy) || !opts.envelope.from;
 
   const lastAttempt = opts.recipients.map((r) => r.lastAttempt?.getTime() ?? 0).reduce((a, b) => Math.max(a, b), 0) || Date.now();
-  const warnText = duration(opts.warnAfterMs ?? Math.max(lastAttempt - arrivalValid.getTime(), 0));
+  const warnText = humanDuration(opts.warnAfterMs ?? Math.max(lastAttempt - arrivalValid.getTime(), 0));
   const subject = toPostmaster && opts.kind === 'failure'
     ? 'Postmaster notify: see transcript for details'
     : opts.kind === 'failure'

@@ -38,7 +38,8 @@ import { deliverLocal, LocalDeliveryError } from '../delivery/local.js';
 import { deliverToFile, removeDeadLockLeftovers } from '../delivery/mbox.js';
 import { deliverToProgram } from '../delivery/program.js';
 import { deliverRemote, type RemoteOptions, type RemoteRecipient, type RemoteResult } from '../delivery/remote.js';
-import { formatDelay, type MailLog } from '../smtp/mail-log.js';
+import type { MailLog } from '../smtp/mail-log.js';
+import { formatDelay, humanDuration } from '../util/durations.js';
 import { domainOf, expansionRecipients, isLocalDomain, localPartOf, resolveLocal } from '../smtp/policy.js';
 import { resolveListAddress } from '../lists/address.js';
 import type { ListDeliveryResult, ListDeliveryTarget } from '../lists/service.js';
@@ -46,6 +47,7 @@ import { buildDsn, type DsnRecipient } from './dsn.js';
 import { QUEUE_ID_PATTERN, queueIdTime } from './queue-id.js';
 import { ArrivalHold } from './arrival-hold.js';
 import type { Envelope, Spool, SpooledRecipient } from './spool.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 /** A recipient as the queue manager keeps it in the control file (the spool's fields and these). */
 export interface QueuedRecipient extends SpooledRecipient {
@@ -136,17 +138,6 @@ class Limiter {
   }
 }
 
-/** "5 days", "4 hours", "2 seconds", "1 hour 30 minutes": sendmail's pintvl wording. */
-export function humanDuration(ms: number): string {
-  let s = Math.round(ms / 1000);
-  const parts: string[] = [];
-  for (const [unit, size] of [['week', 604800], ['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]] as const) {
-    const n = Math.floor(s / size);
-    s -= n * size;
-    if (n > 0) parts.push(`${n} ${unit}${n === 1 ? '' : 's'}`);
-  }
-  return parts.length ? parts.join(' ') : '0 seconds';
-}
 
 /** The delay before the attempt after attempt `tries` (see the header comment). */
 export function retryDelay(tries: number, intervalMs: number): number {
@@ -272,7 +263,7 @@ export class QueueManager {
   }
 
   private hostname(): string {
-    return this.settings().hostname.replace(/\.$/, '');
+    return withoutRootDot(this.settings().hostname);
   }
 
   /**

@@ -12,7 +12,7 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { resolveLocal, isLocalDomain, domainOf, localPartOf } from './policy.js';
 import { HELP_TOPICS } from './help-topics.js';
-import { addressLiteral } from './client-name.js';
+import { addressLiteral, withoutRootDot } from '../util/address-text.js';
 
 /** What a connection needs from the server around it. */
 export interface ConnectionContext {
@@ -123,7 +123,7 @@ export class MxConnection extends SMTPConnection {
   }
 
   private hostname(): string {
-    return this.context.snapshot().settings.hostname.replace(/\.$/, '');
+    return withoutRootDot(this.context.snapshot().settings.hostname);
   }
 
   // ---- greeting without the fixed pause

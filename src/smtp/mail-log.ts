@@ -53,13 +53,3 @@ export class MailLog {
     this.listener?.({ ...event, msg });
   }
 }
-
-/** sendmail's delay format: [d+]hh:mm:ss. */
-export function formatDelay(ms: number): string {
-  const total = Math.max(0, Math.floor(ms / 1000));
-  const days = Math.floor(total / 86400);
-  const hh = String(Math.floor((total % 86400) / 3600)).padStart(2, '0');
-  const mm = String(Math.floor((total % 3600) / 60)).padStart(2, '0');
-  const ss = String(total % 60).padStart(2, '0');
-  return `${days > 0 ? `${days}+` : ''}${hh}:${mm}:${ss}`;
-}

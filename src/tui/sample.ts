@@ -9,7 +9,8 @@ import type { LogEntry } from '../log.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import type { IdentityFinding } from '../identity/rules.js';
-import { addressText, display } from '../identity/rules.js';
+import { display } from '../identity/rules.js';
+import { addressText } from '../util/address-text.js';
 import { TYPE } from '../dns/constants.js';
 import { nameKey } from '../dns/name.js';
 

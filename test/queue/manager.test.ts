@@ -10,7 +10,8 @@ import path from 'node:path';
 import { DEFAULT_TOML, runAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import type { MailEvent } from '../../src/smtp/mail-log.js';
 import { formatQueue, MAILQ_HEADER } from '../../src/commands/mailq.js';
-import { retryDelay, humanDuration, type QueuedEnvelope } from '../../src/queue/manager.js';
+import { retryDelay, type QueuedEnvelope } from '../../src/queue/manager.js';
+import { humanDuration } from '../../src/util/durations.js';
 import { sendSmtp, waitFor } from './smtp-client.js';
 
 function toml(queue: { interval: string; warn: string; return: string }): string {

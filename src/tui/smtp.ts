@@ -2,9 +2,8 @@
 // relayed (and, on a wide terminal, local and list posts) counts since start and during the last
 // minute, as src/mail/counters.ts counts them.
 
-import React from 'react';
 import type { DashboardModel, MailCountKey } from './sample.js';
-import { Lines, pad, padStart, seg, type Colour, type Line } from './lines.js';
+import { pad, padStart, seg, type Colour, type Line } from './lines.js';
 
 const COLUMNS: MailCountKey[] = ['accepted', 'rejected', 'deferred', 'bounced', 'relayed'];
 const WIDE_COLUMNS: MailCountKey[] = [...COLUMNS, 'local', 'listPosts'];
@@ -48,8 +47,4 @@ export function smtpCompactLines(model: DashboardModel): Line[] {
       seg(COLUMNS.map((k) => `${LABELS[k]} ${t[k]}${k === 'accepted' || k === 'rejected' ? ` (${m[k]}/min)` : ''}`).join('  ')),
     ],
   ];
-}
-
-export function SmtpPanel({ model, width, compact = false }: { model: DashboardModel; width: number; compact?: boolean }): React.JSX.Element {
-  return <Lines lines={compact ? smtpCompactLines(model) : smtpLines(model, width)} width={width} />;
 }
