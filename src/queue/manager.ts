@@ -440,9 +440,15 @@ export class QueueManager {
     while (this.followUps.length) await Promise.all(this.followUps.splice(0).map((id) => this.begin(id, false)));
   }
 
-  /** Waits until nothing is being delivered. */
+  /**
+   * Waits until nothing is being delivered and nothing is held for delivery (arrival-hold.ts): a
+   * message that got 250 is then delivered, deferred or bounced, and whatever it caused (DSNs,
+   * list copies) too, since those are started before the attempt that causes them ends.
+   */
   async idle(): Promise<void> {
-    while (this.active.size) await Promise.all([...this.active.values()]);
+    while (this.active.size || this.arrivals.size) {
+      await Promise.all([...this.active.values(), this.arrivals.whenEmpty()]);
+    }
   }
 
   /** Stops timers and the watcher; waits for local deliveries, and up to `graceMs` for remote ones. */

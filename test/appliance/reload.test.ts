@@ -11,6 +11,10 @@ import path from 'node:path';
 import { digBatch } from '../helpers/dig.js';
 import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import type { ReloadResult } from '../../src/supervisor.js';
+import { dnsQuery } from '../helpers/dns-query.js';
+import { eventuallyTimed } from '../helpers/eventually.js';
+
+const waitFor = <T>(probe: () => Promise<T | undefined>, timeoutMs: number) => eventuallyTimed(probe, timeoutMs, 'the change');
 
 const ZONE = (serial: number, address: string, extra = ''): string => `$TTL 300
 @ IN SOA ns.reload.test. hostmaster.reload.test. ${serial} 3600 600 86400 60
@@ -36,15 +40,6 @@ after(async () => {
   await box?.stop();
 });
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<{ value: T; ms: number }> {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return { value, ms: Date.now() - start };
-    if (Date.now() - start > timeoutMs) throw new Error(`not seen within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function www(): Promise<string | undefined> {
   const [r] = await digBatch(box.port, ['www.reload.test A']);
@@ -119,14 +114,16 @@ test('queries and an SMTP session running across ten reloads are all answered', 
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
   let sent = 0;
   const sender = setInterval(() => {
-    socket.send(query(sent++, 'www.reload.test'), box.port, '127.0.0.1');
+    socket.send(dnsQuery(sent++, 'www.reload.test'), box.port, '127.0.0.1');
   }, 2);
   for (let i = 0; i < 10; i++) {
+    const before = reloads.length;
     await writeFile(zoneFile, ZONE(100 + i, `192.0.2.${70 + i}`));
-    await new Promise((r) => setTimeout(r, 250));
+    // Each save is answered by a reload before the next one, so every query meets one.
+    await waitFor(async () => (reloads.length > before ? true : undefined), 5000);
   }
   clearInterval(sender);
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor(async () => (answered.size === sent ? true : undefined), 2000).catch(() => undefined);
   socket.close();
   assert.ok(sent > 200, `sent ${sent}`);
   assert.equal(answered.size, sent, `${sent - answered.size} of ${sent} queries unanswered`);
@@ -139,13 +136,6 @@ test('queries and an SMTP session running across ten reloads are all answered', 
 
 // ---- small raw clients
 
-function query(id: number, name: string): Buffer {
-  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id & 0xffff, 0);
-  header.writeUInt16BE(1, 4);
-  return Buffer.concat([header, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
-}
 
 async function openSmtp(port: number): Promise<{ say(line: string): Promise<string>; close(): Promise<void> }> {
   const socket = net.connect(port, '127.0.0.1');
