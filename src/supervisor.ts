@@ -6,7 +6,6 @@ import { loadSnapshot, type Snapshot } from './config/snapshot.js';
 import { formatProblem, type ConfigProblem } from './config/problems.js';
 import { DnsServer, type BoundEndpoint } from './dns/server.js';
 import { createLogger, LogRing, type Logger } from './log.js';
-import { MailCounters } from './state.js';
 import type { ApplianceState } from './state.js';
 import { ConfigWatcher } from './config/watcher.js';
 import { nsTargets, sendNotify } from './dns/notify.js';
@@ -80,7 +79,6 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   // would only cost a JSON.parse of every line, on the thread that answers SMTP.
   const log = options.logger ?? createLogger({ quiet: options.quiet, output: options.output, ring: options.output === 'none' ? ring : undefined });
   const startedAt = new Date();
-  const mailCounters = new MailCounters();
   let lastReload: { at: Date; result: ReloadResult } | undefined;
 
   const first = await loadSnapshot(configDir, dataDir);
@@ -124,10 +122,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   for (const e of dns.endpoints) log.info({ address: e.address, port: e.port }, `dns listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port} (udp, tcp)`);
 
   // The mail side: spool first (recovering what a crash left), then local delivery, then SMTP.
-  const mailLog = new MailLog(log, (event) => {
-    mailCounters.count(event);
-    options.onLog?.(event);
-  });
+  const mailLog = new MailLog(log, options.onLog);
   const spool = new Spool(path.join(dataDir, 'queue'));
   let smtp: SmtpService | undefined;
   let runner: QueueManager | undefined;
@@ -229,7 +224,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       startedAt,
       snapshot: current,
       dns: { endpoints: dns.endpoints, counters: dns.counters, udp: dns.udpMode },
-      smtp: { endpoints: smtp!.endpoints, openSessions: smtp!.openSessions(), counters: mailCounters },
+      smtp: { endpoints: smtp!.endpoints, openSessions: smtp!.openSessions(), counters: mailLog.counters },
       queue: runner?.stats(),
       lastReload,
       log: ring,

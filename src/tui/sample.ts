@@ -9,7 +9,8 @@ import type { LogEntry } from '../log.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import type { IdentityFinding } from '../identity/rules.js';
-import { addressText, display } from '../identity/rules.js';
+import { display } from '../identity/rules.js';
+import { addressText } from '../util/address-text.js';
 import { TYPE } from '../dns/constants.js';
 import { nameKey } from '../dns/name.js';
 
@@ -29,11 +30,12 @@ export interface CounterSample {
   deferred: number;
   bounced: number;
   relayed: number;
-  delivered: number;
+  local: number;
+  listPosts: number;
 }
 
-export type MailCountKey = 'accepted' | 'rejected' | 'deferred' | 'bounced' | 'relayed' | 'delivered';
-export const MAIL_KEYS: readonly MailCountKey[] = ['accepted', 'rejected', 'deferred', 'bounced', 'relayed', 'delivered'];
+export type MailCountKey = 'accepted' | 'rejected' | 'deferred' | 'bounced' | 'relayed' | 'local' | 'listPosts';
+export const MAIL_KEYS: readonly MailCountKey[] = ['accepted', 'rejected', 'deferred', 'bounced', 'relayed', 'local', 'listPosts'];
 
 export function takeSample(state: ApplianceState, at: number): CounterSample {
   const d = state.dns.counters;
@@ -49,7 +51,8 @@ export function takeSample(state: ApplianceState, at: number): CounterSample {
     deferred: m.deferred,
     bounced: m.bounced,
     relayed: m.relayed,
-    delivered: m.delivered,
+    local: m.local,
+    listPosts: m.listPosts,
   };
 }
 
