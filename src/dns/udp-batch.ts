@@ -16,6 +16,8 @@ interface NativeSocket {
   output: ArrayBuffer;
   inputLengths: ArrayBuffer;
   outputLengths: ArrayBuffer;
+  /** Int32 per slot: 1 when the reply ends with a COOKIE option whose server cookie the addon fills in. */
+  outputFlags: ArrayBuffer;
   batch: number;
   inputSlot: number;
   outputSlot: number;
@@ -28,6 +30,7 @@ interface NativeSocket {
   threads: number;
   close(): void;
   clearCache(): void;
+  setCookieSecret(secret: Buffer): void;
 }
 
 interface NativeModule {
@@ -59,8 +62,11 @@ export function nativeUdpUnavailable(): string | undefined {
   return loaded ? undefined : loadError;
 }
 
-/** One query in, its reply (or nothing) out. */
-export type DatagramHandler = (query: Buffer) => Buffer | undefined;
+/**
+ * One query in, its reply (or nothing) out. `cookiePending` says that the reply ends with a
+ * COOKIE option whose server cookie the addon is to fill in (it knows the client's address).
+ */
+export type DatagramHandler = (query: Buffer) => { reply: Buffer; cookiePending: boolean } | undefined;
 
 /** What the C receiver threads did on their own, summed over them. */
 export interface NativeUdpCounts {
@@ -83,6 +89,8 @@ export interface BatchedUdp {
   cache: boolean;
   /** Forgets every cached reply: call it when the answers change (a new Snapshot). */
   clearCache(): void;
+  /** The 16-byte SipHash key of the server cookies the addon makes and checks. */
+  setCookieSecret(secret: Uint8Array): void;
   counts(): NativeUdpCounts;
   close(): void;
 }
@@ -99,6 +107,7 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
   let output!: Buffer;
   let inputLengths!: Int32Array;
   let outputLengths!: Int32Array;
+  let outputFlags!: Int32Array;
   let inSlot = 0;
   let outSlot = 0;
   const cache = replyCacheEnabled();
@@ -107,10 +116,11 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
       const length = inputLengths[i]!;
       if (length <= 0) continue;
       const start = i * inSlot;
-      const reply = handle(input.subarray(start, start + length));
-      if (reply && reply.length <= outSlot) {
-        reply.copy(output, i * outSlot);
-        outputLengths[i] = reply.length;
+      const answer = handle(input.subarray(start, start + length));
+      if (answer && answer.reply.length <= outSlot) {
+        answer.reply.copy(output, i * outSlot);
+        outputLengths[i] = answer.reply.length;
+        outputFlags[i] = answer.cookiePending ? 1 : 0;
       }
     }
   }, cache);
@@ -118,6 +128,7 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
   output = Buffer.from(socket.output);
   inputLengths = new Int32Array(socket.inputLengths);
   outputLengths = new Int32Array(socket.outputLengths);
+  outputFlags = new Int32Array(socket.outputFlags);
   inSlot = socket.inputSlot;
   outSlot = socket.outputSlot;
   const counters = new Float64Array(socket.counters);
@@ -142,6 +153,9 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
     cache,
     clearCache: () => {
       if (!closed) socket.clearCache();
+    },
+    setCookieSecret: (secret) => {
+      if (!closed) socket.setCookieSecret(Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength));
     },
     counts: () => final ?? read(),
     close: () => {

@@ -46,7 +46,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
+#include "query.h"
 
 #define BATCH 64
 #define IN_SLOT 4096
@@ -54,8 +56,6 @@
 #define MAX_THREADS 4
 // Questions waiting for JavaScript; beyond this a datagram is dropped, as a full socket buffer would.
 #define MISS_QUEUE 1024
-// The longest query the cache looks at (a full name, a question and an OPT record fit).
-#define MAX_CACHED_QUERY 300
 #define COUNTER_STRIDE 24 /* doubles: 192 bytes, its own cache lines per thread */
 #define C_HITS 0
 #define C_RCODE 1
@@ -73,7 +73,7 @@
 
 typedef struct {
   uint64_t hash;
-  uint16_t key_len;   // query bytes after the ID
+  uint16_t key_len;   // cache_key() of the query
   uint16_t reply_len; // reply bytes after the ID
   uint8_t rcode;
   uint8_t data[];     // key, then reply
@@ -154,10 +154,12 @@ static void cache_free(reply_cache *c) {
   for (int i = 0; i < STRIPES; i++) pthread_mutex_destroy(&c->locks[i]);
 }
 
-/** Copies the cached reply for query q (len bytes) into out with q's ID; its length, or 0. */
-static int cache_lookup(reply_cache *c, const uint8_t *q, size_t len, uint8_t *out, uint8_t *rcode) {
-  const uint8_t *key = q + 2;
-  size_t key_len = len - 2;
+/**
+ * Copies the cached reply for `key` into out with query q's ID, q's spelling of the question
+ * name (0x20: names compressed to the question follow it) and q's client cookie; its length, or
+ * 0. The server cookie is the caller's to fill in.
+ */
+static int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, uint8_t *rcode) {
   uint64_t h = hash_bytes(key, key_len);
   uint32_t b = (uint32_t)h & (BUCKETS - 1);
   pthread_mutex_t *lock = &c->locks[b % STRIPES];
@@ -167,8 +169,6 @@ static int cache_lookup(reply_cache *c, const uint8_t *q, size_t len, uint8_t *o
   for (int w = 0; w < WAYS; w++) {
     cache_entry *e = set[w];
     if (e && e->hash == h && e->key_len == key_len && memcmp(e->data, key, key_len) == 0) {
-      out[0] = q[0];
-      out[1] = q[1];
       memcpy(out + 2, e->data + key_len, e->reply_len);
       *rcode = e->rcode;
       found = 2 + e->reply_len;
@@ -176,20 +176,25 @@ static int cache_lookup(reply_cache *c, const uint8_t *q, size_t len, uint8_t *o
     }
   }
   pthread_mutex_unlock(lock);
+  if (!found) return 0;
+  out[0] = q[0];
+  out[1] = q[1];
+  memcpy(out + 12, q + 12, info->name_end - 12);
+  if (info->cookie_at >= 0) memcpy(out + found - 24, q + info->cookie_at, 8);
   return found;
 }
 
-static void cache_insert(reply_cache *c, const uint8_t *q, size_t qlen, const uint8_t *r, size_t rlen) {
-  size_t key_len = qlen - 2, reply_len = rlen - 2;
+static void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen) {
+  size_t reply_len = rlen - 2;
   size_t size = sizeof(cache_entry) + key_len + reply_len;
   if (atomic_load(&c->total) + size > CACHE_BUDGET) return; // full: serve on, cache nothing more
   cache_entry *e = malloc(size);
   if (!e) return;
-  e->hash = hash_bytes(q + 2, key_len);
+  e->hash = hash_bytes(key, key_len);
   e->key_len = (uint16_t)key_len;
   e->reply_len = (uint16_t)reply_len;
   e->rcode = r[3] & 0x0f;
-  memcpy(e->data, q + 2, key_len);
+  memcpy(e->data, key, key_len);
   memcpy(e->data + key_len, r + 2, reply_len);
   uint32_t b = (uint32_t)e->hash & (BUCKETS - 1);
   pthread_mutex_t *lock = &c->locks[b % STRIPES];
@@ -215,30 +220,6 @@ static void cache_insert(reply_cache *c, const uint8_t *q, size_t qlen, const ui
   free(old);
 }
 
-/**
- * Whether the reply to this query may come from the cache: a plain query whose bytes say
- * everything the reply depends on. Header: QR 0, opcode QUERY, QDCOUNT 1, ANCOUNT 0, NSCOUNT 0,
- * ARCOUNT 0 or 1; an uncompressed name; then nothing, or exactly an OPT record (root owner,
- * version 0, no options).
- */
-static int cacheable_query(const uint8_t *q, size_t len) {
-  if (len < 17 || len > MAX_CACHED_QUERY) return 0;
-  if ((q[2] & 0xf8) != 0) return 0; // QR and opcode
-  if (q[4] != 0 || q[5] != 1 || q[6] || q[7] || q[8] || q[9] || q[10] != 0 || q[11] > 1) return 0;
-  size_t p = 12;
-  while (p < len && q[p] != 0) {
-    if (q[p] & 0xc0) return 0; // a pointer or an extended label type
-    p += 1 + q[p];
-  }
-  p += 1 + 4; // root label, QTYPE, QCLASS
-  if (q[11] == 0) return p == len;
-  // OPT: owner root (0), TYPE 41, CLASS (payload), TTL (ext rcode, version, flags), RDLEN 0.
-  if (p + 11 != len) return 0;
-  if (q[p] != 0 || q[p + 1] != 0 || q[p + 2] != 41) return 0;
-  if (q[p + 6] != 0) return 0; // EDNS version
-  return q[p + 9] == 0 && q[p + 10] == 0;
-}
-
 static int cacheable_reply(const uint8_t *r, size_t len) {
   if (len < 12 || len > OUT_SLOT) return 0;
   int rcode = r[3] & 0x0f;
@@ -247,6 +228,10 @@ static int cacheable_reply(const uint8_t *r, size_t len) {
 
 // ---------------------------------------------------------------------------------------------
 // The socket, its receiver threads and the queue of questions for JavaScript.
+
+// outputFlags[i], set by JavaScript: the reply ends with a COOKIE option whose server cookie
+// the addon fills in (JavaScript does not know the client's address).
+#define OUT_FLAG_COOKIE 1
 
 typedef struct batch_socket batch_socket;
 
@@ -296,6 +281,10 @@ struct batch_socket {
   int main_seen, main_hits;
   receiver *receivers[MAX_THREADS];
   reply_cache cache;
+  // The SipHash key of server cookies (setCookieSecret). Written on the JavaScript thread at a
+  // reload while receivers may read it: a cookie made during the copy is at worst invalid, and a
+  // client whose cookie is refused just gets a fresh one (BIND 9.18 never refuses for it).
+  uint8_t cookie_secret[16];
   double *counters; // (threads + 1) * COUNTER_STRIDE; the last row is the JavaScript thread's
   // Misses waiting for JavaScript: a ring guarded by queue_lock.
   pthread_mutex_t queue_lock;
@@ -315,6 +304,7 @@ struct batch_socket {
   uint8_t *out;
   int32_t *in_len;
   int32_t *out_len;
+  int32_t *out_flags;
   uint8_t from_cache[BATCH];
   struct mmsghdr rmsgs[BATCH];
   struct iovec riov[BATCH];
@@ -362,6 +352,24 @@ static void send_batch(int fd, struct mmsghdr *msgs, int m) {
   }
 }
 
+/**
+ * The reply to query q (len bytes) from the cache into out, with its client's ID, spelling and
+ * cookie: its length, or 0 when the cache cannot answer it.
+ */
+static int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struct sockaddr_storage *from, uint8_t *out, uint8_t *rcode, uint32_t now) {
+  query_info info;
+  if (!read_cacheable_query(q, len, &info)) return 0;
+  uint8_t key[MAX_CACHE_KEY];
+  size_t key_len = cache_key(q, &info, key);
+  int rlen = cache_lookup(&s->cache, key, key_len, q, &info, out, rcode);
+  if (rlen > 0 && info.cookie_at >= 0) {
+    uint8_t addr[16];
+    int addr_len = address_bytes(from, addr);
+    fill_server_cookie(out, (size_t)rlen, s->cookie_secret, addr, addr_len, now);
+  }
+  return rlen;
+}
+
 static void park_until_threads_mode(batch_socket *s) {
   pthread_mutex_lock(&s->park_lock);
   while (atomic_load(&s->mode) == MODE_MAIN && !atomic_load(&s->closing)) pthread_cond_wait(&s->park_cond, &s->park_lock);
@@ -383,6 +391,7 @@ static void *receive_loop(void *arg) {
     int n = recvmmsg(s->fd, t->rmsgs, BATCH, MSG_WAITFORONE, NULL);
     if (n <= 0) continue;
     if (atomic_load_explicit(&s->closing, memory_order_relaxed)) break;
+    uint32_t now = (uint32_t)time(NULL);
     int m = 0, queued = 0;
     for (int i = 0; i < n; i++) {
       if (t->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue; // no DNS query is that big
@@ -390,7 +399,7 @@ static void *receive_loop(void *arg) {
       if (len < 12) continue; // not even a header: nothing to answer (JavaScript drops it too)
       const uint8_t *q = t->in[i];
       uint8_t rcode = 0;
-      int rlen = cacheable_query(q, len) ? cache_lookup(&s->cache, q, len, t->out[m], &rcode) : 0;
+      int rlen = answer_from_cache(s, q, len, &t->addrs[i], t->out[m], &rcode, now);
       t->window_seen++;
       if (rlen > 0) {
         prepare_reply(t->smsgs, t->siov, m, t->out[m], (size_t)rlen, &t->addrs[i], t->rmsgs[i].msg_hdr.msg_namelen);
@@ -440,9 +449,11 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
   napi_env env = s->env;
   int hits = 0, misses = 0;
   double *counters = main_counters(s);
+  uint32_t now = (uint32_t)time(NULL);
   for (int i = 0; i < n; i++) {
     s->from_cache[i] = 0;
     s->out_len[i] = 0;
+    s->out_flags[i] = 0;
     int32_t len = s->in_len[i];
     if (len <= 0 || !s->cache_on) {
       if (len > 0) misses++;
@@ -450,7 +461,7 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
     }
     const uint8_t *q = s->in + (size_t)i * IN_SLOT;
     uint8_t rcode = 0;
-    int rlen = cacheable_query(q, (size_t)len) ? cache_lookup(&s->cache, q, (size_t)len, s->out + (size_t)i * OUT_SLOT, &rcode) : 0;
+    int rlen = answer_from_cache(s, q, (size_t)len, &s->addrs[i], s->out + (size_t)i * OUT_SLOT, &rcode, now);
     if (rlen > 0) {
       s->out_len[i] = rlen;
       s->from_cache[i] = 1;
@@ -479,9 +490,21 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
     int32_t len = s->out_len[i];
     if (len <= 0 || len > OUT_SLOT) continue;
     const uint8_t *q = s->in + (size_t)i * IN_SLOT;
-    const uint8_t *r = s->out + (size_t)i * OUT_SLOT;
-    if (s->cache_on && !s->from_cache[i] && cacheable_query(q, (size_t)s->in_len[i]) && cacheable_reply(r, (size_t)len)) {
-      cache_insert(&s->cache, q, (size_t)s->in_len[i], r, (size_t)len);
+    uint8_t *r = s->out + (size_t)i * OUT_SLOT;
+    if (!s->from_cache[i]) {
+      int cookie = (s->out_flags[i] & OUT_FLAG_COOKIE) && len >= 12 + COOKIE_OPTION_BYTES;
+      query_info info;
+      // Cached with whatever server cookie it carries: every hit gets its own.
+      if (s->cache_on && read_cacheable_query(q, (size_t)s->in_len[i], &info) && (info.cookie_at >= 0) == cookie && cacheable_reply(r, (size_t)len)) {
+        uint8_t key[MAX_CACHE_KEY];
+        size_t key_len = cache_key(q, &info, key);
+        cache_insert(&s->cache, key, key_len, r, (size_t)len);
+      }
+      if (cookie) {
+        uint8_t addr[16];
+        int addr_len = address_bytes(&s->addrs[i], addr);
+        fill_server_cookie(r, (size_t)len, s->cookie_secret, addr, addr_len, now);
+      }
     }
     prepare_reply(s->smsgs, s->siov, m, r, (size_t)len, &s->addrs[i], s->addr_lens[i]);
     m++;
@@ -599,6 +622,7 @@ static void free_socket(batch_socket *s) {
   free(s->out);
   free(s->in_len);
   free(s->out_len);
+  free(s->out_flags);
   free(s);
 }
 
@@ -652,6 +676,21 @@ static napi_value clear_cache(napi_env env, napi_callback_info info) {
     atomic_store(&s->mode, MODE_MAIN);
     follow_mode(s);
   }
+  return NULL;
+}
+
+static napi_value set_cookie_secret(napi_env env, napi_callback_info info) {
+  batch_socket *s;
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&s));
+  void *data;
+  size_t length;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok || length != 16) {
+    napi_throw_type_error(env, NULL, "setCookieSecret(secret): a 16-byte Buffer");
+    return NULL;
+  }
+  memcpy(s->cookie_secret, data, 16);
   return NULL;
 }
 
@@ -742,12 +781,19 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   s->out = malloc((size_t)BATCH * OUT_SLOT);
   s->in_len = calloc(BATCH, sizeof(int32_t));
   s->out_len = calloc(BATCH, sizeof(int32_t));
+  s->out_flags = calloc(BATCH, sizeof(int32_t));
+  // Until JavaScript sets the configured one: a random secret, as BIND's default.
+  int rnd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (rnd >= 0) {
+    if (read(rnd, s->cookie_secret, sizeof s->cookie_secret) != (ssize_t)sizeof s->cookie_secret) memset(s->cookie_secret, 0, sizeof s->cookie_secret);
+    close(rnd);
+  }
   s->queue = malloc((size_t)MISS_QUEUE * sizeof(queued_query));
   s->counters = calloc((size_t)(MAX_THREADS + 1) * COUNTER_STRIDE, sizeof(double));
   pthread_mutex_init(&s->queue_lock, NULL);
   pthread_mutex_init(&s->park_lock, NULL);
   pthread_cond_init(&s->park_cond, NULL);
-  if (!s->in || !s->out || !s->in_len || !s->out_len || !s->queue || !s->counters || cache_init(&s->cache) != 0) {
+  if (!s->in || !s->out || !s->in_len || !s->out_len || !s->out_flags || !s->queue || !s->counters || cache_init(&s->cache) != 0) {
     close(fd);
     free_socket(s);
     napi_throw_error(env, "ENOMEM", "udp_batch: out of memory");
@@ -802,6 +848,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "inputLengths", ab));
   CHECK(napi_create_external_arraybuffer(env, s->out_len, BATCH * sizeof(int32_t), noop_finalize, NULL, &ab));
   CHECK(napi_set_named_property(env, obj, "outputLengths", ab));
+  CHECK(napi_create_external_arraybuffer(env, s->out_flags, BATCH * sizeof(int32_t), noop_finalize, NULL, &ab));
+  CHECK(napi_set_named_property(env, obj, "outputFlags", ab));
   CHECK(napi_create_external_arraybuffer(env, s->counters, (size_t)(MAX_THREADS + 1) * COUNTER_STRIDE * sizeof(double), noop_finalize, NULL, &ab));
   CHECK(napi_set_named_property(env, obj, "counters", ab));
   CHECK(napi_create_int32(env, s->threads, &value));
@@ -819,6 +867,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "close", fn));
   CHECK(napi_create_function(env, "clearCache", NAPI_AUTO_LENGTH, clear_cache, s, &fn));
   CHECK(napi_set_named_property(env, obj, "clearCache", fn));
+  CHECK(napi_create_function(env, "setCookieSecret", NAPI_AUTO_LENGTH, set_cookie_secret, s, &fn));
+  CHECK(napi_set_named_property(env, obj, "setCookieSecret", fn));
   return obj;
 }
 
