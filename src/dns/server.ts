@@ -12,6 +12,7 @@ import type { ZoneSet } from './lookup.js';
 import type { Zone } from './zone.js';
 import { answerQuery, errorResponse, questionLabels, type CookieContext, type ParsedQuestion } from './query.js';
 import { addressBytes, processCookieSecret } from './cookie.js';
+import type { RateLimitSettings } from '../config/rate-limit.js';
 import { transferMessages } from './transfer.js';
 import { labelsToName, nameKey } from './name.js';
 import { nativeUdpUnavailable, openBatchedUdp, replyCacheEnabled, type BatchedUdp, type NativeUdpCounts } from './udp-batch.js';
@@ -22,8 +23,8 @@ export interface DnsView {
   zones: ZoneSet;
   /** Addresses allowed to transfer zones. */
   transferAllowed: (address: string) => boolean;
-  /** [dns] settings the server reads per packet (absent: a random cookie secret). */
-  settings?: { dns: { cookieSecret?: Uint8Array } };
+  /** [dns] settings the server reads (absent: a random cookie secret, no rate limiting). */
+  settings?: { dns: { cookieSecret?: Uint8Array; rateLimit?: RateLimitSettings } };
 }
 
 function cookieSecret(view: DnsView): Uint8Array {
@@ -68,6 +69,20 @@ export class DnsCounters {
   get cacheHits(): number {
     let n = 0;
     for (const counts of this.native) n += counts().hits;
+    return n;
+  }
+
+  /** Replies response rate limiting dropped (with log-only: would have dropped). */
+  get rateLimitDropped(): number {
+    let n = 0;
+    for (const counts of this.native) n += counts().rateLimitDropped;
+    return n;
+  }
+
+  /** Replies it sent truncated (TC, or BADCOOKIE to a cookie client) instead (with log-only: would have). */
+  get rateLimitSlipped(): number {
+    let n = 0;
+    for (const counts of this.native) n += counts().rateLimitSlipped;
     return n;
   }
 
@@ -117,8 +132,9 @@ export class DnsServer {
   private readonly batched: BatchedUdp[] = [];
   /** The zones the reply cache was filled from. */
   private cachedFor: ReadonlyMap<string, Zone> | undefined;
-  /** The cookie secret the addon holds. */
+  /** The cookie secret and rate limits the addon holds. */
   private secretGiven: Uint8Array | undefined;
+  private rateLimitGiven: RateLimitSettings | undefined;
 
   /** Binds UDP and TCP on each address; port 0 picks one free port used for both. */
   async listen(addresses: readonly ListenAddress[]): Promise<void> {
@@ -126,6 +142,7 @@ export class DnsServer {
     this.udpMode = unavailable ? { kind: 'dgram', reason: unavailable } : { kind: 'batched', replyCache: replyCacheEnabled() };
     this.cachedFor = this.view().zones.zones;
     this.secretGiven = cookieSecret(this.view());
+    this.rateLimitGiven = this.view().settings?.dns.rateLimit;
     for (const { host, port } of addresses) {
       let bound: BoundEndpoint | undefined;
       for (let attempt = 0; attempt < (port === 0 ? 20 : 1) && !bound; attempt++) {
@@ -148,6 +165,7 @@ export class DnsServer {
         if ('counts' in udp) {
           const batched = udp;
           batched.setCookieSecret(cookieSecret(this.view()));
+          batched.setRateLimit(this.view().settings?.dns.rateLimit);
           this.batched.push(batched);
           this.counters.addNative(() => batched.counts());
           this.udpMode.threads = batched.threads;
@@ -172,6 +190,11 @@ export class DnsServer {
     if (secret !== this.secretGiven) {
       this.secretGiven = secret;
       for (const udp of this.batched) udp.setCookieSecret(secret);
+    }
+    const rateLimit = this.view().settings?.dns.rateLimit;
+    if (JSON.stringify(rateLimit) !== JSON.stringify(this.rateLimitGiven)) {
+      this.rateLimitGiven = rateLimit;
+      for (const udp of this.batched) udp.setRateLimit(rateLimit);
     }
     // A reply depends only on the zones (AnswerTable). A reload that leaves every zone the same
     // object (a mail table edited, a zone file saved unchanged or broken) keeps the cache.
