@@ -33,6 +33,7 @@ function totalsLine(model: DashboardModel): Line {
   const notify = d.notifiesUnanswered ? `NOTIFY ${d.notifies} (${d.notifiesUnanswered} unanswered)` : `NOTIFY ${d.notifies}`;
   return [
     seg(`      ${d.queries} queries (${d.tcpQueries} TCP)  ${d.nxdomain} NXDOMAIN  ${d.refused} REFUSED${d.dropped ? `  ${d.dropped} dropped` : ''}  `, { dim: true }),
+    ...(d.rateLimitDropped || d.rateLimitSlipped ? [seg(`rate-limited ${d.rateLimitDropped} dropped ${d.rateLimitSlipped} slipped  `, { color: 'yellow' })] : []),
     seg(`AXFR ${d.transfers}${d.transfersRefused ? ` (${d.transfersRefused} refused)` : ''}  `, { dim: true }),
     seg(notify, { dim: true, color: d.notifiesUnanswered ? 'yellow' : undefined }),
   ];

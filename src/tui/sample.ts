@@ -140,6 +140,9 @@ export interface DashboardModel {
     nxdomain: number;
     refused: number;
     dropped: number;
+    /** Response rate limiting: replies dropped and sent truncated (slipped). */
+    rateLimitDropped: number;
+    rateLimitSlipped: number;
     transfers: number;
     transfersRefused: number;
     notifies: number;
@@ -354,6 +357,8 @@ export class Sampler {
         nxdomain: d.byRcode[RCODE_NXDOMAIN] ?? 0,
         refused: d.byRcode[RCODE_REFUSED] ?? 0,
         dropped: d.dropped,
+        rateLimitDropped: d.rateLimitDropped,
+        rateLimitSlipped: d.rateLimitSlipped,
         transfers: d.transfers,
         transfersRefused: d.transfersRefused,
         notifies: this.notifies,
