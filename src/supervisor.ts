@@ -16,6 +16,7 @@ import { Spool } from './queue/spool.js';
 import { QueueManager } from './queue/manager.js';
 import { ListService } from './lists/service.js';
 import { checkIdentityProblems } from './identity/rules.js';
+import { DataDirInUseError, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export interface ApplianceOptions {
   /** Directory holding zones/ and mailconf/. */
@@ -71,9 +72,40 @@ function logProblems(log: Logger, problems: readonly ConfigProblem[]): void {
   }
 }
 
+/**
+ * Starts the appliance on its data directory, which it holds locked until stop() (one daemon per
+ * data directory, src/data-dir-lock.ts). A directory another daemon holds is refused at once,
+ * before anything in it is read or changed.
+ */
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
   const configDir = path.resolve(options.configDir);
   const dataDir = path.resolve(options.dataDir ?? path.join(configDir, 'var'));
+  let dataLock: DataDirLock;
+  try {
+    dataLock = await lockDataDir(dataDir);
+  } catch (err) {
+    if (err instanceof DataDirInUseError) throw new StartupError(err.message);
+    throw new StartupError(`cannot lock the data directory: ${(err as Error).message}`);
+  }
+  try {
+    const appliance = await startServices(options, configDir, dataDir, dataLock);
+    return {
+      ...appliance,
+      stop: async () => {
+        try {
+          await appliance.stop();
+        } finally {
+          await dataLock.release();
+        }
+      },
+    };
+  } catch (err) {
+    await dataLock.release();
+    throw err;
+  }
+}
+
+async function startServices(options: ApplianceOptions, configDir: string, dataDir: string, dataLock: DataDirLock): Promise<Appliance> {
   const ring = new LogRing();
   // The ring is the dashboard's (output 'none': the dashboard owns the terminal). Without one it
   // would only cost a JSON.parse of every line, on the thread that answers SMTP.
@@ -85,6 +117,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   logProblems(log, first.problems);
   if (!first.snapshot) throw new StartupError('configuration has errors; nothing started', first.problems);
   let current: Snapshot = first.snapshot;
+  if (dataLock.kind === 'pid-file') log.warn({ file: dataLock.file }, `data directory lock: pid file only (the flock addon is not built); a second daemon started at the same instant is not kept out`);
   for (const z of current.zoneStatus) {
     if (z.loaded) log.info({ zone: z.origin, serial: z.serial, records: z.records }, `zone ${z.origin} loaded serial ${z.serial}`);
     else log.error({ zone: z.origin }, `zone ${z.origin} not loaded: it has errors`);
