@@ -10,32 +10,11 @@ import path from 'node:path';
 import { DEFAULT_TOML, makeConfigDir, runAppliance } from '../helpers/appliance.js';
 import { startAppliance } from '../../src/supervisor.js';
 import { needs } from '../helpers/peers.js';
-import { axfrText, verifyServedZone } from '../helpers/dnssec.js';
+import { axfrText, EDGE_ZONE, verifyServedZone } from '../helpers/dnssec.js';
 import { loadSnapshot } from '../../src/config/snapshot.js';
 
 const SIGNED_TOML = (zones: string, nsec3 = false): string => `${DEFAULT_TOML}[dnssec]\nzones = [${zones}]\nnsec3 = ${nsec3}\n`;
 
-/** A zone with what denial of existence must get right: a wildcard, empty non-terminals, delegations with and without DS, glue. */
-export const EDGE_ZONE = `$TTL 600
-@ IN SOA ns1.edge.test. hostmaster.edge.test. 7 3600 600 86400 300
-@ IN NS ns1.edge.test.
-@ IN MX 10 mail.edge.test.
-ns1 IN A 192.0.2.1
-mail IN A 192.0.2.25
-mail IN AAAA 2001:db8::25
-_25._tcp.mail IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
-*.wild IN TXT "wildcard"
-*.wild IN MX 10 mail.edge.test.
-a.b.c.deep IN A 192.0.2.9
-alias IN CNAME mail.edge.test.
-chain IN CNAME alias.edge.test.
-insecure IN NS ns.insecure.edge.test.
-ns.insecure IN A 192.0.2.53
-secure IN NS ns.secure.edge.test.
-secure IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
-ns.secure IN A 192.0.2.54
-UPPER IN A 192.0.2.77
-`;
 
 for (const nsec3 of [false, true]) {
   const mode = nsec3 ? 'NSEC3' : 'NSEC';
