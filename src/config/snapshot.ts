@@ -17,7 +17,7 @@ import { AliasTable } from './aliases.js';
 import { LocalHostNames } from './local-host-names.js';
 import { LocalUsers } from './users.js';
 import { listClashes, listMap, loadLists, type ListConfig } from '../lists/config.js';
-import { signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
+import { recordServedSerial, signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
 import type { SigningJob } from '../dns/dnssec/sign-zone.js';
 
 export const SETTINGS_FILE = 'mailconf/mxbox.toml';
@@ -234,13 +234,16 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     const before = previous?.zones.zones.get(nameKey(status.origin));
     if (zone) {
       zones.push(zone);
-      if (!reused && before && before.soaFields.serial === zone.soaFields.serial && before.fingerprint() !== zone.fingerprint()) {
+      if (!reused && zone.dnssec) await recordServedSerial(dataDir, zone);
+      // A signed zone's served serial rises with every signing: the file's own serial is what the admin must raise.
+      const fileSerial = (z: Zone): number => z.dnssec?.fileSerial ?? z.soaFields.serial;
+      if (!reused && before && fileSerial(before) === fileSerial(zone) && before.fingerprint() !== zone.fingerprint()) {
         const soa = zone.soa.records[0]!.source;
         status.problems.push({
           file: soa.file,
           line: soa.line,
           severity: 'warning',
-          message: `zone ${status.origin} changed but its serial ${zone.soaFields.serial} did not; secondaries will not pick up the change until the serial rises`,
+          message: `zone ${status.origin} changed but its serial ${fileSerial(zone)} did not; secondaries will not pick up the change until the serial rises`,
         });
       }
     } else if (before) {

@@ -65,7 +65,7 @@ export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>): Promi
         });
       } else {
         const signed = signZone(parsed.origin, parsed.records, index, opts.dnssec);
-        parsed.records = parsed.records.concat(signed.records);
+        parsed.records = signed.records;
         result.dnssec = signed.signing;
         index = await runSliced(zoneIndexSteps(parsed.origin, parsed.records));
       }

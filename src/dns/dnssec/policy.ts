@@ -5,7 +5,9 @@ import type { DnssecSettings } from '../../config/settings.js';
 import type { ConfigProblem } from '../../config/problems.js';
 import { nameKey } from '../name.js';
 import type { Zone } from '../zone.js';
-import { loadZoneKeys } from './keystore.js';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadZoneKeys, zoneKeyDir } from './keystore.js';
 import type { SigningJob } from './sign-zone.js';
 
 export function isSignedZone(settings: DnssecSettings, origin: string): boolean {
@@ -22,6 +24,8 @@ export async function signingJob(dataDir: string, settings: DnssecSettings, orig
   const nowS = Math.floor(now.getTime() / 1000);
   const events = states.flatMap((s) => [s.dsAfter, s.removeAt]).filter((t): t is string => t !== undefined).map((t) => Math.floor(new Date(t).getTime() / 1000)).filter((t) => t > nowS);
   const job: SigningJob = { keys, cdsTags, nsec3: settings.nsec3, nowS, previous: before?.dnssec?.cache };
+  const lastSerial = before?.dnssec?.servedSerial ?? (await readServedSerial(dataDir, origin));
+  if (lastSerial !== undefined) job.lastSerial = lastSerial;
   if (events.length > 0) job.nextKeyEventS = Math.min(...events);
   return job;
 }
@@ -55,4 +59,20 @@ export function nextSigningEvent(zones: Iterable<Zone>): number | undefined {
   let next = Infinity;
   for (const zone of zones) if (zone.dnssec) next = Math.min(next, zone.dnssec.refreshAt * 1000);
   return Number.isFinite(next) ? next : undefined;
+}
+
+/** The serial last served for a signed zone, kept across restarts so it never goes back. */
+async function readServedSerial(dataDir: string, origin: string): Promise<number | undefined> {
+  try {
+    const n = Number((await readFile(path.join(zoneKeyDir(dataDir, origin), 'serial'), 'utf8')).trim());
+    return Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function recordServedSerial(dataDir: string, zone: Zone): Promise<void> {
+  const file = path.join(zoneKeyDir(dataDir, zone.origin), 'serial');
+  await writeFile(file + '.tmp', `${zone.dnssec!.servedSerial}\n`, { mode: 0o600 });
+  await rename(file + '.tmp', file);
 }

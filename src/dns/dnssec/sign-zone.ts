@@ -36,6 +36,12 @@ export interface SigningJob {
   previous?: SignatureCache;
   /** Seconds since the epoch: when the key set next changes by itself (a rollover's next step). */
   nextKeyEventS?: number;
+  /**
+   * The SOA serial last served for this zone. Every signing changes the zone for secondaries, so
+   * the served serial must rise even when the file's did not: it becomes the file's when that is
+   * higher, else the last one plus one (as BIND's inline signing keeps a serial of its own).
+   */
+  lastSerial?: number;
 }
 
 /** A signed zone's DNSSEC state, kept with the Zone. */
@@ -43,6 +49,9 @@ export interface ZoneSigning {
   chain: NsecChain | Nsec3Chain;
   keyTags: number[];
   cdsTags: number[];
+  /** The serial the file says, and the one served (see SigningJob.lastSerial). */
+  fileSerial: number;
+  servedSerial: number;
   /** Seconds since the epoch: the first signature's end, and when the zone must be re-signed. */
   earliestExpiration: number;
   refreshAt: number;
@@ -52,6 +61,7 @@ export interface ZoneSigning {
 }
 
 export interface SignedZone {
+  /** The zone's records (the SOA's serial as served) and everything the signer added. */
   records: ResourceRecord[];
   signing: ZoneSigning;
 }
@@ -65,17 +75,33 @@ export function signedElsewhere(records: readonly ResourceRecord[]): ResourceRec
   return records.find((rr) => SIGNED_ELSEWHERE_TYPES.has(rr.type));
 }
 
-export function signZone(origin: string, records: readonly ResourceRecord[], index: ZoneIndex, job: SigningJob): SignedZone {
+/** RFC 1982: whether serial a is greater than b. */
+function serialGreater(a: number, b: number): boolean {
+  return a !== b && ((a - b) >>> 0) < 0x80000000;
+}
+
+/** The SOA with another serial (the file's record is left as it was). */
+function withSerial(soa: ResourceRecord, serial: number): ResourceRecord {
+  const tail = Buffer.from(soa.rdata[2] as Uint8Array);
+  tail.writeUInt32BE(serial >>> 0, 0);
+  return { owner: soa.owner, type: soa.type, class: soa.class, ttl: soa.ttl, rdata: [soa.rdata[0]!, soa.rdata[1]!, tail], source: soa.source };
+}
+
+export function signZone(origin: string, input: readonly ResourceRecord[], index: ZoneIndex, job: SigningJob): SignedZone {
   const { names, flags, firstOfNode, byNode } = index;
-  const apexRecords = byNode.subarray(firstOfNode[0]!, firstOfNode[1]!);
-  const soaRecord = [...apexRecords].map((i) => records[i]!).find((rr) => rr.type === TYPE.SOA)!;
+  const records = input.slice();
+  const soaIndex = [...byNode.subarray(firstOfNode[0]!, firstOfNode[1]!)].find((i) => records[i]!.type === TYPE.SOA)!;
+  const fileSerial = soaFields(records[soaIndex]!).serial;
+  const servedSerial = job.lastSerial === undefined || serialGreater(fileSerial, job.lastSerial) ? fileSerial : (job.lastSerial + 1) >>> 0;
+  if (servedSerial !== fileSerial) records[soaIndex] = withSerial(records[soaIndex]!, servedSerial);
+  const soaRecord = records[soaIndex]!;
   const negativeTtl = Math.min(soaRecord.ttl, soaFields(soaRecord).minimum);
   const apex = names[0]!;
 
   const signerWire = canonicalNameWire(origin);
   const signers = job.keys.filter((k) => k.signs).map((k) => ({ tag: k.tag, key: privateKeyObject(k), signerWire }));
   const signer = new RRsetSigner(signers, job.nowS, () => validityAt(job.nowS), job.previous);
-  const out: ResourceRecord[] = [];
+  const out: ResourceRecord[] = records;
 
   // The apex's own DNSSEC RRsets, signed below with the rest of the apex.
   const apexExtra: ResourceRecord[] = [];
@@ -144,6 +170,8 @@ export function signZone(origin: string, records: readonly ResourceRecord[], ind
       chain,
       keyTags: job.keys.map((k) => k.tag),
       cdsTags: job.cdsTags,
+      fileSerial,
+      servedSerial,
       earliestExpiration: earliest,
       refreshAt: Math.min(refreshTime(earliest), job.nextKeyEventS ?? Infinity),
       cache: signer.kept,
