@@ -22,7 +22,7 @@ export async function signingJob(dataDir: string, settings: DnssecSettings, orig
   const wanted = states.filter((s) => !s.removeAt && (!s.dsAfter || new Date(s.dsAfter) <= now)).map((s) => keys.find((k) => k.file === s.file)!.tag);
   const cdsTags = wanted.length > 0 ? wanted : states.filter((s) => !s.dsAfter).map((s) => keys.find((k) => k.file === s.file)!.tag);
   const nowS = Math.floor(now.getTime() / 1000);
-  const events = states.flatMap((s) => [s.dsAfter, s.removeAt]).filter((t): t is string => t !== undefined).map((t) => Math.floor(new Date(t).getTime() / 1000)).filter((t) => t > nowS);
+  const events = states.flatMap((s) => [s.dsAfter, s.removeAt]).filter((t): t is string => t !== undefined).map((t) => Math.ceil(new Date(t).getTime() / 1000)).filter((t) => t > nowS);
   const job: SigningJob = { keys, cdsTags, nsec3: settings.nsec3, nowS, previous: before?.dnssec?.cache };
   const lastSerial = before?.dnssec?.servedSerial ?? (await readServedSerial(dataDir, origin));
   if (lastSerial !== undefined) job.lastSerial = lastSerial;
