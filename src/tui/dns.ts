@@ -52,6 +52,7 @@ export function zoneLines(z: ZoneRow, originWidth: number, maxProblems: number):
     head.push(seg('  not served', { color: 'red' }));
   }
   const out: Line[] = [head];
+  if (z.dnssec) out.push([seg('     '), seg(z.dnssec, { color: z.dnssec.includes('MISMATCH') ? 'red' : undefined, dim: !z.dnssec.includes('MISMATCH') })]);
   const shown = z.problems.slice(0, maxProblems);
   for (const p of shown) out.push([seg('     '), seg(p.text, { color: p.severity === 'error' ? 'red' : 'yellow' })]);
   if (z.problems.length > shown.length) out.push([seg(`     … ${z.problems.length - shown.length} more (l: log view)`, { dim: true })]);
