@@ -60,6 +60,10 @@ export function withTlsa(zones: Zone[], zoneSet: ZoneSet, settings: Settings, pa
   const wanted = tlsaOwners(settings).filter((owner) => ownZone(zoneSet, owner) && !writtenTlsa(zoneSet, owner));
   if (wanted.length === 0) return zones;
   const target = zoneSet.findZone(wanted[0]!)!;
+  // A signed zone gets no unsigned records: a TLSA without its RRSIG is bogus to a validating
+  // sender, worse than none. There the admin writes the record in the zone file (it is then
+  // signed with the rest); the identity rule says so and gives the record.
+  if (target.dnssec) return zones;
   const key = `${wanted.join(' ')} ${pair.spkiSha256}`;
   let entry = augmented.get(target);
   if (!entry || entry.key !== key) {
@@ -108,6 +112,10 @@ export function tlsaFindings(input: { settings: Settings; zones: ZoneSet; tls?: 
       continue;
     }
     const written = writtenTlsa(input.zones, owner);
+    if (!written && zone.dnssec) {
+      findings.push({ rule: 'tlsa', ok: false, severity: 'warning', message: `${display(owner)} is in the signed zone ${display(zone.origin)}: mxbox adds no unsigned TLSA there; write it in the zone file to have it signed`, fix: record(owner), fixAction: 'add' });
+      continue;
+    }
     const set = written ?? zone.nodes.get(nameKey(owner))?.rrsets.get(TYPE.TLSA)?.records ?? [];
     const matching = set.filter((rr) => tlsaMatches(rdataBytesOf(rr), pair.cert));
     // Usage 0/2 (a CA) records cannot be checked against the leaf alone; one of those is left to the admin.
