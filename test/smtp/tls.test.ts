@@ -16,6 +16,9 @@ import { run } from '../helpers/run.js';
 import type { MailLogListener } from '../../src/smtp/mail-log.js';
 import type { ReloadResult } from '../../src/supervisor.js';
 import { formatProblem } from '../../src/config/problems.js';
+import { Sampler } from '../../src/tui/sample.js';
+import { smtpLines } from '../../src/tui/smtp.js';
+import { checkIdentity } from '../../src/identity/rules.js';
 
 type LogEvent = Parameters<MailLogListener>[0];
 
@@ -140,5 +143,10 @@ describe('STARTTLS on the MX', { skip: needs('openssl', 'swaks', 'dig') }, () =>
     const r = await run('node', [cli, 'check', '--config', a.dir]);
     assert.match(r.stdout, /^tls: certs\/mail\.crt: CN=mail8191\.futuretg\.com; names mail8191\.futuretg\.com; RSA 2048; expires \d{4}-\d\d-\d\d \(\d+ days left\); self-signed$/m, r.stdout);
     assert.match(r.stdout, /^identity: ✔ TLSA _25\._tcp\.mail8191\.futuretg\.com \(served by mxbox\) matches the certificate in use$/m, r.stdout);
+    // The dashboard's SMTP panel shows the same line.
+    await eventually(() => (a.app.snapshot().tls?.info.keyType === 'RSA 2048' && !a.app.snapshot().problems.some((p) => p.file.startsWith('certs/')) ? true : undefined), 5000, 'the good pair back');
+    const model = new Sampler({ identity: (s) => ({ findings: checkIdentity(s), asWritten: [] }) }).sample(a.app.state());
+    const panel = smtpLines(model, 120).map((line) => line.map((part) => part.text).join('')).join('\n');
+    assert.match(panel, /^TLS {3}certs\/mail\.crt: CN=mail8191\.futuretg\.com; names mail8191\.futuretg\.com; RSA 2048; expires \d{4}-\d\d-\d\d \(\d+ days left\); self-signed$/m, panel);
   });
 });
