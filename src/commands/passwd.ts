@@ -4,7 +4,8 @@
 // rewritten atomically with its other lines and comments as they were; the running appliance
 // picks it up on save, like every file under mailconf/.
 
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import path from 'node:path';
 import { hashPassword, PASSWD_FILE } from '../config/passwd.js';
 import type { Command } from './types.js';
@@ -80,9 +81,7 @@ export const passwd: Command = async (args, { configDir }) => {
   const at = lines.findIndex((l) => l.trim().toLowerCase().startsWith(`${user}:`));
   if (at >= 0) lines[at] = entry;
   else lines.push(entry);
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, lines.join('\n') + '\n', { mode: 0o600 });
-  await rename(temp, file);
+  await writeFileAtomic(file, lines.join('\n') + '\n', 0o600);
   console.log(`${PASSWD_FILE}: password ${at >= 0 ? 'changed' : 'set'} for ${user}`);
   return 0;
 };

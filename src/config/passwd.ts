@@ -51,7 +51,11 @@ export async function hashPassword(password: string, logN = DEFAULT_LOG_N): Prom
 }
 
 export class PasswdTable {
-  private constructor(private readonly entries: ReadonlyMap<string, ScryptHash>) {}
+  private constructor(
+    private readonly entries: ReadonlyMap<string, ScryptHash>,
+    /** The line each user is on, for messages. */
+    readonly lines: ReadonlyMap<string, number> = new Map(),
+  ) {}
 
   static empty(): PasswdTable {
     return new PasswdTable(new Map());
@@ -59,6 +63,7 @@ export class PasswdTable {
 
   static parse(text: string, file: string): { table: PasswdTable; problems: ConfigProblem[] } {
     const entries = new Map<string, ScryptHash>();
+    const lines = new Map<string, number>();
     const problems: ConfigProblem[] = [];
     text.split('\n').forEach((raw, i) => {
       const line = raw.trim();
@@ -72,9 +77,12 @@ export class PasswdTable {
       const parsed = parsePhc(line.slice(colon + 1).trim());
       if (typeof parsed === 'string') problems.push({ file, line: i + 1, severity: 'error', message: `${user}: ${parsed}` });
       else if (entries.has(user)) problems.push({ file, line: i + 1, severity: 'error', message: `${user} is listed twice` });
-      else entries.set(user, parsed);
+      else {
+        entries.set(user, parsed);
+        lines.set(user, i + 1);
+      }
     });
-    return { table: new PasswdTable(entries), problems };
+    return { table: new PasswdTable(entries, lines), problems };
   }
 
   get size(): number {

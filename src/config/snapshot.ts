@@ -125,11 +125,15 @@ async function loadMailTables(configDir: string, settings: Settings, problems: C
 }
 
 /** mailconf/passwd; absent is an empty table, a file with errors keeps the last good table. */
-async function loadPasswd(configDir: string, problems: ConfigProblem[], previous?: PasswdTable): Promise<PasswdTable> {
+async function loadPasswd(configDir: string, problems: ConfigProblem[], users: MailTables['users'], previous?: PasswdTable): Promise<PasswdTable> {
   const text = await readOptional(configDir, PASSWD_FILE);
   if (text === undefined) return PasswdTable.empty();
   const r = PasswdTable.parse(text, PASSWD_FILE);
   problems.push(...r.problems);
+  // A login is a local user: their own address is what they may send as.
+  for (const [user, line] of r.table.lines) {
+    if (!users.has(user)) problems.push({ file: PASSWD_FILE, line, severity: 'warning', message: `${user} is not a local user (mailconf/users): it can log in but owns no address to send as` });
+  }
   return hasErrors(r.problems) && previous ? previous : r.table;
 }
 
@@ -275,7 +279,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   }
   problems.push(...unservedSignedZones(settings.dnssec, zones, SETTINGS_FILE));
   const tls = await loadCertificate(configDir, dataDir, settings, problems, previous?.tls);
-  const passwd = await loadPasswd(configDir, problems, previous?.passwd);
+  const passwd = await loadPasswd(configDir, problems, mail.users, previous?.passwd);
   // The mail host's TLSA records join its zone as data (the admin's own TLSA wins; not in a signed zone).
   const zoneSet = new ZoneSet(withTlsa(zones, new ZoneSet(zones), settings, tls));
   const snapshot: Snapshot = Object.freeze({

@@ -5,7 +5,8 @@
 // Node 20 can parse certificates but not create them.
 
 import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import path from 'node:path';
 import { generate } from 'selfsigned';
 import { daysLeft, describe, nameCovers } from './certificate.js';
@@ -24,12 +25,6 @@ async function readIfThere(file: string): Promise<string | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-}
-
-async function writeAtomically(file: string, text: string, mode: number): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, text, { mode });
-  await rename(temp, file);
 }
 
 export interface SelfSignedResult {
@@ -70,7 +65,7 @@ export async function ensureSelfSigned(dataDir: string, hostname: string, now = 
   }
   if (!keyPem) {
     keyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    await writeAtomically(keyFile, keyPem, 0o600);
+    await writeFileAtomic(keyFile, keyPem, 0o600);
     created = true;
   }
   const publicKey = createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }) as string;
@@ -89,6 +84,6 @@ export async function ensureSelfSigned(dataDir: string, hostname: string, now = 
       { name: 'subjectAltName', altNames: [{ type: 2, value: host }] },
     ],
   });
-  await writeAtomically(certFile, pems.cert, 0o644);
+  await writeFileAtomic(certFile, pems.cert, 0o644);
   return { certFile, keyFile, action: created || !certPem ? 'created' : 'renewed' };
 }
