@@ -222,8 +222,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   let reloading: Promise<ReloadResult> | undefined;
   const reload = async (): Promise<ReloadResult> => {
     const before = current;
-    let next = await loadSnapshot(configDir, dataDir, before);
-    if (next.snapshot && (await tlsKeeper.prepare(next.snapshot))) next = await loadSnapshot(configDir, dataDir, before);
+    const next = await loadSnapshot(configDir, dataDir, before);
     logProblems(log, next.problems);
     if (!next.snapshot) {
       log.error('reload rejected: the last good configuration keeps serving');
@@ -236,6 +235,13 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     // A new certificate is live for new sessions at once; open sessions keep theirs.
     smtp?.updateTls(current.tls);
     await tlsKeeper.follow(current);
+    // A renamed host or a generated certificate close to its end: renewed (same key) beside the
+    // running Snapshot, so the reload that carried the change is not held up; then one more reload.
+    const renewing = current;
+    void tlsKeeper.prepare(renewing).then(
+      (changed) => changed && current === renewing && void serialisedReload?.(),
+      (err: Error) => log.error({ err }, `tls: the self-signed certificate could not be renewed: ${err.message}`),
+    );
     for (const z of current.zoneStatus) {
       const old = before.zones.zones.get(nameKey(z.origin));
       if (z.stale) log.error({ zone: z.origin, serial: z.serial }, `zone ${z.origin} has errors: serial ${z.serial} keeps serving`);

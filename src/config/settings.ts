@@ -80,6 +80,8 @@ export interface QueueSettings {
 export interface TlsSettings {
   cert?: string;
   key?: string;
+  /** Serve the mail host's TLSA records (3 1 1 of the key in use) from its zone; default true. */
+  tlsa: boolean;
 }
 
 export interface OutboundSettings {
@@ -133,7 +135,7 @@ const SCHEMA: Schema = {
   dns: { listen: 'string[]', transfer: 'string[]', notify: 'string[]', notify_ns: 'boolean', cookie_secret: 'string', rate_limit: { ...RATE_LIMIT_SCHEMA } },
   queue: { interval: 'string', warn: 'string', return: 'string', max_concurrency: 'integer', per_destination: 'integer' },
   outbound: { resolver: 'string', port: 'integer', smarthost: 'string', tls: 'string' },
-  tls: { cert: 'string', key: 'string' },
+  tls: { cert: 'string', key: 'string', tlsa: 'boolean' },
   submission: { listen: 'string[]' },
   submissions: { listen: 'string[]' },
   zones: 'table<string>',
@@ -299,7 +301,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   if (outboundTls !== 'may' && outboundTls !== 'encrypt') err(['outbound', 'tls'], `outbound.tls must be "may" or "encrypt" (Postfix's names), found "${outboundTls}"`);
   const outbound: OutboundSettings = { resolver: outboundResolver, port: outboundPort, smarthost, tls: outboundTls as 'may' | 'encrypt' };
 
-  const tlsRaw = (raw.tls ?? {}) as { cert?: string; key?: string };
+  const tlsRaw = (raw.tls ?? {}) as { cert?: string; key?: string; tlsa?: boolean };
   if ((tlsRaw.cert === undefined) !== (tlsRaw.key === undefined)) {
     err(['tls', tlsRaw.cert === undefined ? 'key' : 'cert'], `tls: "cert" and "key" go together (give both, or neither for a generated self-signed certificate)`);
   }
@@ -395,7 +397,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
       queue,
       outbound,
       smtp,
-      tls: { cert: tlsRaw.cert, key: tlsRaw.key },
+      tls: { cert: tlsRaw.cert, key: tlsRaw.key, tlsa: tlsRaw.tlsa ?? true },
       submission: { listen: submissionListen },
       submissions: { listen: submissionsListen },
       delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false },

@@ -31,7 +31,7 @@ async function read(file: string, shown: string): Promise<string> {
 
 /** The generated pair in the data directory, if it is there and good. */
 async function generatedPair(configDir: string, dataDir: string, settings: Settings): Promise<CertificatePair | undefined> {
-  const files = certificateFiles(configDir, dataDir, { ...settings, tls: {} });
+  const files = certificateFiles(configDir, dataDir, { ...settings, tls: { tlsa: settings.tls.tlsa } });
   try {
     return checkPair(await readFile(files.cert, 'utf8'), await readFile(files.key, 'utf8'), files.certShown, files.keyShown);
   } catch {

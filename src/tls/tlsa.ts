@@ -56,7 +56,7 @@ export function fileZone<Z extends Zone | undefined>(zone: Z): Z {
  * gets records is rebuilt once per (file zone, key) and reused across reloads after that.
  */
 export function withTlsa(zones: Zone[], zoneSet: ZoneSet, settings: Settings, pair: CertificatePair | undefined): Zone[] {
-  if (!pair) return zones;
+  if (!pair || !settings.tls.tlsa) return zones;
   const wanted = tlsaOwners(settings).filter((owner) => ownZone(zoneSet, owner) && !writtenTlsa(zoneSet, owner));
   if (wanted.length === 0) return zones;
   const target = zoneSet.findZone(wanted[0]!)!;
@@ -102,7 +102,7 @@ const display = (name: string): string => name.replace(/\.$/, '');
  */
 export function tlsaFindings(input: { settings: Settings; zones: ZoneSet; tls?: CertificatePair }): IdentityFinding[] {
   const pair = input.tls;
-  if (!pair) return [];
+  if (!pair || !input.settings.tls.tlsa) return [];
   const findings: IdentityFinding[] = [];
   const record = (owner: string): string => `${display(owner)}. ${TLSA_TTL} IN TLSA 3 1 1 ${pair.spkiSha256}`;
   for (const owner of tlsaOwners(input.settings)) {
@@ -122,14 +122,14 @@ export function tlsaFindings(input: { settings: Settings; zones: ZoneSet; tls?: 
     const caOnly = set.some((rr) => { const u = rdataBytesOf(rr)[0]; return u === 0 || u === 2; });
     if (matching.length || caOnly) {
       const how = written ? 'as written in the zone' : 'served by mxbox';
-      findings.push({ rule: 'tlsa', ok: true, severity: 'error', message: `TLSA ${display(owner)} (${how}) ${matching.length ? 'matches the certificate in use' : 'names a CA (usage 0/2): not checked against the certificate'}` });
+      findings.push({ rule: 'tlsa', ok: true, severity: 'error', message: `TLSA ${display(owner)} (${how}) ${matching.length ? 'matches the certificate mxbox presents' : 'names a CA (usage 0/2): not checked against the certificate'}` });
     } else {
       const first = set[0];
       findings.push({
         rule: 'tlsa',
         ok: false,
         severity: 'error',
-        message: `TLSA ${display(owner)} does not match the certificate in use (${pair.certFile}): DANE senders will refuse to deliver`,
+        message: `TLSA ${display(owner)} does not match the certificate mxbox presents (${pair.certFile}): DANE senders will refuse to deliver`,
         fix: record(owner),
         fixAction: 'change it to',
         place: first ? { file: first.source.file, line: first.source.line } : undefined,

@@ -15,6 +15,8 @@ import { hashPassword, PasswdTable } from '../../src/config/passwd.js';
 import { AuthGuard, authenticate } from '../../src/smtp/auth.js';
 import { parseSettings } from '../../src/config/settings.js';
 import { formatProblem } from '../../src/config/problems.js';
+import { loadSnapshot } from '../../src/config/snapshot.js';
+import { makeConfigDir } from '../helpers/appliance.js';
 
 const DAY = 86_400_000;
 
@@ -131,4 +133,18 @@ test('settings: [tls], [submission], [submissions], smtp.require_tls, outbound.t
     'mailconf/mxbox.toml:4: tls: "cert" and "key" go together (give both, or neither for a generated self-signed certificate)',
     'mailconf/mxbox.toml:8: submission.listen: "587" is not an address:port (write IPv6 as [::1]:5353)',
   ]);
+});
+
+test('mailconf/passwd in the Snapshot: a login that is no local user is a warning with its line', async () => {
+  const hash = await hashPassword('x', 10);
+  const dir = await makeConfigDir({ sampleMailconf: true, files: { 'mailconf/passwd': `# users\ntony:${hash}\nghost:${hash}\n` } });
+  try {
+    const { snapshot, problems } = await loadSnapshot(dir, path.join(dir, 'var'));
+    assert.equal(snapshot!.passwd.size, 2);
+    assert.deepEqual(problems.filter((p) => p.file === 'mailconf/passwd').map(formatProblem), [
+      'mailconf/passwd:3: warning: ghost is not a local user (mailconf/users): it can log in but owns no address to send as',
+    ]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
