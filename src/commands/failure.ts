@@ -1,13 +1,13 @@
 // How a command that failed is reported. A user's mistake — a file or directory that is missing,
-// is not what it should be or cannot be read, a bad argument — gets one line naming it and exit
-// status 1; only a bug in mxbox shows its stack trace, so that it can be reported.
+// is not what it should be or cannot be read — gets one line naming it and exit status 1; only a
+// bug in mxbox shows its stack trace, so that it can be reported.
 
-/** A mistake of the user's that a command found and explains in its message. */
-export class UserError extends Error {}
-
-/** True for errors about the user's input: UserError, and the system's errors about a path (ENOENT, ENOTDIR, EISDIR, EACCES...). */
+/**
+ * True for the system's errors about a path the user gave or set up (ENOENT, ENOTDIR, EISDIR,
+ * EACCES... carry the call and the path in their message). The commands explain their own
+ * refusals themselves; what reaches the top unexplained and is not one of these is a bug.
+ */
 export function isUserMistake(err: unknown): boolean {
-  if (err instanceof UserError) return true;
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
 }
 
