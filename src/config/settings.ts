@@ -348,11 +348,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     resolver,
   };
   return {
-<<<<<<< HEAD
-    settings: { hostname, domain, dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false } },
-=======
-    settings: { hostname, domain, dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false } },
->>>>>>> i20-dnssec
+    settings: { hostname, domain, dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false } },
     problems,
   };
 }
