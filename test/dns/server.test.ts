@@ -9,6 +9,7 @@ import net from 'node:net';
 import { digBatch } from '../helpers/dig.js';
 import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { needs } from '../helpers/peers.js';
+import { dnsQuery, encodeName } from '../helpers/dns-query.js';
 
 const BIG_ZONE = `$TTL 300
 @ IN SOA ns.big.test. hostmaster.big.test. 1 3600 600 86400 60
@@ -91,7 +92,7 @@ describe('EDNS, truncation, TCP', () => {
   test('TCP pipelining: three queries in one write, three answers in order', async () => {
     const ids = [0x1111, 0x2222, 0x3333];
     const names = ['www.futuretg.com', 'ftp.futuretg.com', 'nosuch.futuretg.com'];
-    const frames = ids.map((id, i) => frame(query(id, names[i]!, 1)));
+    const frames = ids.map((id, i) => frame(dnsQuery(id, names[i]!, 1)));
     const replies = await tcpExchange(box.port, Buffer.concat(frames), 3);
     assert.deepEqual(replies.map((r) => r.readUInt16BE(0)), ids);
     assert.deepEqual(replies.map((r) => r.readUInt16BE(2) & 0x0f), [0, 0, 3]);
@@ -113,7 +114,7 @@ describe('zone transfers', () => {
     try {
       const [r] = await digBatch(closed.port, ['futuretg.com AXFR']);
       assert.match(r!.error ?? '', /Transfer failed/);
-      const reply = await tcpExchange(closed.port, frame(query(7, 'futuretg.com', 252)), 1);
+      const reply = await tcpExchange(closed.port, frame(dnsQuery(7, 'futuretg.com', 252)), 1);
       assert.equal(reply[0]!.readUInt16BE(2) & 0x0f, 5, 'REFUSED');
     } finally {
       await closed.stop();
@@ -121,7 +122,7 @@ describe('zone transfers', () => {
   });
 
   test('AXFR over UDP is FORMERR', async () => {
-    const reply = await udpExchange(box.port, query(9, 'futuretg.com', 252));
+    const reply = await udpExchange(box.port, dnsQuery(9, 'futuretg.com', 252));
     assert.equal(reply!.readUInt16BE(2) & 0x0f, 1);
   });
 });
@@ -153,7 +154,7 @@ describe('hostile packets never stop the server', () => {
         assert.equal(reply!.readUInt16BE(0), packet.readUInt16BE(0), 'ID echoed');
       }
       if (expect === 'any' && reply) assert.equal(reply.readUInt16BE(2) & 0x0f, 1);
-      const ok = await udpExchange(box.port, query(0x4242, 'www.futuretg.com', 1));
+      const ok = await udpExchange(box.port, dnsQuery(0x4242, 'www.futuretg.com', 1));
       assert.equal(ok!.readUInt16BE(2) & 0x0f, 0);
     });
   }
@@ -163,7 +164,7 @@ describe('hostile packets never stop the server', () => {
     let seed = 12345;
     const rand = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let i = 0; i < 2000; i++) {
-      const base = query(i, 'www.futuretg.com', 1);
+      const base = dnsQuery(i, 'www.futuretg.com', 1);
       const packet = Buffer.from(base.subarray(0, Math.floor(rand() * (base.length + 8))));
       for (let j = 0; j < packet.length; j++) if (rand() < 0.2) packet[j] = Math.floor(rand() * 256);
       socket.send(packet, box.port, '127.0.0.1');
@@ -178,7 +179,7 @@ describe('hostile packets never stop the server', () => {
       conn.on('error', () => resolve());
       conn.resume();
     });
-    const ok = await udpExchange(box.port, query(0x4343, 'www.futuretg.com', 1));
+    const ok = await udpExchange(box.port, dnsQuery(0x4343, 'www.futuretg.com', 1));
     assert.equal(ok!.readUInt16BE(0), 0x4343);
     assert.equal(ok!.readUInt16BE(2) & 0x0f, 0);
   });
@@ -186,20 +187,7 @@ describe('hostile packets never stop the server', () => {
 
 // ---- raw packet helpers
 
-function encodeName(name: string): Buffer {
-  const parts = name.split('.').filter(Boolean);
-  return Buffer.concat([...parts.map((p) => Buffer.concat([Buffer.from([p.length]), Buffer.from(p, 'latin1')])), Buffer.from([0])]);
-}
 
-function query(id: number, name: string, qtype: number): Buffer {
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id, 0);
-  header.writeUInt16BE(1, 4);
-  const tail = Buffer.alloc(4);
-  tail.writeUInt16BE(qtype, 0);
-  tail.writeUInt16BE(1, 2);
-  return Buffer.concat([header, encodeName(name), tail]);
-}
 
 function opt(): Buffer {
   return Buffer.from([0, 0, 41, 4, 0, 0, 0, 0, 0, 0, 0]);

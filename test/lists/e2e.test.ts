@@ -83,9 +83,11 @@ async function members(): Promise<string> {
   return readFile(path.join(app.dir, 'mailconf/lists/team/members'), 'utf8');
 }
 
-/** Lets the queue settle, then the mailboxes are read for what must NOT have arrived. */
+/**
+ * Waits for the queue to be done with everything that got 250 (held arrivals included) and with
+ * what that caused, so the mailboxes can be read for what must NOT have arrived.
+ */
 async function settle(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1000));
   await app.app.deliveriesIdle();
 }
 
