@@ -34,7 +34,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Snapshot } from '../config/snapshot.js';
-import { deliverLocal, LocalDeliveryError } from '../delivery/local.js';
+import { deliverLocal, LocalDeliveryError, type LocalMessage } from '../delivery/local.js';
 import { deliverToFile, removeDeadLockLeftovers } from '../delivery/mbox.js';
 import { deliverToProgram } from '../delivery/program.js';
 import { deliverRemote, type RemoteOptions, type RemoteRecipient, type RemoteResult } from '../delivery/remote.js';
@@ -628,7 +628,9 @@ export class QueueManager {
       const mailer = rcpt.program !== undefined ? 'prog' : rcpt.file !== undefined ? '*file*' : 'local';
       verbose?.(`${rcpt.mailbox ?? rcpt.address}... Connecting to ${mailer}...`);
       try {
-        const local = { envelopeFrom: envelope.from, data: message, receivedAt: new Date(envelope.receivedAt) };
+        const local: LocalMessage = { envelopeFrom: envelope.from, data: message, receivedAt: new Date(envelope.receivedAt) };
+        // A mailbox delivery's place is recorded before it is written: a crash after it then does not deliver it twice.
+        if (rcpt.mailbox !== undefined) local.placed = (p) => this.opts.spool.recordPlacement(envelope.id, rcpt.address, rcpt.mailbox!, p);
         if (rcpt.program !== undefined) await deliverToProgram({ command: rcpt.program, data: message, envelopeFrom: envelope.from, recipient: rcpt.address, original: rcpt.original });
         else if (rcpt.file !== undefined) await deliverToFile(rcpt.file, local);
         else await deliverLocal(this.settings().delivery.mailbox, this.opts.mailDir, rcpt.mailbox!, local, this.hostname());
