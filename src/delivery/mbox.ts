@@ -439,7 +439,8 @@ async function appendToMbox(mailbox: string, msg: LocalMessage | readonly LocalM
     } catch (err) {
       // Leave no half message behind.
       await fh.truncate(sizeBefore).then(() => fh!.sync()).catch(() => undefined);
-      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      // A journal write that failed before it (recordPlacements) carries the errno in its cause.
+      const code = (err as NodeJS.ErrnoException).code ?? ((err as { cause?: NodeJS.ErrnoException }).cause?.code) ?? 'EIO';
       throw new LocalDeliveryError(`${mailbox}: write failed: ${(err as Error).message}`, false, code, { cause: err });
     }
   } catch (err) {
