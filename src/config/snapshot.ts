@@ -263,7 +263,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     dataDir,
     settings,
     zones: zoneSet,
-    answers: await AnswerTable.build(zoneSet, previous?.answers),
+    answers: new AnswerTable(zoneSet, previous?.answers),
     zoneStatus,
     problems,
     transferAllowed: aclMatcher(settings.dns.transfer),

@@ -124,11 +124,6 @@ export class AnswerTable {
     }
   }
 
-  /** The table for a new Snapshot (kept async for the callers that built it in slices). */
-  static async build(zones: ZoneSet, previous?: AnswerTable): Promise<AnswerTable> {
-    return new AnswerTable(zones, previous);
-  }
-
   /** Whether `qname` is the apex of a zone served here (NOTIFY and UPDATE name a zone). */
   isZoneApex(qname: string): boolean {
     return this.zones.zones.has(nameKey(qname));

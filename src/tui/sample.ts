@@ -9,7 +9,8 @@ import type { LogEntry } from '../log.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import type { IdentityFinding } from '../identity/rules.js';
-import { addressText, display } from '../identity/rules.js';
+import { display } from '../identity/rules.js';
+import { addressText } from '../util/address-text.js';
 import { TYPE } from '../dns/constants.js';
 import { nameKey } from '../dns/name.js';
 import { signedZoneReports, type SignedZoneReport } from '../dns/dnssec/report.js';
@@ -30,11 +31,12 @@ export interface CounterSample {
   deferred: number;
   bounced: number;
   relayed: number;
-  delivered: number;
+  local: number;
+  listPosts: number;
 }
 
-export type MailCountKey = 'accepted' | 'rejected' | 'deferred' | 'bounced' | 'relayed' | 'delivered';
-export const MAIL_KEYS: readonly MailCountKey[] = ['accepted', 'rejected', 'deferred', 'bounced', 'relayed', 'delivered'];
+export type MailCountKey = 'accepted' | 'rejected' | 'deferred' | 'bounced' | 'relayed' | 'local' | 'listPosts';
+export const MAIL_KEYS: readonly MailCountKey[] = ['accepted', 'rejected', 'deferred', 'bounced', 'relayed', 'local', 'listPosts'];
 
 export function takeSample(state: ApplianceState, at: number): CounterSample {
   const d = state.dns.counters;
@@ -50,7 +52,8 @@ export function takeSample(state: ApplianceState, at: number): CounterSample {
     deferred: m.deferred,
     bounced: m.bounced,
     relayed: m.relayed,
-    delivered: m.delivered,
+    local: m.local,
+    listPosts: m.listPosts,
   };
 }
 
@@ -140,6 +143,9 @@ export interface DashboardModel {
     nxdomain: number;
     refused: number;
     dropped: number;
+    /** Response rate limiting: replies dropped and sent truncated (slipped). */
+    rateLimitDropped: number;
+    rateLimitSlipped: number;
     transfers: number;
     transfersRefused: number;
     notifies: number;
@@ -356,6 +362,8 @@ export class Sampler {
         nxdomain: d.byRcode[RCODE_NXDOMAIN] ?? 0,
         refused: d.byRcode[RCODE_REFUSED] ?? 0,
         dropped: d.dropped,
+        rateLimitDropped: d.rateLimitDropped,
+        rateLimitSlipped: d.rateLimitSlipped,
         transfers: d.transfers,
         transfersRefused: d.transfersRefused,
         notifies: this.notifies,
