@@ -19,6 +19,8 @@ export interface Settings {
   hostname: string;
   /** The masquerade domain (sendmail's Dj). */
   domain: string;
+  /** The line of `hostname` in mxbox.toml, where messages about the mail host's name point. */
+  hostnameLine?: number;
   dns: {
     listen: ListenSpec[];
     /** Addresses or prefixes (CIDR) allowed to transfer zones. */
@@ -392,6 +394,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     settings: {
       hostname,
       domain,
+      hostnameLine: lineOf(text, ['hostname']),
       dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, cookieSecret, rateLimit },
       zones,
       queue,

@@ -74,7 +74,7 @@ export async function starttlsPart(s: StarttlsSettings): Promise<{ rows: Row[]; 
     } finally {
       await pf.stop();
     }
-    const mx = await startMxbox({ repo: s.repo, dir: path.join(dir, `mxbox-${pair.name.replace(/\W/g, '')}`), zones: s.zones, nodeArgs: s.nodeArgs, tomlExtra: `[tls]\ncert = "${pair.cert}"\nkey = "${pair.key}"` });
+    const mx = await startMxbox({ repo: s.repo, dir: path.join(dir, `mxbox-${pair.name.replace(/\W/g, '')}`), zones: s.zones, nodeArgs: s.nodeArgs, extraToml: `\n[tls]\ncert = "${pair.cert}"\nkey = "${pair.key}"\n` });
     try {
       if (pair === pairs[0]) show('mxbox', 'clear text', (figures.mxbox!['clear text'] = await measure(mx.smtpPort, false, mx.pid)));
       show('mxbox', `STARTTLS ${pair.name}`, (figures.mxbox![pair.name] = await measure(mx.smtpPort, true, mx.pid)));
