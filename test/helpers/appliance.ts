@@ -45,10 +45,10 @@ listen = ["127.0.0.1:0"]
 xclient = ["127.0.0.1"]
 privacy = ["authwarnings"]
 max_message_size = 10485760
-[delivery]
-mailbox = "mbox"
 [tls]
 tlsa = false
+[delivery]
+mailbox = "mbox"
 `;
 
 export async function makeConfigDir(config: TestConfig): Promise<string> {

@@ -149,4 +149,18 @@ describe('STARTTLS on the MX', { skip: needs('openssl', 'swaks', 'dig') }, () =>
     const panel = smtpLines(model, 120).map((line) => line.map((part) => part.text).join('')).join('\n');
     assert.match(panel, /^TLS {3}certs\/mail\.crt: CN=mail8191\.futuretg\.com; names mail8191\.futuretg\.com; RSA 2048; expires \d{4}-\d\d-\d\d \(\d+ days left\); self-signed$/m, panel);
   });
+
+  test('[smtp] require_tls = true: MAIL in clear is 530 5.7.0, after STARTTLS it is taken', async () => {
+    const toml = path.join(a.dir, 'mailconf', 'mxbox.toml');
+    await writeFile(toml, (await readFile(toml, 'utf8')).replace('[smtp]\n', '[smtp]\nrequire_tls = true\n'));
+    await eventually(() => (a.app.snapshot().settings.smtp.requireTls ? true : undefined), 5000, 'the reload');
+    const c = await TlsSmtpClient.connect(a.smtpPort);
+    await c.reply();
+    await c.command('EHLO client.example.net');
+    assert.equal((await c.command('MAIL FROM:<someone@example.net>')).text, '530 5.7.0 Must issue a STARTTLS command first');
+    await c.starttls();
+    await c.command('EHLO client.example.net');
+    assert.equal((await c.command('MAIL FROM:<someone@example.net>')).code, 250);
+    c.close();
+  });
 });

@@ -148,3 +148,26 @@ test('mailconf/passwd in the Snapshot: a login that is no local user is a warnin
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a pair is refused when expired, not yet valid, or the key is another; warned when close to expiry or for another name', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-tls-'));
+  try {
+    const now = new Date();
+    const made = await ensureSelfSigned(dir, 'mail.example.org.', now);
+    const cert = await readFile(made.certFile, 'utf8');
+    const key = await readFile(made.keyFile, 'utf8');
+    const other = await ensureSelfSigned(path.join(dir, 'other'), 'mail.example.org.', now);
+    const otherKey = await readFile(other.keyFile, 'utf8');
+    assert.throws(() => checkPair(cert, key, 'c.pem', 'k.pem', new Date(now.getTime() + 500 * DAY)), (err: Error & { file?: string }) => err.file === 'c.pem' && /^the certificate expired on \d{4}-/.test(err.message));
+    assert.throws(() => checkPair(cert, key, 'c.pem', 'k.pem', new Date(now.getTime() - 2 * DAY)), /^Error: the certificate is not valid before /);
+    assert.throws(() => checkPair(cert, otherKey, 'c.pem', 'k.pem', now), (err: Error & { file?: string }) => err.file === 'k.pem' && err.message === 'the key does not match the certificate in c.pem');
+    assert.throws(() => checkPair('not a certificate', key, 'c.pem', 'k.pem', now), /no PEM certificate/);
+    const pair = checkPair(cert, key, 'c.pem', 'k.pem', now);
+    assert.deepEqual(pairWarnings(pair, 'mx.example.org.', new Date(now.getTime() + 390 * DAY)), [
+      'the certificate does not cover mx.example.org (it names mail.example.org)',
+      `the certificate expires in ${Math.floor((pair.info.notAfter.getTime() - now.getTime() - 390 * DAY) / DAY)} day(s), on ${pair.info.notAfter.toISOString().slice(0, 10)}`,
+    ]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
