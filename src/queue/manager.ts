@@ -649,7 +649,8 @@ export class QueueManager {
       try {
         const local: LocalMessage = { envelopeFrom: envelope.from, data: message, receivedAt: new Date(envelope.receivedAt) };
         // A mailbox delivery's place is recorded before it is written: a crash after it then does not deliver it twice.
-        if (rcpt.mailbox !== undefined) local.placed = (p) => this.opts.spool.recordPlacement(envelope.id, rcpt.address, rcpt.mailbox!, p);
+        // (Without a journal nothing is recorded, and a dead writer's whole append must still be cut: no recorder then.)
+        if (rcpt.mailbox !== undefined && this.opts.spool.recordsPlacements) local.placed = (p) => this.opts.spool.recordPlacement(envelope.id, rcpt.address, rcpt.mailbox!, p);
         if (rcpt.program !== undefined) await deliverToProgram({ command: rcpt.program, data: message, envelopeFrom: envelope.from, recipient: rcpt.address, original: rcpt.original });
         else if (rcpt.file !== undefined) await deliverToFile(rcpt.file, local);
         else await deliverLocal(this.settings().delivery.mailbox, this.opts.mailDir, rcpt.mailbox!, local, this.hostname());

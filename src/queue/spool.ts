@@ -245,6 +245,11 @@ export class Spool {
     return unfinished.length;
   }
 
+  /** Does recordPlacement keep anything (only the daemon, with its journal, does)? */
+  get recordsPlacements(): boolean {
+    return this.journal !== undefined;
+  }
+
   /**
    * Records, before a local delivery writes, where `address`'s copy of message `id` will land
    * (placement.ts). Only the daemon has a journal; elsewhere a crash may still deliver twice.
