@@ -14,6 +14,7 @@ import { SmtpService } from './smtp/server.js';
 import { MailLog, type MailLogListener } from './smtp/mail-log.js';
 import { Spool } from './queue/spool.js';
 import { QueueManager } from './queue/manager.js';
+import { Intake } from './mail/intake.js';
 import { ListService } from './lists/service.js';
 import { checkIdentityProblems } from './identity/rules.js';
 
@@ -46,7 +47,7 @@ export class StartupError extends Error {
 export interface Appliance {
   readonly dnsEndpoints: readonly BoundEndpoint[];
   readonly smtpEndpoints: readonly BoundEndpoint[];
-  /** Waits until every local delivery in flight is done. */
+  /** Waits until every delivery in flight, and every message held for delivery, is done. */
   deliveriesIdle(): Promise<void>;
   snapshot(): Snapshot;
   /** Everything the dashboard shows, sampled now. */
@@ -132,12 +133,14 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     const replayed = await spool.useJournal();
     if (replayed) log.info({ messages: replayed }, `queue: ${replayed} message(s) recovered from the journal`);
     // The queue manager recovers what a crash left, then delivers everything queued (local and by MX).
-    const queue = new QueueManager({ spool, mailDir: path.join(dataDir, 'mail'), snapshot: () => current, log: mailLog, daemon: true });
+    // The one intake every message enters by: SMTP's, and the queue's own (DSNs, list copies).
+    const intake = new Intake({ spool, snapshot: () => current, log: mailLog });
+    const queue = new QueueManager({ spool, intake, mailDir: path.join(dataDir, 'mail'), snapshot: () => current, log: mailLog, daemon: true });
     runner = queue;
     // Mailing lists are a mailer of the queue: a post waits in the spool like any message.
     queue.attachLists(new ListService({ snapshot: () => current, submit: (m) => queue.submit(m), configDir, log: mailLog }));
     await queue.start();
-    smtp = new SmtpService({ snapshot: () => current, spool, log: mailLog, onStored: (id) => queue.received(id), runQueue: () => void queue.runNow() });
+    smtp = new SmtpService({ snapshot: () => current, intake, log: mailLog, onStored: (id) => queue.received(id), runQueue: () => void queue.runNow() });
     await smtp.listen(current.settings.smtp.listen);
   } catch (err) {
     await smtp?.close();
