@@ -2,6 +2,8 @@
 // they call snapshot() per request.
 
 import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { nextSigningEvent } from './dns/dnssec/policy.js';
 import { loadSnapshot, type Snapshot } from './config/snapshot.js';
 import { formatProblem, type ConfigProblem } from './config/problems.js';
 import { DnsServer, type BoundEndpoint } from './dns/server.js';
@@ -17,6 +19,7 @@ import { QueueManager } from './queue/manager.js';
 import { Intake } from './mail/intake.js';
 import { ListService } from './lists/service.js';
 import { checkIdentityProblems } from './identity/rules.js';
+import { DataDirInUseError, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export interface ApplianceOptions {
   /** Directory holding zones/ and mailconf/. */
@@ -72,9 +75,40 @@ function logProblems(log: Logger, problems: readonly ConfigProblem[]): void {
   }
 }
 
+/**
+ * Starts the appliance on its data directory, which it holds locked until stop() (one daemon per
+ * data directory, src/data-dir-lock.ts). A directory another daemon holds is refused at once,
+ * before anything in it is read or changed.
+ */
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
   const configDir = path.resolve(options.configDir);
   const dataDir = path.resolve(options.dataDir ?? path.join(configDir, 'var'));
+  let dataLock: DataDirLock;
+  try {
+    dataLock = await lockDataDir(dataDir);
+  } catch (err) {
+    if (err instanceof DataDirInUseError) throw new StartupError(err.message);
+    throw new StartupError(`cannot lock the data directory: ${(err as Error).message}`);
+  }
+  try {
+    const appliance = await startServices(options, configDir, dataDir, dataLock);
+    return {
+      ...appliance,
+      stop: async () => {
+        try {
+          await appliance.stop();
+        } finally {
+          await dataLock.release();
+        }
+      },
+    };
+  } catch (err) {
+    await dataLock.release();
+    throw err;
+  }
+}
+
+async function startServices(options: ApplianceOptions, configDir: string, dataDir: string, dataLock: DataDirLock): Promise<Appliance> {
   const ring = new LogRing();
   // The ring is the dashboard's (output 'none': the dashboard owns the terminal). Without one it
   // would only cost a JSON.parse of every line, on the thread that answers SMTP.
@@ -86,6 +120,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   logProblems(log, first.problems);
   if (!first.snapshot) throw new StartupError('configuration has errors; nothing started', first.problems);
   let current: Snapshot = first.snapshot;
+  if (dataLock.kind === 'pid-file') log.warn({ file: dataLock.file }, `data directory lock: pid file only (the flock addon is not built); a second daemon started at the same instant is not kept out`);
   for (const z of current.zoneStatus) {
     if (z.loaded) log.info({ zone: z.origin, serial: z.serial, records: z.records }, `zone ${z.origin} loaded serial ${z.serial}`);
     else log.error({ zone: z.origin }, `zone ${z.origin} not loaded: it has errors`);
@@ -194,6 +229,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     log.info({ zones: current.zoneStatus.length }, 'configuration reloaded');
     logIdentity(current);
     notifyChanged(before, current);
+    logSigning(before);
+    scheduleSigning();
     const result = { applied: true, problems: next.problems };
     lastReload = { at: new Date(), result };
     options.onReload?.(result);
@@ -206,10 +243,41 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     return run;
   };
 
+  // Signed zones are signed again when their signatures fall due or a rollover takes its next step.
+  let signingTimer: NodeJS.Timeout | undefined;
+  const scheduleSigning = (): void => {
+    clearTimeout(signingTimer);
+    const next = nextSigningEvent(current.zones.zones.values());
+    if (next === undefined) return;
+    // setTimeout waits at most 24.8 days; a day at a time, and a reload only when something is due.
+    const delay = Math.min(Math.max(0, next - Date.now()), 86_400_000);
+    signingTimer = setTimeout(() => {
+      if (Date.now() < next) return scheduleSigning();
+      log.info('dnssec: signatures or keys of a signed zone are due; signing again');
+      void serialisedReload();
+    }, delay);
+    signingTimer.unref();
+  };
+  const logSigning = (before: Snapshot | undefined): void => {
+    for (const zone of current.zones.zones.values()) {
+      const s = zone.dnssec;
+      if (!s || before?.zones.zones.get(zone.originKey) === zone) continue;
+      log.info(
+        { zone: zone.origin, keys: s.keyTags, made: s.made, kept: s.reused, serial: s.servedSerial, expires: new Date(s.earliestExpiration * 1000).toISOString() },
+        `zone ${zone.origin} signed (${s.chain.kind.toUpperCase()}, key ${s.keyTags.join(', ')}): ${s.made} signatures made, ${s.reused} kept, serial ${s.servedSerial}`,
+      );
+    }
+  };
+  logSigning(undefined);
+  scheduleSigning();
+
   let watcher: ConfigWatcher | undefined;
   if (options.watch !== false) {
+    const keyStates = path.join(dataDir, 'dnssec');
+    await mkdir(keyStates, { recursive: true, mode: 0o700 });
     watcher = new ConfigWatcher({
       configDir,
+      stateDirs: [keyStates],
       onChange: (paths) => {
         log.info({ paths }, `changed: ${paths.join(', ')}`);
         void serialisedReload();
@@ -235,6 +303,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     runQueue: () => void runner?.runNow(),
     reload: serialisedReload,
     stop: async () => {
+      clearTimeout(signingTimer);
       await watcher?.close();
       await smtp?.close();
       await runner!.stop();

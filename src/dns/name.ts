@@ -262,3 +262,9 @@ export function readWireName(buf: Uint8Array, offset: number): { labels: Uint8Ar
     pos += 1 + len;
   }
 }
+
+/** The name one label up (`a.b.` → `b.`); none above the root. */
+export function parentName(name: string): string | undefined {
+  if (name === '.') return undefined;
+  return labelsToName(nameToLabels(name).slice(1));
+}
