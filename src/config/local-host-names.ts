@@ -9,6 +9,7 @@
 import net from 'node:net';
 import type { ConfigProblem } from './problems.js';
 import { withoutRootDot } from '../util/address-text.js';
+import { NameList, numberedLines, withoutComment } from './lines.js';
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -75,27 +76,13 @@ export function canonicalAddressLiteral(text: string): string | undefined {
   return undefined;
 }
 
-export class LocalHostNames {
-  readonly names: readonly string[];
-  private readonly set: ReadonlySet<string>;
-
-  private constructor(names: string[]) {
-    this.names = names;
-    this.set = new Set(names);
-  }
-
-  static empty(): LocalHostNames {
-    return new LocalHostNames([]);
-  }
-
+export class LocalHostNames extends NameList {
   static parse(text: string, file: string): { table: LocalHostNames; problems: ConfigProblem[] } {
     const problems: ConfigProblem[] = [];
     const names: string[] = [];
     const firstLine = new Map<string, number>();
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = i + 1;
-      const body = lines[i]!.replace(/\r$/, '').replace(/#.*$/, '');
+    for (const [line, raw] of numberedLines(text)) {
+      const body = withoutComment(raw);
       for (const word of body.split(/\s+/).filter((w) => w !== '')) {
         const error = (message: string): void => {
           problems.push({ file, line, severity: 'error', message });

@@ -4,9 +4,10 @@
 // daemon writes its pid to `mxbox.pid`, and runs the queue when a file named `runqueue` appears
 // (that is how `sendmail -q` reaches it).
 
-import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { QUEUE_ID_PATTERN } from './queue-id.js';
+import { namesIn } from '../util/files.js';
 
 export const PID_FILE = 'mxbox.pid';
 export const RUNQUEUE_FILE = 'runqueue';
@@ -90,13 +91,7 @@ export async function isLocked(spoolDir: string, id: string): Promise<boolean> {
 
 /** Removes the message locks of processes that are gone (a crash's leftovers). */
 export async function cleanStaleLocks(spoolDir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(spoolDir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
+  for (const name of await namesIn(spoolDir)) {
     if (!name.startsWith(LOCK_PREFIX) || !QUEUE_ID_PATTERN.test(name.slice(LOCK_PREFIX.length))) continue;
     const pid = await readPid(path.join(spoolDir, name));
     if (pid === undefined || !isAlive(pid)) await rm(path.join(spoolDir, name), { force: true });

@@ -15,7 +15,7 @@
 // picked up within a second, and runs the queue every interval and when `sendmail -q` asks.
 
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Snapshot } from '../config/snapshot.js';
 import { deliverLocal, LocalDeliveryError } from '../delivery/local.js';
@@ -36,6 +36,7 @@ import { claimSpool, cleanStaleLocks, lockMessage, releaseSpool, RUNQUEUE_FILE, 
 import type { QueuedEnvelope, QueuedRecipient } from './queued.js';
 import { nextAttemptAt, Schedule } from './schedule.js';
 import type { Envelope, Spool } from './spool.js';
+import { namesIn } from '../util/files.js';
 
 export type { QueuedEnvelope, QueuedRecipient } from './queued.js';
 export { retryDelay } from './schedule.js';
@@ -201,13 +202,7 @@ export class QueueManager {
 
   /** Picks up every queued message this process does not know of (a queue run's directory read). */
   async scan(): Promise<void> {
-    let names: string[];
-    try {
-      names = await readdir(this.spoolDir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
+    for (const name of await namesIn(this.spoolDir)) {
       if (name.startsWith('qf') && QUEUE_ID_PATTERN.test(name.slice(2))) this.notice(name.slice(2));
     }
   }

@@ -90,17 +90,15 @@ const OURS: [string, Expected][] = [
   ['team', ['list', 'team', 'post']],
 ];
 
-describe('route(): the relay battery', () => {
-  for (const [address, expected] of RELAY_BATTERY) {
-    test(address, () => assert.deepEqual(summary(route(snapshot, address)), expected));
-  }
-});
-
-describe('route(): our users, aliases and lists', () => {
-  for (const [address, expected] of OURS) {
-    test(address, () => assert.deepEqual(summary(route(snapshot, address)), expected));
-  }
-});
+const TABLES: [string, [string, Expected][]][] = [
+  ['route(): the relay battery', RELAY_BATTERY],
+  ['route(): our users, aliases and lists', OURS],
+];
+for (const [title, table] of TABLES) {
+  describe(title, () => {
+    for (const [address, expected] of table) test(address, () => assert.deepEqual(summary(route(snapshot, address)), expected));
+  });
+}
 
 describe('RCPT decides by the same route', () => {
   const relayClient = { ip: '192.168.1.93', name: 'ftosx1.futuretg.com' };
