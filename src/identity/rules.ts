@@ -18,7 +18,7 @@ import { SETTINGS_FILE } from '../config/snapshot.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { reverseName } from '../smtp/client-name.js';
 import { addressText } from '../util/address-text.js';
-import { addressType, display, hostAddresses, lookup, mxPreference, mxTarget, placeOf, rrLine, sameAddress } from './records.js';
+import { addressType, display, hostAddresses, lookup, mxPreference, mxTarget, placeOf, rrLine, sameAddress, type HostAddresses } from './records.js';
 import { spfFinding } from './spf.js';
 
 export { display };
@@ -125,17 +125,40 @@ function shortName(name: string, domain: string): string {
 // ---------------------------------------------------------------------------------------------
 
 /** All identity findings for a Snapshot, good and bad, in the order of the rules. */
+/** What every rule reads: the data, the mail host, and the findings so far. */
+interface RuleContext {
+  zones: ZoneSet;
+  settings: IdentityInput['settings'];
+  host: string;
+  hostKey: string;
+  /** The mail host as people write it. */
+  H: string;
+  domains: string[];
+  hostInfo: HostAddresses;
+  findings: IdentityFinding[];
+}
+
+/**
+ * Every rule over the Snapshot, in the order an admin fixes them: MX of the local domains, MX and
+ * NS targets, the mail host's addresses, their PTRs, the banner name, SPF.
+ */
 export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   const { zones, settings } = snapshot;
   const host = settings.hostname;
-  const hostKey = nameKey(host);
-  const H = display(host);
-  const findings: IdentityFinding[] = [];
-  const domains = localDomains(snapshot);
-  const hostInfo = hostAddresses(zones, host);
+  const ctx: RuleContext = { zones, settings, host, hostKey: nameKey(host), H: display(host), domains: localDomains(snapshot), hostInfo: hostAddresses(zones, host), findings: [] };
+  const mxToHost = mxRule(ctx);
+  targetRule(ctx);
+  const hostOk = addressRule(ctx, mxToHost);
+  // Each address has a PTR back to the mail host (FCrDNS).
+  if (hostOk) for (const address of ctx.hostInfo.addresses) ctx.findings.push(ptrFinding(zones, host, address));
+  bannerRule(ctx, hostOk);
+  if (hostOk) spfRule(ctx);
+  return ctx.findings;
+}
 
-  // ---- MX of every local domain served here names the mail host.
-  /** The first MX (of any local domain) that names the mail host: the link the address rule follows. */
+/** MX of every local domain served here names the mail host; returns the first MX that does (the link the address rule follows). */
+function mxRule(ctx: RuleContext): { domain: string; rr: ResourceRecord } | undefined {
+  const { zones, host, hostKey, H, domains, findings } = ctx;
   let mxToHost: { domain: string; rr: ResourceRecord } | undefined;
   for (const domain of domains) {
     const D = display(domain);
@@ -183,11 +206,17 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
       });
     }
   }
+  return mxToHost;
+}
 
-  // ---- MX and NS targets: no CNAMEs; MX targets in our data have addresses. In the zones of the
-  // mail identity — the local domains', the mail host's, its addresses' reverse zones — not in
-  // every zone served: the load checks (named-checkzone's) already catch a CNAME target inside
-  // any zone, and walking a 100,000-record zone at every reload cost 0.1 s on the main thread.
+/**
+ * MX and NS targets: no CNAMEs; MX targets in our data have addresses. In the zones of the mail
+ * identity — the local domains', the mail host's, its addresses' reverse zones — not in every
+ * zone served: the load checks (named-checkzone's) already catch a CNAME target inside any zone,
+ * and walking a 100,000-record zone at every reload cost 0.1 s on the main thread.
+ */
+function targetRule(ctx: RuleContext): void {
+  const { zones, host, hostKey, domains, hostInfo, findings } = ctx;
   let cnameTargets = 0;
   let checkedTargets = 0;
   const identityZones = new Set<Zone>();
@@ -237,8 +266,11 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   if (checkedTargets > 0 && cnameTargets === 0) {
     findings.push({ rule: 'cname-target', ok: true, severity: 'error', message: 'no MX or NS target is a CNAME' });
   }
+}
 
-  // ---- The mail host has addresses.
+/** The mail host has addresses (and is no CNAME); true when it has them. */
+function addressRule(ctx: RuleContext, mxToHost: { domain: string; rr: ResourceRecord } | undefined): boolean {
+  const { zones, settings, host, H, hostInfo, findings } = ctx;
   const soaOf = (zone: Zone | undefined): { file: string; line: number } | undefined => placeOf(zone?.soa.records[0]);
   let hostOk = false;
   if (hostInfo.lookup === 'outside' || hostInfo.lookup === 'delegated') {
@@ -285,13 +317,12 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
       place: placeOf(hostInfo.records[0]),
     });
   }
+  return hostOk;
+}
 
-  // ---- Each address has a PTR back to the mail host (FCrDNS).
-  if (hostOk) {
-    for (const address of hostInfo.addresses) findings.push(ptrFinding(zones, host, address));
-  }
-
-  // ---- The banner and HELO name.
+/** The banner and HELO name is a full name, with an address. */
+function bannerRule(ctx: RuleContext, hostOk: boolean): void {
+  const { host, H, findings } = ctx;
   const labels = nameToLabels(host);
   if (labels.length < 2) {
     findings.push({
@@ -304,16 +335,16 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   } else if (hostOk) {
     findings.push({ rule: 'banner', ok: true, severity: 'error', message: `the SMTP banner and HELO say ${H}, the mail host, a name with an address` });
   }
+}
 
-  // ---- SPF, where present, covers the mail host's addresses.
-  if (hostOk) {
+/** SPF, where present, covers the mail host's addresses. */
+function spfRule(ctx: RuleContext): void {
+  const { zones, host, hostKey, domains, hostInfo, findings } = ctx;
     const spfDomains = [...domains.filter((d) => zones.findZone(d)), ...(domains.some((d) => nameKey(d) === hostKey) ? [] : [host])];
     for (const domain of spfDomains) {
       const finding = spfFinding(zones, domain, host, hostInfo.addresses);
       if (finding) findings.push(finding);
     }
-  }
-  return findings;
 }
 
 function ptrFinding(zones: ZoneSet, host: string, address: string): IdentityFinding {
