@@ -186,6 +186,7 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
     // The acceptance journal (group commit before 250); what a crash left in it becomes queue files.
     const replayed = await spool.useJournal();
     if (replayed) log.info({ messages: replayed }, `queue: ${replayed} message(s) recovered from the journal`);
+    if (spool.foundDelivered) log.info({ recipients: spool.foundDelivered }, `queue: ${spool.foundDelivered} delivery(ies) found whole in their mailboxes after a crash: not made again`);
     // The one intake every message enters by: SMTP's, and the queue's own (DSNs, list copies).
     const intake = new Intake({ spool, snapshot, log: mailLog });
     const q = new QueueManager({ spool, intake, mailDir: path.join(dataDir, 'mail'), snapshot, log: mailLog, daemon: true });

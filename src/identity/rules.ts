@@ -129,6 +129,7 @@ function shortName(name: string, domain: string): string {
 interface RuleContext {
   zones: ZoneSet;
   settings: IdentityInput['settings'];
+  mail: IdentityInput['mail'];
   host: string;
   hostKey: string;
   /** The mail host as people write it. */
@@ -145,7 +146,7 @@ interface RuleContext {
 export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   const { zones, settings } = snapshot;
   const host = settings.hostname;
-  const ctx: RuleContext = { zones, settings, host, hostKey: nameKey(host), H: display(host), domains: localDomains(snapshot), hostInfo: hostAddresses(zones, host), findings: [] };
+  const ctx: RuleContext = { zones, settings, mail: snapshot.mail, host, hostKey: nameKey(host), H: display(host), domains: localDomains(snapshot), hostInfo: hostAddresses(zones, host), findings: [] };
   const mxToHost = mxRule(ctx);
   targetRule(ctx);
   const hostOk = addressRule(ctx, mxToHost);
@@ -170,6 +171,7 @@ function mxRule(ctx: RuleContext): { domain: string; rr: ResourceRecord } | unde
         ok: false,
         severity: 'warning',
         message: `${D} is a local domain (local-host-names) but its zone is ${mx.kind === 'outside' ? 'not served here' : 'delegated to other servers'}; its MX cannot be checked here (check it with dig ${D} MX)`,
+        place: ctx.mail.localHostNames.placeOf(D.toLowerCase()),
       });
       continue;
     }
@@ -279,6 +281,7 @@ function addressRule(ctx: RuleContext, mxToHost: { domain: string; rr: ResourceR
       ok: false,
       severity: 'warning',
       message: `the mail host ${H} is ${hostInfo.lookup === 'outside' ? 'outside the zones served here' : 'in a zone delegated to other servers'}, so its A/AAAA records, their PTRs and the banner name cannot be checked here (check them with dig ${H} A and dig -x <address>)`,
+      place: { file: SETTINGS_FILE, line: settings.hostnameLine ?? 1 },
     });
   } else if (hostInfo.cname) {
     findings.push({
@@ -322,7 +325,7 @@ function addressRule(ctx: RuleContext, mxToHost: { domain: string; rr: ResourceR
 
 /** The banner and HELO name is a full name, with an address. */
 function bannerRule(ctx: RuleContext, hostOk: boolean): void {
-  const { host, H, findings } = ctx;
+  const { settings, host, H, findings } = ctx;
   const labels = nameToLabels(host);
   if (labels.length < 2) {
     findings.push({
@@ -330,7 +333,7 @@ function bannerRule(ctx: RuleContext, hostOk: boolean): void {
       ok: false,
       severity: 'error',
       message: `the SMTP banner and HELO say "${H}", which is not a fully qualified name; receivers refuse a HELO without a domain (set hostname in mxbox.toml to the mail host's full name)`,
-      place: { file: SETTINGS_FILE, line: 1 },
+      place: { file: SETTINGS_FILE, line: settings.hostnameLine ?? 1 },
     });
   } else if (hostOk) {
     findings.push({ rule: 'banner', ok: true, severity: 'error', message: `the SMTP banner and HELO say ${H}, the mail host, a name with an address` });

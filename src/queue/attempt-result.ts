@@ -3,7 +3,9 @@
 // failed) with status, enhanced status code and diagnostic for the DSN, the message's reason
 // for mailq, the dashboard's counters, and sendmail's log line.
 
+import { LocalDeliveryError } from '../delivery/local.js';
 import type { MailLog } from '../smtp/mail-log.js';
+import { describeShortage, isLocalResourceError } from './resource-retry.js';
 import { formatDelay } from '../util/durations.js';
 import type { QueuedEnvelope, QueuedRecipient } from './queued.js';
 
@@ -20,21 +22,30 @@ export interface AttemptResult {
   diagnostic?: string;
   /** The MTA that answered. */
   remoteMta?: string;
+  /** A local resource shortage (full disk, quota) stopped it: the message is tried again soon. */
+  shortage?: boolean;
 }
 
 /** sendmail's mailers, as its log lines name them. */
 export type Mailer = 'local' | 'prog' | '*file*' | 'list' | 'esmtp' | 'relay';
 
-/** A local mailer's outcome: delivered, or the error it threw (permanent when it says so). */
-export function localResult(err?: Error & { permanent?: boolean; dsn?: string }): AttemptResult {
-  if (!err) return { ok: true, permanent: false, status: 'Sent', dsn: '2.0.0' };
-  const permanent = err.permanent === true;
+/** A local mailer's outcome: delivered, or the error it threw (permanent only when a LocalDeliveryError says so). */
+export function localResult(failure?: unknown): AttemptResult {
+  if (failure === undefined) return { ok: true, permanent: false, status: 'Sent', dsn: '2.0.0' };
+  const message = (failure as Error).message;
+  const permanent = failure instanceof LocalDeliveryError && failure.permanent;
+  const diagnostic = `X-Unix; ${message}`;
+  if (!permanent && isLocalResourceError(failure)) {
+    // The shortage first, where mailq's 60 columns show it; retried soon (schedule.ts).
+    const shortage = describeShortage(failure);
+    return { ok: false, permanent: false, status: `Deferred: ${shortage.text} (${message})`, dsn: shortage.dsn, diagnostic, shortage: true };
+  }
   return {
     ok: false,
     permanent,
-    status: permanent ? `Service unavailable: ${err.message}` : `Deferred: ${err.message}`,
-    dsn: err.dsn ?? (permanent ? '5.1.1' : '4.2.0'),
-    diagnostic: `X-Unix; ${err.message}`,
+    status: permanent ? `Service unavailable: ${message}` : `Deferred: ${message}`,
+    dsn: (failure instanceof LocalDeliveryError ? failure.dsn : undefined) ?? (permanent ? '5.1.1' : '4.2.0'),
+    diagnostic,
   };
 }
 
@@ -62,6 +73,7 @@ export function applyResult(envelope: QueuedEnvelope, rcpt: QueuedRecipient, res
   rcpt.diagnostic = result.diagnostic;
   rcpt.remoteMta = result.remoteMta;
   if (rcpt.state === 'pending') envelope.message = result.status;
+  if (result.shortage) envelope.shortage = true;
 
   const counters = how.log.counters;
   const leaves = how.mailer === 'esmtp' || how.mailer === 'relay';

@@ -18,7 +18,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Snapshot } from '../config/snapshot.js';
-import { deliverLocal, LocalDeliveryError } from '../delivery/local.js';
+import { deliverLocal, type LocalMessage } from '../delivery/local.js';
 import { deliverToFile, removeDeadLockLeftovers } from '../delivery/mbox.js';
 import { deliverToProgram } from '../delivery/program.js';
 import { deliverRemote, type RemoteOptions, type RemoteRecipient, type RemoteResult } from '../delivery/remote.js';
@@ -32,6 +32,8 @@ import { ArrivalHold } from './arrival-hold.js';
 import { applyResult, listResult, localResult, type AttemptResult, type Mailer } from './attempt-result.js';
 import { Bounces } from './bounces.js';
 import { Limiter } from './limiter.js';
+import { describeShortage, isLocalResourceError, resourceRetryDelay } from './resource-retry.js';
+import { humanDuration } from '../util/durations.js';
 import { claimSpool, cleanStaleLocks, lockMessage, releaseSpool, RUNQUEUE_FILE, unlockMessage } from './locks.js';
 import type { QueuedEnvelope, QueuedRecipient } from './queued.js';
 import { nextAttemptAt, Schedule } from './schedule.js';
@@ -88,6 +90,8 @@ export class QueueManager {
   private readonly remoteLimit: Limiter;
   private readonly perDestination = new Map<string, Limiter>();
   private readonly writes = new Map<string, Promise<void>>();
+  /** Messages whose processing failed in a row for a local resource shortage (the spool full): how often. */
+  private readonly spoolShortages = new Map<string, number>();
   private runTimer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
   private stopped = false;
@@ -308,8 +312,17 @@ export class QueueManager {
     const run = this.messages
       .run(() => this.process(id, force, false))
       .then(
-        () => undefined,
+        () => void this.spoolShortages.delete(id),
         (err: Error) => {
+          if (isLocalResourceError(err)) {
+            // The spool itself is short (its disk full): the message waits in memory and the journal; try again soon.
+            const failures = (this.spoolShortages.get(id) ?? 0) + 1;
+            this.spoolShortages.set(id, failures);
+            const delay = resourceRetryDelay(failures);
+            this.opts.log.event({ qid: id, stat: `Deferred: queue error: ${describeShortage(err).text}: ${err.message}; next try in ${humanDuration(delay)}` }, 'error');
+            this.schedule.set(id, Date.now() + delay);
+            return;
+          }
           this.opts.log.event({ qid: id, stat: `queue error: ${err.message}` }, 'error');
           // Try again at the next interval rather than never.
           this.schedule.set(id, Date.now() + this.settings().queue.intervalMs);
@@ -381,6 +394,7 @@ export class QueueManager {
   private async attempt(envelope: QueuedEnvelope, data: Buffer): Promise<void> {
     envelope.tries = (envelope.tries ?? 0) + 1;
     envelope.lastAttempt = new Date().toISOString();
+    envelope.shortage = undefined;
     const pending = envelope.recipients.filter((r) => r.state === 'pending');
     // Mailboxes, and an alias's programs and files: sendmail's local, prog and *file* mailers.
     const local = pending.filter((r) => r.mailbox !== undefined || r.program !== undefined || r.file !== undefined);
@@ -419,15 +433,16 @@ export class QueueManager {
       const started = Date.now();
       const mailer = rcpt.program !== undefined ? 'prog' : rcpt.file !== undefined ? '*file*' : 'local';
       this.opts.verbose?.(`${rcpt.mailbox ?? rcpt.address}... Connecting to ${mailer}...`);
-      let failure: (Error & { permanent?: boolean; dsn?: string }) | undefined;
+      let failure: unknown;
       try {
-        const local = { envelopeFrom: envelope.from, data: message, receivedAt: new Date(envelope.receivedAt) };
+        const local: LocalMessage = { envelopeFrom: envelope.from, data: message, receivedAt: new Date(envelope.receivedAt) };
+        // A mailbox delivery's place is recorded before it is written: a crash after it then does not deliver it twice.
+        if (rcpt.mailbox !== undefined) local.placed = (p) => this.opts.spool.recordPlacement(envelope.id, rcpt.address, rcpt.mailbox!, p);
         if (rcpt.program !== undefined) await deliverToProgram({ command: rcpt.program, data: message, envelopeFrom: envelope.from, recipient: rcpt.address, original: rcpt.original });
         else if (rcpt.file !== undefined) await deliverToFile(rcpt.file, local);
         else await deliverLocal(this.settings().delivery.mailbox, this.opts.mailDir, rcpt.mailbox!, local, this.hostname());
       } catch (err) {
-        // Only a local mailer's own error says whether it is permanent; anything else is worth a retry.
-        failure = err instanceof LocalDeliveryError ? err : new Error((err as Error).message);
+        failure = err;
       }
       this.record(envelope, rcpt, localResult(failure), mailer, started);
       if (!(concludeNext && rcpt === recipients[recipients.length - 1])) await this.save(envelope);

@@ -28,6 +28,10 @@ export interface QueuedEnvelope extends Envelope {
   warned?: boolean;
   /** Why the last attempt did not finish (sendmail's M line, shown by mailq). */
   message?: string;
+  /** Attempts in a row stopped by a local resource shortage (full disk...): they retry soon (resource-retry.ts). */
+  resourceFailures?: number;
+  /** This attempt met a local resource shortage. */
+  shortage?: boolean;
   /** Set on DSNs mxbox made: 'bounce' to a sender, 'postmaster' for a bounce that failed (never reported again). */
   dsnKind?: 'bounce' | 'postmaster';
 }

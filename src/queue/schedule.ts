@@ -9,6 +9,7 @@
 // The Schedule keeps each known message's due time and one timer for the earliest of them.
 
 import type { QueuedEnvelope } from './queued.js';
+import { resourceRetryDelay } from './resource-retry.js';
 import { queueIdTime } from './queue-id.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -19,10 +20,19 @@ export function retryDelay(tries: number, intervalMs: number): number {
   return Math.min(intervalMs * 2 ** (tries - 2), 4 * intervalMs);
 }
 
-/** When the attempt after this one is due (ms since epoch), for a message still pending. */
+/**
+ * When the attempt after this one is due (ms since epoch), for a message still pending. An attempt
+ * a local resource shortage stopped (resource-retry.ts) counts in the envelope's streak of them
+ * and is tried again within seconds rather than at the queue interval.
+ */
 export function nextAttemptAt(envelope: QueuedEnvelope, queue: { intervalMs: number; warnMs: number; returnMs: number }, now: number): number {
   const received = Date.parse(envelope.receivedAt);
   let next = (envelope.lastAttempt ? Date.parse(envelope.lastAttempt) : now) + retryDelay(envelope.tries ?? 1, queue.intervalMs);
+  if (envelope.shortage) {
+    envelope.resourceFailures = (envelope.resourceFailures ?? 0) + 1;
+    next = Math.min(next, now + resourceRetryDelay(envelope.resourceFailures));
+  } else envelope.resourceFailures = undefined;
+  envelope.shortage = undefined;
   if (!envelope.warned) next = Math.min(next, received + queue.warnMs);
   next = Math.min(next, received + queue.returnMs);
   return Math.max(next, now + 50);
