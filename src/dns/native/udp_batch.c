@@ -203,7 +203,9 @@ static int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, cons
 static void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen) {
   size_t reply_len = rlen - 2;
   size_t size = sizeof(cache_entry) + key_len + reply_len;
-  if (atomic_load(&c->total) + size > CACHE_BUDGET) return; // full: serve on, cache nothing more
+  // Over budget, an entry only takes the place of another (below): a flood of one-time names must
+  // not leave the cache full of them and closed to the names asked next.
+  int full = atomic_load(&c->total) + size > CACHE_BUDGET;
   cache_entry *e = malloc(size);
   if (!e) return;
   e->hash = hash_bytes(key, key_len);
@@ -227,7 +229,20 @@ static void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, con
       break;
     }
   }
-  if (way < 0) way = (int)((e->hash >> 48) % WAYS); // a full set: replace one, chosen by the hash
+  if (way < 0 || (full && !set[way])) {
+    // A full set, or no room left: replace one, chosen by the hash (nothing to replace: give up).
+    way = (int)((e->hash >> 48) % WAYS);
+    if (full && !set[way]) {
+      int w = 0;
+      while (w < WAYS && !set[w]) w++;
+      if (w == WAYS) {
+        pthread_mutex_unlock(lock);
+        free(e);
+        return;
+      }
+      way = w;
+    }
+  }
   cache_entry *old = set[way];
   set[way] = e;
   // Under the lock, so that a clear (which holds every lock) sees a total that matches its table.
