@@ -74,7 +74,11 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
   return parts ? { result: rest, zone: zoneFromParts(parts) } : { result: rest };
 }
 
-/** A worker started ahead of the next job (unref'd while it waits: it keeps no process alive). */
+/**
+ * The worker for the next job: started ahead of the first, and kept after each (unref'd while it
+ * waits: it keeps no process alive), so its parser is warm. Jobs run one at a time on it; a job
+ * that comes while it is busy gets a thread of its own, which ends after that job.
+ */
 let spare: Worker | undefined;
 
 function startWorker(): Worker {
@@ -99,6 +103,17 @@ function inWorker(opts: ZoneFileOptions): Promise<ZoneFileResult<ZoneParts>> {
       settled = true;
       if (msg.result) resolve(msg.result);
       else reject(new Error(msg.error ?? 'zone worker failed'));
+      worker.removeAllListeners('exit');
+      worker.removeAllListeners('error');
+      // Kept for the next job, warm; or, if another is kept already, ended.
+      if (!spare) {
+        spare = worker;
+        const drop = (): void => {
+          if (spare === worker) spare = undefined;
+        };
+        worker.on('error', drop);
+        worker.on('exit', drop);
+      } else void worker.terminate();
     });
     worker.once('error', (err) => {
       if (!settled) reject(err);
