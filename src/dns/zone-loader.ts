@@ -80,6 +80,8 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
  * that comes while it is busy gets a thread of its own, which ends after that job.
  */
 let spare: Worker | undefined;
+/** The records of the zone the kept worker last parsed (0: a fresh one). */
+let spareRecords = 0;
 
 function startWorker(): Worker {
   const worker = new Worker(new URL('./zone-worker.js', import.meta.url));
@@ -105,9 +107,13 @@ function inWorker(opts: ZoneFileOptions): Promise<ZoneFileResult<ZoneParts>> {
       else reject(new Error(msg.error ?? 'zone worker failed'));
       worker.removeAllListeners('exit');
       worker.removeAllListeners('error');
-      // Kept for the next job, warm; or, if another is kept already, ended.
-      if (!spare) {
+      // Kept for the next job, warm; of two, the one that parsed the bigger zone (at start the
+      // zones load at once, and the big one's reloads are those that take time).
+      const records = msg.result?.recordCount ?? 0;
+      if (!spare || records > spareRecords) {
+        if (spare) void spare.terminate();
         spare = worker;
+        spareRecords = records;
         const drop = (): void => {
           if (spare === worker) spare = undefined;
         };
@@ -127,6 +133,9 @@ function inWorker(opts: ZoneFileOptions): Promise<ZoneFileResult<ZoneParts>> {
   }).finally(() => {
     worker.unref();
     // The next load (a reload, most likely) finds a thread ready.
-    spare ??= startWorker();
+    if (!spare) {
+      spare = startWorker();
+      spareRecords = 0;
+    }
   });
 }
