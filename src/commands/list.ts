@@ -4,13 +4,15 @@
 
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { formatProblem } from '../config/problems.js';
+import { fileErrorText, formatProblem } from '../config/problems.js';
 import { parseSettings } from '../config/settings.js';
 import { SETTINGS_FILE } from '../config/snapshot.js';
 import { listAddresses } from '../lists/address.js';
 import { addressProblem, defaultListToml, DEFAULT_MEMBERS, listNameProblem, loadList, loadLists, LIST_FILE, LISTS_DIR, MEMBERS_FILE } from '../lists/config.js';
-import { addToMembersText, ListStore, readMembersFile, removeFromMembersText, writeFileAtomic } from '../lists/store.js';
+import { addToMembersText, ListStore, readMembersFile, removeFromMembersText } from '../lists/store.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import type { Command } from './types.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 const USAGE = `usage: mxbox list                           the lists and their member counts
        mxbox list create <name> [owner...]        a new list (list.toml with defaults, empty members)
@@ -19,6 +21,16 @@ const USAGE = `usage: mxbox list                           the lists and their m
        mxbox list remove <name> <address>...      remove members
        mxbox list show <name>                     settings, addresses, counts, pending requests, bounces
 `;
+
+/** Why the path of a list cannot be one (it is a file, or a file stands above it), or null. */
+async function notAListDirectory(dir: string): Promise<string | null> {
+  try {
+    return (await stat(dir)).isDirectory() ? null : 'is a file, not a list directory (an :include: list?)';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? null : `cannot be used: ${fileErrorText(err)}`;
+  }
+}
 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(
@@ -46,6 +58,12 @@ export const list: Command = async (args, { configDir, dataDir }) => {
   }
   const dir = path.join(configDir, LISTS_DIR, name);
   const membersFile = path.join(dir, MEMBERS_FILE);
+  // mailconf/lists/<name> may be a file, e.g. one that aliases reads with :include:.
+  const notList = await notAListDirectory(dir);
+  if (notList) {
+    console.error(`mxbox list: ${path.posix.join(LISTS_DIR, name)} ${notList}${sub === 'create' ? ': choose another name for the list' : ''}`);
+    return 1;
+  }
 
   if (sub === 'create') {
     if (await exists(path.join(dir, LIST_FILE))) {
@@ -149,7 +167,7 @@ async function overview(configDir: string): Promise<number> {
 async function loadSettingsDomain(configDir: string): Promise<string | undefined> {
   try {
     const { settings } = parseSettings(await readFile(path.join(configDir, SETTINGS_FILE), 'utf8'), SETTINGS_FILE);
-    return settings?.domain.replace(/\.$/, '').toLowerCase();
+    return settings ? withoutRootDot(settings.domain).toLowerCase() : undefined;
   } catch {
     return undefined;
   }

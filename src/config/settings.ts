@@ -19,6 +19,8 @@ export interface Settings {
   hostname: string;
   /** The masquerade domain (sendmail's Dj). */
   domain: string;
+  /** The line of `hostname` in mxbox.toml, where messages about the mail host's name point. */
+  hostnameLine?: number;
   dns: {
     listen: ListenSpec[];
     /** Addresses or prefixes (CIDR) allowed to transfer zones. */
@@ -44,6 +46,15 @@ export interface Settings {
     /** Allow /file targets in mailconf/aliases (never in :include: files). Off by default. */
     aliasFiles: boolean;
   };
+  dnssec: DnssecSettings;
+}
+
+/** [dnssec]: which zones mxbox signs, and how it denies existence. */
+export interface DnssecSettings {
+  /** Zone names (absolute, as written), or "*" for every zone served. */
+  zones: string[];
+  /** NSEC3 (RFC 5155, 0 iterations, no salt) instead of NSEC. */
+  nsec3: boolean;
 }
 
 /** sendmail's PrivacyOptions names. */
@@ -121,6 +132,7 @@ const SCHEMA: Schema = {
     resolver: 'string',
   },
   delivery: { mailbox: 'string', alias_programs: 'boolean', alias_files: 'boolean' },
+  dnssec: { zones: 'string[]', nsec3: 'boolean' },
 };
 
 export const DEFAULT_SMTP_LISTEN = '127.0.0.1:2525';
@@ -312,6 +324,20 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   const mailbox = deliveryRaw.mailbox ?? 'mbox';
   if (mailbox !== 'mbox' && mailbox !== 'maildir') err(['delivery', 'mailbox'], `delivery.mailbox must be "mbox" or "maildir", found "${mailbox}"`);
 
+  const dnssecRaw = (raw.dnssec ?? {}) as { zones?: string[]; nsec3?: boolean };
+  const dnssecZones: string[] = [];
+  for (const entry of dnssecRaw.zones ?? []) {
+    if (entry === '*') {
+      dnssecZones.push('*');
+      continue;
+    }
+    try {
+      dnssecZones.push(nameFromText(entry.endsWith('.') ? entry : entry + '.', undefined));
+    } catch (e) {
+      err(['dnssec', 'zones'], `dnssec.zones: "${entry}" is not a domain name: ${e instanceof NameError ? e.message : String(e)}`);
+    }
+  }
+
   if (problems.length) return { problems };
   const smtp: SmtpSettings = {
     listen: smtpListen,
@@ -324,7 +350,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     resolver,
   };
   return {
-    settings: { hostname, domain, dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false } },
+    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false } },
     problems,
   };
 }

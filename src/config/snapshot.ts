@@ -11,12 +11,14 @@ import { ZoneSet } from '../dns/lookup.js';
 import { AnswerTable } from '../dns/answer-table.js';
 import { nameFromText, nameKey, NameError } from '../dns/name.js';
 import { aclMatcher, parseSettings, type Settings } from './settings.js';
-import type { ConfigProblem } from './problems.js';
+import { fileErrorText, type ConfigProblem } from './problems.js';
 import { AccessTable } from './access.js';
 import { AliasTable } from './aliases.js';
 import { LocalHostNames } from './local-host-names.js';
 import { LocalUsers } from './users.js';
 import { listClashes, listMap, loadLists, type ListConfig } from '../lists/config.js';
+import { recordServedSerial, signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
+import type { SigningJob } from '../dns/dnssec/sign-zone.js';
 
 export const SETTINGS_FILE = 'mailconf/mxbox.toml';
 export const ZONES_DIR = 'zones';
@@ -63,12 +65,17 @@ export interface MailTables {
 
 export const MAILCONF_DIR = 'mailconf';
 
-async function readOptional(configDir: string, rel: string): Promise<string | undefined> {
+/**
+ * A table's text; undefined when the file does not exist (an empty table). A file that is there
+ * but cannot be read (a directory, no permission) is an error at its name, and null.
+ */
+async function readOptional(configDir: string, rel: string, problems: ConfigProblem[]): Promise<string | undefined | null> {
   try {
     return await readFile(path.join(configDir, rel), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    problems.push({ file: rel, line: 1, severity: 'error', message: `cannot be read: ${fileErrorText(err)}` });
+    return null;
   }
 }
 
@@ -81,16 +88,17 @@ const hasErrors = (list: readonly ConfigProblem[]): boolean => list.some((p) => 
 async function loadMailTables(configDir: string, settings: Settings, problems: ConfigProblem[], previous?: MailTables): Promise<MailTables> {
   const file = (name: string): string => path.join(MAILCONF_DIR, name);
   const [accessText, aliasesText, namesText, usersText] = await Promise.all(
-    ['access', 'aliases', 'local-host-names', 'users'].map((name) => readOptional(configDir, file(name))),
+    ['access', 'aliases', 'local-host-names', 'users'].map((name) => readOptional(configDir, file(name), problems)),
   );
-  let access = AccessTable.empty();
-  if (accessText !== undefined) {
+  // An unreadable file (null) keeps the table's last good version, as a file with errors does.
+  let access = accessText === null && previous ? previous.access : AccessTable.empty();
+  if (typeof accessText === 'string') {
     const r = AccessTable.parse(accessText, file('access'));
     access = hasErrors(r.problems) && previous ? previous.access : r.table;
     problems.push(...r.problems);
   }
-  let aliases = AliasTable.empty();
-  if (aliasesText !== undefined) {
+  let aliases = aliasesText === null && previous ? previous.aliases : AliasTable.empty();
+  if (typeof aliasesText === 'string') {
     const r = await AliasTable.parse(aliasesText, file('aliases'), {
       mailconfDir: path.join(configDir, MAILCONF_DIR),
       allowPrograms: settings.delivery.aliasPrograms,
@@ -99,14 +107,14 @@ async function loadMailTables(configDir: string, settings: Settings, problems: C
     aliases = hasErrors(r.problems) && previous ? previous.aliases : r.table;
     problems.push(...r.problems);
   }
-  let localHostNames = LocalHostNames.empty();
-  if (namesText !== undefined) {
+  let localHostNames = namesText === null && previous ? previous.localHostNames : LocalHostNames.empty();
+  if (typeof namesText === 'string') {
     const r = LocalHostNames.parse(namesText, file('local-host-names'));
     localHostNames = hasErrors(r.problems) && previous ? previous.localHostNames : r.table;
     problems.push(...r.problems);
   }
-  let users = LocalUsers.empty();
-  if (usersText !== undefined) {
+  let users = usersText === null && previous ? previous.users : LocalUsers.empty();
+  if (typeof usersText === 'string') {
     const r = LocalUsers.parse(usersText, file('users'));
     users = hasErrors(r.problems) && previous ? previous.users : r.table;
     problems.push(...r.problems);
@@ -126,7 +134,7 @@ interface ZoneSource {
 }
 
 /** The zones to load: every zones/<origin>.zone, plus the [zones] map of mxbox.toml. */
-async function zoneSources(configDir: string, settings: Settings, problems: ConfigProblem[]): Promise<ZoneSource[]> {
+async function zoneSources(configDir: string, settings: Settings, problems: ConfigProblem[], previous?: Snapshot): Promise<ZoneSource[]> {
   const sources = new Map<string, ZoneSource>();
   const mapped = new Set<string>();
   for (const [originText, file] of Object.entries(settings.zones)) {
@@ -149,7 +157,12 @@ async function zoneSources(configDir: string, settings: Settings, problems: Conf
   try {
     entries = (await readdir(path.join(configDir, ZONES_DIR), { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      problems.push({ file: `${ZONES_DIR}/`, line: 1, severity: 'error', message: `cannot be read: ${fileErrorText(err)}` });
+      // The zones served until now stay: each fails to read and keeps its last good version.
+      for (const z of previous?.zoneStatus ?? []) if (!sources.has(nameKey(z.origin))) sources.set(nameKey(z.origin), { origin: z.origin, file: z.file });
+      return [...sources.values()];
+    }
   }
   for (const name of entries.sort()) {
     if (!name.endsWith(ZONE_SUFFIX)) continue;
@@ -176,12 +189,13 @@ function zoneProblems(parsed: { errors: readonly ZoneProblem[]; warnings: readon
 }
 
 /** Reads and checks one zone (in a worker thread); the Zone is absent when it has errors. */
-export async function loadZone(configDir: string, source: ZoneSource): Promise<{ zone?: Zone; status: ZoneStatus }> {
+export async function loadZone(configDir: string, source: ZoneSource, dnssec?: SigningJob): Promise<{ zone?: Zone; status: ZoneStatus }> {
   const { result, zone } = await loadZoneFile({
     path: path.join(configDir, source.file),
     displayPath: source.file,
     origin: source.origin,
     includeRoot: path.join(configDir, ZONES_DIR),
+    dnssec,
   });
   const problems = zoneProblems(result);
   const status: ZoneStatus = { origin: source.origin, file: source.file, records: result.recordCount, loaded: false, problems, inputs: result.inputs };
@@ -203,7 +217,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     text = await readFile(settingsPath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { problems: [{ file: SETTINGS_FILE, line: 1, severity: 'error', message: code === 'ENOENT' ? `missing: create it (see README) or pass --config DIR` : (err as Error).message }] };
+    return { problems: [{ file: SETTINGS_FILE, line: 1, severity: 'error', message: code === 'ENOENT' ? `missing: create it (see README) or pass --config DIR` : `cannot be read: ${fileErrorText(err)}` }] };
   }
   const { settings, problems } = parseSettings(text, SETTINGS_FILE);
   if (!settings) return { problems };
@@ -211,16 +225,18 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const mail = await loadMailTables(configDir, settings, problems, previous?.mail);
   const lists = await loadLists(configDir, previous?.lists);
   problems.push(...lists.problems, ...listClashes(lists.lists, (name) => mail.users.has(name) || mail.aliases.has(name)));
-  const sources = await zoneSources(configDir, settings, problems);
+  const sources = await zoneSources(configDir, settings, problems, previous);
   const loaded = await Promise.all(
     sources.map(async (source) => {
       // A zone whose files did not change since the last load keeps its compiled form.
       const before = previous?.zones.zones.get(nameKey(source.origin));
       const status = previous?.zoneStatus.find((z) => nameKey(z.origin) === nameKey(source.origin));
-      if (before && status?.loaded && !status.stale && status.file === source.file && status.inputs && (await inputsUnchanged(status.inputs))) {
+      // A zone in [dnssec] zones is signed as it loads; it is loaded again when its keys change or its signatures fall due.
+      const job = await signingJob(dataDir, settings.dnssec, source.origin, before);
+      if (before && status?.loaded && !status.stale && status.file === source.file && status.inputs && signingUnchanged(before, job) && (await inputsUnchanged(status.inputs))) {
         return { zone: before, status: { ...status, problems: [...status.problems] }, reused: true };
       }
-      return { ...(await loadZone(configDir, source)), reused: false };
+      return { ...(await loadZone(configDir, source, job)), reused: false };
     }),
   );
   const zones: Zone[] = [];
@@ -229,13 +245,16 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     const before = previous?.zones.zones.get(nameKey(status.origin));
     if (zone) {
       zones.push(zone);
-      if (!reused && before && before.soaFields.serial === zone.soaFields.serial && before.fingerprint() !== zone.fingerprint()) {
+      if (!reused && zone.dnssec) await recordServedSerial(dataDir, zone);
+      // A signed zone's served serial rises with every signing: the file's own serial is what the admin must raise.
+      const fileSerial = (z: Zone): number => z.dnssec?.fileSerial ?? z.soaFields.serial;
+      if (!reused && before && fileSerial(before) === fileSerial(zone) && before.fingerprint() !== zone.fingerprint()) {
         const soa = zone.soa.records[0]!.source;
         status.problems.push({
           file: soa.file,
           line: soa.line,
           severity: 'warning',
-          message: `zone ${status.origin} changed but its serial ${zone.soaFields.serial} did not; secondaries will not pick up the change until the serial rises`,
+          message: `zone ${status.origin} changed but its serial ${fileSerial(zone)} did not; secondaries will not pick up the change until the serial rises`,
         });
       }
     } else if (before) {
@@ -248,13 +267,14 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     zoneStatus.push(status);
     problems.push(...status.problems);
   }
+  problems.push(...unservedSignedZones(settings.dnssec, zones, SETTINGS_FILE));
   const zoneSet = new ZoneSet(zones);
   const snapshot: Snapshot = Object.freeze({
     configDir,
     dataDir,
     settings,
     zones: zoneSet,
-    answers: await AnswerTable.build(zoneSet, previous?.answers),
+    answers: new AnswerTable(zoneSet, previous?.answers),
     zoneStatus,
     problems,
     transferAllowed: aclMatcher(settings.dns.transfer),

@@ -110,15 +110,20 @@ export class AnswerTable {
   /** Answers for names that do not exist as nodes live apart, and go when their table is cleared. */
   private dynamicArena = new Arena();
   /**
-   * NXDOMAIN answers shared by every name of the same length in a zone. A plain NXDOMAIN (no CNAME
-   * before it, the SOA alone in authority) is the same message for every name that does not exist
-   * in a zone, except the question, which the client's bytes overwrite, and whose length moves the
-   * compression pointers after it: one answer per zone and question length serves them all. A
-   * flood of random names then compiles and keeps nothing per name.
+   * NXDOMAIN answers shared by every name of the same shape in a zone. A plain NXDOMAIN (no CNAME
+   * before it, the SOA alone in authority, no signatures) is the same message for every name that
+   * does not exist in a zone, except the question, which the client's bytes overwrite, and whose
+   * length moves the compression pointers after it: one answer per zone and question shape (its
+   * label lengths) serves them all. A flood of random names compiles and keeps nothing per name.
    */
   private negative = new Map<string, CompiledAnswer>();
   private negativeArena = new Arena();
   private readonly writer = new WireWriter(4096);
+  /**
+   * The table for queries with DO set: answers with signatures and denial proofs. Where no zone is
+   * signed those answers are the same as without DO, and this very table serves them.
+   */
+  readonly forDnssec: AnswerTable;
 
   /**
    * With `previous` (a reload), a zone that is the same object as before (its files did not
@@ -126,18 +131,15 @@ export class AnswerTable {
    * their own zone and on which zones are below it (CNAME chains and additional data stay inside
    * a zone), so a one-record edit forgets the answers of one zone, not all.
    */
-  constructor(private readonly zones: ZoneSet, previous?: AnswerTable) {
+  constructor(private readonly zones: ZoneSet, previous?: AnswerTable, private readonly dnssec = false) {
     const all = [...this.zones.zones.values()];
+    const anySigned = all.some((z) => z.dnssec !== undefined);
+    this.forDnssec = dnssec || !anySigned ? this : new AnswerTable(zones, previous && previous.forDnssec !== previous ? previous.forDnssec : undefined, true);
     for (const zone of all) {
       const children = all.filter((z) => z !== zone && isSubdomain(z.origin, zone.origin));
       const kept = previous?.perZone.find((p) => p.zone === zone && p.children.length === children.length && p.children.every((c) => children.includes(c)));
       this.perZone.push(kept ?? { zone, children, fixed: new Map(), arena: new Arena() });
     }
-  }
-
-  /** The table for a new Snapshot (kept async for the callers that built it in slices). */
-  static async build(zones: ZoneSet, previous?: AnswerTable): Promise<AnswerTable> {
-    return new AnswerTable(zones, previous);
   }
 
   /** Whether `qname` is the apex of a zone served here (NOTIFY and UPDATE name a zone). */
@@ -186,16 +188,18 @@ export class AnswerTable {
         return this.compileFixed(answers, qname, qtype, tcp, typeKey);
       }
     }
-    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp);
+    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec);
     if (!resolution) return undefined;
     let compiled: CompiledAnswer;
     if (isPlainNxdomain(resolution)) {
-      let wireLength = 1;
-      for (const label of questionLabels) wireLength += 1 + label.length;
+      // Keyed by the question's label lengths, not just its length: were names after it ever
+      // compressed into the question, their pointers would land on the same label boundaries.
+      let shape = '';
+      for (const label of questionLabels) shape += String.fromCharCode(label.length);
       // Kept by name too (a map entry, nothing compiled), so that asking again skips the look-up.
       // The SOA's TTL is part of the key: BIND gives it TTL 0 when the question was for SOA.
       const soa = resolution.authority[0]!;
-      compiled = this.negativeAnswer(`${nameKey(soa.owner)}\0${soa.ttl}\0${wireLength}`, qname, qtype, resolution);
+      compiled = this.negativeAnswer(`${nameKey(soa.owner)}\0${soa.ttl}\0${shape}`, qname, qtype, resolution);
     } else compiled = compileResolution(qname, qtype, resolution, this.writer, this.dynamicArena);
     let entry = dynamic;
     if (!entry) {
@@ -210,7 +214,7 @@ export class AnswerTable {
     return compiled;
   }
 
-  /** The shared NXDOMAIN answer for `key` (zone and question length), compiled from this name's the first time. */
+  /** The shared NXDOMAIN answer for `key` (zone, SOA TTL, question shape), compiled from this name's the first time. */
   private negativeAnswer(key: string, qname: string, qtype: number, resolution: Resolution): CompiledAnswer {
     let answer = this.negative.get(key);
     if (!answer) {
@@ -242,7 +246,7 @@ export class AnswerTable {
 
   /** `unlessRedirected`: no answer when a CNAME or DNAME was followed (the probe for `other`). */
   private compile(qname: string, qtype: number, tcp: boolean, arena: Arena, unlessRedirected = false): CompiledAnswer | undefined {
-    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp);
+    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec);
     if (!resolution || (unlessRedirected && resolution.redirected)) return undefined;
     return compileResolution(qname, qtype, resolution, this.writer, arena);
   }
@@ -250,7 +254,9 @@ export class AnswerTable {
 
 /** An NXDOMAIN with nothing but the zone's SOA: the same for every name of a zone (see `negative`). */
 function isPlainNxdomain(res: Resolution): boolean {
-  return res.rcode === RCODE.NXDOMAIN && res.answer.length === 0 && res.additional.length === 0 && res.authority.length === 1 && res.authority[0]!.rrset.type === TYPE.SOA;
+  // Signed zones prove each name's absence with its own NSEC/NSEC3 records: not shared.
+  const soa = res.authority[0];
+  return res.rcode === RCODE.NXDOMAIN && res.answer.length === 0 && res.additional.length === 0 && res.authority.length === 1 && soa!.rrset.type === TYPE.SOA && !soa!.sigs?.length;
 }
 
 /** Encodes a Resolution as a full response message with its cut points. */
@@ -270,7 +276,9 @@ export function compileResolution(qname: string, qtype: number, res: Resolution,
 
   const writeSet = (placed: PlacedRRset): number => {
     for (const rr of placed.rrset.records) w.record(rr, placed.owner, ttlInSet(rr, placed.ttl));
-    return placed.rrset.records.length;
+    // Each RRset's signatures right after it, under the same owner (a wildcard's: the name asked).
+    for (const sig of placed.sigs ?? []) w.record(sig, placed.owner, placed.ttl);
+    return placed.rrset.records.length + (placed.sigs?.length ?? 0);
   };
   let an = 0;
   let ns = 0;

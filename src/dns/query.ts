@@ -341,7 +341,9 @@ function answerMessage(msg: Buffer, ctx: QueryContext): QueryOutcome {
       if (q.qtype === TYPE.AXFR || msg.readUInt16BE(8) === 0) return reply(errorResponse(msg, q, RCODE.FORMERR, true, ctx.cookies), RCODE.FORMERR);
     }
     const lookupType = q.qtype === TYPE.IXFR ? TYPE.SOA : q.qtype;
-    const answer = ctx.answers.get(q.key, lookupType, ctx.tcp, () => questionLabels(msg));
+    // DO (RFC 3225): signed zones answer with their RRSIGs and denial proofs, from their own table.
+    const table = q.edns?.doBit ? ctx.answers.forDnssec : ctx.answers;
+    const answer = table.get(q.key, lookupType, ctx.tcp, () => questionLabels(msg));
     if (!answer) return reply(errorResponse(msg, q, RCODE.REFUSED, true, ctx.cookies), RCODE.REFUSED);
     const limit = ctx.tcp ? 65535 : q.edns ? Math.max(512, Math.min(q.edns.payload, OUR_UDP_PAYLOAD)) : 512;
     const out = assemble(msg, q, answer, limit, ctx.cookies);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { addressBytes } from './cookie.js';
-import { wireKey } from './name.js';
+import { lowerAscii, nameToWire } from './name.js';
 import type { RateLimitSettings } from '../config/rate-limit.js';
 
 interface NativeSocket {
@@ -131,9 +131,9 @@ function exemptEntry(entry: string): [number, number, Buffer] {
  * its lowercased wire form without the root label.
  */
 export function nameTag(name: string): number {
-  const key = wireKey(name);
+  const wire = lowerAscii(nameToWire(name));
   let h = 2166136261;
-  for (let i = 0; i < key.length - 1; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619) >>> 0;
+  for (let i = 0; i < wire.length - 1; i++) h = Math.imul(h ^ wire[i]!, 16777619) >>> 0;
   return h >>> 0;
 }
 

@@ -60,7 +60,7 @@ export interface MxboxOptions {
   zones: ZoneFile[];
   /** Extra node options, e.g. --cpu-prof. */
   nodeArgs?: string[];
-  /** Appended to mxbox.toml (e.g. a [dns.rate_limit] table). */
+  /** Appended to mxbox.toml (e.g. a [dnssec] or [dns.rate_limit] table). */
   extraToml?: string;
   startTimeoutMs?: number;
 }

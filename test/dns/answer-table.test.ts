@@ -40,13 +40,13 @@ function labelsOf(name: string): () => Uint8Array[] {
   return () => name.split('.').map((l) => Buffer.from(l));
 }
 
-test('names that do not exist share one NXDOMAIN answer per zone and question length', async () => {
+test('names that do not exist share one NXDOMAIN answer per zone and question shape (label lengths)', async () => {
   const answers = await table();
   const a = answers.get('\x04abcd\x07example\x04test\x00', 1, false, labelsOf('abcd.example.test'))!;
   const b = answers.get('\x04wxyz\x07example\x04test\x00', 28, false, labelsOf('wxyz.example.test'))!;
   const longer = answers.get('\x05wxyzz\x07example\x04test\x00', 1, false, labelsOf('wxyzz.example.test'))!;
   assert.equal(a, b, 'one compiled answer for both names');
-  assert.notEqual(a, longer, 'another for another question length (compression offsets differ)');
+  assert.notEqual(a, longer, 'another for another question shape (compression offsets differ)');
   // Each reply still carries its own question and the zone's SOA.
   for (const [name, qtype] of [['abcd.example.test', 1], ['wxyz.example.test', 28], ['wxyzz.example.test', 1], ['deep.wxyz.example.test', 16]] as const) {
     const msg = query(name, qtype);
