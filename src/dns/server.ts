@@ -389,6 +389,9 @@ function changedNames(before: ReadonlyMap<string, Zone>, after: ReadonlyMap<stri
     const old = before.get(origin);
     if (!old) return undefined;
     if (old === zone) continue;
+    // A signed zone's answers also carry signatures kept apart from its records (re-signed on a
+    // timer, replaced in a key rollover): no name-by-name account of what changed.
+    if (zone.dnssec || old.dnssec) return undefined;
     const names = zone.changedNames(old);
     if (!names || changed.length + names.length > MAX_NAMES_DROPPED) return undefined;
     changed.push(...names);
