@@ -5,7 +5,8 @@
 // whose sender address an authenticated user may use. Everything after MAIL is the same path.
 
 import type { Snapshot } from '../config/snapshot.js';
-import { domainOf, isLocalDomain, localPartOf, resolveLocal } from './policy.js';
+import { domainOf, isLocalDomain, localPartOf } from '../mail/address.js';
+import { resolveLocal } from '../mail/router.js';
 import type { CertificatePair } from '../tls/certificate.js';
 
 export type ListenerKind = 'mx' | 'submission' | 'submissions';
@@ -58,10 +59,4 @@ export function senderOwnedBy(snapshot: Snapshot, user: string, sender: string):
   const local = localPartOf(sender).toLowerCase();
   if (local === user) return true;
   return snapshot.mail.aliases.has(local) && resolveLocal(snapshot, local).mailboxes.includes(user);
-}
-
-/** Postfix's Received comment for the TLS session: `(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)`. */
-export function tlsComment(cipher: { version?: string; name?: string; standardName?: string } | false | undefined): string | undefined {
-  if (!cipher || !cipher.version) return undefined;
-  return `(using ${cipher.version} with cipher ${cipher.standardName ?? cipher.name})`;
 }
