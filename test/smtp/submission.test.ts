@@ -121,4 +121,12 @@ describe('submission on 587 and 465', { skip: needs('swaks') }, () => {
     assert.ok(events.some((e) => /stat=AUTH locked: 5 failures within 10 minutes/.test(e.msg)), 'the lock-out is logged');
     assert.ok(events.some((e) => e.ruleset === 'authenticate' && e.arg1 === 'nosuchuser' && /reject=535 5\.7\.8/.test(e.msg)));
   });
+
+  test('with submission on, the TLSA of _465._tcp and _587._tcp is served too, the same key as _25', { skip: needs('dig') }, async () => {
+    const spki = a.app.snapshot().tls!.spkiSha256;
+    for (const port of [25, 465, 587]) {
+      const r = await run('dig', ['+short', '+norec', '@127.0.0.1', '-p', String(a.port), `_${port}._tcp.mail8191.futuretg.com`, 'TLSA']);
+      assert.equal(r.stdout.replace(/\s+/g, '').toLowerCase(), `311${spki}`, `_${port}._tcp: ${r.stdout}`);
+    }
+  });
 });
