@@ -19,7 +19,8 @@
 
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isLocked, type QueuedEnvelope } from '../queue/manager.js';
+import { isLocked } from '../queue/locks.js';
+import type { QueuedEnvelope } from '../queue/queued.js';
 import { QUEUE_ID_PATTERN } from '../queue/queue-id.js';
 import { Spool } from '../queue/spool.js';
 import { Journal } from '../queue/journal.js';

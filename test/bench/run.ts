@@ -22,10 +22,11 @@ import { MboxCounter, smtpRun, type SmtpResult } from './smtp.js';
 import { latencyRun, type LatencyResult } from './latency.js';
 import { dnssecBench } from './dnssec.js';
 import { startProbe, type ProbeResult } from './probe.js';
+import { trafficRun } from './traffic.js';
 import { INITIAL_SERIAL, PROBE_NAME, PROBE_NEW, PROBE_OLD, QUERY_MIX, writeQueries, writeZone } from './zones.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const PHASES = ['dns', 'smtp', 'reload', 'memory', 'dnssec'] as const;
+const PHASES = ['dns', 'smtp', 'reload', 'memory', 'dnssec', 'traffic'] as const;
 type Phase = (typeof PHASES)[number];
 
 const ORIGIN = 'bench.example';
@@ -61,7 +62,7 @@ interface Settings {
 }
 
 function usage(): string {
-  return `usage: npm run bench -- [--quick] [--only dns|smtp|reload|memory|dnssec[,...]] [--cpu-prof]
+  return `usage: npm run bench -- [--quick] [--only dns|smtp|reload|memory|dnssec|traffic[,...]] [--cpu-prof]
   --quick     shorter runs (3 s per DNS pass, 500 messages), no 1,000,000-record zone
   --only X    run only these parts (repeatable or comma-separated)
   --cpu-prof  run mxbox under node --cpu-prof; profiles go to var/bench/prof-<timestamp>/
@@ -120,10 +121,10 @@ class UsageError extends Error {}
 // Tools
 
 const TOOLS: Record<string, { pkg: string; phases: Phase[] }> = {
-  dnsperf: { pkg: 'dnsperf', phases: ['dns', 'reload', 'dnssec'] },
-  named: { pkg: 'bind9', phases: ['dns', 'reload', 'memory', 'dnssec'] },
+  dnsperf: { pkg: 'dnsperf', phases: ['dns', 'reload', 'dnssec', 'traffic'] },
+  named: { pkg: 'bind9', phases: ['dns', 'reload', 'memory', 'dnssec', 'traffic'] },
   'dnssec-signzone': { pkg: 'bind9-utils', phases: ['dnssec'] },
-  dig: { pkg: 'bind9-dnsutils', phases: ['dns', 'smtp', 'reload', 'memory'] },
+  dig: { pkg: 'bind9-dnsutils', phases: ['dns', 'smtp', 'reload', 'memory', 'traffic'] },
   rndc: { pkg: 'bind9-utils', phases: ['reload'] },
   'smtp-source': { pkg: 'postfix', phases: ['smtp'] },
   postfix: { pkg: 'postfix', phases: ['smtp'] },
@@ -681,6 +682,27 @@ async function main(): Promise<number> {
     targets.push({ name: 'memory (1M records) ≤ 1.5× BIND', met: r <= 1.5, detail: `${fmt(m.rssMiB, 0)} vs ${fmt(b.rssMiB, 0)} MiB = ${fmt(r, 2)}×` });
   }
 
+  // ---- Traffic (issue 21): cookies, 0x20, unique names, the 1M zone's first queries, a flood with rate limiting
+  let traffic: Record<string, unknown> | undefined;
+  if (s.phases.has('traffic')) {
+    const zoneFile = path.join(tmp, `traffic-${ORIGIN}.zone`);
+    const queries = path.join(tmp, 'traffic-queries.txt');
+    await writeZone(zoneFile, ORIGIN, s.zoneRecords);
+    await writeQueries(queries, ORIGIN, s.zoneRecords, 200_000);
+    const result = await trafficRun(
+      { quick: s.quick, passS: s.passS, fixedS: s.fixedS, fixedQps: s.fixedQps, clients: s.clients, outstanding: s.outstanding, zoneRecords: s.zoneRecords, bigZoneRecords: s.bigZoneRecords, rrlRate: 100, normalQps: 2000 },
+      REPO,
+      tmp,
+      [...sample, { origin: ORIGIN, file: zoneFile }],
+      ORIGIN,
+      queries,
+      nodeArgs,
+    );
+    rows.push(...result.rows);
+    targets.push(...result.targets);
+    traffic = result.json;
+  }
+
   // ---- Report
   const finished = new Date();
   const command = `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
@@ -702,7 +724,7 @@ async function main(): Promise<number> {
   if (disturbed.length) {
     console.log(`\nWARNING: the machine was not quiet before ${disturbed.map((c) => `${c.before} (${fmt(c.busyCpus, 2)} CPUs busy)`).join(', ')}: run again on a quiet machine.`);
   }
-  Object.assign(json, { finished: finished.toISOString(), command, loadChecks, dns, reload, smtp, memory, rows, targets: allTargets });
+  Object.assign(json, { finished: finished.toISOString(), command, loadChecks, dns, reload, smtp, memory, traffic, rows, targets: allTargets });
   const out = path.join(outDir, `${stamp}.json`);
   await writeFile(out, JSON.stringify(json, null, 2) + '\n');
   console.log(`\nfigures: ${path.relative(process.cwd(), out) || out}` + (s.cpuProf ? `; mxbox profiles: ${profDir}` : ''));
