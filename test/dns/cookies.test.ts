@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { siphash24 } from '../../src/dns/siphash.js';
 import { addressBytes, validServerCookie, writeServerCookie } from '../../src/dns/cookie.js';
@@ -128,6 +128,7 @@ test('mxbox answers cookies as BIND 9.18 does, with interoperable server cookies
     await batched.stop();
     await plain.stop();
     await named.stop();
+    await rm(dir, { force: true });
   }
 });
 
