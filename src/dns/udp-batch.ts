@@ -6,10 +6,8 @@
 // `nativeUdpUnavailable()` says why and the server uses node:dgram instead. MXBOX_DNS_CACHE=0
 // turns the reply cache off (every query answered by JavaScript).
 
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import { addonLoader } from '../native-addon.js';
 import { addressBytes } from './cookie.js';
 import { lowerAscii, nameToWire } from './name.js';
 import type { RateLimitSettings } from '../config/rate-limit.js';
@@ -43,29 +41,16 @@ interface NativeModule {
   open(host: string, port: number, family: number, onBatch: (count: number) => void, cache: boolean): NativeSocket;
 }
 
-let loaded: NativeModule | undefined;
-let loadError: string | undefined;
+const batchAddon = addonLoader<NativeModule>('udp_batch.node', 'MXBOX_NATIVE_UDP', 'the batched UDP addon', '; run npm install with g++ and python3 present');
 
 function load(): NativeModule | undefined {
-  if (loaded || loadError) return loaded;
-  if (process.env.MXBOX_NATIVE_UDP === '0') {
-    loadError = 'disabled by MXBOX_NATIVE_UDP=0';
-    return undefined;
-  }
-  // dist/src/dns/udp-batch.js → <repo>/build/Release/udp_batch.node
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-  try {
-    loaded = createRequire(import.meta.url)(path.join(root, 'build', 'Release', 'udp_batch.node')) as NativeModule;
-  } catch (err) {
-    loadError = `the batched UDP addon is not built (${(err as Error).message.split('\n')[0]}); run npm install with g++ and python3 present`;
-  }
-  return loaded;
+  return batchAddon().module;
 }
 
 /** undefined when the addon can be used, else the reason it cannot. */
 export function nativeUdpUnavailable(): string | undefined {
-  load();
-  return loaded ? undefined : loadError;
+  const loaded = batchAddon();
+  return loaded.module ? undefined : loaded.reason;
 }
 
 /**
@@ -143,7 +128,7 @@ export function replyCacheEnabled(): boolean {
 
 export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle: DatagramHandler): BatchedUdp {
   const native = load();
-  if (!native) throw new Error(loadError);
+  if (!native) throw new Error(nativeUdpUnavailable());
   // The buffers are shared with C: views made once, reused for every batch.
   let input!: Buffer;
   let output!: Buffer;

@@ -19,6 +19,7 @@ import { busyCpus, capture, cpuSeconds, memoryKiB, removeAtExit, sleep, which } 
 import { fmt, ratio, table, targetLines, type Row, type Target } from './report.js';
 import { mxboxUdpMode, startMxbox, startNamed, startPostfix, type Server, type ZoneFile } from './servers.js';
 import { MboxCounter, smtpRun, type SmtpResult } from './smtp.js';
+import { latencyRun, type LatencyResult } from './latency.js';
 import { dnssecBench } from './dnssec.js';
 import { startProbe, type ProbeResult } from './probe.js';
 import { trafficRun } from './traffic.js';
@@ -56,6 +57,8 @@ interface Settings {
   smtpSize: number;
   /** How long to wait for the deliveries after the last 250. */
   smtpDeliveryWaitS: number;
+  /** Messages of the steady stream whose delivery latency is measured. */
+  smtpLatencyMessages: number;
 }
 
 function usage(): string {
@@ -108,6 +111,7 @@ function parseArgs(argv: string[]): Settings {
     smtpSessions: 10,
     smtpSize: 5120,
     smtpDeliveryWaitS: quick ? 30 : 60,
+    smtpLatencyMessages: quick ? 1500 : 6000,
   };
 }
 
@@ -341,6 +345,8 @@ interface SmtpFigures {
   reused: SmtpResult;
   /** mxbox only: its CPU per message over both runs (ms). Postfix's is spread over many processes. */
   cpuMsPerMessage?: number;
+  /** Delivery latency (250 → in the mailbox) of a steady stream at half the accepted rate of one message per connection. */
+  latency: LatencyResult;
 }
 
 async function smtpBoth(s: Settings, name: string, port: number, mbox: MboxCounter, pid?: number): Promise<SmtpFigures> {
@@ -367,7 +373,24 @@ async function smtpBoth(s: Settings, name: string, port: number, mbox: MboxCount
   const reused = await smtpRun({ ...load, messages: s.smtpMessages, reuse: true }, mbox);
   show('connections reused (-d)', reused);
   const cpuMsPerMessage = pid ? ((cpuSeconds(pid) - c0) / (2 * s.smtpMessages)) * 1000 : undefined;
-  return { server: name, single, reused, cpuMsPerMessage };
+  // A steady stream at half the most this server accepted (one message per connection), over
+  // reused connections: how long a message waits between its 250 and the mailbox.
+  const latency = await latencyRun({
+    port,
+    ratePerS: Math.max(1, Math.round(single.acceptedPerS / 2)),
+    messages: s.smtpLatencyMessages,
+    sessions: s.smtpSessions,
+    size: s.smtpSize,
+    from: FROM,
+    to: TO,
+    mailbox: mbox.file,
+    deliveryTimeoutMs: s.smtpDeliveryWaitS * 1000,
+  });
+  console.log(
+    `  ${name} delivery latency at ${latency.ratePerS} msgs/s (half its accepted rate; ${fmt(latency.achievedPerS, 0)} achieved): ` +
+      `p50 ${fmt(latency.p50Ms, 0)} ms, p99 ${fmt(latency.p99Ms, 0)} ms, max ${fmt(latency.maxMs, 0)} ms (${latency.delivered}/${latency.messages} delivered)`,
+  );
+  return { server: name, single, reused, cpuMsPerMessage, latency };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -604,6 +627,13 @@ async function main(): Promise<number> {
     rows.push({ section: sec, metric: 'end to end, 1 msg/connection', mxbox: m.single.endToEndPerS, peer: b.single.endToEndPerS, unit: 'msgs/s', digits: 0, note: e2eNote(m.single, b.single) });
     rows.push({ section: sec, metric: 'accepted, connections reused', mxbox: m.reused.acceptedPerS, peer: b.reused.acceptedPerS, unit: 'msgs/s', digits: 0 });
     rows.push({ section: sec, metric: 'end to end, connections reused', mxbox: m.reused.endToEndPerS, peer: b.reused.endToEndPerS, unit: 'msgs/s', digits: 0, note: e2eNote(m.reused, b.reused) });
+    rows.push({ section: sec, metric: 'delivery latency p50, stream at ½ accepted rate', mxbox: m.latency.p50Ms, peer: b.latency.p50Ms, unit: 'ms', digits: 0 });
+    rows.push({ section: sec, metric: 'delivery latency p99, stream at ½ accepted rate', mxbox: m.latency.p99Ms, peer: b.latency.p99Ms, unit: 'ms', digits: 0 });
+    targets.push({
+      name: 'SMTP delivery latency p99 ≤ 1 s (250 → mailbox, steady stream at ½ the accepted rate)',
+      met: m.latency.p99Ms <= 1000 && m.latency.delivered === m.latency.messages,
+      detail: `${m.latency.ratePerS} msgs/s: p50 ${fmt(m.latency.p50Ms, 0)} ms, p99 ${fmt(m.latency.p99Ms, 0)} ms, max ${fmt(m.latency.maxMs, 0)} ms; Postfix at ${b.latency.ratePerS} msgs/s: p50 ${fmt(b.latency.p50Ms, 0)}, p99 ${fmt(b.latency.p99Ms, 0)} ms`,
+    });
     const a1 = ratio(m.single.acceptedPerS, b.single.acceptedPerS);
     const a2 = ratio(m.reused.acceptedPerS, b.reused.acceptedPerS);
     const e1 = ratio(m.single.endToEndPerS, b.single.endToEndPerS);
