@@ -63,10 +63,12 @@ export function flockUnavailable(): string | undefined {
 
 /**
  * Takes the data directory's lock for this process, or throws DataDirInUseError naming the
- * holder's pid. Creates the directory (and the lock file) when missing; changes nothing else.
+ * holder's pid. Creates the directory, its queue/ and the lock file when missing; changes nothing else.
  */
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // The spool's directory with it (the daemon makes it next anyway): a data path that is a file
+  // then fails as every command reports it, ENOTDIR on `<data>/queue`.
+  await mkdir(path.join(dataDir, 'queue'), { recursive: true, mode: 0o700 });
   const file = path.join(dataDir, DATA_LOCK_FILE);
   // O_CREAT without O_TRUNC: the holder's pid must stay readable to the one refused.
   const fh = await open(file, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);

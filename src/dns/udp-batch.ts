@@ -9,6 +9,7 @@
 import net from 'node:net';
 import { addonLoader } from '../native-addon.js';
 import { addressBytes } from './cookie.js';
+import { lowerAscii, nameToWire } from './name.js';
 import type { RateLimitSettings } from '../config/rate-limit.js';
 
 interface NativeSocket {
@@ -32,6 +33,7 @@ interface NativeSocket {
   close(): void;
   clearCache(): void;
   setCookieSecret(secret: Buffer): void;
+  dropNames(tags: Uint32Array): number;
   setRateLimit(params: Int32Array | null, exempt: [number, number, Buffer][]): void;
 }
 
@@ -82,6 +84,11 @@ export interface BatchedUdp {
   cache: boolean;
   /** Forgets every cached reply: call it when the answers change (a new Snapshot). */
   clearCache(): void;
+  /**
+   * Forgets the cached replies made from these names (nameTag of each), and those whose names
+   * are not known, keeping the rest: a reload whose edit changed only these names' data.
+   */
+  dropNames(tags: Uint32Array): number;
   /** The 16-byte SipHash key of the server cookies the addon makes and checks. */
   setCookieSecret(secret: Uint8Array): void;
   /** Response rate limiting from now on ([dns.rate_limit]); undefined: off. */
@@ -102,6 +109,17 @@ function exemptEntry(entry: string): [number, number, Buffer] {
     if (keep < 8) full[i]! &= keep <= 0 ? 0 : (0xff << (8 - keep)) & 0xff;
   }
   return [family, bits, full];
+}
+
+/**
+ * The tag the addon gives a name in a cached reply (reply_name_tags in query.c): 32-bit FNV-1a of
+ * its lowercased wire form without the root label.
+ */
+export function nameTag(name: string): number {
+  const wire = lowerAscii(nameToWire(name));
+  let h = 2166136261;
+  for (let i = 0; i < wire.length - 1; i++) h = Math.imul(h ^ wire[i]!, 16777619) >>> 0;
+  return h >>> 0;
 }
 
 export function replyCacheEnabled(): boolean {
@@ -165,6 +183,7 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
     clearCache: () => {
       if (!closed) socket.clearCache();
     },
+    dropNames: (tags) => (closed ? 0 : socket.dropNames(tags)),
     setRateLimit: (settings) => {
       if (closed) return;
       if (!settings) return socket.setRateLimit(null, []);
