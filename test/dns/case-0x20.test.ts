@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { runAppliance } from '../helpers/appliance.js';
 import { askUdp as ask, dnsQuery } from '../helpers/dns-query.js';
 import { startNamed } from '../helpers/named.js';
@@ -68,5 +68,6 @@ test('0x20: every spelling of a name is one cache entry, and each reply carries 
   } finally {
     await app.stop();
     await named.stop();
+    await rm(file, { force: true });
   }
 });
