@@ -2,12 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LocalUsers } from '../../src/config/users.js';
 import { AliasTable } from '../../src/config/aliases.js';
 import { formatProblem } from '../../src/config/problems.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+import { REPO_ROOT as ROOT } from '../helpers/appliance.js';
 
 function problems(text: string): string[] {
   return LocalUsers.parse(text, 'mailconf/users').problems.map(formatProblem);

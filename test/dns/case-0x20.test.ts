@@ -5,11 +5,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import os from 'node:os';
 import path from 'node:path';
 import { rm, writeFile } from 'node:fs/promises';
 import { runAppliance } from '../helpers/appliance.js';
+import { askUdp as ask, dnsQuery } from '../helpers/dns-query.js';
 import { startNamed } from '../helpers/named.js';
 import { needs } from '../helpers/peers.js';
 import { nativeUdpUnavailable } from '../../src/dns/udp-batch.js';
@@ -23,33 +23,11 @@ Mail IN A 192.0.2.25
 www IN CNAME Mail
 `;
 
+/** The query as asked, letter case kept; with EDNS a 1232-byte payload. */
 function query(id: number, name: string, qtype: number, edns: boolean): Buffer {
-  const labels = name.split('.').filter(Boolean);
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id, 0);
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(edns ? 1 : 0, 10);
-  const qname = Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')])), Buffer.from([0])]);
-  const tail = Buffer.from([qtype >> 8, qtype & 0xff, 0, 1]);
-  const opt = edns ? Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]) : Buffer.alloc(0);
-  return Buffer.concat([header, qname, tail, opt]);
+  return dnsQuery(id, name, qtype, { edns: edns ? { udpSize: 1232 } : undefined });
 }
 
-async function ask(port: number, msg: Buffer): Promise<Buffer> {
-  const socket = dgram.createSocket('udp4');
-  try {
-    return await new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no reply')), 2000);
-      socket.on('message', (reply) => {
-        clearTimeout(timer);
-        resolve(reply);
-      });
-      socket.send(msg, port, '127.0.0.1');
-    });
-  } finally {
-    socket.close();
-  }
-}
 
 const SPELLINGS = ['www.example.test', 'WWW.EXAMPLE.TEST', 'wWw.ExAmPlE.tEsT', 'WwW.eXaMpLe.TeSt', 'www.EXAMPLE.test'];
 

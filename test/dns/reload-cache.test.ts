@@ -6,35 +6,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runAppliance } from '../helpers/appliance.js';
+import { askUdp as ask, dnsQuery } from '../helpers/dns-query.js';
 import { nativeUdpUnavailable } from '../../src/dns/udp-batch.js';
 
-function query(id: number, name: string, qtype: number): Buffer {
-  return Buffer.concat([
-    Buffer.from([id >> 8, id & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
-    ...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
-    Buffer.from([0, qtype >> 8, qtype & 0xff, 0, 1]),
-  ]);
-}
+const query = (id: number, name: string, qtype: number): Buffer => dnsQuery(id, name, qtype);
 
-async function ask(port: number, msg: Buffer): Promise<Buffer> {
-  const socket = dgram.createSocket('udp4');
-  try {
-    return await new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no reply')), 2000);
-      socket.on('message', (reply) => {
-        clearTimeout(timer);
-        resolve(reply);
-      });
-      socket.send(msg, port, '127.0.0.1');
-    });
-  } finally {
-    socket.close();
-  }
-}
 
 /** Every IPv4 address in the reply, and the serial of an SOA in it, as text: what changes with an edit. */
 function content(reply: Buffer): string {
