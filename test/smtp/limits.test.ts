@@ -1,0 +1,70 @@
+// The limits sendmail enforces on an SMTP session, over a raw socket (the point is what a client
+// that ignores them gets): MaxRecipientsPerMessage (`[smtp] max_recipients`, 452 4.5.3 past it,
+// the message still delivered to the recipients before) and the command line length (2,048
+// octets, sendmail's MAXLINE: 500 5.5.0 at once, the session goes on, a 1 MB line costs nothing).
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import { smtpTalk, smtpToml, eventually, SmtpSession } from '../helpers/swaks.js';
+
+async function mailbox(dir: string, user: string): Promise<string> {
+  return readFile(path.join(dir, 'var', 'mail', user), 'latin1').catch(() => '');
+}
+
+describe('max_recipients (sendmail MaxRecipientsPerMessage)', () => {
+  let small: RunningAppliance;
+  let standard: RunningAppliance;
+  before(async () => {
+    small = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml({ maxRecipients: 3 }) });
+    standard = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() });
+  });
+  after(async () => {
+    await small?.stop();
+    await standard?.stop();
+  });
+
+  test('past the limit: 452 4.5.3 Too many recipients; the message goes to the recipients before it', async () => {
+    const t = await smtpTalk(small.smtpPort, [
+      'EHLO client.example',
+      'MAIL FROM:<root@futuretg.com>',
+      'RCPT TO:<john@futuretg.com>',
+      'RCPT TO:<peter@futuretg.com>',
+      'RCPT TO:<mary@futuretg.com>',
+      'RCPT TO:<tony@futuretg.com>',
+      // The same address again is not a new recipient: sendmail's count is of recipients.
+      'RCPT TO:<John@futuretg.com>',
+      'DATA',
+      'Subject: three of four\r\n\r\nbody\r\n.',
+      'QUIT',
+    ]);
+    const lines = t.replies.map((r) => r.text);
+    assert.deepEqual(lines.slice(2, 7), [
+      '250 2.1.5 <john@futuretg.com>... Recipient ok',
+      '250 2.1.5 <peter@futuretg.com>... Recipient ok',
+      '250 2.1.5 <mary@futuretg.com>... Recipient ok',
+      '452 4.5.3 Too many recipients',
+      '250 2.1.5 <John@futuretg.com>... Recipient ok',
+    ], t.received);
+    assert.equal(t.replies[7]?.code, 354, t.received);
+    assert.match(lines[8]!, /^250 2\.0\.0 \w+ Message accepted for delivery$/, t.received);
+    for (const user of ['john', 'peter', 'mary']) {
+      await eventually(async () => ((await mailbox(small.dir, user)).includes('Subject: three of four') ? true : undefined), 5000, `${user}'s copy`);
+    }
+    // The three copies are one delivery run of one queue entry: tony's mailbox was never in it.
+    assert.doesNotMatch(await mailbox(small.dir, 'tony'), /three of four/);
+  });
+
+  test('the default of 100: the 101st to the 130th RCPT get 452, the first 100 250', async () => {
+    const rcpts = Array.from({ length: 130 }, (_, i) => `RCPT TO:<user${i}@remote.example>`);
+    const t = await smtpTalk(standard.smtpPort, ['EHLO client.example', 'MAIL FROM:<root@futuretg.com>', ...rcpts, 'RSET', 'MAIL FROM:<root@futuretg.com>', 'RCPT TO:<again@remote.example>', 'QUIT'], { pipeline: true });
+    const codes = t.replies.slice(2, 132).map((r) => r.code);
+    assert.deepEqual(codes.slice(0, 100), Array(100).fill(250), t.received.slice(0, 2000));
+    assert.deepEqual(codes.slice(100), Array(30).fill(452));
+    assert.equal(t.replies[102]?.text, '452 4.5.3 Too many recipients');
+    // A new transaction starts the count again.
+    assert.deepEqual(t.replies.slice(132, 135).map((r) => r.code), [250, 250, 250]);
+  });
+});
