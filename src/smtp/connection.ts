@@ -13,6 +13,8 @@ import type { Snapshot } from '../config/snapshot.js';
 import { resolveLocal, isLocalDomain, domainOf, localPartOf } from './policy.js';
 import { HELP_TOPICS } from './help-topics.js';
 import { addressLiteral } from './client-name.js';
+import { limitCommandLines, MAX_COMMAND_LINE } from './command-line-limit.js';
+import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 
 /** What a connection needs from the server around it. */
 export interface ConnectionContext {
@@ -124,6 +126,29 @@ export class MxConnection extends SMTPConnection {
 
   private hostname(): string {
     return this.context.snapshot().settings.hostname.replace(/\.$/, '');
+  }
+
+  // ---- command lines longer than sendmail's MAXLINE
+
+  /** Command lines refused for their length in this session. */
+  private overlongLines = 0;
+
+  /** smtp-server's parser (made again after STARTTLS), with sendmail's command line limit. */
+  override _createParser(): SMTPStream {
+    const parser = super._createParser();
+    limitCommandLines(parser, MAX_COMMAND_LINE, () => this.refuseOverlongLine());
+    return parser;
+  }
+
+  private refuseOverlongLine(): void {
+    const self = this.internals;
+    // As many as smtp-server allows unrecognized commands, then the session ends as sendmail's does.
+    if (++this.overlongLines >= 10) {
+      self.send(421, `4.7.0 ${this.hostname()} Too many bad commands; closing connection`, false);
+      self.close();
+      return;
+    }
+    self.send(500, '5.5.0 Command line too long', false);
   }
 
   // ---- greeting without the fixed pause

@@ -68,3 +68,71 @@ describe('max_recipients (sendmail MaxRecipientsPerMessage)', () => {
     assert.deepEqual(t.replies.slice(132, 135).map((r) => r.code), [250, 250, 250]);
   });
 });
+
+describe("command line length (sendmail's MAXLINE, 2,048 octets)", () => {
+  let r: RunningAppliance;
+  before(async () => {
+    r = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() });
+  });
+  after(async () => {
+    await r?.stop();
+  });
+
+  /** A NOOP line of exactly `octets` octets, CRLF included. */
+  const noop = (octets: number): string => `NOOP ${'x'.repeat(octets - 7)}`;
+
+  test('a 5,000-octet NOOP gets 500 5.5.0 and the session goes on; 2,048 octets is still a command', async () => {
+    const t = await smtpTalk(r.smtpPort, ['EHLO client.example', noop(5000), 'NOOP', noop(2048), noop(2049), 'QUIT']);
+    assert.deepEqual(
+      t.replies.slice(1).map((x) => x.text),
+      ['500 5.5.0 Command line too long', '250 2.0.0 OK', '250 2.0.0 OK', '500 5.5.0 Command line too long', '221 2.0.0 mail8191.futuretg.com closing connection'],
+      t.received.slice(0, 1000),
+    );
+  });
+
+  test('pipelined: the 500 comes in order between the replies to the commands around it', async () => {
+    const t = await smtpTalk(r.smtpPort, ['EHLO client.example', 'MAIL FROM:<root@futuretg.com>', `RCPT TO:<tony@futuretg.com> ${'X'.repeat(3000)}`, 'RCPT TO:<tony@futuretg.com>', 'RSET', 'QUIT'], { pipeline: true });
+    assert.deepEqual(
+      t.replies.slice(1).map((x) => x.text),
+      ['250 2.1.0 <root@futuretg.com>... Sender ok', '500 5.5.0 Command line too long', '250 2.1.5 <tony@futuretg.com>... Recipient ok', '250 2.0.0 Reset state', '221 2.0.0 mail8191.futuretg.com closing connection'],
+    );
+  });
+
+  test('a hostile 1 MB line: refused at once, before its end arrives; the rest is dropped; the server serves on', async () => {
+    const s = await SmtpSession.connect(r.smtpPort);
+    try {
+      await s.reply();
+      s.write(Buffer.from('NOOP ' + 'A'.repeat(1024 * 1024), 'latin1'));
+      const refused = await s.reply();
+      assert.equal(refused?.text, '500 5.5.0 Command line too long');
+      // More of the same line, then its end and a command: only the command is answered.
+      s.write(Buffer.from('B'.repeat(256 * 1024) + '\r\n', 'latin1'), 'NOOP');
+      assert.equal((await s.reply())?.text, '250 2.0.0 OK');
+    } finally {
+      s.close();
+    }
+    const again = await smtpTalk(r.smtpPort, ['EHLO alive.example', 'MAIL FROM:<root@futuretg.com>', 'RCPT TO:<tony@futuretg.com>', 'QUIT']);
+    assert.deepEqual(again.replies.map((x) => x.code), [250, 250, 250, 221]);
+  });
+
+  test('ten over-long lines end the session as too many bad commands', async () => {
+    const s = await SmtpSession.connect(r.smtpPort);
+    try {
+      await s.reply();
+      s.write(...Array.from({ length: 10 }, () => noop(3000)));
+      const replies = await s.replies(10);
+      assert.deepEqual(replies.slice(0, 9).map((x) => x.text), Array(9).fill('500 5.5.0 Command line too long'));
+      assert.equal(replies[9]?.text, '421 4.7.0 mail8191.futuretg.com Too many bad commands; closing connection');
+      assert.equal(await s.waitClosed(5000), true, 'the server closed the connection');
+    } finally {
+      s.close();
+    }
+  });
+
+  test('message lines are not command lines: a 5,000-octet line in DATA is taken', async () => {
+    const long = 'L'.repeat(5000);
+    const t = await smtpTalk(r.smtpPort, ['EHLO client.example', 'MAIL FROM:<root@futuretg.com>', 'RCPT TO:<tony@futuretg.com>', 'DATA', `Subject: long line\r\n\r\n${long}\r\n.`, 'QUIT']);
+    assert.match(t.replies[4]!.text, /^250 2\.0\.0 \w+ Message accepted for delivery$/, t.received);
+    await eventually(async () => ((await mailbox(r.dir, 'tony')).includes('Subject: long line') ? true : undefined), 5000, "tony's copy");
+  });
+});
