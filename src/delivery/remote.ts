@@ -4,6 +4,7 @@
 // parameters (RFC 3461) when the server offers them. The result is per recipient, in sendmail's
 // terms: 2xx sent, 4xx deferred, 5xx failed, with the reply kept for the DSN.
 
+import net from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { resolveHost, resolveMx, type MxHost, type MxOptions } from './mx.js';
 
@@ -131,6 +132,20 @@ function bareHost(name: string): string {
   return name.replace(/\.$/, '');
 }
 
+/**
+ * A host as the DSN's Remote-MTA and the log's relay= name it: a name without its final dot, an
+ * address as a literal in brackets (`[127.0.0.1]`), as sendmail writes a host it reached by address.
+ */
+function mtaName(name: string): string {
+  const bare = bareHost(name);
+  return net.isIP(bare) ? `[${bare}]` : bare;
+}
+
+/** A host in sendmail's sentences ("Connecting to mx.example. via esmtp..."): a name absolute, with its dot; a literal as it is. */
+function shownHost(mta: string): string {
+  return mta.startsWith('[') ? mta : `${mta}.`;
+}
+
 /** A reply's lines as one line, for stat= and Diagnostic-Code. */
 function oneLine(reply: string): string {
   return reply
@@ -206,9 +221,9 @@ function sessionFailure(err: SmtpError, host: string, delivering: boolean): Sess
   const errno = err.originalCode ?? err.code;
   const timedOut = errno === 'ETIMEDOUT' || errno === 'ETIMEOUT' || /timeout|timed out/i.test(err.message);
   let what: string;
-  if (errno === 'ECONNREFUSED') what = `Connection refused by ${host}.`;
-  else if (timedOut) what = `Connection timed out with ${host}.`;
-  else if (errno === 'ECONNRESET' || /closed unexpectedly|closed the connection/i.test(err.message)) what = `Connection reset by ${host}.`;
+  if (errno === 'ECONNREFUSED') what = `Connection refused by ${shownHost(host)}`;
+  else if (timedOut) what = `Connection timed out with ${shownHost(host)}`;
+  else if (errno === 'ECONNRESET' || /closed unexpectedly|closed the connection/i.test(err.message)) what = `Connection reset by ${shownHost(host)}`;
   else if (errno === 'EHOSTUNREACH') what = 'No route to host';
   else if (errno === 'ENETUNREACH') what = 'Network is unreachable';
   else what = err.message.replace(/\s+/g, ' ').trim();
@@ -325,7 +340,7 @@ async function session(
   opts: RemoteOptions,
 ): Promise<SessionOutcome> {
   const results = new Map<RemoteRecipient, RemoteResult>();
-  const hostName = bareHost(host.name);
+  const hostName = mtaName(host.name);
   const timeout = opts.timeoutMs ?? 60_000;
   const isName = !/^\[.*\]$/.test(host.name) && !/^[\d.]+$|:/.test(host.name);
   const log = opts.transcript ? transcriptLogger(opts.transcript) : undefined;
@@ -434,7 +449,7 @@ async function session(
     }
   }
   if (!conn.destroyed && !failure) {
-    opts.transcript?.(`Closing connection to ${hostName}.`);
+    opts.transcript?.(`Closing connection to ${shownHost(hostName)}`);
     await quit(conn, 5000);
   } else {
     conn.close();
@@ -488,8 +503,7 @@ export async function deliverRemote(domain: string, from: string, recipients: Re
   let last: SessionFailure | undefined;
   let allPermanent = true;
   hosts: for (const host of route.hosts) {
-    const shown = /^\[.*\]$/.test(host.name) ? host.name : `${bareHost(host.name)}.`;
-    opts.transcript?.(`${pending[0]!.address}... Connecting to ${shown} via esmtp...`);
+    opts.transcript?.(`${pending[0]!.address}... Connecting to ${shownHost(mtaName(host.name))} via esmtp...`);
     for (const address of host.addresses) {
       const outcome = await session(host, address, port, from, pending, message, opts);
       for (const [r, res] of outcome.results) results.set(r, res);

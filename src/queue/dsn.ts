@@ -8,6 +8,7 @@
 // node, nodemailer's own qp/base64 encoders for bodies, and the same delimiter layout as
 // MimeNode#stream. A test checks that the bytes equal MimeNode#build()'s.
 
+import net from 'node:net';
 import MimeNode from 'nodemailer/lib/mime-node';
 import * as base64 from 'nodemailer/lib/base64';
 import * as qp from 'nodemailer/lib/qp';
@@ -179,7 +180,8 @@ function humanText(opts: DsnOptions, arrival: Date, warnText: string): string {
     for (const r of troubled) {
       const mta = r.remoteMta ? bare(r.remoteMta.replace(/^[A-Za-z0-9-]+;\s*/, '')) : undefined;
       if (mta && r.diagnostic) {
-        lines.push(`... while talking to ${mta}.:`);
+        // A name absolute, with its dot (sendmail's "mx.example.:"); an address literal as it is.
+        lines.push(`... while talking to ${mta}${mta.startsWith('[') || net.isIP(mta) ? '' : '.'}:`);
         lines.push(`<<< ${reason(r)}`);
       } else {
         lines.push(`<${r.address}>... ${r.action === 'delayed' ? 'Deferred: ' : ''}${reason(r)}`);

@@ -454,6 +454,19 @@ describe('deliverRemote', () => {
     assert.equal(mx2.received.length, 1);
   });
 
+  test('a smart host given by address: shown as [addr] in the transcript and the results, no trailing dot', async () => {
+    const lines: string[] = [];
+    const [r] = await deliverRemote('example.test', 'tony@futuretg.com', [{ address: 'x@example.test' }], MESSAGE, remoteOptions({ smarthost: { host: '127.0.0.3', port }, transcript: (l) => lines.push(l) }));
+    assert.equal(r!.ok, true, JSON.stringify(r));
+    assert.equal(r!.remoteMta, '[127.0.0.3]');
+    assert.equal(lines[0], 'x@example.test... Connecting to [127.0.0.3] via esmtp...');
+    assert.ok(lines.includes('Closing connection to [127.0.0.3]'), lines.join('\n'));
+    assert.ok(lines.every((l) => !/127\.0\.0\.3\./.test(l)), lines.join('\n'));
+    const [dead] = await deliverRemote('example.test', 'tony@futuretg.com', [{ address: 'x@example.test' }], MESSAGE, remoteOptions({ smarthost: { host: '127.0.0.4', port } }));
+    assert.equal(dead!.status, 'Deferred: Connection refused by [127.0.0.4]');
+    assert.equal(dead!.remoteMta, '[127.0.0.4]');
+  });
+
   test('an address literal domain', async () => {
     const [r] = await deliverRemote('[127.0.0.3]', 'tony@futuretg.com', [{ address: 'x@[127.0.0.3]' }], MESSAGE, remoteOptions());
     assert.equal(r!.ok, true, JSON.stringify(r));
