@@ -7,6 +7,7 @@
 import net from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { resolveHost, resolveMx, type MxHost, type MxOptions } from './mx.js';
+import { wrapLongLines } from './line-length.js';
 
 export interface RemoteRecipient {
   address: string;
@@ -497,6 +498,12 @@ export async function deliverRemote(domain: string, from: string, recipients: Re
       opts,
     );
   }
+
+  // The one place mail leaves mxbox: no line over 998 octets goes out (RFC 5322 §2.1.1), broken
+  // as Postfix breaks it. The message is the same Buffer when it has no such line.
+  const original = message;
+  message = wrapLongLines(message);
+  if (message !== original && opts.size !== undefined) opts = { ...opts, size: opts.size + (message.length - original.length) };
 
   const results = new Map<RemoteRecipient, RemoteResult>();
   let pending = recipients;

@@ -467,6 +467,21 @@ describe('deliverRemote', () => {
     assert.equal(dead!.remoteMta, '[127.0.0.4]');
   });
 
+  test('no line over 998 octets reaches the peer: long lines broken with CRLF SPACE, as Postfix does', async () => {
+    const body = Array.from({ length: 5000 }, (_, i) => String.fromCharCode(65 + (i % 26))).join('');
+    const subject = `Subject: ${'long subject '.repeat(200).trim()}`;
+    const message = Buffer.from(`From: tony@futuretg.com\r\n${subject}\r\n\r\n${body}\r\n${'e'.repeat(998)}\r\nend\r\n`, 'latin1');
+    const [r] = await deliverRemote('example.test', 'tony@futuretg.com', [{ address: 'x@example.test' }], message, remoteOptions({ size: message.length }));
+    assert.equal(r!.ok, true, JSON.stringify(r));
+    const data = mx1.received[0]!.data.toString('latin1');
+    const got = data.split('\r\n');
+    assert.ok(got.every((l) => l.length <= 998), `longest line ${Math.max(...got.map((l) => l.length))}`);
+    // Nothing lost or changed but the breaks, and the 998-octet line went as it was.
+    assert.equal(data.replace(/\r\n /g, ''), message.toString('latin1'));
+    assert.ok(got.includes('e'.repeat(998)));
+    assert.equal(got.filter((l) => l.startsWith(' ')).length, 2 + 5, 'two breaks in the 2,608-octet Subject, five in the 5,000-octet body line');
+  });
+
   test('an address literal domain', async () => {
     const [r] = await deliverRemote('[127.0.0.3]', 'tony@futuretg.com', [{ address: 'x@[127.0.0.3]' }], MESSAGE, remoteOptions());
     assert.equal(r!.ok, true, JSON.stringify(r));
