@@ -78,6 +78,8 @@ interface SendInfo {
  * one transaction per distinct NOTIFY/ORCPT and to "every recipient not rejected was accepted".
  */
 interface ConnectionInternals {
+  /** The EHLO keywords nodemailer recognised ('SMTPUTF8', 'DSN', ...). */
+  _supportedExtensions?: string[];
   _recipientQueue?: string[];
   _envelope?: false | { dsn?: { notify?: string | null; orcpt?: string | null } | null; accepted?: string[]; rejectedErrors?: SmtpError[] };
   _getDsnRcptToArgs?: (this: unknown) => string;
@@ -232,6 +234,22 @@ function sessionFailure(err: SmtpError, host: string, delivering: boolean): Sess
   return { host, permanent: false, dsn: delivering ? '4.4.2' : '4.4.1', status: `Deferred: ${what}` };
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * RFC 6531 §3.2: an envelope with an address past ASCII goes only to a server that offers
+ * SMTPUTF8; otherwise its recipients bounce with 5.6.7, in Postfix's words. Only the recipients that
+ * need it when the sender is ASCII; all of them when the sender is not.
+ */
+function smtputf8Refusals(conn: MxConnection, from: string, recipients: RemoteRecipient[], host: string, address: string): [RemoteRecipient, RemoteResult][] {
+  const offered = (conn as unknown as ConnectionInternals)._supportedExtensions;
+  if (Array.isArray(offered) && offered.includes('SMTPUTF8')) return [];
+  const refused = ASCII.test(from) ? recipients.filter((r) => !ASCII.test(r.address)) : recipients;
+  const where = host.startsWith('[') ? host : `${host}[${address}]`;
+  const text = `SMTPUTF8 is required, but was not offered by host ${where}`;
+  return refused.map((r) => [r, { address: r.address, ok: false, permanent: true, code: 553, dsn: '5.6.7', status: text, remoteMta: host, diagnostic: `smtp; 553 5.6.7 ${text}` }]);
+}
+
 function failureResult(address: string, f: SessionFailure): RemoteResult {
   return { address, ok: false, permanent: f.permanent, code: f.code, dsn: f.dsn, status: f.status, remoteMta: f.host, diagnostic: f.diagnostic };
 }
@@ -373,10 +391,11 @@ async function session(
   }
 
   for (const r of recipients) conn.rcptDsn.set(r.address.trim(), rcptDsn(r));
+  for (const [r, refusal] of smtputf8Refusals(conn, from, recipients, hostName, address)) results.set(r, refusal);
   const eightBit = message.some((b) => b > 0x7f);
   let failure: SessionFailure | undefined;
   let first = true;
-  for (const batch of transactions(recipients)) {
+  for (const batch of transactions(recipients.filter((r) => !results.has(r)))) {
     if (!first) {
       try {
         await reset(conn);

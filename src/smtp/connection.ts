@@ -84,9 +84,9 @@ const SMTP_SERVER_TEXTS: [RegExp, string][] = [
   [/^Error: Bad message size syntax/, '5.5.4 Bad argument to SIZE'],
 ];
 
-/** The ESMTP parameters mxbox offers (EHLO: SIZE, 8BITMIME, DSN), by command. */
+/** The ESMTP parameters mxbox offers (EHLO: SIZE, 8BITMIME, DSN, SMTPUTF8), by command. */
 const KNOWN_PARAMETERS: Record<'MAIL' | 'RCPT', ReadonlySet<string>> = {
-  MAIL: new Set(['SIZE', 'BODY', 'RET', 'ENVID']),
+  MAIL: new Set(['SIZE', 'BODY', 'RET', 'ENVID', 'SMTPUTF8']),
   RCPT: new Set(['NOTIFY', 'ORCPT']),
 };
 
@@ -98,6 +98,17 @@ function unknownParameter(name: 'MAIL' | 'RCPT', command: string): string | unde
     if (!KNOWN_PARAMETERS[name].has(key)) return key;
   }
   return undefined;
+}
+
+/**
+ * RFC 6531 §3.4: an address past ASCII only in a transaction that declared SMTPUTF8 (at MAIL).
+ * `command` is the raw line; undefined when it may go on, else the refusal (Postfix's words).
+ */
+function utf8AddressRefusal(name: 'MAIL' | 'RCPT', command: Buffer, declared: boolean): string | undefined {
+  const m = /^[A-Z]+\s+[A-Z]+\s*:\s*(<[^<>]*>|\S+)\s*(.*)$/is.exec(command.toString('latin1'));
+  if (!m || !/[\x80-\xff]/.test(m[1]!)) return undefined;
+  const smtputf8 = name === 'MAIL' ? m[2]!.split(/\s+/).some((p) => p.toUpperCase() === 'SMTPUTF8') : declared;
+  return smtputf8 ? undefined : '5.6.7 Must declare SMTPUTF8 to send unicode address';
 }
 
 /** MAIL FROM:/RCPT TO: with the address not in angle brackets, which sendmail takes as well. */
@@ -237,6 +248,13 @@ export class MxConnection extends SMTPConnection {
         callback?.();
         return;
       }
+      const declared = Boolean((self.session.envelope as { smtpUtf8?: boolean }).smtpUtf8);
+      const utf8 = utf8AddressRefusal(name, command, declared);
+      if (utf8) {
+        self.send(553, utf8, false);
+        callback?.();
+        return;
+      }
     }
     if (name === 'MAIL' && !self.hostNameAppearsAs && !this.privacy('needmailhelo')) {
       self.hostNameAppearsAs = addressLiteral(self.remoteAddress);
@@ -304,7 +322,7 @@ export class MxConnection extends SMTPConnection {
     const self = this.internals;
     if (!this.acceptHelo(command, 'EHLO')) return callback();
     const size = self._server.options.size as number;
-    const keywords = ['ENHANCEDSTATUSCODES', 'PIPELINING', '8BITMIME', `SIZE ${size}`, 'DSN'];
+    const keywords = ['ENHANCEDSTATUSCODES', 'PIPELINING', '8BITMIME', `SIZE ${size}`, 'DSN', 'SMTPUTF8'];
     if (!this.privacy('noetrn')) keywords.push('ETRN');
     if (!this.privacy('novrfy')) keywords.push('VRFY');
     if (!this.privacy('noexpn')) keywords.push('EXPN');

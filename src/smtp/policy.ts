@@ -3,6 +3,7 @@
 // relay decision, then the local user). Pure functions of the Snapshot and the client, so the
 // same answers come out of SMTP, tests and tools.
 
+import { domainToASCII } from 'node:url';
 import type { SpooledRecipient } from '../queue/spool.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { AccessAction, AccessMatch } from '../config/access.js';
@@ -78,9 +79,24 @@ export function clientMayRelay(snapshot: Snapshot, client: Client): boolean {
   return clientAccess(snapshot, client)?.entry.action.kind === 'RELAY';
 }
 
+/**
+ * An address as the tables spell their keys: a UTF-8 address (RFC 6531) with its local part in
+ * Unicode NFC and its domain as A-labels (bücher.example → xn--bcher-kva.example), since
+ * local-host-names and the access table hold domains in their ASCII form. ASCII addresses, nearly
+ * all, are returned as they are.
+ */
+export function canonicalAddress(address: string): string {
+  if (!/[^\x00-\x7f]/.test(address)) return address;
+  const at = address.lastIndexOf('@');
+  if (at < 0) return address.normalize('NFC');
+  const domain = address.slice(at + 1);
+  const ascii = /[^\x00-\x7f]/.test(domain) ? domainToASCII(domain) : domain;
+  return `${address.slice(0, at).normalize('NFC')}@${ascii || domain}`;
+}
+
 /** check_mail. DISCARD means: accept everything, deliver nothing. */
 export function checkSender(snapshot: Snapshot, address: string): Refusal | 'discard' | undefined {
-  const match = snapshot.mail.access.lookupAddress(address === '' ? '<>' : address, 'From');
+  const match = snapshot.mail.access.lookupAddress(address === '' ? '<>' : canonicalAddress(address), 'From');
   const action = match?.entry.action;
   const shown = address === '' ? '' : address;
   if (action?.kind === 'REJECT') return { code: 550, status: '5.7.1', text: `<${shown}>... Access denied`, ruleset: 'check_mail' };
@@ -94,14 +110,16 @@ const ROUTING_CHARS = /[%!@:]/;
 
 /** check_rcpt. */
 export function checkRecipient(snapshot: Snapshot, address: string, client: Client): RecipientVerdict {
-  const domain = domainOf(address);
-  const local = localPartOf(address);
+  // Looked up in the tables' spelling; the replies show the address as the client wrote it.
+  const key = canonicalAddress(address);
+  const domain = domainOf(key);
+  const local = localPartOf(key);
   const refuse = (code: number, status: string, text: string): RecipientVerdict => ({ kind: 'refuse', refusal: { code, status, text, ruleset: 'check_rcpt' } });
 
   // RFC 5321 §4.5.1: "postmaster" without a domain is always ours.
   if (domain === undefined && local.toLowerCase() !== 'postmaster') return refuse(553, '5.5.4', `<${address}>... Domain name required for sender address ${address}`);
 
-  const match = snapshot.mail.access.lookupAddress(address, 'To');
+  const match = snapshot.mail.access.lookupAddress(key, 'To');
   const action = match?.entry.action;
   if (action?.kind === 'REJECT') return refuse(550, '5.2.1', `<${address}>... Mailbox disabled for this recipient`);
   if (action?.kind === 'ERROR') return { kind: 'refuse', refusal: errorRefusal(action, address, 'check_rcpt') };

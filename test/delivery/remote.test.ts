@@ -47,7 +47,7 @@ interface Peer {
   dataReply?: [number, string];
 }
 
-function startPeer(name: string, host: string, port: number, options: { tls?: boolean; size?: number } = {}): Promise<Peer> {
+function startPeer(name: string, host: string, port: number, options: { tls?: boolean; size?: number; smtputf8?: boolean } = {}): Promise<Peer> {
   const peer: Peer = { name, server: undefined as unknown as SMTPServer, received: [], rcptReplies: new Map() };
   const fail = (code: number, text: string): Error => Object.assign(new Error(text), { responseCode: code });
   peer.server = new SMTPServer({
@@ -57,6 +57,7 @@ function startPeer(name: string, host: string, port: number, options: { tls?: bo
     disabledCommands: ['AUTH'],
     disableReverseLookup: true,
     hideSTARTTLS: options.tls === false,
+    hideSMTPUTF8: options.smtputf8 === false,
     hideENHANCEDSTATUSCODES: true,
     hideDSN: false,
     size: options.size ?? 10 * 1024 * 1024,
@@ -480,6 +481,40 @@ describe('deliverRemote', () => {
     assert.equal(data.replace(/\r\n /g, ''), message.toString('latin1'));
     assert.ok(got.includes('e'.repeat(998)));
     assert.equal(got.filter((l) => l.startsWith(' ')).length, 2 + 5, 'two breaks in the 2,608-octet Subject, five in the 5,000-octet body line');
+  });
+
+  test('SMTPUTF8: a UTF-8 envelope goes with the parameter to a server that offers it', async () => {
+    const [r] = await deliverRemote('example.test', 'зоя@futuretg.com', [{ address: 'jörg@example.test' }], MESSAGE, remoteOptions());
+    assert.equal(r!.ok, true, JSON.stringify(r));
+    assert.equal(mx1.received[0]!.from, 'зоя@futuretg.com');
+    assert.deepEqual(mx1.received[0]!.rcpts.map((x) => x.address), ['jörg@example.test']);
+    assert.equal((mx1.received[0]!.mailArgs as Record<string, unknown>).SMTPUTF8, true);
+  });
+
+  test('SMTPUTF8 not offered: the UTF-8 recipients bounce with 553 5.6.7, the others are sent; a UTF-8 sender bounces all', async () => {
+    const plain = await startPeer('plain.example.test', '127.0.0.4', port, { smtputf8: false });
+    try {
+      const lines: string[] = [];
+      const results = await deliverRemote('[127.0.0.4]', 'tony@futuretg.com', [{ address: 'ascii@[127.0.0.4]' }, { address: 'jörg@[127.0.0.4]' }], MESSAGE, remoteOptions({ transcript: (l) => lines.push(l) }));
+      assert.equal(results[0]!.ok, true, JSON.stringify(results));
+      assert.deepEqual({ ...results[1], address: undefined }, {
+        address: undefined,
+        ok: false,
+        permanent: true,
+        code: 553,
+        dsn: '5.6.7',
+        status: 'SMTPUTF8 is required, but was not offered by host [127.0.0.4]',
+        remoteMta: '[127.0.0.4]',
+        diagnostic: 'smtp; 553 5.6.7 SMTPUTF8 is required, but was not offered by host [127.0.0.4]',
+      });
+      assert.ok(lines.includes('jörg@[127.0.0.4]... SMTPUTF8 is required, but was not offered by host [127.0.0.4]'), lines.join('\n'));
+      assert.deepEqual(plain.received.map((m) => m.rcpts.map((x) => x.address)), [['ascii@[127.0.0.4]']]);
+      const fromUtf8 = await deliverRemote('[127.0.0.4]', 'зоя@futuretg.com', [{ address: 'ascii@[127.0.0.4]' }], MESSAGE, remoteOptions());
+      assert.equal(fromUtf8[0]!.dsn, '5.6.7');
+      assert.equal(plain.received.length, 1, 'nothing more reached the server');
+    } finally {
+      await stopPeer(plain);
+    }
   });
 
   test('an address literal domain', async () => {
