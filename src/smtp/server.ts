@@ -218,11 +218,14 @@ export class SmtpService {
 
     const client = this.client(session);
     const heloName = session.hostNameAppearsAs || addressLiteral(client.ip);
+    // RFC 6531 §3.7.3: a transaction with SMTPUTF8 is received "with UTF8SMTP" (UTF8SMTPS, ...).
+    const utf8 = (session.envelope as { smtpUtf8?: boolean }).smtpUtf8 === true;
+    const protocol = (session.transmissionType || 'ESMTP').replace(/^ESMTP/, utf8 ? 'UTF8SMTP' : 'ESMTP');
     // sendmail's trace header: `for <rcpt>` only when there is one recipient (RFC 5321 §4.4).
     const forClause = kept.length === 1 ? `\r\n\tfor <${kept[0]!.address}>; ` : ';\r\n\t';
     const received =
       `Received: from ${heloName} (${client.name ? `${client.name} ` : ''}${addressLiteral(client.ip)})\r\n` +
-      `\tby ${hostname} (mxbox) with ${session.transmissionType || 'ESMTP'} id ${qid}${forClause}${rfc5322Date()}`;
+      `\tby ${hostname} (mxbox) with ${protocol} id ${qid}${forClause}${rfc5322Date()}`;
     const rewriter = new HeaderRewriter({ received, messageId: `<${qid}@${hostname}>`, masquerade });
 
     const recipients: SpooledRecipient[] = [];
@@ -242,7 +245,7 @@ export class SmtpService {
           recipients,
           receivedAt: new Date().toISOString(),
           relay: this.relayField(session),
-          protocol: session.transmissionType || 'ESMTP',
+          protocol,
           ret: session.envelope.dsn?.ret as 'FULL' | 'HDRS' | undefined,
           envid: session.envelope.dsn?.envid ?? undefined,
         },

@@ -72,6 +72,7 @@ describe('SMTPUTF8 (RFC 6531)', () => {
     const mine = await eventually(async () => ((await mailbox(r.dir, 'jörg')).includes('Subject: Grüße') ? mailbox(r.dir, 'jörg') : undefined), 5000, "jörg's mailbox");
     assert.equal(mine.split(/^From /m).length - 1, 1);
     assert.match(mine, /^Return-Path: <зоя@futuretg\.com>$/m);
+    assert.match(mine, /^\tby mail8191\.futuretg\.com \(mxbox\) with UTF8SMTP id \w+;?$/m, 'RFC 6531 §3.7.3');
     assert.match(mine, /\n\nÜber alles\.\n/);
     await eventually(async () => ((await mailbox(r.dir, 'зоя')).includes('Subject: Grüße') ? true : undefined), 5000, "зоя's mailbox");
   });
