@@ -276,13 +276,18 @@ function quotePhrase(name: string): string {
   return /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ .]*$/.test(name) && !/^\.|\.$|\.\./.test(name) ? name : `"${name.replace(/["\\]/g, '\\$&')}"`;
 }
 
-/** sendmail's masquerading (Dj): our host name and hosts below the mail domain become the mail domain. */
+/**
+ * sendmail's masquerading (Dj): our host name, this machine's own name (sendmail's $w, in class w:
+ * mail clients such as mailutils write `From: root@<machine>`) and hosts below the mail domain
+ * become the mail domain.
+ */
 function masquerader(snapshot: Snapshot): (domain: string) => string {
   const target = snapshot.settings.domain.replace(/\.$/, '').toLowerCase();
   const host = snapshot.settings.hostname.replace(/\.$/, '').toLowerCase();
+  const machine = os.hostname().toLowerCase();
   return (domain: string) => {
     const d = domain.toLowerCase().replace(/\.$/, '');
-    return d === host || d === 'localhost' || d.endsWith('.' + target) ? target : domain;
+    return d === host || d === 'localhost' || d === machine || d.endsWith('.' + target) ? target : domain;
   };
 }
 

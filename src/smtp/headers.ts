@@ -1,5 +1,6 @@
 // What the receiving side adds to a message on its way into the queue (RFC 5321 §4.4, sendmail's
-// H lines): a Received trace header on top, Message-ID and Date when the sender left them out,
+// H lines): a Received trace header on top, Message-ID and Date when the sender left them out
+// (From too, for mail our own clients submit),
 // and masquerading (sendmail's Dj) of the From header for mail our own hosts submit. The body
 // is never held in memory: only the header block is buffered, the rest streams through.
 
@@ -23,6 +24,8 @@ export interface HeaderEdits {
   messageId: string;
   /** Rewrites an address domain in From/Sender (masquerading); returns the domain unchanged when it does not apply. */
   masquerade?: (domain: string) => string;
+  /** Value for a From header when the message has none (mail our own clients submit, as sendmail adds it). */
+  from?: string;
 }
 
 const MAX_HEADER_BYTES = 256 * 1024;
@@ -92,6 +95,7 @@ export class HeaderRewriter extends Transform {
       const id = /^message-id:\s*(.*)$/is.exec(field);
       if (id) this.messageId = id[1]!.trim();
     }
+    if (this.edits.from !== undefined && !has('from')) out.push(`From: ${this.edits.from}`);
     if (!has('message-id')) {
       out.push(`Message-ID: ${this.edits.messageId}`);
       this.messageId = this.edits.messageId;

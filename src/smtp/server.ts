@@ -226,7 +226,10 @@ export class SmtpService {
     const received =
       `Received: from ${heloName} (${client.name ? `${client.name} ` : ''}${addressLiteral(client.ip)})\r\n` +
       `\tby ${hostname} (mxbox) with ${protocol} id ${qid}${forClause}${rfc5322Date()}`;
-    const rewriter = new HeaderRewriter({ received, messageId: `<${qid}@${hostname}>`, masquerade });
+    // A message our own clients submit without From: gets one from the envelope sender, as sendmail
+    // adds it ($g); mail from elsewhere passes as it came (Postfix's local_header_rewrite_clients).
+    const addFrom = masquerade && from !== '' ? from : undefined;
+    const rewriter = new HeaderRewriter({ received, messageId: `<${qid}@${hostname}>`, masquerade, from: addFrom });
 
     const recipients: SpooledRecipient[] = [];
     // One copy per mailbox (or program, or file), however many RCPTs or aliases lead there.

@@ -280,6 +280,8 @@ describe('GNU mailutils mail through our sendmail', () => {
         await waitFor(async () => (await messages(dir, user)).some((m) => m.includes(`Subject: ${subject}`)), 2000, `${user}'s copy of "${subject}"`);
         const m = (await messages(dir, user)).find((x) => x.includes(`Subject: ${subject}`))!;
         assert.match(m, /WebMaster Training course/);
+        // mailutils writes no From: of its own; the one sendmail adds names the invoking user, masqueraded.
+        assert.match(m, /^From: .*<?\S+@futuretg\.com>?$/m, m);
         assert.equal((await messages(dir, user)).filter((x) => x.includes(`Subject: ${subject}`)).length, 1, 'once');
       }
     });
