@@ -7,6 +7,7 @@
 import net from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { resolveHost, resolveMx, type MxHost, type MxOptions } from './mx.js';
+import { withoutRootDot } from '../util/address-text.js';
 import { wrapLongLines } from './line-length.js';
 
 export interface RemoteRecipient {
@@ -71,50 +72,20 @@ interface SendInfo {
 }
 
 /**
- * What is used of SMTPConnection's internals, all marked @internal there: the RCPT TO argument
- * builder (to give each recipient its own NOTIFY/ORCPT — nodemailer's envelope.dsn holds one set
- * for the whole envelope) and the envelope's bookkeeping (to know which recipients were accepted
- * when DATA fails). Each use checks the member is there; without them the client falls back to
- * one transaction per distinct NOTIFY/ORCPT and to "every recipient not rejected was accepted".
+ * The two internals of nodemailer's SMTPConnection read here (marked @internal there, so
+ * package.json pins nodemailer's exact version and test/deps/internals.test.ts checks their
+ * shape): the envelope's bookkeeping, to know which recipients were accepted when DATA then fails
+ * (without it every recipient not refused at RCPT is taken as accepted), and the EHLO keywords it
+ * recognised, to know whether the server offers SMTPUTF8 (without it, taken as not offered).
  */
 interface ConnectionInternals {
-  /** The EHLO keywords nodemailer recognised ('SMTPUTF8', 'DSN', ...). */
+  _envelope?: false | { accepted?: string[]; rejectedErrors?: SmtpError[] };
   _supportedExtensions?: string[];
-  _recipientQueue?: string[];
-  _envelope?: false | { dsn?: { notify?: string | null; orcpt?: string | null } | null; accepted?: string[]; rejectedErrors?: SmtpError[] };
-  _getDsnRcptToArgs?: (this: unknown) => string;
-}
-
-const baseRcptDsnArgs = (SMTPConnection.prototype as unknown as ConnectionInternals)._getDsnRcptToArgs;
-let perRecipientDsn = typeof baseRcptDsnArgs === 'function';
-
-/** For tests: force the one-transaction-per-NOTIFY/ORCPT fallback (false) or restore the default. */
-export function setPerRecipientDsnForTests(on: boolean | undefined): void {
-  perRecipientDsn = on ?? typeof baseRcptDsnArgs === 'function';
 }
 
 interface RcptDsn {
   notify: string | null;
   orcpt: string | null;
-}
-
-class MxConnection extends SMTPConnection {
-  /** NOTIFY/ORCPT (plain text; nodemailer encodes them as xtext) by recipient address. */
-  readonly rcptDsn = new Map<string, RcptDsn>();
-
-  /** Called by SMTPConnection as it writes each RCPT TO: sets that recipient's DSN parameters. */
-  _getDsnRcptToArgs(): string {
-    const self = this as unknown as ConnectionInternals;
-    const queue = self._recipientQueue ?? [];
-    const rcpt = queue[queue.length - 1];
-    const envelope = self._envelope;
-    if (perRecipientDsn && envelope && envelope.dsn && rcpt !== undefined) {
-      const params = this.rcptDsn.get(rcpt);
-      envelope.dsn.notify = params?.notify ?? null;
-      envelope.dsn.orcpt = params?.orcpt ?? null;
-    }
-    return baseRcptDsnArgs!.call(this);
-  }
 }
 
 const NOTIFY_VALUES = new Set(['NEVER', 'SUCCESS', 'FAILURE', 'DELAY']);
@@ -131,16 +102,13 @@ function rcptDsn(r: RemoteRecipient): RcptDsn {
   return { notify: valid ? notify.join(',') : null, orcpt };
 }
 
-function bareHost(name: string): string {
-  return name.replace(/\.$/, '');
-}
 
 /**
  * A host as the DSN's Remote-MTA and the log's relay= name it: a name without its final dot, an
  * address as a literal in brackets (`[127.0.0.1]`), as sendmail writes a host it reached by address.
  */
 function mtaName(name: string): string {
-  const bare = bareHost(name);
+  const bare = withoutRootDot(name);
   return net.isIP(bare) ? `[${bare}]` : bare;
 }
 
@@ -241,7 +209,7 @@ const ASCII = /^[\x00-\x7f]*$/;
  * SMTPUTF8; otherwise its recipients bounce with 5.6.7, in Postfix's words. Only the recipients that
  * need it when the sender is ASCII; all of them when the sender is not.
  */
-function smtputf8Refusals(conn: MxConnection, from: string, recipients: RemoteRecipient[], host: string, address: string): [RemoteRecipient, RemoteResult][] {
+function smtputf8Refusals(conn: SMTPConnection, from: string, recipients: RemoteRecipient[], host: string, address: string): [RemoteRecipient, RemoteResult][] {
   const offered = (conn as unknown as ConnectionInternals)._supportedExtensions;
   if (Array.isArray(offered) && offered.includes('SMTPUTF8')) return [];
   const refused = ASCII.test(from) ? recipients.filter((r) => !ASCII.test(r.address)) : recipients;
@@ -282,7 +250,7 @@ function transcriptLogger(emit: (line: string) => void): { logger: Record<string
   return { logger: { debug, trace: nothing, info: nothing, warn: nothing, error: nothing, fatal: nothing } };
 }
 
-function connect(conn: MxConnection): Promise<void> {
+function connect(conn: SMTPConnection): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const done = (err?: Error): void => {
@@ -300,18 +268,18 @@ function connect(conn: MxConnection): Promise<void> {
   });
 }
 
-function send(conn: MxConnection, envelope: SMTPConnection.Envelope, message: Buffer): Promise<SendInfo> {
+function send(conn: SMTPConnection, envelope: SMTPConnection.Envelope, message: Buffer): Promise<SendInfo> {
   return new Promise((resolve, reject) => {
     conn.send(envelope, message, (err, info) => (err ? reject(err) : resolve(info as unknown as SendInfo)));
   });
 }
 
-function reset(conn: MxConnection): Promise<void> {
+function reset(conn: SMTPConnection): Promise<void> {
   return new Promise((resolve, reject) => conn.reset((err) => (err ? reject(err) : resolve())));
 }
 
 /** QUIT and wait for the server to close (bounded), so the transcript ends with its 221. */
-function quit(conn: MxConnection, waitMs: number): Promise<void> {
+function quit(conn: SMTPConnection, waitMs: number): Promise<void> {
   return new Promise((resolve) => {
     if (conn.destroyed) return resolve();
     const timer = setTimeout(() => {
@@ -330,9 +298,12 @@ function quit(conn: MxConnection, waitMs: number): Promise<void> {
   });
 }
 
-/** Recipients in transactions: all in one, or (without nodemailer's RCPT hook) one per distinct NOTIFY/ORCPT. */
+/**
+ * Recipients in transactions, one per distinct NOTIFY/ORCPT: nodemailer's public envelope.dsn
+ * holds one set of RCPT parameters for the whole envelope. Most messages have one set (no
+ * NOTIFY/ORCPT at all), so this is one transaction; the rest reuse the connection after RSET.
+ */
 function transactions(recipients: RemoteRecipient[]): RemoteRecipient[][] {
-  if (perRecipientDsn) return [recipients];
   const groups = new Map<string, RemoteRecipient[]>();
   for (const r of recipients) {
     const p = rcptDsn(r);
@@ -363,10 +334,10 @@ async function session(
   const timeout = opts.timeoutMs ?? 60_000;
   const isName = !/^\[.*\]$/.test(host.name) && !/^[\d.]+$|:/.test(host.name);
   const log = opts.transcript ? transcriptLogger(opts.transcript) : undefined;
-  const conn = new MxConnection({
+  const conn = new SMTPConnection({
     host: address,
     port,
-    name: bareHost(opts.hostname),
+    name: withoutRootDot(opts.hostname),
     servername: isName ? hostName : undefined,
     // Unauthenticated opportunistic TLS, as every MTA does between MX hosts: STARTTLS whenever
     // offered, any certificate accepted (self-signed, wrong name), plaintext if the upgrade fails.
@@ -390,7 +361,6 @@ async function session(
     return { results, failure: sessionFailure(err as SmtpError, hostName, false) };
   }
 
-  for (const r of recipients) conn.rcptDsn.set(r.address.trim(), rcptDsn(r));
   for (const [r, refusal] of smtputf8Refusals(conn, from, recipients, hostName, address)) results.set(r, refusal);
   const eightBit = message.some((b) => b > 0x7f);
   let failure: SessionFailure | undefined;
@@ -405,7 +375,7 @@ async function session(
       }
     }
     first = false;
-    const batchDsn = perRecipientDsn ? undefined : rcptDsn(batch[0]!);
+    const batchDsn = rcptDsn(batch[0]!);
     const envelope: SMTPConnection.Envelope = {
       from,
       to: batch.map((r) => r.address.trim()),
@@ -414,8 +384,8 @@ async function session(
       dsn: {
         ret: opts.ret ?? null,
         envid: opts.envid || null,
-        notify: batchDsn?.notify ?? null,
-        orcpt: batchDsn?.orcpt ?? null,
+        notify: batchDsn.notify,
+        orcpt: batchDsn.orcpt,
       },
     };
     try {
@@ -492,7 +462,7 @@ export async function deliverRemote(domain: string, from: string, recipients: Re
   if (recipients.length === 0) return [];
   const route = opts.smarthost ? await resolveHost(opts.smarthost.host, opts.mx) : await resolveMx(domain, opts.mx);
   const port = opts.smarthost ? opts.smarthost.port : opts.port;
-  const ourName = bareHost(opts.hostname);
+  const ourName = withoutRootDot(opts.hostname);
 
   if (route.kind === 'null-mx') {
     return everyone(
