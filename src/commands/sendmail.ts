@@ -28,7 +28,7 @@ import { createLogger } from '../log.js';
 import { MailLog } from '../smtp/mail-log.js';
 import { HeaderRewriter } from '../smtp/headers.js';
 import { rfc5322Date } from '../util/dates.js';
-import { deliversAnywhere, domainOf, expansionRecipients, isLocalDomain, localPartOf, resolveLocal, type LocalExpansion } from '../smtp/policy.js';
+import { canonicalAddress, deliversAnywhere, domainOf, expansionRecipients, isLocalDomain, localPartOf, resolveLocal, type LocalExpansion } from '../smtp/policy.js';
 import { resolveListAddress, type ListTarget } from '../lists/address.js';
 import { newQueueId } from '../queue/queue-id.js';
 import { Spool, SpoolError, type SpooledRecipient } from '../queue/spool.js';
@@ -241,7 +241,9 @@ export type RecipientRoute =
   | { kind: 'unknown' };
 
 /** Where an address given to sendmail goes: the same local rules as SMTP (local-host-names, aliases, users). */
-export function routeRecipient(snapshot: Snapshot, address: string): RecipientRoute {
+export function routeRecipient(snapshot: Snapshot, given: string): RecipientRoute {
+  // In the tables' spelling, as SMTP looks it up (a UTF-8 name in NFC, an IDN domain as A-labels).
+  const address = canonicalAddress(given);
   const domain = domainOf(address);
   if (domain !== undefined && !isLocalDomain(snapshot, domain)) return { kind: 'remote', domain };
   const list = resolveListAddress(snapshot, localPartOf(address));
