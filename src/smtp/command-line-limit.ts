@@ -49,9 +49,12 @@ export function limitCommandLines(parser: SMTPStream, limit: number, onTooLong: 
       chunk = chunk.subarray(lf + 1);
       if (chunk.length === 0) return next();
     }
+    let held = p._remainder.length;
+    // Most chunks (a command, a pipelined group) are shorter than the limit with what is held:
+    // no line in them can be over it.
+    if (held + chunk.length < limit) return parse(chunk, encoding, next);
     // The first line past the limit, counting what the parser holds from earlier chunks.
     let start = 0;
-    let held = p._remainder.length;
     for (;;) {
       const lf = chunk.indexOf(LF, start);
       const end = lf < 0 ? chunk.length : lf + 1;
