@@ -31,9 +31,11 @@ const LF = 0x0a;
 
 /**
  * Makes `parser` refuse command lines longer than `limit` octets (line end included): for each,
- * `onTooLong` is called once, in order with the replies to the commands before it.
+ * `onTooLong` is called once, in order with the replies to the commands before it. Lines for which
+ * `exempt` (given their first five octets) says so are left to the parser's own, larger limit —
+ * sendmail exempts SASL (AUTH) lines this way, whose tokens can be longer.
  */
-export function limitCommandLines(parser: SMTPStream, limit: number, onTooLong: () => void): void {
+export function limitCommandLines(parser: SMTPStream, limit: number, onTooLong: () => void, exempt: (lineStart: string) => boolean = () => false): void {
   const p = parser as unknown as ParserInternals;
   const parse = p._write.bind(parser) as ParserInternals['_write'];
   /** Dropping the rest of a refused line until its line end. */
@@ -60,7 +62,8 @@ export function limitCommandLines(parser: SMTPStream, limit: number, onTooLong: 
       const end = lf < 0 ? chunk.length : lf + 1;
       const length = held + (end - start);
       // A line without its end yet is over once even a bare LF would take it past the limit.
-      if (lf < 0 ? length >= limit : length > limit) {
+      const over = lf < 0 ? length >= limit : length > limit;
+      if (over && !exempt(held > 0 ? p._remainder.slice(0, 5) : chunk.toString('latin1', start, start + 5))) {
         const refuse = (err?: Error | null): void => {
           if (err) return next(err);
           // A DATA before it turned this into message text: the parser takes it as it is.

@@ -147,7 +147,9 @@ export class MxConnection extends SMTPConnection {
   /** smtp-server's parser (made again after STARTTLS), with sendmail's command line limit. */
   override _createParser(): SMTPStream {
     const parser = super._createParser();
-    limitCommandLines(parser, MAX_COMMAND_LINE, () => this.refuseOverlongLine());
+    // As sendmail, not for AUTH: its initial response and the replies to 334 (SASL tokens) may be longer.
+    const inAuthExchange = (): boolean => Boolean((this as unknown as { _nextHandler?: unknown })._nextHandler);
+    limitCommandLines(parser, MAX_COMMAND_LINE, () => this.refuseOverlongLine(), (start) => /^AUTH /i.test(start) || inAuthExchange());
     return parser;
   }
 

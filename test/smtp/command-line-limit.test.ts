@@ -6,10 +6,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { limitCommandLines } from '../../src/smtp/command-line-limit.js';
 
-test('smtp-server internals used: SMTPConnection#_createParser, SMTPStream _write/_dataMode/_remainder/isClosed', () => {
+test('smtp-server internals used: SMTPConnection#_createParser, SMTPStream _write/_dataMode/_remainder/isClosed', async () => {
   assert.equal(typeof (SMTPConnection.prototype as unknown as { _createParser: unknown })._createParser, 'function');
+  // The SASL continuation handler MxConnection looks at to exempt AUTH exchanges.
+  const source = await readFile(createRequire(import.meta.url).resolve('smtp-server/lib/smtp-connection.js'), 'utf8');
+  assert.match(source, /this\._nextHandler = false;/);
   const parser = new SMTPStream() as unknown as { _write: unknown; _dataMode: unknown; _remainder: unknown; isClosed: unknown; startDataMode(): unknown };
   assert.equal(typeof parser._write, 'function');
   assert.equal(parser._dataMode, false);
@@ -87,4 +92,16 @@ test('in DATA, long lines are message text', async () => {
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(message, `${body}\r\n`);
   assert.deepEqual(seen, ['DATA', 'TOO LONG', 'QUIT']);
+});
+
+test('exempt lines (AUTH, as sendmail exempts SASL) are left to the parser', async () => {
+  const seen: string[] = [];
+  const parser = new SMTPStream();
+  parser.oncommand = (command: Buffer, callback: () => void) => {
+    seen.push(command.toString('latin1').slice(0, 12));
+    callback();
+  };
+  limitCommandLines(parser, 20, () => seen.push('TOO LONG'), (start) => /^AUTH /i.test(start));
+  await new Promise<void>((resolve) => parser.write(Buffer.from(`AUTH PLAIN ${'Q'.repeat(60)}\r\nNOOP ${'x'.repeat(60)}\r\n`, 'latin1'), () => resolve()));
+  assert.deepEqual(seen, ['AUTH PLAIN Q', 'TOO LONG']);
 });
