@@ -201,6 +201,13 @@ export class MxConnection extends SMTPConnection {
         if (this.draining) this.closeForShutdown();
         return;
       }
+      // smtp-server's own limit (16 KB, what AUTH lines still meet): its parser has stopped, so the
+      // session ends, in sendmail's words for an over-long SASL line.
+      if (code === 421 && /^Error: Command line too long/.test(data)) {
+        super.send(421, `4.7.0 ${this.hostname()} Command too long, possible attack ${this.clientDescription()}`, false);
+        self.close();
+        return;
+      }
       if (/^Error: send HELO\/EHLO first/.test(data)) return super.send(503, '5.0.0 Polite people say HELO first', false);
       // smtp-server asks for RCPT at a DATA without MAIL; sendmail asks for MAIL first.
       if (/^Error: need RCPT command/.test(data) && !self.session.envelope.mailFrom) return super.send(503, '5.0.0 Need MAIL command', false);

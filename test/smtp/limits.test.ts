@@ -115,6 +115,20 @@ describe("command line length (sendmail's MAXLINE, 2,048 octets)", () => {
     assert.deepEqual(again.replies.map((x) => x.code), [250, 250, 250, 221]);
   });
 
+  test("an AUTH line is exempt, as in sendmail, up to smtp-server's 16 KB: then 421 4.7.0 and the session ends", async () => {
+    const s = await SmtpSession.connect(r.smtpPort);
+    try {
+      await s.reply();
+      s.write(`AUTH PLAIN ${'Q'.repeat(4000)}`);
+      assert.match((await s.reply())?.text ?? '', /^5\d\d /, 'AUTH is not offered: refused, but not for its length');
+      s.write(`AUTH PLAIN ${'Q'.repeat(20000)}`);
+      assert.equal((await s.reply())?.text, '421 4.7.0 mail8191.futuretg.com Command too long, possible attack localhost [127.0.0.1]');
+      assert.equal(await s.waitClosed(5000), true, 'the server closed the connection');
+    } finally {
+      s.close();
+    }
+  });
+
   test('ten over-long lines end the session as too many bad commands', async () => {
     const s = await SmtpSession.connect(r.smtpPort);
     try {
