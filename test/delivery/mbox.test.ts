@@ -425,7 +425,9 @@ describe('a user name can never escape the mail directory', () => {
     'a\nb',
     'a\0b',
     'tony.lock',
-    'caf\u00e9',
+    'Caf\u00e9',
+    'caf\u00c9',
+    'smile\u263a',
     'x'.repeat(65),
   ];
   for (const name of bad) {
@@ -439,7 +441,8 @@ describe('a user name can never escape the mail directory', () => {
   }
 
   test('accepted: lowercase names with digits, dot, underscore, dash, up to 64 characters', () => {
-    for (const name of ['tony', 'john.doe', 'a_b-c', '0day', '_x', 'x'.repeat(64)]) {
+    // Past ASCII (SMTPUTF8 mailboxes): lowercase letters of any script.
+    for (const name of ['tony', 'john.doe', 'a_b-c', '0day', '_x', 'x'.repeat(64), 'caf\u00e9', 'зоя', '山田']) {
       assert.equal(isSafeMailboxName(name), true, name);
     }
   });
