@@ -9,6 +9,7 @@
 import net from 'node:net';
 import type { ConfigProblem } from './problems.js';
 import { withoutRootDot } from '../util/address-text.js';
+import { NameList, numberedLines, withoutComment } from './lines.js';
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -75,27 +76,31 @@ export function canonicalAddressLiteral(text: string): string | undefined {
   return undefined;
 }
 
-export class LocalHostNames {
-  readonly names: readonly string[];
-  private readonly set: ReadonlySet<string>;
+/** Where a name is listed: messages about a local domain point at its line, not at mxbox.toml. */
+export interface NamePlace {
+  file: string;
+  line: number;
+}
 
-  private constructor(names: string[]) {
-    this.names = names;
-    this.set = new Set(names);
+export class LocalHostNames extends NameList {
+  private readonly places: ReadonlyMap<string, NamePlace>;
+
+  constructor(names: string[], places: Map<string, NamePlace> = new Map()) {
+    super(names);
+    this.places = places;
   }
 
-  static empty(): LocalHostNames {
-    return new LocalHostNames([]);
+  /** The file and line that list `name` (as in `names`: lowercase, no trailing dot), if it is listed. */
+  placeOf(name: string): NamePlace | undefined {
+    return this.places.get(name);
   }
 
   static parse(text: string, file: string): { table: LocalHostNames; problems: ConfigProblem[] } {
     const problems: ConfigProblem[] = [];
     const names: string[] = [];
-    const firstLine = new Map<string, number>();
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = i + 1;
-      const body = lines[i]!.replace(/\r$/, '').replace(/#.*$/, '');
+    const places = new Map<string, NamePlace>();
+    for (const [line, raw] of numberedLines(text)) {
+      const body = withoutComment(raw);
       for (const word of body.split(/\s+/).filter((w) => w !== '')) {
         const error = (message: string): void => {
           problems.push({ file, line, severity: 'error', message });
@@ -130,16 +135,16 @@ export class LocalHostNames {
             });
           }
         }
-        const seen = firstLine.get(name);
+        const seen = places.get(name);
         if (seen !== undefined) {
-          problems.push({ file, line, severity: 'warning', message: `"${name}" is listed twice (first on line ${seen})` });
+          problems.push({ file, line, severity: 'warning', message: `"${name}" is listed twice (first on line ${seen.line})` });
           continue;
         }
-        firstLine.set(name, line);
+        places.set(name, { file, line });
         names.push(name);
       }
     }
-    return { table: new LocalHostNames(names), problems };
+    return { table: new LocalHostNames(names, places), problems };
   }
 
   /** Whether mail for `domain` is ours. Case-insensitive; `[ip]` literals only when listed. */

@@ -14,7 +14,8 @@
 
 import { CLASS, TYPE } from './constants.js';
 import { isSubdomain, labelsToName, nameKey } from './name.js';
-import type { Zone } from './zone.js';
+import type { Zone, ZoneNode } from './zone.js';
+import { RCODE } from './constants.js';
 import type { PlacedRRset, Resolution, ZoneSet } from './lookup.js';
 import { WireWriter } from './wire-writer.js';
 import { ttlInSet } from './record.js';
@@ -66,13 +67,21 @@ interface NameAnswers {
   byType: (number | CompiledAnswer)[];
   /** Where this name's answers are stored (its zone's, or the dynamic table's). */
   arena: Arena;
-  /** Shared answer for every type not in byType (NODATA, referral); absent where answers depend on the type. */
+  /** Shared answer for every type the name does not have (NODATA, referral), made when first needed. */
   other?: CompiledAnswer;
+  /**
+   * The zone node, for names that are one: answers are compiled one type at a time as asked, and
+   * the node says which types it has (the rest share `other`). Compiling every type of a name at
+   * its first query made that query 3-4 times dearer than it needs to be.
+   */
+  node?: ZoneNode;
 }
 
 /** Cache keys of the answers given in full over TCP (ANY, RRSIG) and minimally over UDP (RFC 8482). */
 const TCP_VARIANT = 0x10000;
 const MAX_DYNAMIC_NAMES = 100_000;
+/** Shared NXDOMAIN answers kept, by zone and question length. */
+const MAX_NEGATIVE_TEMPLATES = 4096;
 const MAX_TYPES_PER_NAME = 64;
 
 /** The answers compiled so far for the names that exist in one zone. */
@@ -100,6 +109,15 @@ export class AnswerTable {
   private dynamic = new Map<string, NameAnswers>();
   /** Answers for names that do not exist as nodes live apart, and go when their table is cleared. */
   private dynamicArena = new Arena();
+  /**
+   * NXDOMAIN answers shared by every name of the same shape in a zone. A plain NXDOMAIN (no CNAME
+   * before it, the SOA alone in authority, no signatures) is the same message for every name that
+   * does not exist in a zone, except the question, which the client's bytes overwrite, and whose
+   * length moves the compression pointers after it: one answer per zone and question shape (its
+   * label lengths) serves them all. A flood of random names compiles and keeps nothing per name.
+   */
+  private negative = new Map<string, CompiledAnswer>();
+  private negativeArena = new Arena();
   private readonly writer = new WireWriter(4096);
   /**
    * The table for queries with DO set: answers with signatures and denial proofs. Where no zone is
@@ -147,14 +165,15 @@ export class AnswerTable {
     const special = qtype === TYPE.ANY || qtype === TYPE.DS || qtype === TYPE.RRSIG;
     const fixed = this.fixedFor(key);
     if (fixed) {
-      const hit = answerFor(fixed, typeKey) ?? (special ? undefined : fixed.other);
+      const hit = answerFor(fixed, typeKey) ?? (special || !fixed.node || fixed.node.rrsets.has(qtype) || fixed.node.rrsets.has(TYPE.CNAME) ? undefined : fixed.other);
       if (hit) return hit;
     }
     const dynamic = fixed ? undefined : this.dynamic.get(key);
     const dynamicHit = dynamic && answerFor(dynamic, typeKey);
     if (dynamicHit) return dynamicHit;
 
-    const qname = labelsToName(labels());
+    const questionLabels = labels();
+    const qname = labelsToName(questionLabels);
     if (fixed) return this.compileFixed(fixed, qname, qtype, tcp, typeKey);
     if (!dynamic) {
       // First time this name is asked: if it is a node of the zone that answers it, its answers
@@ -164,21 +183,24 @@ export class AnswerTable {
       const node = zone.nodes.get(nameKey(qname));
       const place = node && this.perZone.find((p) => p.zone === zone);
       if (node && place) {
-        // All of the name's types at once, so that a type missing from byType is one the name
-        // does not have and the shared answer below is right for it.
-        const answers: NameAnswers = { byType: [], arena: place.arena, other: undefined };
-        for (const type of node.rrsets.keys()) keepAnswer(answers, type, this.compile(node.name, type, false, place.arena)!);
-        // A probe type nobody stores tells the answer every other type gets, unless a CNAME
-        // (or a DNAME above the name) makes the answer depend on the type: the chain's end is
-        // looked up by type.
-        if (!node.rrsets.has(TYPE.CNAME)) answers.other = this.compile(node.name, TYPE.NULL, false, place.arena, true);
+        const answers: NameAnswers = { byType: [], arena: place.arena, other: undefined, node };
         place.fixed.set(key, answers);
-        const hit = answerFor(answers, typeKey) ?? (special ? undefined : answers.other);
-        return hit ?? this.compileFixed(answers, qname, qtype, tcp, typeKey);
+        return this.compileFixed(answers, qname, qtype, tcp, typeKey);
       }
     }
-    const compiled = this.compile(qname, qtype, tcp, this.dynamicArena);
-    if (!compiled) return undefined;
+    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec);
+    if (!resolution) return undefined;
+    let compiled: CompiledAnswer;
+    if (isPlainNxdomain(resolution)) {
+      // Keyed by the question's label lengths, not just its length: were names after it ever
+      // compressed into the question, their pointers would land on the same label boundaries.
+      let shape = '';
+      for (const label of questionLabels) shape += String.fromCharCode(label.length);
+      // Kept by name too (a map entry, nothing compiled), so that asking again skips the look-up.
+      // The SOA's TTL is part of the key: BIND gives it TTL 0 when the question was for SOA.
+      const soa = resolution.authority[0]!;
+      compiled = this.negativeAnswer(`${nameKey(soa.owner)}\0${soa.ttl}\0${shape}`, qname, qtype, resolution);
+    } else compiled = compileResolution(qname, qtype, resolution, this.writer, this.dynamicArena);
     let entry = dynamic;
     if (!entry) {
       if (this.dynamic.size >= MAX_DYNAMIC_NAMES) {
@@ -192,7 +214,30 @@ export class AnswerTable {
     return compiled;
   }
 
+  /** The shared NXDOMAIN answer for `key` (zone, SOA TTL, question shape), compiled from this name's the first time. */
+  private negativeAnswer(key: string, qname: string, qtype: number, resolution: Resolution): CompiledAnswer {
+    let answer = this.negative.get(key);
+    if (!answer) {
+      if (this.negative.size >= MAX_NEGATIVE_TEMPLATES) {
+        this.negative = new Map();
+        this.negativeArena = new Arena();
+      }
+      answer = compileResolution(qname, qtype, resolution, this.writer, this.negativeArena);
+      this.negative.set(key, answer);
+    }
+    return answer;
+  }
+
   private compileFixed(fixed: NameAnswers, qname: string, qtype: number, tcp: boolean, typeKey: number): CompiledAnswer | undefined {
+    const node = fixed.node;
+    const special = qtype === TYPE.ANY || qtype === TYPE.DS || qtype === TYPE.RRSIG;
+    // A type the name does not have gets the name's shared answer (NODATA, or the referral at a
+    // cut), made once with a probe type nobody stores — unless a CNAME (or a DNAME above the
+    // name) makes the answer depend on the type: the chain's end is looked up by type.
+    if (node && !special && !node.rrsets.has(qtype) && !node.rrsets.has(TYPE.CNAME)) {
+      fixed.other ??= this.compile(node.name, TYPE.NULL, false, fixed.arena, true);
+      if (fixed.other) return fixed.other;
+    }
     const compiled = this.compile(qname, qtype, tcp, fixed.arena);
     // DS at an apex is answered from the parent zone: never kept with this zone's answers.
     if (compiled && qtype !== TYPE.DS) keepAnswer(fixed, typeKey, compiled);
@@ -205,6 +250,13 @@ export class AnswerTable {
     if (!resolution || (unlessRedirected && resolution.redirected)) return undefined;
     return compileResolution(qname, qtype, resolution, this.writer, arena);
   }
+}
+
+/** An NXDOMAIN with nothing but the zone's SOA: the same for every name of a zone (see `negative`). */
+function isPlainNxdomain(res: Resolution): boolean {
+  // Signed zones prove each name's absence with its own NSEC/NSEC3 records: not shared.
+  const soa = res.authority[0];
+  return res.rcode === RCODE.NXDOMAIN && res.answer.length === 0 && res.additional.length === 0 && res.authority.length === 1 && soa!.rrset.type === TYPE.SOA && !soa!.sigs?.length;
 }
 
 /** Encodes a Resolution as a full response message with its cut points. */

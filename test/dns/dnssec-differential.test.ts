@@ -2,8 +2,8 @@
 // the same zone signed by dnssec-signzone with the same key (mxbox keeps its keys as BIND key
 // files), in NSEC and NSEC3 modes. Every answer to a DO query must have the same rcode and flags
 // (TC included, for answers cut to a 512-byte buffer) and, per section, the same records (for
-// ANY in any order: which RRset comes first is each server's own): owners, types, TTLs and data alike — only the RRSIGs'
-// signature bytes and validity times differ, so RRSIGs are compared by owner, covered type,
+// ANY in any order: which RRset comes first is each server's own): owners, types, TTLs and data
+// alike — only the RRSIGs' signature bytes and validity times differ, so RRSIGs are compared by owner, covered type,
 // algorithm, labels, original TTL, key tag and signer.
 
 import { test } from 'node:test';
@@ -65,7 +65,7 @@ for (const nsec3 of [false, true]) {
       const keyDir = path.join(box.dir, 'var', 'dnssec', 'edge.test');
       const key = (await readdir(keyDir)).find((f) => f.endsWith('.private'))!.replace(/\.private$/, '');
       const signed = await run('dnssec-signzone', [
-        '-z', '-o', 'edge.test', '-K', keyDir, '-f', path.join(dir, 'signed.zone'), '-e', '+1209600', '-j', '0',
+        '-z', '-o', 'edge.test', '-d', dir, '-K', keyDir, '-f', path.join(dir, 'signed.zone'), '-e', '+1209600', '-j', '0',
         ...(nsec3 ? ['-3', '-', '-H', '0'] : []), path.join(dir, 'edge.test.zone'), path.join(keyDir, key),
       ]);
       assert.equal(signed.code, 0, signed.stderr);
