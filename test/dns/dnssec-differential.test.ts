@@ -3,8 +3,8 @@
 // files), in NSEC and NSEC3 modes. Every answer to a DO query must have the same rcode and flags
 // (TC included, for answers cut to a 512-byte buffer) and, per section, the same records (for
 // ANY in any order: which RRset comes first is each server's own): owners, types, TTLs and data
-// alike — only the RRSIGs' signature bytes and validity times differ, so RRSIGs are compared by owner, covered type,
-// algorithm, labels, original TTL, key tag and signer.
+// alike. Only the RRSIGs' signature bytes and validity times differ, so RRSIGs are compared by
+// owner, covered type, algorithm, labels, original TTL, key tag and signer.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
