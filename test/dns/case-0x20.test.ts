@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { runAppliance } from '../helpers/appliance.js';
 import { startNamed } from '../helpers/named.js';
 import { needs } from '../helpers/peers.js';
@@ -90,5 +90,6 @@ test('0x20: every spelling of a name is one cache entry, and each reply carries 
   } finally {
     await app.stop();
     await named.stop();
+    await rm(file, { force: true });
   }
 });
