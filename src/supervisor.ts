@@ -250,7 +250,9 @@ function signingTimer(log: Logger, snapshot: () => Snapshot, reload: () => void)
     const next = nextSigningEvent(snapshot().zones.zones.values());
     if (next === undefined) return;
     // setTimeout waits at most 24.8 days; a day at a time, and a reload only when something is due.
-    const delay = Math.min(Math.max(0, next - Date.now()), 86_400_000);
+    // Already due after a reload: the zone could not be signed again (its file has errors and the
+    // last good version serves); try once a minute rather than at once, again and again.
+    const delay = next <= Date.now() ? 60_000 : Math.min(next - Date.now(), 86_400_000);
     timer = setTimeout(() => {
       if (Date.now() < next) return schedule();
       log.info('dnssec: signatures or keys of a signed zone are due; signing again');
