@@ -11,6 +11,7 @@ import type { ApplianceState } from './state.js';
 import { ConfigWatcher } from './config/watcher.js';
 import { nsTargets, sendNotify } from './dns/notify.js';
 import { nameKey } from './dns/name.js';
+import { Journals, serialLess } from './dns/journal.js';
 import { SmtpService } from './smtp/server.js';
 import { MailLog, type MailLogListener } from './smtp/mail-log.js';
 import { Spool } from './queue/spool.js';
@@ -105,11 +106,25 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   };
   logIdentity(current);
 
+  // The IXFR journals: each zone's, kept if it still ends at the zone loaded now.
+  const journals = new Journals(path.join(dataDir, 'journal'), current.settings.dns.maxJournalBytes, (err, file) => log.error({ err, file }, `journal ${file}: ${err.message}`));
+  for (const zone of current.zones.zones.values()) {
+    const dropped = await journals.open(zone);
+    if (dropped) log.warn({ zone: zone.origin }, dropped);
+  }
 
   const dns = new DnsServer(() => current, {
     error: (err, where) => log.error({ err, where }, `dns ${where}: ${err.message}`),
-    transfer: (zone, client, allowed) => log.info({ zone, client, allowed }, `AXFR of ${zone} to ${client} ${allowed ? 'started' : 'refused'}`),
+    transfer: (t) => {
+      const fields = { zone: t.zone, client: t.client, allowed: t.allowed, kind: t.kind, key: t.key, from: t.fromSerial, serial: t.toSerial };
+      const signed = t.key ? ` signed with key ${t.key.replace(/\.$/, '')}` : ' unsigned';
+      const what = t.fromSerial !== undefined ? `${t.kind} of ${t.zone} from serial ${t.fromSerial} to ${t.toSerial}` : `${t.kind} of ${t.zone} serial ${t.toSerial}`;
+      if (t.allowed) log.info(fields, `${what} to ${t.client}${signed} started`);
+      else log.warn(fields, `${what} to ${t.client}${signed} refused (not allowed by dns.transfer)`);
+    },
+    tsigFailure: (client, key, error) => log.warn({ client, key, error }, `TSIG ${error} from ${client} (key ${key.replace(/\.$/, '')}): request refused`),
   }, options.dnsUdp);
+  dns.journals = journals;
   try {
     await dns.listen(current.settings.dns.listen);
   } catch (err) {
@@ -159,12 +174,13 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     const ours = new Set(dns.endpoints.map((e) => `${e.address}:${e.port}`));
     for (const zone of after.zones.zones.values()) {
       const old = before.zones.zones.get(zone.originKey);
-      if (!old || zone.soaFields.serial === old.soaFields.serial || zone === old) continue;
+      // Only a rise: a secondary ignores a NOTIFY for a serial lower than its own (RFC 1996 §4.7).
+      if (!old || zone === old || !serialLess(old.soaFields.serial, zone.soaFields.serial)) continue;
       const targets = [...after.settings.dns.notify, ...(after.settings.dns.notifyNs ? nsTargets(zone, after.zones) : [])].filter(
         (t) => !ours.has(`${t.host}:${t.port}`),
       );
       if (targets.length === 0) continue;
-      void sendNotify(zone, targets).then((results) => {
+      void sendNotify(zone, targets, after.tsigKeys).then((results) => {
         for (const r of results) {
           const where = `${r.target.host}:${r.target.port}`;
           if (r.answered) log.info({ zone: zone.origin, target: where, serial: zone.soaFields.serial }, `NOTIFY of ${zone.origin} serial ${zone.soaFields.serial} to ${where} answered`);
@@ -185,6 +201,20 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       options.onReload?.({ applied: false, problems: next.problems });
       return { applied: false, problems: next.problems };
     }
+    // The journal gets each raised serial's difference before the new zones answer, so an IXFR
+    // asked right after the NOTIFY finds it.
+    journals.maxBytes = next.snapshot.settings.dns.maxJournalBytes;
+    for (const zone of next.snapshot.zones.zones.values()) {
+      const old = before.zones.zones.get(zone.originKey);
+      if (!old) {
+        const dropped = await journals.open(zone);
+        if (dropped) log.warn({ zone: zone.origin }, dropped);
+      } else if (old !== zone && serialLess(old.soaFields.serial, zone.soaFields.serial)) {
+        const t = journals.record(old, zone);
+        log.info({ zone: zone.origin, from: t.from, to: t.to, deleted: t.deleted.length, added: t.added.length }, `journal of ${zone.origin}: serial ${t.from} to ${t.to}, ${t.deleted.length} deleted, ${t.added.length} added`);
+      }
+    }
+    for (const key of before.zones.zones.keys()) if (!next.snapshot.zones.zones.has(key)) journals.drop(key);
     current = next.snapshot;
     dns.viewChanged();
     for (const z of current.zoneStatus) {
@@ -242,6 +272,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       await runner!.stop();
       await spool.close();
       await dns.close();
+      await journals.flush();
       log.flush?.();
     },
   };

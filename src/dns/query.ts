@@ -6,6 +6,7 @@ import { CLASS, OPCODE, RCODE, TYPE } from './constants.js';
 import type { AnswerTable, CompiledAnswer } from './answer-table.js';
 import { HEADER_LENGTH } from './answer-table.js';
 import { labelsToName } from './name.js';
+import { readTsig, signatureSize, tsigErrorResponse, TsigSigner, verifyRequest, type Keyring, type Verdict } from './tsig.js';
 
 /** The UDP payload size we advertise and honour (the DNS Flag Day 2020 value BIND uses). */
 export const OUR_UDP_PAYLOAD = 1232;
@@ -14,6 +15,8 @@ const OPT_LENGTH = 11;
 export interface QueryContext {
   answers: AnswerTable;
   tcp: boolean;
+  /** TSIG keys signed queries are checked with (none: every signed query is BADKEY). */
+  keys?: Keyring;
 }
 
 /** What a query asked, for the few paths that leave the cache (zone transfers, statistics). */
@@ -25,6 +28,8 @@ export interface ParsedQuestion {
   qclass: number;
   questionEnd: number;
   edns: EdnsInfo | undefined;
+  /** Where the TSIG record starts, when the query is signed (RFC 8945: the last record). */
+  tsigAt?: number;
 }
 
 export interface EdnsInfo {
@@ -78,8 +83,11 @@ function skipName(msg: Buffer, offset: number): number {
   throw new Malformed();
 }
 
-/** Finds the OPT record (RFC 6891) among the records after the question. */
-function readEdns(msg: Buffer, offset: number, records: number, arcount: number): EdnsInfo | undefined {
+/**
+ * Finds the OPT record (RFC 6891) among the records after the question, and a TSIG record
+ * (RFC 8945), which must be the last of the additional section.
+ */
+function readEdns(msg: Buffer, offset: number, records: number, arcount: number, q: ParsedQuestion): EdnsInfo | undefined {
   let pos = offset;
   let edns: EdnsInfo | undefined;
   for (let i = 0; i < records; i++) {
@@ -89,6 +97,10 @@ function readEdns(msg: Buffer, offset: number, records: number, arcount: number)
     const type = msg.readUInt16BE(pos);
     const rdlength = msg.readUInt16BE(pos + 8);
     if (pos + 10 + rdlength > msg.length) throw new Malformed();
+    if (type === TYPE.TSIG) {
+      if (i !== records - 1 || arcount === 0) throw new Malformed();
+      q.tsigAt = nameStart;
+    }
     if (type === TYPE.OPT) {
       // Only one OPT, only in the additional section, owned by the root.
       if (edns || i < records - arcount || msg[nameStart] !== 0) throw new Malformed();
@@ -144,7 +156,7 @@ export function parseQuestion(msg: Buffer): ParsedQuestion | undefined {
   partial.questionEnd = end + 4;
   if (records > 0) {
     try {
-      partial.edns = readEdns(msg, end + 4, records, msg.readUInt16BE(10));
+      partial.edns = readEdns(msg, end + 4, records, msg.readUInt16BE(10), partial);
     } catch {
       throw new FormErr(partial, true);
     }
@@ -234,9 +246,9 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
 }
 
 export type QueryOutcome =
-  | { kind: 'reply'; reply: Buffer; rcode: number }
+  | { kind: 'reply'; reply: Buffer; rcode: number; tsig?: Verdict }
   | { kind: 'drop' }
-  | { kind: 'transfer'; question: ParsedQuestion };
+  | { kind: 'transfer'; question: ParsedQuestion; tsig?: Extract<Verdict, { ok: true }> };
 
 /** Answers one query message. Never throws. */
 export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
@@ -248,6 +260,27 @@ export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
     return { kind: 'drop' };
   }
   if (!q) return { kind: 'drop' };
+  if (q.tsigAt !== undefined) return answerSigned(msg, q, ctx);
+  return answerParsed(msg, q, ctx, 0);
+}
+
+/**
+ * A signed query (RFC 8945 §5.2): checked first; a bad one gets NOTAUTH with the TSIG error, a
+ * good one its answer signed with the same key (room for the signature kept within UDP's limit).
+ */
+function answerSigned(msg: Buffer, q: ParsedQuestion, ctx: QueryContext): QueryOutcome {
+  const tsig = readTsig(msg, q.tsigAt!);
+  if (!tsig) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
+  const verdict = verifyRequest(msg, tsig, ctx.keys ?? new Map());
+  if (!verdict.ok) return { kind: 'reply', reply: tsigErrorResponse(errorResponse(msg, q, RCODE.NOTAUTH, true), verdict), rcode: RCODE.NOTAUTH, tsig: verdict };
+  const outcome = answerParsed(msg, q, ctx, signatureSize(verdict.key));
+  if (outcome.kind === 'transfer') return { ...outcome, tsig: verdict };
+  if (outcome.kind !== 'reply') return outcome;
+  return { ...outcome, reply: new TsigSigner(verdict.key, tsig.mac).sign(outcome.reply), tsig: verdict };
+}
+
+/** Answers a parsed query; `reserve` octets of the UDP limit are kept for a signature. */
+function answerParsed(msg: Buffer, q: ParsedQuestion, ctx: QueryContext, reserve: number): QueryOutcome {
   try {
     if (q.opcode === OPCODE.NOTIFY || q.opcode === OPCODE.UPDATE) return zoneOpcode(msg, q, ctx);
     // BIND 9 echoes no question for opcodes it does not know (STATUS, IQUERY).
@@ -271,7 +304,7 @@ export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
     const lookupType = q.qtype === TYPE.IXFR ? TYPE.SOA : q.qtype;
     const answer = ctx.answers.get(q.key, lookupType, ctx.tcp, () => questionLabels(msg));
     if (!answer) return reply(errorResponse(msg, q, RCODE.REFUSED, true), RCODE.REFUSED);
-    const limit = ctx.tcp ? 65535 : q.edns ? Math.max(512, Math.min(q.edns.payload, OUR_UDP_PAYLOAD)) : 512;
+    const limit = (ctx.tcp ? 65535 : q.edns ? Math.max(512, Math.min(q.edns.payload, OUR_UDP_PAYLOAD)) : 512) - reserve;
     const out = assemble(msg, q, answer, limit);
     // IXFR over UDP: the current SOA alone tells the client to transfer over TCP (RFC 1995 §4);
     // BIND 9 sends it without AA, and so do we.
