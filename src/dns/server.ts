@@ -193,7 +193,7 @@ export class DnsServer {
       const view = this.view();
       const outcome = answerQuery(msg, { answers: view.answers, tcp: false, keys: view.tsigKeys });
       counters.jsQueries++;
-      if (outcome.kind === 'reply' && outcome.tsig && !outcome.tsig.ok) this.tsigFailed(outcome.tsig, 'udp');
+      if (outcome.kind === 'reply' && outcome.tsig && !outcome.tsig.ok) this.tsigFailed(outcome.tsig, 'a UDP client');
       if (outcome.kind !== 'reply') {
         counters.dropped++;
         return undefined;

@@ -190,7 +190,7 @@ export function verifyResponse(msg: Buffer, key: TsigKey, requestMac: Buffer): b
   const start = lastRecordStart(msg);
   if (start === undefined) return false;
   const tsig = readTsig(msg, start);
-  if (!tsig || tsig.keyName !== key.name || tsig.error !== 0) return false;
+  if (!tsig || tsig.keyName !== key.name) return false;
   const unsigned = Buffer.from(msg.subarray(0, start));
   unsigned.writeUInt16BE(tsig.originalId, 0);
   unsigned.writeUInt16BE(unsigned.readUInt16BE(10) - 1, 10);
