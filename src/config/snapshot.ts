@@ -15,6 +15,7 @@ import { KEYS_FILE, parseTsigKeys } from './tsig-keys.js';
 import { lineOf } from './toml.js';
 import type { Keyring } from '../dns/tsig.js';
 import { catalogFor } from '../dns/catalog.js';
+import { serialLess } from '../dns/journal.js';
 import type { ConfigProblem } from './problems.js';
 import { AccessTable } from './access.js';
 import { AliasTable } from './aliases.js';
@@ -267,6 +268,15 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     const before = previous?.zones.zones.get(nameKey(status.origin));
     if (zone) {
       zones.push(zone);
+      if (!reused && before && serialLess(zone.soaFields.serial, before.soaFields.serial)) {
+        const soa = zone.soa.records[0]!.source;
+        status.problems.push({
+          file: soa.file,
+          line: soa.line,
+          severity: 'warning',
+          message: `zone ${status.origin} serial went down from ${before.soaFields.serial} to ${zone.soaFields.serial}: no NOTIFY sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix`,
+        });
+      }
       if (!reused && before && before.soaFields.serial === zone.soaFields.serial && before.fingerprint() !== zone.fingerprint()) {
         const soa = zone.soa.records[0]!.source;
         status.problems.push({
