@@ -312,7 +312,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     dataDir,
     settings,
     zones: zoneSet,
-    answers: await AnswerTable.build(zoneSet, previous?.answers),
+    answers: await AnswerTable.build(zoneSet, previous?.answers, settings.dns.minimalResponses),
     zoneStatus,
     problems,
     transferAllowed: transferMatcher(settings.dns.transfer),

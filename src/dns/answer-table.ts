@@ -70,6 +70,24 @@ interface NameAnswers {
   other?: CompiledAnswer;
 }
 
+/**
+ * Variants of a name's answers, told apart by a suffix on its key (a wire name ends at its root
+ * label, so "key\0<variant>" is never a name's own key):
+ *  - AUTH_NS: the zone's NS in AUTHORITY (minimal-responses no, or no-auth-recursive without RD);
+ *  - STANDALONE: for a question with capitals in it. The usual answer compresses names against the
+ *    lowercase question, as BIND does for a lowercase question; but the client's own spelling is
+ *    copied over the question, and names pointing into it would read in the client's case. BIND's
+ *    compression is case-sensitive, so for such a question it points into it only where the case
+ *    matches; this variant never points into the question.
+ */
+export const VARIANT_AUTH_NS = 1;
+export const VARIANT_STANDALONE = 2;
+/** minimal-responses yes for this query: BIND answers so over UDP when EDNS offers 512 octets or less. */
+export const VARIANT_MINIMAL = 4;
+
+/** How minimal-responses shapes answers. */
+export type MinimalMode = 'yes' | 'no' | 'no-auth' | 'no-auth-recursive';
+
 /** Cache keys of the answers given in full over TCP (ANY, RRSIG) and minimally over UDP (RFC 8482). */
 const TCP_VARIANT = 0x10000;
 const MAX_DYNAMIC_NAMES = 100_000;
@@ -108,7 +126,9 @@ export class AnswerTable {
    * their own zone and on which zones are below it (CNAME chains and additional data stay inside
    * a zone), so a one-record edit forgets the answers of one zone, not all.
    */
-  constructor(private readonly zones: ZoneSet, previous?: AnswerTable) {
+  constructor(private readonly zones: ZoneSet, previous?: AnswerTable, readonly minimal: MinimalMode = 'no-auth-recursive') {
+    // Answers compiled under another minimal-responses are of no use.
+    if (previous && previous.minimal !== minimal) previous = undefined;
     const all = [...this.zones.zones.values()];
     for (const zone of all) {
       const children = all.filter((z) => z !== zone && isSubdomain(z.origin, zone.origin));
@@ -118,8 +138,20 @@ export class AnswerTable {
   }
 
   /** The table for a new Snapshot (kept async for the callers that built it in slices). */
-  static async build(zones: ZoneSet, previous?: AnswerTable): Promise<AnswerTable> {
-    return new AnswerTable(zones, previous);
+  static async build(zones: ZoneSet, previous?: AnswerTable, minimal: MinimalMode = 'no-auth-recursive'): Promise<AnswerTable> {
+    return new AnswerTable(zones, previous, minimal);
+  }
+
+  /**
+   * The variant bits for a query: its RD bit, whether its name has capitals, and whether it came
+   * over UDP with an EDNS payload of 512 or less (then BIND answers minimally).
+   */
+  variant(rd: boolean, mixedCase: boolean, smallEdns: boolean): number {
+    const m = this.minimal;
+    const case_ = mixedCase ? VARIANT_STANDALONE : 0;
+    if (smallEdns || m === 'yes') return VARIANT_MINIMAL | case_;
+    const authNs = m === 'no' || (m === 'no-auth-recursive' && !rd);
+    return (authNs ? VARIANT_AUTH_NS : 0) | case_;
   }
 
   /** Whether `qname` is the apex of a zone served here (NOTIFY and UPDATE name a zone). */
@@ -139,7 +171,8 @@ export class AnswerTable {
    * The answer for a query, or undefined when no zone of ours holds the name (REFUSED).
    * `key` is the lowercased wire name as a latin1 string; `labels` rebuilds the name on a miss.
    */
-  get(key: string, qtype: number, tcp: boolean, labels: () => Uint8Array[]): CompiledAnswer | undefined {
+  get(wireKey: string, qtype: number, tcp: boolean, labels: () => Uint8Array[], variant = 0): CompiledAnswer | undefined {
+    const key = variant === 0 ? wireKey : wireKey + String.fromCharCode(0, variant);
     // ANY and RRSIG are answered in full over TCP, minimally over UDP: two answers, two keys.
     const typeKey = tcp && (qtype === TYPE.ANY || qtype === TYPE.RRSIG) ? TCP_VARIANT | qtype : qtype;
     const special = qtype === TYPE.ANY || qtype === TYPE.DS || qtype === TYPE.RRSIG;
@@ -153,7 +186,7 @@ export class AnswerTable {
     if (dynamicHit) return dynamicHit;
 
     const qname = labelsToName(labels());
-    if (fixed) return this.compileFixed(fixed, qname, qtype, tcp, typeKey);
+    if (fixed) return this.compileFixed(fixed, qname, qtype, tcp, typeKey, variant);
     if (!dynamic) {
       // First time this name is asked: if it is a node of the zone that answers it, its answers
       // are kept with that zone.
@@ -165,17 +198,17 @@ export class AnswerTable {
         // All of the name's types at once, so that a type missing from byType is one the name
         // does not have and the shared answer below is right for it.
         const answers: NameAnswers = { byType: [], arena: place.arena, other: undefined };
-        for (const type of node.rrsets.keys()) keepAnswer(answers, type, this.compile(node.name, type, false, place.arena)!);
+        for (const type of node.rrsets.keys()) keepAnswer(answers, type, this.compile(node.name, type, false, place.arena, false, variant)!);
         // A probe type nobody stores tells the answer every other type gets, unless a CNAME
         // (or a DNAME above the name) makes the answer depend on the type: the chain's end is
         // looked up by type.
-        if (!node.rrsets.has(TYPE.CNAME)) answers.other = this.compile(node.name, TYPE.NULL, false, place.arena, true);
+        if (!node.rrsets.has(TYPE.CNAME)) answers.other = this.compile(node.name, TYPE.NULL, false, place.arena, true, variant);
         place.fixed.set(key, answers);
         const hit = answerFor(answers, typeKey) ?? (special ? undefined : answers.other);
-        return hit ?? this.compileFixed(answers, qname, qtype, tcp, typeKey);
+        return hit ?? this.compileFixed(answers, qname, qtype, tcp, typeKey, variant);
       }
     }
-    const compiled = this.compile(qname, qtype, tcp, this.dynamicArena);
+    const compiled = this.compile(qname, qtype, tcp, this.dynamicArena, false, variant);
     if (!compiled) return undefined;
     let entry = dynamic;
     if (!entry) {
@@ -190,23 +223,24 @@ export class AnswerTable {
     return compiled;
   }
 
-  private compileFixed(fixed: NameAnswers, qname: string, qtype: number, tcp: boolean, typeKey: number): CompiledAnswer | undefined {
-    const compiled = this.compile(qname, qtype, tcp, fixed.arena);
+  private compileFixed(fixed: NameAnswers, qname: string, qtype: number, tcp: boolean, typeKey: number, variant: number): CompiledAnswer | undefined {
+    const compiled = this.compile(qname, qtype, tcp, fixed.arena, false, variant);
     // DS at an apex is answered from the parent zone: never kept with this zone's answers.
     if (compiled && qtype !== TYPE.DS) keepAnswer(fixed, typeKey, compiled);
     return compiled;
   }
 
   /** `unlessRedirected`: no answer when a CNAME or DNAME was followed (the probe for `other`). */
-  private compile(qname: string, qtype: number, tcp: boolean, arena: Arena, unlessRedirected = false): CompiledAnswer | undefined {
-    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp);
+  private compile(qname: string, qtype: number, tcp: boolean, arena: Arena, unlessRedirected: boolean, variant: number): CompiledAnswer | undefined {
+    const shape = { authNs: (variant & VARIANT_AUTH_NS) !== 0, minimal: (variant & VARIANT_MINIMAL) !== 0 };
+    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, shape);
     if (!resolution || (unlessRedirected && resolution.redirected)) return undefined;
-    return compileResolution(qname, qtype, resolution, this.writer, arena);
+    return compileResolution(qname, qtype, resolution, this.writer, arena, (variant & VARIANT_STANDALONE) === 0);
   }
 }
 
 /** Encodes a Resolution as a full response message with its cut points. */
-export function compileResolution(qname: string, qtype: number, res: Resolution, w = new WireWriter(512), arena = new Arena()): CompiledAnswer {
+export function compileResolution(qname: string, qtype: number, res: Resolution, w = new WireWriter(512), arena = new Arena(), pointIntoQuestion = true): CompiledAnswer {
   w.reset();
   w.u16(0); // ID, patched per query
   const flags = 0x8000 | (res.aa ? 0x0400 : 0) | (res.rcode & 0x0f);
@@ -215,8 +249,10 @@ export function compileResolution(qname: string, qtype: number, res: Resolution,
   w.u16(0);
   w.u16(0);
   w.u16(0);
-  // Lowercased so the cached template never carries one client's spelling; not a pointer target.
-  w.name(qname.toLowerCase(), false, false);
+  // Lowercased so the cached template never carries one client's spelling. Names below point
+  // into it (RFC 1035 §4.1.4, what makes an A answer 65 octets, not 85) unless the client's
+  // spelling has capitals (VARIANT_STANDALONE).
+  w.name(qname.toLowerCase(), false, pointIntoQuestion);
   w.u16(qtype);
   w.u16(CLASS.IN);
 

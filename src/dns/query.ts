@@ -30,6 +30,8 @@ export interface ParsedQuestion {
   edns: EdnsInfo | undefined;
   /** Where the TSIG record starts, when the query is signed (RFC 8945: the last record). */
   tsigAt?: number;
+  /** The question name has capital letters (its answer must not point into it). */
+  mixedCase?: boolean;
 }
 
 export interface EdnsInfo {
@@ -40,6 +42,8 @@ export interface EdnsInfo {
 
 // Scratch space for the lowercased question name; the path is synchronous, so one is enough.
 const scratch = Buffer.allocUnsafe(256);
+/** Whether the last name read into scratch had capitals. */
+let sawCapital = false;
 
 class Malformed extends Error {}
 
@@ -47,6 +51,7 @@ class Malformed extends Error {}
 function readQuestionName(msg: Buffer, offset: number): [number, number] {
   let pos = offset;
   let n = 0;
+  sawCapital = false;
   for (;;) {
     if (pos >= msg.length) throw new Malformed();
     const len = msg[pos]!;
@@ -60,7 +65,10 @@ function readQuestionName(msg: Buffer, offset: number): [number, number] {
     scratch[n++] = len;
     for (let i = 1; i <= len; i++) {
       const b = msg[pos + i]!;
-      scratch[n++] = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+      if (b >= 0x41 && b <= 0x5a) {
+        sawCapital = true;
+        scratch[n++] = b | 0x20;
+      } else scratch[n++] = b;
     }
     pos += len + 1;
   }
@@ -151,6 +159,7 @@ export function parseQuestion(msg: Buffer): ParsedQuestion | undefined {
   }
   if (end + 4 > msg.length) throw new FormErr(partial);
   partial.key = scratch.toString('latin1', 0, n);
+  partial.mixedCase = sawCapital;
   partial.qtype = msg.readUInt16BE(end);
   partial.qclass = msg.readUInt16BE(end + 2);
   partial.questionEnd = end + 4;
@@ -200,7 +209,9 @@ export function errorResponse(msg: Buffer, q: ParsedQuestion, rcode: number, wit
   const out = Buffer.allocUnsafe(qEnd + optLength);
   msg.copy(out, 0, 0, qEnd);
   const queryFlags = msg.readUInt16BE(2);
-  out.writeUInt16BE(0x8000 | (q.opcode << 11) | (queryFlags & 0x0110) | (rcode & 0x0f), 2);
+  // RD is echoed in answers to queries only; BIND clears it for NOTIFY, UPDATE and the rest.
+  const echoed = q.opcode === OPCODE.QUERY ? queryFlags & 0x0110 : queryFlags & 0x0010;
+  out.writeUInt16BE(0x8000 | (q.opcode << 11) | echoed | (rcode & 0x0f), 2);
   out.writeUInt16BE(withQuestion ? 1 : 0, 4);
   out.writeUInt32BE(0, 6);
   out.writeUInt16BE(q.edns ? 1 : 0, 10);
@@ -302,7 +313,8 @@ function answerParsed(msg: Buffer, q: ParsedQuestion, ctx: QueryContext, reserve
       if (q.qtype === TYPE.AXFR || msg.readUInt16BE(8) === 0) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
     }
     const lookupType = q.qtype === TYPE.IXFR ? TYPE.SOA : q.qtype;
-    const answer = ctx.answers.get(q.key, lookupType, ctx.tcp, () => questionLabels(msg));
+    const rd = (msg[2]! & 0x01) !== 0;
+    const answer = ctx.answers.get(q.key, lookupType, ctx.tcp, () => questionLabels(msg), ctx.answers.variant(rd, q.mixedCase === true, !ctx.tcp && q.edns !== undefined && q.edns.payload <= 512));
     if (!answer) return reply(errorResponse(msg, q, RCODE.REFUSED, true), RCODE.REFUSED);
     const limit = (ctx.tcp ? 65535 : q.edns ? Math.max(512, Math.min(q.edns.payload, OUR_UDP_PAYLOAD)) : 512) - reserve;
     const out = assemble(msg, q, answer, limit);

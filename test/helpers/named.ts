@@ -119,7 +119,6 @@ export async function startNamed(opts: NamedOptions): Promise<NamedServer> {
   listen-on port ${port} { 127.0.0.1; };
   listen-on-v6 { none; };
   recursion no;
-  minimal-responses no-auth;
   allow-transfer { 127.0.0.1; };
   pid-file none;
   notify no;                 // no NOTIFY to the zones' NS names
