@@ -18,6 +18,7 @@ import type { Zone } from './zone.js';
 import type { PlacedRRset, Resolution, ZoneSet } from './lookup.js';
 import { WireWriter } from './wire-writer.js';
 import { ttlInSet } from './record.js';
+import { edeOption } from './query.js';
 
 export const HEADER_LENGTH = 12;
 
@@ -38,6 +39,8 @@ export interface CompiledAnswer {
    * the last is the whole message.
    */
   cuts: number[];
+  /** An Extended DNS Error option (RFC 8914) for the OPT record, where BIND 9.18 adds one. */
+  ede?: Buffer;
 }
 
 /** Append-only storage for compiled answers. */
@@ -74,14 +77,15 @@ interface NameAnswers {
  * Variants of a name's answers, told apart by a suffix on its key (a wire name ends at its root
  * label, so "key\0<variant>" is never a name's own key):
  *  - AUTH_NS: the zone's NS in AUTHORITY (minimal-responses no, or no-auth-recursive without RD);
- *  - STANDALONE: for a question with capitals in it. The usual answer compresses names against the
+ *  - SPELLED: for a question with capitals in it. The usual answer compresses names against the
  *    lowercase question, as BIND does for a lowercase question; but the client's own spelling is
  *    copied over the question, and names pointing into it would read in the client's case. BIND's
- *    compression is case-sensitive, so for such a question it points into it only where the case
- *    matches; this variant never points into the question.
+ *    compression is case-sensitive: it points into such a question only where the case matches.
+ *    This variant is compiled for the client's exact spelling (its key is the name as asked) and
+ *    kept in the bounded table of dynamic answers, so random-case floods cannot grow memory.
  */
 export const VARIANT_AUTH_NS = 1;
-export const VARIANT_STANDALONE = 2;
+export const VARIANT_SPELLED = 2;
 /** minimal-responses yes for this query: BIND answers so over UDP when EDNS offers 512 octets or less. */
 export const VARIANT_MINIMAL = 4;
 
@@ -148,7 +152,7 @@ export class AnswerTable {
    */
   variant(rd: boolean, mixedCase: boolean, smallEdns: boolean): number {
     const m = this.minimal;
-    const case_ = mixedCase ? VARIANT_STANDALONE : 0;
+    const case_ = mixedCase ? VARIANT_SPELLED : 0;
     if (smallEdns || m === 'yes') return VARIANT_MINIMAL | case_;
     const authNs = m === 'no' || (m === 'no-auth-recursive' && !rd);
     return (authNs ? VARIANT_AUTH_NS : 0) | case_;
@@ -187,7 +191,7 @@ export class AnswerTable {
 
     const qname = labelsToName(labels());
     if (fixed) return this.compileFixed(fixed, qname, qtype, tcp, typeKey, variant);
-    if (!dynamic) {
+    if (!dynamic && !(variant & VARIANT_SPELLED)) {
       // First time this name is asked: if it is a node of the zone that answers it, its answers
       // are kept with that zone.
       const zone = this.zones.findZone(qname);
@@ -235,12 +239,12 @@ export class AnswerTable {
     const shape = { authNs: (variant & VARIANT_AUTH_NS) !== 0, minimal: (variant & VARIANT_MINIMAL) !== 0 };
     const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, shape);
     if (!resolution || (unlessRedirected && resolution.redirected)) return undefined;
-    return compileResolution(qname, qtype, resolution, this.writer, arena, (variant & VARIANT_STANDALONE) === 0);
+    return compileResolution(qname, qtype, resolution, this.writer, arena, (variant & VARIANT_SPELLED) !== 0);
   }
 }
 
 /** Encodes a Resolution as a full response message with its cut points. */
-export function compileResolution(qname: string, qtype: number, res: Resolution, w = new WireWriter(512), arena = new Arena(), pointIntoQuestion = true): CompiledAnswer {
+export function compileResolution(qname: string, qtype: number, res: Resolution, w = new WireWriter(512), arena = new Arena(), spelled = false): CompiledAnswer {
   w.reset();
   w.u16(0); // ID, patched per query
   const flags = 0x8000 | (res.aa ? 0x0400 : 0) | (res.rcode & 0x0f);
@@ -249,10 +253,10 @@ export function compileResolution(qname: string, qtype: number, res: Resolution,
   w.u16(0);
   w.u16(0);
   w.u16(0);
-  // Lowercased so the cached template never carries one client's spelling. Names below point
-  // into it (RFC 1035 §4.1.4, what makes an A answer 65 octets, not 85) unless the client's
-  // spelling has capitals (VARIANT_STANDALONE).
-  w.name(qname.toLowerCase(), false, pointIntoQuestion);
+  // Lowercased, so the template fits every client that asks in lower case, unless compiled for
+  // one spelling (VARIANT_SPELLED). Names below point into it where they match it, case and all
+  // (RFC 1035 §4.1.4; what makes an A answer 65 octets, not 85).
+  w.name(spelled ? qname : qname.toLowerCase(), false, true);
   w.u16(qtype);
   w.u16(CLASS.IN);
 
@@ -274,5 +278,5 @@ export function compileResolution(qname: string, qtype: number, res: Resolution,
   w.setU16(8, ns);
   w.setU16(10, ar);
   const { chunk, offset } = arena.store(w.buffer(), w.length);
-  return { chunk, offset, flags, cuts };
+  return res.ede ? { chunk, offset, flags, cuts, ede: edeOption(res.ede.code, res.ede.text) } : { chunk, offset, flags, cuts };
 }

@@ -23,6 +23,8 @@ export interface Resolution {
   answer: PlacedRRset[];
   authority: PlacedRRset[];
   additional: PlacedRRset[];
+  /** An Extended DNS Error (RFC 8914) BIND 9.18 gives with this answer. */
+  ede?: { code: number; text: string };
 }
 
 /**
@@ -95,6 +97,7 @@ export class ZoneSet {
         // A loop, or a chain longer than BIND follows: the records seen so far and SERVFAIL. (BIND
         // goes round a loop until its restarts run out, but adds no RRset twice: the same answer.)
         res.rcode = RCODE.SERVFAIL;
+        res.ede = { code: 0, text: 'max. restarts reached' };
         break;
       }
       seen.add(key);

@@ -191,7 +191,11 @@ export function questionLabels(msg: Buffer): Uint8Array[] {
   }
 }
 
-function writeOpt(out: Buffer, at: number, extendedRcode: number, doBit: boolean): void {
+/**
+ * Writes our OPT record at `at`; `option` (an EDNS option, e.g. an Extended DNS Error) goes in
+ * its RDATA.
+ */
+function writeOpt(out: Buffer, at: number, extendedRcode: number, doBit: boolean, option?: Uint8Array): void {
   out[at] = 0;
   out.writeUInt16BE(TYPE.OPT, at + 1);
   out.writeUInt16BE(OUR_UDP_PAYLOAD, at + 3);
@@ -199,13 +203,27 @@ function writeOpt(out: Buffer, at: number, extendedRcode: number, doBit: boolean
   out[at + 6] = 0; // version 0
   out[at + 7] = doBit ? 0x80 : 0;
   out[at + 8] = 0;
-  out.writeUInt16BE(0, at + 9);
+  out.writeUInt16BE(option?.length ?? 0, at + 9);
+  if (option) out.set(option, at + 11);
 }
 
+/** An Extended DNS Error option (RFC 8914): code 15, INFO-CODE, EXTRA-TEXT. */
+export function edeOption(infoCode: number, text = ''): Buffer {
+  const out = Buffer.alloc(6 + Buffer.byteLength(text));
+  out.writeUInt16BE(15, 0);
+  out.writeUInt16BE(2 + Buffer.byteLength(text), 2);
+  out.writeUInt16BE(infoCode, 4);
+  out.write(text, 6);
+  return out;
+}
+
+/** EDE 18 "Prohibited": what BIND 9.18 adds when it refuses a class it has no view for (HS). */
+const EDE_PROHIBITED = edeOption(18);
+
 /** A response carrying only header, question (when valid) and OPT: errors, refusals. */
-export function errorResponse(msg: Buffer, q: ParsedQuestion, rcode: number, withQuestion: boolean): Buffer {
+export function errorResponse(msg: Buffer, q: ParsedQuestion, rcode: number, withQuestion: boolean, ede?: Uint8Array): Buffer {
   const qEnd = withQuestion ? q.questionEnd : HEADER_LENGTH;
-  const optLength = q.edns ? OPT_LENGTH : 0;
+  const optLength = q.edns ? OPT_LENGTH + (ede?.length ?? 0) : 0;
   const out = Buffer.allocUnsafe(qEnd + optLength);
   msg.copy(out, 0, 0, qEnd);
   const queryFlags = msg.readUInt16BE(2);
@@ -215,13 +233,13 @@ export function errorResponse(msg: Buffer, q: ParsedQuestion, rcode: number, wit
   out.writeUInt16BE(withQuestion ? 1 : 0, 4);
   out.writeUInt32BE(0, 6);
   out.writeUInt16BE(q.edns ? 1 : 0, 10);
-  if (q.edns) writeOpt(out, qEnd, rcode >> 4, q.edns.doBit);
+  if (q.edns) writeOpt(out, qEnd, rcode >> 4, q.edns.doBit, ede);
   return out;
 }
 
 /** Builds the reply from a compiled answer, cut to fit `limit` bytes. */
 export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer, limit: number): Buffer {
-  const optLength = q.edns ? OPT_LENGTH : 0;
+  const optLength = q.edns ? OPT_LENGTH + (answer.ede?.length ?? 0) : 0;
   const cuts = answer.cuts;
   let at = -1;
   for (let i = cuts.length - 4; i >= 0; i -= 4) {
@@ -252,7 +270,7 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
   out.writeUInt16BE(cuts[at + 1]!, 6);
   out.writeUInt16BE(cuts[at + 2]!, 8);
   out.writeUInt16BE(cuts[at + 3]! + (q.edns ? 1 : 0), 10);
-  if (q.edns) writeOpt(out, length, 0, q.edns.doBit);
+  if (q.edns) writeOpt(out, length, 0, q.edns.doBit, answer.ede);
   return out;
 }
 
@@ -304,7 +322,7 @@ function answerParsed(msg: Buffer, q: ParsedQuestion, ctx: QueryContext, reserve
     // (RFC 1035 §3.2.3) are obsolete QTYPEs that BIND 9 does not implement. Both as BIND answers.
     if (q.qclass === CLASS.NONE) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
     if (q.qtype === TYPE.MAILA || q.qtype === TYPE.MAILB) return reply(errorResponse(msg, q, RCODE.NOTIMP, true), RCODE.NOTIMP);
-    if (q.qclass !== CLASS.IN) return reply(errorResponse(msg, q, RCODE.REFUSED, true), RCODE.REFUSED);
+    if (q.qclass !== CLASS.IN) return reply(errorResponse(msg, q, RCODE.REFUSED, true, q.qclass === CLASS.HS ? EDE_PROHIBITED : undefined), RCODE.REFUSED);
     if (q.qtype === TYPE.OPT) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
     if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) {
       if (ctx.tcp) return { kind: 'transfer', question: q };
@@ -314,7 +332,10 @@ function answerParsed(msg: Buffer, q: ParsedQuestion, ctx: QueryContext, reserve
     }
     const lookupType = q.qtype === TYPE.IXFR ? TYPE.SOA : q.qtype;
     const rd = (msg[2]! & 0x01) !== 0;
-    const answer = ctx.answers.get(q.key, lookupType, ctx.tcp, () => questionLabels(msg), ctx.answers.variant(rd, q.mixedCase === true, !ctx.tcp && q.edns !== undefined && q.edns.payload <= 512));
+    const variant = ctx.answers.variant(rd, q.mixedCase === true, !ctx.tcp && q.edns !== undefined && q.edns.payload <= 512);
+    // A name asked with capitals is answered for that spelling: its key keeps the case.
+    const key = q.mixedCase ? msg.toString('latin1', HEADER_LENGTH, q.questionEnd - 4) : q.key;
+    const answer = ctx.answers.get(key, lookupType, ctx.tcp, () => questionLabels(msg), variant);
     if (!answer) return reply(errorResponse(msg, q, RCODE.REFUSED, true), RCODE.REFUSED);
     const limit = (ctx.tcp ? 65535 : q.edns ? Math.max(512, Math.min(q.edns.payload, OUR_UDP_PAYLOAD)) : 512) - reserve;
     const out = assemble(msg, q, answer, limit);
