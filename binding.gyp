@@ -2,9 +2,15 @@
   "targets": [
     {
       "target_name": "udp_batch",
-      "sources": ["src/dns/native/udp_batch.c"],
+      "sources": ["src/dns/native/udp_batch.c", "src/dns/native/query.c", "src/dns/native/siphash.c", "src/dns/native/rrl.c"],
       "cflags": ["-O2", "-Wall"],
       "conditions": [["OS!='linux'", {"type": "none"}]]
+    },
+    {
+      "target_name": "flock",
+      "sources": ["src/native/flock.c"],
+      "cflags": ["-O2", "-Wall"],
+      "conditions": [["OS=='win'", {"type": "none"}]]
     }
   ]
 }

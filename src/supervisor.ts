@@ -2,11 +2,12 @@
 // they call snapshot() per request.
 
 import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { nextSigningEvent } from './dns/dnssec/policy.js';
 import { loadSnapshot, type Snapshot } from './config/snapshot.js';
 import { formatProblem, type ConfigProblem } from './config/problems.js';
 import { DnsServer, type BoundEndpoint } from './dns/server.js';
 import { createLogger, LogRing, type Logger } from './log.js';
-import { MailCounters } from './state.js';
 import type { ApplianceState } from './state.js';
 import { ConfigWatcher } from './config/watcher.js';
 import { nsTargets, sendNotify } from './dns/notify.js';
@@ -18,6 +19,7 @@ import { Spool } from './queue/spool.js';
 import { QueueManager } from './queue/manager.js';
 import { ListService } from './lists/service.js';
 import { checkIdentityProblems } from './identity/rules.js';
+import { DataDirInUseError, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export interface ApplianceOptions {
   /** Directory holding zones/ and mailconf/. */
@@ -73,21 +75,52 @@ function logProblems(log: Logger, problems: readonly ConfigProblem[]): void {
   }
 }
 
+/**
+ * Starts the appliance on its data directory, which it holds locked until stop() (one daemon per
+ * data directory, src/data-dir-lock.ts). A directory another daemon holds is refused at once,
+ * before anything in it is read or changed.
+ */
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
   const configDir = path.resolve(options.configDir);
   const dataDir = path.resolve(options.dataDir ?? path.join(configDir, 'var'));
+  let dataLock: DataDirLock;
+  try {
+    dataLock = await lockDataDir(dataDir);
+  } catch (err) {
+    if (err instanceof DataDirInUseError) throw new StartupError(err.message);
+    throw new StartupError(`cannot lock the data directory: ${(err as Error).message}`);
+  }
+  try {
+    const appliance = await startServices(options, configDir, dataDir, dataLock);
+    return {
+      ...appliance,
+      stop: async () => {
+        try {
+          await appliance.stop();
+        } finally {
+          await dataLock.release();
+        }
+      },
+    };
+  } catch (err) {
+    await dataLock.release();
+    throw err;
+  }
+}
+
+async function startServices(options: ApplianceOptions, configDir: string, dataDir: string, dataLock: DataDirLock): Promise<Appliance> {
   const ring = new LogRing();
   // The ring is the dashboard's (output 'none': the dashboard owns the terminal). Without one it
   // would only cost a JSON.parse of every line, on the thread that answers SMTP.
   const log = options.logger ?? createLogger({ quiet: options.quiet, output: options.output, ring: options.output === 'none' ? ring : undefined });
   const startedAt = new Date();
-  const mailCounters = new MailCounters();
   let lastReload: { at: Date; result: ReloadResult } | undefined;
 
   const first = await loadSnapshot(configDir, dataDir);
   logProblems(log, first.problems);
   if (!first.snapshot) throw new StartupError('configuration has errors; nothing started', first.problems);
   let current: Snapshot = first.snapshot;
+  if (dataLock.kind === 'pid-file') log.warn({ file: dataLock.file }, `data directory lock: pid file only (the flock addon is not built); a second daemon started at the same instant is not kept out`);
   for (const z of current.zoneStatus) {
     if (z.loaded) log.info({ zone: z.origin, serial: z.serial, records: z.records }, `zone ${z.origin} loaded serial ${z.serial}`);
     else log.error({ zone: z.origin }, `zone ${z.origin} not loaded: it has errors`);
@@ -139,10 +172,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   for (const e of dns.endpoints) log.info({ address: e.address, port: e.port }, `dns listening on ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port} (udp, tcp)`);
 
   // The mail side: spool first (recovering what a crash left), then local delivery, then SMTP.
-  const mailLog = new MailLog(log, (event) => {
-    mailCounters.count(event);
-    options.onLog?.(event);
-  });
+  const mailLog = new MailLog(log, options.onLog);
   const spool = new Spool(path.join(dataDir, 'queue'));
   let smtp: SmtpService | undefined;
   let runner: QueueManager | undefined;
@@ -226,6 +256,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     log.info({ zones: current.zoneStatus.length }, 'configuration reloaded');
     logIdentity(current);
     notifyChanged(before, current);
+    logSigning(before);
+    scheduleSigning();
     const result = { applied: true, problems: next.problems };
     lastReload = { at: new Date(), result };
     options.onReload?.(result);
@@ -238,10 +270,41 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     return run;
   };
 
+  // Signed zones are signed again when their signatures fall due or a rollover takes its next step.
+  let signingTimer: NodeJS.Timeout | undefined;
+  const scheduleSigning = (): void => {
+    clearTimeout(signingTimer);
+    const next = nextSigningEvent(current.zones.zones.values());
+    if (next === undefined) return;
+    // setTimeout waits at most 24.8 days; a day at a time, and a reload only when something is due.
+    const delay = Math.min(Math.max(0, next - Date.now()), 86_400_000);
+    signingTimer = setTimeout(() => {
+      if (Date.now() < next) return scheduleSigning();
+      log.info('dnssec: signatures or keys of a signed zone are due; signing again');
+      void serialisedReload();
+    }, delay);
+    signingTimer.unref();
+  };
+  const logSigning = (before: Snapshot | undefined): void => {
+    for (const zone of current.zones.zones.values()) {
+      const s = zone.dnssec;
+      if (!s || before?.zones.zones.get(zone.originKey) === zone) continue;
+      log.info(
+        { zone: zone.origin, keys: s.keyTags, made: s.made, kept: s.reused, serial: s.servedSerial, expires: new Date(s.earliestExpiration * 1000).toISOString() },
+        `zone ${zone.origin} signed (${s.chain.kind.toUpperCase()}, key ${s.keyTags.join(', ')}): ${s.made} signatures made, ${s.reused} kept, serial ${s.servedSerial}`,
+      );
+    }
+  };
+  logSigning(undefined);
+  scheduleSigning();
+
   let watcher: ConfigWatcher | undefined;
   if (options.watch !== false) {
+    const keyStates = path.join(dataDir, 'dnssec');
+    await mkdir(keyStates, { recursive: true, mode: 0o700 });
     watcher = new ConfigWatcher({
       configDir,
+      stateDirs: [keyStates],
       onChange: (paths) => {
         log.info({ paths }, `changed: ${paths.join(', ')}`);
         void serialisedReload();
@@ -259,7 +322,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       startedAt,
       snapshot: current,
       dns: { endpoints: dns.endpoints, counters: dns.counters, udp: dns.udpMode },
-      smtp: { endpoints: smtp!.endpoints, openSessions: smtp!.openSessions(), counters: mailCounters },
+      smtp: { endpoints: smtp!.endpoints, openSessions: smtp!.openSessions(), counters: mailLog.counters },
       queue: runner?.stats(),
       lastReload,
       log: ring,
@@ -267,6 +330,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     runQueue: () => void runner?.runNow(),
     reload: serialisedReload,
     stop: async () => {
+      clearTimeout(signingTimer);
       await watcher?.close();
       await smtp?.close();
       await runner!.stop();

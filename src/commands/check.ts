@@ -7,6 +7,7 @@ import { labelsToName, nameToLabels } from '../dns/name.js';
 import type { Command } from './types.js';
 import { checkIdentity, formatFinding } from '../identity/rules.js';
 import { identityAsWritten } from '../identity/as-written.js';
+import { parentText, signedZoneReports } from '../dns/dnssec/report.js';
 
 /** BIND prints zone names without the final dot (except the root). */
 export function zoneLabel(origin: string): string {
@@ -23,12 +24,24 @@ export const check: Command = async (_args, { configDir, dataDir }) => {
   for (const z of snapshot.zoneStatus) {
     console.log(z.loaded ? `zone ${zoneLabel(z.origin)}/IN: loaded serial ${z.serial}` : `zone ${zoneLabel(z.origin)}/IN: not loaded due to errors.`);
   }
+  // Signed zones: the key, the DS for the parent, when the signatures end, the parent's DS if we serve the parent.
+  let dnssecErrors = 0;
+  for (const r of signedZoneReports(snapshot.zones)) {
+    const name = zoneLabel(r.origin);
+    for (const k of r.keys) {
+      const role = r.cdsTags.includes(k.tag) ? 'DS for the parent' : 'in the zone, not for the parent now';
+      console.log(`dnssec ${name}: key ${k.tag} ECDSAP256SHA256 CSK, ${role}: ${k.ds}`);
+    }
+    console.log(`dnssec ${name}: signed with ${r.mode}, serial ${r.servedSerial}, first signature expires ${r.expires.toISOString()}`);
+    console.log(`dnssec ${name}: ${parentText(r)}`);
+    if (r.parent.kind === 'mismatch') dnssecErrors++;
+  }
   // The mail identity (MX, A, PTR, banner, SPF) as one thing, with the record that fixes each fault.
   const { input, unloaded } = await identityAsWritten(snapshot);
   for (const origin of unloaded) console.log(`identity: zone ${zoneLabel(origin)} did not load; its records are checked as written`);
   const findings = checkIdentity(input);
   for (const f of findings) for (const line of formatFinding(f)) console.log(line);
-  const errors = problems.filter((p) => p.severity === 'error').length + findings.filter((f) => !f.ok && f.severity === 'error').length;
+  const errors = problems.filter((p) => p.severity === 'error').length + findings.filter((f) => !f.ok && f.severity === 'error').length + dnssecErrors;
   console.log(errors === 0 ? 'OK' : `${errors} error${errors === 1 ? '' : 's'}`);
   return errors === 0 ? 0 : 1;
 };

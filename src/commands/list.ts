@@ -9,8 +9,10 @@ import { parseSettings } from '../config/settings.js';
 import { SETTINGS_FILE } from '../config/snapshot.js';
 import { listAddresses } from '../lists/address.js';
 import { addressProblem, defaultListToml, DEFAULT_MEMBERS, listNameProblem, loadList, loadLists, LIST_FILE, LISTS_DIR, MEMBERS_FILE } from '../lists/config.js';
-import { addToMembersText, ListStore, readMembersFile, removeFromMembersText, writeFileAtomic } from '../lists/store.js';
+import { addToMembersText, ListStore, readMembersFile, removeFromMembersText } from '../lists/store.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import type { Command } from './types.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 const USAGE = `usage: mxbox list                           the lists and their member counts
        mxbox list create <name> [owner...]        a new list (list.toml with defaults, empty members)
@@ -149,7 +151,7 @@ async function overview(configDir: string): Promise<number> {
 async function loadSettingsDomain(configDir: string): Promise<string | undefined> {
   try {
     const { settings } = parseSettings(await readFile(path.join(configDir, SETTINGS_FILE), 'utf8'), SETTINGS_FILE);
-    return settings?.domain.replace(/\.$/, '').toLowerCase();
+    return settings ? withoutRootDot(settings.domain).toLowerCase() : undefined;
   } catch {
     return undefined;
   }

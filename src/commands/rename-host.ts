@@ -6,6 +6,7 @@
 import { applyRename, planDiff, planRename, RenameError } from '../identity/rename-host.js';
 import { formatFinding } from '../identity/rules.js';
 import type { Command } from './types.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 const USAGE = 'usage: mxbox rename-host [--dry-run] OLD NEW   (short names are relative to mxbox.toml domain)';
 
@@ -36,8 +37,8 @@ export const renameHost: Command = async (args, { configDir, dataDir }) => {
     }
     throw err;
   }
-  const OLD = plan.oldName.replace(/\.$/, '');
-  const NEW = plan.newName.replace(/\.$/, '');
+  const OLD = withoutRootDot(plan.oldName);
+  const NEW = withoutRootDot(plan.newName);
   if (dryRun) {
     process.stdout.write(planDiff(plan));
   } else {

@@ -26,7 +26,8 @@ import { loadSnapshot, type Snapshot } from '../config/snapshot.js';
 import { formatProblem } from '../config/problems.js';
 import { createLogger } from '../log.js';
 import { MailLog } from '../smtp/mail-log.js';
-import { HeaderRewriter, rfc5322Date } from '../smtp/headers.js';
+import { HeaderRewriter } from '../smtp/headers.js';
+import { rfc5322Date } from '../util/dates.js';
 import { deliversAnywhere, domainOf, expansionRecipients, isLocalDomain, localPartOf, resolveLocal, type LocalExpansion } from '../smtp/policy.js';
 import { resolveListAddress, type ListTarget } from '../lists/address.js';
 import { newQueueId } from '../queue/queue-id.js';
@@ -35,6 +36,7 @@ import { lockMessage, QueueManager, RUNQUEUE_FILE, runningDaemon, unlockMessage 
 import { formatQueue } from './mailq.js';
 import { newaliases } from './newaliases.js';
 import type { Command, CommandContext } from './types.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 // sysexits.h
 const EX_OK = 0;
@@ -278,10 +280,10 @@ function quotePhrase(name: string): string {
 
 /** sendmail's masquerading (Dj): our host name and hosts below the mail domain become the mail domain. */
 function masquerader(snapshot: Snapshot): (domain: string) => string {
-  const target = snapshot.settings.domain.replace(/\.$/, '').toLowerCase();
-  const host = snapshot.settings.hostname.replace(/\.$/, '').toLowerCase();
+  const target = withoutRootDot(snapshot.settings.domain).toLowerCase();
+  const host = withoutRootDot(snapshot.settings.hostname).toLowerCase();
   return (domain: string) => {
-    const d = domain.toLowerCase().replace(/\.$/, '');
+    const d = withoutRootDot(domain.toLowerCase());
     return d === host || d === 'localhost' || d.endsWith('.' + target) ? target : domain;
   };
 }
@@ -395,8 +397,8 @@ export const sendmail: Command = async (argv, ctx) => {
 
 /** Builds the message, queues it, and (with -v) delivers it here and now. */
 async function submit(snapshot: Snapshot, ctx: CommandContext, args: SendmailArgs): Promise<number> {
-  const hostname = snapshot.settings.hostname.replace(/\.$/, '');
-  const domain = snapshot.settings.domain.replace(/\.$/, '');
+  const hostname = withoutRootDot(snapshot.settings.hostname);
+  const domain = withoutRootDot(snapshot.settings.domain);
   const masquerade = masquerader(snapshot);
   const user = invokingUser();
 

@@ -22,6 +22,7 @@
 import net from 'node:net';
 import type { ConfigProblem } from './problems.js';
 import { canonicalAddressLiteral, expandIPv6, hostNameProblem, unmapIPv4 } from './local-host-names.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 export type AccessAction =
   | { kind: 'OK' }
@@ -94,7 +95,7 @@ function parseKey(raw: string): { key: string; kind: KeyKind } | string {
   const at = raw.lastIndexOf('@');
   if (at >= 0) {
     const local = raw.slice(0, at).toLowerCase();
-    const domain = raw.slice(at + 1).toLowerCase().replace(/\.$/, '');
+    const domain = withoutRootDot(raw.slice(at + 1).toLowerCase());
     if (local === '') return `"${raw}": an address key needs a local part (for a whole domain write the domain alone)`;
     if (/[\s<>]/.test(local)) return `"${raw}": "${local}" is not a local part`;
     if (domain === '') return { key: `${local}@`, kind: 'user' };
@@ -107,7 +108,7 @@ function parseKey(raw: string): { key: string; kind: KeyKind } | string {
     if (problem) return `"${raw}": ${problem}`;
     return { key: `${local}@${domain}`, kind: 'address' };
   }
-  const name = raw.toLowerCase().replace(/\.$/, '');
+  const name = withoutRootDot(raw.toLowerCase());
   if (name.startsWith('.')) {
     return `"${raw}": a domain key already covers every name below it; write ${name.slice(1)} without the leading dot`;
   }
@@ -192,7 +193,7 @@ function ipKeys(address: string): string[] | undefined {
 
 /** A name and each parent domain: www.futuretg.com, futuretg.com, com. */
 function domainKeys(name: string): string[] {
-  const labels = name.toLowerCase().replace(/\.$/, '').split('.').filter((l) => l !== '');
+  const labels = withoutRootDot(name.toLowerCase()).split('.').filter((l) => l !== '');
   return labels.map((_, i) => labels.slice(i).join('.'));
 }
 
@@ -359,7 +360,7 @@ export class AccessTable {
     }
     const at = text.lastIndexOf('@');
     const local = (at >= 0 ? text.slice(0, at) : text).toLowerCase();
-    const domain = at >= 0 ? text.slice(at + 1).toLowerCase().replace(/\.$/, '') : '';
+    const domain = at >= 0 ? withoutRootDot(text.slice(at + 1).toLowerCase()) : '';
     const locals = localKeys(local);
     const keys: string[] = [];
     if (domain !== '') {

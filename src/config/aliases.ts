@@ -16,6 +16,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigProblem } from './problems.js';
 import { canonicalAddressLiteral, hostNameProblem } from './local-host-names.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 export interface AliasEntry {
   /** Lowercase. */
@@ -136,7 +137,7 @@ function classify(raw: string): Classified | string {
   const at = text.lastIndexOf('@');
   if (at >= 0) {
     const local = text.slice(0, at);
-    const domain = text.slice(at + 1).replace(/\.$/, '');
+    const domain = withoutRootDot(text.slice(at + 1));
     if (!LOCAL_PART.test(local)) return `bad address "${raw}": "${local}" is not a local part`;
     if (domain.startsWith('[')) {
       const literal = canonicalAddressLiteral(domain);
@@ -429,7 +430,7 @@ export class AliasTable {
       local.add(start.slice(1).toLowerCase());
     } else {
       const at = start.lastIndexOf('@');
-      if (at >= 0 && !isLocalDomain(start.slice(at + 1).toLowerCase().replace(/\.$/, ''))) {
+      if (at >= 0 && !isLocalDomain(withoutRootDot(start.slice(at + 1).toLowerCase()))) {
         remote.set(start.toLowerCase(), start);
       } else {
         if (at >= 0) start = start.slice(0, at);

@@ -8,6 +8,7 @@
 
 import net from 'node:net';
 import type { ConfigProblem } from './problems.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -112,7 +113,7 @@ export class LocalHostNames {
             error(`"${word}" is a sendmail.cf line (a class file), not a host name: this file lists the names themselves, one a line`);
             continue;
           }
-          name = word.toLowerCase().replace(/\.$/, '');
+          name = withoutRootDot(word.toLowerCase());
           const problem = hostNameProblem(name);
           if (problem) {
             error(problem);
@@ -148,6 +149,6 @@ export class LocalHostNames {
       const literal = canonicalAddressLiteral(text);
       return literal !== undefined && this.set.has(literal);
     }
-    return this.set.has(text.toLowerCase().replace(/\.$/, ''));
+    return this.set.has(withoutRootDot(text.toLowerCase()));
   }
 }

@@ -7,6 +7,8 @@ import net from 'node:net';
 import type { ConfigProblem } from './problems.js';
 import { nameFromText, NameError } from '../dns/name.js';
 import { DEFAULT_MAX_JOURNAL_BYTES } from '../dns/journal.js';
+import { parseCookieSecret } from '../dns/cookie.js';
+import { parseRateLimit, RATE_LIMIT_SCHEMA, type RateLimitSettings } from './rate-limit.js';
 
 export interface ListenSpec {
   host: string;
@@ -48,6 +50,10 @@ export interface Settings {
     maxJournalBytes: number;
     /** Also NOTIFY the addresses of the zone's NS hosts, port 53 (BIND's notify yes). */
     notifyNs: boolean;
+    /** The SipHash key of our DNS server cookies (BIND's cookie-secret); absent: random per process. */
+    cookieSecret?: Uint8Array;
+    /** Response rate limiting ([dns.rate_limit], BIND's rate-limit); absent: off. */
+    rateLimit?: RateLimitSettings;
   };
   queue: QueueSettings;
   outbound: OutboundSettings;
@@ -61,6 +67,15 @@ export interface Settings {
     /** Allow /file targets in mailconf/aliases (never in :include: files). Off by default. */
     aliasFiles: boolean;
   };
+  dnssec: DnssecSettings;
+}
+
+/** [dnssec]: which zones mxbox signs, and how it denies existence. */
+export interface DnssecSettings {
+  /** Zone names (absolute, as written), or "*" for every zone served. */
+  zones: string[];
+  /** NSEC3 (RFC 5155, 0 iterations, no salt) instead of NSEC. */
+  nsec3: boolean;
 }
 
 /** sendmail's PrivacyOptions names. */
@@ -123,7 +138,7 @@ const SCHEMA: Schema = {
   hostname: 'string',
   domain: 'string',
   data_dir: 'string',
-  dns: { listen: 'string[]', transfer: 'string[]', notify: 'string[]', notify_ns: 'boolean', catalog: 'string', minimal_responses: 'string', max_journal_size: 'integer' },
+  dns: { listen: 'string[]', transfer: 'string[]', notify: 'string[]', notify_ns: 'boolean', catalog: 'string', minimal_responses: 'string', max_journal_size: 'integer', cookie_secret: 'string', rate_limit: { ...RATE_LIMIT_SCHEMA } },
   queue: { interval: 'string', warn: 'string', return: 'string', max_concurrency: 'integer', per_destination: 'integer' },
   outbound: { resolver: 'string', port: 'integer', smarthost: 'string' },
   zones: 'table<string>',
@@ -138,6 +153,7 @@ const SCHEMA: Schema = {
     resolver: 'string',
   },
   delivery: { mailbox: 'string', alias_programs: 'boolean', alias_files: 'boolean' },
+  dnssec: { zones: 'string[]', nsec3: 'boolean' },
 };
 
 export const DEFAULT_SMTP_LISTEN = '127.0.0.1:2525';
@@ -235,7 +251,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   const err = (path: string[], message: string): void => {
     problems.push({ file, line: lineOf(text, path), severity: 'error', message });
   };
-  const dnsRaw = (raw.dns ?? {}) as { listen?: string[]; transfer?: string[]; notify?: string[]; notify_ns?: boolean; catalog?: string; minimal_responses?: string; max_journal_size?: number };
+  const dnsRaw = (raw.dns ?? {}) as { listen?: string[]; transfer?: string[]; notify?: string[]; notify_ns?: boolean; catalog?: string; minimal_responses?: string; max_journal_size?: number; cookie_secret?: string; rate_limit?: Parameters<typeof parseRateLimit>[0] };
   const name = (key: 'hostname' | 'domain'): string => {
     const value = raw[key];
     if (typeof value !== 'string') {
@@ -263,6 +279,13 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     if (typeof rule === 'string') err(['dns', 'transfer'], `dns.transfer: ${rule}`);
     else transfer.push(rule);
   }
+  let cookieSecret: Uint8Array | undefined;
+  if (dnsRaw.cookie_secret !== undefined) {
+    const parsed = parseCookieSecret(dnsRaw.cookie_secret);
+    if (typeof parsed === 'string') err(['dns', 'cookie_secret'], `dns.cookie_secret: ${parsed}`);
+    else cookieSecret = parsed;
+  }
+  const rateLimit = dnsRaw.rate_limit && parseRateLimit(dnsRaw.rate_limit, (key, message) => err(['dns', 'rate_limit', key], message));
   const zones = (raw.zones ?? {}) as Record<string, string>;
   const notify: NotifyTarget[] = [];
   for (const full of dnsRaw.notify ?? []) {
@@ -366,6 +389,20 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   const mailbox = deliveryRaw.mailbox ?? 'mbox';
   if (mailbox !== 'mbox' && mailbox !== 'maildir') err(['delivery', 'mailbox'], `delivery.mailbox must be "mbox" or "maildir", found "${mailbox}"`);
 
+  const dnssecRaw = (raw.dnssec ?? {}) as { zones?: string[]; nsec3?: boolean };
+  const dnssecZones: string[] = [];
+  for (const entry of dnssecRaw.zones ?? []) {
+    if (entry === '*') {
+      dnssecZones.push('*');
+      continue;
+    }
+    try {
+      dnssecZones.push(nameFromText(entry.endsWith('.') ? entry : entry + '.', undefined));
+    } catch (e) {
+      err(['dnssec', 'zones'], `dnssec.zones: "${entry}" is not a domain name: ${e instanceof NameError ? e.message : String(e)}`);
+    }
+  }
+
   if (problems.length) return { problems };
   const smtp: SmtpSettings = {
     listen: smtpListen,
@@ -378,7 +415,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     resolver,
   };
   return {
-    settings: { hostname, domain, dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false } },
+    settings: { hostname, domain, dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false } },
     problems,
   };
 }

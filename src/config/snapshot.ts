@@ -22,6 +22,8 @@ import { AliasTable } from './aliases.js';
 import { LocalHostNames } from './local-host-names.js';
 import { LocalUsers } from './users.js';
 import { listClashes, listMap, loadLists, type ListConfig } from '../lists/config.js';
+import { recordServedSerial, signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
+import type { SigningJob } from '../dns/dnssec/sign-zone.js';
 
 export const SETTINGS_FILE = 'mailconf/mxbox.toml';
 export const ZONES_DIR = 'zones';
@@ -213,12 +215,13 @@ function zoneProblems(parsed: { errors: readonly ZoneProblem[]; warnings: readon
 }
 
 /** Reads and checks one zone (in a worker thread); the Zone is absent when it has errors. */
-export async function loadZone(configDir: string, source: ZoneSource): Promise<{ zone?: Zone; status: ZoneStatus }> {
+export async function loadZone(configDir: string, source: ZoneSource, dnssec?: SigningJob): Promise<{ zone?: Zone; status: ZoneStatus }> {
   const { result, zone } = await loadZoneFile({
     path: path.join(configDir, source.file),
     displayPath: source.file,
     origin: source.origin,
     includeRoot: path.join(configDir, ZONES_DIR),
+    dnssec,
   });
   const problems = zoneProblems(result);
   const status: ZoneStatus = { origin: source.origin, file: source.file, records: result.recordCount, loaded: false, problems, inputs: result.inputs };
@@ -256,10 +259,12 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
       // A zone whose files did not change since the last load keeps its compiled form.
       const before = previous?.zones.zones.get(nameKey(source.origin));
       const status = previous?.zoneStatus.find((z) => nameKey(z.origin) === nameKey(source.origin));
-      if (before && status?.loaded && !status.stale && status.file === source.file && status.inputs && (await inputsUnchanged(status.inputs))) {
+      // A zone in [dnssec] zones is signed as it loads; it is loaded again when its keys change or its signatures fall due.
+      const job = await signingJob(dataDir, settings.dnssec, source.origin, before);
+      if (before && status?.loaded && !status.stale && status.file === source.file && status.inputs && signingUnchanged(before, job) && (await inputsUnchanged(status.inputs))) {
         return { zone: before, status: { ...status, problems: [...status.problems] }, reused: true };
       }
-      return { ...(await loadZone(configDir, source)), reused: false };
+      return { ...(await loadZone(configDir, source, job)), reused: false };
     }),
   );
   const zones: Zone[] = [];
@@ -268,22 +273,25 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     const before = previous?.zones.zones.get(nameKey(status.origin));
     if (zone) {
       zones.push(zone);
-      if (!reused && before && serialLess(zone.soaFields.serial, before.soaFields.serial)) {
+      if (!reused && zone.dnssec) await recordServedSerial(dataDir, zone);
+      // A signed zone's served serial rises with every signing: the file's own serial is what the admin must raise.
+      const fileSerial = (z: Zone): number => z.dnssec?.fileSerial ?? z.soaFields.serial;
+      if (!reused && before && serialLess(fileSerial(zone), fileSerial(before))) {
         const soa = zone.soa.records[0]!.source;
         status.problems.push({
           file: soa.file,
           line: soa.line,
           severity: 'warning',
-          message: `zone ${status.origin} serial went down from ${before.soaFields.serial} to ${zone.soaFields.serial}: no NOTIFY sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix`,
+          message: `zone ${status.origin} serial went down from ${fileSerial(before)} to ${fileSerial(zone)}: no NOTIFY sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix`,
         });
       }
-      if (!reused && before && before.soaFields.serial === zone.soaFields.serial && before.fingerprint() !== zone.fingerprint()) {
+      if (!reused && before && fileSerial(before) === fileSerial(zone) && before.fingerprint() !== zone.fingerprint()) {
         const soa = zone.soa.records[0]!.source;
         status.problems.push({
           file: soa.file,
           line: soa.line,
           severity: 'warning',
-          message: `zone ${status.origin} changed but its serial ${zone.soaFields.serial} did not; secondaries will not pick up the change until the serial rises`,
+          message: `zone ${status.origin} changed but its serial ${fileSerial(zone)} did not; secondaries will not pick up the change until the serial rises`,
         });
       }
     } else if (before) {
@@ -296,6 +304,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     zoneStatus.push(status);
     problems.push(...status.problems);
   }
+  problems.push(...unservedSignedZones(settings.dnssec, zones, SETTINGS_FILE));
   // The catalog zone lists the zones loaded from files; it is not one of them.
   let catalog: Zone | undefined;
   if (settings.dns.catalog) {
@@ -312,7 +321,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     dataDir,
     settings,
     zones: zoneSet,
-    answers: await AnswerTable.build(zoneSet, previous?.answers, settings.dns.minimalResponses),
+    answers: new AnswerTable(zoneSet, previous?.answers, settings.dns.minimalResponses),
     zoneStatus,
     problems,
     transferAllowed: transferMatcher(settings.dns.transfer),

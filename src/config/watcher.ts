@@ -12,7 +12,12 @@ export interface ConfigWatcherOptions {
   onChange: (paths: string[]) => void;
   /** Quiet time after the last event before reloading. */
   debounceMs?: number;
+  /** Directories of state outside the config directory that also count (the DNSSEC key states). */
+  stateDirs?: string[];
 }
+
+/** In a state directory only the state files count, not what the server writes beside them itself. */
+const STATE_NOISE = /(^|[/\\])([^/\\]+\.(key|private|tmp)|serial)$/;
 
 /** Editor droppings that are never configuration. */
 const IGNORED = /(^|[/\\])(\.[^/\\]*\.sw[a-p]|[^/\\]*~|\.#[^/\\]*|#[^/\\]*#|4913)$/;
@@ -26,9 +31,11 @@ export class ConfigWatcher {
 
   async start(): Promise<void> {
     const dirs = [ZONES_DIR, MAILCONF_DIR].map((d) => path.join(this.opts.configDir, d));
-    this.watcher = watch(dirs, {
+    const stateDirs = this.opts.stateDirs ?? [];
+    const inState = (p: string): boolean => stateDirs.some((d) => p.startsWith(d + path.sep));
+    this.watcher = watch([...dirs, ...stateDirs], {
       ignoreInitial: true,
-      ignored: (p: string) => IGNORED.test(p),
+      ignored: (p: string) => IGNORED.test(p) || (inState(p) && STATE_NOISE.test(p)),
       // Editors that save by writing a new file and renaming it show up as unlink+add: atomic
       // folds them into one change.
       atomic: 100,

@@ -13,6 +13,7 @@ import { nameFromText, nameKey, NameError } from '../dns/name.js';
 import type { ZoneSet } from '../dns/lookup.js';
 import { isRdataName, rdataNames, type ResourceRecord } from '../dns/record.js';
 import type { ListenSpec } from '../config/settings.js';
+import { addressText, canonicalAddress, parseAddressLiteral, withoutRootDot } from '../util/address-text.js';
 
 export interface MxHost {
   /** Host name without the trailing dot (or the literal itself for `[addr]` domains). */
@@ -72,18 +73,7 @@ function absolute(name: string): string {
 }
 
 function bare(name: string): string {
-  return name === '.' ? '.' : name.replace(/\.$/, '');
-}
-
-function ipv4(bytes: Uint8Array): string {
-  return Array.from(bytes).join('.');
-}
-
-function ipv6(bytes: Uint8Array): string {
-  const words: string[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  // The compressed form, as node's resolver prints it, so both sources compare equal.
-  return new net.SocketAddress({ address: words.join(':'), family: 'ipv6' }).address;
+  return withoutRootDot(name);
 }
 
 function recordValue(rr: ResourceRecord): string | MxRecord {
@@ -93,7 +83,8 @@ function recordValue(rr: ResourceRecord): string | MxRecord {
     return { preference: (pref[0]! << 8) | pref[1]!, exchange: exchange && isRdataName(exchange) ? exchange.name : '.' };
   }
   const bytes = rr.rdata[0] as Uint8Array;
-  return rr.type === TYPE.A ? ipv4(bytes) : ipv6(bytes);
+  // The canonical form, as node's resolver prints it, so both sources compare equal.
+  return canonicalAddress(addressText(bytes));
 }
 
 function dnsErrorToLookup<T>(err: unknown, name: string): Lookup<T> {
@@ -178,25 +169,13 @@ function order(records: MxRecord[]): MxRecord[] {
   return [...byPref.keys()].sort((x, y) => x - y).flatMap((p) => shuffle(byPref.get(p)!));
 }
 
-function normalizeAddress(ip: string): string {
-  const plain = ip.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
-  return net.isIPv6(plain) ? new net.SocketAddress({ address: plain, family: 'ipv6' }).address : plain;
-}
-
-/** `[203.0.113.5]` or `[IPv6:2001:db8::1]`: the address, or undefined when the domain is a name. */
-export function addressLiteral(domain: string): string | undefined {
-  const m = /^\[(?:ipv6:)?([^\]]+)\]$/i.exec(domain.trim());
-  if (!m) return undefined;
-  return net.isIP(m[1]!) ? normalizeAddress(m[1]!) : undefined;
-}
-
 export async function resolveMx(domain: string, opts: MxOptions): Promise<MxResult> {
   const ourNames = new Set(opts.ourHostnames.map((n) => bare(n).toLowerCase()));
-  const ourAddresses = new Set((opts.ourAddresses ?? []).map(normalizeAddress));
+  const ourAddresses = new Set((opts.ourAddresses ?? []).map(canonicalAddress));
   const isUs = (name: string, addresses: string[]): boolean =>
-    ourNames.has(bare(name).toLowerCase()) || addresses.some((a) => ourAddresses.has(normalizeAddress(a)));
+    ourNames.has(bare(name).toLowerCase()) || addresses.some((a) => ourAddresses.has(canonicalAddress(a)));
 
-  const literal = addressLiteral(domain);
+  const literal = parseAddressLiteral(domain);
   if (literal) {
     if (ourAddresses.has(literal)) return { kind: 'loops-back' };
     return { kind: 'hosts', hosts: [{ name: domain.trim(), preference: 0, addresses: [literal] }] };
@@ -258,7 +237,7 @@ export async function resolveMx(domain: string, opts: MxOptions): Promise<MxResu
  * Our zones first, then the resolver, as for MX targets.
  */
 export async function resolveHost(host: string, opts: MxOptions): Promise<MxResult> {
-  const literal = addressLiteral(host) ?? (net.isIP(host) ? normalizeAddress(host) : undefined);
+  const literal = parseAddressLiteral(host) ?? (net.isIP(host) ? canonicalAddress(host) : undefined);
   if (literal) return { kind: 'hosts', hosts: [{ name: host, preference: 0, addresses: [literal] }] };
   let name: string;
   try {

@@ -6,6 +6,7 @@
 
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { resolveHost, resolveMx, type MxHost, type MxOptions } from './mx.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 export interface RemoteRecipient {
   address: string;
@@ -69,48 +70,18 @@ interface SendInfo {
 }
 
 /**
- * What is used of SMTPConnection's internals, all marked @internal there: the RCPT TO argument
- * builder (to give each recipient its own NOTIFY/ORCPT — nodemailer's envelope.dsn holds one set
- * for the whole envelope) and the envelope's bookkeeping (to know which recipients were accepted
- * when DATA fails). Each use checks the member is there; without them the client falls back to
- * one transaction per distinct NOTIFY/ORCPT and to "every recipient not rejected was accepted".
+ * The one internal of nodemailer's SMTPConnection read here (marked @internal there, so
+ * package.json pins nodemailer's exact version and test/deps/internals.test.ts checks its shape):
+ * the envelope's bookkeeping, to know which recipients were accepted when DATA then fails.
+ * Without it every recipient not refused at RCPT is taken as accepted.
  */
 interface ConnectionInternals {
-  _recipientQueue?: string[];
-  _envelope?: false | { dsn?: { notify?: string | null; orcpt?: string | null } | null; accepted?: string[]; rejectedErrors?: SmtpError[] };
-  _getDsnRcptToArgs?: (this: unknown) => string;
-}
-
-const baseRcptDsnArgs = (SMTPConnection.prototype as unknown as ConnectionInternals)._getDsnRcptToArgs;
-let perRecipientDsn = typeof baseRcptDsnArgs === 'function';
-
-/** For tests: force the one-transaction-per-NOTIFY/ORCPT fallback (false) or restore the default. */
-export function setPerRecipientDsnForTests(on: boolean | undefined): void {
-  perRecipientDsn = on ?? typeof baseRcptDsnArgs === 'function';
+  _envelope?: false | { accepted?: string[]; rejectedErrors?: SmtpError[] };
 }
 
 interface RcptDsn {
   notify: string | null;
   orcpt: string | null;
-}
-
-class MxConnection extends SMTPConnection {
-  /** NOTIFY/ORCPT (plain text; nodemailer encodes them as xtext) by recipient address. */
-  readonly rcptDsn = new Map<string, RcptDsn>();
-
-  /** Called by SMTPConnection as it writes each RCPT TO: sets that recipient's DSN parameters. */
-  _getDsnRcptToArgs(): string {
-    const self = this as unknown as ConnectionInternals;
-    const queue = self._recipientQueue ?? [];
-    const rcpt = queue[queue.length - 1];
-    const envelope = self._envelope;
-    if (perRecipientDsn && envelope && envelope.dsn && rcpt !== undefined) {
-      const params = this.rcptDsn.get(rcpt);
-      envelope.dsn.notify = params?.notify ?? null;
-      envelope.dsn.orcpt = params?.orcpt ?? null;
-    }
-    return baseRcptDsnArgs!.call(this);
-  }
 }
 
 const NOTIFY_VALUES = new Set(['NEVER', 'SUCCESS', 'FAILURE', 'DELAY']);
@@ -127,9 +98,6 @@ function rcptDsn(r: RemoteRecipient): RcptDsn {
   return { notify: valid ? notify.join(',') : null, orcpt };
 }
 
-function bareHost(name: string): string {
-  return name.replace(/\.$/, '');
-}
 
 /** A reply's lines as one line, for stat= and Diagnostic-Code. */
 function oneLine(reply: string): string {
@@ -248,7 +216,7 @@ function transcriptLogger(emit: (line: string) => void): { logger: Record<string
   return { logger: { debug, trace: nothing, info: nothing, warn: nothing, error: nothing, fatal: nothing } };
 }
 
-function connect(conn: MxConnection): Promise<void> {
+function connect(conn: SMTPConnection): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const done = (err?: Error): void => {
@@ -266,18 +234,18 @@ function connect(conn: MxConnection): Promise<void> {
   });
 }
 
-function send(conn: MxConnection, envelope: SMTPConnection.Envelope, message: Buffer): Promise<SendInfo> {
+function send(conn: SMTPConnection, envelope: SMTPConnection.Envelope, message: Buffer): Promise<SendInfo> {
   return new Promise((resolve, reject) => {
     conn.send(envelope, message, (err, info) => (err ? reject(err) : resolve(info as unknown as SendInfo)));
   });
 }
 
-function reset(conn: MxConnection): Promise<void> {
+function reset(conn: SMTPConnection): Promise<void> {
   return new Promise((resolve, reject) => conn.reset((err) => (err ? reject(err) : resolve())));
 }
 
 /** QUIT and wait for the server to close (bounded), so the transcript ends with its 221. */
-function quit(conn: MxConnection, waitMs: number): Promise<void> {
+function quit(conn: SMTPConnection, waitMs: number): Promise<void> {
   return new Promise((resolve) => {
     if (conn.destroyed) return resolve();
     const timer = setTimeout(() => {
@@ -296,9 +264,12 @@ function quit(conn: MxConnection, waitMs: number): Promise<void> {
   });
 }
 
-/** Recipients in transactions: all in one, or (without nodemailer's RCPT hook) one per distinct NOTIFY/ORCPT. */
+/**
+ * Recipients in transactions, one per distinct NOTIFY/ORCPT: nodemailer's public envelope.dsn
+ * holds one set of RCPT parameters for the whole envelope. Most messages have one set (no
+ * NOTIFY/ORCPT at all), so this is one transaction; the rest reuse the connection after RSET.
+ */
 function transactions(recipients: RemoteRecipient[]): RemoteRecipient[][] {
-  if (perRecipientDsn) return [recipients];
   const groups = new Map<string, RemoteRecipient[]>();
   for (const r of recipients) {
     const p = rcptDsn(r);
@@ -325,14 +296,14 @@ async function session(
   opts: RemoteOptions,
 ): Promise<SessionOutcome> {
   const results = new Map<RemoteRecipient, RemoteResult>();
-  const hostName = bareHost(host.name);
+  const hostName = withoutRootDot(host.name);
   const timeout = opts.timeoutMs ?? 60_000;
   const isName = !/^\[.*\]$/.test(host.name) && !/^[\d.]+$|:/.test(host.name);
   const log = opts.transcript ? transcriptLogger(opts.transcript) : undefined;
-  const conn = new MxConnection({
+  const conn = new SMTPConnection({
     host: address,
     port,
-    name: bareHost(opts.hostname),
+    name: withoutRootDot(opts.hostname),
     servername: isName ? hostName : undefined,
     // Unauthenticated opportunistic TLS, as every MTA does between MX hosts: STARTTLS whenever
     // offered, any certificate accepted (self-signed, wrong name), plaintext if the upgrade fails.
@@ -356,7 +327,6 @@ async function session(
     return { results, failure: sessionFailure(err as SmtpError, hostName, false) };
   }
 
-  for (const r of recipients) conn.rcptDsn.set(r.address.trim(), rcptDsn(r));
   const eightBit = message.some((b) => b > 0x7f);
   let failure: SessionFailure | undefined;
   let first = true;
@@ -370,7 +340,7 @@ async function session(
       }
     }
     first = false;
-    const batchDsn = perRecipientDsn ? undefined : rcptDsn(batch[0]!);
+    const batchDsn = rcptDsn(batch[0]!);
     const envelope: SMTPConnection.Envelope = {
       from,
       to: batch.map((r) => r.address.trim()),
@@ -379,8 +349,8 @@ async function session(
       dsn: {
         ret: opts.ret ?? null,
         envid: opts.envid || null,
-        notify: batchDsn?.notify ?? null,
-        orcpt: batchDsn?.orcpt ?? null,
+        notify: batchDsn.notify,
+        orcpt: batchDsn.orcpt,
       },
     };
     try {
@@ -457,7 +427,7 @@ export async function deliverRemote(domain: string, from: string, recipients: Re
   if (recipients.length === 0) return [];
   const route = opts.smarthost ? await resolveHost(opts.smarthost.host, opts.mx) : await resolveMx(domain, opts.mx);
   const port = opts.smarthost ? opts.smarthost.port : opts.port;
-  const ourName = bareHost(opts.hostname);
+  const ourName = withoutRootDot(opts.hostname);
 
   if (route.kind === 'null-mx') {
     return everyone(
@@ -488,7 +458,7 @@ export async function deliverRemote(domain: string, from: string, recipients: Re
   let last: SessionFailure | undefined;
   let allPermanent = true;
   hosts: for (const host of route.hosts) {
-    const shown = /^\[.*\]$/.test(host.name) ? host.name : `${bareHost(host.name)}.`;
+    const shown = /^\[.*\]$/.test(host.name) ? host.name : `${withoutRootDot(host.name)}.`;
     opts.transcript?.(`${pending[0]!.address}... Connecting to ${shown} via esmtp...`);
     for (const address of host.addresses) {
       const outcome = await session(host, address, port, from, pending, message, opts);

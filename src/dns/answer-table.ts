@@ -123,6 +123,11 @@ export class AnswerTable {
   /** Answers for names that do not exist as nodes live apart, and go when their table is cleared. */
   private dynamicArena = new Arena();
   private readonly writer = new WireWriter(4096);
+  /**
+   * The table for queries with DO set: answers with signatures and denial proofs. Where no zone is
+   * signed those answers are the same as without DO, and this very table serves them.
+   */
+  readonly forDnssec: AnswerTable;
 
   /**
    * With `previous` (a reload), a zone that is the same object as before (its files did not
@@ -130,20 +135,17 @@ export class AnswerTable {
    * their own zone and on which zones are below it (CNAME chains and additional data stay inside
    * a zone), so a one-record edit forgets the answers of one zone, not all.
    */
-  constructor(private readonly zones: ZoneSet, previous?: AnswerTable, readonly minimal: MinimalMode = 'no-auth-recursive') {
+  constructor(private readonly zones: ZoneSet, previous?: AnswerTable, readonly minimal: MinimalMode = 'no-auth-recursive', private readonly dnssec = false) {
     // Answers compiled under another minimal-responses are of no use.
     if (previous && previous.minimal !== minimal) previous = undefined;
     const all = [...this.zones.zones.values()];
+    const anySigned = all.some((z) => z.dnssec !== undefined);
+    this.forDnssec = dnssec || !anySigned ? this : new AnswerTable(zones, previous && previous.forDnssec !== previous ? previous.forDnssec : undefined, minimal, true);
     for (const zone of all) {
       const children = all.filter((z) => z !== zone && isSubdomain(z.origin, zone.origin));
       const kept = previous?.perZone.find((p) => p.zone === zone && p.children.length === children.length && p.children.every((c) => children.includes(c)));
       this.perZone.push(kept ?? { zone, children, fixed: new Map(), arena: new Arena() });
     }
-  }
-
-  /** The table for a new Snapshot (kept async for the callers that built it in slices). */
-  static async build(zones: ZoneSet, previous?: AnswerTable, minimal: MinimalMode = 'no-auth-recursive'): Promise<AnswerTable> {
-    return new AnswerTable(zones, previous, minimal);
   }
 
   /**
@@ -237,7 +239,7 @@ export class AnswerTable {
   /** `unlessRedirected`: no answer when a CNAME or DNAME was followed (the probe for `other`). */
   private compile(qname: string, qtype: number, tcp: boolean, arena: Arena, unlessRedirected: boolean, variant: number): CompiledAnswer | undefined {
     const shape = { authNs: (variant & VARIANT_AUTH_NS) !== 0, minimal: (variant & VARIANT_MINIMAL) !== 0 };
-    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, shape);
+    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, shape);
     if (!resolution || (unlessRedirected && resolution.redirected)) return undefined;
     return compileResolution(qname, qtype, resolution, this.writer, arena, (variant & VARIANT_SPELLED) !== 0);
   }
@@ -262,7 +264,9 @@ export function compileResolution(qname: string, qtype: number, res: Resolution,
 
   const writeSet = (placed: PlacedRRset): number => {
     for (const rr of placed.rrset.records) w.record(rr, placed.owner, ttlInSet(rr, placed.ttl));
-    return placed.rrset.records.length;
+    // Each RRset's signatures right after it, under the same owner (a wildcard's: the name asked).
+    for (const sig of placed.sigs ?? []) w.record(sig, placed.owner, placed.ttl);
+    return placed.rrset.records.length + (placed.sigs?.length ?? 0);
   };
   let an = 0;
   let ns = 0;

@@ -6,6 +6,7 @@ import { CLASS, RCODE, TYPE } from './constants.js';
 import { ancestorsOf, labelsToName, nameKey, nameToLabels, isSubdomain } from './name.js';
 import { rdataNames, type ResourceRecord } from './record.js';
 import type { RRset, Zone, ZoneNode } from './zone.js';
+import { addDnssec, type Proof } from './dnssec/answer.js';
 
 /** An RRset placed in a message; `owner` differs from rrset.owner when synthesised from a wildcard. */
 export interface PlacedRRset {
@@ -13,6 +14,8 @@ export interface PlacedRRset {
   rrset: RRset;
   /** TTL to write (negative answers cap the SOA's). */
   ttl: number;
+  /** The RRSIGs written right after the RRset (DO set, signed zone). */
+  sigs?: readonly ResourceRecord[];
 }
 
 export interface Resolution {
@@ -25,6 +28,8 @@ export interface Resolution {
   additional: PlacedRRset[];
   /** An Extended DNS Error (RFC 8914) BIND 9.18 gives with this answer. */
   ede?: { code: number; text: string };
+  /** What a signed answer must prove did not exist (NXDOMAIN, NODATA, wildcards, referrals). */
+  proofs: Proof[];
 }
 
 /**
@@ -69,9 +74,10 @@ export class ZoneSet {
    * Resolves a question. `minimalAny` answers ANY with one RRset (RFC 8482 §4.2), as over UDP.
    * Returns undefined when the name is outside every zone we serve (the caller answers REFUSED).
    * `qname` should be lowercase: it becomes the owner of wildcard-synthesised records, which
-   * BIND 9 also spells in lowercase.
+   * BIND 9 also spells in lowercase. `dnssec` (the query's DO bit) adds the signatures and
+   * denial proofs of a signed zone.
    */
-  resolve(qname: string, qtype: number, minimalAny: boolean, shape: ResponseShape = DEFAULT_SHAPE): Resolution | undefined {
+  resolve(qname: string, qtype: number, minimalAny: boolean, dnssec = false, shape: ResponseShape = DEFAULT_SHAPE): Resolution | undefined {
     let zone = this.findZone(qname);
     if (!zone) return undefined;
     // DS lives on the parent side of a cut (RFC 4035 §3.1.4.1): at our apex, ask the parent if we serve it.
@@ -79,7 +85,7 @@ export class ZoneSet {
       const parentZone = this.findZone(labelsToName(nameToLabels(qname).slice(1)));
       if (parentZone) zone = parentZone;
     }
-    const res: Resolution = { rcode: RCODE.NOERROR, aa: true, answer: [], authority: [], additional: [] };
+    const res: Resolution = { rcode: RCODE.NOERROR, aa: true, answer: [], authority: [], additional: [], proofs: [] };
     const seen = new Set<string>([nameKey(qname)]);
     let name = qname;
     let leftZone = false;
@@ -108,6 +114,7 @@ export class ZoneSet {
     if (shape.authNs && !leftZone && qtype !== TYPE.DS) this.addAuthorityNs(zone, res);
     // ANY over TCP gets no additional section (BIND 9 adds none either).
     if (qtype !== TYPE.ANY && !shape.minimal) this.addAdditional(zone, res);
+    if (dnssec && zone.dnssec) addDnssec(zone, res);
     return res;
   }
 
@@ -143,7 +150,8 @@ export class ZoneSet {
       const encloser = chain[i]!;
       if (!zone.nodes.has(nameKey(encloser))) continue;
       const wildcard = zone.nodes.get(nameKey('*.' + encloser));
-      if (wildcard) return this.answerFromNode(zone, wildcard, nameKey(qname), qtype, minimalAny, res);
+      if (wildcard) return this.answerFromNode(zone, wildcard, nameKey(qname), qtype, minimalAny, res, encloser);
+      res.proofs.push({ kind: 'nxdomain', name: qname, encloser });
       break;
     }
     res.rcode = RCODE.NXDOMAIN;
@@ -151,9 +159,14 @@ export class ZoneSet {
     return undefined;
   }
 
-  private answerFromNode(zone: Zone, node: ZoneNode, owner: string, qtype: number, minimalAny: boolean, res: Resolution): string | undefined {
+  /** `wildcardOf`: the closest encloser, when `node` is the wildcard below it answering for `owner`. */
+  private answerFromNode(zone: Zone, node: ZoneNode, owner: string, qtype: number, minimalAny: boolean, res: Resolution, wildcardOf?: string): string | undefined {
     const cname = node.rrsets.get(TYPE.CNAME);
+    const positive = (): void => {
+      if (wildcardOf !== undefined) res.proofs.push({ kind: 'wildcard', name: owner, encloser: wildcardOf });
+    };
     if (cname && qtype !== TYPE.CNAME && qtype !== TYPE.ANY) {
+      positive();
       res.answer.push({ owner, rrset: cname, ttl: cname.ttl });
       return rdataNames(cname.records[0]!)[0];
     }
@@ -161,6 +174,7 @@ export class ZoneSet {
     const sets = qtype === TYPE.ANY ? [...node.rrsets.values()].filter((set) => set.type !== TYPE.RRSIG) : [];
     if (sets.length > 0) {
       for (const rrset of minimalAny ? sets.slice(0, 1) : sets) res.answer.push({ owner, rrset, ttl: rrset.ttl });
+      positive();
       return undefined;
     }
     const rrset = node.rrsets.get(qtype);
@@ -175,9 +189,11 @@ export class ZoneSet {
     }
     if (rrset) {
       res.answer.push({ owner, rrset, ttl: rrset.ttl });
+      positive();
       return undefined;
     }
     res.authority.push(negativeSoa(zone, qtype, false));
+    res.proofs.push(wildcardOf === undefined ? { kind: 'nodata', name: node.name } : { kind: 'wildcard-nodata', name: owner, encloser: wildcardOf });
     return undefined;
   }
 
@@ -215,6 +231,7 @@ export class ZoneSet {
     if (first) res.aa = false;
     // No DS here: mxbox serves no DNSSEC, and BIND 9 leaves DS out of unsigned referrals too.
     res.authority.push({ owner: cut.name, rrset: ns, ttl: ns.ttl });
+    res.proofs.push({ kind: 'referral', cut: cut.name });
     // Glue: addresses of the NS targets that this zone holds (RFC 9471).
     for (const rr of ns.records) {
       for (const target of rdataNames(rr)) this.pushAddresses(zone, target, res.additional, true);

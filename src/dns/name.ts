@@ -2,7 +2,7 @@
 // ("www.futuretg.com.", the root is "."): labels rendered the way BIND prints them, so two
 // spellings of one name (`a\098c` and `abc`) become the same string. Case is kept for output;
 // comparisons go through nameKey(). The DNS hot path never builds these strings: it keys its
-// tables by the lowercased wire form (wireKey), which a query yields straight from its bytes.
+// tables by the lowercased wire form, which a query yields straight from its bytes.
 
 export class NameError extends Error {}
 
@@ -164,24 +164,6 @@ export function nameKey(name: string): string {
   return name.toLowerCase();
 }
 
-/** Lowercased wire form as a latin1 string: the key the query path computes from packet bytes. */
-export function wireKey(name: string): string {
-  if (name === '.') return '\0';
-  if (!name.includes('\\')) {
-    // Fast path: no escapes, so the labels are the dot-separated pieces.
-    let key = '';
-    let start = 0;
-    const lower = name.toLowerCase();
-    while (start < lower.length) {
-      const dot = lower.indexOf('.', start);
-      key += String.fromCharCode(dot - start) + lower.slice(start, dot);
-      start = dot + 1;
-    }
-    return key + '\0';
-  }
-  return Buffer.from(lowerAscii(nameToWire(name))).toString('latin1');
-}
-
 /**
  * The names above `name`, nearest first, ending with the root: for "a.b.c." → ["b.c.", "c.", "."].
  * String slicing when the name has no escapes (a dot is then always a separator).
@@ -245,17 +227,6 @@ export function parentOf(name: string): string | undefined {
   return '.';
 }
 
-/** The name one label up; the root's parent is undefined. */
-export function parentName(name: string): string | undefined {
-  if (name === '.') return undefined;
-  const labels = nameToLabels(name);
-  return labelsToName(labels.slice(1));
-}
-
-export function labelCount(name: string): number {
-  return nameToLabels(name).length;
-}
-
 /**
  * Reads a possibly compressed name from a message. Pointers must point strictly backwards
  * (which also rules out loops); the total length is capped at 255 bytes as RFC 1035 demands.
@@ -290,4 +261,10 @@ export function readWireName(buf: Uint8Array, offset: number): { labels: Uint8Ar
     labels.push(buf.subarray(pos + 1, pos + 1 + len));
     pos += 1 + len;
   }
+}
+
+/** The name one label up (`a.b.` → `b.`); none above the root. */
+export function parentName(name: string): string | undefined {
+  if (name === '.') return undefined;
+  return labelsToName(nameToLabels(name).slice(1));
 }

@@ -14,6 +14,7 @@ import type { ZoneSet } from './lookup.js';
 import type { Zone } from './zone.js';
 import type { ListenSpec, NotifyTarget } from '../config/settings.js';
 import { TsigSigner, verifyResponse, type Keyring, type TsigKey } from './tsig.js';
+import { addressText } from '../util/address-text.js';
 
 export function notifyMessage(zone: Zone, id: number): Buffer {
   const w = new WireWriter(256);
@@ -41,7 +42,7 @@ export function nsTargets(zone: Zone, zones: ZoneSet): ListenSpec[] {
       for (const type of [TYPE.A, TYPE.AAAA]) {
         for (const addr of node?.rrsets.get(type)?.records ?? []) {
           const bytes = addr.rdata[0] as Uint8Array;
-          const host = type === TYPE.A ? Array.from(bytes).join('.') : Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16)).join(':');
+          const host = addressText(bytes);
           out.push({ host, port: 53 });
         }
       }

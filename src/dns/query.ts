@@ -6,6 +6,7 @@ import { CLASS, OPCODE, RCODE, TYPE } from './constants.js';
 import type { AnswerTable, CompiledAnswer } from './answer-table.js';
 import { HEADER_LENGTH } from './answer-table.js';
 import { labelsToName } from './name.js';
+import { COOKIE_OPTION_LENGTH, OPTION_COOKIE, cookieClock, writeServerCookie } from './cookie.js';
 import { readTsig, signatureSize, tsigErrorResponse, TsigSigner, verifyRequest, type Keyring, type Verdict } from './tsig.js';
 
 /** The UDP payload size we advertise and honour (the DNS Flag Day 2020 value BIND uses). */
@@ -15,8 +16,20 @@ const OPT_LENGTH = 11;
 export interface QueryContext {
   answers: AnswerTable;
   tcp: boolean;
+  /** How to answer DNS cookies; without it replies carry none. */
+  cookies?: CookieContext;
   /** TSIG keys signed queries are checked with (none: every signed query is BADKEY). */
   keys?: Keyring;
+}
+
+export interface CookieContext {
+  /** The 16-byte SipHash key of our server cookies. */
+  secret: Uint8Array;
+  /**
+   * The client's address bytes (4 or 16), which the server cookie covers. Absent on the batched
+   * UDP path: the reply carries the client cookie and 16 bytes the addon fills in.
+   */
+  client?: Uint8Array;
 }
 
 /** What a query asked, for the few paths that leave the cache (zone transfers, statistics). */
@@ -30,7 +43,7 @@ export interface ParsedQuestion {
   edns: EdnsInfo | undefined;
   /** Where the TSIG record starts, when the query is signed (RFC 8945: the last record). */
   tsigAt?: number;
-  /** The question name has capital letters (its answer must not point into it). */
+  /** The question name has capital letters (its answer is compiled for that spelling). */
   mixedCase?: boolean;
 }
 
@@ -38,6 +51,9 @@ export interface EdnsInfo {
   payload: number;
   version: number;
   doBit: boolean;
+  /** Where the first COOKIE option's data starts in the query (RFC 7873), or -1. */
+  cookieAt: number;
+  cookieLength: number;
 }
 
 // Scratch space for the lowercased question name; the path is synchronous, so one is enough.
@@ -92,8 +108,8 @@ function skipName(msg: Buffer, offset: number): number {
 }
 
 /**
- * Finds the OPT record (RFC 6891) among the records after the question, and a TSIG record
- * (RFC 8945), which must be the last of the additional section.
+ * Finds the OPT record (RFC 6891) among the records after the question, and notes where a TSIG
+ * record (RFC 8945) starts in `q`: it must be the last record, in the additional section.
  */
 function readEdns(msg: Buffer, offset: number, records: number, arcount: number, q: ParsedQuestion): EdnsInfo | undefined {
   let pos = offset;
@@ -116,12 +132,23 @@ function readEdns(msg: Buffer, offset: number, records: number, arcount: number,
         payload: msg.readUInt16BE(pos + 2),
         version: msg[pos + 5]!,
         doBit: (msg[pos + 6]! & 0x80) !== 0,
+        cookieAt: -1,
+        cookieLength: 0,
       };
       let opt = pos + 10;
       const end = opt + rdlength;
       while (opt < end) {
         if (opt + 4 > end) throw new Malformed();
-        opt += 4 + msg.readUInt16BE(opt + 2);
+        const code = msg.readUInt16BE(opt);
+        const length = msg.readUInt16BE(opt + 2);
+        if (code === OPTION_COOKIE && edns.cookieAt < 0) {
+          // RFC 7873 §5.2.2: a client cookie alone (8) or with a server cookie of 8-32 bytes;
+          // any other length is FORMERR (BIND 9.18 answers it so, with no cookie).
+          if (length !== 8 && (length < 16 || length > 40)) throw new Malformed();
+          edns.cookieAt = opt + 4;
+          edns.cookieLength = length;
+        }
+        opt += 4 + length;
         if (opt > end) throw new Malformed();
       }
     }
@@ -149,6 +176,16 @@ export function parseQuestion(msg: Buffer): ParsedQuestion | undefined {
     questionEnd: HEADER_LENGTH,
     edns: undefined,
   };
+  if (qdcount === 0 && records > 0) {
+    // RFC 7873 §5.4: a query with a COOKIE and no question asks for a server cookie alone.
+    try {
+      partial.edns = readEdns(msg, HEADER_LENGTH, records, msg.readUInt16BE(10), partial);
+    } catch {
+      throw new FormErr(partial);
+    }
+    if (partial.edns && partial.edns.cookieAt >= 0 && partial.opcode === OPCODE.QUERY) return partial;
+    throw new FormErr(partial);
+  }
   if (qdcount !== 1) throw new FormErr(partial);
   let end: number;
   let n: number;
@@ -173,6 +210,12 @@ export function parseQuestion(msg: Buffer): ParsedQuestion | undefined {
   return partial;
 }
 
+/** The OPT record's length in a reply to `q`: none without EDNS, 11 bytes, and the cookie when asked. */
+function optLength(q: ParsedQuestion, cookies: CookieContext | undefined, ede?: Uint8Array): number {
+  if (!q.edns) return 0;
+  return OPT_LENGTH + (ede?.length ?? 0) + (cookies && q.edns.cookieAt >= 0 ? COOKIE_OPTION_LENGTH : 0);
+}
+
 export class FormErr extends Error {
   constructor(readonly question: ParsedQuestion, readonly questionIsValid = false) {
     super('FORMERR');
@@ -192,19 +235,32 @@ export function questionLabels(msg: Buffer): Uint8Array[] {
 }
 
 /**
- * Writes our OPT record at `at`; `option` (an EDNS option, e.g. an Extended DNS Error) goes in
- * its RDATA.
+ * Writes our OPT record at out[at..] (optLength bytes): an Extended DNS Error when there is one,
+ * then the COOKIE option when the client sent one (last: the addon fills in its end).
  */
-function writeOpt(out: Buffer, at: number, extendedRcode: number, doBit: boolean, option?: Uint8Array): void {
+function writeOpt(out: Buffer, at: number, extendedRcode: number, msg: Buffer, q: ParsedQuestion, cookies: CookieContext | undefined, ede?: Uint8Array): void {
+  const edns = q.edns!;
   out[at] = 0;
   out.writeUInt16BE(TYPE.OPT, at + 1);
   out.writeUInt16BE(OUR_UDP_PAYLOAD, at + 3);
   out[at + 5] = extendedRcode;
   out[at + 6] = 0; // version 0
-  out[at + 7] = doBit ? 0x80 : 0;
+  out[at + 7] = edns.doBit ? 0x80 : 0;
   out[at + 8] = 0;
-  out.writeUInt16BE(option?.length ?? 0, at + 9);
-  if (option) out.set(option, at + 11);
+  const edeLength = ede?.length ?? 0;
+  if (ede) out.set(ede, at + 11);
+  if (!cookies || edns.cookieAt < 0) {
+    out.writeUInt16BE(edeLength, at + 9);
+    return;
+  }
+  // BIND answers every cookie with a fresh server cookie (its timestamp now), valid or not.
+  const c = at + edeLength;
+  out.writeUInt16BE(edeLength + COOKIE_OPTION_LENGTH, at + 9);
+  out.writeUInt16BE(OPTION_COOKIE, c + 11);
+  out.writeUInt16BE(COOKIE_OPTION_LENGTH - 4, c + 13);
+  msg.copy(out, c + 15, edns.cookieAt, edns.cookieAt + 8);
+  if (cookies.client) writeServerCookie(out, c + 23, cookies.secret, msg.subarray(edns.cookieAt, edns.cookieAt + 8), cookieClock(), cookies.client);
+  else out.fill(0, c + 23, c + 23 + 16); // the addon fills it in
 }
 
 /** An Extended DNS Error option (RFC 8914): code 15, INFO-CODE, EXTRA-TEXT. */
@@ -221,10 +277,11 @@ export function edeOption(infoCode: number, text = ''): Buffer {
 const EDE_PROHIBITED = edeOption(18);
 
 /** A response carrying only header, question (when valid) and OPT: errors, refusals. */
-export function errorResponse(msg: Buffer, q: ParsedQuestion, rcode: number, withQuestion: boolean, ede?: Uint8Array): Buffer {
+export function errorResponse(msg: Buffer, q: ParsedQuestion, rcode: number, withQuestion: boolean, cookies?: CookieContext, ede?: Uint8Array): Buffer {
   const qEnd = withQuestion ? q.questionEnd : HEADER_LENGTH;
-  const optLength = q.edns ? OPT_LENGTH + (ede?.length ?? 0) : 0;
-  const out = Buffer.allocUnsafe(qEnd + optLength);
+  // BADVERS is decided before BIND reads the options: no cookie in it.
+  if (rcode === RCODE.BADVERS) cookies = undefined;
+  const out = Buffer.allocUnsafe(qEnd + optLength(q, cookies, ede));
   msg.copy(out, 0, 0, qEnd);
   const queryFlags = msg.readUInt16BE(2);
   // RD is echoed in answers to queries only; BIND clears it for NOTIFY, UPDATE and the rest.
@@ -233,17 +290,17 @@ export function errorResponse(msg: Buffer, q: ParsedQuestion, rcode: number, wit
   out.writeUInt16BE(withQuestion ? 1 : 0, 4);
   out.writeUInt32BE(0, 6);
   out.writeUInt16BE(q.edns ? 1 : 0, 10);
-  if (q.edns) writeOpt(out, qEnd, rcode >> 4, q.edns.doBit, ede);
+  if (q.edns) writeOpt(out, qEnd, rcode >> 4, msg, q, cookies, ede);
   return out;
 }
 
 /** Builds the reply from a compiled answer, cut to fit `limit` bytes. */
-export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer, limit: number): Buffer {
-  const optLength = q.edns ? OPT_LENGTH + (answer.ede?.length ?? 0) : 0;
+export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer, limit: number, cookies?: CookieContext): Buffer {
+  const opt = optLength(q, cookies, answer.ede);
   const cuts = answer.cuts;
   let at = -1;
   for (let i = cuts.length - 4; i >= 0; i -= 4) {
-    if (cuts[i]! + optLength <= limit) {
+    if (cuts[i]! + opt <= limit) {
       at = i;
       break;
     }
@@ -252,17 +309,17 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
   const keep = queryFlags & 0x0110; // RD and CD are copied (RFC 1035 §4.1.1, RFC 4035 §3.2.2)
   if (at < 0) {
     // Even answer + authority do not fit: TC with the question alone, the client retries over TCP.
-    const out = Buffer.allocUnsafe(q.questionEnd + optLength);
+    const out = Buffer.allocUnsafe(q.questionEnd + opt);
     msg.copy(out, 0, 0, q.questionEnd);
     out.writeUInt16BE((answer.flags & 0xfc0f) | keep | 0x0200, 2);
     out.writeUInt16BE(1, 4);
     out.writeUInt32BE(0, 6);
     out.writeUInt16BE(q.edns ? 1 : 0, 10);
-    if (q.edns) writeOpt(out, q.questionEnd, 0, q.edns.doBit);
+    if (q.edns) writeOpt(out, q.questionEnd, 0, msg, q, cookies, answer.ede);
     return out;
   }
   const length = cuts[at]!;
-  const out = Buffer.allocUnsafe(length + optLength);
+  const out = Buffer.allocUnsafe(length + opt);
   answer.chunk.copy(out, 0, answer.offset, answer.offset + length);
   msg.copy(out, HEADER_LENGTH, HEADER_LENGTH, q.questionEnd);
   out.writeUInt16BE(q.id, 0);
@@ -270,17 +327,31 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
   out.writeUInt16BE(cuts[at + 1]!, 6);
   out.writeUInt16BE(cuts[at + 2]!, 8);
   out.writeUInt16BE(cuts[at + 3]! + (q.edns ? 1 : 0), 10);
-  if (q.edns) writeOpt(out, length, 0, q.edns.doBit, answer.ede);
+  if (q.edns) writeOpt(out, length, 0, msg, q, cookies, answer.ede);
   return out;
 }
 
 export type QueryOutcome =
-  | { kind: 'reply'; reply: Buffer; rcode: number; tsig?: Verdict }
+  /** cookiePending: the reply ends with a COOKIE option whose server cookie is left to the addon. */
+  | { kind: 'reply'; reply: Buffer; rcode: number; cookiePending?: boolean; tsig?: Verdict }
   | { kind: 'drop' }
   | { kind: 'transfer'; question: ParsedQuestion; tsig?: Extract<Verdict, { ok: true }> };
 
 /** Answers one query message. Never throws. */
 export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
+  const outcome = answerMessage(msg, ctx);
+  // Every reply with an OPT carries the client's cookie back, except BADVERS (and a FORMERR for
+  // a malformed OPT, which has none to echo): as BIND 9.18.
+  // (A signed reply ends with its TSIG: it is answered with no cookie, nothing left to fill in.)
+  if (outcome.kind === 'reply' && !outcome.tsig && ctx.cookies && !ctx.cookies.client && outcome.rcode !== RCODE.BADVERS && lastCookieAnswered) outcome.cookiePending = true;
+  return outcome;
+}
+
+/** Whether the last query parsed carried a cookie we answered (set by answerMessage). */
+let lastCookieAnswered = false;
+
+function answerMessage(msg: Buffer, ctx: QueryContext): QueryOutcome {
+  lastCookieAnswered = false;
   let q: ParsedQuestion | undefined;
   try {
     q = parseQuestion(msg);
@@ -289,7 +360,8 @@ export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
     return { kind: 'drop' };
   }
   if (!q) return { kind: 'drop' };
-  if (q.tsigAt !== undefined) return answerSigned(msg, q, ctx);
+  lastCookieAnswered = q.edns !== undefined && q.edns.cookieAt >= 0;
+  if (q.tsigAt !== undefined) return answerSigned(msg, q, { ...ctx, cookies: undefined });
   return answerParsed(msg, q, ctx, 0);
 }
 
@@ -311,40 +383,44 @@ function answerSigned(msg: Buffer, q: ParsedQuestion, ctx: QueryContext): QueryO
 /** Answers a parsed query; `reserve` octets of the UDP limit are kept for a signature. */
 function answerParsed(msg: Buffer, q: ParsedQuestion, ctx: QueryContext, reserve: number): QueryOutcome {
   try {
+    // A cookie and no question (RFC 7873 §5.4): NOERROR with our cookie, as BIND answers it.
+    if (msg.readUInt16BE(4) === 0) return reply(errorResponse(msg, q, RCODE.NOERROR, false, ctx.cookies), RCODE.NOERROR);
     if (q.opcode === OPCODE.NOTIFY || q.opcode === OPCODE.UPDATE) return zoneOpcode(msg, q, ctx);
     // BIND 9 echoes no question for opcodes it does not know (STATUS, IQUERY).
-    if (q.opcode !== OPCODE.QUERY) return reply(errorResponse(msg, q, RCODE.NOTIMP, false), RCODE.NOTIMP);
+    if (q.opcode !== OPCODE.QUERY) return reply(errorResponse(msg, q, RCODE.NOTIMP, false, ctx.cookies), RCODE.NOTIMP);
     if (q.edns && q.edns.version > 0) {
       // RFC 6891 §6.1.3: BADVERS, no answer, our OPT says which version we speak.
-      return reply(errorResponse(msg, q, RCODE.BADVERS, true), RCODE.BADVERS);
+      return reply(errorResponse(msg, q, RCODE.BADVERS, true, ctx.cookies), RCODE.BADVERS);
     }
     // Class NONE belongs to UPDATE (RFC 2136): in a query it is malformed. MAILA and MAILB
     // (RFC 1035 §3.2.3) are obsolete QTYPEs that BIND 9 does not implement. Both as BIND answers.
-    if (q.qclass === CLASS.NONE) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
-    if (q.qtype === TYPE.MAILA || q.qtype === TYPE.MAILB) return reply(errorResponse(msg, q, RCODE.NOTIMP, true), RCODE.NOTIMP);
-    if (q.qclass !== CLASS.IN) return reply(errorResponse(msg, q, RCODE.REFUSED, true, q.qclass === CLASS.HS ? EDE_PROHIBITED : undefined), RCODE.REFUSED);
-    if (q.qtype === TYPE.OPT) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
+    if (q.qclass === CLASS.NONE) return reply(errorResponse(msg, q, RCODE.FORMERR, true, ctx.cookies), RCODE.FORMERR);
+    if (q.qtype === TYPE.MAILA || q.qtype === TYPE.MAILB) return reply(errorResponse(msg, q, RCODE.NOTIMP, true, ctx.cookies), RCODE.NOTIMP);
+    if (q.qclass !== CLASS.IN) return reply(errorResponse(msg, q, RCODE.REFUSED, true, ctx.cookies, q.qclass === CLASS.HS ? EDE_PROHIBITED : undefined), RCODE.REFUSED);
+    if (q.qtype === TYPE.OPT) return reply(errorResponse(msg, q, RCODE.FORMERR, true, ctx.cookies), RCODE.FORMERR);
     if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) {
       if (ctx.tcp) return { kind: 'transfer', question: q };
       // RFC 5936 §4.2: no AXFR over UDP. An IXFR over UDP must carry the client's SOA in the
       // authority section (RFC 1995 §3); without it, FORMERR, as BIND 9 answers.
-      if (q.qtype === TYPE.AXFR || msg.readUInt16BE(8) === 0) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
+      if (q.qtype === TYPE.AXFR || msg.readUInt16BE(8) === 0) return reply(errorResponse(msg, q, RCODE.FORMERR, true, ctx.cookies), RCODE.FORMERR);
     }
     const lookupType = q.qtype === TYPE.IXFR ? TYPE.SOA : q.qtype;
+    // DO (RFC 3225): signed zones answer with their RRSIGs and denial proofs, from their own table.
+    const table = q.edns?.doBit ? ctx.answers.forDnssec : ctx.answers;
     const rd = (msg[2]! & 0x01) !== 0;
-    const variant = ctx.answers.variant(rd, q.mixedCase === true, !ctx.tcp && q.edns !== undefined && q.edns.payload <= 512);
+    const variant = table.variant(rd, q.mixedCase === true, !ctx.tcp && q.edns !== undefined && q.edns.payload <= 512);
     // A name asked with capitals is answered for that spelling: its key keeps the case.
     const key = q.mixedCase ? msg.toString('latin1', HEADER_LENGTH, q.questionEnd - 4) : q.key;
-    const answer = ctx.answers.get(key, lookupType, ctx.tcp, () => questionLabels(msg), variant);
-    if (!answer) return reply(errorResponse(msg, q, RCODE.REFUSED, true), RCODE.REFUSED);
+    const answer = table.get(key, lookupType, ctx.tcp, () => questionLabels(msg), variant);
+    if (!answer) return reply(errorResponse(msg, q, RCODE.REFUSED, true, ctx.cookies), RCODE.REFUSED);
     const limit = (ctx.tcp ? 65535 : q.edns ? Math.max(512, Math.min(q.edns.payload, OUR_UDP_PAYLOAD)) : 512) - reserve;
-    const out = assemble(msg, q, answer, limit);
+    const out = assemble(msg, q, answer, limit, ctx.cookies);
     // IXFR over UDP: the current SOA alone tells the client to transfer over TCP (RFC 1995 §4);
     // BIND 9 sends it without AA, and so do we.
     if (q.qtype === TYPE.IXFR) out.writeUInt16BE(out.readUInt16BE(2) & ~0x0400, 2);
     return reply(out, answer.flags & 0x0f);
   } catch {
-    return reply(errorResponse(msg, q, RCODE.SERVFAIL, true), RCODE.SERVFAIL);
+    return reply(errorResponse(msg, q, RCODE.SERVFAIL, true, ctx.cookies), RCODE.SERVFAIL);
   }
 }
 
@@ -356,13 +432,13 @@ function answerParsed(msg: Buffer, q: ParsedQuestion, ctx: QueryContext, reserve
  */
 function zoneOpcode(msg: Buffer, q: ParsedQuestion, ctx: QueryContext): QueryOutcome {
   // Classes other than IN have no zones here at all (BIND: no view for them).
-  if (q.qclass !== CLASS.IN) return reply(errorResponse(msg, q, RCODE.NOTIMP, true), RCODE.NOTIMP);
-  if (q.qtype !== TYPE.SOA) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
+  if (q.qclass !== CLASS.IN) return reply(errorResponse(msg, q, RCODE.NOTIMP, true, ctx.cookies), RCODE.NOTIMP);
+  if (q.qtype !== TYPE.SOA) return reply(errorResponse(msg, q, RCODE.FORMERR, true, ctx.cookies), RCODE.FORMERR);
   if (!ctx.answers.isZoneApex(labelsToName(questionLabels(msg)))) {
-    return reply(errorResponse(msg, q, RCODE.NOTAUTH, true), RCODE.NOTAUTH);
+    return reply(errorResponse(msg, q, RCODE.NOTAUTH, true, ctx.cookies), RCODE.NOTAUTH);
   }
-  if (q.opcode === OPCODE.UPDATE) return reply(errorResponse(msg, q, RCODE.REFUSED, true), RCODE.REFUSED);
-  const out = errorResponse(msg, q, RCODE.NOERROR, true);
+  if (q.opcode === OPCODE.UPDATE) return reply(errorResponse(msg, q, RCODE.REFUSED, true, ctx.cookies), RCODE.REFUSED);
+  const out = errorResponse(msg, q, RCODE.NOERROR, true, ctx.cookies);
   out.writeUInt16BE(out.readUInt16BE(2) | 0x0400, 2);
   return reply(out, RCODE.NOERROR);
 }

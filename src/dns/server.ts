@@ -10,7 +10,9 @@ import { RCODE, TYPE } from './constants.js';
 import type { AnswerTable } from './answer-table.js';
 import type { ZoneSet } from './lookup.js';
 import type { Zone } from './zone.js';
-import { answerQuery, errorResponse, questionLabels, type ParsedQuestion } from './query.js';
+import { answerQuery, errorResponse, questionLabels, type CookieContext, type ParsedQuestion } from './query.js';
+import { addressBytes, processCookieSecret } from './cookie.js';
+import type { RateLimitSettings } from '../config/rate-limit.js';
 import { ixfrClientSerial, ixfrKind, ixfrMessages, transferMessages } from './transfer.js';
 import { TsigSigner, tsigErrorName, type Keyring, type Verdict } from './tsig.js';
 import type { Journals } from './journal.js';
@@ -25,6 +27,12 @@ export interface DnsView {
   transferAllowed: (address: string, key?: string) => boolean;
   /** TSIG keys (RFC 8945) signed requests are checked with. */
   tsigKeys?: Keyring;
+  /** [dns] settings the server reads (absent: a random cookie secret, no rate limiting). */
+  settings?: { dns: { cookieSecret?: Uint8Array; rateLimit?: RateLimitSettings } };
+}
+
+function cookieSecret(view: DnsView): Uint8Array {
+  return view.settings?.dns.cookieSecret ?? processCookieSecret;
 }
 
 /** One zone transfer as the log tells it. */
@@ -83,6 +91,20 @@ export class DnsCounters {
     return n;
   }
 
+  /** Replies response rate limiting dropped (with log-only: would have dropped). */
+  get rateLimitDropped(): number {
+    let n = 0;
+    for (const counts of this.native) n += counts().rateLimitDropped;
+    return n;
+  }
+
+  /** Replies it sent truncated (TC, or BADCOOKIE to a cookie client) instead (with log-only: would have). */
+  get rateLimitSlipped(): number {
+    let n = 0;
+    for (const counts of this.native) n += counts().rateLimitSlipped;
+    return n;
+  }
+
   /** Of those, the ones the receiver threads answered. */
   get receiverCacheHits(): number {
     let n = 0;
@@ -115,6 +137,8 @@ export class DnsServer {
   private readonly udpClosers: (() => void)[] = [];
   private readonly tcp: net.Server[] = [];
   private readonly connections = new Set<net.Socket>();
+  /** Each connection's client address, as the server cookie covers it. */
+  private readonly tcpClients = new WeakMap<net.Socket, Uint8Array>();
   readonly endpoints: BoundEndpoint[] = [];
   readonly counters = new DnsCounters();
 
@@ -132,12 +156,17 @@ export class DnsServer {
   private readonly batched: BatchedUdp[] = [];
   /** The zones the reply cache was filled from. */
   private cachedFor: ReadonlyMap<string, Zone> | undefined;
+  /** The cookie secret and rate limits the addon holds. */
+  private secretGiven: Uint8Array | undefined;
+  private rateLimitGiven: RateLimitSettings | undefined;
 
   /** Binds UDP and TCP on each address; port 0 picks one free port used for both. */
   async listen(addresses: readonly ListenAddress[]): Promise<void> {
     const unavailable = this.udp === 'dgram' ? 'node:dgram chosen by the caller' : nativeUdpUnavailable();
     this.udpMode = unavailable ? { kind: 'dgram', reason: unavailable } : { kind: 'batched', replyCache: replyCacheEnabled() };
     this.cachedFor = this.view().zones.zones;
+    this.secretGiven = cookieSecret(this.view());
+    this.rateLimitGiven = this.view().settings?.dns.rateLimit;
     for (const { host, port } of addresses) {
       let bound: BoundEndpoint | undefined;
       for (let attempt = 0; attempt < (port === 0 ? 20 : 1) && !bound; attempt++) {
@@ -159,6 +188,8 @@ export class DnsServer {
         }
         if ('counts' in udp) {
           const batched = udp;
+          batched.setCookieSecret(cookieSecret(this.view()));
+          batched.setRateLimit(this.view().settings?.dns.rateLimit);
           this.batched.push(batched);
           this.counters.addNative(() => batched.counts());
           this.udpMode.threads = batched.threads;
@@ -179,6 +210,16 @@ export class DnsServer {
    * configuration is answered from the old cache.
    */
   viewChanged(): void {
+    const secret = cookieSecret(this.view());
+    if (secret !== this.secretGiven) {
+      this.secretGiven = secret;
+      for (const udp of this.batched) udp.setCookieSecret(secret);
+    }
+    const rateLimit = this.view().settings?.dns.rateLimit;
+    if (JSON.stringify(rateLimit) !== JSON.stringify(this.rateLimitGiven)) {
+      this.rateLimitGiven = rateLimit;
+      for (const udp of this.batched) udp.setRateLimit(rateLimit);
+    }
     // A reply depends only on the zones (AnswerTable). A reload that leaves every zone the same
     // object (a mail table edited, a zone file saved unchanged or broken) keeps the cache.
     const zones = this.view().zones.zones;
@@ -189,9 +230,12 @@ export class DnsServer {
 
   private openBatched(host: string, port: number): BatchedUdp {
     const counters = this.counters;
+    // The addon knows the client's address and fills in the server cookie: only the secret here.
+    const cookies: CookieContext = { secret: processCookieSecret };
     return openBatchedUdp(host, port, net.isIPv6(host) ? 6 : 4, (msg) => {
       const view = this.view();
-      const outcome = answerQuery(msg, { answers: view.answers, tcp: false, keys: view.tsigKeys });
+      cookies.secret = cookieSecret(view);
+      const outcome = answerQuery(msg, { answers: view.answers, tcp: false, cookies, keys: view.tsigKeys });
       counters.jsQueries++;
       if (outcome.kind === 'reply' && outcome.tsig && !outcome.tsig.ok) this.tsigFailed(outcome.tsig, 'a UDP client');
       if (outcome.kind !== 'reply') {
@@ -199,7 +243,7 @@ export class DnsServer {
         return undefined;
       }
       counters.jsByRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
-      return outcome.reply;
+      return { reply: outcome.reply, cookiePending: outcome.cookiePending === true };
     });
   }
 
@@ -223,7 +267,7 @@ export class DnsServer {
 
   private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const view = this.view();
-    const outcome = answerQuery(msg, { answers: view.answers, tcp: false, keys: view.tsigKeys });
+    const outcome = answerQuery(msg, { answers: view.answers, tcp: false, cookies: { secret: cookieSecret(view), client: addressBytes(rinfo.address) }, keys: view.tsigKeys });
     if (outcome.kind === 'reply' && outcome.tsig && !outcome.tsig.ok) this.tsigFailed(outcome.tsig, rinfo.address);
     const counters = this.counters;
     counters.jsQueries++;
@@ -237,6 +281,7 @@ export class DnsServer {
 
   private onConnection(socket: net.Socket): void {
     this.connections.add(socket);
+    this.tcpClients.set(socket, addressBytes(socket.remoteAddress ?? '0.0.0.0'));
     socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.connections.delete(socket));
@@ -261,7 +306,7 @@ export class DnsServer {
   private async onTcpMessage(socket: net.Socket, msg: Buffer): Promise<void> {
     if (socket.destroyed) return;
     const view = this.view();
-    const outcome = answerQuery(msg, { answers: view.answers, tcp: true, keys: view.tsigKeys });
+    const outcome = answerQuery(msg, { answers: view.answers, tcp: true, cookies: { secret: cookieSecret(view), client: this.tcpClients.get(socket)! }, keys: view.tsigKeys });
     this.counters.jsQueries++;
     this.counters.tcpQueries++;
     if (outcome.kind === 'drop') {

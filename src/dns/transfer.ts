@@ -23,6 +23,9 @@ function transferOrder(zone: Zone): ResourceRecord[] {
       for (const rr of set.records) rest.push(rr);
     }
   }
+  // NSEC3 records live beside the nodes (hashed names are not data to answer), but travel with the zone.
+  const chain = zone.dnssec?.chain;
+  if (chain?.kind === 'nsec3') for (const set of chain.records) rest.push(...set);
   return [soa, ...rest, soa];
 }
 

@@ -9,6 +9,9 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { addressBytes } from './cookie.js';
+import type { RateLimitSettings } from '../config/rate-limit.js';
 
 interface NativeSocket {
   port: number;
@@ -16,6 +19,8 @@ interface NativeSocket {
   output: ArrayBuffer;
   inputLengths: ArrayBuffer;
   outputLengths: ArrayBuffer;
+  /** Int32 per slot: 1 when the reply ends with a COOKIE option whose server cookie the addon fills in. */
+  outputFlags: ArrayBuffer;
   batch: number;
   inputSlot: number;
   outputSlot: number;
@@ -28,6 +33,8 @@ interface NativeSocket {
   threads: number;
   close(): void;
   clearCache(): void;
+  setCookieSecret(secret: Buffer): void;
+  setRateLimit(params: Int32Array | null, exempt: [number, number, Buffer][]): void;
 }
 
 interface NativeModule {
@@ -59,8 +66,11 @@ export function nativeUdpUnavailable(): string | undefined {
   return loaded ? undefined : loadError;
 }
 
-/** One query in, its reply (or nothing) out. */
-export type DatagramHandler = (query: Buffer) => Buffer | undefined;
+/**
+ * One query in, its reply (or nothing) out. `cookiePending` says that the reply ends with a
+ * COOKIE option whose server cookie the addon is to fill in (it knows the client's address).
+ */
+export type DatagramHandler = (query: Buffer) => { reply: Buffer; cookiePending: boolean } | undefined;
 
 /** What the C receiver threads did on their own, summed over them. */
 export interface NativeUdpCounts {
@@ -74,6 +84,10 @@ export interface NativeUdpCounts {
   misses: number;
   /** Queries dropped because JavaScript's queue was full. */
   dropped: number;
+  /** Replies response rate limiting dropped (with log-only: would have dropped). */
+  rateLimitDropped: number;
+  /** Replies it sent truncated instead (with log-only: would have). */
+  rateLimitSlipped: number;
 }
 
 export interface BatchedUdp {
@@ -83,8 +97,26 @@ export interface BatchedUdp {
   cache: boolean;
   /** Forgets every cached reply: call it when the answers change (a new Snapshot). */
   clearCache(): void;
+  /** The 16-byte SipHash key of the server cookies the addon makes and checks. */
+  setCookieSecret(secret: Uint8Array): void;
+  /** Response rate limiting from now on ([dns.rate_limit]); undefined: off. */
+  setRateLimit(settings: RateLimitSettings | undefined): void;
   counts(): NativeUdpCounts;
   close(): void;
+}
+
+/** An exempt-clients entry for the addon: [family, prefix length, the address masked to it]. */
+function exemptEntry(entry: string): [number, number, Buffer] {
+  const [address, prefix] = entry.split('/') as [string, string | undefined];
+  const family = net.isIPv6(address) ? 6 : 4;
+  const bits = prefix === undefined ? (family === 6 ? 128 : 32) : Number(prefix);
+  const bytes = family === 6 ? addressBytes(address.includes(':') ? address : `::ffff:${address}`) : addressBytes(address);
+  const full = family === 6 && bytes.length === 4 ? Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]), bytes]) : bytes;
+  for (let i = 0; i < full.length; i++) {
+    const keep = bits - 8 * i;
+    if (keep < 8) full[i]! &= keep <= 0 ? 0 : (0xff << (8 - keep)) & 0xff;
+  }
+  return [family, bits, full];
 }
 
 export function replyCacheEnabled(): boolean {
@@ -99,6 +131,7 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
   let output!: Buffer;
   let inputLengths!: Int32Array;
   let outputLengths!: Int32Array;
+  let outputFlags!: Int32Array;
   let inSlot = 0;
   let outSlot = 0;
   const cache = replyCacheEnabled();
@@ -107,10 +140,11 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
       const length = inputLengths[i]!;
       if (length <= 0) continue;
       const start = i * inSlot;
-      const reply = handle(input.subarray(start, start + length));
-      if (reply && reply.length <= outSlot) {
-        reply.copy(output, i * outSlot);
-        outputLengths[i] = reply.length;
+      const answer = handle(input.subarray(start, start + length));
+      if (answer && answer.reply.length <= outSlot) {
+        answer.reply.copy(output, i * outSlot);
+        outputLengths[i] = answer.reply.length;
+        outputFlags[i] = answer.cookiePending ? 1 : 0;
       }
     }
   }, cache);
@@ -118,6 +152,7 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
   output = Buffer.from(socket.output);
   inputLengths = new Int32Array(socket.inputLengths);
   outputLengths = new Int32Array(socket.outputLengths);
+  outputFlags = new Int32Array(socket.outputFlags);
   inSlot = socket.inputSlot;
   outSlot = socket.outputSlot;
   const counters = new Float64Array(socket.counters);
@@ -125,7 +160,7 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
   let closed = false;
   let final: NativeUdpCounts | undefined; // the counters' memory goes with the socket
   const read = (): NativeUdpCounts => {
-    const c: NativeUdpCounts = { hits: 0, receiverHits: 0, hitsByRcode: new Array<number>(16).fill(0), misses: 0, dropped: 0 };
+    const c: NativeUdpCounts = { hits: 0, receiverHits: 0, hitsByRcode: new Array<number>(16).fill(0), misses: 0, dropped: 0, rateLimitDropped: 0, rateLimitSlipped: 0 };
     const javascriptRow = counters.length - stride; // the last row
     for (let base = 0; base + stride <= counters.length; base += stride) {
       c.hits += counters[base]!;
@@ -133,6 +168,8 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
       for (let r = 0; r < 16; r++) c.hitsByRcode[r]! += counters[base + 1 + r]!;
       c.misses += counters[base + 17]!;
       c.dropped += counters[base + 18]!;
+      c.rateLimitDropped += counters[base + 19]!;
+      c.rateLimitSlipped += counters[base + 20]!;
     }
     return c;
   };
@@ -142,6 +179,24 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
     cache,
     clearCache: () => {
       if (!closed) socket.clearCache();
+    },
+    setRateLimit: (settings) => {
+      if (closed) return;
+      if (!settings) return socket.setRateLimit(null, []);
+      const params = Int32Array.of(
+        settings.responsesPerSecond,
+        settings.nxdomainsPerSecond,
+        settings.errorsPerSecond,
+        settings.window,
+        settings.slip,
+        settings.ipv4PrefixLength,
+        settings.ipv6PrefixLength,
+        settings.logOnly ? 1 : 0,
+      );
+      socket.setRateLimit(params, settings.exemptClients.map(exemptEntry));
+    },
+    setCookieSecret: (secret) => {
+      if (!closed) socket.setCookieSecret(Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength));
     },
     counts: () => final ?? read(),
     close: () => {

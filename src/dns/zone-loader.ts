@@ -11,12 +11,15 @@ import type { ResourceRecord } from './record.js';
 import { zoneIndexSteps, type ZoneIndex } from './zone-index.js';
 import { runSliced } from './steps.js';
 import { NO_NODE } from './zone-store.js';
+import { signedElsewhere, signZone, type SigningJob, type ZoneSigning } from './dnssec/sign-zone.js';
 
 export interface ZoneFileOptions {
   path: string;
   displayPath: string;
   origin: string;
   includeRoot: string;
+  /** Sign the zone as it loads (it is in [dnssec] zones). */
+  dnssec?: SigningJob;
 }
 
 /** What reading a zone file tells: its problems, and the zone when it has no errors. */
@@ -27,6 +30,8 @@ export interface ZoneFileResult<Z> {
   warnings: ZoneProblem[];
   inputs?: FileStamp[];
   parts?: Z;
+  /** The zone's DNSSEC state, when it was signed. */
+  dnssec?: ZoneSigning;
 }
 
 type Build<Z> = (origin: string, records: readonly ResourceRecord[], index: ZoneIndex) => Z | Promise<Z>;
@@ -50,6 +55,21 @@ export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>): Promi
       result.recordCount = parsed.records.length;
       index = await runSliced(zoneIndexSteps(parsed.origin, parsed.records));
     }
+    if (opts.dnssec && parsed.errors.length === 0) {
+      const found = signedElsewhere(parsed.records);
+      if (found) {
+        parsed.errors.push({
+          file: found.source.file,
+          line: found.source.line,
+          message: `${opts.displayPath} already holds DNSSEC records (signed elsewhere) and ${parsed.origin} is listed in [dnssec] zones: take it out of [dnssec] zones to serve the file as it is, or remove its DNSSEC records to have mxbox sign it`,
+        });
+      } else {
+        const signed = signZone(parsed.origin, parsed.records, index, opts.dnssec);
+        parsed.records = signed.records;
+        result.dnssec = signed.signing;
+        index = await runSliced(zoneIndexSteps(parsed.origin, parsed.records));
+      }
+    }
     if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records, index);
   }
   return result;
@@ -68,10 +88,14 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
   } catch {
     const result = await readZone(opts, (origin, records, index) => buildZoneAsync(origin, records, index));
     const { parts: zone, ...rest } = result;
+    if (zone && result.dnssec) zone.dnssec = result.dnssec;
     return zone ? { result: rest, zone } : { result: rest };
   }
   const { parts, ...rest } = fromWorker;
-  return parts ? { result: rest, zone: zoneFromParts(parts) } : { result: rest };
+  if (!parts) return { result: rest };
+  const zone = zoneFromParts(parts);
+  if (fromWorker.dnssec) zone.dnssec = fromWorker.dnssec;
+  return { result: rest, zone };
 }
 
 /** A worker started ahead of the next job (unref'd while it waits: it keeps no process alive). */

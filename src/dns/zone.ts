@@ -13,6 +13,7 @@ import { BELOW_CUT, DELEGATION, HAS_DNAME, zoneIndexSteps, type ZoneIndex } from
 import { runSliced, runSync } from './steps.js';
 import { NameTable, nameTableSlots } from './name-table.js';
 import { createHash } from 'node:crypto';
+import { SIGNER_SOURCE, type ZoneSigning } from './dnssec/sign-zone.js';
 
 export interface RRset {
   owner: string;
@@ -99,13 +100,19 @@ export interface Zone {
   records: Iterable<ResourceRecord>;
   /** A digest of the zone's data (not its layout), to tell a content change from a re-save; computed when first asked. */
   fingerprint(): string;
+  /** Set when mxbox signed the zone: its keys, its NSEC/NSEC3 chain, when to sign again. */
+  dnssec?: ZoneSigning;
 }
 
 /** Digest over owner, type, TTL and RDATA of every record, in a canonical order. */
 export function zoneFingerprint(records: Iterable<ResourceRecord>): string {
   const lines: string[] = [];
   for (const rr of records) {
-    const rdata = rr.rdata.map((part) => (isRdataName(part) ? nameKey(part.name) : Buffer.from(part).toString('hex'))).join('|');
+    // What the signer added changes with every signing; the zone's content is what the file says.
+    if (rr.source.file === SIGNER_SOURCE.file) continue;
+    let rdata = rr.rdata.map((part) => (isRdataName(part) ? nameKey(part.name) : Buffer.from(part).toString('hex'))).join('|');
+    // The serial is compared on its own (and a signed zone's served serial is not the file's).
+    if (rr.type === TYPE.SOA) rdata = rdata.replace(/\|[0-9a-f]{8}([0-9a-f]{32})$/, '|serial$1');
     lines.push(`${nameKey(rr.owner)} ${rr.type} ${rr.ttl} ${rdata}`);
   }
   lines.sort();

@@ -10,8 +10,7 @@
 // and checked before anything is written; every file is then replaced atomically (temp file in
 // the same directory, fsync, rename).
 
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink, chmod } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { classCode, TYPE, typeName } from '../dns/constants.js';
 import { isSubdomain, labelsToName, nameFromText, nameKey, nameToLabels, parseName } from '../dns/name.js';
@@ -26,6 +25,8 @@ import { LocalHostNames } from '../config/local-host-names.js';
 import { formatProblem } from '../config/problems.js';
 import { checkIdentity, display, type IdentityFinding } from './rules.js';
 import { unifiedDiff } from './line-diff.js';
+import { withoutRootDot } from '../util/address-text.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 export class RenameError extends Error {}
 
@@ -436,7 +437,7 @@ export async function planRename(configDir: string, dataDir: string, oldArg: str
     for (let k = 0; k < lines.length; k++) {
       const [body, comment = ''] = splitComment(lines[k]!, '#');
       const replaced = body.replace(/\S+/g, (word) => {
-        if (word.toLowerCase().replace(/\.$/, '') !== oldLower) return word;
+        if (withoutRootDot(word.toLowerCase()) !== oldLower) return word;
         if (present.has(NEW.toLowerCase())) {
           notes.push(`${lhnFile}:${k + 1}: ${NEW} is already listed; ${OLD} is kept as it is`);
           return word;
@@ -465,7 +466,7 @@ export async function planRename(configDir: string, dataDir: string, oldArg: str
         const tag = m[1] ? m[1][0]!.toUpperCase() + m[1].slice(1).toLowerCase() : '';
         const key = m[2]!;
         const at = key.lastIndexOf('@');
-        const domainPart = (at >= 0 ? key.slice(at + 1) : key).toLowerCase().replace(/\.$/, '');
+        const domainPart = withoutRootDot((at >= 0 ? key.slice(at + 1) : key).toLowerCase());
         if (domainPart === oldLower) {
           const newKey = (at >= 0 ? key.slice(0, at + 1) : '') + NEW;
           const slotKey = `${tag}|${newKey.toLowerCase()}`;
@@ -533,44 +534,6 @@ function splitComment(line: string, mark: string): [string, string] {
 /** The unified diff of the whole plan. */
 export function planDiff(plan: RenamePlan): string {
   return plan.files.map((f) => unifiedDiff(f.file, f.before, f.after)).join('');
-}
-
-/** Replaces a file atomically: a temp file beside it, written and fsynced, then renamed over it. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let mode: number | undefined;
-  try {
-    mode = (await stat(file)).mode & 0o7777;
-  } catch {
-    mode = undefined;
-  }
-  const handle = await open(temp, 'wx', mode ?? 0o644);
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-  await handle.close();
-  if (mode !== undefined) await chmod(temp, mode);
-  try {
-    await rename(temp, file);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-  // The rename itself is durable once the directory is synced.
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } catch {
-    // some file systems refuse fsync on a directory; the rename is still atomic
-  } finally {
-    await dirHandle.close();
-  }
 }
 
 /**

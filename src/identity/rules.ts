@@ -18,6 +18,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { SETTINGS_FILE } from '../config/snapshot.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { reverseName } from '../smtp/client-name.js';
+import { addressText, withoutRootDot } from '../util/address-text.js';
 
 export interface IdentityFinding {
   /** Which rule: mx, mx-target, address, ptr, cname-target, banner, spf. */
@@ -39,34 +40,9 @@ export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'>;
 
 /** A name as people write it: no final dot. */
 export function display(name: string): string {
-  return name === '.' ? '.' : name.replace(/\.$/, '');
+  return withoutRootDot(name);
 }
 
-/** IPv4 from 4 bytes; IPv6 from 16 in RFC 5952 form. */
-export function addressText(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.');
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((bytes[i]! << 8) | bytes[i + 1]!);
-  // The longest run of two or more zero words becomes "::".
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = words.map((w) => w.toString(16));
-  if (best < 0) return hex.join(':');
-  return hex.slice(0, best).join(':') + '::' + hex.slice(best + bestLen).join(':');
-}
 
 function addressBytes(address: string): Uint8Array | undefined {
   if (net.isIPv4(address)) return Uint8Array.from(address.split('.').map(Number));

@@ -4,6 +4,7 @@
 
 import type { Snapshot } from '../config/snapshot.js';
 import type { ListConfig } from './config.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 export type ListRole = 'post' | 'request' | 'owner' | 'bounces';
 
@@ -53,7 +54,7 @@ export function decodeVerp(encoded: string): string | undefined {
 
 /** The domain a list's addresses are written in. */
 export function listDomain(snapshot: Pick<Snapshot, 'settings'>, list: Pick<ListConfig, 'domain'>): string {
-  return (list.domain ?? snapshot.settings.domain).replace(/\.$/, '').toLowerCase();
+  return withoutRootDot(list.domain ?? snapshot.settings.domain).toLowerCase();
 }
 
 export interface ListAddresses {

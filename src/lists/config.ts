@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { lineOf, parseTomlText, typeOf } from '../config/toml.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { parseDuration } from '../config/settings.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 export const LISTS_DIR = 'mailconf/lists';
 export const LIST_FILE = 'list.toml';
@@ -196,7 +197,7 @@ export function parseListToml(text: string, file: string, name: string): { setti
   }
   let domain: string | undefined;
   if (r.domain !== undefined) {
-    const d = r.domain.trim().replace(/\.$/, '').toLowerCase();
+    const d = withoutRootDot(r.domain.trim()).toLowerCase();
     if (addressProblem(`x@${d}`) || !d.includes('.')) err('domain', `"domain": "${r.domain}" is not a domain name`);
     else domain = d;
   }

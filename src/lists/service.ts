@@ -22,7 +22,7 @@ import path from 'node:path';
 import type { Snapshot } from '../config/snapshot.js';
 import type { Envelope } from '../queue/spool.js';
 import type { MailLog } from '../smtp/mail-log.js';
-import { rfc5322Date } from '../smtp/headers.js';
+import { rfc5322Date } from '../util/dates.js';
 import { listAddresses, listDomain, verpAddress, type ListAddresses, type ListRole } from './address.js';
 import { addressKey, addressProblem, hashText, parseMembers, MEMBERS_FILE, type ListConfig, type ListMember } from './config.js';
 import { parseCommands, type ListCommand } from './commands.js';
@@ -34,9 +34,10 @@ import {
   newToken,
   readMembersFile,
   removeFromMembersText,
-  writeFileAtomic,
   type PendingRequest,
 } from './store.js';
+import { withoutRootDot } from '../util/address-text.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 /** Injects a new message into the queue; resolves with its queue id once it is stored. */
 export interface ListSubmit {
@@ -266,7 +267,7 @@ export class ListService {
   /** The post as members get it: our headers added, the list's own ones replaced, Subject prefixed. */
   private listCopy(ctx: Ctx, msg: ParsedMessage, qid: string): Buffer {
     const { list, addr } = ctx;
-    const hostname = ctx.snapshot.settings.hostname.replace(/\.$/, '');
+    const hostname = withoutRootDot(ctx.snapshot.settings.hostname);
     const out: string[] = [`Received: by ${hostname} (mxbox list ${list.name}) id ${qid};\r\n\t${rfc5322Date(this.now())}`];
     let subjectSeen = false;
     let replyToSeen = false;
@@ -329,6 +330,7 @@ export class ListService {
       await store.savePostProgress(key, sent);
     }
     await store.prunePosts(this.now(), POST_PROGRESS_KEEP_MS);
+    this.opts.log.counters.listPosts++;
     this.event(ctx, envelope, `posted to ${addr.post}: ${count} member${count === 1 ? '' : 's'}${sent.size > count ? ` (${sent.size - count} earlier)` : ''}`);
   }
 

@@ -8,43 +8,11 @@
 //                  sends one member a post twice); pruned after a week
 // and the members file in mailconf/lists/<name>/, rewritten the same way keeping its comments.
 
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { addressKey, memberOfLine, DEFAULT_MEMBERS } from './config.js';
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * Writes a file atomically. The temp file's name ends in "~" (an editor backup to the config
- * watcher, which ignores it), so only the rename shows up as a change.
- */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
-  const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}~`);
-  try {
-    const handle = await open(tmp, 'w', mode);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await syncDir(dir);
-}
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 async function readOptional(file: string): Promise<string | undefined> {
   try {

@@ -21,8 +21,27 @@ export class ArrivalHold {
   private held: string[] = [];
   private firstHeldAt = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Resolved when nothing is held any more (released or forgotten). */
+  private emptied: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(private readonly opts: ArrivalHoldOptions) {}
+
+  /** Resolves once nothing is held: at once when nothing is, else when the held messages are released (or stop forgets them). */
+  whenEmpty(): Promise<void> {
+    if (this.held.length === 0) return Promise.resolve();
+    if (!this.emptied) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.emptied = { promise, resolve };
+    }
+    return this.emptied.promise;
+  }
+
+  private signalEmpty(): void {
+    const emptied = this.emptied;
+    this.emptied = undefined;
+    emptied?.resolve();
+  }
 
   /**
    * A message was stored. Returns true when it should be delivered now; false when it is held
@@ -62,6 +81,7 @@ export class ArrivalHold {
     const ids = this.held;
     this.held = [];
     this.opts.release(ids);
+    this.signalEmpty();
   }
 
   /** Forgets the held messages without releasing them: they stay queued on disk for the next start. */
@@ -69,6 +89,7 @@ export class ArrivalHold {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.held = [];
+    this.signalEmpty();
   }
 
   private schedule(now: number): void {

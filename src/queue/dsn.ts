@@ -1,16 +1,13 @@
 // Delivery status notifications (RFC 3464 on RFC 3462's multipart/report): the bounce, the delay
 // warning and the success report, in sendmail's words for the part people read. The MIME tree is
-// built by nodemailer's MimeNode (headers, encoded words, folding, boundaries, transfer-encoding
-// choice, Message-ID, Date); the machine-readable parts are written here, field by field.
-//
-// MimeNode only serialises asynchronously (build() streams), and buildDsn is synchronous, so the
-// finished tree is written out by serializeMime below: MimeNode's own header builder for every
-// node, nodemailer's own qp/base64 encoders for bodies, and the same delimiter layout as
-// MimeNode#stream. A test checks that the bytes equal MimeNode#build()'s.
+// built and serialised by nodemailer's MimeNode through its public build() (headers, encoded
+// words, folding, boundaries, transfer-encoding choice, Message-ID, Date); the machine-readable
+// parts are written here, field by field.
 
 import MimeNode from 'nodemailer/lib/mime-node';
-import * as base64 from 'nodemailer/lib/base64';
-import * as qp from 'nodemailer/lib/qp';
+import { withoutRootDot } from '../util/address-text.js';
+import { rfc5322Date } from '../util/dates.js';
+import { humanDuration } from '../util/durations.js';
 
 export interface DsnRecipient {
   address: string;
@@ -52,14 +49,7 @@ export interface DsnOptions {
   warnAfterMs?: number;
 }
 
-/** RFC 5322 date, as sendmail writes them (in UTC here). */
-function rfc5322Date(date: Date): string {
-  return date.toUTCString().replace(/GMT$/, '+0000');
-}
 
-function bare(name: string): string {
-  return name.replace(/\.$/, '');
-}
 
 /** A header-style field, folded at spaces so no line passes 78 characters where that can be helped. */
 function field(name: string, value: string): string {
@@ -104,16 +94,6 @@ function headerBlock(message: Buffer): Buffer {
   return end < 0 ? message : message.subarray(0, end + 2);
 }
 
-function duration(ms: number): string {
-  const hours = ms / 3_600_000;
-  if (hours >= 48 && Number.isInteger(hours / 24)) return `${hours / 24} days`;
-  if (hours >= 1) {
-    const h = Math.floor(hours);
-    return `${h} hour${h === 1 ? '' : 's'}`;
-  }
-  const m = Math.max(1, Math.floor(ms / 60_000));
-  return `${m} minute${m === 1 ? '' : 's'}`;
-}
 
 /** RFC 3463 descriptions of the codes a queue reports without a remote reply. */
 const STATUS_TEXT: Record<string, string> = {
@@ -177,7 +157,7 @@ function humanText(opts: DsnOptions, arrival: Date, warnText: string): string {
   if (troubled.length > 0) {
     lines.push('   ----- Transcript of session follows -----');
     for (const r of troubled) {
-      const mta = r.remoteMta ? bare(r.remoteMta.replace(/^[A-Za-z0-9-]+;\s*/, '')) : undefined;
+      const mta = r.remoteMta ? withoutRootDot(r.remoteMta.replace(/^[A-Za-z0-9-]+;\s*/, '')) : undefined;
       if (mta && r.diagnostic) {
         lines.push(`... while talking to ${mta}.:`);
         lines.push(`<<< ${reason(r)}`);
@@ -188,7 +168,7 @@ function humanText(opts: DsnOptions, arrival: Date, warnText: string): string {
     if (opts.kind === 'delay') {
       lines.push(`Warning: message still undelivered after ${warnText}`);
       const until = troubled.map((r) => r.willRetryUntil).find((d): d is Date => d instanceof Date);
-      if (until) lines.push(`Will keep trying until message is ${duration(until.getTime() - arrival.getTime())} old`);
+      if (until) lines.push(`Will keep trying until message is ${humanDuration(until.getTime() - arrival.getTime())} old`);
     }
     lines.push('');
   }
@@ -196,7 +176,7 @@ function humanText(opts: DsnOptions, arrival: Date, warnText: string): string {
 }
 
 function deliveryStatus(opts: DsnOptions, arrival: Date): string {
-  const message: string[] = [field('Reporting-MTA', `dns; ${bare(opts.reportingMta)}`)];
+  const message: string[] = [field('Reporting-MTA', `dns; ${withoutRootDot(opts.reportingMta)}`)];
   if (opts.envelope.envid) message.push(field('Original-Envelope-Id', opts.envelope.envid));
   message.push(field('Arrival-Date', rfc5322Date(arrival)));
   const groups = [message.join('\r\n')];
@@ -205,7 +185,7 @@ function deliveryStatus(opts: DsnOptions, arrival: Date): string {
     if (r.orcpt) f.push(field('Original-Recipient', originalRecipient(r.orcpt)));
     f.push(field('Action', r.action));
     f.push(field('Status', r.status));
-    if (r.remoteMta) f.push(field('Remote-MTA', typed(bare(r.remoteMta), 'dns')));
+    if (r.remoteMta) f.push(field('Remote-MTA', typed(withoutRootDot(r.remoteMta), 'dns')));
     if (r.diagnostic) f.push(field('Diagnostic-Code', typed(r.diagnostic, 'smtp')));
     if (r.lastAttempt) f.push(field('Last-Attempt-Date', rfc5322Date(r.lastAttempt)));
     if (r.willRetryUntil && r.action === 'delayed') f.push(field('Will-Retry-Until', rfc5322Date(r.willRetryUntil)));
@@ -215,53 +195,19 @@ function deliveryStatus(opts: DsnOptions, arrival: Date): string {
 }
 
 /**
- * A MimeNode tree as MimeNode#build() writes it, synchronously: headers from the node's own
- * buildHeaders(), bodies encoded by nodemailer's qp/base64 encoders as getTransferEncoding()
- * says, children between `--boundary` lines, and a final CRLF.
- */
-export function serializeMime(root: MimeNode): Buffer {
-  const out: Buffer[] = [];
-  const write = (node: MimeNode): void => {
-    out.push(Buffer.from(node.buildHeaders() + '\r\n\r\n', 'utf8'));
-    const content = node.content;
-    if (content !== undefined && content !== null && content !== '') {
-      if (typeof content !== 'string' && !Buffer.isBuffer(content)) throw new Error('serializeMime: only string and Buffer content');
-      const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-      const encoding = node.getTransferEncoding();
-      if (encoding === 'base64') out.push(Buffer.from(base64.wrap(base64.encode(bytes), 76), 'latin1'));
-      else if (encoding === 'quoted-printable') out.push(Buffer.from(qp.wrap(qp.encode(bytes), 76), 'latin1'));
-      else out.push(bytes);
-    }
-    if (node.multipart) {
-      node.childNodes.forEach((child, i) => {
-        out.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${node.boundary}\r\n`, 'latin1'));
-        write(child);
-      });
-      out.push(Buffer.from(`\r\n--${node.boundary}--\r\n`, 'latin1'));
-    }
-  };
-  write(root);
-  const message = Buffer.concat(out);
-  // MimeNode's LastNewline: the message ends with a line break.
-  const last = message[message.length - 1];
-  if (last === 0x0a) return message;
-  return Buffer.concat([message, Buffer.from(last === 0x0d ? '\n' : '\r\n', 'latin1')]);
-}
-
-/**
  * The whole DSN message (headers + body, CRLF), from MAILER-DAEMON@<reportingMta> to the original
  * sender (to postmaster for a postmaster copy, or when there is no sender to return to).
  * multipart/report; report-type=delivery-status: the part people read, message/delivery-status,
  * and the original as message/rfc822 (full) or text/rfc822-headers (RET=HDRS).
  * Auto-Submitted: auto-replied.
  */
-export function buildDsn(opts: DsnOptions): Buffer {
-  return serializeMime(dsnTree(opts));
+export function buildDsn(opts: DsnOptions): Promise<Buffer> {
+  return dsnTree(opts).build();
 }
 
-/** The DSN as a MimeNode tree (buildDsn serialises it; MimeNode#build() gives the same bytes). */
-export function dsnTree(opts: DsnOptions): MimeNode {
-  const mta = bare(opts.reportingMta);
+/** The DSN as a MimeNode tree (buildDsn serialises it with MimeNode#build()). */
+function dsnTree(opts: DsnOptions): MimeNode {
+  const mta = withoutRootDot(opts.reportingMta);
   const arrival = new Date(opts.envelope.receivedAt);
   const arrivalValid = Number.isNaN(arrival.getTime()) ? new Date() : arrival;
   const original = crlf(opts.original);
@@ -269,7 +215,7 @@ export function dsnTree(opts: DsnOptions): MimeNode {
   const toPostmaster = Boolean(opts.postmasterCopy) || !opts.envelope.from;
 
   const lastAttempt = opts.recipients.map((r) => r.lastAttempt?.getTime() ?? 0).reduce((a, b) => Math.max(a, b), 0) || Date.now();
-  const warnText = duration(opts.warnAfterMs ?? Math.max(lastAttempt - arrivalValid.getTime(), 0));
+  const warnText = humanDuration(opts.warnAfterMs ?? Math.max(lastAttempt - arrivalValid.getTime(), 0));
   const subject = toPostmaster && opts.kind === 'failure'
     ? 'Postmaster notify: see transcript for details'
     : opts.kind === 'failure'

@@ -38,7 +38,8 @@ import { deliverLocal, LocalDeliveryError } from '../delivery/local.js';
 import { deliverToFile, removeDeadLockLeftovers } from '../delivery/mbox.js';
 import { deliverToProgram } from '../delivery/program.js';
 import { deliverRemote, type RemoteOptions, type RemoteRecipient, type RemoteResult } from '../delivery/remote.js';
-import { formatDelay, type MailLog } from '../smtp/mail-log.js';
+import type { MailLog } from '../smtp/mail-log.js';
+import { formatDelay, humanDuration } from '../util/durations.js';
 import { domainOf, expansionRecipients, isLocalDomain, localPartOf, resolveLocal } from '../smtp/policy.js';
 import { resolveListAddress } from '../lists/address.js';
 import type { ListDeliveryResult, ListDeliveryTarget } from '../lists/service.js';
@@ -46,6 +47,7 @@ import { buildDsn, type DsnRecipient } from './dsn.js';
 import { QUEUE_ID_PATTERN, queueIdTime } from './queue-id.js';
 import { ArrivalHold } from './arrival-hold.js';
 import type { Envelope, Spool, SpooledRecipient } from './spool.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 /** A recipient as the queue manager keeps it in the control file (the spool's fields and these). */
 export interface QueuedRecipient extends SpooledRecipient {
@@ -136,17 +138,6 @@ class Limiter {
   }
 }
 
-/** "5 days", "4 hours", "2 seconds", "1 hour 30 minutes": sendmail's pintvl wording. */
-export function humanDuration(ms: number): string {
-  let s = Math.round(ms / 1000);
-  const parts: string[] = [];
-  for (const [unit, size] of [['week', 604800], ['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]] as const) {
-    const n = Math.floor(s / size);
-    s -= n * size;
-    if (n > 0) parts.push(`${n} ${unit}${n === 1 ? '' : 's'}`);
-  }
-  return parts.length ? parts.join(' ') : '0 seconds';
-}
 
 /** The delay before the attempt after attempt `tries` (see the header comment). */
 export function retryDelay(tries: number, intervalMs: number): number {
@@ -272,7 +263,7 @@ export class QueueManager {
   }
 
   private hostname(): string {
-    return this.settings().hostname.replace(/\.$/, '');
+    return withoutRootDot(this.settings().hostname);
   }
 
   /**
@@ -449,9 +440,15 @@ export class QueueManager {
     while (this.followUps.length) await Promise.all(this.followUps.splice(0).map((id) => this.begin(id, false)));
   }
 
-  /** Waits until nothing is being delivered. */
+  /**
+   * Waits until nothing is being delivered and nothing is held for delivery (arrival-hold.ts): a
+   * message that got 250 is then delivered, deferred or bounced, and whatever it caused (DSNs,
+   * list copies) too, since those are started before the attempt that causes them ends.
+   */
   async idle(): Promise<void> {
-    while (this.active.size) await Promise.all([...this.active.values()]);
+    while (this.active.size || this.arrivals.size) {
+      await Promise.all([...this.active.values(), this.arrivals.whenEmpty()]);
+    }
   }
 
   /** Stops timers and the watcher; waits for local deliveries, and up to `graceMs` for remote ones. */
@@ -645,9 +642,17 @@ export class QueueManager {
         if (!permanent) envelope.message = rcpt.status;
       }
       verbose?.(`${rcpt.mailbox ?? rcpt.address}... ${rcpt.status}`);
+      this.countAttempt(envelope, rcpt, 'local');
       this.logAttempt(envelope, rcpt, mailer, started);
       if (!(concludeNext && rcpt === recipients[recipients.length - 1])) await this.save(envelope);
     }
+  }
+
+  /** The dashboard's counters for one recipient's attempt: delivered (`sent` says where), or deferred. */
+  private countAttempt(envelope: QueuedEnvelope, rcpt: QueuedRecipient, sent: 'local' | 'relayed' | undefined): void {
+    const counters = this.opts.log.counters;
+    if (rcpt.state === 'sent' && sent) counters[sent]++;
+    else if (rcpt.state === 'pending') counters.deferral(envelope.id, `<${rcpt.address}>`, rcpt.status ?? 'Deferred');
   }
 
   /** sendmail's log line for one delivery attempt to one recipient. */
@@ -700,6 +705,7 @@ export class QueueManager {
         if (!result.permanent) envelope.message = rcpt.status;
       }
       this.opts.verbose?.(`${rcpt.address}... ${rcpt.status}`);
+      this.countAttempt(envelope, rcpt, undefined);
       this.logAttempt(envelope, rcpt, 'list', started);
       await this.save(envelope);
     }
@@ -764,6 +770,7 @@ export class QueueManager {
           rcpt.remoteMta = result.remoteMta;
           rcpt.state = result.ok ? 'sent' : result.permanent ? 'failed' : 'pending';
           if (rcpt.state === 'pending') envelope.message = result.status;
+          this.countAttempt(envelope, rcpt, 'relayed');
           this.opts.log.event(
             {
               qid: envelope.id,
@@ -877,7 +884,7 @@ export class QueueManager {
   ): Promise<string | undefined> {
     const { returnMs } = this.settings().queue;
     const received = Date.parse(envelope.receivedAt);
-    const dsn = buildDsn({
+    const dsn = await buildDsn({
       reportingMta: this.hostname(),
       envelope: { id: envelope.id, from: envelope.from, receivedAt: envelope.receivedAt, envid: envelope.envid, relay: envelope.relay },
       recipients: recipients.map((r) => ({
@@ -898,6 +905,7 @@ export class QueueManager {
     });
     const to = toPostmaster ? 'postmaster' : envelope.from;
     const id = await this.inject(dsn, to, toPostmaster ? 'postmaster' : 'bounce');
+    if (id && kind === 'failure') this.opts.log.counters.bounced++;
     this.opts.log.event({ qid: envelope.id, stat: `${id ?? 'NOQUEUE'}: DSN: ${kind === 'failure' ? (toPostmaster ? 'Return receipt to postmaster' : 'Return to sender') : kind === 'delay' ? 'Warning' : 'Return receipt'}` }, kind === 'success' ? 'info' : 'warn');
     return id;
   }

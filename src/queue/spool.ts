@@ -16,7 +16,6 @@
 
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { Journal, type JournaledMessage } from './journal.js';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id.js';
 
@@ -413,15 +412,4 @@ export class Spool {
     }
     return [...ids].sort();
   }
-}
-
-/** Copies a stream into a file handle, counting bytes. */
-export async function streamToFile(stream: Readable, handle: FileHandle): Promise<number> {
-  let size = 0;
-  for await (const chunk of stream) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    await handle.write(buf);
-  }
-  return size;
 }

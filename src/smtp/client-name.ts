@@ -10,16 +10,7 @@ import { nameFromText, nameKey } from '../dns/name.js';
 import type { ZoneSet } from '../dns/lookup.js';
 import { isRdataName } from '../dns/record.js';
 import type { ListenSpec } from '../config/settings.js';
-
-/**
- * An address as sendmail writes it in brackets (Received:, relay=, the EHLO greeting): an IPv4
- * address as it is (also when it came IPv4-mapped), an IPv6 address with RFC 5321's "IPv6:" tag.
- */
-export function addressLiteral(ip: string): string {
-  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
-  if (v4) return `[${v4}]`;
-  return ip.includes(':') ? `[IPv6:${ip}]` : `[${ip}]`;
-}
+import { addressText, withoutRootDot } from '../util/address-text.js';
 
 /** The reverse-lookup name of an address (in-addr.arpa / ip6.arpa). */
 export function reverseName(ip: string): string | undefined {
@@ -43,11 +34,7 @@ function zoneRecords(zones: ZoneSet, name: string, type: number): string[] | und
       const part = rr.rdata[0];
       return part && isRdataName(part) ? part.name : '';
     }
-    const bytes = rr.rdata[0] as Uint8Array;
-    if (type === TYPE.A) return Array.from(bytes).join('.');
-    const words: string[] = [];
-    for (let i = 0; i < 16; i += 2) words.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-    return words.join(':');
+    return addressText(rr.rdata[0] as Uint8Array);
   });
 }
 
@@ -87,7 +74,7 @@ export class ClientNamer {
         const addresses =
           zoneRecords(zones, canonical, type) ??
           (await this.external(() => (type === TYPE.A ? this.resolver!.resolve4(canonical) : this.resolver!.resolve6(canonical))));
-        if (addresses?.some((a) => sameAddress(a, plain))) return canonical.replace(/\.$/, '').toLowerCase();
+        if (addresses?.some((a) => sameAddress(a, plain))) return withoutRootDot(canonical).toLowerCase();
       }
     } catch {
       // a failed look-up leaves the client nameless, as sendmail shows it: [ip]

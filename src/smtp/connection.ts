@@ -12,7 +12,7 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { resolveLocal, isLocalDomain, domainOf, localPartOf } from './policy.js';
 import { HELP_TOPICS } from './help-topics.js';
-import { addressLiteral } from './client-name.js';
+import { addressLiteral, withoutRootDot } from '../util/address-text.js';
 
 /** What a connection needs from the server around it. */
 export interface ConnectionContext {
@@ -64,7 +64,7 @@ interface ConnectionInternals {
 const STATUS_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
 
 /** smtp-server's own error texts, as sendmail words them (with enhanced status codes). */
-const SMTP_SERVER_TEXTS: [RegExp, string][] = [
+export const SMTP_SERVER_TEXTS: [RegExp, string][] = [
   [/^Error: Bad sender address syntax/, '5.1.7 Bad sender address syntax'],
   [/^Error: Bad recipient address syntax/, '5.1.3 Bad recipient address syntax'],
   [/^Error: nested MAIL command/, '5.5.0 Sender already specified'],
@@ -123,7 +123,7 @@ export class MxConnection extends SMTPConnection {
   }
 
   private hostname(): string {
-    return this.context.snapshot().settings.hostname.replace(/\.$/, '');
+    return withoutRootDot(this.context.snapshot().settings.hostname);
   }
 
   // ---- greeting without the fixed pause

@@ -4,17 +4,7 @@
 // is never held in memory: only the header block is buffered, the rest streams through.
 
 import { Transform, type TransformCallback } from 'node:stream';
-
-/** RFC 5322 date-time, e.g. "Thu, 26 Nov 2026 01:06:42 +0000". */
-export function rfc5322Date(d: Date = new Date()): string {
-  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const offset = -d.getTimezoneOffset();
-  const sign = offset >= 0 ? '+' : '-';
-  const abs = Math.abs(offset);
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${days[d.getDay()]}, ${pad(d.getDate())} ${months[d.getMonth()]} ${d.getFullYear()} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`;
-}
+import { rfc5322Date } from '../util/dates.js';
 
 export interface HeaderEdits {
   /** The whole Received header (with its name), CRLF-folded, without the final CRLF. */

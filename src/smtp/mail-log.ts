@@ -4,6 +4,7 @@
 //   f5MApBg31866: ruleset=check_rcpt, arg1=<president@futuretg.com>, relay=ftosx1.futuretg.com [192.168.1.93], reject=550 5.2.1 <president@futuretg.com>... Mailbox disabled for this recipient
 
 import type { Logger } from '../log.js';
+import { MailCounters } from '../mail/counters.js';
 
 export interface MailEvent {
   qid?: string;
@@ -38,22 +39,17 @@ export function renderMailEvent(event: MailEvent): string {
 
 export type MailLogListener = (event: MailEvent & { msg: string }) => void;
 
+/** The mail log, and the counters the code that logs an event increments beside it. */
 export class MailLog {
-  constructor(private readonly log: Logger, private readonly listener?: MailLogListener) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly listener?: MailLogListener,
+    readonly counters: MailCounters = new MailCounters(),
+  ) {}
 
   event(event: MailEvent, level: 'info' | 'warn' | 'error' = 'info'): void {
     const msg = renderMailEvent(event);
     this.log[level]({ ...event, kind: 'mail' }, msg);
     this.listener?.({ ...event, msg });
   }
-}
-
-/** sendmail's delay format: [d+]hh:mm:ss. */
-export function formatDelay(ms: number): string {
-  const total = Math.max(0, Math.floor(ms / 1000));
-  const days = Math.floor(total / 86400);
-  const hh = String(Math.floor((total % 86400) / 3600)).padStart(2, '0');
-  const mm = String(Math.floor((total % 3600) / 60)).padStart(2, '0');
-  const ss = String(total % 60).padStart(2, '0');
-  return `${days > 0 ? `${days}+` : ''}${hh}:${mm}:${ss}`;
 }

@@ -7,6 +7,7 @@ import type { SpooledRecipient } from '../queue/spool.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { AccessAction, AccessMatch } from '../config/access.js';
 import { resolveListAddress } from '../lists/address.js';
+import { withoutRootDot } from '../util/address-text.js';
 
 export interface Client {
   /** IP address as seen (or as XCLIENT set it). */
@@ -38,7 +39,7 @@ export function replyText(r: Refusal): string {
 export function domainOf(address: string): string | undefined {
   const at = address.lastIndexOf('@');
   if (at < 0) return undefined;
-  return address.slice(at + 1).toLowerCase().replace(/\.$/, '');
+  return withoutRootDot(address.slice(at + 1).toLowerCase());
 }
 
 export function localPartOf(address: string): string {
@@ -47,12 +48,12 @@ export function localPartOf(address: string): string {
 }
 
 function bareHostname(snapshot: Snapshot): string {
-  return snapshot.settings.hostname.replace(/\.$/, '').toLowerCase();
+  return withoutRootDot(snapshot.settings.hostname).toLowerCase();
 }
 
 /** Domains we take mail for: local-host-names (class w), our own host name and localhost, as sendmail always does. */
 export function isLocalDomain(snapshot: Snapshot, domain: string): boolean {
-  const d = domain.toLowerCase().replace(/\.$/, '');
+  const d = withoutRootDot(domain.toLowerCase());
   return d === bareHostname(snapshot) || d === 'localhost' || snapshot.mail.localHostNames.has(d);
 }
 

@@ -11,13 +11,15 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { ListenSpec } from '../config/settings.js';
 import { MxConnection, mx, type ConnectionContext } from './connection.js';
 import { checkClient, checkRecipient, checkSender, clientMayRelay, expansionRecipients, replyText, type Client, type Refusal } from './policy.js';
-import { ClientNamer, addressLiteral } from './client-name.js';
-import { HeaderRewriter, rfc5322Date } from './headers.js';
+import { ClientNamer } from './client-name.js';
+import { HeaderRewriter } from './headers.js';
+import { rfc5322Date } from '../util/dates.js';
 import type { MailLog } from './mail-log.js';
 import { Spool, SpoolError, type DataSink, type SpooledRecipient } from '../queue/spool.js';
 import type { Readable, Transform } from 'node:stream';
 import { newQueueId } from '../queue/queue-id.js';
 import { listenError, type BoundEndpoint } from '../dns/server.js';
+import { addressLiteral, withoutRootDot } from '../util/address-text.js';
 
 export interface SmtpServiceOptions {
   snapshot(): Snapshot;
@@ -87,6 +89,7 @@ export class SmtpService {
   }
 
   private reject(session: SMTPServerSession, r: Refusal, arg1: string | undefined): SmtpError {
+    this.opts.log.counters.rejected++;
     this.opts.log.event({ qid: mx(session).qid, ruleset: r.ruleset, arg1, relay: this.relayField(session), reject: `${r.code} ${replyText(r)}` }, 'warn');
     return refusalError(r);
   }
@@ -94,7 +97,7 @@ export class SmtpService {
   private createServer(): MxSmtpServer {
     const settings = this.opts.snapshot().settings.smtp;
     const server = new MxSmtpServer({
-      name: this.opts.snapshot().settings.hostname.replace(/\.$/, ''),
+      name: withoutRootDot(this.opts.snapshot().settings.hostname),
       banner: 'mxbox',
       size: settings.maxMessageSize,
       rejectOversized: true,
@@ -181,10 +184,10 @@ export class SmtpService {
   /** Masquerading (sendmail's Dj): our own hosts' names become the mail domain, for mail our clients submit. */
   private masquerader(snapshot: Snapshot, session: SMTPServerSession): ((domain: string) => string) | undefined {
     if (!clientMayRelay(snapshot, this.client(session))) return undefined;
-    const target = snapshot.settings.domain.replace(/\.$/, '').toLowerCase();
-    const host = snapshot.settings.hostname.replace(/\.$/, '').toLowerCase();
+    const target = withoutRootDot(snapshot.settings.domain).toLowerCase();
+    const host = withoutRootDot(snapshot.settings.hostname).toLowerCase();
     return (domain: string) => {
-      const d = domain.toLowerCase().replace(/\.$/, '');
+      const d = withoutRootDot(domain.toLowerCase());
       return d === host || d.endsWith('.' + target) ? target : domain;
     };
   }
@@ -195,7 +198,7 @@ export class SmtpService {
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const masquerade = this.masquerader(snapshot, session);
     const from = masquerade && mailFrom.includes('@') ? mailFrom.replace(/@([^@]+)$/, (_m, d: string) => '@' + masquerade(d)) : mailFrom;
-    const hostname = snapshot.settings.hostname.replace(/\.$/, '');
+    const hostname = withoutRootDot(snapshot.settings.hostname);
     const qid = state.qid ?? newQueueId();
     const kept = (state.recipients ?? []).filter((r) => !r.discard);
 
@@ -203,6 +206,7 @@ export class SmtpService {
       // DISCARD: read the message, say 250, keep nothing (sendmail's semantics).
       await pipeline(stream, new Writable({ write: (_c, _e, cb) => cb() }));
       if (stream.sizeExceeded) throw new SmtpError(552, '5.3.4 Message size exceeds fixed maximum message size');
+      this.opts.log.counters.discarded++;
       this.opts.log.event({ qid, from: `<${from}>`, relay: this.relayField(session), stat: 'discarded' });
       return `${qid} Message accepted for delivery`;
     }
@@ -252,6 +256,7 @@ export class SmtpService {
       }
       throw err;
     }
+    this.opts.log.counters.accepted++;
     this.opts.log.event({
       qid: envelope.id,
       from: `<${from}>`,

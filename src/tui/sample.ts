@@ -9,9 +9,11 @@ import type { LogEntry } from '../log.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import type { IdentityFinding } from '../identity/rules.js';
-import { addressText, display } from '../identity/rules.js';
+import { display } from '../identity/rules.js';
+import { addressText } from '../util/address-text.js';
 import { TYPE } from '../dns/constants.js';
 import { nameKey } from '../dns/name.js';
+import { signedZoneReports, type SignedZoneReport } from '../dns/dnssec/report.js';
 
 /** DNS rcodes as DnsCounters.byRcode indexes them. */
 export const RCODE_NXDOMAIN = 3;
@@ -29,11 +31,12 @@ export interface CounterSample {
   deferred: number;
   bounced: number;
   relayed: number;
-  delivered: number;
+  local: number;
+  listPosts: number;
 }
 
-export type MailCountKey = 'accepted' | 'rejected' | 'deferred' | 'bounced' | 'relayed' | 'delivered';
-export const MAIL_KEYS: readonly MailCountKey[] = ['accepted', 'rejected', 'deferred', 'bounced', 'relayed', 'delivered'];
+export type MailCountKey = 'accepted' | 'rejected' | 'deferred' | 'bounced' | 'relayed' | 'local' | 'listPosts';
+export const MAIL_KEYS: readonly MailCountKey[] = ['accepted', 'rejected', 'deferred', 'bounced', 'relayed', 'local', 'listPosts'];
 
 export function takeSample(state: ApplianceState, at: number): CounterSample {
   const d = state.dns.counters;
@@ -49,7 +52,8 @@ export function takeSample(state: ApplianceState, at: number): CounterSample {
     deferred: m.deferred,
     bounced: m.bounced,
     relayed: m.relayed,
-    delivered: m.delivered,
+    local: m.local,
+    listPosts: m.listPosts,
   };
 }
 
@@ -112,6 +116,8 @@ export interface ZoneRow {
   serving: boolean;
   /** `file:line: message`, errors first. */
   problems: { text: string; severity: 'error' | 'warning' }[];
+  /** For a zone mxbox signs: key tags, expiry and the parent's DS, in one line. */
+  dnssec?: string;
 }
 
 export interface DashboardModel {
@@ -137,6 +143,9 @@ export interface DashboardModel {
     nxdomain: number;
     refused: number;
     dropped: number;
+    /** Response rate limiting: replies dropped and sent truncated (slipped). */
+    rateLimitDropped: number;
+    rateLimitSlipped: number;
     transfers: number;
     transfersRefused: number;
     notifies: number;
@@ -307,6 +316,7 @@ export class Sampler {
     this.history.push(takeSample(state, now.getTime()));
     const h = this.history;
     const zoneFiles = new Set(snapshot.zoneStatus.map((z) => z.file));
+    const signed = new Map(signedZoneReports(snapshot.zones).map((r) => [nameKey(r.origin), dnssecSummary(r)]));
     const zones: ZoneRow[] = snapshot.zoneStatus.map((z) => {
       const errors = z.problems.some((p) => p.severity === 'error');
       const serving = z.loaded;
@@ -320,6 +330,7 @@ export class Sampler {
         stale: z.stale === true,
         serving,
         problems: bySeverity(z.problems.map(problemRow)),
+        ...(signed.has(nameKey(z.origin)) ? { dnssec: signed.get(nameKey(z.origin)) } : {}),
       };
     });
     const configProblems = bySeverity(snapshot.problems.filter((p) => !zoneFiles.has(p.file)).map(problemRow));
@@ -351,6 +362,8 @@ export class Sampler {
         nxdomain: d.byRcode[RCODE_NXDOMAIN] ?? 0,
         refused: d.byRcode[RCODE_REFUSED] ?? 0,
         dropped: d.dropped,
+        rateLimitDropped: d.rateLimitDropped,
+        rateLimitSlipped: d.rateLimitSlipped,
         transfers: d.transfers,
         transfersRefused: d.transfersRefused,
         notifies: this.notifies,
@@ -377,4 +390,10 @@ export class Sampler {
       log: [...this.log],
     };
   }
+}
+
+/** One dashboard line for a signed zone. */
+function dnssecSummary(r: SignedZoneReport): string {
+  const parent = r.parent.kind === 'match' ? 'parent DS ok' : r.parent.kind === 'mismatch' ? 'parent DS MISMATCH' : r.parent.kind === 'no-ds' ? 'parent has no DS' : 'DS for the registrar: mxbox check';
+  return `DNSSEC ${r.mode} key ${r.keys.map((k) => k.tag).join('+')}  signatures until ${r.expires.toISOString().slice(0, 16).replace('T', ' ')}  ${parent}`;
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { digBatch } from '../helpers/dig.js';
 import { REPO_ROOT, runAppliance } from '../helpers/appliance.js';
+import { needs } from '../helpers/peers.js';
 
 function banner(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -21,7 +22,7 @@ function banner(port: number): Promise<string> {
   });
 }
 
-test('rename-host on a running appliance: dig and the banner show the new name within a second', async () => {
+test('rename-host on a running appliance: dig and the banner show the new name within a second', { skip: needs('dig') }, async () => {
   const box = await runAppliance({ sampleZones: true, sampleMailconf: true });
   try {
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {

@@ -4,24 +4,8 @@
 
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
+import { dnsQuery as query } from '../helpers/dns-query.js';
 
-function query(id: number, name: string, qtype: number): Buffer {
-  const labels = name.split('.').filter(Boolean);
-  const len = 12 + labels.reduce((a, l) => a + 1 + l.length, 0) + 1 + 4;
-  const b = Buffer.alloc(len);
-  b.writeUInt16BE(id, 0);
-  b.writeUInt16BE(0x0000, 2); // no RD
-  b.writeUInt16BE(1, 4);
-  let o = 12;
-  for (const l of labels) {
-    b[o++] = l.length;
-    o += b.write(l, o, 'ascii');
-  }
-  b[o++] = 0;
-  b.writeUInt16BE(qtype, o);
-  b.writeUInt16BE(1, o + 2);
-  return b;
-}
 
 export interface ProbeResult {
   sent: number;

@@ -17,6 +17,7 @@ import {
 } from '../../src/delivery/mbox.js';
 import { deliverLocal } from '../../src/delivery/local.js';
 import { run } from '../helpers/run.js';
+import { needs } from '../helpers/peers.js';
 
 
 let home: string;
@@ -115,7 +116,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('two messages appended: the reader lists both with their senders, subjects and dates', async () => {
+  test('two messages appended: the reader lists both with their senders, subjects and dates', { skip: needs('mail', 'python3') }, async () => {
     const mailDir = path.join(dir, 'two', 'mail'); // created on first delivery
     const t1 = new Date(2001, 10, 7, 11, 18, 31);
     const t2 = new Date(2026, 10, 26, 1, 6, 42);
@@ -166,7 +167,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     );
   });
 
-  test('the null sender is MAILER-DAEMON; a message without a final newline gets one', async () => {
+  test('the null sender is MAILER-DAEMON; a message without a final newline gets one', { skip: needs('mail') }, async () => {
     await deliverToMbox(dir, 'bounces', { envelopeFrom: '', data: Buffer.from('Subject: undeliverable\r\n\r\nno newline') });
     await deliverToMbox(dir, 'bounces', { envelopeFrom: '<>', data: Buffer.from('Subject: again\n\nx\n') });
     const list = await listing(path.join(dir, 'bounces'));
@@ -181,7 +182,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     assert.match(raw, /^From MAILER-DAEMON \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\nSubject: undeliverable\n\nno newline\n\nFrom /);
   });
 
-  test('body lines starting with From survive quoting and read back unchanged (mboxrd)', async () => {
+  test('body lines starting with From survive quoting and read back unchanged (mboxrd)', { skip: needs('mail') }, async () => {
     const body = [
       'Hi,',
       'From here on the course is done.',
@@ -219,7 +220,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     assert.ok(raw.includes(Buffer.from([0xe9, 0xff, 0x80, 0x0a, 0x0a])));
   });
 
-  test('20 concurrent deliveries to one mailbox all arrive whole (the dot-lock works)', async () => {
+  test('20 concurrent deliveries to one mailbox all arrive whole (the dot-lock works)', { skip: needs('mail', 'python3') }, async () => {
     const n = 20;
     // Large enough that interleaved writes would show.
     const bodyOf = (i: number): string => Array.from({ length: 400 }, (_, l) => `message ${i} line ${l} ${'x'.repeat(60)}`).join('\n') + '\n';
@@ -246,7 +247,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     await assert.rejects(access(`${mbox}.lock`), 'lock removed');
   });
 
-  test('a held lock makes delivery wait, and it succeeds once the lock is released', async (t) => {
+  test('a held lock makes delivery wait, and it succeeds once the lock is released', { skip: needs('mail') }, async (t) => {
     const mbox = path.join(dir, 'held');
     // The lock of a live process (another user's sleep would do as well).
     const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
@@ -280,7 +281,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     await access(`${mbox}.lock`);
   });
 
-  test('a stale lock (older than 5 minutes) is broken', async () => {
+  test('a stale lock (older than 5 minutes) is broken', { skip: needs('mail') }, async () => {
     const mbox = path.join(dir, 'stale');
     await writeFile(`${mbox}.lock`, '99999\n');
     const old = new Date(Date.now() - 10 * 60_000);
@@ -295,7 +296,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     await assert.rejects(access(`${mbox}.lock`));
   });
 
-  test('the lock of a dead process is broken at once, not after 5 minutes', async () => {
+  test('the lock of a dead process is broken at once, not after 5 minutes', { skip: needs('mail') }, async () => {
     const mbox = path.join(dir, 'deadowner');
     await writeFile(`${mbox}.lock`, `${await deadPid()}\n`);
     const t0 = Date.now();
@@ -313,7 +314,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     await access(`${mbox}.lock`);
   });
 
-  test('a lock naming our own pid but older than this process (a restarted pid 1) is broken', async () => {
+  test('a lock naming our own pid but older than this process (a restarted pid 1) is broken', { skip: needs('mail') }, async () => {
     const mbox = path.join(dir, 'samepid');
     await writeFile(`${mbox}.lock`, `${process.pid}\n`);
     const before = new Date(performance.timeOrigin - 10_000);
@@ -324,7 +325,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     assert.deepEqual((await listing(mbox)).map((m) => m.subject), ['same pid']);
   });
 
-  test('a writer killed inside its append: the next delivery cuts the half entry away', async () => {
+  test('a writer killed inside its append: the next delivery cuts the half entry away', { skip: needs('mail', 'python3') }, async () => {
     const mbox = path.join(dir, 'halfway');
     await deliverToMbox(dir, 'halfway', { envelopeFrom: 'a@b', data: message('first', 'whole\n') });
     const size = (await stat(mbox)).size;
@@ -339,7 +340,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     assert.deepEqual((await pythonMbox(mbox)).map((m) => m.subject), ['first', 'second']);
   });
 
-  test('a lock without the size note (another program\'s) is broken, and nothing is cut', async () => {
+  test('a lock without the size note (another program\'s) is broken, and nothing is cut', { skip: needs('mail') }, async () => {
     const mbox = path.join(dir, 'foreign');
     await deliverToMbox(dir, 'foreign', { envelopeFrom: 'a@b', data: message('kept', 'ok\n') });
     await writeFile(`${mbox}.lock`, `${await deadPid()}\n`);
@@ -362,7 +363,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     assert.deepEqual((await readdir(sub)).sort(), [`john.lock.${live.pid}.3`, 'peter.lock']);
   });
 
-  test('a write that fails midway leaves no half message (mailbox truncated back)', async () => {
+  test('a write that fails midway leaves no half message (mailbox truncated back)', { skip: needs('mail') }, async () => {
     // A file-size limit (ulimit -f, in 1024-byte blocks) makes the one write come up short, as a
     // full disk does; the child process reports what it got.
     const mboxUrl = new URL('../../src/delivery/mbox.js', import.meta.url).href;
@@ -388,7 +389,7 @@ describe('mbox delivery read back by mailutils mail', () => {
     await assert.rejects(access(`${mbox}.lock`), 'unlocked after the failure');
   });
 
-  test('deliverLocal with mbox appends to the mbox file', async () => {
+  test('deliverLocal with mbox appends to the mbox file', { skip: needs('mail') }, async () => {
     await deliverLocal('mbox', dir, 'vialocal', { envelopeFrom: 'a@b', data: message('local', 'x\n') }, 'mail.example');
     assert.deepEqual(
       (await listing(path.join(dir, 'vialocal'))).map((m) => m.subject),

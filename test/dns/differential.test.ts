@@ -70,6 +70,7 @@ import { startAppliance } from '../../src/supervisor.js';
 import { digBatch, type DigResult } from '../helpers/dig.js';
 import { namedPath, startNamed } from '../helpers/named.js';
 import { freePort } from '../helpers/ports.js';
+import { needs } from '../helpers/peers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -87,16 +88,6 @@ const ZONES = ['futuretg.com', '186.204.80.in-addr.arpa', 'example.test'].map((o
   origin,
   file: path.join(FIXTURES, `${origin}.zone`),
 }));
-
-function haveBind(): boolean {
-  try {
-    execFileSync('dig', ['-v'], { stdio: 'ignore' });
-    execFileSync(namedPath(), ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Queries
@@ -584,7 +575,7 @@ const BIND_FACTS: { q: string; fact: string; holds(r: DigResult): boolean }[] = 
   { q: 'futuretg.com. MX', fact: 'the seed\'s zone (no $TTL) serves TTL 432000, the SOA MINIMUM', holds: (r) => / 432000 IN MX 10 mail8191\.futuretg\.com\.$/.test(r.answer[0] ?? '') },
 ];
 
-const skip = !haveBind() && !process.env.CI ? 'BIND (named) and dig are not installed: apt-get install bind9 bind9-dnsutils (.ci/run does)' : false;
+const skip = needs('dig', 'named');
 
 test('mxbox answers like BIND 9 on the same zone files', { skip, timeout: 10 * 60_000 }, async (t) => {
   const named = await startNamed({ zones: ZONES });

@@ -10,8 +10,9 @@ import { digBatch } from '../helpers/dig.js';
 import { freePort } from '../helpers/ports.js';
 import { startNamed } from '../helpers/named.js';
 import { runAppliance } from '../helpers/appliance.js';
+import { needs } from '../helpers/peers.js';
 
-test('BIND as a secondary gets the new version after a save, by NOTIFY and zone transfer', async () => {
+test('BIND as a secondary gets the new version after a save, by NOTIFY and zone transfer', { skip: needs('dig', 'named') }, async () => {
   const secondaryPort = await freePort();
   const box = await runAppliance({
     sampleZones: true,

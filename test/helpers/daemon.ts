@@ -20,15 +20,18 @@ export interface Daemon {
 export interface DaemonOptions {
   /** Shell commands run before the program, e.g. `ulimit -f 256` (a limit in 1 KiB blocks). */
   shellPrefix?: string;
+  /** Extra environment for the program. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Starts mxbox; `track` gets the child so the caller's `after` can kill what is left. */
 export function startDaemon(dir: string, track: ChildProcess[], options: DaemonOptions = {}): Promise<Daemon> {
   return new Promise((resolve, reject) => {
     const args = [CLI, 'start', '--config', dir, '--no-tui'];
+    const env = { ...process.env, ...options.env };
     const child = options.shellPrefix
-      ? spawn('bash', ['-c', `${options.shellPrefix} && exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      ? spawn('bash', ['-c', `${options.shellPrefix} && exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     track.push(child);
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     const lines: string[] = [];

@@ -1,11 +1,12 @@
 // Starts BIND's named (Debian bind9) on loopback for differential tests: a fresh temp dir, a
 // named.conf serving the given zone files as primaries, foreground (-g) so its log is our stderr.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.js';
+import { which } from './peers.js';
 
 export interface NamedZone {
   origin: string;
@@ -45,10 +46,9 @@ export interface NamedServer {
   stop(): Promise<void>;
 }
 
-/** Where named is: root's PATH has /usr/sbin, a user's often does not. */
+/** Where named is: root's PATH has /usr/sbin, a user's often does not (peers.ts looks in both). */
 export function namedPath(): string {
-  for (const p of ['/usr/sbin/named', '/usr/local/sbin/named']) if (existsSync(p)) return p;
-  return 'named';
+  return which('named') ?? 'named';
 }
 
 const running = new Set<{ child: ChildProcess; dir: string }>();
@@ -155,7 +155,8 @@ ${zoneLines.join('\n')}
   });
 
   const cleanup = async (): Promise<void> => {
-    if (!exited) {
+    // A program that never started (ENOENT) emits no 'exit': waiting for one would hang the test.
+    if (!exited && !spawnError) {
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 3000);
       await exitPromise;

@@ -30,7 +30,12 @@ export const PEERS = {
 export type Peer = keyof typeof PEERS;
 
 // sbin directories too: named, nsd, postfix and unbound live there and a user's PATH often lacks them.
-const SEARCH = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+// MXBOX_PEER_PATH (directories as in PATH) replaces the whole search, so a run can hide every peer,
+// sbin ones included, and prove that a machine with Node alone passes (.ci/without-peers).
+const SEARCH =
+  process.env.MXBOX_PEER_PATH !== undefined
+    ? process.env.MXBOX_PEER_PATH.split(path.delimiter)
+    : [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
 
 /** Full path of a program on PATH or in an sbin directory, or null. */
 export function which(program: string): string | null {

@@ -15,6 +15,7 @@ import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { swaks, swaksTo, replyTo, replyToDot, eventually, type SwaksResult } from '../helpers/swaks.js';
 import type { MailLogListener } from '../../src/smtp/mail-log.js';
 import { parseMessage, headerValue, decodeWords, plainText } from '../../src/lists/message.js';
+import { needs } from '../helpers/peers.js';
 
 type LogEvent = Parameters<MailLogListener>[0];
 
@@ -82,9 +83,11 @@ async function members(): Promise<string> {
   return readFile(path.join(app.dir, 'mailconf/lists/team/members'), 'utf8');
 }
 
-/** Lets the queue settle, then the mailboxes are read for what must NOT have arrived. */
+/**
+ * Waits for the queue to be done with everything that got 250 (held arrivals included) and with
+ * what that caused, so the mailboxes can be read for what must NOT have arrived.
+ */
 async function settle(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1000));
   await app.app.deliveriesIdle();
 }
 
@@ -103,7 +106,7 @@ describe('mailing lists through SMTP', () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  it('RCPT accepts every list address', async () => {
+  it('RCPT accepts every list address', { skip: needs('swaks') }, async () => {
     for (const to of ['team@futuretg.com', 'team-request@futuretg.com', 'team-owner@mail8191.futuretg.com', 'team-bounces+john=futuretg.com@futuretg.com']) {
       const r = await swaks([...swaksTo(app.smtpPort), '--from', 'root@futuretg.com', '--to', to, '--quit-after', 'RCPT']);
       assert.equal(replyTo(r, 'RCPT TO').code, 250, show(r));
@@ -112,7 +115,7 @@ describe('mailing lists through SMTP', () => {
     assert.equal(replyTo(r, 'RCPT TO').code, 550, show(r));
   });
 
-  it('subscribe → confirm → welcome → a post reaches all members once, with the headers → unsubscribe → goodbye', async () => {
+  it('subscribe → confirm → welcome → a post reaches all members once, with the headers → unsubscribe → goodbye', { skip: needs('swaks') }, async () => {
     const r = await send('peter@futuretg.com', 'team-request@futuretg.com', 'subscribe', 'subscribe');
     assert.match(replyToDot(r).text, /Message accepted for delivery/);
     const request = await waitFor('peter', /^confirm [0-9a-f]{32}$/);
@@ -163,7 +166,7 @@ describe('mailing lists through SMTP', () => {
     assert.equal((await mailbox('peter')).filter((m) => /After peter left/.test(m.subject)).length, 0);
   });
 
-  it('a forged subscription adds nobody', async () => {
+  it('a forged subscription adds nobody', { skip: needs('swaks') }, async () => {
     // peter asks to subscribe root: the token goes to root, not to peter.
     const before = await members();
     await send('peter@futuretg.com', 'team-request@futuretg.com', 'subscribe root@futuretg.com', 'subscribe root@futuretg.com');
@@ -182,7 +185,7 @@ describe('mailing lists through SMTP', () => {
     assert.equal(await members(), before);
   });
 
-  it('a non-member post to a members-only list is held for the owners', async () => {
+  it('a non-member post to a members-only list is held for the owners', { skip: needs('swaks') }, async () => {
     await send('root@futuretg.com', 'team@futuretg.com', 'Not a member', 'Can I post?');
     const notice = await waitFor('tony', /^team post from root@futuretg\.com requires approval$/);
     assert.match(notice.raw, /Content-Type: message\/rfc822/i);
@@ -198,7 +201,7 @@ describe('mailing lists through SMTP', () => {
     await waitFor('mary', /^\[team\] Not a member$/);
   });
 
-  it('VERP bounces disable a member after bounce_threshold; the owners are told', async () => {
+  it('VERP bounces disable a member after bounce_threshold; the owners are told', { skip: needs('swaks') }, async () => {
     const dsn = (n: number): string =>
       [
         'From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>',

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { DEFAULT_TOML, runAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import type { MailEvent } from '../../src/smtp/mail-log.js';
 import { formatQueue, MAILQ_HEADER } from '../../src/commands/mailq.js';
-import { retryDelay, humanDuration, type QueuedEnvelope } from '../../src/queue/manager.js';
+import { retryDelay, type QueuedEnvelope } from '../../src/queue/manager.js';
+import { humanDuration } from '../../src/util/durations.js';
 import { sendSmtp, waitFor } from './smtp-client.js';
 
 function toml(queue: { interval: string; warn: string; return: string }): string {
@@ -116,7 +117,7 @@ describe('delay warning and bounce (interval 1s, warn 2s, return 4s)', () => {
     }, 5000, "the delay warning"))!;
     const warnedAfter = Date.now() - started;
     assert.ok(warnedAfter >= 1900, `warning after ${warnedAfter} ms`);
-    // dsn.ts words the age in minutes at least ("past 1 minute" for 2 s), as sendmail's pintvl would for real durations.
+    // The queue's warn time in sendmail's pintvl words (src/util/durations.ts): "past 2 seconds" here.
     assert.match(warning!, /^Subject: Warning: could not send message for past \d+ (second|minute|hour|day)s?$/m);
     assert.match(warning!, /^Return-Path: <>$/m);
     assert.match(warning!, /^From: Mail Delivery Subsystem <MAILER-DAEMON@mail8191\.futuretg\.com>$/m);
@@ -137,7 +138,8 @@ describe('delay warning and bounce (interval 1s, warn 2s, return 4s)', () => {
     assert.match(bounce, /^Subject: slow$/m, 'the original is returned');
 
     await waitFor(async () => (await queueFiles(app)).length === 0, 2000, 'an empty queue');
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // An empty queue and an idle manager: nothing is left that could send another message.
+    await app.app.deliveriesIdle();
     const final = await messages(app, 'root');
     assert.equal(final.length, 2, 'one warning and one bounce, nothing more');
     assert.equal(final.filter((m) => /^Subject: Warning:/m.test(m)).length, 1);
@@ -188,7 +190,7 @@ describe('bounces are never bounced', () => {
     assert.match(notice!, /^To: postmaster@mail8191\.futuretg\.com$/m);
     assert.match(notice!, /^Return-Path: <>$/m);
     await waitFor(async () => (await queueFiles(app)).length === 0, 3000, 'an empty queue');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await app.app.deliveriesIdle();
     assert.equal((await messages(app, 'root')).length, 1);
     assert.equal((await messages(app, 'ghost')).length, 0);
   });
@@ -203,7 +205,7 @@ describe('bounces are never bounced', () => {
     // tony fails at 2 s: to postmaster (root, blocked too), which fails 2 s later: dropped.
     await waitFor(() => events.some((e) => /double bounce to postmaster failed: dropped/.test(e.stat ?? '')), 8000, 'the drop');
     await waitFor(async () => (await queueFiles(app)).length === 0, 3000, 'an empty queue');
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await app.app.deliveriesIdle();
     assert.deepEqual(await queueFiles(app), [], 'nothing new queued');
     const dsns = events.filter((e) => /DSN:/.test(e.stat ?? ''));
     assert.equal(dsns.length, 1, `one DSN (the postmaster copy): ${dsns.map((e) => e.stat).join(' | ')}`);

@@ -10,6 +10,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { swaks, swaksTo, replyTo, smtpTalk, smtpToml, type SwaksResult, type SmtpReply } from '../helpers/swaks.js';
+import { needs } from '../helpers/peers.js';
 
 const OUTSIDE = '203.0.113.9';
 
@@ -51,102 +52,102 @@ describe('open-relay battery from a client with no RELAY', () => {
     await r?.stop();
   });
 
-  test('plain relay to another domain: 550 5.7.1 Relaying denied', async () => {
+  test('plain relay to another domain: 550 5.7.1 Relaying denied', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user@example.org');
     assert.equal(rcpt.text, '550 5.7.1 <user@example.org>... Relaying denied', show(res));
   });
 
-  test('percent hack: user%example.org@futuretg.com', async () => {
+  test('percent hack: user%example.org@futuretg.com', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user%example.org@futuretg.com');
     assertRefused(rcpt, res);
   });
 
-  test('percent hack to the mail host: user%example.org@mail8191.futuretg.com', async () => {
+  test('percent hack to the mail host: user%example.org@mail8191.futuretg.com', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user%example.org@mail8191.futuretg.com');
     assertRefused(rcpt, res);
   });
 
-  test('bang path: example.org!user@futuretg.com', async () => {
+  test('bang path: example.org!user@futuretg.com', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'example.org!user@futuretg.com');
     assertRefused(rcpt, res);
   });
 
-  test('bare bang path: example.org!user', async () => {
+  test('bare bang path: example.org!user', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'example.org!user');
     assertRefused(rcpt, res);
   });
 
-  test('source route: <@futuretg.com:user@example.org>', async () => {
+  test('source route: <@futuretg.com:user@example.org>', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, '@futuretg.com:user@example.org');
     assertRefused(rcpt, res);
   });
 
-  test('source route through two of our names: <@mail8191.futuretg.com,@futuretg.com:user@example.org>', async () => {
+  test('source route through two of our names: <@mail8191.futuretg.com,@futuretg.com:user@example.org>', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, '@mail8191.futuretg.com,@futuretg.com:user@example.org');
     assertRefused(rcpt, res);
   });
 
-  test('quoted local part with @: <"user@example.org"@futuretg.com>', async () => {
+  test('quoted local part with @: <"user@example.org"@futuretg.com>', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, '"user@example.org"@futuretg.com');
     assertRefused(rcpt, res);
   });
 
-  test('quoted local part with %: <"user%example.org"@futuretg.com>', async () => {
+  test('quoted local part with %: <"user%example.org"@futuretg.com>', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, '"user%example.org"@futuretg.com');
     assertRefused(rcpt, res);
   });
 
-  test('unqualified recipient: <user>', async () => {
+  test('unqualified recipient: <user>', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user');
     assertRefused(rcpt, res);
   });
 
-  test('IP literal: <user@[203.0.113.50]>', async () => {
+  test('IP literal: <user@[203.0.113.50]>', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user@[203.0.113.50]');
     assertRefused(rcpt, res);
   });
 
-  test('IP literal with a percent hack: <user%example.org@[203.0.113.50]>', async () => {
+  test('IP literal with a percent hack: <user%example.org@[203.0.113.50]>', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user%example.org@[203.0.113.50]');
     assertRefused(rcpt, res);
   });
 
-  test('our own domain as sender from outside: MAIL FROM:<tony@futuretg.com>, RCPT TO:<user@example.org>', async () => {
+  test('our own domain as sender from outside: MAIL FROM:<tony@futuretg.com>, RCPT TO:<user@example.org>', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user@example.org', 'tony@futuretg.com');
     assertRefused(rcpt, res);
   });
 
-  test('the mail host as sender from outside: MAIL FROM:<root@mail8191.futuretg.com>', async () => {
+  test('the mail host as sender from outside: MAIL FROM:<root@mail8191.futuretg.com>', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user@example.org', 'root@mail8191.futuretg.com');
     assertRefused(rcpt, res);
   });
 
-  test('the null sender from outside: MAIL FROM:<>, RCPT TO:<user@example.org>', async () => {
+  test('the null sender from outside: MAIL FROM:<>, RCPT TO:<user@example.org>', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user@example.org', '<>');
     assertRefused(rcpt, res);
   });
 
-  test('uppercase domain: user@EXAMPLE.ORG', async () => {
+  test('uppercase domain: user@EXAMPLE.ORG', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user@EXAMPLE.ORG');
     assertRefused(rcpt, res);
   });
 
-  test('trailing-dot domain: user@example.org.', async () => {
+  test('trailing-dot domain: user@example.org.', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user@example.org.');
     assertRefused(rcpt, res);
   });
 
-  test('uppercase and trailing dot: user@EXAMPLE.ORG.', async () => {
+  test('uppercase and trailing dot: user@EXAMPLE.ORG.', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user@EXAMPLE.ORG.');
     assertRefused(rcpt, res);
   });
 
-  test('a domain that merely ends in ours: user@evilfuturetg.com', async () => {
+  test('a domain that merely ends in ours: user@evilfuturetg.com', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user@evilfuturetg.com');
     assertRefused(rcpt, res);
   });
 
-  test('our domain as a label inside another: user@futuretg.com.example.org', async () => {
+  test('our domain as a label inside another: user@futuretg.com.example.org', { skip: needs('swaks') }, async () => {
     const { res, rcpt } = await outsideRcpt(port, 'user@futuretg.com.example.org');
     assertRefused(rcpt, res);
   });
@@ -194,7 +195,7 @@ describe('controls: the same recipients from a RELAY client (192.168.1.93, ftosx
     await r?.stop();
   });
 
-  test('user@example.org is accepted for relaying: 250 2.1.5 Recipient ok', async () => {
+  test('user@example.org is accepted for relaying: 250 2.1.5 Recipient ok', { skip: needs('swaks') }, async () => {
     const res = await swaks([
       ...swaksTo(r.smtpPort),
       '--ehlo', 'ftosx1.futuretg.com',
@@ -207,7 +208,7 @@ describe('controls: the same recipients from a RELAY client (192.168.1.93, ftosx
     assert.equal(replyTo(res, 'RCPT TO:').text, '250 2.1.5 <user@example.org>... Recipient ok', show(res));
   });
 
-  test('from localhost too', async () => {
+  test('from localhost too', { skip: needs('swaks') }, async () => {
     const res = await swaks([...swaksTo(r.smtpPort), '--from', 'root@futuretg.com', '--to', 'user@EXAMPLE.ORG', '--quit-after', 'RCPT']);
     assert.equal(replyTo(res, 'RCPT TO:').text, '250 2.1.5 <user@EXAMPLE.ORG>... Recipient ok', show(res));
   });

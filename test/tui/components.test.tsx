@@ -225,7 +225,7 @@ test('rates: queries/s, NXDOMAIN and REFUSED per second from samples; SMTP count
   assert.equal(later.dns.qps, 0);
 
   const h = new History();
-  h.push({ at: 0, queries: 0, tcpQueries: 0, nxdomain: 0, refused: 0, accepted: 0, rejected: 0, deferred: 0, bounced: 0, relayed: 0, delivered: 0 });
+  h.push({ at: 0, queries: 0, tcpQueries: 0, nxdomain: 0, refused: 0, accepted: 0, rejected: 0, deferred: 0, bounced: 0, relayed: 0, local: 0, listPosts: 0 });
   assert.equal(h.perSecond('queries'), 0, 'one sample: no rate yet');
 });
 

@@ -4,24 +4,16 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { makeConfigDir, REPO_ROOT } from '../helpers/appliance.js';
+import { needs } from '../helpers/peers.js';
 
 const run = promisify(execFile);
 const SOCKET = `mxbox-test-${process.pid}`;
 const SESSION = 'mxbox';
-
-function hasTmux(): boolean {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const tmux = async (...args: string[]): Promise<string> => (await run('tmux', ['-L', SOCKET, ...args])).stdout;
 /** The screen, with colours (SGR sequences) when `colours`. */
@@ -55,7 +47,7 @@ function row(screen: string, text: RegExp): string {
 const GREEN = '\x1b[32m';
 const RED = '\x1b[31m';
 
-test('mxbox start on a terminal: zones, identity, a broken and fixed zone file, q exits 0', { skip: hasTmux() ? false : 'tmux is not installed' }, async () => {
+test('mxbox start on a terminal: zones, identity, a broken and fixed zone file, q exits 0', { skip: needs('tmux') }, async () => {
   dir = await makeConfigDir({ sampleZones: true, sampleMailconf: true });
   const status = path.join(dir, 'exit-status');
   const cli = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');

@@ -46,7 +46,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
+#include "query.h"
+#include "rrl.h"
 
 #define BATCH 64
 #define IN_SLOT 4096
@@ -54,13 +57,13 @@
 #define MAX_THREADS 4
 // Questions waiting for JavaScript; beyond this a datagram is dropped, as a full socket buffer would.
 #define MISS_QUEUE 1024
-// The longest query the cache looks at (a full name, a question and an OPT record fit).
-#define MAX_CACHED_QUERY 300
 #define COUNTER_STRIDE 24 /* doubles: 192 bytes, its own cache lines per thread */
 #define C_HITS 0
 #define C_RCODE 1
 #define C_MISSES 17
 #define C_MISS_DROPPED 18
+#define C_RRL_DROPPED 19 /* replies rate limiting dropped (or would have, with log-only) */
+#define C_RRL_SLIPPED 20 /* replies it sent truncated instead (or would have) */
 
 // ---------------------------------------------------------------------------------------------
 // The reply cache: a set-associative hash table, WAYS entries per bucket, a lock per stripe of
@@ -73,9 +76,12 @@
 
 typedef struct {
   uint64_t hash;
-  uint16_t key_len;   // query bytes after the ID
+  uint16_t key_len;   // cache_key() of the query
   uint16_t reply_len; // reply bytes after the ID
   uint8_t rcode;
+  uint8_t rrl_kind;   // rrl_classify() of the reply: what rate limiting counts it as
+  uint16_t qtype;
+  uint64_t rrl_name;  // and the name it counts it for
   uint8_t data[];     // key, then reply
 } cache_entry;
 
@@ -154,10 +160,19 @@ static void cache_free(reply_cache *c) {
   for (int i = 0; i < STRIPES; i++) pthread_mutex_destroy(&c->locks[i]);
 }
 
-/** Copies the cached reply for query q (len bytes) into out with q's ID; its length, or 0. */
-static int cache_lookup(reply_cache *c, const uint8_t *q, size_t len, uint8_t *out, uint8_t *rcode) {
-  const uint8_t *key = q + 2;
-  size_t key_len = len - 2;
+/**
+ * Copies the cached reply for `key` into out with query q's ID, q's spelling of the question
+ * name (0x20: names compressed to the question follow it) and q's client cookie; its length, or
+ * 0. The server cookie is the caller's to fill in.
+ */
+typedef struct {
+  uint8_t rcode;
+  uint8_t rrl_kind;
+  uint16_t qtype;
+  uint64_t rrl_name;
+} reply_meta;
+
+static int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, reply_meta *meta) {
   uint64_t h = hash_bytes(key, key_len);
   uint32_t b = (uint32_t)h & (BUCKETS - 1);
   pthread_mutex_t *lock = &c->locks[b % STRIPES];
@@ -167,29 +182,36 @@ static int cache_lookup(reply_cache *c, const uint8_t *q, size_t len, uint8_t *o
   for (int w = 0; w < WAYS; w++) {
     cache_entry *e = set[w];
     if (e && e->hash == h && e->key_len == key_len && memcmp(e->data, key, key_len) == 0) {
-      out[0] = q[0];
-      out[1] = q[1];
       memcpy(out + 2, e->data + key_len, e->reply_len);
-      *rcode = e->rcode;
+      meta->rcode = e->rcode;
+      meta->rrl_kind = e->rrl_kind;
+      meta->qtype = e->qtype;
+      meta->rrl_name = e->rrl_name;
       found = 2 + e->reply_len;
       break;
     }
   }
   pthread_mutex_unlock(lock);
+  if (!found) return 0;
+  out[0] = q[0];
+  out[1] = q[1];
+  memcpy(out + 12, q + 12, info->name_end - 12);
+  if (info->cookie_at >= 0) memcpy(out + found - 24, q + info->cookie_at, 8);
   return found;
 }
 
-static void cache_insert(reply_cache *c, const uint8_t *q, size_t qlen, const uint8_t *r, size_t rlen) {
-  size_t key_len = qlen - 2, reply_len = rlen - 2;
+static void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen) {
+  size_t reply_len = rlen - 2;
   size_t size = sizeof(cache_entry) + key_len + reply_len;
   if (atomic_load(&c->total) + size > CACHE_BUDGET) return; // full: serve on, cache nothing more
   cache_entry *e = malloc(size);
   if (!e) return;
-  e->hash = hash_bytes(q + 2, key_len);
+  e->hash = hash_bytes(key, key_len);
   e->key_len = (uint16_t)key_len;
   e->reply_len = (uint16_t)reply_len;
   e->rcode = r[3] & 0x0f;
-  memcpy(e->data, q + 2, key_len);
+  e->rrl_kind = (uint8_t)rrl_classify(r, rlen, &e->rrl_name, &e->qtype);
+  memcpy(e->data, key, key_len);
   memcpy(e->data + key_len, r + 2, reply_len);
   uint32_t b = (uint32_t)e->hash & (BUCKETS - 1);
   pthread_mutex_t *lock = &c->locks[b % STRIPES];
@@ -215,30 +237,6 @@ static void cache_insert(reply_cache *c, const uint8_t *q, size_t qlen, const ui
   free(old);
 }
 
-/**
- * Whether the reply to this query may come from the cache: a plain query whose bytes say
- * everything the reply depends on. Header: QR 0, opcode QUERY, QDCOUNT 1, ANCOUNT 0, NSCOUNT 0,
- * ARCOUNT 0 or 1; an uncompressed name; then nothing, or exactly an OPT record (root owner,
- * version 0, no options).
- */
-static int cacheable_query(const uint8_t *q, size_t len) {
-  if (len < 17 || len > MAX_CACHED_QUERY) return 0;
-  if ((q[2] & 0xf8) != 0) return 0; // QR and opcode
-  if (q[4] != 0 || q[5] != 1 || q[6] || q[7] || q[8] || q[9] || q[10] != 0 || q[11] > 1) return 0;
-  size_t p = 12;
-  while (p < len && q[p] != 0) {
-    if (q[p] & 0xc0) return 0; // a pointer or an extended label type
-    p += 1 + q[p];
-  }
-  p += 1 + 4; // root label, QTYPE, QCLASS
-  if (q[11] == 0) return p == len;
-  // OPT: owner root (0), TYPE 41, CLASS (payload), TTL (ext rcode, version, flags), RDLEN 0.
-  if (p + 11 != len) return 0;
-  if (q[p] != 0 || q[p + 1] != 0 || q[p + 2] != 41) return 0;
-  if (q[p + 6] != 0) return 0; // EDNS version
-  return q[p + 9] == 0 && q[p + 10] == 0;
-}
-
 static int cacheable_reply(const uint8_t *r, size_t len) {
   if (len < 12 || len > OUT_SLOT) return 0;
   int rcode = r[3] & 0x0f;
@@ -247,6 +245,10 @@ static int cacheable_reply(const uint8_t *r, size_t len) {
 
 // ---------------------------------------------------------------------------------------------
 // The socket, its receiver threads and the queue of questions for JavaScript.
+
+// outputFlags[i], set by JavaScript: the reply ends with a COOKIE option whose server cookie
+// the addon fills in (JavaScript does not know the client's address).
+#define OUT_FLAG_COOKIE 1
 
 typedef struct batch_socket batch_socket;
 
@@ -296,6 +298,16 @@ struct batch_socket {
   int main_seen, main_hits;
   receiver *receivers[MAX_THREADS];
   reply_cache cache;
+  // Response rate limiting: the configuration (NULL: off) and the accounts. Configurations are
+  // swapped whole and kept until close, so a thread may go on reading the one it loaded.
+  _Atomic(rrl_config *) rrl_config;
+  rrl_config *rrl_retired[64];
+  int rrl_retired_count;
+  rrl_table rrl;
+  // The SipHash key of server cookies (setCookieSecret). Written on the JavaScript thread at a
+  // reload while receivers may read it: a cookie made during the copy is at worst invalid, and a
+  // client whose cookie is refused just gets a fresh one (BIND 9.18 never refuses for it).
+  uint8_t cookie_secret[16];
   double *counters; // (threads + 1) * COUNTER_STRIDE; the last row is the JavaScript thread's
   // Misses waiting for JavaScript: a ring guarded by queue_lock.
   pthread_mutex_t queue_lock;
@@ -315,6 +327,7 @@ struct batch_socket {
   uint8_t *out;
   int32_t *in_len;
   int32_t *out_len;
+  int32_t *out_flags;
   uint8_t from_cache[BATCH];
   struct mmsghdr rmsgs[BATCH];
   struct iovec riov[BATCH];
@@ -362,6 +375,75 @@ static void send_batch(int fd, struct mmsghdr *msgs, int m) {
   }
 }
 
+/**
+ * The reply to query q (len bytes) from the cache into out, with its client's ID, spelling and
+ * cookie: its length, or 0 when the cache cannot answer it. Fills info and meta on a hit.
+ */
+static int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struct sockaddr_storage *from, uint8_t *out, query_info *info, reply_meta *meta, uint32_t now) {
+  if (!read_cacheable_query(q, len, info)) return 0;
+  uint8_t key[MAX_CACHE_KEY];
+  size_t key_len = cache_key(q, info, key);
+  int rlen = cache_lookup(&s->cache, key, key_len, q, info, out, meta);
+  if (rlen > 0 && info->cookie_at >= 0) {
+    uint8_t addr[16];
+    int addr_len = address_bytes(from, addr);
+    fill_server_cookie(out, (size_t)rlen, s->cookie_secret, addr, addr_len, now);
+  }
+  return rlen;
+}
+
+/** Offset after the question of message m, or 0. */
+static size_t question_end(const uint8_t *m, size_t len) {
+  size_t p = 12;
+  while (p < len && m[p] != 0) {
+    if (m[p] & 0xc0) return 0;
+    p += 1 + m[p];
+  }
+  return p + 5 <= len ? p + 5 : 0;
+}
+
+/**
+ * Rate limiting of one reply (out, rlen bytes) to `from`: the length to send (0: drop it). A
+ * slipped reply keeps header, question and OPT: TC, so the client retries over TCP, or, to a
+ * client that sent a cookie without a valid server cookie, BADCOOKIE with a fresh one (BIND's
+ * answer: it gets a cookie to come back with). `info` is the query's, or NULL when unknown.
+ */
+static int rate_limit(batch_socket *s, double *counters, const uint8_t *q, const query_info *info, const struct sockaddr_storage *from, uint8_t *out, int rlen, int kind, uint16_t qtype, uint64_t name_hash, uint32_t now) {
+  rrl_config *c = atomic_load_explicit(&s->rrl_config, memory_order_acquire);
+  if (!c || kind == 0) return rlen;
+  if (rrl_exempt(c, from)) return rlen;
+  uint8_t addr[16];
+  int addr_len = 0;
+  if (info && info->cookie_len == 24) {
+    // A client that shows a server cookie of ours is not spoofing its address (BIND exempts it).
+    addr_len = address_bytes(from, addr);
+    if (server_cookie_valid(s->cookie_secret, q + info->cookie_at, info->cookie_len, addr, addr_len, now)) return rlen;
+  }
+  int verdict = rrl_debit(&s->rrl, c, from, kind, qtype, name_hash, now);
+  if (verdict == RRL_OK) return rlen;
+  counters[verdict == RRL_DROP ? C_RRL_DROPPED : C_RRL_SLIPPED] += 1;
+  if (c->log_only) return rlen;
+  if (verdict == RRL_DROP) return 0;
+  size_t qend = question_end(out, (size_t)rlen);
+  if (!qend) return 0;
+  size_t opt = info && info->has_opt ? 11 + (info->cookie_at >= 0 ? COOKIE_OPTION_BYTES : 0) : 0;
+  if (opt > (size_t)rlen - qend) opt = 0;
+  memmove(out + qend, out + rlen - opt, opt);
+  out[4] = 0;
+  out[5] = 1;
+  memset(out + 6, 0, 4);
+  out[10] = 0;
+  out[11] = opt ? 1 : 0;
+  if (opt && info->cookie_at >= 0) {
+    out[2] &= (uint8_t)~0x04; // AA
+    out[3] = (uint8_t)((out[3] & 0xd0) | (23 & 0x0f)); // BADCOOKIE (23): low bits here, AD cleared...
+    out[qend + 5] = 23 >> 4;                          // ...high bits in the OPT
+  } else {
+    out[2] |= 0x02; // TC
+  }
+  return (int)(qend + opt);
+}
+
 static void park_until_threads_mode(batch_socket *s) {
   pthread_mutex_lock(&s->park_lock);
   while (atomic_load(&s->mode) == MODE_MAIN && !atomic_load(&s->closing)) pthread_cond_wait(&s->park_cond, &s->park_lock);
@@ -383,20 +465,24 @@ static void *receive_loop(void *arg) {
     int n = recvmmsg(s->fd, t->rmsgs, BATCH, MSG_WAITFORONE, NULL);
     if (n <= 0) continue;
     if (atomic_load_explicit(&s->closing, memory_order_relaxed)) break;
+    uint32_t now = (uint32_t)time(NULL);
     int m = 0, queued = 0;
     for (int i = 0; i < n; i++) {
       if (t->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue; // no DNS query is that big
       size_t len = t->rmsgs[i].msg_len;
       if (len < 12) continue; // not even a header: nothing to answer (JavaScript drops it too)
       const uint8_t *q = t->in[i];
-      uint8_t rcode = 0;
-      int rlen = cacheable_query(q, len) ? cache_lookup(&s->cache, q, len, t->out[m], &rcode) : 0;
+      query_info info;
+      reply_meta meta;
+      int rlen = answer_from_cache(s, q, len, &t->addrs[i], t->out[m], &info, &meta, now);
       t->window_seen++;
       if (rlen > 0) {
+        counters[C_HITS] += 1;
+        counters[C_RCODE + meta.rcode] += 1;
+        rlen = rate_limit(s, counters, q, &info, &t->addrs[i], t->out[m], rlen, meta.rrl_kind, meta.qtype, meta.rrl_name, now);
+        if (rlen == 0) continue;
         prepare_reply(t->smsgs, t->siov, m, t->out[m], (size_t)rlen, &t->addrs[i], t->rmsgs[i].msg_hdr.msg_namelen);
         m++;
-        counters[C_HITS] += 1;
-        counters[C_RCODE + rcode] += 1;
         continue;
       }
       t->window_misses++;
@@ -440,23 +526,27 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
   napi_env env = s->env;
   int hits = 0, misses = 0;
   double *counters = main_counters(s);
+  uint32_t now = (uint32_t)time(NULL);
   for (int i = 0; i < n; i++) {
     s->from_cache[i] = 0;
     s->out_len[i] = 0;
+    s->out_flags[i] = 0;
     int32_t len = s->in_len[i];
     if (len <= 0 || !s->cache_on) {
       if (len > 0) misses++;
       continue;
     }
     const uint8_t *q = s->in + (size_t)i * IN_SLOT;
-    uint8_t rcode = 0;
-    int rlen = cacheable_query(q, (size_t)len) ? cache_lookup(&s->cache, q, (size_t)len, s->out + (size_t)i * OUT_SLOT, &rcode) : 0;
+    query_info info;
+    reply_meta meta;
+    uint8_t *out = s->out + (size_t)i * OUT_SLOT;
+    int rlen = answer_from_cache(s, q, (size_t)len, &s->addrs[i], out, &info, &meta, now);
     if (rlen > 0) {
-      s->out_len[i] = rlen;
       s->from_cache[i] = 1;
       s->in_len[i] = 0; // JavaScript skips it
       counters[C_HITS] += 1;
-      counters[C_RCODE + rcode] += 1;
+      counters[C_RCODE + meta.rcode] += 1;
+      s->out_len[i] = rate_limit(s, counters, q, &info, &s->addrs[i], out, rlen, meta.rrl_kind, meta.qtype, meta.rrl_name, now);
       hits++;
     } else {
       misses++;
@@ -479,9 +569,29 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
     int32_t len = s->out_len[i];
     if (len <= 0 || len > OUT_SLOT) continue;
     const uint8_t *q = s->in + (size_t)i * IN_SLOT;
-    const uint8_t *r = s->out + (size_t)i * OUT_SLOT;
-    if (s->cache_on && !s->from_cache[i] && cacheable_query(q, (size_t)s->in_len[i]) && cacheable_reply(r, (size_t)len)) {
-      cache_insert(&s->cache, q, (size_t)s->in_len[i], r, (size_t)len);
+    uint8_t *r = s->out + (size_t)i * OUT_SLOT;
+    if (!s->from_cache[i]) {
+      int cookie = (s->out_flags[i] & OUT_FLAG_COOKIE) && len >= 12 + COOKIE_OPTION_BYTES;
+      query_info info;
+      int known = read_cacheable_query(q, (size_t)s->in_len[i], &info);
+      // Cached with whatever server cookie it carries: every hit gets its own.
+      if (s->cache_on && known && (info.cookie_at >= 0) == cookie && cacheable_reply(r, (size_t)len)) {
+        uint8_t key[MAX_CACHE_KEY];
+        size_t key_len = cache_key(q, &info, key);
+        cache_insert(&s->cache, key, key_len, r, (size_t)len);
+      }
+      if (cookie) {
+        uint8_t addr[16];
+        int addr_len = address_bytes(&s->addrs[i], addr);
+        fill_server_cookie(r, (size_t)len, s->cookie_secret, addr, addr_len, now);
+      }
+      if (atomic_load_explicit(&s->rrl_config, memory_order_relaxed)) {
+        uint64_t name_hash;
+        uint16_t qtype;
+        int kind = rrl_classify(r, (size_t)len, &name_hash, &qtype);
+        len = rate_limit(s, counters, q, known ? &info : NULL, &s->addrs[i], r, len, kind, qtype, name_hash, now);
+        if (len == 0) continue;
+      }
     }
     prepare_reply(s->smsgs, s->siov, m, r, (size_t)len, &s->addrs[i], s->addr_lens[i]);
     m++;
@@ -599,6 +709,10 @@ static void free_socket(batch_socket *s) {
   free(s->out);
   free(s->in_len);
   free(s->out_len);
+  free(s->out_flags);
+  rrl_free(&s->rrl);
+  for (int i = 0; i < s->rrl_retired_count; i++) free(s->rrl_retired[i]);
+  free(atomic_load(&s->rrl_config));
   free(s);
 }
 
@@ -651,6 +765,84 @@ static napi_value clear_cache(napi_env env, napi_callback_info info) {
   if (s->threads > 0) {
     atomic_store(&s->mode, MODE_MAIN);
     follow_mode(s);
+  }
+  return NULL;
+}
+
+static napi_value set_cookie_secret(napi_env env, napi_callback_info info) {
+  batch_socket *s;
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&s));
+  void *data;
+  size_t length;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok || length != 16) {
+    napi_throw_type_error(env, NULL, "setCookieSecret(secret): a 16-byte Buffer");
+    return NULL;
+  }
+  memcpy(s->cookie_secret, data, 16);
+  return NULL;
+}
+
+/**
+ * setRateLimit(params, exempt) or setRateLimit(null): params is an Int32Array [responses,
+ * nxdomains, errors, window, slip, ipv4 prefix, ipv6 prefix, log-only]; exempt an array of
+ * [family (4|6), prefix length, address bytes (Buffer)] entries.
+ */
+static napi_value set_rate_limit(napi_env env, napi_callback_info info) {
+  batch_socket *s;
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&s));
+  rrl_config *c = NULL;
+  napi_valuetype type = napi_null;
+  if (argc >= 1) napi_typeof(env, argv[0], &type);
+  if (type == napi_object) {
+    napi_typedarray_type ta;
+    size_t length;
+    void *data;
+    if (napi_get_typedarray_info(env, argv[0], &ta, &length, &data, NULL, NULL) != napi_ok || ta != napi_int32_array || length < 8) {
+      napi_throw_type_error(env, NULL, "setRateLimit(params: Int32Array(8), exempt)");
+      return NULL;
+    }
+    const int32_t *p = data;
+    c = calloc(1, sizeof *c);
+    if (!c) {
+      napi_throw_error(env, "ENOMEM", "udp_batch: out of memory");
+      return NULL;
+    }
+    c->responses = p[0];
+    c->nxdomains = p[1];
+    c->errors = p[2];
+    c->window = p[3] > 0 ? p[3] : 15;
+    c->slip = p[4];
+    c->ipv4_prefix = p[5];
+    c->ipv6_prefix = p[6];
+    c->log_only = p[7];
+    uint32_t n = 0;
+    if (argc >= 2) napi_get_array_length(env, argv[1], &n);
+    for (uint32_t i = 0; i < n && c->exempt_count < RRL_MAX_EXEMPT; i++) {
+      napi_value entry, v;
+      int32_t family, prefix;
+      void *bytes;
+      size_t blen;
+      if (napi_get_element(env, argv[1], i, &entry) != napi_ok) continue;
+      napi_get_element(env, entry, 0, &v);
+      napi_get_value_int32(env, v, &family);
+      napi_get_element(env, entry, 1, &v);
+      napi_get_value_int32(env, v, &prefix);
+      napi_get_element(env, entry, 2, &v);
+      if (napi_get_buffer_info(env, v, &bytes, &blen) != napi_ok || blen != (family == 6 ? 16u : 4u)) continue;
+      int k = c->exempt_count++;
+      c->exempt[k].family = family == 6 ? AF_INET6 : AF_INET;
+      c->exempt[k].prefix = prefix;
+      memcpy(c->exempt[k].addr, bytes, blen);
+    }
+  }
+  rrl_config *old = atomic_exchange(&s->rrl_config, c);
+  if (old) {
+    // Receivers may still be reading it: kept until close (a reload at a time, 64 at most).
+    if (s->rrl_retired_count < (int)(sizeof s->rrl_retired / sizeof s->rrl_retired[0])) s->rrl_retired[s->rrl_retired_count++] = old;
   }
   return NULL;
 }
@@ -742,12 +934,19 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   s->out = malloc((size_t)BATCH * OUT_SLOT);
   s->in_len = calloc(BATCH, sizeof(int32_t));
   s->out_len = calloc(BATCH, sizeof(int32_t));
+  s->out_flags = calloc(BATCH, sizeof(int32_t));
+  // Until JavaScript sets the configured one: a random secret, as BIND's default.
+  int rnd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (rnd >= 0) {
+    if (read(rnd, s->cookie_secret, sizeof s->cookie_secret) != (ssize_t)sizeof s->cookie_secret) memset(s->cookie_secret, 0, sizeof s->cookie_secret);
+    close(rnd);
+  }
   s->queue = malloc((size_t)MISS_QUEUE * sizeof(queued_query));
   s->counters = calloc((size_t)(MAX_THREADS + 1) * COUNTER_STRIDE, sizeof(double));
   pthread_mutex_init(&s->queue_lock, NULL);
   pthread_mutex_init(&s->park_lock, NULL);
   pthread_cond_init(&s->park_cond, NULL);
-  if (!s->in || !s->out || !s->in_len || !s->out_len || !s->queue || !s->counters || cache_init(&s->cache) != 0) {
+  if (!s->in || !s->out || !s->in_len || !s->out_len || !s->out_flags || rrl_init(&s->rrl) != 0 || !s->queue || !s->counters || cache_init(&s->cache) != 0) {
     close(fd);
     free_socket(s);
     napi_throw_error(env, "ENOMEM", "udp_batch: out of memory");
@@ -802,6 +1001,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "inputLengths", ab));
   CHECK(napi_create_external_arraybuffer(env, s->out_len, BATCH * sizeof(int32_t), noop_finalize, NULL, &ab));
   CHECK(napi_set_named_property(env, obj, "outputLengths", ab));
+  CHECK(napi_create_external_arraybuffer(env, s->out_flags, BATCH * sizeof(int32_t), noop_finalize, NULL, &ab));
+  CHECK(napi_set_named_property(env, obj, "outputFlags", ab));
   CHECK(napi_create_external_arraybuffer(env, s->counters, (size_t)(MAX_THREADS + 1) * COUNTER_STRIDE * sizeof(double), noop_finalize, NULL, &ab));
   CHECK(napi_set_named_property(env, obj, "counters", ab));
   CHECK(napi_create_int32(env, s->threads, &value));
@@ -819,6 +1020,10 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "close", fn));
   CHECK(napi_create_function(env, "clearCache", NAPI_AUTO_LENGTH, clear_cache, s, &fn));
   CHECK(napi_set_named_property(env, obj, "clearCache", fn));
+  CHECK(napi_create_function(env, "setCookieSecret", NAPI_AUTO_LENGTH, set_cookie_secret, s, &fn));
+  CHECK(napi_set_named_property(env, obj, "setCookieSecret", fn));
+  CHECK(napi_create_function(env, "setRateLimit", NAPI_AUTO_LENGTH, set_rate_limit, s, &fn));
+  CHECK(napi_set_named_property(env, obj, "setRateLimit", fn));
   return obj;
 }
 

@@ -8,6 +8,7 @@
 import { TYPE } from '../constants.js';
 import { rdataNames, type ResourceRecord } from '../record.js';
 import type { ZoneProblem } from './parser.js';
+import { withoutRootDot } from '../../util/address-text.js';
 
 /** Labels of letters and digits with inner hyphens, then the root; a canonical name's escapes fail it. */
 const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+$|^\.$/i;
@@ -32,7 +33,7 @@ export function checkNames(records: readonly ResourceRecord[]): ZoneProblem[] {
   const place = (rr: ResourceRecord, message: string): void => {
     warnings.push({ file: rr.source.file, line: rr.source.line, message });
   };
-  const shown = (name: string): string => (name === '.' ? name : name.replace(/\.$/, ''));
+  const shown = (name: string): string => withoutRootDot(name);
   for (const rr of records) {
     switch (rr.type) {
       case TYPE.A:

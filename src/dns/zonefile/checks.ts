@@ -8,6 +8,7 @@ import { MAX_ERRORS, zoneTopFile, type ParsedZone, type ZoneProblem } from './pa
 import { BELOW_CUT, DELEGATION, zoneIndexSteps, type ZoneIndex } from '../zone-index.js';
 import { NO_NODE } from '../zone-store.js';
 import { runSync } from '../steps.js';
+import { withoutRootDot } from '../../util/address-text.js';
 
 const ADDRESS_TYPES = [TYPE.A, TYPE.AAAA];
 
@@ -93,7 +94,7 @@ export function checkZone(zone: ParsedZone, index: ZoneIndex = runSync(zoneIndex
   for (let i = 0; i < records.length; i++) {
     if (recordNode[i] !== NO_NODE) continue;
     const rr = records[i]!;
-    warn(rr, `ignoring out-of-zone data (${rr.owner === '.' ? '.' : rr.owner.replace(/\.$/, '')})`);
+    warn(rr, `ignoring out-of-zone data (${withoutRootDot(rr.owner)})`);
   }
 
   // SOA: exactly one, at the apex.

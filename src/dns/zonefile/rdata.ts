@@ -954,8 +954,3 @@ export function parseRdata(type: number, tokens: readonly Token[], origin: strin
   if (tokens.length === 0 && type !== TYPE.TXT && type !== TYPE.SPF) throw new RdataError(`${typeName(type)} record has no data`);
   return parser(r);
 }
-
-/** Types parseRdata reads in their usual presentation form. */
-export function hasTextParser(type: number): boolean {
-  return parsers.has(type);
-}

@@ -1,12 +1,13 @@
 // The SMTP panel: listeners, open sessions, and accepted / rejected / deferred / bounced /
-// relayed counts since start and during the last minute.
+// relayed (and, on a wide terminal, local and list posts) counts since start and during the last
+// minute, as src/mail/counters.ts counts them.
 
-import React from 'react';
 import type { DashboardModel, MailCountKey } from './sample.js';
-import { Lines, pad, padStart, seg, type Colour, type Line } from './lines.js';
+import { pad, padStart, seg, type Colour, type Line } from './lines.js';
 
 const COLUMNS: MailCountKey[] = ['accepted', 'rejected', 'deferred', 'bounced', 'relayed'];
-const LABELS: Record<MailCountKey, string> = { accepted: 'accepted', rejected: 'rejected', deferred: 'deferred', bounced: 'bounced', relayed: 'relayed', delivered: 'local' };
+const WIDE_COLUMNS: MailCountKey[] = [...COLUMNS, 'local', 'listPosts'];
+const LABELS: Record<MailCountKey, string> = { accepted: 'accepted', rejected: 'rejected', deferred: 'deferred', bounced: 'bounced', relayed: 'relayed', local: 'local', listPosts: 'list posts' };
 
 function listenerText(model: DashboardModel): string {
   return 'SMTP  ' + (model.smtp.listeners.length ? model.smtp.listeners.join(' ') : 'not listening');
@@ -24,7 +25,7 @@ function countColour(key: MailCountKey, n: number): Colour | undefined {
 
 /** Full: a small table, since start and last minute. */
 export function smtpLines(model: DashboardModel, width: number): Line[] {
-  const columns = width >= 90 ? [...COLUMNS, 'delivered' as const] : COLUMNS;
+  const columns = width >= 100 ? WIDE_COLUMNS : COLUMNS;
   const left = Math.max(24, listenerText(model).length + 2);
   const cell = (key: MailCountKey, text: string): string => padStart(text, LABELS[key].length + 1);
   const head: Line = [seg('SMTP', { bold: true }), seg(pad(listenerText(model).slice(4), left - 4) + pad('', 12)), ...columns.map((k) => seg(cell(k, LABELS[k]), { dim: true }))];
@@ -46,8 +47,4 @@ export function smtpCompactLines(model: DashboardModel): Line[] {
       seg(COLUMNS.map((k) => `${LABELS[k]} ${t[k]}${k === 'accepted' || k === 'rejected' ? ` (${m[k]}/min)` : ''}`).join('  ')),
     ],
   ];
-}
-
-export function SmtpPanel({ model, width, compact = false }: { model: DashboardModel; width: number; compact?: boolean }): React.JSX.Element {
-  return <Lines lines={compact ? smtpCompactLines(model) : smtpLines(model, width)} width={width} />;
 }

@@ -2,10 +2,9 @@
 // for a fault, the record that fixes it (and where). The details view (key i) shows everything
 // unabridged.
 
-import React from 'react';
 import type { IdentityFinding } from '../identity/rules.js';
 import type { DashboardModel } from './sample.js';
-import { Lines, mark, seg, wrapAtMost, wrapText, pad, type Health, type Line } from './lines.js';
+import { mark, seg, wrapAtMost, wrapText, pad, type Health, type Line } from './lines.js';
 
 const RULE_LABELS: Record<string, string> = {
   mx: 'MX',
@@ -118,8 +117,4 @@ export function identityDetailLines(model: DashboardModel, width: number): Line[
   }
   if (model.identityAsWritten.length) out.push([seg(`  ${model.identityAsWritten.join(', ')} did not load; its records were checked as written.`, { dim: true })]);
   return out;
-}
-
-export function IdentityPanel({ model, width, compact = false }: { model: DashboardModel; width: number; compact?: boolean }): React.JSX.Element {
-  return <Lines lines={compact ? identityCompactLines(model, width) : identityLines(model, width)} width={width} />;
 }

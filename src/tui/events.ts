@@ -1,10 +1,9 @@
 // The last events (reloads, errors, rejects) in the log's one-line rendering — for mail, the
 // sendmail line (`qid: from=..., stat=...`) — newest last, as a log tail reads.
 
-import React from 'react';
 import type { LogEntry } from '../log.js';
 import type { DashboardModel } from './sample.js';
-import { Lines, clock, mark, seg, type Health, type Line } from './lines.js';
+import { clock, mark, seg, type Health, type Line } from './lines.js';
 
 export function entryHealth(entry: LogEntry): Health | undefined {
   if (entry.level >= 50) return 'error';
@@ -34,8 +33,4 @@ export function eventLines(model: DashboardModel, rows: number): Line[] {
   if (events.length === 0 && body > 0) lines.push([seg(' (none yet)', { dim: true })]);
   while (lines.length < body) lines.push([]);
   return [head, ...lines];
-}
-
-export function EventsPanel({ model, width, rows }: { model: DashboardModel; width: number; rows: number }): React.JSX.Element {
-  return <Lines lines={eventLines(model, rows)} width={width} />;
 }

@@ -1,7 +1,6 @@
 // The help view (key h) and the key line at the bottom of every screen.
 
-import React from 'react';
-import { Lines, mark, seg, type Line } from './lines.js';
+import { mark, seg, type Line } from './lines.js';
 
 export type ViewName = 'main' | 'identity' | 'log' | 'help';
 
@@ -42,8 +41,4 @@ export function helpLines(): Line[] {
     [seg('A rejected zone file keeps its last good version serving: fix it and save.', { dim: true })],
     [seg('With --no-tui, or without a terminal, the same events go to stdout as JSON.', { dim: true })],
   ];
-}
-
-export function HelpView({ width }: { width: number }): React.JSX.Element {
-  return <Lines lines={helpLines()} width={width} />;
 }

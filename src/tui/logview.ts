@@ -1,9 +1,8 @@
 // The log view (key l): a scrollable tail of the log ring, one entry a row. It follows new
 // entries while scrolled to the bottom; ↑/↓, PgUp/PgDn, Home/End move.
 
-import React from 'react';
 import type { LogEntry } from '../log.js';
-import { Lines, clock, mark, pad, seg, type Line } from './lines.js';
+import { clock, mark, pad, seg, type Line } from './lines.js';
 import { entryHealth } from './events.js';
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
@@ -41,8 +40,4 @@ export function logViewLines(entries: readonly LogEntry[], rows: number, scroll:
   const w = logWindow(entries, body, scroll);
   const where = w.total === 0 ? 'empty' : `${w.first}–${w.last} of ${w.total}${w.scroll === 0 ? ', following' : ''}`;
   return [[seg('Log', { bold: true }), seg(`  ${where}`, { dim: true })], ...w.lines];
-}
-
-export function LogView({ entries, width, rows, scroll }: { entries: readonly LogEntry[]; width: number; rows: number; scroll: number }): React.JSX.Element {
-  return <Lines lines={logViewLines(entries, rows, scroll)} width={width} />;
 }

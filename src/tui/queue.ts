@@ -1,9 +1,8 @@
 // The queue panel: size, the oldest message's age, the next run, the last deferral reasons.
 // "—" where the appliance does not report its queue.
 
-import React from 'react';
 import type { DashboardModel } from './sample.js';
-import { Lines, age, clock, mark, seg, type Health, type Line } from './lines.js';
+import { age, clock, mark, seg, type Health, type Line } from './lines.js';
 
 /** A setting's duration as written in mxbox.toml: 4h, 5d, 30m. */
 function setting(ms: number): string {
@@ -50,8 +49,4 @@ export function queueLines(model: DashboardModel, deferrals = 3): Line[] {
 
 export function queueCompactLines(model: DashboardModel): Line[] {
   return [headLine(model)];
-}
-
-export function QueuePanel({ model, width, compact = false }: { model: DashboardModel; width: number; compact?: boolean }): React.JSX.Element {
-  return <Lines lines={compact ? queueCompactLines(model) : queueLines(model)} width={width} />;
 }

@@ -1,8 +1,7 @@
 // The mailing lists and their member counts — only when there are lists.
 
-import React from 'react';
 import type { DashboardModel } from './sample.js';
-import { Lines, mark, seg, type Line } from './lines.js';
+import { mark, seg, type Line } from './lines.js';
 
 /** One line: `Lists  ✔ team 4 members · ! announce 12 members (1 disabled)`; none when there are no lists. */
 export function listLines(model: DashboardModel): Line[] {
@@ -16,8 +15,4 @@ export function listLines(model: DashboardModel): Line[] {
     if (l.stale) line.push(seg(' (files rejected: last good version)', { color: 'red' }));
   });
   return [line];
-}
-
-export function ListsPanel({ model, width }: { model: DashboardModel; width: number }): React.JSX.Element {
-  return <Lines lines={listLines(model)} width={width} />;
 }

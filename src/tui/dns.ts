@@ -2,9 +2,8 @@
 // NOTIFYs, and each zone with its verdict, serial, record count and when it was loaded; a
 // rejected save shows `file:line: message`.
 
-import React from 'react';
 import type { DashboardModel, ZoneRow } from './sample.js';
-import { Lines, clock, mark, pad, rate, seg, type Health, type Line } from './lines.js';
+import { clock, mark, pad, rate, seg, type Health, type Line } from './lines.js';
 
 export function zoneHealth(z: ZoneRow): Health {
   if (z.verdict === 'rejected') return 'error';
@@ -34,6 +33,7 @@ function totalsLine(model: DashboardModel): Line {
   const notify = d.notifiesUnanswered ? `NOTIFY ${d.notifies} (${d.notifiesUnanswered} unanswered)` : `NOTIFY ${d.notifies}`;
   return [
     seg(`      ${d.queries} queries (${d.tcpQueries} TCP)  ${d.nxdomain} NXDOMAIN  ${d.refused} REFUSED${d.dropped ? `  ${d.dropped} dropped` : ''}  `, { dim: true }),
+    ...(d.rateLimitDropped || d.rateLimitSlipped ? [seg(`rate-limited ${d.rateLimitDropped} dropped ${d.rateLimitSlipped} slipped  `, { color: 'yellow' })] : []),
     seg(`AXFR ${d.transfers}${d.transfersRefused ? ` (${d.transfersRefused} refused)` : ''}  `, { dim: true }),
     seg(notify, { dim: true, color: d.notifiesUnanswered ? 'yellow' : undefined }),
   ];
@@ -52,6 +52,7 @@ export function zoneLines(z: ZoneRow, originWidth: number, maxProblems: number):
     head.push(seg('  not served', { color: 'red' }));
   }
   const out: Line[] = [head];
+  if (z.dnssec) out.push([seg('     '), seg(z.dnssec, { color: z.dnssec.includes('MISMATCH') ? 'red' : undefined, dim: !z.dnssec.includes('MISMATCH') })]);
   const shown = z.problems.slice(0, maxProblems);
   for (const p of shown) out.push([seg('     '), seg(p.text, { color: p.severity === 'error' ? 'red' : 'yellow' })]);
   if (z.problems.length > shown.length) out.push([seg(`     … ${z.problems.length - shown.length} more (l: log view)`, { dim: true })]);
@@ -78,8 +79,4 @@ export function dnsCompactLines(model: DashboardModel): Line[] {
   if (model.dns.zones.length === 0) out.push([seg(' '), mark('warning'), seg(' no zones: add zones/<origin>.zone')]);
   for (const z of model.dns.zones) out.push(...zoneLines(z, w, 1));
   return out;
-}
-
-export function DnsPanel({ model, width, compact = false }: { model: DashboardModel; width: number; compact?: boolean }): React.JSX.Element {
-  return <Lines lines={compact ? dnsCompactLines(model) : dnsLines(model)} width={width} />;
 }

@@ -1,0 +1,182 @@
+// Signs a zone as it is loaded (in the zone worker thread, beside parsing): the apex gets its
+// DNSKEY, CDS and CDNSKEY RRsets (and NSEC3PARAM), every authoritative RRset its RRSIGs, every
+// name its NSEC or NSEC3. What comes out is records added to the zone — served, transferred and
+// compiled into answers like any other — plus the chain the denial proofs are looked up in.
+// The zone's own records are the signer's input only: nothing of the file changes.
+
+import { CLASS, TYPE } from '../constants.js';
+import { nameKey } from '../name.js';
+import { soaFields, type ResourceRecord, type SourcePlace } from '../record.js';
+import { BELOW_CUT, DELEGATION, type ZoneIndex } from '../zone-index.js';
+import { canonicalNameWire } from './canonical.js';
+import { dnskeyRdata, dsRdata, privateKeyObject, type ZoneKey } from './keys.js';
+import { buildNsecChain, type NsecChain } from './nsec.js';
+import { hashEntries, nsec3ParamRdata, nsec3Rdata, type Nsec3Chain } from './nsec3.js';
+import { RRsetSigner, type SignatureCache } from './sign.js';
+import { refreshTime, validityAt } from './schedule.js';
+
+/** Where records made by the signer say they come from (they have no line in any file). */
+export const SIGNER_SOURCE: SourcePlace = { file: '(dnssec signer)', line: 0 };
+
+/** The TTL of the DNSKEY, CDS and CDNSKEY RRsets (BIND's dnssec-policy dnskey-ttl). */
+export const DNSKEY_TTL = 3600;
+
+/** Types a zone signed elsewhere holds; such a zone cannot also be signed here. */
+export const SIGNED_ELSEWHERE_TYPES = new Set<number>([TYPE.RRSIG, TYPE.NSEC, TYPE.NSEC3, TYPE.NSEC3PARAM, TYPE.DNSKEY]);
+
+/** What the signer is told, from the main thread (plain data: it crosses to the worker). */
+export interface SigningJob {
+  keys: ZoneKey[];
+  /** Keys whose DS the parent should hold now: published as CDS and CDNSKEY (RFC 7344). */
+  cdsTags: number[];
+  nsec3: boolean;
+  /** Seconds since the epoch. */
+  nowS: number;
+  /** The signatures of the version served until now, kept where still good. */
+  previous?: SignatureCache;
+  /** Seconds since the epoch: when the key set next changes by itself (a rollover's next step). */
+  nextKeyEventS?: number;
+  /**
+   * The SOA serial last served for this zone. Every signing changes the zone for secondaries, so
+   * the served serial must rise even when the file's did not: it becomes the file's when that is
+   * higher, else the last one plus one (as BIND's inline signing keeps a serial of its own).
+   */
+  lastSerial?: number;
+}
+
+/** A signed zone's DNSSEC state, kept with the Zone. */
+export interface ZoneSigning {
+  chain: NsecChain | Nsec3Chain;
+  keyTags: number[];
+  cdsTags: number[];
+  /** The serial the file says, and the one served (see SigningJob.lastSerial). */
+  fileSerial: number;
+  servedSerial: number;
+  /** Seconds since the epoch: the first signature's end, and when the zone must be re-signed. */
+  earliestExpiration: number;
+  refreshAt: number;
+  cache: SignatureCache;
+  made: number;
+  reused: number;
+}
+
+export interface SignedZone {
+  /** The zone's records (the SOA's serial as served) and everything the signer added. */
+  records: ResourceRecord[];
+  signing: ZoneSigning;
+}
+
+function made(owner: string, type: number, ttl: number, rdata: Uint8Array | ResourceRecord['rdata']): ResourceRecord {
+  return { owner, type, class: CLASS.IN, ttl, rdata: rdata instanceof Uint8Array ? [rdata] : rdata, source: SIGNER_SOURCE };
+}
+
+/** The first record of a type the zone signed elsewhere holds, if any. */
+export function signedElsewhere(records: readonly ResourceRecord[]): ResourceRecord | undefined {
+  return records.find((rr) => SIGNED_ELSEWHERE_TYPES.has(rr.type));
+}
+
+/** RFC 1982: whether serial a is greater than b. */
+function serialGreater(a: number, b: number): boolean {
+  return a !== b && ((a - b) >>> 0) < 0x80000000;
+}
+
+/** The SOA with another serial (the file's record is left as it was). */
+function withSerial(soa: ResourceRecord, serial: number): ResourceRecord {
+  const tail = Buffer.from(soa.rdata[2] as Uint8Array);
+  tail.writeUInt32BE(serial >>> 0, 0);
+  return { owner: soa.owner, type: soa.type, class: soa.class, ttl: soa.ttl, rdata: [soa.rdata[0]!, soa.rdata[1]!, tail], source: soa.source };
+}
+
+export function signZone(origin: string, input: readonly ResourceRecord[], index: ZoneIndex, job: SigningJob): SignedZone {
+  const { names, flags, firstOfNode, byNode } = index;
+  const records = input.slice();
+  const soaIndex = [...byNode.subarray(firstOfNode[0]!, firstOfNode[1]!)].find((i) => records[i]!.type === TYPE.SOA)!;
+  const fileSerial = soaFields(records[soaIndex]!).serial;
+  const servedSerial = job.lastSerial === undefined || serialGreater(fileSerial, job.lastSerial) ? fileSerial : (job.lastSerial + 1) >>> 0;
+  if (servedSerial !== fileSerial) records[soaIndex] = withSerial(records[soaIndex]!, servedSerial);
+  const soaRecord = records[soaIndex]!;
+  const negativeTtl = Math.min(soaRecord.ttl, soaFields(soaRecord).minimum);
+  const apex = names[0]!;
+
+  const signerWire = canonicalNameWire(origin);
+  const signers = job.keys.filter((k) => k.signs).map((k) => ({ tag: k.tag, key: privateKeyObject(k), signerWire }));
+  const signer = new RRsetSigner(signers, job.nowS, () => validityAt(job.nowS), job.previous);
+  const out: ResourceRecord[] = records;
+
+  // The apex's own DNSSEC RRsets, signed below with the rest of the apex.
+  const apexExtra: ResourceRecord[] = [];
+  for (const key of job.keys) apexExtra.push(made(apex, TYPE.DNSKEY, DNSKEY_TTL, dnskeyRdata(key)));
+  for (const key of job.keys.filter((k) => job.cdsTags.includes(k.tag))) {
+    apexExtra.push(made(apex, TYPE.CDS, DNSKEY_TTL, dsRdata(origin, key)));
+    apexExtra.push(made(apex, TYPE.CDNSKEY, DNSKEY_TTL, dnskeyRdata(key)));
+  }
+  // TTL 0 as BIND gives it: a secondary that asks for it always gets the current parameters.
+  if (job.nsec3) apexExtra.push(made(apex, TYPE.NSEC3PARAM, 0, nsec3ParamRdata()));
+  out.push(...apexExtra);
+
+  const entries: { name: string; types: number[]; signed: boolean }[] = [];
+  const sigsAt = (owner: string, type: number, ttl: number, rdatas: ResourceRecord['rdata'][]): void => {
+    for (const rdata of signer.sign({ owner, type, ttl, rdatas })) out.push(made(owner, TYPE.RRSIG, ttl, rdata));
+  };
+  for (let id = 0; id < names.length; id++) {
+    if (flags[id]! & BELOW_CUT) continue;
+    const name = names[id]!;
+    // This node's records by type, in the order the types first appear.
+    const byType = new Map<number, ResourceRecord[]>();
+    for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
+      const rr = records[byNode[k]!]!;
+      const list = byType.get(rr.type);
+      if (list) list.push(rr);
+      else byType.set(rr.type, [rr]);
+    }
+    if (id === 0) for (const rr of apexExtra) (byType.get(rr.type) ?? byType.set(rr.type, []).get(rr.type)!).push(rr);
+    const delegation = (flags[id]! & DELEGATION) !== 0;
+    let signedHere = false;
+    for (const [type, list] of byType) {
+      // At a zone cut only DS (and the NSEC) are the parent's to sign; NS and glue are not (RFC 4035 §2.2).
+      if (delegation && type !== TYPE.DS) continue;
+      sigsAt(name, type, list[0]!.ttl, list.map((rr) => rr.rdata));
+      signedHere = true;
+    }
+    entries.push({ name, types: [...byType.keys()], signed: signedHere });
+  }
+
+  let chain: NsecChain | Nsec3Chain;
+  if (!job.nsec3) {
+    // Empty non-terminals have no NSEC: the NSEC before them covers them (RFC 4035 §3.1.3.2).
+    const built = buildNsecChain(entries.filter((e) => e.types.length > 0));
+    for (const nsec of built.records) {
+      const rdata = [{ name: nsec.next, compress: false }, nsec.bitmap];
+      out.push(made(nsec.owner, TYPE.NSEC, negativeTtl, rdata));
+      sigsAt(nsec.owner, TYPE.NSEC, negativeTtl, [rdata]);
+    }
+    chain = built.chain;
+  } else {
+    // RRSIG is listed where the name has signed data: not at an empty non-terminal, not at an unsigned cut.
+    const hashed = hashEntries(entries.map((e) => ({ name: e.name, types: e.signed ? [...e.types, TYPE.RRSIG] : e.types })));
+    const suffix = apex === '.' ? '.' : `.${nameKey(apex)}`;
+    const chainRecords: ResourceRecord[][] = hashed.map((e, i) => {
+      const owner = e.label + suffix;
+      const rdata = nsec3Rdata(hashed[(i + 1) % hashed.length]!.hash, e.types);
+      return [made(owner, TYPE.NSEC3, negativeTtl, rdata), ...signer.sign({ owner, type: TYPE.NSEC3, ttl: negativeTtl, rdatas: [[rdata]] }).map((sig) => made(owner, TYPE.RRSIG, negativeTtl, sig))];
+    });
+    chain = { kind: 'nsec3', hashes: hashed.map((e) => e.label), records: chainRecords };
+  }
+
+  const earliest = Number.isFinite(signer.earliestExpiration) ? signer.earliestExpiration : job.nowS + 86400;
+  return {
+    records: out,
+    signing: {
+      chain,
+      keyTags: job.keys.map((k) => k.tag),
+      cdsTags: job.cdsTags,
+      fileSerial,
+      servedSerial,
+      earliestExpiration: earliest,
+      refreshAt: Math.min(refreshTime(earliest), job.nextKeyEventS ?? Infinity),
+      cache: signer.kept,
+      made: signer.made,
+      reused: signer.reused,
+    },
+  };
+}

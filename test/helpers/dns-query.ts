@@ -1,0 +1,31 @@
+// DNS queries as raw bytes for the tests that talk to the server below dig (malformed packets,
+// floods, ID matching, case and EDNS variants): one builder for all of them.
+
+/** A name in wire form (uncompressed labels, then the root); the final dot is optional. */
+export function encodeName(name: string): Buffer {
+  const labels = name.split('.').filter(Boolean);
+  return Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')])), Buffer.from([0])]);
+}
+
+export interface QueryOptions {
+  /** Recursion desired (RD). */
+  rd?: boolean;
+  /** An OPT record (RFC 6891) with this UDP payload size, and the DO bit when asked. */
+  edns?: { udpSize: number; do?: boolean };
+}
+
+/** A query for `name` `qtype` class IN with message ID `id`. */
+export function dnsQuery(id: number, name: string, qtype = 1, options: QueryOptions = {}): Buffer {
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id & 0xffff, 0);
+  header.writeUInt16BE(options.rd ? 0x0100 : 0, 2);
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(options.edns ? 1 : 0, 10);
+  const tail = Buffer.alloc(4);
+  tail.writeUInt16BE(qtype, 0);
+  tail.writeUInt16BE(1, 2);
+  const opt = options.edns
+    ? Buffer.from([0, 0, 41, options.edns.udpSize >> 8, options.edns.udpSize & 0xff, 0, 0, options.edns.do ? 0x80 : 0, 0, 0, 0])
+    : Buffer.alloc(0);
+  return Buffer.concat([header, encodeName(name), tail, opt]);
+}
