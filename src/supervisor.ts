@@ -59,7 +59,8 @@ export interface Appliance {
   runQueue(): void;
   /** Rebuilds the Snapshot from the files; keeps the current one if the new one is unusable. */
   reload(): Promise<ReloadResult>;
-  stop(): Promise<void>;
+  /** Stops every service; `reason` goes in the one log line that says so (default "stop requested"). */
+  stop(reason?: string): Promise<void>;
 }
 
 export interface ReloadResult {
@@ -94,9 +95,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     const appliance = await startServices(options, configDir, dataDir, dataLock);
     return {
       ...appliance,
-      stop: async () => {
+      stop: async (reason?: string) => {
         try {
-          await appliance.stop();
+          await appliance.stop(reason);
         } finally {
           await dataLock.release();
         }
@@ -224,7 +225,16 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   const reload = async (): Promise<ReloadResult> => {
     const before = current;
     const next = await loadSnapshot(configDir, dataDir, before);
-    logProblems(log, next.problems);
+    // The warnings of zones this reload did not touch were logged when they loaded: not again.
+    const untouched = new Set<ConfigProblem>();
+    if (next.snapshot) {
+      for (const status of next.snapshot.zoneStatus) {
+        if (next.snapshot.zones.zones.get(nameKey(status.origin)) === before.zones.zones.get(nameKey(status.origin)) && !status.stale) {
+          for (const p of status.problems) if (p.severity === 'warning') untouched.add(p);
+        }
+      }
+    }
+    logProblems(log, next.problems.filter((p) => !untouched.has(p)));
     if (!next.snapshot) {
       log.error('reload rejected: the last good configuration keeps serving');
       lastReload = { at: new Date(), result: { applied: false, problems: next.problems } };
@@ -329,7 +339,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     }),
     runQueue: () => void runner?.runNow(),
     reload: serialisedReload,
-    stop: async () => {
+    stop: async (reason = 'stop requested') => {
       clearTimeout(signingTimer);
       await watcher?.close();
       await smtp?.close();
@@ -337,7 +347,24 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
       await spool.close();
       await dns.close();
       await journals.flush();
+      const ranMs = Date.now() - startedAt.getTime();
+      log.info({ reason, ranMs }, `mxbox stopped (${reason}) after ${formatDuration(ranMs)}: DNS, SMTP, queue and file watcher closed`);
       log.flush?.();
     },
   };
+}
+
+/** "3h 2m 5s", "42s", "0.8s": how long the appliance ran, for the shutdown line. */
+export function formatDuration(ms: number): string {
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  let rest = Math.round(ms / 1000);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  if (rest > 0 || parts.length === 0) parts.push(`${rest}s`);
+  return parts.join(' ');
 }

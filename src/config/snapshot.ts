@@ -243,7 +243,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     text = await readFile(settingsPath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { problems: [{ file: SETTINGS_FILE, line: 1, severity: 'error', message: code === 'ENOENT' ? `missing: create it (see README) or pass --config DIR` : (err as Error).message }] };
+    return { problems: [{ file: SETTINGS_FILE, line: 1, severity: 'error', message: code === 'ENOENT' ? `missing: looked for ${settingsPath}; create it (see README) or pass --config DIR` : (err as Error).message }] };
   }
   const { settings, problems } = parseSettings(text, SETTINGS_FILE);
   if (!settings) return { problems };

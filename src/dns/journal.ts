@@ -89,6 +89,34 @@ function transactionBytes(t: Transaction): number {
   return JSON.stringify(t).length + 1;
 }
 
+/** Where a zone's journal lives under `dir` (<data>/journal). */
+export function journalFile(dir: string, originKey: string): string {
+  // The origin's presentation is safe as a file name once '/' (legal in a label) is escaped.
+  return path.join(dir, `${originKey === '.' ? 'root' : originKey.replace(/\.$/, '').replace(/[/\\]/g, '%2F')}.jnl`);
+}
+
+/**
+ * The serial the journal of a zone last recorded (what the running server last served and
+ * secondaries may hold), or undefined without one. For `mxbox check`, which runs beside it.
+ */
+export async function lastJournalSerial(dir: string, originKey: string): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await readFile(journalFile(dir, originKey), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n').filter(Boolean);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      return (JSON.parse(lines[i]!) as Transaction).to;
+    } catch {
+      // a line cut short: the one before
+    }
+  }
+  return undefined;
+}
+
 /** The journals of every zone, in memory and under <data>/journal/. */
 export class Journals {
   private readonly byZone = new Map<string, Transaction[]>();
@@ -98,8 +126,7 @@ export class Journals {
   constructor(private readonly dir: string, public maxBytes = DEFAULT_MAX_JOURNAL_BYTES, private readonly onError: (err: Error, file: string) => void = () => {}) {}
 
   private file(originKey: string): string {
-    // The origin's presentation is safe as a file name once '/' (legal in a label) is escaped.
-    return path.join(this.dir, `${originKey === '.' ? 'root' : originKey.replace(/\.$/, '').replace(/[/\\]/g, '%2F')}.jnl`);
+    return journalFile(this.dir, originKey);
   }
 
   /**
