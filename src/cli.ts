@@ -5,7 +5,7 @@
 
 import path from 'node:path';
 import { realpathSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { parse as parseToml } from 'smol-toml';
 import { fileURLToPath } from 'node:url';
 import type { Command } from './commands/types.js';
@@ -17,19 +17,21 @@ import { renameHost } from './commands/rename-host.js';
 import { start } from './commands/start.js';
 import { list } from './commands/list.js';
 import { dnssec } from './commands/dnssec.js';
+import { failureText } from './commands/failure.js';
 
 // Every fsync the queue and the mailboxes do runs on libuv's thread pool; its default of 4 threads
 // makes concurrent SMTP sessions wait for each other's disk flushes. Must be set before the pool's
 // first use, which is later than this line.
 process.env.UV_THREADPOOL_SIZE ??= '16';
 
-const COMMANDS: Record<string, { run: Command; help: string }> = {
+// `bare`: the command takes no arguments of its own, so anything left over is a mistake to point out.
+const COMMANDS: Record<string, { run: Command; help: string; bare?: true }> = {
   start: { run: start, help: 'run the appliance (DNS, SMTP, queue) on the configuration in DIR' },
-  check: { run: check, help: 'load every file, print the verdict per zone and every problem; exit 1 on errors' },
-  newaliases: { run: newaliases, help: "check mailconf/aliases and print sendmail's summary; exit 1 on errors" },
+  check: { run: check, help: 'load every file, print the verdict per zone and every problem; exit 1 on errors', bare: true },
+  newaliases: { run: newaliases, help: "check mailconf/aliases and print sendmail's summary; exit 1 on errors", bare: true },
   list: { run: list, help: 'mailing lists: list [create|members|add|remove|show] <name> [address...]' },
   sendmail: { run: sendmail, help: 'sendmail\'s command line: [-t] [-i] [-f from] [-F name] [-v] [-bp|-bi|-bv|-q] rcpt... < message' },
-  mailq: { run: mailq, help: "list the queue in sendmail's layout (sendmail -bp)" },
+  mailq: { run: mailq, help: "list the queue in sendmail's layout (sendmail -bp)", bare: true },
   dnssec: { run: dnssec, help: 'dnssec roll ZONE [--publish-wait D] [--ds-wait D]: CSK rollover by double signature, prints the new DS' },
   'rename-host': { run: renameHost, help: 'rename the mail host everywhere (MX, A, PTR, access, mailconf), serials bumped; --dry-run shows the diff' },
 };
@@ -94,9 +96,31 @@ export async function main(argv: string[], fixedCommand?: string): Promise<numbe
     process.stderr.write(`mxbox: unknown command "${command}"\n${usage()}`);
     return 2;
   }
+  if (entry.bare && args.length > 0) {
+    process.stderr.write(`mxbox ${command}: unknown argument "${args[0]}" (${command} takes --config DIR and --data DIR only)\n`);
+    return 2;
+  }
   const configDir = path.resolve(parsed.config ?? process.env.MXBOX_CONFIG ?? '.');
+  const missing = await notADirectory(configDir);
+  if (missing) {
+    const given = parsed.config !== undefined ? `--config ${parsed.config}` : `MXBOX_CONFIG=${process.env.MXBOX_CONFIG}`;
+    process.stderr.write(`${command === 'sendmail' ? 'sendmail' : 'mxbox'}: ${given}: ${missing} (it names the directory holding zones/ and mailconf/)\n`);
+    return command === 'sendmail' ? EX_CONFIG : 1;
+  }
   const dataDir = path.resolve(parsed.data ?? process.env.MXBOX_DATA ?? (await dataDirSetting(configDir)) ?? path.join(configDir, 'var'));
   return entry.run(args, { configDir, dataDir, noTui: parsed.noTui });
+}
+
+/** sendmail's exit status for a configuration it cannot use (sysexits.h). */
+const EX_CONFIG = 78;
+
+/** Why `dir` cannot be a configuration directory, or null when it is a directory. */
+async function notADirectory(dir: string): Promise<string | null> {
+  try {
+    return (await stat(dir)).isDirectory() ? null : 'not a directory';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message;
+  }
 }
 
 /** True when this file is the program (also through an npm bin symlink), not an import. */
@@ -114,7 +138,7 @@ if (isMain()) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {
-      console.error(`mxbox: ${(err as Error).stack ?? String(err)}`);
+      console.error(`mxbox: ${failureText(err)}`);
       process.exit(1);
     },
   );

@@ -5,6 +5,7 @@
 
 import path from 'node:path';
 import { main } from './cli.js';
+import { failureText } from './commands/failure.js';
 
 const invokedAs = path.basename(process.argv[1] ?? 'sendmail').replace(/\.js$/, '');
 const args = process.argv.slice(2);
@@ -14,7 +15,7 @@ else if (invokedAs === 'newaliases') args.unshift('-bi');
 main(args, 'sendmail').then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`sendmail: ${(err as Error).stack ?? String(err)}`);
+    console.error(`sendmail: ${failureText(err)}`);
     process.exit(75);
   },
 );

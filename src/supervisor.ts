@@ -182,6 +182,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     // The acceptance journal (group commit before 250); what a crash left in it becomes queue files.
     const replayed = await spool.useJournal();
     if (replayed) log.info({ messages: replayed }, `queue: ${replayed} message(s) recovered from the journal`);
+    if (spool.foundDelivered) log.info({ recipients: spool.foundDelivered }, `queue: ${spool.foundDelivered} delivery(ies) found whole in their mailboxes after a crash: not made again`);
     // The queue manager recovers what a crash left, then delivers everything queued (local and by MX).
     const queue = new QueueManager({ spool, mailDir: path.join(dataDir, 'mail'), snapshot: () => current, log: mailLog, daemon: true });
     runner = queue;

@@ -4,7 +4,7 @@
 
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { formatProblem } from '../config/problems.js';
+import { fileErrorText, formatProblem } from '../config/problems.js';
 import { parseSettings } from '../config/settings.js';
 import { SETTINGS_FILE } from '../config/snapshot.js';
 import { listAddresses } from '../lists/address.js';
@@ -21,6 +21,16 @@ const USAGE = `usage: mxbox list                           the lists and their m
        mxbox list remove <name> <address>...      remove members
        mxbox list show <name>                     settings, addresses, counts, pending requests, bounces
 `;
+
+/** Why the path of a list cannot be one (it is a file, or a file stands above it), or null. */
+async function notAListDirectory(dir: string): Promise<string | null> {
+  try {
+    return (await stat(dir)).isDirectory() ? null : 'is a file, not a list directory (an :include: list?)';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? null : `cannot be used: ${fileErrorText(err)}`;
+  }
+}
 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(
@@ -48,6 +58,12 @@ export const list: Command = async (args, { configDir, dataDir }) => {
   }
   const dir = path.join(configDir, LISTS_DIR, name);
   const membersFile = path.join(dir, MEMBERS_FILE);
+  // mailconf/lists/<name> may be a file, e.g. one that aliases reads with :include:.
+  const notList = await notAListDirectory(dir);
+  if (notList) {
+    console.error(`mxbox list: ${path.posix.join(LISTS_DIR, name)} ${notList}${sub === 'create' ? ': choose another name for the list' : ''}`);
+    return 1;
+  }
 
   if (sub === 'create') {
     if (await exists(path.join(dir, LIST_FILE))) {

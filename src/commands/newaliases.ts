@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AliasTable } from '../config/aliases.js';
-import { formatProblem } from '../config/problems.js';
+import { fileErrorText, formatProblem } from '../config/problems.js';
 import type { Command } from './types.js';
 
 export const newaliases: Command = async (_args, { configDir }) => {
@@ -12,7 +12,7 @@ export const newaliases: Command = async (_args, { configDir }) => {
   try {
     text = await readFile(path.join(configDir, file), 'utf8');
   } catch (err) {
-    console.error(`${file}: ${(err as Error).message}`);
+    console.error(`${file}: ${fileErrorText(err)}`);
     return 1;
   }
   const { table, problems } = await AliasTable.parse(text, file, { mailconfDir: path.join(configDir, 'mailconf') });

@@ -75,23 +75,36 @@ export function canonicalAddressLiteral(text: string): string | undefined {
   return undefined;
 }
 
+/** Where a name is listed: messages about a local domain point at its line, not at mxbox.toml. */
+export interface NamePlace {
+  file: string;
+  line: number;
+}
+
 export class LocalHostNames {
   readonly names: readonly string[];
   private readonly set: ReadonlySet<string>;
+  private readonly places: ReadonlyMap<string, NamePlace>;
 
-  private constructor(names: string[]) {
+  private constructor(names: string[], places: Map<string, NamePlace> = new Map()) {
     this.names = names;
     this.set = new Set(names);
+    this.places = places;
   }
 
   static empty(): LocalHostNames {
     return new LocalHostNames([]);
   }
 
+  /** The file and line that list `name` (as in `names`: lowercase, no trailing dot), if it is listed. */
+  placeOf(name: string): NamePlace | undefined {
+    return this.places.get(name);
+  }
+
   static parse(text: string, file: string): { table: LocalHostNames; problems: ConfigProblem[] } {
     const problems: ConfigProblem[] = [];
     const names: string[] = [];
-    const firstLine = new Map<string, number>();
+    const places = new Map<string, NamePlace>();
     const lines = text.split('\n');
     for (let i = 0; i < lines.length; i++) {
       const line = i + 1;
@@ -130,16 +143,16 @@ export class LocalHostNames {
             });
           }
         }
-        const seen = firstLine.get(name);
+        const seen = places.get(name);
         if (seen !== undefined) {
-          problems.push({ file, line, severity: 'warning', message: `"${name}" is listed twice (first on line ${seen})` });
+          problems.push({ file, line, severity: 'warning', message: `"${name}" is listed twice (first on line ${seen.line})` });
           continue;
         }
-        firstLine.set(name, line);
+        places.set(name, { file, line });
         names.push(name);
       }
     }
-    return { table: new LocalHostNames(names), problems };
+    return { table: new LocalHostNames(names, places), problems };
   }
 
   /** Whether mail for `domain` is ours. Case-insensitive; `[ip]` literals only when listed. */

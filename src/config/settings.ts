@@ -36,6 +36,8 @@ export interface Settings {
   hostname: string;
   /** The masquerade domain (sendmail's Dj). */
   domain: string;
+  /** The line of `hostname` in mxbox.toml, where messages about the mail host's name point. */
+  hostnameLine?: number;
   dns: {
     listen: ListenSpec[];
     /** Who may transfer zones: an address or prefix (CIDR), a TSIG key, or both. */
@@ -415,7 +417,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     resolver,
   };
   return {
-    settings: { hostname, domain, dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false } },
+    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false } },
     problems,
   };
 }

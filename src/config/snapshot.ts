@@ -16,7 +16,7 @@ import { lineOf } from './toml.js';
 import type { Keyring } from '../dns/tsig.js';
 import { catalogFor } from '../dns/catalog.js';
 import { serialLess } from '../dns/journal.js';
-import type { ConfigProblem } from './problems.js';
+import { fileErrorText, type ConfigProblem } from './problems.js';
 import { AccessTable } from './access.js';
 import { AliasTable } from './aliases.js';
 import { LocalHostNames } from './local-host-names.js';
@@ -75,12 +75,17 @@ export interface MailTables {
 
 export const MAILCONF_DIR = 'mailconf';
 
-async function readOptional(configDir: string, rel: string): Promise<string | undefined> {
+/**
+ * A table's text; undefined when the file does not exist (an empty table). A file that is there
+ * but cannot be read (a directory, no permission) is an error at its name, and null.
+ */
+async function readOptional(configDir: string, rel: string, problems: ConfigProblem[]): Promise<string | undefined | null> {
   try {
     return await readFile(path.join(configDir, rel), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    problems.push({ file: rel, line: 1, severity: 'error', message: `cannot be read: ${fileErrorText(err)}` });
+    return null;
   }
 }
 
@@ -93,16 +98,17 @@ const hasErrors = (list: readonly ConfigProblem[]): boolean => list.some((p) => 
 async function loadMailTables(configDir: string, settings: Settings, problems: ConfigProblem[], previous?: MailTables): Promise<MailTables> {
   const file = (name: string): string => path.join(MAILCONF_DIR, name);
   const [accessText, aliasesText, namesText, usersText] = await Promise.all(
-    ['access', 'aliases', 'local-host-names', 'users'].map((name) => readOptional(configDir, file(name))),
+    ['access', 'aliases', 'local-host-names', 'users'].map((name) => readOptional(configDir, file(name), problems)),
   );
-  let access = AccessTable.empty();
-  if (accessText !== undefined) {
+  // An unreadable file (null) keeps the table's last good version, as a file with errors does.
+  let access = accessText === null && previous ? previous.access : AccessTable.empty();
+  if (typeof accessText === 'string') {
     const r = AccessTable.parse(accessText, file('access'));
     access = hasErrors(r.problems) && previous ? previous.access : r.table;
     problems.push(...r.problems);
   }
-  let aliases = AliasTable.empty();
-  if (aliasesText !== undefined) {
+  let aliases = aliasesText === null && previous ? previous.aliases : AliasTable.empty();
+  if (typeof aliasesText === 'string') {
     const r = await AliasTable.parse(aliasesText, file('aliases'), {
       mailconfDir: path.join(configDir, MAILCONF_DIR),
       allowPrograms: settings.delivery.aliasPrograms,
@@ -111,14 +117,14 @@ async function loadMailTables(configDir: string, settings: Settings, problems: C
     aliases = hasErrors(r.problems) && previous ? previous.aliases : r.table;
     problems.push(...r.problems);
   }
-  let localHostNames = LocalHostNames.empty();
-  if (namesText !== undefined) {
+  let localHostNames = namesText === null && previous ? previous.localHostNames : LocalHostNames.empty();
+  if (typeof namesText === 'string') {
     const r = LocalHostNames.parse(namesText, file('local-host-names'));
     localHostNames = hasErrors(r.problems) && previous ? previous.localHostNames : r.table;
     problems.push(...r.problems);
   }
-  let users = LocalUsers.empty();
-  if (usersText !== undefined) {
+  let users = usersText === null && previous ? previous.users : LocalUsers.empty();
+  if (typeof usersText === 'string') {
     const r = LocalUsers.parse(usersText, file('users'));
     users = hasErrors(r.problems) && previous ? previous.users : r.table;
     problems.push(...r.problems);
@@ -132,9 +138,13 @@ async function loadMailTables(configDir: string, settings: Settings, problems: C
  * lacks is an error on mxbox.toml's line.
  */
 async function loadKeys(configDir: string, settings: Settings, tomlText: string, problems: ConfigProblem[], previous?: Keyring): Promise<Keyring | undefined> {
-  const text = await readOptional(configDir, KEYS_FILE);
+  const text = await readOptional(configDir, KEYS_FILE, problems);
   let keys: Keyring = new Map();
-  if (text !== undefined) {
+  if (text === null) {
+    // There but unreadable (the error is in problems): the keys last read, or nothing starts.
+    if (!previous) return undefined;
+    keys = previous;
+  } else if (text !== undefined) {
     const parsed = parseTsigKeys(text, KEYS_FILE);
     problems.push(...parsed.problems);
     if (parsed.problems.length > 0) {
@@ -165,7 +175,7 @@ interface ZoneSource {
 }
 
 /** The zones to load: every zones/<origin>.zone, plus the [zones] map of mxbox.toml. */
-async function zoneSources(configDir: string, settings: Settings, problems: ConfigProblem[]): Promise<ZoneSource[]> {
+async function zoneSources(configDir: string, settings: Settings, problems: ConfigProblem[], previous?: Snapshot): Promise<ZoneSource[]> {
   const sources = new Map<string, ZoneSource>();
   const mapped = new Set<string>();
   for (const [originText, file] of Object.entries(settings.zones)) {
@@ -188,7 +198,12 @@ async function zoneSources(configDir: string, settings: Settings, problems: Conf
   try {
     entries = (await readdir(path.join(configDir, ZONES_DIR), { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      problems.push({ file: `${ZONES_DIR}/`, line: 1, severity: 'error', message: `cannot be read: ${fileErrorText(err)}` });
+      // The zones served until now stay: each fails to read and keeps its last good version.
+      for (const z of previous?.zoneStatus ?? []) if (!sources.has(nameKey(z.origin))) sources.set(nameKey(z.origin), { origin: z.origin, file: z.file });
+      return [...sources.values()];
+    }
   }
   for (const name of entries.sort()) {
     if (!name.endsWith(ZONE_SUFFIX)) continue;
@@ -243,7 +258,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     text = await readFile(settingsPath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { problems: [{ file: SETTINGS_FILE, line: 1, severity: 'error', message: code === 'ENOENT' ? `missing: looked for ${settingsPath}; create it (see README) or pass --config DIR` : (err as Error).message }] };
+    return { problems: [{ file: SETTINGS_FILE, line: 1, severity: 'error', message: code === 'ENOENT' ? `missing: looked for ${settingsPath}; create it (see README) or pass --config DIR` : `cannot be read: ${fileErrorText(err)}` }] };
   }
   const { settings, problems } = parseSettings(text, SETTINGS_FILE);
   if (!settings) return { problems };
@@ -253,7 +268,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const mail = await loadMailTables(configDir, settings, problems, previous?.mail);
   const lists = await loadLists(configDir, previous?.lists);
   problems.push(...lists.problems, ...listClashes(lists.lists, (name) => mail.users.has(name) || mail.aliases.has(name)));
-  const sources = await zoneSources(configDir, settings, problems);
+  const sources = await zoneSources(configDir, settings, problems, previous);
   const loaded = await Promise.all(
     sources.map(async (source) => {
       // A zone whose files did not change since the last load keeps its compiled form.

@@ -62,6 +62,8 @@ export async function deliverToMaildir(
   let fh: FileHandle | undefined;
   let delivered: string | undefined;
   try {
+    // Where it will land, recorded first (placement.ts): a crash after the link is then not a duplicate.
+    await msg.placed?.({ format: 'maildir', file: path.join(base, 'new', name), size: data.length });
     try {
       fh = await open(tmpPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
       await fh.writeFile(data);
@@ -82,6 +84,7 @@ export async function deliverToMaildir(
         if (code === 'EEXIST' && attempt < 5) {
           name = maildirUniqueName(hostname, data.length);
           newPath = path.join(base, 'new', name);
+          await msg.placed?.({ format: 'maildir', file: newPath, size: data.length });
           continue;
         }
         if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {

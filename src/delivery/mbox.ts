@@ -31,6 +31,7 @@
 import { open, lstat, unlink, mkdir, rename, readFile, readdir, link, type FileHandle } from 'node:fs/promises';
 import { constants as fsc, type Stats } from 'node:fs';
 import path from 'node:path';
+import { digest, type PlacementRecorder } from './placement.js';
 
 export interface LocalMessage {
   /** The envelope sender (MAIL FROM); '' is the null sender. */
@@ -39,6 +40,11 @@ export interface LocalMessage {
   data: Buffer;
   /** When the message arrived; the From_ line's date. Defaults to now. */
   receivedAt?: Date;
+  /**
+   * Told where the message will land before it is written (the queue records it, so that a crash
+   * after the write does not deliver it again: placement.ts). The write waits for it.
+   */
+  placed?: PlacementRecorder;
 }
 
 /**
@@ -149,18 +155,22 @@ interface HeldLock {
   fh: FileHandle;
 }
 
-/** What a lock file says: the owner's pid, and (in locks mxbox wrote) the mailbox size before its append. */
+/**
+ * What a lock file says: the owner's pid, and (in locks mxbox wrote) the mailbox size before its
+ * append and, when every message of the append had its place recorded, the size after it.
+ */
 interface LockContent {
   pid: number;
   sizeBefore?: number;
+  sizeAfter?: number;
 }
 
 function parseLock(text: string): LockContent | null {
-  const m = /^(\d{1,10})\n(?:(\d{1,15})\n)?$/.exec(text);
+  const m = /^(\d{1,10})\n(?:(\d{1,15})\n(?:(\d{1,15})\n)?)?$/.exec(text);
   if (!m) return null;
   const pid = Number(m[1]);
   if (pid <= 0) return null;
-  return { pid, sizeBefore: m[2] === undefined ? undefined : Number(m[2]) };
+  return { pid, sizeBefore: m[2] === undefined ? undefined : Number(m[2]), sizeAfter: m[3] === undefined ? undefined : Number(m[3]) };
 }
 
 /**
@@ -255,7 +265,10 @@ async function breakDeadLock(
   const again = parseLock(text);
   const sameLock = claimed !== null && claimed.ino === seen.ino && again !== null && again.pid === seen.lock.pid;
   const sizeNow = (await lstatOrNull(mailbox))?.size;
-  const cutTo = sameLock && again.sizeBefore !== undefined && sizeNow === sizeAtClaim && sizeNow !== undefined && sizeNow > again.sizeBefore ? again.sizeBefore : undefined;
+  // An append that ended whole, of messages whose places were recorded, stays: the queue finds them
+  // there (placement.ts) and does not deliver them again. A torn one goes.
+  const whole = again?.sizeAfter !== undefined && sizeNow === again.sizeAfter;
+  const cutTo = sameLock && !whole && again.sizeBefore !== undefined && sizeNow === sizeAtClaim && sizeNow !== undefined && sizeNow > again.sizeBefore ? again.sizeBefore : undefined;
   return { lock, cutTo };
 }
 
@@ -335,14 +348,16 @@ export async function dotLock(mailbox: string, timeoutMs = LOCK_TIMEOUT_MS, stal
 }
 
 /**
- * Notes in our lock the mailbox's size before the append. If this process dies before the lock is
- * removed, the next delivery finds the lock of a dead process and cuts the mailbox back to this
- * size: whatever the dead writer appended (a part of an entry if it died inside write(2), or whole
- * entries whose delivery the queue had not yet recorded, and so will make again) goes. The queue
- * records a delivery only after the lock is gone, so nothing recorded as delivered is ever cut.
+ * Notes in our lock the mailbox's size before the append (and after it, when every message had its
+ * place recorded: placement.ts). If this process dies before the lock is removed, the next delivery
+ * finds the lock of a dead process and cuts the mailbox back to the size before: a part of an entry
+ * if it died inside write(2), or whole entries whose places nobody recorded (the queue will deliver
+ * them again). An append that ended whole at the noted size after stays: the queue's recovery finds
+ * each message at its recorded place and does not deliver it again. The queue records a delivery
+ * only after the lock is gone, so nothing recorded as delivered is ever cut.
  */
-async function noteSizeBefore(lock: HeldLock, size: number): Promise<void> {
-  const text = Buffer.from(`${process.pid}\n${size}\n`, 'latin1');
+async function noteSizeBefore(lock: HeldLock, size: number, sizeAfter?: number): Promise<void> {
+  const text = Buffer.from(`${process.pid}\n${size}\n${sizeAfter !== undefined ? `${sizeAfter}\n` : ''}`, 'latin1');
   const { bytesWritten } = await lock.fh.write(text, 0, text.length, 0);
   if (bytesWritten !== text.length) throw Object.assign(new Error('short write to the lock file'), { code: 'ENOSPC' });
 }
@@ -384,7 +399,9 @@ export async function deliverToFile(file: string, msg: LocalMessage): Promise<vo
 
 async function appendToMbox(mailbox: string, msg: LocalMessage | readonly LocalMessage[]): Promise<void> {
   // Several messages for one mailbox go in one append and one fsync, under one lock: all or none.
-  const entry = Array.isArray(msg) ? Buffer.concat((msg as readonly LocalMessage[]).map((m) => mboxEntry(m))) : mboxEntry(msg as LocalMessage);
+  const msgs: readonly LocalMessage[] = Array.isArray(msg) ? (msg as readonly LocalMessage[]) : [msg as LocalMessage];
+  const entries = msgs.map((m) => mboxEntry(m));
+  const entry = entries.length === 1 ? entries[0]! : Buffer.concat(entries);
 
   const { lock, cutTo } = await takeLock(mailbox, LOCK_TIMEOUT_MS, LOCK_STALE_MS);
   let fh: FileHandle | undefined;
@@ -412,7 +429,8 @@ async function appendToMbox(mailbox: string, msg: LocalMessage | readonly LocalM
     }
 
     try {
-      await noteSizeBefore(lock, sizeBefore);
+      const recorded = await recordPlacements(mailbox, msgs, entries, sizeBefore);
+      await noteSizeBefore(lock, sizeBefore, recorded ? sizeBefore + entry.length : undefined);
       const { bytesWritten } = await fh.write(entry, 0, entry.length);
       if (bytesWritten !== entry.length) {
         throw Object.assign(new Error(`short write: ${bytesWritten} of ${entry.length} bytes`), { code: 'ENOSPC' });
@@ -421,7 +439,8 @@ async function appendToMbox(mailbox: string, msg: LocalMessage | readonly LocalM
     } catch (err) {
       // Leave no half message behind.
       await fh.truncate(sizeBefore).then(() => fh!.sync()).catch(() => undefined);
-      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      // A journal write that failed before it (recordPlacements) carries the errno in its cause.
+      const code = (err as NodeJS.ErrnoException).code ?? ((err as { cause?: NodeJS.ErrnoException }).cause?.code) ?? 'EIO';
       throw new LocalDeliveryError(`${mailbox}: write failed: ${(err as Error).message}`, false, code, { cause: err });
     }
   } catch (err) {
@@ -437,6 +456,45 @@ async function appendToMbox(mailbox: string, msg: LocalMessage | readonly LocalM
     failure ??= err;
   }
   if (failure) throw failure;
+}
+
+/** Tells each message's recorder where its entry will be; true when every message had one. */
+async function recordPlacements(mailbox: string, msgs: readonly LocalMessage[], entries: readonly Buffer[], sizeBefore: number): Promise<boolean> {
+  let offset = sizeBefore;
+  const recording: Promise<void>[] = [];
+  msgs.forEach((m, i) => {
+    const length = entries[i]!.length;
+    if (m.placed) recording.push(m.placed({ format: 'mbox', file: mailbox, offset, length, sha256: digest(entries[i]!) }));
+    offset += length;
+  });
+  await Promise.all(recording);
+  return recording.length === msgs.length;
+}
+
+/**
+ * Settles what a dead writer left in `mailbox`: takes its dot-lock as a delivery does (breaking a
+ * dead process's lock and cutting away a torn append), then lets go. Recovery calls it before it
+ * looks for a message at its recorded place.
+ */
+export async function settleMailbox(mailbox: string): Promise<void> {
+  const { lock, cutTo } = await takeLock(mailbox, LOCK_TIMEOUT_MS, LOCK_STALE_MS);
+  try {
+    if (cutTo !== undefined) {
+      const fh = await open(mailbox, fsc.O_WRONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+      try {
+        const st = await fh.stat();
+        checkMailboxStat(mailbox, st);
+        if (cutTo < st.size) {
+          await fh.truncate(cutTo);
+          await fh.sync();
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+  } finally {
+    await releaseLock(lock);
+  }
 }
 
 export async function lstatOrNull(p: string): Promise<Stats | null> {

@@ -254,6 +254,7 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
         ok: false,
         severity: 'warning',
         message: `${D} is a local domain (local-host-names) but its zone is ${mx.kind === 'outside' ? 'not served here' : 'delegated to other servers'}; its MX cannot be checked here (check it with dig ${D} MX)`,
+        place: snapshot.mail.localHostNames.placeOf(D.toLowerCase()),
       });
       continue;
     }
@@ -354,6 +355,7 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
       ok: false,
       severity: 'warning',
       message: `the mail host ${H} is ${hostInfo.lookup === 'outside' ? 'outside the zones served here' : 'in a zone delegated to other servers'}, so its A/AAAA records, their PTRs and the banner name cannot be checked here (check them with dig ${H} A and dig -x <address>)`,
+      place: { file: SETTINGS_FILE, line: settings.hostnameLine ?? 1 },
     });
   } else if (hostInfo.cname) {
     findings.push({
@@ -406,7 +408,7 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
       ok: false,
       severity: 'error',
       message: `the SMTP banner and HELO say "${H}", which is not a fully qualified name; receivers refuse a HELO without a domain (set hostname in mxbox.toml to the mail host's full name)`,
-      place: { file: SETTINGS_FILE, line: 1 },
+      place: { file: SETTINGS_FILE, line: settings.hostnameLine ?? 1 },
     });
   } else if (hostOk) {
     findings.push({ rule: 'banner', ok: true, severity: 'error', message: `the SMTP banner and HELO say ${H}, the mail host, a name with an address` });

@@ -9,6 +9,13 @@
 // written). Losing such a record to a power cut only means a delivery is made again — never that
 // a message is lost, because the message record itself was synced before the 250.
 //
+// A `placed` record says where a local delivery is about to land (src/delivery/placement.ts),
+// written before the mailbox is: replay hands these back so recovery can mark a recipient whose
+// message is already whole in its mailbox as delivered instead of delivering it twice. They are
+// plain writes too (they survive a kill -9, which is what they are for; after a power cut a
+// delivery may still be made twice). A message in the df/qf files can have placed records; its id
+// is kept live in the segment that holds them until its control file records the outcome (`pin`).
+//
 // Files: `<dir>/j<seq>`, a new segment every SEGMENT_BYTES. A segment is removed when it and every
 // older segment hold no message still in flight (records about a message are never in an older
 // segment than the message, so removing from the front never orphans one). Replay reads the
@@ -19,6 +26,7 @@ import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Envelope } from './spool.js';
+import type { Placement } from '../delivery/placement.js';
 
 /** Segment size at which a new segment is started. */
 export const SEGMENT_BYTES = 32 * 1024 * 1024;
@@ -27,12 +35,21 @@ const KIND_MESSAGE = 0x4d; // 'M'
 const KIND_STATE = 0x53; // 'S'
 const KIND_DONE = 0x44; // 'D'
 const KIND_MOVED = 0x56; // 'V'
+const KIND_PLACED = 0x50; // 'P'
+
+/** Where one recipient's copy of a message is about to land. */
+export interface PlacedRecipient {
+  address: string;
+  mailbox: string;
+  placement: Placement;
+}
 
 export type JournalRecord =
   | { kind: 'message'; envelope: Envelope; data: Buffer }
   | { kind: 'state'; envelope: Envelope }
   | { kind: 'done'; id: string }
-  | { kind: 'moved'; id: string };
+  | { kind: 'moved'; id: string }
+  | { kind: 'placed'; id: string; placed: PlacedRecipient };
 
 /** A message the journal holds that has not left it: what replay hands back. */
 export interface JournaledMessage {
@@ -61,6 +78,10 @@ export function encodeRecord(record: JournalRecord): Buffer {
     case 'moved':
       kind = KIND_MOVED;
       json = JSON.stringify(record.id);
+      break;
+    case 'placed':
+      kind = KIND_PLACED;
+      json = JSON.stringify({ id: record.id, ...record.placed });
       break;
   }
   const jsonLength = Buffer.byteLength(json);
@@ -107,6 +128,11 @@ export function decodeSegment(buf: Buffer): JournalRecord[] {
       case KIND_MOVED:
         records.push({ kind: 'moved', id: value as string });
         break;
+      case KIND_PLACED: {
+        const { id, address, mailbox, placement } = value as { id: string } & PlacedRecipient;
+        records.push({ kind: 'placed', id, placed: { address, mailbox, placement } });
+        break;
+      }
       default:
         return records;
     }
@@ -134,6 +160,8 @@ export class Journal {
   /** Segments in order → the ids of messages in each that are still in flight. */
   private readonly live = new Map<number, Set<string>>();
   private readonly segmentOf = new Map<string, number>();
+  /** Messages with placed records whose outcome is not yet recorded → the segment of the first. */
+  private readonly pinned = new Map<string, number>();
   /** Segments an earlier process left, read by open(), removed by start(). */
   private old: number[] = [];
   /** A failed write may have left part of a record at the end of the segment: start a new one. */
@@ -150,7 +178,10 @@ export class Journal {
    * messages still in flight there (their latest state). The caller stores those elsewhere and
    * then calls `start`, which removes the old segments and begins a new one.
    */
-  static async open(dir: string, segmentBytes = SEGMENT_BYTES): Promise<{ journal: Journal; unfinished: JournaledMessage[] }> {
+  static async open(
+    dir: string,
+    segmentBytes = SEGMENT_BYTES,
+  ): Promise<{ journal: Journal; unfinished: JournaledMessage[]; placed: Map<string, PlacedRecipient[]> }> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const journal = new Journal(dir, segmentBytes);
     const segments = (await readdir(dir))
@@ -159,18 +190,27 @@ export class Journal {
       .map((m) => Number(m[1]))
       .sort((a, b) => a - b);
     const messages = new Map<string, JournaledMessage>();
+    const placed = new Map<string, PlacedRecipient[]>();
     for (const seq of segments) {
       for (const record of decodeSegment(await readFile(path.join(dir, segmentName(seq))))) {
         if (record.kind === 'message') messages.set(record.envelope.id, { envelope: record.envelope, data: record.data });
         else if (record.kind === 'state') {
           const m = messages.get(record.envelope.id);
           if (m) m.envelope = record.envelope;
-        } else messages.delete(record.id);
+        } else if (record.kind === 'placed') {
+          const list = placed.get(record.id) ?? [];
+          list.push(record.placed);
+          placed.set(record.id, list);
+        } else {
+          messages.delete(record.id);
+          // Left the queue: nothing of it is pending. (A `moved` message lives on as files, placed records and all.)
+          if (record.kind === 'done') placed.delete(record.id);
+        }
       }
       journal.segment = seq;
     }
     journal.old = segments;
-    return { journal, unfinished: [...messages.values()] };
+    return { journal, unfinished: [...messages.values()], placed };
   }
 
   /** Removes the segments replay read (their messages are stored elsewhere now) and opens a new one. */
@@ -217,6 +257,22 @@ export class Journal {
     }
     if (!this.flushing) this.flushing = this.flushQueued();
     return done;
+  }
+
+  /** Keeps the segment a placed record of `id` is written to (now) until unpin(id). */
+  pin(id: string): void {
+    if (this.pinned.has(id)) return;
+    this.pinned.set(id, this.segment);
+    this.live.get(this.segment)?.add(`placed:${id}`);
+  }
+
+  /** The outcome of `id`'s placed deliveries is recorded elsewhere: their segment may go. */
+  unpin(id: string): void {
+    const seq = this.pinned.get(id);
+    if (seq === undefined) return;
+    this.pinned.delete(id);
+    this.live.get(seq)?.delete(`placed:${id}`);
+    this.removeSettled();
   }
 
   /** The message left the journal (its `done` or `moved` record is written). */

@@ -34,7 +34,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Snapshot } from '../config/snapshot.js';
-import { deliverLocal, LocalDeliveryError } from '../delivery/local.js';
+import { deliverLocal, LocalDeliveryError, type LocalMessage } from '../delivery/local.js';
 import { deliverToFile, removeDeadLockLeftovers } from '../delivery/mbox.js';
 import { deliverToProgram } from '../delivery/program.js';
 import { deliverRemote, type RemoteOptions, type RemoteRecipient, type RemoteResult } from '../delivery/remote.js';
@@ -46,6 +46,7 @@ import type { ListDeliveryResult, ListDeliveryTarget } from '../lists/service.js
 import { buildDsn, type DsnRecipient } from './dsn.js';
 import { QUEUE_ID_PATTERN, queueIdTime } from './queue-id.js';
 import { ArrivalHold } from './arrival-hold.js';
+import { describeShortage, isLocalResourceError, resourceRetryDelay } from './resource-retry.js';
 import type { Envelope, Spool, SpooledRecipient } from './spool.js';
 import { withoutRootDot } from '../util/address-text.js';
 
@@ -74,6 +75,10 @@ export interface QueuedEnvelope extends Envelope {
   warned?: boolean;
   /** Why the last attempt did not finish (sendmail's M line, shown by mailq). */
   message?: string;
+  /** Attempts in a row stopped by a local resource shortage (full disk...): they retry soon (resource-retry.ts). */
+  resourceFailures?: number;
+  /** This attempt met a local resource shortage. */
+  shortage?: boolean;
   /** Set on DSNs mxbox made: 'bounce' to a sender, 'postmaster' for a bounce that failed (never reported again). */
   dsnKind?: 'bounce' | 'postmaster';
 }
@@ -228,6 +233,8 @@ export class QueueManager {
   private readonly remoteLimit: Limiter;
   private readonly perDestination = new Map<string, Limiter>();
   private readonly writes = new Map<string, Promise<void>>();
+  /** Messages whose processing failed in a row for a local resource shortage (the spool full): how often. */
+  private readonly spoolShortages = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private runTimer: NodeJS.Timeout | undefined;
@@ -515,8 +522,17 @@ export class QueueManager {
     const run = this.messages
       .run(() => this.process(id, force, false))
       .then(
-        () => undefined,
+        () => void this.spoolShortages.delete(id),
         (err: Error) => {
+          if (isLocalResourceError(err)) {
+            // The spool itself is short (its disk full): the message waits in memory and the journal; try again soon.
+            const failures = (this.spoolShortages.get(id) ?? 0) + 1;
+            this.spoolShortages.set(id, failures);
+            const delay = resourceRetryDelay(failures);
+            this.opts.log.event({ qid: id, stat: `Deferred: queue error: ${describeShortage(err).text}: ${err.message}; next try in ${humanDuration(delay)}` }, 'error');
+            this.due.set(id, Date.now() + delay);
+            return;
+          }
           this.opts.log.event({ qid: id, stat: `queue error: ${err.message}` }, 'error');
           // Try again at the next interval rather than never.
           this.due.set(id, Date.now() + this.settings().queue.intervalMs);
@@ -589,6 +605,7 @@ export class QueueManager {
   private async attempt(envelope: QueuedEnvelope, data: Buffer): Promise<void> {
     envelope.tries = (envelope.tries ?? 0) + 1;
     envelope.lastAttempt = new Date().toISOString();
+    envelope.shortage = undefined;
     const pending = envelope.recipients.filter((r) => r.state === 'pending');
     // Mailboxes, and an alias's programs and files: sendmail's local, prog and *file* mailers.
     const local = pending.filter((r) => r.mailbox !== undefined || r.program !== undefined || r.file !== undefined);
@@ -625,7 +642,9 @@ export class QueueManager {
       const mailer = rcpt.program !== undefined ? 'prog' : rcpt.file !== undefined ? '*file*' : 'local';
       verbose?.(`${rcpt.mailbox ?? rcpt.address}... Connecting to ${mailer}...`);
       try {
-        const local = { envelopeFrom: envelope.from, data: message, receivedAt: new Date(envelope.receivedAt) };
+        const local: LocalMessage = { envelopeFrom: envelope.from, data: message, receivedAt: new Date(envelope.receivedAt) };
+        // A mailbox delivery's place is recorded before it is written: a crash after it then does not deliver it twice.
+        if (rcpt.mailbox !== undefined) local.placed = (p) => this.opts.spool.recordPlacement(envelope.id, rcpt.address, rcpt.mailbox!, p);
         if (rcpt.program !== undefined) await deliverToProgram({ command: rcpt.program, data: message, envelopeFrom: envelope.from, recipient: rcpt.address, original: rcpt.original });
         else if (rcpt.file !== undefined) await deliverToFile(rcpt.file, local);
         else await deliverLocal(this.settings().delivery.mailbox, this.opts.mailDir, rcpt.mailbox!, local, this.hostname());
@@ -639,6 +658,13 @@ export class QueueManager {
         rcpt.status = permanent ? `Service unavailable: ${(err as Error).message}` : `Deferred: ${(err as Error).message}`;
         rcpt.dsnStatus = (err instanceof LocalDeliveryError ? err.dsn : undefined) ?? (permanent ? '5.1.1' : '4.2.0');
         rcpt.diagnostic = `X-Unix; ${(err as Error).message}`;
+        if (!permanent && isLocalResourceError(err)) {
+          // The shortage first, where mailq's 60 columns show it; retried soon (conclude).
+          const shortage = describeShortage(err);
+          rcpt.status = `Deferred: ${shortage.text} (${(err as Error).message})`;
+          rcpt.dsnStatus = shortage.dsn;
+          envelope.shortage = true;
+        }
         if (!permanent) envelope.message = rcpt.status;
       }
       verbose?.(`${rcpt.mailbox ?? rcpt.address}... ${rcpt.status}`);
@@ -841,6 +867,11 @@ export class QueueManager {
     }
 
     let next = (envelope.lastAttempt ? Date.parse(envelope.lastAttempt) : now) + retryDelay(envelope.tries ?? 1, intervalMs);
+    if (envelope.shortage) {
+      envelope.resourceFailures = (envelope.resourceFailures ?? 0) + 1;
+      next = Math.min(next, now + resourceRetryDelay(envelope.resourceFailures));
+    } else envelope.resourceFailures = undefined;
+    envelope.shortage = undefined;
     if (!envelope.warned) next = Math.min(next, received + warnMs);
     next = Math.min(next, received + returnMs);
     next = Math.max(next, now + 50);

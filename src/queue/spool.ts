@@ -17,6 +17,8 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Journal, type JournaledMessage } from './journal.js';
+import type { Placement } from '../delivery/placement.js';
+import { markPlacedDeliveries } from './placed-recovery.js';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id.js';
 
 export type RecipientState = 'pending' | 'sent' | 'failed';
@@ -116,6 +118,8 @@ export class Spool {
   /** Messages in the journal, not (yet) files: envelope, data, and their queue of operations. */
   private readonly inMemory = new Map<string, { envelope: Envelope; data: Buffer; chain: Promise<void>; localOnly: boolean }>();
   private inMemoryBytes = 0;
+  /** Recipients useJournal() found already delivered (whole at their recorded place) and marked so. */
+  foundDelivered = 0;
 
   constructor(readonly dir: string) {}
 
@@ -215,13 +219,44 @@ export class Spool {
     return full;
   }
 
-  /** Turns on the journal (the daemon). Messages a crash left in it become df/qf files first. */
+  /**
+   * Turns on the journal (the daemon). Messages a crash left in it become df/qf files first; a
+   * recipient whose copy the crash left whole in its mailbox is marked delivered first (placed
+   * records, src/queue/placed-recovery.ts), in those messages and in queued df/qf ones alike.
+   */
   async useJournal(): Promise<number> {
-    const { journal, unfinished } = await Journal.open(path.join(this.dir, 'journal'));
-    for (const m of unfinished) await this.writeOut(m);
+    const { journal, unfinished, placed } = await Journal.open(path.join(this.dir, 'journal'));
+    let alreadyDelivered = 0;
+    for (const m of unfinished) {
+      alreadyDelivered += await markPlacedDeliveries(m.envelope, placed.get(m.envelope.id));
+      placed.delete(m.envelope.id);
+      await this.writeOut(m);
+    }
+    for (const [id, list] of placed) {
+      const envelope = await this.readControl(id);
+      if (!envelope) continue;
+      const marked = await markPlacedDeliveries(envelope, list);
+      if (marked) await this.writeControlFile(envelope);
+      alreadyDelivered += marked;
+    }
     await journal.start();
     this.journal = journal;
+    this.foundDelivered = alreadyDelivered;
     return unfinished.length;
+  }
+
+  /**
+   * Records, before a local delivery writes, where `address`'s copy of message `id` will land
+   * (placement.ts). Only the daemon has a journal; elsewhere a crash may still deliver twice.
+   */
+  async recordPlacement(id: string, address: string, mailbox: string, placement: Placement): Promise<void> {
+    if (!this.journal) return;
+    this.journal.pin(id);
+    try {
+      await this.journal.append({ kind: 'placed', id, placed: { address, mailbox, placement } }, false);
+    } catch (err) {
+      throw new SpoolError(`cannot write the journal: ${(err as Error).message}`, err);
+    }
   }
 
   /** Waits for journal writes in progress and closes it. */
@@ -312,6 +347,7 @@ export class Spool {
         } catch (err) {
           throw new SpoolError(`cannot write the journal: ${(err as Error).message}`, err);
         }
+        this.journal?.unpin(envelope.id);
       });
     }
     return this.writeControlFile(envelope);
@@ -333,6 +369,8 @@ export class Spool {
       }
       await rename(tmp, this.file('qf', envelope.id));
       await this.syncDir();
+      // The outcome of any placed delivery is in the control file now.
+      this.journal?.unpin(envelope.id);
     } catch (err) {
       await rm(tmp, { force: true });
       throw new SpoolError(`cannot write the queue control file: ${(err as Error).message}`, err);
@@ -384,12 +422,14 @@ export class Spool {
         // Not synced: if the record is lost, the message is delivered again — never lost.
         await this.journal?.append({ kind: 'done', id }, false).catch(() => undefined);
         this.journal?.settle(id);
+        this.journal?.unpin(id);
         return true;
       });
       if (gone) return;
     }
     await rm(this.file('qf', id), { force: true });
     await rm(this.file('df', id), { force: true });
+    this.journal?.unpin(id);
   }
 
   /**

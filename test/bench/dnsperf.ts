@@ -49,6 +49,8 @@ export interface DnsperfOptions {
   outstanding?: number;
   /** EDNS0 on every query (dnsperf -e). */
   edns?: boolean;
+  /** The DO bit on every query (dnsperf -D, implies EDNS0). */
+  dnssecOk?: boolean;
   /** Rate limit (dnsperf -Q); unlimited when absent. */
   maxQps?: number;
   /** Query timeout in seconds (dnsperf -t; its default is 5). */
@@ -84,6 +86,7 @@ export function dnsperfArgs(o: DnsperfOptions): string[] {
   const args = ['-s', '127.0.0.1', '-p', String(o.port), '-d', o.queryFile, '-l', String(o.seconds), '-c', String(o.clients)];
   if (o.outstanding) args.push('-q', String(o.outstanding));
   if (o.edns) args.push('-e');
+  if (o.dnssecOk) args.push('-D');
   if (o.maxQps) args.push('-Q', String(o.maxQps));
   if (o.timeout) args.push('-t', String(o.timeout));
   if (o.latencies) args.push('-v');

@@ -19,11 +19,12 @@ import { busyCpus, capture, cpuSeconds, memoryKiB, removeAtExit, sleep, which } 
 import { fmt, ratio, table, targetLines, type Row, type Target } from './report.js';
 import { mxboxUdpMode, startMxbox, startNamed, startPostfix, type Server, type ZoneFile } from './servers.js';
 import { MboxCounter, smtpRun, type SmtpResult } from './smtp.js';
+import { dnssecBench } from './dnssec.js';
 import { startProbe, type ProbeResult } from './probe.js';
 import { INITIAL_SERIAL, PROBE_NAME, PROBE_NEW, PROBE_OLD, QUERY_MIX, writeQueries, writeZone } from './zones.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const PHASES = ['dns', 'smtp', 'reload', 'memory'] as const;
+const PHASES = ['dns', 'smtp', 'reload', 'memory', 'dnssec'] as const;
 type Phase = (typeof PHASES)[number];
 
 const ORIGIN = 'bench.example';
@@ -57,7 +58,7 @@ interface Settings {
 }
 
 function usage(): string {
-  return `usage: npm run bench -- [--quick] [--only dns|smtp|reload|memory[,...]] [--cpu-prof]
+  return `usage: npm run bench -- [--quick] [--only dns|smtp|reload|memory|dnssec[,...]] [--cpu-prof]
   --quick     shorter runs (3 s per DNS pass, 500 messages), no 1,000,000-record zone
   --only X    run only these parts (repeatable or comma-separated)
   --cpu-prof  run mxbox under node --cpu-prof; profiles go to var/bench/prof-<timestamp>/
@@ -115,8 +116,9 @@ class UsageError extends Error {}
 // Tools
 
 const TOOLS: Record<string, { pkg: string; phases: Phase[] }> = {
-  dnsperf: { pkg: 'dnsperf', phases: ['dns', 'reload'] },
-  named: { pkg: 'bind9', phases: ['dns', 'reload', 'memory'] },
+  dnsperf: { pkg: 'dnsperf', phases: ['dns', 'reload', 'dnssec'] },
+  named: { pkg: 'bind9', phases: ['dns', 'reload', 'memory', 'dnssec'] },
+  'dnssec-signzone': { pkg: 'bind9-utils', phases: ['dnssec'] },
   dig: { pkg: 'bind9-dnsutils', phases: ['dns', 'smtp', 'reload', 'memory'] },
   rndc: { pkg: 'bind9-utils', phases: ['reload'] },
   'smtp-source': { pkg: 'postfix', phases: ['smtp'] },
@@ -538,6 +540,21 @@ async function main(): Promise<number> {
     rows.push({ section: sec, metric: '  the same, without reload', mxbox: m.baselineProbe.longestGapMs, peer: b?.baselineProbe.longestGapMs ?? NaN, unit: 'ms', digits: 0 });
     targets.push({ name: 'reload ≤ 1 s', met: m.visibleS <= 1, detail: `${fmt(m.visibleS, 3)} s from save to dig` });
     targets.push({ name: 'reload: 0 queries lost', met: m.lost === 0 && m.failed === 0, detail: `${m.lost} lost, ${m.failed} failed of ${fmt(m.dnsperf.sent, 0)}` });
+  }
+
+  // ---- DNSSEC: signing the 100,000-record zone, then DO=1 queries on it signed
+  if (s.phases.has('dnssec')) {
+    const zoneFile = path.join(tmp, `${ORIGIN}.dnssec.zone`);
+    const queries = path.join(tmp, 'queries-dnssec.txt');
+    const records = await writeZone(zoneFile, ORIGIN, s.zoneRecords);
+    await writeQueries(queries, ORIGIN, s.zoneRecords, 200_000);
+    const result = await dnssecBench(
+      { repo: REPO, tmp, origin: ORIGIN, zoneFile, queries, records, clients: s.clients, outstanding: s.outstanding, warmS: s.warmS, passS: s.passS, nodeArgs },
+      sample,
+    );
+    rows.push(...result.rows);
+    targets.push(...result.targets);
+    json.dnssec = result.json;
   }
 
   // ---- SMTP: Postfix then mxbox, same smtp-source load

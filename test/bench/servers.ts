@@ -60,6 +60,8 @@ export interface MxboxOptions {
   zones: ZoneFile[];
   /** Extra node options, e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /** Appended to mxbox.toml (e.g. a [dnssec] table). */
+  extraToml?: string;
   startTimeoutMs?: number;
 }
 
@@ -85,7 +87,7 @@ export async function startMxbox(opts: MxboxOptions): Promise<Server> {
   for (const name of ['access', 'aliases', 'users', 'local-host-names']) {
     await copyFile(path.join(repo, 'mailconf', name), path.join(dir, 'mailconf', name));
   }
-  await writeFile(path.join(dir, 'mailconf', 'mxbox.toml'), benchToml(await readFile(path.join(repo, 'mailconf', 'mxbox.toml'), 'utf8')));
+  await writeFile(path.join(dir, 'mailconf', 'mxbox.toml'), benchToml(await readFile(path.join(repo, 'mailconf', 'mxbox.toml'), 'utf8')) + (opts.extraToml ?? ''));
   const zoneFiles: Record<string, string> = {};
   for (const z of opts.zones) {
     const dest = path.join(dir, 'zones', `${z.origin}.zone`);

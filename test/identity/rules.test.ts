@@ -231,3 +231,28 @@ test('a mail host outside the zones served here is a warning that it cannot be c
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a warning about a local domain names the line of local-host-names that lists it; one about the mail host, the hostname line', async () => {
+  const names = (await sample('mailconf/local-host-names')) + '# a domain whose zone lives elsewhere\nexample.org\n';
+  const line = names.split('\n').indexOf('example.org') + 1;
+  const toml = '# the mail host lives elsewhere too\nhostname = "mx.example.net"\ndomain = "futuretg.com"\n[dns]\nlisten = ["127.0.0.1:0"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n';
+  const dir = await makeConfigDir({ sampleZones: true, sampleMailconf: true, toml, files: { 'mailconf/local-host-names': names } });
+  try {
+    const { snapshot } = await loadSnapshot(dir, path.join(dir, 'var'));
+    const findings = checkIdentity(snapshot!);
+    const mx = findings.find((f) => f.rule === 'mx' && /^example\.org /.test(f.message))!;
+    assert.equal(mx.severity, 'warning');
+    assert.deepEqual(mx.place, { file: 'mailconf/local-host-names', line });
+    const address = findings.find((f) => f.rule === 'address')!;
+    assert.deepEqual(address.place, { file: 'mailconf/mxbox.toml', line: 2 });
+    const problems = identityProblems(findings).map((p) => `${p.file}:${p.line}: ${p.message}`);
+    assert.ok(problems.some((p) => p.startsWith(`mailconf/local-host-names:${line}: identity: example.org is a local domain (local-host-names) but its zone is not served here`)), problems.join('\n'));
+    assert.ok(!problems.some((p) => p.startsWith('mailconf/mxbox.toml:1:')), problems.join('\n'));
+
+    const { stdout } = await runCli(['check', '--config', dir]);
+    assert.match(stdout, new RegExp(`^identity: ⚠ mailconf/local-host-names:${line}: example\\.org is a local domain`, 'm'));
+    assert.match(stdout, /^identity: ⚠ mailconf\/mxbox\.toml:2: the mail host mx\.example\.net is outside the zones served here/m);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
