@@ -238,7 +238,9 @@ export class AnswerTable {
 
   /** `unlessRedirected`: no answer when a CNAME or DNAME was followed (the probe for `other`). */
   private compile(qname: string, qtype: number, tcp: boolean, arena: Arena, unlessRedirected: boolean, variant: number): CompiledAnswer | undefined {
-    const shape = { authNs: (variant & VARIANT_AUTH_NS) !== 0, minimal: (variant & VARIANT_MINIMAL) !== 0 };
+    // BIND answers (C)DNSKEY and (C)DS minimally whatever minimal-responses says (no authority, no additional).
+    const keyType = qtype === TYPE.DNSKEY || qtype === TYPE.DS || qtype === TYPE.CDNSKEY || qtype === TYPE.CDS;
+    const shape = { authNs: !keyType && (variant & VARIANT_AUTH_NS) !== 0, minimal: keyType || (variant & VARIANT_MINIMAL) !== 0 };
     const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, shape);
     if (!resolution || (unlessRedirected && resolution.redirected)) return undefined;
     return compileResolution(qname, qtype, resolution, this.writer, arena, (variant & VARIANT_SPELLED) !== 0);
