@@ -251,7 +251,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
         const dropped = await journals.open(zone);
         if (dropped) log.warn({ zone: zone.origin }, dropped);
       } else if (old !== zone && serialLess(old.soaFields.serial, zone.soaFields.serial)) {
-        const t = journals.record(old, zone);
+        const t = await journals.record(old, zone);
         log.info({ zone: zone.origin, from: t.from, to: t.to, deleted: t.deleted.length, added: t.added.length }, `journal of ${zone.origin}: serial ${t.from} to ${t.to}, ${t.deleted.length} deleted, ${t.added.length} added`);
       }
     }
