@@ -103,7 +103,7 @@ export async function main(argv: string[], fixedCommand?: string): Promise<numbe
   const configDir = path.resolve(parsed.config ?? process.env.MXBOX_CONFIG ?? '.');
   const missing = await notADirectory(configDir);
   if (missing) {
-    const given = parsed.config !== undefined ? `--config ${parsed.config}` : `MXBOX_CONFIG=${process.env.MXBOX_CONFIG}`;
+    const given = parsed.config !== undefined ? `--config ${parsed.config}` : process.env.MXBOX_CONFIG !== undefined ? `MXBOX_CONFIG=${process.env.MXBOX_CONFIG}` : configDir;
     process.stderr.write(`${command === 'sendmail' ? 'sendmail' : 'mxbox'}: ${given}: ${missing} (it names the directory holding zones/ and mailconf/)\n`);
     return command === 'sendmail' ? EX_CONFIG : 1;
   }

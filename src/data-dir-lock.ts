@@ -18,11 +18,10 @@
 // beside a running daemon through the spool's own per-message locks.
 
 import { constants as fsc } from 'node:fs';
+import { addonLoader } from './native-addon.js';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { constants as osc } from 'node:os';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 export const DATA_LOCK_FILE = 'mxbox.lock';
 
@@ -49,38 +48,27 @@ interface FlockModule {
   lockExclusive(fd: number): number;
 }
 
-let addon: FlockModule | undefined;
-let addonError: string | undefined;
+const flockAddon = addonLoader<FlockModule>('flock.node', 'MXBOX_NATIVE_FLOCK', 'the flock addon');
 
 /** The flock addon, or undefined (the reason in flockUnavailable()). */
 function loadAddon(): FlockModule | undefined {
-  if (addon || addonError) return addon;
-  if (process.env.MXBOX_NATIVE_FLOCK === '0') {
-    addonError = 'disabled by MXBOX_NATIVE_FLOCK=0';
-    return undefined;
-  }
-  // dist/src/data-dir-lock.js → <repo>/build/Release/flock.node
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  try {
-    addon = createRequire(import.meta.url)(path.join(root, 'build', 'Release', 'flock.node')) as FlockModule;
-  } catch (err) {
-    addonError = `the flock addon is not built (${(err as Error).message.split('\n')[0]})`;
-  }
-  return addon;
+  return flockAddon().module;
 }
 
 /** undefined when flock can be used, else why not. */
 export function flockUnavailable(): string | undefined {
-  loadAddon();
-  return addon ? undefined : addonError;
+  const loaded = flockAddon();
+  return loaded.module ? undefined : loaded.reason;
 }
 
 /**
  * Takes the data directory's lock for this process, or throws DataDirInUseError naming the
- * holder's pid. Creates the directory (and the lock file) when missing; changes nothing else.
+ * holder's pid. Creates the directory, its queue/ and the lock file when missing; changes nothing else.
  */
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // The spool's directory with it (the daemon makes it next anyway): a data path that is a file
+  // then fails as every command reports it, ENOTDIR on `<data>/queue`.
+  await mkdir(path.join(dataDir, 'queue'), { recursive: true, mode: 0o700 });
   const file = path.join(dataDir, DATA_LOCK_FILE);
   // O_CREAT without O_TRUNC: the holder's pid must stay readable to the one refused.
   const fh = await open(file, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);

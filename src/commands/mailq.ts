@@ -11,12 +11,19 @@
 // file in 8, the submission time as ctime's first 16 characters, the sender; the reason of the
 // last deferral (at most 60 characters) and each recipient still to deliver (at most 45) follow.
 // An empty queue prints "<dir> is empty" and "Total requests: 0", as sendmail does.
+//
+// The daemon's acceptance journal is read too (read only): a message acknowledged there and not
+// (yet) written out as df/qf files is listed as well — one being delivered this instant, or one
+// the daemon could not write out because the spool's disk is full (then it waits in the journal
+// and is retried soon; nothing acknowledged is ever missing from this list).
 
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isLocked, type QueuedEnvelope } from '../queue/manager.js';
+import { isLocked } from '../queue/locks.js';
+import type { QueuedEnvelope } from '../queue/queued.js';
 import { QUEUE_ID_PATTERN } from '../queue/queue-id.js';
 import { Spool } from '../queue/spool.js';
+import { Journal } from '../queue/journal.js';
 import type { Command } from './types.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -52,6 +59,13 @@ export async function formatQueue(spoolDir: string): Promise<string> {
     // Gone since the directory was read: delivered meanwhile.
     if (envelope) envelopes.push(envelope);
   }
+  const listed = new Set(envelopes.map((e) => e.id));
+  const journalOnly = new Set<string>();
+  for (const m of await Journal.peek(path.join(spoolDir, 'journal'))) {
+    if (listed.has(m.envelope.id) || !m.envelope.recipients.some((r) => r.state === 'pending')) continue;
+    journalOnly.add(m.envelope.id);
+    envelopes.push(m.envelope as QueuedEnvelope);
+  }
   envelopes.sort((a, b) => a.receivedAt.localeCompare(b.receivedAt) || a.id.localeCompare(b.id));
   for (const envelope of envelopes) {
     const size = await stat(path.join(spoolDir, 'df' + envelope.id)).then(
@@ -61,7 +75,7 @@ export async function formatQueue(spoolDir: string): Promise<string> {
     const flag = (await isLocked(spoolDir, envelope.id)) ? '*' : ' ';
     const lines = [`${envelope.id.padEnd(14)}${flag}${String(size).padStart(8)} ${ctime16(new Date(envelope.receivedAt))} ${`<${envelope.from}>`.slice(0, 45)}`];
     const pending = envelope.recipients.filter((r) => r.state === 'pending');
-    const reason = envelope.message ?? pending.find((r) => r.status)?.status;
+    const reason = envelope.message ?? pending.find((r) => r.status)?.status ?? (journalOnly.has(envelope.id) ? 'Acknowledged; in the acceptance journal' : undefined);
     if (reason) lines.push(`${' '.repeat(14)}   (${reason.slice(0, 60)})`);
     for (const r of pending) lines.push(`\t\t\t\t\t <${r.address}>`.slice(0, 6 + 45));
     entries.push(lines.join('\n'));

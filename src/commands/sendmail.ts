@@ -3,13 +3,13 @@
 //   sendmail [-t] [-i|-oi] [-f sender] [-F name] [-v] [-N dsn] [-R ret] [-V envid] rcpt... < message
 //   sendmail -bp (mailq)   -bi (newaliases)   -bv rcpt... (verify)   -q (run the queue now)
 //
-// A message goes into the same spool as SMTP's (df/qf, fsynced, renamed into place), with the
-// headers sendmail adds to locally submitted mail: a Received line "(from user@localhost) by
+// A message goes through the same intake as SMTP's (src/mail/intake.ts) into the same spool, with
+// the headers sendmail adds to locally submitted mail: a Received line "(from user@localhost) by
 // <host> (mxbox) id <qid>", Message-ID and Date when missing, From from the invoking user (and -F)
 // when missing, and masquerading (Dj) of our own host names, as SMTP does for our own clients.
-// Recipients follow the same rules as SMTP's (local users and aliases; other domains are relayed,
-// since local submission may relay); the access table, being about SMTP clients, does not apply
-// (as in sendmail). The daemon picks the message up within a second (it watches the spool); when
+// Recipients are routed by the same router as SMTP's (local users, aliases, lists; other domains
+// are relayed, since local submission may relay); the access table, being about SMTP clients,
+// does not apply (as in sendmail). The daemon picks the message up within a second (it watches the spool); when
 // it is stopped, the message waits there. With -v the command delivers the message itself at once
 // and prints the transcript ("root... Connecting to local...", "root... Sent", or the SMTP dialogue).
 //
@@ -20,23 +20,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { access, writeFile } from 'node:fs/promises';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { loadSnapshot, type Snapshot } from '../config/snapshot.js';
 import { formatProblem } from '../config/problems.js';
 import { createLogger } from '../log.js';
 import { MailLog } from '../smtp/mail-log.js';
-import { HeaderRewriter } from '../smtp/headers.js';
-import { rfc5322Date } from '../util/dates.js';
-import { deliversAnywhere, domainOf, expansionRecipients, isLocalDomain, localPartOf, resolveLocal, type LocalExpansion } from '../smtp/policy.js';
-import { resolveListAddress, type ListTarget } from '../lists/address.js';
-import { newQueueId } from '../queue/queue-id.js';
-import { Spool, SpoolError, type SpooledRecipient } from '../queue/spool.js';
-import { lockMessage, QueueManager, RUNQUEUE_FILE, runningDaemon, unlockMessage } from '../queue/manager.js';
+import { domainOf } from '../mail/address.js';
+import { Intake } from '../mail/intake.js';
+import { route } from '../mail/router.js';
+import { Spool, SpoolError } from '../queue/spool.js';
+import { QueueManager } from '../queue/manager.js';
+import { lockMessage, RUNQUEUE_FILE, runningDaemon, unlockMessage } from '../queue/locks.js';
 import { formatQueue } from './mailq.js';
 import { newaliases } from './newaliases.js';
 import type { Command, CommandContext } from './types.js';
-import { withoutRootDot } from '../util/address-text.js';
 
 // sysexits.h
 const EX_OK = 0;
@@ -232,27 +228,6 @@ function splitHeader(text: string): { fields: string[]; body: string; hasHeader:
   return { fields, body, hasHeader: true };
 }
 
-const ROUTING_CHARS = /[%!@:]/;
-
-export type RecipientRoute =
-  | ({ kind: 'local'; alias: boolean } & LocalExpansion)
-  | { kind: 'remote'; domain: string }
-  | { kind: 'list'; target: ListTarget }
-  | { kind: 'unknown' };
-
-/** Where an address given to sendmail goes: the same local rules as SMTP (local-host-names, aliases, users). */
-export function routeRecipient(snapshot: Snapshot, address: string): RecipientRoute {
-  const domain = domainOf(address);
-  if (domain !== undefined && !isLocalDomain(snapshot, domain)) return { kind: 'remote', domain };
-  const list = resolveListAddress(snapshot, localPartOf(address));
-  if (list) return { kind: 'list', target: list };
-  const user = localPartOf(address).toLowerCase();
-  if (!user || ROUTING_CHARS.test(user) || user.startsWith('"')) return { kind: 'unknown' };
-  const expanded = resolveLocal(snapshot, user);
-  if (!deliversAnywhere(expanded)) return { kind: 'unknown' };
-  return { kind: 'local', alias: snapshot.mail.aliases.has(user), ...expanded };
-}
-
 function invokingUser(): string {
   try {
     return os.userInfo().username;
@@ -272,20 +247,6 @@ function gecosName(user: string): string | undefined {
     // No passwd file: no full name.
   }
   return undefined;
-}
-
-function quotePhrase(name: string): string {
-  return /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ .]*$/.test(name) && !/^\.|\.$|\.\./.test(name) ? name : `"${name.replace(/["\\]/g, '\\$&')}"`;
-}
-
-/** sendmail's masquerading (Dj): our host name and hosts below the mail domain become the mail domain. */
-function masquerader(snapshot: Snapshot): (domain: string) => string {
-  const target = withoutRootDot(snapshot.settings.domain).toLowerCase();
-  const host = withoutRootDot(snapshot.settings.hostname).toLowerCase();
-  return (domain: string) => {
-    const d = withoutRootDot(domain.toLowerCase());
-    return d === host || d === 'localhost' || d.endsWith('.' + target) ? target : domain;
-  };
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -322,23 +283,24 @@ function verify(snapshot: Snapshot, recipients: string[]): number {
     return smarthost ? `${address}... deliverable: mailer relay, host [${smarthost.host}], user ${address}` : `${address}... deliverable: mailer esmtp, host ${domain}., user ${address}`;
   };
   for (const address of recipients) {
-    const route = routeRecipient(snapshot, address);
-    if (route.kind === 'unknown') {
+    const routed = route(snapshot, address);
+    if (routed.kind === 'refused') {
       print(`${address}... User unknown`);
       status = EX_NOUSER;
-    } else if (route.kind === 'remote') {
-      print(remoteLine(address));
-    } else if (route.kind === 'list') {
-      print(`${address}... deliverable: mailer list, list ${route.target.name} (${route.target.role})`);
-    } else if (!route.alias && route.mailboxes.length === 1 && route.remote.length === 0) {
-      print(`${address}... deliverable: mailer local, user ${route.mailboxes[0]}`);
+    } else if (routed.kind === 'remote') {
+      print(remoteLine(routed.address));
+    } else if (routed.kind === 'list') {
+      print(`${address}... deliverable: mailer list, list ${routed.list.name} (${routed.list.role})`);
+    } else if (routed.kind === 'local' && routed.expansion.mailboxes.length === 1 && routed.expansion.remote.length === 0) {
+      print(`${address}... deliverable: mailer local, user ${routed.expansion.mailboxes[0]}`);
     } else {
-      for (const mailbox of route.mailboxes) print(`${mailbox}... deliverable: mailer local, user ${mailbox}`);
+      const e = routed.expansion;
+      for (const mailbox of e.mailboxes) print(`${mailbox}... deliverable: mailer local, user ${mailbox}`);
       // sendmail -bv prints these as its prog and *file* mailers do.
-      for (const command of route.programs) print(`"|${command}"... deliverable: mailer prog, user "|${command}"`);
-      for (const file of route.files) print(`${file}... deliverable: mailer *file*, user ${file}`);
-      for (const remote of route.remote) print(remoteLine(remote));
-      for (const name of route.unknown) {
+      for (const command of e.programs) print(`"|${command}"... deliverable: mailer prog, user "|${command}"`);
+      for (const file of e.files) print(`${file}... deliverable: mailer *file*, user ${file}`);
+      for (const remote of e.remote) print(remoteLine(remote));
+      for (const name of e.unknown) {
         print(`${name}... User unknown`);
         status = EX_NOUSER;
       }
@@ -395,11 +357,8 @@ export const sendmail: Command = async (argv, ctx) => {
   return submit(snapshot, ctx, args);
 };
 
-/** Builds the message, queues it, and (with -v) delivers it here and now. */
+/** Builds the message, hands it to the intake, and (with -v) delivers it here and now. */
 async function submit(snapshot: Snapshot, ctx: CommandContext, args: SendmailArgs): Promise<number> {
-  const hostname = withoutRootDot(snapshot.settings.hostname);
-  const domain = withoutRootDot(snapshot.settings.domain);
-  const masquerade = masquerader(snapshot);
   const user = invokingUser();
 
   let text = (await readStdin()).toString('latin1');
@@ -422,102 +381,46 @@ async function submit(snapshot: Snapshot, ctx: CommandContext, args: SendmailArg
     return EX_USAGE;
   }
 
-  // The envelope sender: -f, else the invoking user; unqualified names get the mail domain, our host names are masqueraded.
-  let from: string;
+  // The envelope sender: -f, else the invoking user (the intake qualifies and masquerades it).
   const given = args.sender?.trim();
-  if (given !== undefined && (given === '' || given === '<>')) from = '';
-  else {
-    const bare = (given ?? user).replace(/^<(.*)>$/, '$1');
-    from = bare.includes('@') ? bare.replace(/@([^@]+)$/, (_m, d: string) => '@' + masquerade(d)) : `${bare}@${domain}`;
-  }
-
-  // Recipients, as SMTP would take them (one copy per mailbox however many names lead there).
-  const recipients: SpooledRecipient[] = [];
-  const seen = new Set<string>();
-  let status = EX_OK;
-  const notify = args.notify;
-  for (const rcpt of rcpts) {
-    const route = routeRecipient(snapshot, rcpt);
-    if (route.kind === 'unknown') {
-      console.error(`${rcpt}... User unknown`);
-      status = EX_NOUSER;
-      continue;
-    }
-    if (route.kind === 'remote') {
-      if (!seen.has(`a:${rcpt.toLowerCase()}`)) recipients.push({ address: rcpt, state: 'pending', attempts: 0, notify });
-      seen.add(`a:${rcpt.toLowerCase()}`);
-      continue;
-    }
-    if (route.kind === 'list') {
-      const address = rcpt.includes('@') ? rcpt : `${rcpt}@${domain}`;
-      if (!seen.has(`a:${address.toLowerCase()}`)) recipients.push({ address, list: route.target, state: 'pending', attempts: 0, notify });
-      seen.add(`a:${address.toLowerCase()}`);
-      continue;
-    }
-    for (const name of route.unknown) console.error(`${name}... User unknown`);
-    recipients.push(...expansionRecipients(route, hostname, rcpt, seen, { notify }));
-  }
-  if (recipients.length === 0) return status || EX_NOUSER;
-
-  // From: when missing, from the sender (-f) or the invoking user, with -F or the passwd full name.
-  const hasFrom = kept.some((f) => /^from\s*:/i.test(f));
-  const headerFields = [...kept];
-  if (!hasFrom) {
-    const address = from || `${user}@${domain}`;
-    const name = args.fullName ?? (given === undefined ? gecosName(user) : undefined);
-    headerFields.unshift(`From: ${name ? `${quotePhrase(name)} <${address}>` : address}`);
-  }
-  const rebuilt = `${headerFields.join('\r\n')}\r\n\r\n${hasHeader ? body : text}`.replace(/\r?\n/g, '\r\n');
+  const from = given !== undefined && (given === '' || given === '<>') ? '' : (given ?? user).replace(/^<(.*)>$/, '$1');
+  const rebuilt = Buffer.from(`${kept.length ? `${kept.join('\r\n')}\r\n` : ''}\r\n${hasHeader ? body : text}`.replace(/\r?\n/g, '\r\n'), 'latin1');
 
   const spool = new Spool(path.join(ctx.dataDir, 'queue'));
-  const qid = newQueueId();
+  const log = new MailLog(createLogger({ quiet: true }));
+  const intake = new Intake({ spool, snapshot: () => snapshot, log });
   let lockedId: string | undefined;
-  let envelope;
+  let accepted;
   try {
     await spool.init();
-    envelope = await spool.store(
-      {
-        from,
-        recipients,
-        receivedAt: new Date().toISOString(),
-        relay: `${user}@localhost`,
-        protocol: 'local',
-        ret: args.ret,
-        envid: args.envid,
-      },
-      async (handle, id) => {
-        // -v delivers the message here: hold its lock before the control file exists, so the daemon leaves it to us.
+    accepted = await intake.accept({
+      origin: { kind: 'local', user, fullName: args.fullName ?? (given === undefined ? gecosName(user) : undefined) },
+      from,
+      recipients: rcpts.map((address) => ({ address, dsn: { notify: args.notify } })),
+      data: rebuilt,
+      ret: args.ret,
+      envid: args.envid,
+      // -v delivers the message here: hold its lock before the control file exists, so the daemon leaves it to us.
+      beforeCommit: async (id) => {
         if (args.verbose && (await lockMessage(spool.dir, id))) lockedId = id;
-        const single = recipients.length === 1 ? recipients[0]!.original ?? recipients[0]!.address : undefined;
-        const received = `Received: (from ${user}@localhost)\r\n\tby ${hostname} (mxbox) id ${id}${single ? `\r\n\tfor <${single}>; ` : ';\r\n\t'}${rfc5322Date()}`;
-        const rewriter = new HeaderRewriter({ received, messageId: `<${id}@${hostname}>`, masquerade });
-        let size = 0;
-        await pipeline(
-          Readable.from([Buffer.from(rebuilt, 'latin1')]),
-          rewriter,
-          new Writable({
-            write: (chunk: Buffer, _e, cb) => {
-              size += chunk.length;
-              handle.write(chunk).then(() => cb(), cb);
-            },
-          }),
-        );
-        return size;
       },
-      qid,
-    );
+    });
   } catch (err) {
     if (lockedId) await unlockMessage(spool.dir, lockedId);
     console.error(`sendmail: cannot queue the message: ${(err as Error).message}`);
     return err instanceof SpoolError ? EX_TEMPFAIL : EX_SOFTWARE;
   }
+  for (const address of [...accepted.refused, ...accepted.unknownMembers]) console.error(`${address}... User unknown`);
+  const status = accepted.refused.length ? EX_NOUSER : EX_OK;
+  const envelope = accepted.envelope;
+  if (!envelope.id) return status || EX_NOUSER;
 
   if (args.verbose && lockedId === envelope.id) {
     const manager = new QueueManager({
       spool,
       mailDir: path.join(ctx.dataDir, 'mail'),
       snapshot: () => snapshot,
-      log: new MailLog(createLogger({ quiet: true })),
+      log,
       verbose: print,
     });
     try {

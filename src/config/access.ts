@@ -23,6 +23,7 @@ import net from 'node:net';
 import type { ConfigProblem } from './problems.js';
 import { canonicalAddressLiteral, expandIPv6, hostNameProblem, unmapIPv4 } from './local-host-names.js';
 import { withoutRootDot } from '../util/address-text.js';
+import { numberedLines } from './lines.js';
 
 export type AccessAction =
   | { kind: 'OK' }
@@ -234,10 +235,7 @@ export class AccessTable {
     const problems: ConfigProblem[] = [];
     const entries: AccessEntry[] = [];
     const firstLine = new Map<string, number>();
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = i + 1;
-      const source = lines[i]!.replace(/\r$/, '');
+    for (const [line, source] of numberedLines(text)) {
       const error = (message: string): void => {
         problems.push({ file, line, severity: 'error', message });
       };

@@ -9,6 +9,7 @@
 import net from 'node:net';
 import type { ConfigProblem } from './problems.js';
 import { withoutRootDot } from '../util/address-text.js';
+import { NameList, numberedLines, withoutComment } from './lines.js';
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -81,19 +82,12 @@ export interface NamePlace {
   line: number;
 }
 
-export class LocalHostNames {
-  readonly names: readonly string[];
-  private readonly set: ReadonlySet<string>;
+export class LocalHostNames extends NameList {
   private readonly places: ReadonlyMap<string, NamePlace>;
 
-  private constructor(names: string[], places: Map<string, NamePlace> = new Map()) {
-    this.names = names;
-    this.set = new Set(names);
+  constructor(names: string[], places: Map<string, NamePlace> = new Map()) {
+    super(names);
     this.places = places;
-  }
-
-  static empty(): LocalHostNames {
-    return new LocalHostNames([]);
   }
 
   /** The file and line that list `name` (as in `names`: lowercase, no trailing dot), if it is listed. */
@@ -105,10 +99,8 @@ export class LocalHostNames {
     const problems: ConfigProblem[] = [];
     const names: string[] = [];
     const places = new Map<string, NamePlace>();
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = i + 1;
-      const body = lines[i]!.replace(/\r$/, '').replace(/#.*$/, '');
+    for (const [line, raw] of numberedLines(text)) {
+      const body = withoutComment(raw);
       for (const word of body.split(/\s+/).filter((w) => w !== '')) {
         const error = (message: string): void => {
           problems.push({ file, line, severity: 'error', message });

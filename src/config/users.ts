@@ -4,6 +4,7 @@
 // in `.lock` (mail.local's dot-lock for <user> is <user>.lock in the same directory).
 
 import type { ConfigProblem } from './problems.js';
+import { NameList, numberedLines, withoutComment } from './lines.js';
 
 const MAX_USER = 64;
 
@@ -22,27 +23,13 @@ export function userNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-export class LocalUsers {
-  readonly names: readonly string[];
-  private readonly set: ReadonlySet<string>;
-
-  private constructor(names: string[]) {
-    this.names = names;
-    this.set = new Set(names);
-  }
-
-  static empty(): LocalUsers {
-    return new LocalUsers([]);
-  }
-
+export class LocalUsers extends NameList {
   static parse(text: string, file: string): { table: LocalUsers; problems: ConfigProblem[] } {
     const problems: ConfigProblem[] = [];
     const names: string[] = [];
     const firstLine = new Map<string, number>();
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = i + 1;
-      const body = lines[i]!.replace(/\r$/, '').replace(/#.*$/, '').trim();
+    for (const [line, raw] of numberedLines(text)) {
+      const body = withoutComment(raw).trim();
       if (body === '') continue;
       const words = body.split(/\s+/);
       if (words.length > 1) {

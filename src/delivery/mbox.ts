@@ -28,9 +28,10 @@
 // fails or is short (ENOSPC, EDQUOT, EIO) the mailbox is truncated back to its size before the write,
 // so no half message remains (mail.local does the same), and the error is thrown.
 
-import { open, lstat, unlink, mkdir, rename, readFile, readdir, link, type FileHandle } from 'node:fs/promises';
+import { open, lstat, unlink, mkdir, rename, readFile, link, type FileHandle } from 'node:fs/promises';
 import { constants as fsc, type Stats } from 'node:fs';
 import path from 'node:path';
+import { namesIn } from '../util/files.js';
 import { digest, type PlacementRecorder } from './placement.js';
 
 export interface LocalMessage {
@@ -319,13 +320,7 @@ async function takeLock(mailbox: string, timeoutMs: number, staleMs: number): Pr
  * breaks them, and cuts away what their writer half wrote.
  */
 export async function removeDeadLockLeftovers(mailDir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(mailDir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
+  for (const name of await namesIn(mailDir)) {
     const m = /\.lock\.(\d+)\.[0-9a-z]+$/.exec(name);
     if (!m) continue;
     const file = path.join(mailDir, name);

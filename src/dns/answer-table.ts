@@ -14,8 +14,9 @@
 
 import { CLASS, TYPE } from './constants.js';
 import { isSubdomain, labelsToName, nameKey } from './name.js';
-import type { Zone } from './zone.js';
-import type { PlacedRRset, Resolution, ZoneSet } from './lookup.js';
+import type { Zone, ZoneNode } from './zone.js';
+import { RCODE } from './constants.js';
+import type { PlacedRRset, Resolution, ResponseShape, ZoneSet } from './lookup.js';
 import { WireWriter } from './wire-writer.js';
 import { ttlInSet } from './record.js';
 import { edeOption } from './query.js';
@@ -69,8 +70,14 @@ interface NameAnswers {
   byType: (number | CompiledAnswer)[];
   /** Where this name's answers are stored (its zone's, or the dynamic table's). */
   arena: Arena;
-  /** Shared answer for every type not in byType (NODATA, referral); absent where answers depend on the type. */
+  /** Shared answer for every type the name does not have (NODATA, referral), made when first needed. */
   other?: CompiledAnswer;
+  /**
+   * The zone node, for names that are one: answers are compiled one type at a time as asked, and
+   * the node says which types it has (the rest share `other`). Compiling every type of a name at
+   * its first query made that query 3-4 times dearer than it needs to be.
+   */
+  node?: ZoneNode;
 }
 
 /**
@@ -95,6 +102,8 @@ export type MinimalMode = 'yes' | 'no' | 'no-auth' | 'no-auth-recursive';
 /** Cache keys of the answers given in full over TCP (ANY, RRSIG) and minimally over UDP (RFC 8482). */
 const TCP_VARIANT = 0x10000;
 const MAX_DYNAMIC_NAMES = 100_000;
+/** Shared NXDOMAIN answers kept, by zone and question length. */
+const MAX_NEGATIVE_TEMPLATES = 4096;
 const MAX_TYPES_PER_NAME = 64;
 
 /** The answers compiled so far for the names that exist in one zone. */
@@ -122,6 +131,15 @@ export class AnswerTable {
   private dynamic = new Map<string, NameAnswers>();
   /** Answers for names that do not exist as nodes live apart, and go when their table is cleared. */
   private dynamicArena = new Arena();
+  /**
+   * NXDOMAIN answers shared by every name of the same shape in a zone. A plain NXDOMAIN (no CNAME
+   * before it, the SOA alone in authority, no signatures) is the same message for every name that
+   * does not exist in a zone, except the question, which the client's bytes overwrite, and whose
+   * length moves the compression pointers after it: one answer per zone and question shape (its
+   * label lengths) serves them all. A flood of random names compiles and keeps nothing per name.
+   */
+  private negative = new Map<string, CompiledAnswer>();
+  private negativeArena = new Arena();
   private readonly writer = new WireWriter(4096);
   /**
    * The table for queries with DO set: answers with signatures and denial proofs. Where no zone is
@@ -175,7 +193,8 @@ export class AnswerTable {
 
   /**
    * The answer for a query, or undefined when no zone of ours holds the name (REFUSED).
-   * `key` is the lowercased wire name as a latin1 string; `labels` rebuilds the name on a miss.
+   * `wireKey` is the wire name as a latin1 string, lowercased unless `variant` has
+   * VARIANT_SPELLED; `labels` rebuilds the name on a miss.
    */
   get(wireKey: string, qtype: number, tcp: boolean, labels: () => Uint8Array[], variant = 0): CompiledAnswer | undefined {
     const key = variant === 0 ? wireKey : wireKey + String.fromCharCode(0, variant);
@@ -184,15 +203,17 @@ export class AnswerTable {
     const special = qtype === TYPE.ANY || qtype === TYPE.DS || qtype === TYPE.RRSIG;
     const fixed = this.fixedFor(key);
     if (fixed) {
-      const hit = answerFor(fixed, typeKey) ?? (special ? undefined : fixed.other);
+      const hit = answerFor(fixed, typeKey) ?? (special || !fixed.node || fixed.node.rrsets.has(qtype) || fixed.node.rrsets.has(TYPE.CNAME) ? undefined : fixed.other);
       if (hit) return hit;
     }
     const dynamic = fixed ? undefined : this.dynamic.get(key);
     const dynamicHit = dynamic && answerFor(dynamic, typeKey);
     if (dynamicHit) return dynamicHit;
 
-    const qname = labelsToName(labels());
+    const questionLabels = labels();
+    const qname = labelsToName(questionLabels);
     if (fixed) return this.compileFixed(fixed, qname, qtype, tcp, typeKey, variant);
+    // An answer for one spelling is kept with the dynamic ones (bounded), never with the zone.
     if (!dynamic && !(variant & VARIANT_SPELLED)) {
       // First time this name is asked: if it is a node of the zone that answers it, its answers
       // are kept with that zone.
@@ -201,21 +222,29 @@ export class AnswerTable {
       const node = zone.nodes.get(nameKey(qname));
       const place = node && this.perZone.find((p) => p.zone === zone);
       if (node && place) {
-        // All of the name's types at once, so that a type missing from byType is one the name
-        // does not have and the shared answer below is right for it.
-        const answers: NameAnswers = { byType: [], arena: place.arena, other: undefined };
-        for (const type of node.rrsets.keys()) keepAnswer(answers, type, this.compile(node.name, type, false, place.arena, false, variant)!);
-        // A probe type nobody stores tells the answer every other type gets, unless a CNAME
-        // (or a DNAME above the name) makes the answer depend on the type: the chain's end is
-        // looked up by type.
-        if (!node.rrsets.has(TYPE.CNAME)) answers.other = this.compile(node.name, TYPE.NULL, false, place.arena, true, variant);
+        const answers: NameAnswers = { byType: [], arena: place.arena, other: undefined, node };
         place.fixed.set(key, answers);
-        const hit = answerFor(answers, typeKey) ?? (special ? undefined : answers.other);
-        return hit ?? this.compileFixed(answers, qname, qtype, tcp, typeKey, variant);
+        return this.compileFixed(answers, qname, qtype, tcp, typeKey, variant);
       }
     }
-    const compiled = this.compile(qname, qtype, tcp, this.dynamicArena, false, variant);
-    if (!compiled) return undefined;
+    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, this.shape(qtype, variant));
+    if (!resolution) return undefined;
+    let compiled: CompiledAnswer;
+    const spelled = (variant & VARIANT_SPELLED) !== 0;
+    if (isPlainNxdomain(resolution) && !soaNamesThe(resolution, qname)) {
+      // Keyed by the question's label lengths, not just its length: names after it compress into
+      // the question, and their pointers land on its label boundaries. Names are compressed
+      // against the question itself and its parent only (BIND's way, wire-writer.ts), so the
+      // parent, as spelled when the variant keeps the spelling, is part of the key; the first
+      // label, where random-subdomain floods vary, is not (no SOA name is the question itself).
+      let shape = '';
+      for (const label of questionLabels) shape += String.fromCharCode(label.length);
+      const parent = labelsToName(questionLabels.slice(1));
+      // Kept by name too (a map entry, nothing compiled), so that asking again skips the look-up.
+      // The SOA's TTL is part of the key: BIND gives it TTL 0 when the question was for SOA.
+      const soa = resolution.authority[0]!;
+      compiled = this.negativeAnswer(`${nameKey(soa.owner)}\0${soa.ttl}\0${shape}\0${variant}\0${spelled ? parent : nameKey(parent)}`, qname, qtype, resolution, spelled);
+    } else compiled = compileResolution(qname, qtype, resolution, this.writer, this.dynamicArena, spelled);
     let entry = dynamic;
     if (!entry) {
       if (this.dynamic.size >= MAX_DYNAMIC_NAMES) {
@@ -229,7 +258,30 @@ export class AnswerTable {
     return compiled;
   }
 
+  /** The shared NXDOMAIN answer for `key` (zone, SOA TTL, question shape), compiled from this name's the first time. */
+  private negativeAnswer(key: string, qname: string, qtype: number, resolution: Resolution, spelled: boolean): CompiledAnswer {
+    let answer = this.negative.get(key);
+    if (!answer) {
+      if (this.negative.size >= MAX_NEGATIVE_TEMPLATES) {
+        this.negative = new Map();
+        this.negativeArena = new Arena();
+      }
+      answer = compileResolution(qname, qtype, resolution, this.writer, this.negativeArena, spelled);
+      this.negative.set(key, answer);
+    }
+    return answer;
+  }
+
   private compileFixed(fixed: NameAnswers, qname: string, qtype: number, tcp: boolean, typeKey: number, variant: number): CompiledAnswer | undefined {
+    const node = fixed.node;
+    const special = qtype === TYPE.ANY || qtype === TYPE.DS || qtype === TYPE.RRSIG;
+    // A type the name does not have gets the name's shared answer (NODATA, or the referral at a
+    // cut), made once with a probe type nobody stores — unless a CNAME (or a DNAME above the
+    // name) makes the answer depend on the type: the chain's end is looked up by type.
+    if (node && !special && !node.rrsets.has(qtype) && !node.rrsets.has(TYPE.CNAME)) {
+      fixed.other ??= this.compile(node.name, TYPE.NULL, false, fixed.arena, true, variant);
+      if (fixed.other) return fixed.other;
+    }
     const compiled = this.compile(qname, qtype, tcp, fixed.arena, false, variant);
     // DS at an apex is answered from the parent zone: never kept with this zone's answers.
     if (compiled && qtype !== TYPE.DS) keepAnswer(fixed, typeKey, compiled);
@@ -238,13 +290,31 @@ export class AnswerTable {
 
   /** `unlessRedirected`: no answer when a CNAME or DNAME was followed (the probe for `other`). */
   private compile(qname: string, qtype: number, tcp: boolean, arena: Arena, unlessRedirected: boolean, variant: number): CompiledAnswer | undefined {
-    // BIND answers (C)DNSKEY and (C)DS minimally whatever minimal-responses says (no authority, no additional).
-    const keyType = qtype === TYPE.DNSKEY || qtype === TYPE.DS || qtype === TYPE.CDNSKEY || qtype === TYPE.CDS;
-    const shape = { authNs: !keyType && (variant & VARIANT_AUTH_NS) !== 0, minimal: keyType || (variant & VARIANT_MINIMAL) !== 0 };
-    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, shape);
+    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, this.shape(qtype, variant));
     if (!resolution || (unlessRedirected && resolution.redirected)) return undefined;
     return compileResolution(qname, qtype, resolution, this.writer, arena, (variant & VARIANT_SPELLED) !== 0);
   }
+
+  /** What minimal-responses gives this answer. */
+  private shape(qtype: number, variant: number): ResponseShape {
+    // BIND answers (C)DNSKEY and (C)DS minimally whatever minimal-responses says (no authority, no additional).
+    const keyType = qtype === TYPE.DNSKEY || qtype === TYPE.DS || qtype === TYPE.CDNSKEY || qtype === TYPE.CDS;
+    return { authNs: !keyType && (variant & VARIANT_AUTH_NS) !== 0, minimal: keyType || (variant & VARIANT_MINIMAL) !== 0 };
+  }
+}
+
+/** Whether a name in the NXDOMAIN's SOA is the question itself (it would point at it: not shareable). */
+function soaNamesThe(res: Resolution, qname: string): boolean {
+  const soa = res.authority[0]!.rrset.records[0]!;
+  const q = nameKey(qname);
+  return nameKey(soa.owner) === q || soa.rdata.some((part) => !(part instanceof Uint8Array) && nameKey(part.name) === q);
+}
+
+/** An NXDOMAIN with nothing but the zone's SOA: the same for every name of a zone (see `negative`). */
+function isPlainNxdomain(res: Resolution): boolean {
+  // Signed zones prove each name's absence with its own NSEC/NSEC3 records: not shared.
+  const soa = res.authority[0];
+  return res.rcode === RCODE.NXDOMAIN && res.answer.length === 0 && res.additional.length === 0 && res.authority.length === 1 && soa!.rrset.type === TYPE.SOA && !soa!.sigs?.length;
 }
 
 /** Encodes a Resolution as a full response message with its cut points. */

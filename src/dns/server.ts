@@ -17,7 +17,7 @@ import { ixfrClientSerial, ixfrKind, ixfrMessages, transferMessages } from './tr
 import { TsigSigner, tsigErrorName, type Keyring, type Verdict } from './tsig.js';
 import type { Journals } from './journal.js';
 import { labelsToName, nameKey } from './name.js';
-import { nativeUdpUnavailable, openBatchedUdp, replyCacheEnabled, type BatchedUdp, type NativeUdpCounts } from './udp-batch.js';
+import { nameTag, nativeUdpUnavailable, openBatchedUdp, replyCacheEnabled, type BatchedUdp, type NativeUdpCounts } from './udp-batch.js';
 
 /** What the DNS service reads from the current Snapshot. */
 export interface DnsView {
@@ -221,11 +221,16 @@ export class DnsServer {
       for (const udp of this.batched) udp.setRateLimit(rateLimit);
     }
     // A reply depends only on the zones (AnswerTable). A reload that leaves every zone the same
-    // object (a mail table edited, a zone file saved unchanged or broken) keeps the cache.
+    // object (a mail table edited, a zone file saved unchanged or broken) keeps the cache; one
+    // that changed only some names' data drops the replies made from those names.
     const zones = this.view().zones.zones;
     if (this.cachedFor && sameZones(this.cachedFor, zones)) return;
+    const changed = this.cachedFor && changedNames(this.cachedFor, zones);
     this.cachedFor = zones;
-    for (const udp of this.batched) udp.clearCache();
+    for (const udp of this.batched) {
+      if (changed) udp.dropNames(Uint32Array.from(changed, nameTag));
+      else udp.clearCache();
+    }
   }
 
   private openBatched(host: string, port: number): BatchedUdp {
@@ -411,6 +416,30 @@ export function listenError(err: unknown, proto: string, host: string, port: num
   if (code === 'EADDRINUSE') return new Error(`cannot listen on ${where}: the port is already in use by another program; stop it or choose another port in mailconf/mxbox.toml`);
   if (code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${where}: this machine has no such address; fix dns.listen in mailconf/mxbox.toml`);
   return new Error(`cannot listen on ${where}: ${(err as Error).message}`);
+}
+
+/** More names than this changed: emptying the cache is as good as dropping them one by one. */
+const MAX_NAMES_DROPPED = 10_000;
+
+/**
+ * The names whose data differs between two sets of zones, when nothing else changed (the same
+ * zones, each with the same names and types); undefined when more changed.
+ */
+function changedNames(before: ReadonlyMap<string, Zone>, after: ReadonlyMap<string, Zone>): string[] | undefined {
+  if (before.size !== after.size) return undefined;
+  const changed: string[] = [];
+  for (const [origin, zone] of after) {
+    const old = before.get(origin);
+    if (!old) return undefined;
+    if (old === zone) continue;
+    // A signed zone's answers also carry signatures kept apart from its records (re-signed on a
+    // timer, replaced in a key rollover): no name-by-name account of what changed.
+    if (zone.dnssec || old.dnssec) return undefined;
+    const names = zone.changedNames(old);
+    if (!names || changed.length + names.length > MAX_NAMES_DROPPED) return undefined;
+    changed.push(...names);
+  }
+  return changed;
 }
 
 function sameZones(a: ReadonlyMap<string, Zone>, b: ReadonlyMap<string, Zone>): boolean {

@@ -6,11 +6,10 @@
 // `nativeUdpUnavailable()` says why and the server uses node:dgram instead. MXBOX_DNS_CACHE=0
 // turns the reply cache off (every query answered by JavaScript).
 
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import { addonLoader } from '../native-addon.js';
 import { addressBytes } from './cookie.js';
+import { lowerAscii, nameToWire } from './name.js';
 import type { RateLimitSettings } from '../config/rate-limit.js';
 
 interface NativeSocket {
@@ -34,6 +33,7 @@ interface NativeSocket {
   close(): void;
   clearCache(): void;
   setCookieSecret(secret: Buffer): void;
+  dropNames(tags: Uint32Array): number;
   setRateLimit(params: Int32Array | null, exempt: [number, number, Buffer][]): void;
 }
 
@@ -41,29 +41,16 @@ interface NativeModule {
   open(host: string, port: number, family: number, onBatch: (count: number) => void, cache: boolean): NativeSocket;
 }
 
-let loaded: NativeModule | undefined;
-let loadError: string | undefined;
+const batchAddon = addonLoader<NativeModule>('udp_batch.node', 'MXBOX_NATIVE_UDP', 'the batched UDP addon', '; run npm install with g++ and python3 present');
 
 function load(): NativeModule | undefined {
-  if (loaded || loadError) return loaded;
-  if (process.env.MXBOX_NATIVE_UDP === '0') {
-    loadError = 'disabled by MXBOX_NATIVE_UDP=0';
-    return undefined;
-  }
-  // dist/src/dns/udp-batch.js → <repo>/build/Release/udp_batch.node
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-  try {
-    loaded = createRequire(import.meta.url)(path.join(root, 'build', 'Release', 'udp_batch.node')) as NativeModule;
-  } catch (err) {
-    loadError = `the batched UDP addon is not built (${(err as Error).message.split('\n')[0]}); run npm install with g++ and python3 present`;
-  }
-  return loaded;
+  return batchAddon().module;
 }
 
 /** undefined when the addon can be used, else the reason it cannot. */
 export function nativeUdpUnavailable(): string | undefined {
-  load();
-  return loaded ? undefined : loadError;
+  const loaded = batchAddon();
+  return loaded.module ? undefined : loaded.reason;
 }
 
 /**
@@ -97,6 +84,11 @@ export interface BatchedUdp {
   cache: boolean;
   /** Forgets every cached reply: call it when the answers change (a new Snapshot). */
   clearCache(): void;
+  /**
+   * Forgets the cached replies made from these names (nameTag of each), and those whose names
+   * are not known, keeping the rest: a reload whose edit changed only these names' data.
+   */
+  dropNames(tags: Uint32Array): number;
   /** The 16-byte SipHash key of the server cookies the addon makes and checks. */
   setCookieSecret(secret: Uint8Array): void;
   /** Response rate limiting from now on ([dns.rate_limit]); undefined: off. */
@@ -119,13 +111,24 @@ function exemptEntry(entry: string): [number, number, Buffer] {
   return [family, bits, full];
 }
 
+/**
+ * The tag the addon gives a name in a cached reply (reply_name_tags in query.c): 32-bit FNV-1a of
+ * its lowercased wire form without the root label.
+ */
+export function nameTag(name: string): number {
+  const wire = lowerAscii(nameToWire(name));
+  let h = 2166136261;
+  for (let i = 0; i < wire.length - 1; i++) h = Math.imul(h ^ wire[i]!, 16777619) >>> 0;
+  return h >>> 0;
+}
+
 export function replyCacheEnabled(): boolean {
   return process.env.MXBOX_DNS_CACHE !== '0';
 }
 
 export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle: DatagramHandler): BatchedUdp {
   const native = load();
-  if (!native) throw new Error(loadError);
+  if (!native) throw new Error(nativeUdpUnavailable());
   // The buffers are shared with C: views made once, reused for every batch.
   let input!: Buffer;
   let output!: Buffer;
@@ -180,6 +183,7 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
     clearCache: () => {
       if (!closed) socket.clearCache();
     },
+    dropNames: (tags) => (closed ? 0 : socket.dropNames(tags)),
     setRateLimit: (settings) => {
       if (closed) return;
       if (!settings) return socket.setRateLimit(null, []);

@@ -98,8 +98,14 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
   return { result: rest, zone };
 }
 
-/** A worker started ahead of the next job (unref'd while it waits: it keeps no process alive). */
+/**
+ * The worker for the next job: started ahead of the first, and kept after each (unref'd while it
+ * waits: it keeps no process alive), so its parser is warm. Jobs run one at a time on it; a job
+ * that comes while it is busy gets a thread of its own, which ends after that job.
+ */
 let spare: Worker | undefined;
+/** The records of the zone the kept worker last parsed (0: a fresh one). */
+let spareRecords = 0;
 
 function startWorker(): Worker {
   const worker = new Worker(new URL('./zone-worker.js', import.meta.url));
@@ -123,6 +129,21 @@ function inWorker(opts: ZoneFileOptions): Promise<ZoneFileResult<ZoneParts>> {
       settled = true;
       if (msg.result) resolve(msg.result);
       else reject(new Error(msg.error ?? 'zone worker failed'));
+      worker.removeAllListeners('exit');
+      worker.removeAllListeners('error');
+      // Kept for the next job, warm; of two, the one that parsed the bigger zone (at start the
+      // zones load at once, and the big one's reloads are those that take time).
+      const records = msg.result?.recordCount ?? 0;
+      if (!spare || records > spareRecords) {
+        if (spare) void spare.terminate();
+        spare = worker;
+        spareRecords = records;
+        const drop = (): void => {
+          if (spare === worker) spare = undefined;
+        };
+        worker.on('error', drop);
+        worker.on('exit', drop);
+      } else void worker.terminate();
     });
     worker.once('error', (err) => {
       if (!settled) reject(err);
@@ -136,6 +157,9 @@ function inWorker(opts: ZoneFileOptions): Promise<ZoneFileResult<ZoneParts>> {
   }).finally(() => {
     worker.unref();
     // The next load (a reload, most likely) finds a thread ready.
-    spare ??= startWorker();
+    if (!spare) {
+      spare = startWorker();
+      spareRecords = 0;
+    }
   });
 }

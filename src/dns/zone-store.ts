@@ -214,6 +214,18 @@ export class RecordStore implements PackedSource {
     return cls === undefined ? rr : { owner, type: rr.type, class: cls, ttl: rr.ttl, rdata: rr.rdata, source: rr.source };
   }
 
+  /** Whether record `pos` has the type, TTL and RDATA of record `otherPos` of `other` (where it came from aside). */
+  sameRecord(pos: number, other: RecordStore, otherPos: number): boolean {
+    if (this.type(pos) !== other.type(otherPos) || this.ttls[pos] !== other.ttls[otherPos]) return false;
+    if (this.classes.get(pos) !== other.classes.get(otherPos)) return false;
+    const start = this.offsets[pos]!;
+    const length = this.offsets[pos + 1]! - start;
+    const otherStart = other.offsets[otherPos]!;
+    if (other.offsets[otherPos + 1]! - otherStart !== length) return false;
+    for (let i = 0; i < length; i++) if (this.arena[start + i] !== other.arena[otherStart + i]) return false;
+    return true;
+  }
+
   packed(pos: number): PackedRdata {
     const a = this.arena;
     const start = this.offsets[pos]!;

@@ -100,6 +100,12 @@ export interface Zone {
   records: Iterable<ResourceRecord>;
   /** A digest of the zone's data (not its layout), to tell a content change from a re-save; computed when first asked. */
   fingerprint(): string;
+  /**
+   * The names (nameKey) whose RRsets differ from `before`'s, when the two zones have the same
+   * nodes with the same types and only RRset contents changed; undefined when more changed (a
+   * name or a type added or removed, a wildcard's data: answers elsewhere may depend on it).
+   */
+  changedNames(before: Zone): string[] | undefined;
   /** Set when mxbox signed the zone: its keys, its NSEC/NSEC3 chain, when to sign again. */
   dnssec?: ZoneSigning;
 }
@@ -250,6 +256,9 @@ export function zoneFromParts(parts: ZoneParts): Zone {
     recordCount: parts.recordCount,
     records: inFileOrder,
     fingerprint: () => (fingerprint ??= zoneFingerprint(inFileOrder)),
+    changedNames(before: Zone): string[] | undefined {
+      return before.nodes instanceof NodeIndex ? nodes.changedSince(before.nodes) : undefined;
+    },
   };
 }
 
@@ -259,13 +268,13 @@ class NodeIndex implements ZoneNodes {
 
   constructor(
     private readonly ids: NameTable,
-    private readonly names: readonly string[],
+    readonly names: readonly string[],
     /** RRsets of node i: setStart indices nodeSets[i] .. nodeSets[i + 1]. */
-    private readonly nodeSets: Uint32Array,
+    readonly nodeSets: Uint32Array,
     /** Records of RRset s: store positions setStart[s] .. setStart[s + 1]. */
-    private readonly setStart: Uint32Array,
-    private readonly flags: Uint8Array,
-    private readonly store: RecordStore,
+    readonly setStart: Uint32Array,
+    readonly flags: Uint8Array,
+    readonly store: RecordStore,
   ) {}
 
   get size(): number {
@@ -302,6 +311,39 @@ class NodeIndex implements ZoneNodes {
 
   *values(): IterableIterator<ZoneNode> {
     for (let id = 0; id < this.names.length; id++) yield this.node(id);
+  }
+
+  /** See Zone.changedNames; nodes are compared by position, the order of their names in the file. */
+  changedSince(before: NodeIndex): string[] | undefined {
+    if (before.names.length !== this.names.length) return undefined;
+    const changed: string[] = [];
+    for (let id = 0; id < this.names.length; id++) {
+      const name = this.names[id]!;
+      // Another spelling of the same name is a change (owners are written as the file spells them).
+      let same = name === before.names[id];
+      if (!same && nameKey(name) !== nameKey(before.names[id]!)) return undefined;
+      if (this.flags[id] !== before.flags[id]) return undefined;
+      const sets = this.nodeSets[id + 1]! - this.nodeSets[id]!;
+      if (sets !== before.nodeSets[id + 1]! - before.nodeSets[id]!) return undefined;
+      for (let k = 0; k < sets; k++) {
+        const s = this.nodeSets[id]! + k;
+        const b = before.nodeSets[id]! + k;
+        const from = this.setStart[s]!;
+        const beforeFrom = before.setStart[b]!;
+        if (this.store.type(from) !== before.store.type(beforeFrom)) return undefined; // types differ: more than data
+        const count = this.setStart[s + 1]! - from;
+        if (count !== before.setStart[b + 1]! - beforeFrom) {
+          same = false;
+          continue;
+        }
+        for (let r = 0; r < count && same; r++) same = this.store.sameRecord(from + r, before.store, beforeFrom + r);
+      }
+      if (same) continue;
+      // Answers made from a wildcard carry the asked name, not the wildcard's: no name to drop.
+      if (name.startsWith('*.')) return undefined;
+      changed.push(nameKey(name));
+    }
+    return changed;
   }
 
   /** The record at a store position, as an object. */

@@ -18,15 +18,15 @@ import { rdataNames, type ResourceRecord } from '../dns/record.js';
 import { buildZone, type Zone } from '../dns/zone.js';
 import { ZoneSet } from '../dns/lookup.js';
 import { checkZone, lex, parseTime, parseZoneFile, parseZoneText, type Entry, type ParsedZone, type Token } from '../dns/zonefile/index.js';
-import { loadSnapshot, MAILCONF_DIR, SETTINGS_FILE, ZONES_DIR } from '../config/snapshot.js';
+import { loadSnapshot, MAILCONF_DIR, SETTINGS_FILE, ZONES_DIR, type Snapshot } from '../config/snapshot.js';
 import { parseSettings } from '../config/settings.js';
 import { AccessTable } from '../config/access.js';
 import { LocalHostNames } from '../config/local-host-names.js';
 import { formatProblem } from '../config/problems.js';
 import { checkIdentity, display, type IdentityFinding } from './rules.js';
 import { unifiedDiff } from './line-diff.js';
-import { withoutRootDot } from '../util/address-text.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { mailconfChanges, type MailconfEdits } from './rename-mailconf.js';
 
 export class RenameError extends Error {}
 
@@ -126,7 +126,7 @@ function hostNameHits(rr: ResourceRecord, key: string): number[] {
   return tokenPositions.filter((p, k) => hostPositions.includes(p) && names[k] !== undefined && nameKey(names[k]!) === key);
 }
 
-interface Replacement {
+export interface Replacement {
   start: number;
   end: number;
   text: string;
@@ -183,7 +183,7 @@ function columnAt(text: string, offset: number): number {
  * Applies replacements (non-overlapping) from the end of the text backwards. After each, the
  * blanks that follow are stretched or shrunk so the next token keeps its column where it can.
  */
-function applyReplacements(text: string, replacements: Replacement[]): string {
+export function applyReplacements(text: string, replacements: Replacement[]): string {
   const sorted = [...replacements].sort((a, b) => b.start - a.start);
   let out = text;
   for (const r of sorted) {
@@ -248,6 +248,32 @@ function describe(rr: ResourceRecord): string {
 /** Works out every edit of the rename without writing anything. */
 export async function planRename(configDir: string, dataDir: string, oldArg: string, newArg: string, options: RenameOptions = {}): Promise<RenamePlan> {
   const now = options.now ?? new Date();
+  const { snapshot, names } = await loadForRename(configDir, dataDir, oldArg, newArg);
+  // Every zone as written (a zone failing its integrity checks is still renamed: that is how the
+  // seed's half-done rename gets repaired).
+  const zones = await readZones(configDir, snapshot.zoneStatus.map((z) => ({ origin: z.origin, file: z.file })));
+  const found = findRecords(zones, names);
+  refuseImpossible(snapshot, zones, names, found);
+  const texts = new ZoneTexts(configDir);
+  const files = await zoneFileChanges(zones, names, found, texts, now);
+  const mailconf = await mailconfChanges(configDir, snapshot, names, found.notes);
+  files.push(...mailconf.files);
+  const findings = await checkRenamed(configDir, snapshot, zones, names, files, mailconf, texts, found.notes);
+  return { oldName: names.oldName, newName: names.newName, files: files.filter((f) => f.before !== f.after), notes: found.notes, findings };
+}
+
+/** The two names of a rename, full and as people write them, and the keys to compare. */
+export interface RenameNames {
+  oldName: string;
+  newName: string;
+  oldKey: string;
+  newKey: string;
+  OLD: string;
+  NEW: string;
+}
+
+/** The configuration (it must load, mailconf without errors) and the two names. */
+async function loadForRename(configDir: string, dataDir: string, oldArg: string, newArg: string): Promise<{ snapshot: Snapshot; names: RenameNames }> {
   const loaded = await loadSnapshot(configDir, dataDir);
   if (!loaded.snapshot) {
     throw new RenameError(`the configuration does not load; fix it first:\n${loaded.problems.map(formatProblem).join('\n')}`);
@@ -255,18 +281,25 @@ export async function planRename(configDir: string, dataDir: string, oldArg: str
   const snapshot = loaded.snapshot;
   const mailErrors = loaded.problems.filter((p) => p.severity === 'error' && p.file.startsWith(MAILCONF_DIR + '/'));
   if (mailErrors.length > 0) throw new RenameError(`mailconf has errors; fix them first:\n${mailErrors.map(formatProblem).join('\n')}`);
-  const { settings } = snapshot;
-  const oldName = hostArgument(oldArg, settings.domain);
-  const newName = hostArgument(newArg, settings.domain);
-  const oldKey = nameKey(oldName);
-  const newKey = nameKey(newName);
-  const OLD = display(oldName);
-  const NEW = display(newName);
-  if (oldKey === newKey) throw new RenameError(`${OLD} and ${NEW} are the same name`);
+  const oldName = hostArgument(oldArg, snapshot.settings.domain);
+  const newName = hostArgument(newArg, snapshot.settings.domain);
+  const names = { oldName, newName, oldKey: nameKey(oldName), newKey: nameKey(newName), OLD: display(oldName), NEW: display(newName) };
+  if (names.oldKey === names.newKey) throw new RenameError(`${names.OLD} and ${names.NEW} are the same name`);
+  return { snapshot, names };
+}
 
-  // Every zone as written (a zone failing its integrity checks is still renamed: that is how the
-  // seed's half-done rename gets repaired).
-  const zones = await readZones(configDir, snapshot.zoneStatus.map((z) => ({ origin: z.origin, file: z.file })));
+/** The records a rename touches: owned by the old name, pointing to it, at the new name, below the old. */
+interface FoundRecords {
+  owned: ResourceRecord[];
+  pointing: { rr: ResourceRecord; positions: number[] }[];
+  atNew: ResourceRecord[];
+  below: ResourceRecord[];
+  oldZone: ZoneRead | undefined;
+  /** What is left alone, and why (grows as the plan is made). */
+  notes: string[];
+}
+
+function findRecords(zones: ZoneRead[], { oldName, oldKey, newKey, OLD }: RenameNames): FoundRecords {
   const notes: string[] = [];
 
   const owned: ResourceRecord[] = [];
@@ -292,7 +325,12 @@ export async function planRename(configDir: string, dataDir: string, oldArg: str
       }
     }
   }
+  return { owned, pointing, atNew, below, oldZone, notes };
+}
 
+/** A rename that cannot be done: an unknown old name, a taken new one, another zone, a zone apex. */
+function refuseImpossible(snapshot: Snapshot, zones: ZoneRead[], { newName, oldKey, OLD, NEW }: RenameNames, { owned, pointing, atNew, below, oldZone, notes }: FoundRecords): void {
+  const { settings } = snapshot;
   const hostIsOld = nameKey(settings.hostname) === oldKey;
   const accessHasOld = snapshot.mail.access.entries.some((e) => e.key === OLD.toLowerCase() || e.key.endsWith('@' + OLD.toLowerCase()));
   if (owned.length === 0 && pointing.length === 0 && !hostIsOld && !accessHasOld) {
@@ -315,23 +353,30 @@ export async function planRename(configDir: string, dataDir: string, oldArg: str
     if (nameKey(oldZone.origin) === oldKey) throw new RenameError(`${OLD} is the apex of zone ${display(oldZone.origin)}; rename the zone instead`);
   }
   for (const rr of below) notes.push(`${describe(rr)} is below ${OLD} and keeps its name`);
+}
 
-  // ---- Zone files: the edits, per file.
-  const texts = new Map<string, string>();
-  const readText = async (file: string): Promise<string> => {
-    let t = texts.get(file);
+/** The zone files as read and as lexed, each once. */
+class ZoneTexts {
+  private readonly texts = new Map<string, string>();
+  private readonly placed = new Map<string, Map<number, PlacedEntry>>();
+
+  constructor(private readonly configDir: string) {}
+
+  async read(file: string): Promise<string> {
+    let t = this.texts.get(file);
     if (t === undefined) {
-      t = await readFile(path.join(configDir, file), 'utf8');
-      texts.set(file, t);
+      t = await readFile(path.join(this.configDir, file), 'utf8');
+      this.texts.set(file, t);
     }
     return t;
-  };
-  const placed = new Map<string, Map<number, PlacedEntry>>();
-  const entryOf = async (rr: ResourceRecord): Promise<PlacedEntry> => {
-    let byLine = placed.get(rr.source.file);
+  }
+
+  /** The entry (tokens with their places) a record was read from. */
+  async entryOf(rr: ResourceRecord): Promise<PlacedEntry> {
+    let byLine = this.placed.get(rr.source.file);
     if (!byLine) {
-      byLine = new Map(lexPlaced(await readText(rr.source.file), rr.source.file).map((e) => [e.line, e]));
-      placed.set(rr.source.file, byLine);
+      byLine = new Map(lexPlaced(await this.read(rr.source.file), rr.source.file).map((e) => [e.line, e]));
+      this.placed.set(rr.source.file, byLine);
     }
     const entry = byLine.get(rr.source.line);
     if (!entry) throw new RenameError(`${rr.source.file}:${rr.source.line}: cannot find the record in the file; rename by hand`);
@@ -339,7 +384,12 @@ export async function planRename(configDir: string, dataDir: string, oldArg: str
       throw new RenameError(`${rr.source.file}:${rr.source.line}: the ${typeName(rr.type)} record of ${display(rr.owner)} comes from $GENERATE; change that line by hand`);
     }
     return entry;
-  };
+  }
+}
+
+/** The zone files' edits: owners and targets renamed, the serial of every zone touched bumped. */
+async function zoneFileChanges(zones: ZoneRead[], { oldName, newName, OLD, NEW }: RenameNames, { owned, pointing, notes }: FoundRecords, texts: ZoneTexts, now: Date): Promise<FileChange[]> {
+  const entryOf = (rr: ResourceRecord): Promise<PlacedEntry> => texts.entryOf(rr);
   const edits = new Map<string, Replacement[]>();
   const changes = new Map<string, string[]>();
   const addEdit = (file: string, r: Replacement, what: string): void => {
@@ -392,103 +442,30 @@ export async function planRename(configDir: string, dataDir: string, oldArg: str
 
   const files: FileChange[] = [];
   for (const [file, list] of edits) {
-    const before = await readText(file);
+    const before = await texts.read(file);
     const byLine = (c: string): number => Number(/^line (\d+)/.exec(c)?.[1] ?? 0);
     const sortedChanges = [...(changes.get(file) ?? [])].sort((x, y) => byLine(x) - byLine(y));
     files.push({ file, before, after: applyReplacements(before, list), changes: sortedChanges });
   }
+  return files;
+}
 
-  // ---- mailconf.
-  const mailconf = async (name: string): Promise<string | undefined> => {
-    try {
-      return await readFile(path.join(configDir, name), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-  };
-  const oldLower = OLD.toLowerCase();
 
-  const toml = await mailconf(SETTINGS_FILE);
-  if (toml !== undefined && hostIsOld) {
-    const lines = toml.split('\n');
-    let inTable = false;
-    let done = false;
-    for (let k = 0; k < lines.length && !done; k++) {
-      if (/^\s*\[/.test(lines[k]!)) inTable = true;
-      if (inTable) continue;
-      const m = /^(\s*hostname\s*=\s*)(["'])([^"']*)\2/.exec(lines[k]!);
-      if (!m) continue;
-      const value = m[3]!;
-      const replacement = value.endsWith('.') ? NEW + '.' : NEW;
-      lines[k] = m[1] + m[2] + replacement + m[2] + lines[k]!.slice(m[0].length);
-      files.push({ file: SETTINGS_FILE, before: toml, after: lines.join('\n'), changes: [`line ${k + 1}: hostname ${value} → ${replacement}`] });
-      done = true;
-    }
-    if (!done) notes.push(`${SETTINGS_FILE}: hostname is ${OLD}, but its line was not found; change it by hand`);
-  }
-
-  const lhnFile = path.join(MAILCONF_DIR, 'local-host-names');
-  const lhn = await mailconf(lhnFile);
-  if (lhn !== undefined) {
-    const lines = lhn.split('\n');
-    const done: string[] = [];
-    const present = new Set(LocalHostNames.parse(lhn, lhnFile).table.names);
-    for (let k = 0; k < lines.length; k++) {
-      const [body, comment = ''] = splitComment(lines[k]!, '#');
-      const replaced = body.replace(/\S+/g, (word) => {
-        if (withoutRootDot(word.toLowerCase()) !== oldLower) return word;
-        if (present.has(NEW.toLowerCase())) {
-          notes.push(`${lhnFile}:${k + 1}: ${NEW} is already listed; ${OLD} is kept as it is`);
-          return word;
-        }
-        done.push(`line ${k + 1}: ${word} → ${NEW}`);
-        return word.endsWith('.') ? NEW + '.' : NEW;
-      });
-      lines[k] = replaced + comment;
-    }
-    if (done.length > 0) files.push({ file: lhnFile, before: lhn, after: lines.join('\n'), changes: done });
-  }
-
-  const accessFile = path.join(MAILCONF_DIR, 'access');
-  const access = await mailconf(accessFile);
-  if (access !== undefined) {
-    const table = AccessTable.parse(access, accessFile).table;
-    const keys = new Set(table.entries.map((e) => `${e.tag ?? ''}|${e.key}`));
-    const replacements: Replacement[] = [];
-    const done: string[] = [];
-    const lines = access.split('\n');
-    let offset = 0;
-    for (let k = 0; k < lines.length; k++) {
-      const text = lines[k]!;
-      const m = /^(?:(connect|from|to):)?(\S+)/i.exec(text);
-      if (m && !text.startsWith('#')) {
-        const tag = m[1] ? m[1][0]!.toUpperCase() + m[1].slice(1).toLowerCase() : '';
-        const key = m[2]!;
-        const at = key.lastIndexOf('@');
-        const domainPart = withoutRootDot((at >= 0 ? key.slice(at + 1) : key).toLowerCase());
-        if (domainPart === oldLower) {
-          const newKey = (at >= 0 ? key.slice(0, at + 1) : '') + NEW;
-          const slotKey = `${tag}|${newKey.toLowerCase()}`;
-          if (keys.has(slotKey)) {
-            notes.push(`${accessFile}:${k + 1}: ${newKey} is already in the access table; the entry for ${key} is kept as it is`);
-          } else {
-            const start = offset + (m[1] ? m[1].length + 1 : 0);
-            replacements.push({ start, end: start + key.length, text: newKey });
-            done.push(`line ${k + 1}: ${key} → ${newKey}`);
-          }
-        }
-      }
-      offset += text.length + 1;
-    }
-    if (replacements.length > 0) files.push({ file: accessFile, before: access, after: applyReplacements(access, replacements), changes: done });
-  }
-
-  // ---- Check the result before anything is written.
+/** The rename applied in memory, parsed and checked, before anything is written: the identity after it. */
+async function checkRenamed(
+  configDir: string,
+  snapshot: Snapshot,
+  zones: ZoneRead[],
+  { oldKey, OLD }: RenameNames,
+  files: FileChange[],
+  { toml, lhn, lhnFile, access, accessFile }: MailconfEdits,
+  texts: ZoneTexts,
+  notes: string[],
+): Promise<IdentityFinding[]> {
   const afterText = new Map(files.map((f) => [f.file, f.after]));
   const newZones: Zone[] = [];
   for (const z of zones) {
-    const top = afterText.get(z.file) ?? (await readText(z.file));
+    const top = afterText.get(z.file) ?? (await texts.read(z.file));
     const parsed = await parseZoneText(top, {
       file: z.file,
       origin: z.origin,
@@ -521,15 +498,9 @@ export async function planRename(configDir: string, dataDir: string, oldArg: str
     access: access !== undefined ? AccessTable.parse(afterText.get(accessFile) ?? access, accessFile).table : snapshot.mail.access,
     localHostNames: lhn !== undefined ? LocalHostNames.parse(afterText.get(lhnFile) ?? lhn, lhnFile).table : snapshot.mail.localHostNames,
   };
-  const findings = checkIdentity({ settings: settingsAfter.settings, zones: new ZoneSet(newZones), mail });
-  return { oldName, newName, files: files.filter((f) => f.before !== f.after), notes, findings };
+  return checkIdentity({ settings: settingsAfter.settings, zones: new ZoneSet(newZones), mail });
 }
 
-/** Splits a line at the first unquoted comment character: [body, comment]. */
-function splitComment(line: string, mark: string): [string, string] {
-  const at = line.indexOf(mark);
-  return at < 0 ? [line, ''] : [line.slice(0, at), line.slice(at)];
-}
 
 /** The unified diff of the whole plan. */
 export function planDiff(plan: RenamePlan): string {

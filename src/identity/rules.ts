@@ -8,7 +8,6 @@
 // Each finding carries its reason and, when something is wrong, the record that fixes it in
 // zone-file syntax and the file:line of the record at fault.
 
-import net from 'node:net';
 import { TYPE, typeName } from '../dns/constants.js';
 import { labelsToName, nameKey, nameToLabels } from '../dns/name.js';
 import { rdataNames, type ResourceRecord } from '../dns/record.js';
@@ -18,7 +17,11 @@ import type { Snapshot } from '../config/snapshot.js';
 import { SETTINGS_FILE } from '../config/snapshot.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { reverseName } from '../smtp/client-name.js';
-import { addressText, withoutRootDot } from '../util/address-text.js';
+import { addressText } from '../util/address-text.js';
+import { addressType, display, hostAddresses, lookup, mxPreference, mxTarget, placeOf, rrLine, sameAddress, type HostAddresses } from './records.js';
+import { spfFinding } from './spf.js';
+
+export { display };
 
 export interface IdentityFinding {
   /** Which rule: mx, mx-target, address, ptr, cname-target, banner, spf. */
@@ -37,116 +40,6 @@ export interface IdentityFinding {
 
 /** Only the parts of a Snapshot the rules read (tests and tools can build one by hand). */
 export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'>;
-
-/** A name as people write it: no final dot. */
-export function display(name: string): string {
-  return withoutRootDot(name);
-}
-
-
-function addressBytes(address: string): Uint8Array | undefined {
-  if (net.isIPv4(address)) return Uint8Array.from(address.split('.').map(Number));
-  if (!net.isIPv6(address)) return undefined;
-  const rev = reverseName(address);
-  if (!rev) return undefined;
-  const nibbles = rev.split('.').slice(0, 32).reverse();
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) out[i] = parseInt(nibbles[2 * i]! + nibbles[2 * i + 1]!, 16);
-  return out;
-}
-
-function placeOf(rr: ResourceRecord | undefined): { file: string; line: number } | undefined {
-  return rr ? { file: rr.source.file, line: rr.source.line } : undefined;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Looking names up in our own data, as the DNS server would answer them.
-
-type Lookup =
-  /** No zone served here holds the name. */
-  | { kind: 'outside' }
-  /** Below a delegation: another server answers. */
-  | { kind: 'delegated' }
-  | { kind: 'nxdomain'; zone: Zone }
-  /** The name (after following CNAMEs inside our data) and what it holds of the type asked. */
-  | { kind: 'found'; zone: Zone; records: ResourceRecord[]; cname?: { record: ResourceRecord; target: string } };
-
-function lookup(zones: ZoneSet, name: string, type: number): Lookup {
-  const zone = zones.findZone(name);
-  if (!zone) return { kind: 'outside' };
-  const res = zones.resolve(nameKey(name), type, false);
-  if (!res) return { kind: 'outside' };
-  if (!res.aa) return { kind: 'delegated' };
-  let cname: { record: ResourceRecord; target: string } | undefined;
-  const records: ResourceRecord[] = [];
-  for (const placed of res.answer) {
-    if (placed.rrset.type === TYPE.CNAME && type !== TYPE.CNAME) {
-      if (!cname) {
-        const record = placed.rrset.records[0]!;
-        cname = { record, target: rdataNames(record)[0]! };
-      }
-      continue;
-    }
-    if (placed.rrset.type === type) records.push(...placed.rrset.records);
-  }
-  if (res.rcode === 3 && !cname) return { kind: 'nxdomain', zone };
-  return cname ? { kind: 'found', zone, records, cname } : { kind: 'found', zone, records };
-}
-
-interface HostAddresses {
-  lookup: 'outside' | 'delegated' | 'nxdomain' | 'found';
-  cname?: { record: ResourceRecord; target: string };
-  /** A and AAAA records. */
-  records: ResourceRecord[];
-  addresses: string[];
-  zone?: Zone;
-}
-
-function hostAddresses(zones: ZoneSet, name: string): HostAddresses {
-  const a = lookup(zones, name, TYPE.A);
-  if (a.kind !== 'found') return { lookup: a.kind, records: [], addresses: [], ...(a.kind === 'nxdomain' ? { zone: a.zone } : {}) };
-  const aaaa = lookup(zones, name, TYPE.AAAA);
-  const records = [...a.records, ...(aaaa.kind === 'found' ? aaaa.records : [])];
-  const addresses = records.map((rr) => addressText(rr.rdata[0] as Uint8Array));
-  return { lookup: 'found', records, addresses, zone: a.zone, ...(a.cname ? { cname: a.cname } : {}) };
-}
-
-function sameAddress(a: string, b: string): boolean {
-  const x = addressBytes(a);
-  const y = addressBytes(b);
-  return !!x && !!y && x.length === y.length && x.every((v, i) => v === y[i]);
-}
-
-function mxTarget(rr: ResourceRecord): string {
-  const names = rdataNames(rr);
-  return names[names.length - 1]!;
-}
-
-function mxPreference(rr: ResourceRecord): number {
-  const head = rr.rdata[0] as Uint8Array;
-  return (head[0]! << 8) | head[1]!;
-}
-
-/** The TXT strings of a record, concatenated (RFC 7208 §3.3). */
-function txtText(rr: ResourceRecord): string {
-  const bytes = rr.rdata[0] as Uint8Array;
-  let out = '';
-  for (let p = 0; p < bytes.length; p += bytes[p]! + 1) out += Buffer.from(bytes.subarray(p + 1, p + 1 + bytes[p]!)).toString('latin1');
-  return out;
-}
-
-function quoteTxt(text: string): string {
-  return '"' + text.replace(/(["\\])/g, '\\$1') + '"';
-}
-
-/** A zone-file line for a record to add. */
-function rrLine(owner: string, type: string, data: string): string {
-  return `${owner} IN ${type} ${data}`;
-}
-
-function addressType(address: string): 'A' | 'AAAA' {
-  return net.isIPv4(address) ? 'A' : 'AAAA';
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -232,17 +125,41 @@ function shortName(name: string, domain: string): string {
 // ---------------------------------------------------------------------------------------------
 
 /** All identity findings for a Snapshot, good and bad, in the order of the rules. */
+/** What every rule reads: the data, the mail host, and the findings so far. */
+interface RuleContext {
+  zones: ZoneSet;
+  settings: IdentityInput['settings'];
+  mail: IdentityInput['mail'];
+  host: string;
+  hostKey: string;
+  /** The mail host as people write it. */
+  H: string;
+  domains: string[];
+  hostInfo: HostAddresses;
+  findings: IdentityFinding[];
+}
+
+/**
+ * Every rule over the Snapshot, in the order an admin fixes them: MX of the local domains, MX and
+ * NS targets, the mail host's addresses, their PTRs, the banner name, SPF.
+ */
 export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   const { zones, settings } = snapshot;
   const host = settings.hostname;
-  const hostKey = nameKey(host);
-  const H = display(host);
-  const findings: IdentityFinding[] = [];
-  const domains = localDomains(snapshot);
-  const hostInfo = hostAddresses(zones, host);
+  const ctx: RuleContext = { zones, settings, mail: snapshot.mail, host, hostKey: nameKey(host), H: display(host), domains: localDomains(snapshot), hostInfo: hostAddresses(zones, host), findings: [] };
+  const mxToHost = mxRule(ctx);
+  targetRule(ctx);
+  const hostOk = addressRule(ctx, mxToHost);
+  // Each address has a PTR back to the mail host (FCrDNS).
+  if (hostOk) for (const address of ctx.hostInfo.addresses) ctx.findings.push(ptrFinding(zones, host, address));
+  bannerRule(ctx, hostOk);
+  if (hostOk) spfRule(ctx);
+  return ctx.findings;
+}
 
-  // ---- MX of every local domain served here names the mail host.
-  /** The first MX (of any local domain) that names the mail host: the link the address rule follows. */
+/** MX of every local domain served here names the mail host; returns the first MX that does (the link the address rule follows). */
+function mxRule(ctx: RuleContext): { domain: string; rr: ResourceRecord } | undefined {
+  const { zones, host, hostKey, H, domains, findings } = ctx;
   let mxToHost: { domain: string; rr: ResourceRecord } | undefined;
   for (const domain of domains) {
     const D = display(domain);
@@ -254,7 +171,7 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
         ok: false,
         severity: 'warning',
         message: `${D} is a local domain (local-host-names) but its zone is ${mx.kind === 'outside' ? 'not served here' : 'delegated to other servers'}; its MX cannot be checked here (check it with dig ${D} MX)`,
-        place: snapshot.mail.localHostNames.placeOf(D.toLowerCase()),
+        place: ctx.mail.localHostNames.placeOf(D.toLowerCase()),
       });
       continue;
     }
@@ -291,11 +208,17 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
       });
     }
   }
+  return mxToHost;
+}
 
-  // ---- MX and NS targets: no CNAMEs; MX targets in our data have addresses. In the zones of the
-  // mail identity — the local domains', the mail host's, its addresses' reverse zones — not in
-  // every zone served: the load checks (named-checkzone's) already catch a CNAME target inside
-  // any zone, and walking a 100,000-record zone at every reload cost 0.1 s on the main thread.
+/**
+ * MX and NS targets: no CNAMEs; MX targets in our data have addresses. In the zones of the mail
+ * identity — the local domains', the mail host's, its addresses' reverse zones — not in every
+ * zone served: the load checks (named-checkzone's) already catch a CNAME target inside any zone,
+ * and walking a 100,000-record zone at every reload cost 0.1 s on the main thread.
+ */
+function targetRule(ctx: RuleContext): void {
+  const { zones, host, hostKey, domains, hostInfo, findings } = ctx;
   let cnameTargets = 0;
   let checkedTargets = 0;
   const identityZones = new Set<Zone>();
@@ -345,8 +268,11 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   if (checkedTargets > 0 && cnameTargets === 0) {
     findings.push({ rule: 'cname-target', ok: true, severity: 'error', message: 'no MX or NS target is a CNAME' });
   }
+}
 
-  // ---- The mail host has addresses.
+/** The mail host has addresses (and is no CNAME); true when it has them. */
+function addressRule(ctx: RuleContext, mxToHost: { domain: string; rr: ResourceRecord } | undefined): boolean {
+  const { zones, settings, host, H, hostInfo, findings } = ctx;
   const soaOf = (zone: Zone | undefined): { file: string; line: number } | undefined => placeOf(zone?.soa.records[0]);
   let hostOk = false;
   if (hostInfo.lookup === 'outside' || hostInfo.lookup === 'delegated') {
@@ -394,13 +320,12 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
       place: placeOf(hostInfo.records[0]),
     });
   }
+  return hostOk;
+}
 
-  // ---- Each address has a PTR back to the mail host (FCrDNS).
-  if (hostOk) {
-    for (const address of hostInfo.addresses) findings.push(ptrFinding(zones, host, address));
-  }
-
-  // ---- The banner and HELO name.
+/** The banner and HELO name is a full name, with an address. */
+function bannerRule(ctx: RuleContext, hostOk: boolean): void {
+  const { settings, host, H, findings } = ctx;
   const labels = nameToLabels(host);
   if (labels.length < 2) {
     findings.push({
@@ -413,16 +338,16 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   } else if (hostOk) {
     findings.push({ rule: 'banner', ok: true, severity: 'error', message: `the SMTP banner and HELO say ${H}, the mail host, a name with an address` });
   }
+}
 
-  // ---- SPF, where present, covers the mail host's addresses.
-  if (hostOk) {
+/** SPF, where present, covers the mail host's addresses. */
+function spfRule(ctx: RuleContext): void {
+  const { zones, host, hostKey, domains, hostInfo, findings } = ctx;
     const spfDomains = [...domains.filter((d) => zones.findZone(d)), ...(domains.some((d) => nameKey(d) === hostKey) ? [] : [host])];
     for (const domain of spfDomains) {
       const finding = spfFinding(zones, domain, host, hostInfo.addresses);
       if (finding) findings.push(finding);
     }
-  }
-  return findings;
 }
 
 function ptrFinding(zones: ZoneSet, host: string, address: string): IdentityFinding {
@@ -501,156 +426,6 @@ function ptrFinding(zones: ZoneSet, host: string, address: string): IdentityFind
 // ---------------------------------------------------------------------------------------------
 // SPF (RFC 7208) evaluated over our own data, for the mail host's addresses only.
 
-type SpfOutcome =
-  | { result: 'pass' | 'fail' | 'softfail' | 'neutral'; term: string }
-  | { result: 'nomatch' }
-  | { result: 'unknown'; why: string }
-  | { result: 'permerror'; why: string };
-
-function spfRecords(zones: ZoneSet, domain: string): { rr: ResourceRecord; text: string }[] | undefined {
-  const txt = lookup(zones, domain, TYPE.TXT);
-  if (txt.kind === 'outside' || txt.kind === 'delegated') return undefined;
-  if (txt.kind === 'nxdomain') return [];
-  return txt.records.map((rr) => ({ rr, text: txtText(rr) })).filter((r) => /^v=spf1(\s|$)/i.test(r.text));
-}
-
-function inCidr(address: string, network: string, prefix: number | undefined): boolean {
-  const a = addressBytes(address);
-  const n = addressBytes(network);
-  if (!a || !n || a.length !== n.length) return false;
-  const bits = prefix ?? a.length * 8;
-  for (let i = 0; i < bits; i++) {
-    const byte = i >> 3;
-    const mask = 0x80 >> (i & 7);
-    if ((a[byte]! & mask) !== (n[byte]! & mask)) return false;
-  }
-  return true;
-}
-
-function evaluateSpf(zones: ZoneSet, domain: string, address: string, depth: number): SpfOutcome {
-  if (depth > 10) return { result: 'permerror', why: 'more than 10 redirects' };
-  const records = spfRecords(zones, domain);
-  if (records === undefined) return { result: 'unknown', why: `the SPF record of ${display(domain)} is in a zone served elsewhere` };
-  if (records.length === 0) return { result: 'unknown', why: `${display(domain)} has no SPF record` };
-  if (records.length > 1) return { result: 'permerror', why: `${display(domain)} has ${records.length} SPF records` };
-  const terms = records[0]!.text.split(/\s+/).slice(1).filter((t) => t !== '');
-  const v4 = net.isIPv4(address);
-  let redirect: string | undefined;
-  for (const term of terms) {
-    const modifier = /^([a-z][a-z0-9_.-]*)=(.*)$/i.exec(term);
-    if (modifier) {
-      if (modifier[1]!.toLowerCase() === 'redirect') redirect = modifier[2]!;
-      continue;
-    }
-    const m = /^([+?~-]?)([a-z0-9]+)(?::([^/]*))?(?:\/(\d+))?(?:\/\/(\d+))?$/i.exec(term);
-    if (!m) return { result: 'permerror', why: `"${term}" is not an SPF term` };
-    const qualifier = m[1] || '+';
-    const mech = m[2]!.toLowerCase();
-    const arg = m[3];
-    const cidr4 = m[4] !== undefined ? Number(m[4]) : undefined;
-    const cidr6 = m[5] !== undefined ? Number(m[5]) : undefined;
-    const result = ({ '+': 'pass', '-': 'fail', '~': 'softfail', '?': 'neutral' } as const)[qualifier as '+' | '-' | '~' | '?'];
-    const hit = (): SpfOutcome => ({ result, term });
-    if (arg?.includes('%')) return { result: 'unknown', why: `"${term}" uses macros, which cannot be evaluated here` };
-    const target = arg ? (arg.endsWith('.') ? arg : arg + '.') : domain;
-    switch (mech) {
-      case 'all':
-        return hit();
-      case 'ip4':
-      case 'ip6': {
-        if ((mech === 'ip4') !== v4 || !arg) continue;
-        if (inCidr(address, arg, cidr4)) return hit();
-        continue;
-      }
-      case 'a': {
-        const info = hostAddresses(zones, target);
-        if (info.lookup === 'outside' || info.lookup === 'delegated') return { result: 'unknown', why: `"${term}" names ${display(target)}, outside the zones served here` };
-        if (info.addresses.some((a) => inCidr(address, a, v4 ? cidr4 : cidr6))) return hit();
-        continue;
-      }
-      case 'mx': {
-        const mx = lookup(zones, target, TYPE.MX);
-        if (mx.kind === 'outside' || mx.kind === 'delegated') return { result: 'unknown', why: `"${term}" names ${display(target)}, outside the zones served here` };
-        if (mx.kind === 'nxdomain') continue;
-        for (const rr of mx.records) {
-          const info = hostAddresses(zones, mxTarget(rr));
-          if (info.lookup === 'outside' || info.lookup === 'delegated') return { result: 'unknown', why: `"${term}" leads to ${display(mxTarget(rr))}, outside the zones served here` };
-          if (info.addresses.some((a) => inCidr(address, a, v4 ? cidr4 : cidr6))) return hit();
-        }
-        continue;
-      }
-      case 'include': {
-        if (!arg) return { result: 'permerror', why: '"include" needs a domain' };
-        return { result: 'unknown', why: `"${term}" comes first, and an include cannot be checked here` };
-      }
-      case 'exists':
-      case 'ptr':
-        return { result: 'unknown', why: `"${term}" cannot be checked here` };
-      default:
-        return { result: 'permerror', why: `unknown mechanism "${term}"` };
-    }
-  }
-  if (redirect !== undefined) {
-    if (redirect.includes('%')) return { result: 'unknown', why: `redirect=${redirect} uses macros` };
-    return evaluateSpf(zones, redirect.endsWith('.') ? redirect : redirect + '.', address, depth + 1);
-  }
-  return { result: 'nomatch' };
-}
-
-function spfFinding(zones: ZoneSet, domain: string, host: string, addresses: string[]): IdentityFinding | undefined {
-  const records = spfRecords(zones, domain);
-  if (!records || records.length === 0) return undefined;
-  const D = display(domain);
-  if (records.length > 1) {
-    return {
-      rule: 'spf',
-      ok: false,
-      severity: 'error',
-      message: `${D} has ${records.length} SPF records; RFC 7208 §4.5 makes that an error for every receiver (merge them into one)`,
-      place: placeOf(records[1]!.rr),
-    };
-  }
-  const { rr, text } = records[0]!;
-  const uncovered: { address: string; why: string }[] = [];
-  const unknown: { address: string; why: string }[] = [];
-  const passedBy: string[] = [];
-  for (const address of addresses) {
-    const outcome = evaluateSpf(zones, domain, address, 0);
-    if (outcome.result === 'pass') passedBy.push(`${address} by ${outcome.term}`);
-    else if (outcome.result === 'unknown') unknown.push({ address, why: outcome.why });
-    else if (outcome.result === 'nomatch') uncovered.push({ address, why: 'no term matches it (neutral)' });
-    else if (outcome.result === 'permerror') uncovered.push({ address, why: `the record is broken: ${outcome.why}` });
-    else uncovered.push({ address, why: `it matches "${outcome.term}" (${outcome.result})` });
-  }
-  if (uncovered.length > 0) {
-    const added = uncovered.map((u) => (net.isIPv4(u.address) ? `ip4:${u.address}` : `ip6:${u.address}`)).join(' ');
-    const fixed = text.replace(/^v=spf1/i, (v) => `${v} ${added}`);
-    return {
-      rule: 'spf',
-      ok: false,
-      severity: 'error',
-      message: `the SPF record of ${D} does not cover the mail host's address ${uncovered.map((u) => `${u.address} (${u.why})`).join(', ')}: receivers checking SPF will refuse or junk mail sent from ${display(host)}`,
-      fix: rrLine(domain, 'TXT', quoteTxt(fixed)),
-      fixAction: 'change it to',
-      place: placeOf(rr),
-    };
-  }
-  if (unknown.length > 0) {
-    return {
-      rule: 'spf',
-      ok: false,
-      severity: 'warning',
-      message: `the SPF record of ${D} cannot be checked for ${unknown.map((u) => `${u.address} (${u.why})`).join(', ')}; check it with an SPF tool`,
-      place: placeOf(rr),
-    };
-  }
-  return { rule: 'spf', ok: true, severity: 'error', message: `the SPF record of ${D} covers the mail host: ${passedBy.join(', ')}`, place: placeOf(rr) };
-}
-
-// ---------------------------------------------------------------------------------------------
-// For the supervisor, the dashboard and `mxbox check`.
-
-/** The failed findings as configuration problems (`file:line: message`), for logs and the dashboard. */
 export function identityProblems(findings: readonly IdentityFinding[]): ConfigProblem[] {
   return findings
     .filter((f) => !f.ok)

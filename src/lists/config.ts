@@ -9,13 +9,15 @@
 // — still a member (may post, is not asked to subscribe again), but sent nothing. Deleting the
 // marker (leaving the address) re-enables the member.
 
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { lineOf, parseTomlText, typeOf } from '../config/toml.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { parseDuration } from '../config/settings.js';
 import { withoutRootDot } from '../util/address-text.js';
+import { numberedLines } from '../config/lines.js';
+import { readOptional } from '../util/files.js';
 
 export const LISTS_DIR = 'mailconf/lists';
 export const LIST_FILE = 'list.toml';
@@ -238,10 +240,8 @@ export function parseMembers(text: string, file: string): { members: ListMember[
   const members: ListMember[] = [];
   const problems: ConfigProblem[] = [];
   const seen = new Map<string, number>();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = i + 1;
-    const m = memberOfLine(lines[i]!);
+  for (const [line, raw] of numberedLines(text)) {
+    const m = memberOfLine(raw);
     if (!m) continue;
     if (/\s/.test(m.address)) {
       problems.push({ file, line, severity: 'error', message: `one address a line: found "${m.address}"` });
@@ -268,15 +268,6 @@ export function parseMembers(text: string, file: string): { members: ListMember[
 
 export function hashText(text: string): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
 }
 
 const hasErrors = (list: readonly ConfigProblem[]): boolean => list.some((p) => p.severity === 'error');

@@ -16,7 +16,6 @@
 // Per list, one operation at a time (members file, pending.json, state.json are read-modify-write).
 
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { encodeWords } from 'nodemailer/lib/mime-funcs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Snapshot } from '../config/snapshot.js';
@@ -26,7 +25,7 @@ import { rfc5322Date } from '../util/dates.js';
 import { listAddresses, listDomain, verpAddress, type ListAddresses, type ListRole } from './address.js';
 import { addressKey, addressProblem, hashText, parseMembers, MEMBERS_FILE, type ListConfig, type ListMember } from './config.js';
 import { parseCommands, type ListCommand } from './commands.js';
-import { addressesIn, buildMessage, decodeWords, fieldValue, headerValue, headerValues, isHardFailure, parseDsn, parseMessage, plainText, type ParsedMessage } from './message.js';
+import { addressesIn, decodeWords, headerValue, headerValues, isHardFailure, parseDsn, parseMessage, plainText, type ParsedMessage } from './message.js';
 import {
   addToMembersText,
   disableInMembersText,
@@ -36,8 +35,8 @@ import {
   removeFromMembersText,
   type PendingRequest,
 } from './store.js';
-import { withoutRootDot } from '../util/address-text.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { listCopy, listFooter, listHelpText } from './copy.js';
 
 /** Injects a new message into the queue; resolves with its queue id once it is stored. */
 export interface ListSubmit {
@@ -63,12 +62,10 @@ export type ListDeliveryResult = { ok: true } | { ok: false; permanent: boolean;
 /** How long the record of which members got a post is kept (a retry after that is not expected). */
 const POST_PROGRESS_KEEP_MS = 7 * 24 * 3600 * 1000;
 
-/** Headers a post loses on its way through the list (replaced by ours or meaningless after it). */
-const STRIPPED = new Set(['return-path', 'list-id', 'list-post', 'list-help', 'list-subscribe', 'list-unsubscribe', 'list-owner', 'list-archive', 'list-unsubscribe-post', 'precedence', 'errors-to']);
-
 class TemporaryListError extends Error {}
 
-interface Ctx {
+/** The list a message is for, as the service and the copies it makes see it. */
+export interface ListContext {
   list: ListConfig;
   addr: ListAddresses;
   store: ListStore;
@@ -90,7 +87,7 @@ export class ListService {
     const snapshot = this.opts.snapshot();
     const list = snapshot.lists.get(target.name.toLowerCase());
     if (!list) return { ok: false, permanent: true, status: `5.1.1 <${target.name}>... list does not exist (any more)` };
-    const ctx: Ctx = { list, addr: listAddresses(list.name, listDomain(snapshot, list)), store: new ListStore(snapshot.dataDir, list.name), snapshot };
+    const ctx: ListContext = { list, addr: listAddresses(list.name, listDomain(snapshot, list)), store: new ListStore(snapshot.dataDir, list.name), snapshot };
     return this.withLock(list.name, async () => {
       try {
         await ctx.store.prunePending(this.now());
@@ -122,7 +119,7 @@ export class ListService {
     return run;
   }
 
-  private event(ctx: Ctx, envelope: Pick<Envelope, 'id' | 'from'>, stat: string, level: 'info' | 'warn' = 'info', to?: string): void {
+  private event(ctx: ListContext, envelope: Pick<Envelope, 'id' | 'from'>, stat: string, level: 'info' | 'warn' = 'info', to?: string): void {
     this.opts.log.event({ qid: envelope.id, from: `<${envelope.from}>`, to: `<${to ?? ctx.addr.post}>`, mailer: 'list', stat }, level);
   }
 
@@ -141,22 +138,22 @@ export class ListService {
     return w.members;
   }
 
-  private findMember(ctx: Ctx, address: string): ListMember | undefined {
+  private findMember(ctx: ListContext, address: string): ListMember | undefined {
     const key = addressKey(address);
     return this.members(ctx.list, ctx.snapshot).find((m) => m.key === key);
   }
 
-  private owners(ctx: Ctx): string[] {
+  private owners(ctx: ListContext): string[] {
     return ctx.list.owners.length ? ctx.list.owners : [`postmaster@${listDomain(ctx.snapshot, ctx.list)}`];
   }
 
-  private isOwner(ctx: Ctx, addresses: string[]): boolean {
+  private isOwner(ctx: ListContext, addresses: string[]): boolean {
     const owners = new Set(this.owners(ctx).map(addressKey));
     return addresses.some((a) => owners.has(addressKey(a)));
   }
 
   /** Applies an edit to the members file (read fresh: hand edits since the last load are kept). */
-  private async editMembers(ctx: Ctx, edit: (text: string) => { changed: boolean; text: string }): Promise<boolean> {
+  private async editMembers(ctx: ListContext, edit: (text: string) => { changed: boolean; text: string }): Promise<boolean> {
     const file = path.join(this.opts.configDir, ctx.list.dir, MEMBERS_FILE);
     const before = await readMembersFile(file);
     const result = edit(before);
@@ -171,7 +168,7 @@ export class ListService {
   // Sending
 
   private async compose(
-    ctx: Ctx,
+    ctx: ListContext,
     o: { to: string[]; subject: string; text: string; from?: string; replyTo?: string; attach?: { data: Buffer; name: string }; auto: 'auto-replied' | 'auto-generated'; inReplyTo?: string },
   ): Promise<Buffer> {
     const domain = listDomain(ctx.snapshot, ctx.list);
@@ -197,7 +194,7 @@ export class ListService {
     return composer.compile().build();
   }
 
-  private async send(ctx: Ctx, envelopeFrom: string, recipients: string[], data: Buffer): Promise<string> {
+  private async send(ctx: ListContext, envelopeFrom: string, recipients: string[], data: Buffer): Promise<string> {
     try {
       return await this.opts.submit({ from: envelopeFrom, recipients, data });
     } catch (err) {
@@ -206,24 +203,15 @@ export class ListService {
   }
 
   /** A notice from the list (envelope sender <name>-bounces@, so a bounce of it never reaches a person). */
-  private async notify(ctx: Ctx, to: string[], subject: string, text: string, extra: { attach?: { data: Buffer; name: string }; auto?: 'auto-replied' | 'auto-generated'; inReplyTo?: string } = {}): Promise<void> {
+  private async notify(ctx: ListContext, to: string[], subject: string, text: string, extra: { attach?: { data: Buffer; name: string }; auto?: 'auto-replied' | 'auto-generated'; inReplyTo?: string } = {}): Promise<void> {
     const data = await this.compose(ctx, { to, subject, text, replyTo: ctx.addr.request, auto: extra.auto ?? 'auto-generated', attach: extra.attach, inReplyTo: extra.inReplyTo });
     await this.send(ctx, ctx.addr.bounces, to, data);
-  }
-
-  private footer(ctx: Ctx): string {
-    return [
-      '',
-      '--',
-      `${ctx.addr.post}${ctx.list.description ? ` — ${ctx.list.description}` : ''}`,
-      `Commands: mail "help" to ${ctx.addr.request}; owners: ${ctx.addr.owner}`,
-    ].join('\n');
   }
 
   // -------------------------------------------------------------------------------------------
   // Posts
 
-  private async post(ctx: Ctx, envelope: Envelope, data: Buffer): Promise<ListDeliveryResult> {
+  private async post(ctx: ListContext, envelope: Envelope, data: Buffer): Promise<ListDeliveryResult> {
     const { list, addr } = ctx;
     const msg = parseMessage(data);
     // Loops: our own post (or one of our notices) coming back.
@@ -264,60 +252,11 @@ export class ListService {
     return { ok: true };
   }
 
-  /** The post as members get it: our headers added, the list's own ones replaced, Subject prefixed. */
-  private listCopy(ctx: Ctx, msg: ParsedMessage, qid: string): Buffer {
-    const { list, addr } = ctx;
-    const hostname = withoutRootDot(ctx.snapshot.settings.hostname);
-    const out: string[] = [`Received: by ${hostname} (mxbox list ${list.name}) id ${qid};\r\n\t${rfc5322Date(this.now())}`];
-    let subjectSeen = false;
-    let replyToSeen = false;
-    const fromValue = msg.fields.find((f) => f.name.toLowerCase() === 'from');
-    for (const field of msg.fields) {
-      const name = field.name.toLowerCase();
-      if (name === '' || STRIPPED.has(name)) continue;
-      if (name === 'subject') {
-        subjectSeen = true;
-        out.push(this.prefixedSubject(ctx, field.raw));
-        continue;
-      }
-      if (name === 'reply-to') {
-        replyToSeen = true;
-        if (list.replyTo === 'list') continue;
-      }
-      out.push(field.raw);
-    }
-    if (!subjectSeen) out.push(`Subject: ${encodeWords(list.subjectPrefix.trim())} (no subject)`);
-    if (list.replyTo === 'list') out.push(`Reply-To: ${addr.post}`);
-    else if (list.replyTo === 'sender' && !replyToSeen && fromValue) out.push(`Reply-To: ${fieldValue(fromValue)}`);
-    const phrase = list.description.replace(/[\r\n"\\]/g, ' ').trim();
-    const description = phrase ? `${/^[\x20-\x7e]*$/.test(phrase) ? `"${phrase}"` : encodeWords(phrase)} ` : '';
-    out.push(
-      `X-Loop: ${addr.post}`,
-      `List-Id: ${description}<${addr.id}>`,
-      `List-Help: <mailto:${addr.request}?subject=help>`,
-      `List-Post: ${list.posting === 'owners-only' ? 'NO (posting by the owners only)' : `<mailto:${addr.post}>`}`,
-      `List-Subscribe: <mailto:${addr.request}?subject=subscribe>`,
-      `List-Unsubscribe: <mailto:${addr.request}?subject=unsubscribe>`,
-      `List-Owner: <mailto:${addr.owner}>`,
-      'Precedence: list',
-    );
-    return buildMessage(out, msg.body);
-  }
-
-  private prefixedSubject(ctx: Ctx, raw: string): string {
-    const prefix = ctx.list.subjectPrefix;
-    if (prefix.trim() === '') return raw;
-    const value = raw.slice(raw.indexOf(':') + 1);
-    if (decodeWords(value.replace(/\r?\n(?=[ \t])/g, '')).toLowerCase().includes(prefix.trim().toLowerCase())) return raw;
-    const encoded = /^[\x20-\x7e]*$/.test(prefix) ? prefix : encodeWords(prefix.trimEnd()) + ' ';
-    return `Subject: ${encoded}${value.replace(/^[ \t]+/, '')}`;
-  }
-
   /** Sends a post to every enabled member, once each: a retry (same key) skips whom it already reached. */
-  private async distribute(ctx: Ctx, envelope: Pick<Envelope, 'id' | 'from'>, msg: ParsedMessage, key: string): Promise<void> {
+  private async distribute(ctx: ListContext, envelope: Pick<Envelope, 'id' | 'from'>, msg: ParsedMessage, key: string): Promise<void> {
     const { store, addr } = ctx;
     const domain = listDomain(ctx.snapshot, ctx.list);
-    const data = this.listCopy(ctx, msg, envelope.id);
+    const data = listCopy(ctx, msg, envelope.id, this.now());
     const sent = await store.postProgress(key);
     const recipients = new Map<string, string>();
     for (const m of this.members(ctx.list, ctx.snapshot)) if (m.enabled && !recipients.has(m.key)) recipients.set(m.key, m.address);
@@ -334,7 +273,7 @@ export class ListService {
     this.event(ctx, envelope, `posted to ${addr.post}: ${count} member${count === 1 ? '' : 's'}${sent.size > count ? ` (${sent.size - count} earlier)` : ''}`);
   }
 
-  private async holdPost(ctx: Ctx, envelope: Envelope, data: Buffer, msg: ParsedMessage, poster: string, reason: string): Promise<void> {
+  private async holdPost(ctx: ListContext, envelope: Envelope, data: Buffer, msg: ParsedMessage, poster: string, reason: string): Promise<void> {
     const token = newToken();
     const now = this.now();
     const expires = new Date(now.getTime() + ctx.list.tokenLifetimeMs);
@@ -360,7 +299,7 @@ export class ListService {
         '',
         `To throw it away: reject ${token}`,
         `Without an answer it is thrown away on ${rfc5322Date(expires)}.`,
-        this.footer(ctx),
+        listFooter(ctx),
       ].join('\n'),
       { attach: { data, name: 'held-post.eml' } },
     );
@@ -370,7 +309,7 @@ export class ListService {
   // -------------------------------------------------------------------------------------------
   // Commands
 
-  private async request(ctx: Ctx, envelope: Envelope, data: Buffer): Promise<ListDeliveryResult> {
+  private async request(ctx: ListContext, envelope: Envelope, data: Buffer): Promise<ListDeliveryResult> {
     const msg = parseMessage(data);
     const requester = addressesIn(headerValue(msg, 'From'))[0] ?? envelope.from;
     const auto = (headerValue(msg, 'Auto-Submitted') ?? 'no').toLowerCase();
@@ -390,9 +329,9 @@ export class ListService {
     }
     for (const e of parsed.errors) results.push(`> ${e.line}`, e.error, '');
     if (parsed.commands.length === 0) {
-      results.push('No command found in your message.', '', this.helpText(ctx));
+      results.push('No command found in your message.', '', listHelpText(ctx));
     }
-    await this.notify(ctx, [requester], `The results of your email commands to ${ctx.addr.request}`, ['The results of your email commands:', '', ...results, this.footer(ctx)].join('\n'), {
+    await this.notify(ctx, [requester], `The results of your email commands to ${ctx.addr.request}`, ['The results of your email commands:', '', ...results, listFooter(ctx)].join('\n'), {
       auto: 'auto-replied',
       inReplyTo: headerValue(msg, 'Message-ID'),
     });
@@ -400,26 +339,10 @@ export class ListService {
     return { ok: true };
   }
 
-  private helpText(ctx: Ctx): string {
-    const a = ctx.addr;
-    return [
-      `Commands for the list ${a.post}, one a line, in the Subject or the body of a message to ${a.request}:`,
-      '',
-      '  subscribe [address]    join the list (you confirm by answering the message sent to the address)',
-      '  unsubscribe [address]  leave the list (confirmed the same way)',
-      '  confirm <token>        confirm a request with the token you were sent',
-      '  reject <token>         cancel a request, or (owners) throw away a held post',
-      '  help                   this text',
-      '  who                    the members (owners only)',
-      '',
-      `Posts go to ${a.post}. The owners are at ${a.owner}.`,
-    ].join('\n');
-  }
-
-  private async command(ctx: Ctx, command: ListCommand, requester: string, senders: string[]): Promise<string> {
+  private async command(ctx: ListContext, command: ListCommand, requester: string, senders: string[]): Promise<string> {
     switch (command.verb) {
       case 'help':
-        return this.helpText(ctx);
+        return listHelpText(ctx);
       case 'who': {
         if (!this.isOwner(ctx, senders)) return `who: only the owners of ${ctx.addr.post} may see its members.`;
         const members = this.members(ctx.list, ctx.snapshot);
@@ -442,7 +365,7 @@ export class ListService {
     }
   }
 
-  private async addPending(ctx: Ctx, request: Omit<PendingRequest, 'token' | 'created' | 'expires'>): Promise<PendingRequest> {
+  private async addPending(ctx: ListContext, request: Omit<PendingRequest, 'token' | 'created' | 'expires'>): Promise<PendingRequest> {
     const now = this.now();
     const full: PendingRequest = { ...request, token: newToken(), created: now.toISOString(), expires: new Date(now.getTime() + ctx.list.tokenLifetimeMs).toISOString() };
     const pending = await ctx.store.pending();
@@ -451,14 +374,14 @@ export class ListService {
     return full;
   }
 
-  private async takePending(ctx: Ctx, token: string, keep = false): Promise<PendingRequest | undefined> {
+  private async takePending(ctx: ListContext, token: string, keep = false): Promise<PendingRequest | undefined> {
     const pending = await ctx.store.pending();
     const found = pending.find((r) => r.token === token && Date.parse(r.expires) > this.now().getTime());
     if (found && !keep) await ctx.store.savePending(pending.filter((r) => r !== found));
     return found;
   }
 
-  private async askConfirmation(ctx: Ctx, kind: 'subscribe' | 'unsubscribe', address: string, requester: string): Promise<void> {
+  private async askConfirmation(ctx: ListContext, kind: 'subscribe' | 'unsubscribe', address: string, requester: string): Promise<void> {
     const request = await this.addPending(ctx, { kind, address, requestedBy: requester });
     const asked = addressKey(requester) === addressKey(address) ? 'You' : `Someone (${requester})`;
     const what = kind === 'subscribe' ? `subscribe ${address} to` : `unsubscribe ${address} from`;
@@ -475,12 +398,12 @@ export class ListService {
         `  confirm ${request.token}`,
         '',
         `If you did not ask, ignore this message: nothing happens, and the request lapses on ${rfc5322Date(new Date(request.expires))}.`,
-        this.footer(ctx),
+        listFooter(ctx),
       ].join('\n'),
     );
   }
 
-  private async confirm(ctx: Ctx, token: string, senders: string[]): Promise<string> {
+  private async confirm(ctx: ListContext, token: string, senders: string[]): Promise<string> {
     const request = await this.takePending(ctx, token, true);
     if (!request) return 'confirm: no request has this token (it was used, rejected or has expired).';
     const ownersOnly = request.kind === 'approve' || request.kind === 'held';
@@ -500,7 +423,7 @@ export class ListService {
               `  confirm ${approval.token}`,
               '',
               `To refuse: reject ${approval.token}`,
-              this.footer(ctx),
+              listFooter(ctx),
             ].join('\n'),
           );
           return `Thank you: the subscription of ${request.address} now waits for the list owners' approval.`;
@@ -515,7 +438,7 @@ export class ListService {
     }
   }
 
-  private async join(ctx: Ctx, address: string): Promise<string> {
+  private async join(ctx: ListContext, address: string): Promise<string> {
     const existing = this.findMember(ctx, address);
     if (existing?.enabled) return `${address} is already a member of ${ctx.addr.post}.`;
     await this.editMembers(ctx, (text) => addToMembersText(text, address));
@@ -540,7 +463,7 @@ export class ListService {
     return `${address} has joined ${ctx.addr.post}.${existing ? ' (Deliveries, stopped after bounces, start again.)' : ''}`;
   }
 
-  private async leave(ctx: Ctx, address: string): Promise<string> {
+  private async leave(ctx: ListContext, address: string): Promise<string> {
     const removed = await this.editMembers(ctx, (text) => removeFromMembersText(text, address));
     if (!removed) return `${address} was not a member of ${ctx.addr.post}.`;
     await this.clearBounces(ctx, address);
@@ -554,7 +477,7 @@ export class ListService {
     return `${address} has left ${ctx.addr.post}.`;
   }
 
-  private async release(ctx: Ctx, request: PendingRequest): Promise<string> {
+  private async release(ctx: ListContext, request: PendingRequest): Promise<string> {
     const data = await ctx.store.readHeld(request.token);
     if (!data) return 'confirm: the held post is gone.';
     const id = `held-${request.token.slice(0, 8)}`;
@@ -563,7 +486,7 @@ export class ListService {
     return `The held post from ${request.address} ("${request.subject ?? ''}") was sent to the list.`;
   }
 
-  private async reject(ctx: Ctx, token: string, senders: string[]): Promise<string> {
+  private async reject(ctx: ListContext, token: string, senders: string[]): Promise<string> {
     const request = await this.takePending(ctx, token, true);
     if (!request) return 'reject: no request has this token (it was used, rejected or has expired).';
     if ((request.kind === 'approve' || request.kind === 'held') && !this.isOwner(ctx, senders)) return `reject: only the owners of ${ctx.addr.post} may do this.`;
@@ -578,7 +501,7 @@ export class ListService {
   // -------------------------------------------------------------------------------------------
   // Owners, bounces
 
-  private async owner(ctx: Ctx, envelope: Envelope, data: Buffer): Promise<ListDeliveryResult> {
+  private async owner(ctx: ListContext, envelope: Envelope, data: Buffer): Promise<ListDeliveryResult> {
     const msg = parseMessage(data);
     const loops = headerValues(msg, 'X-Loop').map((v) => addressKey(v.replace(/^.*<(.*)>.*$/, '$1')));
     if (loops.includes(addressKey(ctx.addr.owner))) {
@@ -591,7 +514,7 @@ export class ListService {
     return { ok: true };
   }
 
-  private async clearBounces(ctx: Ctx, address: string): Promise<void> {
+  private async clearBounces(ctx: ListContext, address: string): Promise<void> {
     const state = await ctx.store.state();
     const key = addressKey(address);
     if (!state.bounces[key]) return;
@@ -599,7 +522,7 @@ export class ListService {
     await ctx.store.saveState(state);
   }
 
-  private async bounce(ctx: Ctx, envelope: Envelope, data: Buffer, verp: string | undefined): Promise<ListDeliveryResult> {
+  private async bounce(ctx: ListContext, envelope: Envelope, data: Buffer, verp: string | undefined): Promise<ListDeliveryResult> {
     const msg = parseMessage(data);
     const reports = parseDsn(msg);
     // Who bounced, and how hard.
@@ -641,7 +564,7 @@ export class ListService {
     return auto === 'auto-replied' || headerValue(msg, 'X-Autoreply') !== undefined || /^(auto:|automatic reply|out of (the )?office|abwesenheit)/.test(subject);
   }
 
-  private async countBounce(ctx: Ctx, envelope: Envelope, member: ListMember, status: string): Promise<string> {
+  private async countBounce(ctx: ListContext, envelope: Envelope, member: ListMember, status: string): Promise<string> {
     const now = this.now();
     const state = await ctx.store.state();
     const previous = state.bounces[member.key];
@@ -669,7 +592,7 @@ export class ListService {
         `  # disabled (bounces): ${member.address}`,
         '',
         `To enable them again, put back the plain address (or they subscribe again).`,
-        this.footer(ctx),
+        listFooter(ctx),
       ].join('\n'),
     );
     return member.address;

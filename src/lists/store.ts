@@ -8,20 +8,12 @@
 //                  sends one member a post twice); pruned after a week
 // and the members file in mailconf/lists/<name>/, rewritten the same way keeping its comments.
 
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { addressKey, memberOfLine, DEFAULT_MEMBERS } from './config.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
+import { namesIn, readOptional } from '../util/files.js';
 
 async function readJson<T>(file: string, fallback: T): Promise<T> {
   const text = await readOptional(file);
@@ -206,13 +198,7 @@ export class ListStore {
   /** Removes progress files older than `maxAgeMs`. */
   async prunePosts(now: Date, maxAgeMs: number): Promise<void> {
     const dir = path.join(this.dir, 'posts');
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
+    for (const name of await namesIn(dir)) {
       const file = path.join(dir, name);
       const s = await stat(file).catch(() => undefined);
       if (s && now.getTime() - s.mtimeMs > maxAgeMs) await rm(file, { force: true });

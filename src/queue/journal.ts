@@ -151,6 +151,45 @@ interface Pending {
 const segmentName = (seq: number): string => `j${String(seq).padStart(10, '0')}`;
 const SEGMENT_RE = /^j(\d{10})$/;
 
+/** Reads every segment in `dir`, in order: the messages still in flight and the placed records. */
+async function replay(
+  dir: string,
+  skipVanished = false,
+): Promise<{ segments: number[]; messages: Map<string, JournaledMessage>; placed: Map<string, PlacedRecipient[]> }> {
+  const segments = (await readdir(dir))
+    .map((n) => SEGMENT_RE.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+  const messages = new Map<string, JournaledMessage>();
+  const placed = new Map<string, PlacedRecipient[]>();
+  for (const seq of segments) {
+    let buf: Buffer;
+    try {
+      buf = await readFile(path.join(dir, segmentName(seq)));
+    } catch (err) {
+      if (skipVanished && (err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    for (const record of decodeSegment(buf)) {
+      if (record.kind === 'message') messages.set(record.envelope.id, { envelope: record.envelope, data: record.data });
+      else if (record.kind === 'state') {
+        const m = messages.get(record.envelope.id);
+        if (m) m.envelope = record.envelope;
+      } else if (record.kind === 'placed') {
+        const list = placed.get(record.id) ?? [];
+        list.push(record.placed);
+        placed.set(record.id, list);
+      } else {
+        messages.delete(record.id);
+        // Left the queue: nothing of it is pending. (A `moved` message lives on as files, placed records and all.)
+        if (record.kind === 'done') placed.delete(record.id);
+      }
+    }
+  }
+  return { segments, messages, placed };
+}
+
 export class Journal {
   private handle: FileHandle | undefined;
   private segment = 0;
@@ -184,33 +223,23 @@ export class Journal {
   ): Promise<{ journal: Journal; unfinished: JournaledMessage[]; placed: Map<string, PlacedRecipient[]> }> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const journal = new Journal(dir, segmentBytes);
-    const segments = (await readdir(dir))
-      .map((n) => SEGMENT_RE.exec(n))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
-    const messages = new Map<string, JournaledMessage>();
-    const placed = new Map<string, PlacedRecipient[]>();
-    for (const seq of segments) {
-      for (const record of decodeSegment(await readFile(path.join(dir, segmentName(seq))))) {
-        if (record.kind === 'message') messages.set(record.envelope.id, { envelope: record.envelope, data: record.data });
-        else if (record.kind === 'state') {
-          const m = messages.get(record.envelope.id);
-          if (m) m.envelope = record.envelope;
-        } else if (record.kind === 'placed') {
-          const list = placed.get(record.id) ?? [];
-          list.push(record.placed);
-          placed.set(record.id, list);
-        } else {
-          messages.delete(record.id);
-          // Left the queue: nothing of it is pending. (A `moved` message lives on as files, placed records and all.)
-          if (record.kind === 'done') placed.delete(record.id);
-        }
-      }
-      journal.segment = seq;
-    }
+    const { segments, messages, placed } = await replay(dir);
+    journal.segment = segments[segments.length - 1] ?? 0;
     journal.old = segments;
     return { journal, unfinished: [...messages.values()], placed };
+  }
+
+  /**
+   * The messages in flight in a journal another process may be writing (mailq): read only. A
+   * segment removed meanwhile is skipped; a record being written ends its segment.
+   */
+  static async peek(dir: string): Promise<JournaledMessage[]> {
+    try {
+      return [...(await replay(dir, true)).messages.values()];
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
   }
 
   /** Removes the segments replay read (their messages are stored elsewhere now) and opens a new one. */

@@ -245,6 +245,11 @@ export class Spool {
     return unfinished.length;
   }
 
+  /** Does recordPlacement keep anything (only the daemon, with its journal, does)? */
+  get recordsPlacements(): boolean {
+    return this.journal !== undefined;
+  }
+
   /**
    * Records, before a local delivery writes, where `address`'s copy of message `id` will land
    * (placement.ts). Only the daemon has a journal; elsewhere a crash may still deliver twice.
@@ -341,7 +346,16 @@ export class Spool {
         const entry = this.inMemory.get(envelope.id);
         if (!entry) return this.writeControlFile(envelope);
         entry.envelope = envelope;
-        if (opts.waits) return this.moveOut(envelope.id);
+        if (opts.waits) {
+          try {
+            return await this.moveOut(envelope.id);
+          } catch (err) {
+            // No room for the queue files (a full disk): the message stays in memory and the
+            // journal. A small state record there still tells mailq why it waits, if it fits.
+            await this.journal?.append({ kind: 'state', envelope }, false).catch(() => undefined);
+            throw err;
+          }
+        }
         try {
           await this.journal!.append({ kind: 'state', envelope }, false);
         } catch (err) {

@@ -10,7 +10,7 @@
 
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Snapshot } from '../config/snapshot.js';
-import { resolveLocal, isLocalDomain, domainOf, localPartOf } from './policy.js';
+import { route, type DsnRequest, type Route } from '../mail/router.js';
 import { HELP_TOPICS } from './help-topics.js';
 import { addressLiteral, withoutRootDot } from '../util/address-text.js';
 
@@ -32,7 +32,7 @@ export interface MxSession {
   /** Set by a DISCARD in the access table: accept, deliver nothing. */
   discard?: boolean;
   /** Resolved recipients of the transaction. */
-  recipients?: { address: string; mailboxes: string[]; remote: string[]; programs: string[]; files: string[]; relay: boolean; discard: boolean; notify?: string[]; orcpt?: string; list?: { name: string; role: 'post' | 'request' | 'owner' | 'bounces'; verp?: string } }[];
+  recipients?: { address: string; route?: Route; discard: boolean; dsn: DsnRequest }[];
 }
 
 export function mx(session: object): MxSession {
@@ -344,29 +344,26 @@ export class MxConnection extends SMTPConnection {
     callback();
   }
 
-  /** VRFY and EXPN both answer with addresses at our host name, one line each. */
+  /** VRFY and EXPN both answer with addresses at our host name, one line each, from the router's route. */
   private answerAddresses(argument: string, expand: boolean): void {
     const self = this.internals;
-    const snapshot = this.context.snapshot();
     const address = argument.replace(/^<(.*)>$/, '$1').trim();
-    const domain = domainOf(address);
-    if (domain !== undefined && !isLocalDomain(snapshot, domain)) {
+    const routed = route(this.context.snapshot(), address);
+    if (routed.kind === 'remote') {
       self.send(252, `2.1.5 <${address}>... Cannot VRFY user; try RCPT to attempt delivery (or try finger)`, false);
       return;
     }
-    const user = localPartOf(address).toLowerCase();
-    if (!expand && !snapshot.mail.aliases.has(user)) {
-      if (snapshot.mail.users.has(user)) self.send(250, `2.1.5 <${user}@${this.hostname()}>`, false);
-      else self.send(550, `5.1.1 <${address}>... User unknown`, false);
+    if (routed.kind === 'local' && !expand) {
+      self.send(250, `2.1.5 <${routed.user}@${this.hostname()}>`, false);
       return;
     }
-    const resolved = resolveLocal(snapshot, user);
-    // Programs and files as sendmail's EXPN shows them: the target itself, quoted where it has a `|`.
-    const members = [...resolved.mailboxes.map((m) => `${m}@${this.hostname()}`), ...resolved.programs.map((c) => `"|${c}"`), ...resolved.files, ...resolved.remote];
-    if (members.length === 0) {
+    if (routed.kind !== 'local' && routed.kind !== 'alias') {
       self.send(550, `5.1.1 <${address}>... User unknown`, false);
       return;
     }
+    const resolved = routed.expansion;
+    // Programs and files as sendmail's EXPN shows them: the target itself, quoted where it has a `|`.
+    const members = [...resolved.mailboxes.map((m) => `${m}@${this.hostname()}`), ...resolved.programs.map((c) => `"|${c}"`), ...resolved.files, ...resolved.remote];
     self.send(250, members.map((m) => `2.1.5 <${m}>`), false);
   }
 

@@ -1,6 +1,7 @@
 // The receiving side: smtp-server with mxbox's connection class, sendmail's rulesets (policy.ts)
-// at connect, MAIL and RCPT, and the message written to the durable spool — fsynced, control
-// file committed — before `250 2.0.0 <id> Message accepted for delivery`. A spool failure is
+// at connect, MAIL and RCPT, and at DATA the message handed to the one intake (src/mail/intake.ts),
+// which writes it to the durable spool — fsynced, control file committed — before
+// `250 2.0.0 <id> Message accepted for delivery`. A spool failure is
 // `452 4.3.1 Insufficient system storage`, never a 250 and never a 5xx.
 
 import net from 'node:net';
@@ -10,20 +11,19 @@ import { Writable } from 'node:stream';
 import type { Snapshot } from '../config/snapshot.js';
 import type { ListenSpec } from '../config/settings.js';
 import { MxConnection, mx, type ConnectionContext } from './connection.js';
-import { checkClient, checkRecipient, checkSender, clientMayRelay, expansionRecipients, replyText, type Client, type Refusal } from './policy.js';
+import { checkClient, checkRecipient, checkSender, clientMayRelay, replyText, type Client, type Refusal } from './policy.js';
 import { ClientNamer } from './client-name.js';
-import { HeaderRewriter } from './headers.js';
-import { rfc5322Date } from '../util/dates.js';
 import type { MailLog } from './mail-log.js';
-import { Spool, SpoolError, type DataSink, type SpooledRecipient } from '../queue/spool.js';
-import type { Readable, Transform } from 'node:stream';
+import { SpoolError } from '../queue/spool.js';
+import type { Intake } from '../mail/intake.js';
 import { newQueueId } from '../queue/queue-id.js';
 import { listenError, type BoundEndpoint } from '../dns/server.js';
 import { addressLiteral, withoutRootDot } from '../util/address-text.js';
 
 export interface SmtpServiceOptions {
   snapshot(): Snapshot;
-  spool: Spool;
+  /** Where accepted messages go (it stores them). */
+  intake: Intake;
   log: MailLog;
   /** Called with the id of every message stored (delivery starts). */
   onStored(id: string): void;
@@ -167,38 +167,18 @@ export class SmtpService {
     state.recipients = state.recipients.filter((r) => r.address.toLowerCase() !== address.address.toLowerCase());
     state.recipients.push({
       address: address.address,
-      mailboxes: verdict.kind === 'local' ? verdict.mailboxes : [],
-      remote: verdict.kind === 'local' ? verdict.remote : [],
-      programs: verdict.kind === 'local' ? verdict.programs : [],
-      files: verdict.kind === 'local' ? verdict.files : [],
-      relay: verdict.kind === 'relay',
+      route: verdict.kind === 'accept' ? verdict.route : undefined,
       discard: verdict.kind === 'discard',
-      list: verdict.kind === 'list' ? { name: verdict.list, role: verdict.role, verp: verdict.verp } : undefined,
-      notify: dsn?.notify,
-      orcpt: dsn?.orcpt,
+      dsn: { notify: dsn?.notify, orcpt: dsn?.orcpt },
     });
     state.lastRcpt = address.address;
     callback();
-  }
-
-  /** Masquerading (sendmail's Dj): our own hosts' names become the mail domain, for mail our clients submit. */
-  private masquerader(snapshot: Snapshot, session: SMTPServerSession): ((domain: string) => string) | undefined {
-    if (!clientMayRelay(snapshot, this.client(session))) return undefined;
-    const target = withoutRootDot(snapshot.settings.domain).toLowerCase();
-    const host = withoutRootDot(snapshot.settings.hostname).toLowerCase();
-    return (domain: string) => {
-      const d = withoutRootDot(domain.toLowerCase());
-      return d === host || d.endsWith('.' + target) ? target : domain;
-    };
   }
 
   private async onData(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
     const snapshot = this.opts.snapshot();
     const state = mx(session);
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-    const masquerade = this.masquerader(snapshot, session);
-    const from = masquerade && mailFrom.includes('@') ? mailFrom.replace(/@([^@]+)$/, (_m, d: string) => '@' + masquerade(d)) : mailFrom;
-    const hostname = withoutRootDot(snapshot.settings.hostname);
     const qid = state.qid ?? newQueueId();
     const kept = (state.recipients ?? []).filter((r) => !r.discard);
 
@@ -207,69 +187,44 @@ export class SmtpService {
       await pipeline(stream, new Writable({ write: (_c, _e, cb) => cb() }));
       if (stream.sizeExceeded) throw new SmtpError(552, '5.3.4 Message size exceeds fixed maximum message size');
       this.opts.log.counters.discarded++;
-      this.opts.log.event({ qid, from: `<${from}>`, relay: this.relayField(session), stat: 'discarded' });
+      this.opts.log.event({ qid, from: `<${mailFrom}>`, relay: this.relayField(session), stat: 'discarded' });
       return `${qid} Message accepted for delivery`;
     }
 
     const client = this.client(session);
-    const heloName = session.hostNameAppearsAs || addressLiteral(client.ip);
-    // sendmail's trace header: `for <rcpt>` only when there is one recipient (RFC 5321 §4.4).
-    const forClause = kept.length === 1 ? `\r\n\tfor <${kept[0]!.address}>; ` : ';\r\n\t';
-    const received =
-      `Received: from ${heloName} (${client.name ? `${client.name} ` : ''}${addressLiteral(client.ip)})\r\n` +
-      `\tby ${hostname} (mxbox) with ${session.transmissionType || 'ESMTP'} id ${qid}${forClause}${rfc5322Date()}`;
-    const rewriter = new HeaderRewriter({ received, messageId: `<${qid}@${hostname}>`, masquerade });
-
-    const recipients: SpooledRecipient[] = [];
-    // One copy per mailbox (or program, or file), however many RCPTs or aliases lead there.
-    const seen = new Set<string>();
-    for (const r of kept) {
-      recipients.push(...expansionRecipients(r, hostname, r.address, seen, { notify: r.notify, orcpt: r.orcpt }));
-      if (r.relay) recipients.push({ address: r.address, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
-      if (r.list) recipients.push({ address: r.address, list: r.list, state: 'pending', attempts: 0, notify: r.notify, orcpt: r.orcpt });
-    }
-
-    let envelope;
+    const protocol = session.transmissionType || 'ESMTP';
     try {
-      envelope = await this.opts.spool.store(
-        {
-          from,
-          recipients,
-          receivedAt: new Date().toISOString(),
+      const { envelope } = await this.opts.intake.accept({
+        origin: {
+          kind: 'smtp',
+          helo: session.hostNameAppearsAs || addressLiteral(client.ip),
+          clientName: client.name,
+          clientLiteral: addressLiteral(client.ip),
           relay: this.relayField(session),
-          protocol: session.transmissionType || 'ESMTP',
-          ret: session.envelope.dsn?.ret as 'FULL' | 'HDRS' | undefined,
-          envid: session.envelope.dsn?.envid ?? undefined,
+          protocol,
+          // Masquerading (sendmail's Dj) is for mail our own clients submit.
+          masquerade: clientMayRelay(snapshot, client),
         },
-        async (sink) => {
-          const size = await copyThrough(stream, rewriter, sink);
-          if (stream.sizeExceeded) throw new SmtpError(552, '5.3.4 Message size exceeds fixed maximum message size');
-          return size;
-        },
+        from: mailFrom,
+        recipients: kept.map((r) => ({ address: r.address, route: r.route, dsn: r.dsn })),
+        data: stream,
+        ret: session.envelope.dsn?.ret as 'FULL' | 'HDRS' | undefined,
+        envid: session.envelope.dsn?.envid ?? undefined,
         qid,
-      );
+        checkData: () => {
+          if (stream.sizeExceeded) throw new SmtpError(552, '5.3.4 Message size exceeds fixed maximum message size');
+        },
+      });
+      this.opts.onStored(envelope.id);
+      return `${envelope.id} Message accepted for delivery`;
     } catch (err) {
       if (err instanceof SmtpError) throw err;
       if (err instanceof SpoolError) {
-        this.opts.log.event({ qid, from: `<${from}>`, relay: this.relayField(session), stat: `queue write failed: ${err.message}` }, 'error');
+        this.opts.log.event({ qid, from: `<${mailFrom}>`, relay: this.relayField(session), stat: `queue write failed: ${err.message}` }, 'error');
         throw new SmtpError(452, '4.3.1 Insufficient system storage');
       }
       throw err;
     }
-    this.opts.log.counters.accepted++;
-    this.opts.log.event({
-      qid: envelope.id,
-      from: `<${from}>`,
-      size: envelope.size,
-      class: 0,
-      nrcpts: kept.length,
-      msgid: rewriter.messageId,
-      proto: envelope.protocol,
-      daemon: 'MTA',
-      relay: envelope.relay,
-    });
-    this.opts.onStored(envelope.id);
-    return `${envelope.id} Message accepted for delivery`;
   }
 
   async listen(addresses: readonly ListenSpec[]): Promise<void> {
@@ -309,27 +264,4 @@ export class SmtpService {
     while (connections().some((c) => c.inTransaction) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
-}
-
-/**
- * The message through the header rewriter into the spool's sink; resolves with the bytes written.
- * Not stream.pipeline: it ends every run by aborting an AbortController, and the DOMException that
- * makes (with its stack trace) cost more per message than the rest of the copy. If the sink fails,
- * the rest of the message is still read (and dropped), so the reply comes after the final dot.
- */
-async function copyThrough(source: Readable, transform: Transform, sink: DataSink): Promise<number> {
-  source.once('error', (err) => transform.destroy(err));
-  source.pipe(transform);
-  let size = 0;
-  try {
-    for await (const chunk of transform) {
-      size += (chunk as Buffer).length;
-      await sink.write(chunk as Buffer);
-    }
-  } catch (err) {
-    source.unpipe(transform);
-    if (!source.readableEnded && !source.destroyed) source.resume();
-    throw err;
-  }
-  return size;
 }

@@ -3,25 +3,17 @@
 // bounced by it (the DSN comes back to a local sender), a recipient the access table REJECTs, and
 // a post to a mailing list. Each step checks every counter, so a step that counts something twice
 // (a bounce or a list copy taken for an accepted message, a list line taken for a bounce) fails.
-// The remote MTA is a second mxbox on 127.0.0.2, the MX of remote.test in our own zone.
+// The remote MTA is a second mxbox on 127.0.0.2, the MX of remote.test in our own zone
+// (test/helpers/remote-mx.ts).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_TOML, runAppliance, type RunningAppliance } from '../helpers/appliance.js';
-import { freePort } from '../helpers/ports.js';
+import type { RunningAppliance } from '../helpers/appliance.js';
+import { startRemotePair, type RemotePair } from '../helpers/remote-mx.js';
 import { eventually } from '../helpers/eventually.js';
 import { sendSmtp } from '../queue/smtp-client.js';
 import type { MailCounters } from '../../src/mail/counters.js';
 
-const REMOTE_ZONE = `$TTL 300
-@        IN SOA ns.remote.test. hostmaster.remote.test. 1 3600 600 86400 300
-@        IN NS  ns
-ns       IN A   127.0.0.2
-@        IN MX  10 mx
-mx       IN A   127.0.0.2
-`;
-
-let remote: RunningAppliance;
 let ours: RunningAppliance;
 
 type Counts = Omit<MailCounters, 'lastDeferrals' | 'deferral'>;
@@ -42,29 +34,19 @@ async function expectCounts(expected: Counts, what: string): Promise<void> {
   });
 }
 
+let pair: RemotePair | undefined;
 before(async () => {
-  const port = await freePort();
-  remote = await runAppliance({
-    toml: DEFAULT_TOML.replace('hostname = "mail8191.futuretg.com"', 'hostname = "mx.remote.test"')
-      .replace('domain = "futuretg.com"', 'domain = "remote.test"')
-      .replace('[smtp]\nlisten = ["127.0.0.1:0"]', `[smtp]\nlisten = ["127.0.0.2:${port}"]`),
-    files: { 'mailconf/local-host-names': 'remote.test\n', 'mailconf/users': 'alice\n' },
-  });
-  ours = await runAppliance({
-    sampleMailconf: true,
-    sampleZones: true,
-    zones: { 'remote.test': REMOTE_ZONE },
-    toml: `${DEFAULT_TOML}[queue]\ninterval = "1h"\n[outbound]\nport = ${port}\n`,
+  pair = await startRemotePair({
     files: {
       'mailconf/lists/team/list.toml': 'description = "The team"\nowners = ["tony@futuretg.com"]\nposting = "members"\n',
       'mailconf/lists/team/members': 'john@futuretg.com\nmary@futuretg.com\n',
     },
   });
+  ours = pair.ours;
 });
 
 after(async () => {
-  await ours?.stop();
-  await remote?.stop();
+  await pair?.stop();
 });
 
 test('the mail counters after a relayed message, a bounce, a rejected recipient and a list post', async () => {

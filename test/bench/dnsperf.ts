@@ -59,6 +59,8 @@ export interface DnsperfOptions {
   outFile: string;
   /** Collect the per-query latencies (-v). */
   latencies?: boolean;
+  /** More dnsperf arguments (-E, -a, -n ...). */
+  extraArgs?: string[];
 }
 
 export interface DnsperfResult {
@@ -90,6 +92,7 @@ export function dnsperfArgs(o: DnsperfOptions): string[] {
   if (o.maxQps) args.push('-Q', String(o.maxQps));
   if (o.timeout) args.push('-t', String(o.timeout));
   if (o.latencies) args.push('-v');
+  if (o.extraArgs) args.push(...o.extraArgs);
   return args;
 }
 

@@ -72,7 +72,7 @@ export async function dnssecBench(s: DnssecBenchSettings, sample: ZoneFile[]): P
   await writeFile(input, (await readFile(s.zoneFile, 'utf8')) + dnskey + '\n');
   const bindSigned = path.join(s.tmp, 'dnssec-signzone-output.zone');
   const t1 = performance.now();
-  const out = await capture('dnssec-signzone', ['-q', '-z', '-n', '1', '-o', s.origin, '-f', bindSigned, input, path.join(keyDir, `${key.file}.private`)]);
+  const out = await capture('dnssec-signzone', ['-q', '-z', '-n', '1', '-d', path.dirname(bindSigned), '-o', s.origin, '-f', bindSigned, input, path.join(keyDir, `${key.file}.private`)]);
   const bindSignS = (performance.now() - t1) / 1000;
   if (out.code !== 0) throw new Error(`dnssec-signzone failed: ${out.stderr}`);
   console.log(`  dnssec-signzone -n 1: ${fmt(bindSignS, 2)} s`);

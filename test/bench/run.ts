@@ -19,12 +19,14 @@ import { busyCpus, capture, cpuSeconds, memoryKiB, removeAtExit, sleep, which } 
 import { fmt, ratio, table, targetLines, type Row, type Target } from './report.js';
 import { mxboxUdpMode, startMxbox, startNamed, startPostfix, type Server, type ZoneFile } from './servers.js';
 import { MboxCounter, smtpRun, type SmtpResult } from './smtp.js';
+import { latencyRun, type LatencyResult } from './latency.js';
 import { dnssecBench } from './dnssec.js';
 import { startProbe, type ProbeResult } from './probe.js';
+import { trafficRun } from './traffic.js';
 import { INITIAL_SERIAL, PROBE_NAME, PROBE_NEW, PROBE_OLD, QUERY_MIX, writeQueries, writeZone } from './zones.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const PHASES = ['dns', 'smtp', 'reload', 'memory', 'dnssec'] as const;
+const PHASES = ['dns', 'smtp', 'reload', 'memory', 'dnssec', 'traffic'] as const;
 type Phase = (typeof PHASES)[number];
 
 const ORIGIN = 'bench.example';
@@ -55,10 +57,12 @@ interface Settings {
   smtpSize: number;
   /** How long to wait for the deliveries after the last 250. */
   smtpDeliveryWaitS: number;
+  /** Messages of the steady stream whose delivery latency is measured. */
+  smtpLatencyMessages: number;
 }
 
 function usage(): string {
-  return `usage: npm run bench -- [--quick] [--only dns|smtp|reload|memory|dnssec[,...]] [--cpu-prof]
+  return `usage: npm run bench -- [--quick] [--only dns|smtp|reload|memory|dnssec|traffic[,...]] [--cpu-prof]
   --quick     shorter runs (3 s per DNS pass, 500 messages), no 1,000,000-record zone
   --only X    run only these parts (repeatable or comma-separated)
   --cpu-prof  run mxbox under node --cpu-prof; profiles go to var/bench/prof-<timestamp>/
@@ -107,6 +111,7 @@ function parseArgs(argv: string[]): Settings {
     smtpSessions: 10,
     smtpSize: 5120,
     smtpDeliveryWaitS: quick ? 30 : 60,
+    smtpLatencyMessages: quick ? 1500 : 6000,
   };
 }
 
@@ -116,10 +121,10 @@ class UsageError extends Error {}
 // Tools
 
 const TOOLS: Record<string, { pkg: string; phases: Phase[] }> = {
-  dnsperf: { pkg: 'dnsperf', phases: ['dns', 'reload', 'dnssec'] },
-  named: { pkg: 'bind9', phases: ['dns', 'reload', 'memory', 'dnssec'] },
+  dnsperf: { pkg: 'dnsperf', phases: ['dns', 'reload', 'dnssec', 'traffic'] },
+  named: { pkg: 'bind9', phases: ['dns', 'reload', 'memory', 'dnssec', 'traffic'] },
   'dnssec-signzone': { pkg: 'bind9-utils', phases: ['dnssec'] },
-  dig: { pkg: 'bind9-dnsutils', phases: ['dns', 'smtp', 'reload', 'memory'] },
+  dig: { pkg: 'bind9-dnsutils', phases: ['dns', 'smtp', 'reload', 'memory', 'traffic'] },
   rndc: { pkg: 'bind9-utils', phases: ['reload'] },
   'smtp-source': { pkg: 'postfix', phases: ['smtp'] },
   postfix: { pkg: 'postfix', phases: ['smtp'] },
@@ -340,6 +345,8 @@ interface SmtpFigures {
   reused: SmtpResult;
   /** mxbox only: its CPU per message over both runs (ms). Postfix's is spread over many processes. */
   cpuMsPerMessage?: number;
+  /** Delivery latency (250 → in the mailbox) of a steady stream at half the accepted rate of one message per connection. */
+  latency: LatencyResult;
 }
 
 async function smtpBoth(s: Settings, name: string, port: number, mbox: MboxCounter, pid?: number): Promise<SmtpFigures> {
@@ -366,7 +373,24 @@ async function smtpBoth(s: Settings, name: string, port: number, mbox: MboxCount
   const reused = await smtpRun({ ...load, messages: s.smtpMessages, reuse: true }, mbox);
   show('connections reused (-d)', reused);
   const cpuMsPerMessage = pid ? ((cpuSeconds(pid) - c0) / (2 * s.smtpMessages)) * 1000 : undefined;
-  return { server: name, single, reused, cpuMsPerMessage };
+  // A steady stream at half the most this server accepted (one message per connection), over
+  // reused connections: how long a message waits between its 250 and the mailbox.
+  const latency = await latencyRun({
+    port,
+    ratePerS: Math.max(1, Math.round(single.acceptedPerS / 2)),
+    messages: s.smtpLatencyMessages,
+    sessions: s.smtpSessions,
+    size: s.smtpSize,
+    from: FROM,
+    to: TO,
+    mailbox: mbox.file,
+    deliveryTimeoutMs: s.smtpDeliveryWaitS * 1000,
+  });
+  console.log(
+    `  ${name} delivery latency at ${latency.ratePerS} msgs/s (half its accepted rate; ${fmt(latency.achievedPerS, 0)} achieved): ` +
+      `p50 ${fmt(latency.p50Ms, 0)} ms, p99 ${fmt(latency.p99Ms, 0)} ms, max ${fmt(latency.maxMs, 0)} ms (${latency.delivered}/${latency.messages} delivered)`,
+  );
+  return { server: name, single, reused, cpuMsPerMessage, latency };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -603,6 +627,13 @@ async function main(): Promise<number> {
     rows.push({ section: sec, metric: 'end to end, 1 msg/connection', mxbox: m.single.endToEndPerS, peer: b.single.endToEndPerS, unit: 'msgs/s', digits: 0, note: e2eNote(m.single, b.single) });
     rows.push({ section: sec, metric: 'accepted, connections reused', mxbox: m.reused.acceptedPerS, peer: b.reused.acceptedPerS, unit: 'msgs/s', digits: 0 });
     rows.push({ section: sec, metric: 'end to end, connections reused', mxbox: m.reused.endToEndPerS, peer: b.reused.endToEndPerS, unit: 'msgs/s', digits: 0, note: e2eNote(m.reused, b.reused) });
+    rows.push({ section: sec, metric: 'delivery latency p50, stream at ½ accepted rate', mxbox: m.latency.p50Ms, peer: b.latency.p50Ms, unit: 'ms', digits: 0 });
+    rows.push({ section: sec, metric: 'delivery latency p99, stream at ½ accepted rate', mxbox: m.latency.p99Ms, peer: b.latency.p99Ms, unit: 'ms', digits: 0 });
+    targets.push({
+      name: 'SMTP delivery latency p99 ≤ 1 s (250 → mailbox, steady stream at ½ the accepted rate)',
+      met: m.latency.p99Ms <= 1000 && m.latency.delivered === m.latency.messages,
+      detail: `${m.latency.ratePerS} msgs/s: p50 ${fmt(m.latency.p50Ms, 0)} ms, p99 ${fmt(m.latency.p99Ms, 0)} ms, max ${fmt(m.latency.maxMs, 0)} ms; Postfix at ${b.latency.ratePerS} msgs/s: p50 ${fmt(b.latency.p50Ms, 0)}, p99 ${fmt(b.latency.p99Ms, 0)} ms`,
+    });
     const a1 = ratio(m.single.acceptedPerS, b.single.acceptedPerS);
     const a2 = ratio(m.reused.acceptedPerS, b.reused.acceptedPerS);
     const e1 = ratio(m.single.endToEndPerS, b.single.endToEndPerS);
@@ -651,6 +682,27 @@ async function main(): Promise<number> {
     targets.push({ name: 'memory (1M records) ≤ 1.5× BIND', met: r <= 1.5, detail: `${fmt(m.rssMiB, 0)} vs ${fmt(b.rssMiB, 0)} MiB = ${fmt(r, 2)}×` });
   }
 
+  // ---- Traffic (issue 21): cookies, 0x20, unique names, the 1M zone's first queries, a flood with rate limiting
+  let traffic: Record<string, unknown> | undefined;
+  if (s.phases.has('traffic')) {
+    const zoneFile = path.join(tmp, `traffic-${ORIGIN}.zone`);
+    const queries = path.join(tmp, 'traffic-queries.txt');
+    await writeZone(zoneFile, ORIGIN, s.zoneRecords);
+    await writeQueries(queries, ORIGIN, s.zoneRecords, 200_000);
+    const result = await trafficRun(
+      { quick: s.quick, passS: s.passS, fixedS: s.fixedS, fixedQps: s.fixedQps, clients: s.clients, outstanding: s.outstanding, zoneRecords: s.zoneRecords, bigZoneRecords: s.bigZoneRecords, rrlRate: 100, normalQps: 2000 },
+      REPO,
+      tmp,
+      [...sample, { origin: ORIGIN, file: zoneFile }],
+      ORIGIN,
+      queries,
+      nodeArgs,
+    );
+    rows.push(...result.rows);
+    targets.push(...result.targets);
+    traffic = result.json;
+  }
+
   // ---- Report
   const finished = new Date();
   const command = `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
@@ -672,7 +724,7 @@ async function main(): Promise<number> {
   if (disturbed.length) {
     console.log(`\nWARNING: the machine was not quiet before ${disturbed.map((c) => `${c.before} (${fmt(c.busyCpus, 2)} CPUs busy)`).join(', ')}: run again on a quiet machine.`);
   }
-  Object.assign(json, { finished: finished.toISOString(), command, loadChecks, dns, reload, smtp, memory, rows, targets: allTargets });
+  Object.assign(json, { finished: finished.toISOString(), command, loadChecks, dns, reload, smtp, memory, traffic, rows, targets: allTargets });
   const out = path.join(outDir, `${stamp}.json`);
   await writeFile(out, JSON.stringify(json, null, 2) + '\n');
   console.log(`\nfigures: ${path.relative(process.cwd(), out) || out}` + (s.cpuProf ? `; mxbox profiles: ${profDir}` : ''));

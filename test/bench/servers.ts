@@ -60,7 +60,7 @@ export interface MxboxOptions {
   zones: ZoneFile[];
   /** Extra node options, e.g. --cpu-prof. */
   nodeArgs?: string[];
-  /** Appended to mxbox.toml (e.g. a [dnssec] table). */
+  /** Appended to mxbox.toml (e.g. a [dnssec] or [dns.rate_limit] table). */
   extraToml?: string;
   startTimeoutMs?: number;
 }
@@ -87,7 +87,7 @@ export async function startMxbox(opts: MxboxOptions): Promise<Server> {
   for (const name of ['access', 'aliases', 'users', 'local-host-names']) {
     await copyFile(path.join(repo, 'mailconf', name), path.join(dir, 'mailconf', name));
   }
-  await writeFile(path.join(dir, 'mailconf', 'mxbox.toml'), benchToml(await readFile(path.join(repo, 'mailconf', 'mxbox.toml'), 'utf8')) + (opts.extraToml ?? ''));
+  await writeFile(path.join(dir, 'mailconf', 'mxbox.toml'), benchToml(await readFile(path.join(repo, 'mailconf', 'mxbox.toml'), 'utf8')) + '\n' + (opts.extraToml ?? ''));
   const zoneFiles: Record<string, string> = {};
   for (const z of opts.zones) {
     const dest = path.join(dir, 'zones', `${z.origin}.zone`);
@@ -169,6 +169,8 @@ export interface NamedOptions {
   /** A TCP port for rndc (controls channel); without it named has no control channel. */
   rndcPort?: number;
   zones: ZoneFile[];
+  /** More statements for the options { } block (e.g. rate-limit { ... };). */
+  extraOptions?: string;
   startTimeoutMs?: number;
 }
 
@@ -208,6 +210,7 @@ export async function startNamed(opts: NamedOptions): Promise<Server> {
   pid-file none;
   notify no;
   dnssec-validation no;
+  ${opts.extraOptions ?? ''}
 };
 ${controls}
 ${zoneLines.join('\n')}

@@ -125,7 +125,8 @@ describe('program and file targets from SMTP', () => {
         if (!name.startsWith('qf')) continue;
         const qf = JSON.parse(await readFile(path.join(box.dir, 'var', 'queue', name), 'utf8')) as { recipients: { program?: string; state: string; status?: string }[] };
         const r = qf.recipients[0]!;
-        if (r.program?.includes('exit 75')) return r;
+        // The control file exists from acceptance on; the attempt's result is in it once it has a status.
+        if (r.program?.includes('exit 75') && r.status) return r;
       }
       return undefined;
     }, 10_000, 'the flaky program\'s message in the queue');

@@ -60,7 +60,7 @@ for (const nsec3 of [false, true]) {
       const keyDir = path.join(box.dir, 'var', 'dnssec', 'edge.test');
       const key = (await readdir(keyDir)).find((f) => f.endsWith('.private'))!.replace(/\.private$/, '');
       const signed = await run('dnssec-signzone', [
-        '-z', '-o', 'edge.test', '-K', keyDir, '-f', path.join(dir, 'signed.zone'), '-e', '+1209600', '-j', '0',
+        '-z', '-o', 'edge.test', '-d', dir, '-K', keyDir, '-f', path.join(dir, 'signed.zone'), '-e', '+1209600', '-j', '0',
         ...(nsec3 ? ['-3', '-', '-H', '0'] : []), path.join(dir, 'edge.test.zone'), path.join(keyDir, key),
       ]);
       assert.equal(signed.code, 0, signed.stderr);

@@ -1,6 +1,7 @@
 // Runs the appliance in-process on a throw-away config directory (temp dir with mailconf/ and
 // zones/), listening on 127.0.0.1 at a port the kernel picks. stop() closes it and removes the dir.
 
+import { before, after } from 'node:test';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,4 +91,19 @@ export async function runAppliance(config: TestConfig): Promise<RunningAppliance
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One appliance for the enclosing describe block (or file): started before its tests, stopped
+ * after them; `started` receives it (to keep it and its port in the block's variables).
+ */
+export function useAppliance(config: TestConfig, started: (box: RunningAppliance) => void): void {
+  let box: RunningAppliance | undefined;
+  before(async () => {
+    box = await runAppliance(config);
+    started(box);
+  });
+  after(async () => {
+    await box?.stop();
+  });
 }

@@ -2,21 +2,13 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeConfigDir, REPO_ROOT } from '../helpers/appliance.js';
+import { run, type Run } from '../helpers/run.js';
 
-function mxbox(dir: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/src/cli.js'), ...args, '--config', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function mxbox(dir: string, ...args: string[]): Promise<Run> {
+  return run(process.execPath, [path.join(REPO_ROOT, 'dist/src/cli.js'), ...args, '--config', dir]);
 }
 
 describe('mxbox list', () => {

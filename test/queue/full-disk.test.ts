@@ -4,12 +4,16 @@
 // `mxbox mailq` lists with the reason, and once space returns it is delivered by itself, within the
 // short retry for local resource shortages (src/queue/resource-retry.ts), not the 1 h interval.
 //
-// Mounting needs root (CAP_SYS_ADMIN); where it is not permitted the test is skipped and says so.
+// The second test fills the disk of the whole data directory, so that the message still fits in
+// the acceptance journal (250) but neither in the mailbox nor as queue files: it waits in memory and
+// the journal, `mailq` lists it from the journal with the reason, and it too is delivered by itself.
+//
+// Mounting needs root (CAP_SYS_ADMIN); where it is not permitted the tests are skipped and say so.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_TOML, makeConfigDir, REPO_ROOT } from '../helpers/appliance.js';
 import { startDaemon } from '../helpers/daemon.js';
@@ -97,6 +101,53 @@ test('a full mailbox disk defers the message (mailq shows why) and it is deliver
   assert.equal(mailbox.match(/^Subject: disk full$/gm)?.length, 1, 'delivered once');
   assert.ok(daemon.lines.some((l) => l.includes('No space left on device')), 'the deferral is logged');
   assert.ok(waited < RESOURCE_RETRY_MAX_MS + 5_000, `delivered within the short retry (${waited} ms after space returned)`);
+  daemon.child.kill('SIGKILL');
+  await daemon.exited;
+});
+
+const dir2 = await makeConfigDir({ sampleMailconf: true, sampleZones: true, toml: `${DEFAULT_TOML}[queue]\ninterval = "1h"\n` });
+dirs.push(dir2);
+const dataDir2 = path.join(dir2, 'var');
+await mkdir(dataDir2, { recursive: true });
+const cannotMount2 = mountTmpfs(dataDir2, '4m');
+
+test('the spool\'s own disk full: the acknowledged message waits in the journal, mailq shows it and why, and it is delivered once space returns', { skip: cannotMount2, timeout: 120_000 }, async () => {
+  const MESSAGE = 40 * 1024;
+  const daemon = await startDaemon(dir2, children);
+  // Leave room for the message in the journal (about 40 KiB) but not for a second copy of it.
+  const fs = await statfs(dataDir2);
+  const filler = path.join(dataDir2, '.filler');
+  await writeFile(filler, Buffer.alloc(fs.bavail * fs.bsize - (MESSAGE + 8 * 1024), 1));
+  const body = Array.from({ length: Math.ceil(MESSAGE / 78) }, (_, i) => `line ${i} ${'y'.repeat(70)}`).join('\n');
+  const sent = await sendSmtp({ port: daemon.port, from: 'root@futuretg.com', to: ['tony@futuretg.com'], data: `Subject: spool full\n\n${body}\n` });
+  assert.equal(sent.code, 250, sent.reply);
+  const qid = sent.qid!;
+
+  const listing = await waitFor(
+    async () => {
+      const q = await run(process.execPath, [CLI, 'mailq', '--config', dir2]);
+      return q.stdout.includes(qid) && q.stdout.includes('No space left on device') ? q.stdout : undefined;
+    },
+    15_000,
+    'mailq lists the message with the reason',
+    200,
+  );
+  assert.match(listing, /Total requests: 1/, listing);
+  assert.ok(daemon.lines.some((l) => l.includes(qid) && l.includes('next try in')), 'the queue error says when it tries again');
+
+  await rm(filler);
+  const freed = Date.now();
+  await waitFor(
+    async () => (await readFile(path.join(dataDir2, 'mail', 'tony'), 'utf8').catch(() => '')).includes('Subject: spool full'),
+    RESOURCE_RETRY_MAX_MS + 15_000,
+    'the message delivered once space returned',
+    200,
+  );
+  const waited = Date.now() - freed;
+  const mailbox = await readFile(path.join(dataDir2, 'mail', 'tony'), 'utf8');
+  assert.equal(mailbox.match(/^Subject: spool full$/gm)?.length, 1, 'delivered once');
+  assert.ok(waited < RESOURCE_RETRY_MAX_MS + 5_000, `delivered within the short retry (${waited} ms after space returned)`);
+  await waitFor(async () => (await run(process.execPath, [CLI, 'mailq', '--config', dir2])).stdout.includes('Total requests: 0'), 10_000, 'an empty queue');
   daemon.child.kill('SIGKILL');
   await daemon.exited;
 });

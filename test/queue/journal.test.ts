@@ -224,3 +224,29 @@ describe('the spool with its journal', () => {
     await spool.close();
   });
 });
+
+describe('mailq and the journal', () => {
+  test('a message acknowledged in the journal and not written out as files is listed by mailq (read only)', async () => {
+    const { formatQueue } = await import('../../src/commands/mailq.js');
+    const spool = new Spool(path.join(dir, 'queue'));
+    await spool.init();
+    await spool.useJournal();
+    const stored = await spool.store(
+      { from: 'john@futuretg.com', recipients: envelope('x').recipients, receivedAt: new Date().toISOString(), relay: 'localhost', protocol: 'ESMTP' },
+      async (sink) => {
+        await sink.write(Buffer.from('held in the journal'));
+        return 19;
+      },
+    );
+    assert.equal(spool.inFlight(stored.id), true, 'only in memory and the journal');
+    const listing = await formatQueue(spool.dir);
+    assert.match(listing, new RegExp(`^${stored.id} +19 .* <john@futuretg\\.com>$`, 'm'), listing);
+    assert.match(listing, /\(Acknowledged; in the acceptance journal\)/);
+    assert.match(listing, /<tony@futuretg\.com>/);
+    assert.match(listing, /Total requests: 1/);
+    await spool.remove(stored.id);
+    await spool.close();
+    assert.match(await formatQueue(spool.dir), /Total requests: 0/, 'gone once delivered');
+    assert.deepEqual((await readdir(path.join(spool.dir, 'journal'))).length > 0, true, 'mailq removed nothing');
+  });
+});

@@ -9,21 +9,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_TOML, REPO_ROOT, runAppliance, type RunningAppliance } from '../helpers/appliance.js';
-import { freePort } from '../helpers/ports.js';
+import { REPO_ROOT, type RunningAppliance } from '../helpers/appliance.js';
+import { startRemotePair, type RemotePair } from '../helpers/remote-mx.js';
 import { formatQueue } from '../../src/commands/mailq.js';
 import type { MailEvent } from '../../src/smtp/mail-log.js';
 import { sendSmtp, waitFor } from './smtp-client.js';
-
-const REMOTE_ZONE = `$TTL 300
-@        IN SOA ns.remote.test. hostmaster.remote.test. 1 3600 600 86400 300
-@        IN NS  ns
-ns       IN A   127.0.0.2
-@        IN MX  10 mx
-mx       IN A   127.0.0.2
-dead     IN MX  10 mx.dead
-mx.dead  IN A   127.0.0.3
-`;
 
 let remote: RunningAppliance;
 let ours: RunningAppliance;
@@ -34,26 +24,14 @@ async function messages(dir: string, user: string): Promise<string[]> {
   return text.split(/^(?=From )/m).filter((m) => m.startsWith('From '));
 }
 
+let pair: RemotePair | undefined;
 before(async () => {
-  const port = await freePort();
-  remote = await runAppliance({
-    toml: DEFAULT_TOML.replace('hostname = "mail8191.futuretg.com"', 'hostname = "mx.remote.test"')
-      .replace('domain = "futuretg.com"', 'domain = "remote.test"')
-      .replace('[smtp]\nlisten = ["127.0.0.1:0"]', `[smtp]\nlisten = ["127.0.0.2:${port}"]`),
-    files: { 'mailconf/local-host-names': 'remote.test\n', 'mailconf/users': 'alice\n' },
-  });
-  ours = await runAppliance({
-    sampleMailconf: true,
-    sampleZones: true,
-    zones: { 'remote.test': REMOTE_ZONE },
-    toml: `${DEFAULT_TOML}[queue]\ninterval = "1h"\n[outbound]\nport = ${port}\n`,
-    onLog: (e) => events.push(e),
-  });
+  pair = await startRemotePair({ onLog: (e) => events.push(e) });
+  ({ remote, ours } = pair);
 });
 
 after(async () => {
-  await ours?.stop();
-  await remote?.stop();
+  await pair?.stop();
 });
 
 describe('delivery by MX to a second mxbox', () => {

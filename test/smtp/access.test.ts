@@ -7,7 +7,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { runAppliance, REPO_ROOT, type RunningAppliance } from '../helpers/appliance.js';
+import { runAppliance, useAppliance, REPO_ROOT, type RunningAppliance } from '../helpers/appliance.js';
 import { swaks, swaksTo, replyTo, replyToDot, smtpTalk, smtpToml, eventually, type SwaksResult } from '../helpers/swaks.js';
 import { needs } from '../helpers/peers.js';
 
@@ -58,14 +58,9 @@ async function assertRelayDenied(port: number, a: Attempt): Promise<SwaksResult>
 }
 
 describe('the seed\'s access table', () => {
-  let r: RunningAppliance;
   let port: number;
-  before(async () => {
-    r = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() });
-    port = r.smtpPort;
-  });
-  after(async () => {
-    await r?.stop();
+  useAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() }, (box) => {
+    port = box.smtpPort;
   });
 
   test('the repository\'s access file is the seed\'s table', async () => {

@@ -8,7 +8,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import { runAppliance, useAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { swaks, swaksTo, replyTo, smtpTalk, smtpToml, type SwaksResult, type SmtpReply } from '../helpers/swaks.js';
 import { needs } from '../helpers/peers.js';
 
@@ -44,12 +44,9 @@ function assertRefused(rcpt: SmtpReply, res: SwaksResult): void {
 describe('open-relay battery from a client with no RELAY', () => {
   let r: RunningAppliance;
   let port: number;
-  before(async () => {
-    r = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() });
-    port = r.smtpPort;
-  });
-  after(async () => {
-    await r?.stop();
+  useAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() }, (box) => {
+    r = box;
+    port = box.smtpPort;
   });
 
   test('plain relay to another domain: 550 5.7.1 Relaying denied', { skip: needs('swaks') }, async () => {

@@ -103,3 +103,74 @@ void fill_server_cookie(uint8_t *reply, size_t rlen, const uint8_t secret[16], c
   uint8_t *opt = reply + rlen - COOKIE_OPTION_BYTES;
   make_server_cookie(secret, opt + 4, now, addr, addr_len, opt + 12);
 }
+
+/** The tag of the (possibly compressed) name at p; 0 with *ok = 0 if it cannot be read. */
+static uint32_t name_tag(const uint8_t *m, size_t len, size_t p, int *ok) {
+  uint32_t h = 2166136261u;
+  for (int hops = 0; hops < 64 && p < len; hops++) {
+    uint8_t b = m[p];
+    if (b == 0) return h;
+    if ((b & 0xc0) == 0xc0) {
+      if (p + 1 >= len) break;
+      p = ((size_t)(b & 0x3f) << 8) | m[p + 1];
+      continue;
+    }
+    if (b & 0xc0 || p + 1 + b > len) break;
+    h = (h ^ b) * 16777619u;
+    for (size_t i = 1; i <= b; i++) {
+      uint8_t c = m[p + i];
+      if (c >= 'A' && c <= 'Z') c |= 0x20;
+      h = (h ^ c) * 16777619u;
+    }
+    p += 1 + b;
+  }
+  *ok = 0;
+  return 0;
+}
+
+static size_t skip_wire_name(const uint8_t *m, size_t len, size_t p) {
+  while (p < len) {
+    uint8_t b = m[p];
+    if (b == 0) return p + 1;
+    if ((b & 0xc0) == 0xc0) return p + 2 <= len ? p + 2 : 0;
+    if (b & 0xc0) return 0;
+    p += 1 + b;
+  }
+  return 0;
+}
+
+static int add_tag(uint32_t *tags, int n, uint32_t tag) {
+  for (int i = 0; i < n; i++)
+    if (tags[i] == tag) return n;
+  if (n >= MAX_REPLY_TAGS) return TAGS_ALL;
+  tags[n] = tag;
+  return n + 1;
+}
+
+int reply_name_tags(const uint8_t *r, size_t len, uint32_t tags[MAX_REPLY_TAGS]) {
+  if (len < 12 || (r[2] & 0x02)) return TAGS_ALL; // TC: its answer is not in it
+  int ok = 1, n = 0;
+  if (r[4] != 0 || r[5] != 1) return TAGS_ALL;
+  n = add_tag(tags, n, name_tag(r, len, 12, &ok));
+  size_t p = skip_wire_name(r, len, 12);
+  if (!p || p + 4 > len) return TAGS_ALL;
+  p += 4;
+  int records = ((r[6] << 8) | r[7]) + ((r[8] << 8) | r[9]) + ((r[10] << 8) | r[11]);
+  for (int i = 0; i < records && n != TAGS_ALL; i++) {
+    size_t owner = p;
+    p = skip_wire_name(r, len, p);
+    if (!p || p + 10 > len) return TAGS_ALL;
+    int type = (r[p] << 8) | r[p + 1];
+    size_t rdlen = ((size_t)r[p + 8] << 8) | r[p + 9];
+    size_t rdata = p + 10;
+    if (rdata + rdlen > len) return TAGS_ALL;
+    if (type != 41) n = add_tag(tags, n, name_tag(r, len, owner, &ok));
+    size_t target = 0;
+    if (type == 2 || type == 5 || type == 12 || type == 39) target = rdata;
+    else if (type == 15) target = rdata + 2;
+    else if (type == 33) target = rdata + 6;
+    if (target && n != TAGS_ALL) n = add_tag(tags, n, name_tag(r, len, target, &ok));
+    p = rdata + rdlen;
+  }
+  return ok ? n : TAGS_ALL;
+}

@@ -51,4 +51,15 @@ int server_cookie_valid(const uint8_t secret[16], const uint8_t *option, int len
  */
 void fill_server_cookie(uint8_t *reply, size_t rlen, const uint8_t secret[16], const uint8_t *addr, int addr_len, uint32_t now);
 
+// The names a cached reply was made from, so that a reload drops only the replies its edit
+// touched: a 32-bit FNV-1a of each name's lowercased wire form (without the root label).
+#define MAX_REPLY_TAGS 12
+#define TAGS_ALL 0xff /* too many names, or a truncated reply: dropped by every reload */
+
+/**
+ * The question name, every record's owner and the names in the RDATA of NS, CNAME, PTR, MX, SRV
+ * and DNAME records of reply r: their tags into tags[], their count, or TAGS_ALL.
+ */
+int reply_name_tags(const uint8_t *r, size_t len, uint32_t tags[MAX_REPLY_TAGS]);
+
 #endif

@@ -82,6 +82,8 @@ typedef struct {
   uint8_t rrl_kind;   // rrl_classify() of the reply: what rate limiting counts it as
   uint16_t qtype;
   uint64_t rrl_name;  // and the name it counts it for
+  uint8_t ntags;      // reply_name_tags(): the names it was made from, or TAGS_ALL
+  uint32_t tags[MAX_REPLY_TAGS];
   uint8_t data[];     // key, then reply
 } cache_entry;
 
@@ -153,6 +155,44 @@ static void cache_clear(reply_cache *c) {
   pthread_attr_destroy(&attr);
 }
 
+static int tag_listed(uint32_t tag, const uint32_t *sorted, size_t n) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (sorted[mid] < tag) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < n && sorted[lo] == tag;
+}
+
+/**
+ * Drops the replies made from any of the names whose tags are in `sorted` (ascending), and those
+ * whose names are not known; keeps the rest. A stripe's lock at a time, so receivers wait for
+ * one stripe, never the whole walk. Returns how many were dropped.
+ */
+static size_t cache_drop_tagged(reply_cache *c, const uint32_t *sorted, size_t n) {
+  size_t dropped = 0;
+  for (int stripe = 0; stripe < STRIPES; stripe++) {
+    pthread_mutex_lock(&c->locks[stripe]);
+    for (uint32_t b = (uint32_t)stripe; b < BUCKETS; b += STRIPES) {
+      cache_entry **set = c->slots + (size_t)b * WAYS;
+      for (int w = 0; w < WAYS; w++) {
+        cache_entry *e = set[w];
+        if (!e) continue;
+        int hit = e->ntags == TAGS_ALL;
+        for (int t = 0; t < e->ntags && !hit && e->ntags != TAGS_ALL; t++) hit = tag_listed(e->tags[t], sorted, n);
+        if (!hit) continue;
+        set[w] = NULL;
+        atomic_fetch_sub(&c->total, sizeof(cache_entry) + e->key_len + e->reply_len);
+        free(e);
+        dropped++;
+      }
+    }
+    pthread_mutex_unlock(&c->locks[stripe]);
+  }
+  return dropped;
+}
+
 static void cache_free(reply_cache *c) {
   if (!c->slots) return;
   free_slots(c->slots);
@@ -205,7 +245,9 @@ static int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, cons
 static void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen) {
   size_t reply_len = rlen - 2;
   size_t size = sizeof(cache_entry) + key_len + reply_len;
-  if (atomic_load(&c->total) + size > CACHE_BUDGET) return; // full: serve on, cache nothing more
+  // Over budget, an entry only takes the place of another (below): a flood of one-time names must
+  // not leave the cache full of them and closed to the names asked next.
+  int full = atomic_load(&c->total) + size > CACHE_BUDGET;
   cache_entry *e = malloc(size);
   if (!e) return;
   e->hash = hash_bytes(key, key_len);
@@ -213,6 +255,7 @@ static void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, con
   e->reply_len = (uint16_t)reply_len;
   e->rcode = r[3] & 0x0f;
   e->rrl_kind = (uint8_t)rrl_classify(r, rlen, &e->rrl_name, &e->qtype);
+  e->ntags = (uint8_t)reply_name_tags(r, rlen, e->tags);
   memcpy(e->data, key, key_len);
   memcpy(e->data + key_len, r + 2, reply_len);
   uint32_t b = (uint32_t)e->hash & (BUCKETS - 1);
@@ -229,7 +272,20 @@ static void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, con
       break;
     }
   }
-  if (way < 0) way = (int)((e->hash >> 48) % WAYS); // a full set: replace one, chosen by the hash
+  if (way < 0 || (full && !set[way])) {
+    // A full set, or no room left: replace one, chosen by the hash (nothing to replace: give up).
+    way = (int)((e->hash >> 48) % WAYS);
+    if (full && !set[way]) {
+      int w = 0;
+      while (w < WAYS && !set[w]) w++;
+      if (w == WAYS) {
+        pthread_mutex_unlock(lock);
+        free(e);
+        return;
+      }
+      way = w;
+    }
+  }
   cache_entry *old = set[way];
   set[way] = e;
   // Under the lock, so that a clear (which holds every lock) sees a total that matches its table.
@@ -771,6 +827,41 @@ static napi_value clear_cache(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static int compare_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/** dropNames(tags: Uint32Array): drops the cached replies made from those names (a reload's edit); returns how many. */
+static napi_value drop_names(napi_env env, napi_callback_info info) {
+  batch_socket *s;
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&s));
+  napi_typedarray_type ta;
+  size_t length;
+  void *data;
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &ta, &length, &data, NULL, NULL) != napi_ok || ta != napi_uint32_array) {
+    napi_throw_type_error(env, NULL, "dropNames(tags: Uint32Array)");
+    return NULL;
+  }
+  size_t dropped = 0;
+  if (!atomic_load(&s->closing)) {
+    uint32_t *sorted = malloc((length ? length : 1) * sizeof(uint32_t));
+    if (!sorted) {
+      cache_clear(&s->cache);
+    } else {
+      memcpy(sorted, data, length * sizeof(uint32_t));
+      qsort(sorted, length, sizeof(uint32_t), compare_u32);
+      dropped = cache_drop_tagged(&s->cache, sorted, length);
+      free(sorted);
+    }
+  }
+  napi_value result;
+  CHECK(napi_create_double(env, (double)dropped, &result));
+  return result;
+}
+
 static napi_value set_cookie_secret(napi_env env, napi_callback_info info) {
   batch_socket *s;
   size_t argc = 1;
@@ -1024,6 +1115,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "clearCache", fn));
   CHECK(napi_create_function(env, "setCookieSecret", NAPI_AUTO_LENGTH, set_cookie_secret, s, &fn));
   CHECK(napi_set_named_property(env, obj, "setCookieSecret", fn));
+  CHECK(napi_create_function(env, "dropNames", NAPI_AUTO_LENGTH, drop_names, s, &fn));
+  CHECK(napi_set_named_property(env, obj, "dropNames", fn));
   CHECK(napi_create_function(env, "setRateLimit", NAPI_AUTO_LENGTH, set_rate_limit, s, &fn));
   CHECK(napi_set_named_property(env, obj, "setRateLimit", fn));
   return obj;

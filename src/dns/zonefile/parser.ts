@@ -2,8 +2,6 @@
 // $GENERATE), RFC 3597 unknown types, and BIND's rules for TTLs. It keeps going after an error so
 // an admin sees every problem of a file at once (up to MAX_ERRORS), each as file:line.
 
-import { realpath, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { CLASS, MAX_TTL, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
 import { NameError, nameFromText, nameKey } from '../name.js';
 import { packRdata, soaFields, ttlInSet, ZoneRecord, type ResourceRecord } from '../record.js';
@@ -15,6 +13,7 @@ import { RdataError, parseRdata, parseTime } from './rdata.js';
 import { zoneIndexSteps, type ZoneIndex } from '../zone-index.js';
 import { NO_NODE } from '../zone-store.js';
 import { runSliced } from '../steps.js';
+import type { FileStamp } from './zone-file.js';
 
 export interface ZoneProblem {
   file: string;
@@ -36,12 +35,6 @@ export interface ParsedZone {
    * whose files all look the same.
    */
   inputs?: FileStamp[];
-}
-
-export interface FileStamp {
-  path: string;
-  size: number;
-  mtimeMs: number;
 }
 
 export interface IncludeResult {
@@ -561,7 +554,8 @@ function canonicalOrigin(origin: string): string {
   return nameFromText(text, undefined);
 }
 
-async function run(
+/** Parses a zone from its text (undefined: the file could not be read, `preErrors` say why). */
+export async function parseZoneSource(
   text: string | undefined,
   file: string,
   key: string,
@@ -601,91 +595,5 @@ export async function parseZoneText(
   text: string,
   opts: { file: string; origin: string; defaultTtl?: number; readInclude?: ReadInclude },
 ): Promise<ParsedZone> {
-  return run(text, opts.file, opts.file, opts.origin, opts.defaultTtl, opts.readInclude);
-}
-
-function isOutside(rel: string): boolean {
-  return rel === '..' || rel.startsWith('..' + path.sep) || path.isAbsolute(rel);
-}
-
-function fsReason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  if (code === 'ELOOP') return 'too many levels of symbolic links';
-  return e instanceof Error ? e.message : String(e);
-}
-
-/**
- * Parses a zone file from disk. $INCLUDE paths are taken relative to `includeRoot` (the zones/
- * directory) and must stay inside it, also after following symbolic links.
- */
-export async function parseZoneFile(opts: { path: string; displayPath: string; origin: string; includeRoot: string }): Promise<ParsedZone> {
-  const rootAbs = path.resolve(opts.includeRoot);
-  const topAbs = path.resolve(opts.path);
-  // What messages put before a path inside the root: "zones/" when displayPath is zones/x.zone.
-  const topRel = path.relative(rootAbs, topAbs).split(path.sep).join('/');
-  const display = opts.displayPath.split(path.sep).join('/');
-  let displayRoot: string;
-  if (!isOutside(path.relative(rootAbs, topAbs)) && display.endsWith(topRel)) displayRoot = display.slice(0, display.length - topRel.length);
-  else displayRoot = path.basename(rootAbs) + '/';
-
-  let text: string;
-  let topKey = topAbs;
-  const inputs: FileStamp[] = [];
-  try {
-    topKey = await realpath(topAbs);
-    const topInfo = await stat(topKey);
-    inputs.push({ path: topKey, size: topInfo.size, mtimeMs: topInfo.mtimeMs });
-    text = await readFile(topKey, 'utf8');
-  } catch (e) {
-    return run(undefined, opts.displayPath, topAbs, opts.origin, undefined, undefined, [
-      { file: opts.displayPath, line: 1, message: `cannot read the zone file: ${fsReason(e)}` },
-    ]);
-  }
-
-  let rootReal: string | undefined;
-  const readInclude = async (rel: string): Promise<IncludeResult & { key: string }> => {
-    if (rel.length === 0 || rel.includes('\0')) throw new Error('empty or invalid file name');
-    const target = path.resolve(rootAbs, rel);
-    const lexical = path.relative(rootAbs, target);
-    if (isOutside(lexical) || lexical === '') throw new Error(`the file is outside the zones directory (${displayRoot || './'}); $INCLUDE only reads files below it`);
-    rootReal ??= await realpath(rootAbs);
-    let real: string;
-    try {
-      real = await realpath(target);
-    } catch (e) {
-      throw new Error(fsReason(e));
-    }
-    if (isOutside(path.relative(rootReal, real))) {
-      throw new Error(`it is a symbolic link to a file outside the zones directory (${displayRoot || './'}); $INCLUDE only reads files below it`);
-    }
-    const info = await stat(real);
-    if (!info.isFile()) throw new Error('it is not a regular file');
-    inputs.push({ path: real, size: info.size, mtimeMs: info.mtimeMs });
-    let body: string;
-    try {
-      body = await readFile(real, 'utf8');
-    } catch (e) {
-      throw new Error(fsReason(e));
-    }
-    return { file: displayRoot + lexical.split(path.sep).join('/'), text: body, key: real };
-  };
-  const parsed = await run(text, opts.displayPath, topKey, opts.origin, undefined, readInclude);
-  parsed.inputs = inputs;
-  return parsed;
-}
-
-/** True when every file still has the size and modification time it had when it was read. */
-export async function inputsUnchanged(inputs: readonly FileStamp[]): Promise<boolean> {
-  for (const input of inputs) {
-    try {
-      const info = await stat(input.path);
-      if (info.size !== input.size || info.mtimeMs !== input.mtimeMs) return false;
-    } catch {
-      return false;
-    }
-  }
-  return inputs.length > 0;
+  return parseZoneSource(text, opts.file, opts.file, opts.origin, opts.defaultTtl, opts.readInclude);
 }

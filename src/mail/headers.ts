@@ -1,7 +1,8 @@
-// What the receiving side adds to a message on its way into the queue (RFC 5321 §4.4, sendmail's
-// H lines): a Received trace header on top, Message-ID and Date when the sender left them out,
-// and masquerading (sendmail's Dj) of the From header for mail our own hosts submit. The body
-// is never held in memory: only the header block is buffered, the rest streams through.
+// What the intake (src/mail/intake.ts) adds to a message on its way into the queue (RFC 5321
+// §4.4, sendmail's H lines): a Received trace header on top, From (for local submission),
+// Message-ID and Date when the sender left them out, and masquerading (sendmail's Dj) of the
+// From, Sender and Reply-To headers for mail our own hosts submit. The body is never held in
+// memory: only the header block is buffered, the rest streams through.
 
 import { Transform, type TransformCallback } from 'node:stream';
 import { rfc5322Date } from '../util/dates.js';
@@ -11,6 +12,8 @@ export interface HeaderEdits {
   received: string;
   /** Value for a Message-ID header when the message has none. */
   messageId: string;
+  /** Value for a From header when the message has none (local submission: the invoking user). */
+  from?: string;
   /** Rewrites an address domain in From/Sender (masquerading); returns the domain unchanged when it does not apply. */
   masquerade?: (domain: string) => string;
 }
@@ -73,6 +76,7 @@ export class HeaderRewriter extends Transform {
     }
     const has = (name: string): boolean => fields.some((f) => f.toLowerCase().startsWith(name.toLowerCase() + ':'));
     const out = [this.edits.received];
+    if (this.edits.from !== undefined && !has('from')) out.push(`From: ${this.edits.from}`);
     for (const field of fields) {
       if (this.edits.masquerade && /^(from|sender|reply-to):/i.test(field)) {
         out.push(field.replace(/@([A-Za-z0-9.-]+)/g, (_m, domain: string) => '@' + this.edits.masquerade!(domain)));

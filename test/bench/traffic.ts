@@ -1,0 +1,273 @@
+// The traffic part of the benchmark (issue 21): what an Internet-facing authoritative server
+// gets, each kind against BIND in the same run, one server at a time.
+//
+//   repeating mix      the bench's query mix, replayed (mostly reply-cache hits)
+//   cookies            the same mix, every query with an EDNS COOKIE (dnsperf -E 10:<client cookie>)
+//   0x20               the same mix with every name in random letter case
+//   unique NXDOMAIN    random labels under the 100,000-record zone, each asked once
+//   1M zone, first ask every name of the 1,000,000-record zone in random order, each asked once
+//   flood + RRL        one source (127.0.0.2) at full speed beside a normal client (127.0.0.3) at a
+//                      fixed rate, [dns.rate_limit] / rate-limit { } on in both servers, with
+//                      127.0.0.1 (where the other kinds' dnsperf sends from) exempt
+//
+// Each kind: a full-speed pass (qps, CPU per query, lost) and a pass at a fixed rate (p99). Query
+// files of names asked once are split, so that neither pass repeats the other's names, and read
+// once (dnsperf -n 1).
+
+import path from 'node:path';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { runDnsperf, startDnsperf, type DnsperfResult } from './dnsperf.js';
+import { cpuSeconds } from './procs.js';
+import { fmt, ratio, type Row, type Target } from './report.js';
+import { startMxbox, startNamed, type Server, type ZoneFile } from './servers.js';
+import { RECORDS_PER_UNIT, writeZone } from './zones.js';
+import { prng } from '../helpers/prng.js';
+import { freePort } from '../helpers/ports.js';
+
+export interface TrafficSettings {
+  quick: boolean;
+  passS: number;
+  fixedS: number;
+  fixedQps: number;
+  clients: number;
+  outstanding: number;
+  zoneRecords: number;
+  bigZoneRecords: number;
+  /** The flood row's rate limit (responses per second) and the normal client's rate. */
+  rrlRate: number;
+  normalQps: number;
+}
+
+interface KindFigures {
+  qps: number;
+  cpuUsPerQuery: number;
+  lost: number;
+  p99Ms: number;
+  fixedLost: number;
+}
+
+interface FloodFigures {
+  /** Replies per second to the flooder (full and truncated). */
+  flooderPerS: number;
+  flooderSent: number;
+  /** The normal client's answers per second with the flood, and alone. */
+  normalPerS: number;
+  normalAlonePerS: number;
+  normalLost: number;
+}
+
+type PerServer<T> = Record<'named' | 'mxbox', T>;
+
+export interface TrafficResult {
+  rows: Row[];
+  targets: Target[];
+  json: Record<string, unknown>;
+}
+
+const MIX_KINDS = [
+  { key: 'mix', label: 'repeating mix', extra: [] as string[] },
+  { key: 'cookies', label: 'mix, every query with a COOKIE', extra: ['-E', '10:0102030405060708'] },
+  { key: 'case', label: '0x20: mix in random letter case', extra: [] as string[] },
+] as const;
+
+/** The mix with each name's letters in random case (the type stays as written). */
+async function randomCase(from: string, to: string): Promise<void> {
+  const rnd = prng(20);
+  const lines = (await readFile(from, 'latin1')).split('\n');
+  const out = lines.map((line) => {
+    const sp = line.lastIndexOf(' ');
+    if (sp < 0) return line;
+    const name = [...line.slice(0, sp)].map((c) => (rnd() < 0.5 ? c.toUpperCase() : c.toLowerCase())).join('');
+    return name + line.slice(sp);
+  });
+  await writeLines(to, out);
+}
+
+async function writeLines(file: string, lines: Iterable<string>): Promise<void> {
+  const out = createWriteStream(file);
+  let chunk: string[] = [];
+  for (const line of lines) {
+    chunk.push(line);
+    if (chunk.length === 10_000) {
+      if (!out.write(chunk.join('\n') + '\n')) await once(out, 'drain');
+      chunk = [];
+    }
+  }
+  if (chunk.length) out.write(chunk.join('\n') + '\n');
+  out.end();
+  await once(out, 'finish');
+}
+
+/** Random labels that exist nowhere: `count` lines, as two files (full-speed pass, fixed-rate pass). */
+async function uniqueNxdomain(dir: string, origin: string, count: number): Promise<[string, string]> {
+  const rnd = prng(21);
+  const label = (): string => Math.floor(rnd() * 2 ** 52).toString(36);
+  const files: [string, string] = [path.join(dir, 'nx-full.txt'), path.join(dir, 'nx-fixed.txt')];
+  const split = Math.floor(count * 0.7);
+  await writeLines(files[0], (function* () {
+    for (let i = 0; i < split; i++) yield `r${label()}.${origin} A`;
+  })());
+  await writeLines(files[1], (function* () {
+    for (let i = split; i < count; i++) yield `r${label()}.${origin} A`;
+  })());
+  return files;
+}
+
+/** Every name of the generated zone once, in random order, with a type it has; split in two files. */
+async function everyName(dir: string, origin: string, records: number): Promise<[string, string]> {
+  const units = Math.max(1, Math.round(records / RECORDS_PER_UNIT));
+  const kinds: [string, string][] = [['h', 'A'], ['w', 'AAAA'], ['x', 'A'], ['t', 'TXT'], ['c', 'A'], ['m', 'MX']];
+  const order = new Uint32Array(units * kinds.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  const rnd = prng(22);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  const line = (n: number): string => {
+    const [prefix, type] = kinds[n % kinds.length]!;
+    return `${prefix}${Math.floor(n / kinds.length)}.${origin} ${type}`;
+  };
+  const split = Math.floor(order.length * 0.7);
+  const files: [string, string] = [path.join(dir, 'names-full.txt'), path.join(dir, 'names-fixed.txt')];
+  await writeLines(files[0], (function* () {
+    for (let i = 0; i < split; i++) yield line(order[i]!);
+  })());
+  await writeLines(files[1], (function* () {
+    for (let i = split; i < order.length; i++) yield line(order[i]!);
+  })());
+  return files;
+}
+
+async function kindPasses(s: TrafficSettings, server: Server, files: [string, string], extra: string[], once: boolean, tmp: string): Promise<KindFigures> {
+  const base = { port: server.dnsPort, clients: s.clients, outstanding: s.outstanding, outFile: path.join(tmp, `traffic-${server.name}.out`), edns: true };
+  const args = once ? [...extra, '-n', '1'] : extra;
+  const c0 = cpuSeconds(server.pid);
+  const full = await runDnsperf({ ...base, queryFile: files[0], seconds: s.passS, extraArgs: args });
+  const cpuS = cpuSeconds(server.pid) - c0;
+  const fixed = await runDnsperf({ ...base, queryFile: files[1], seconds: s.fixedS, maxQps: s.fixedQps, latencies: true, extraArgs: args });
+  const figures = { qps: full.qps, cpuUsPerQuery: (cpuS / full.completed) * 1e6, lost: full.lost, p99Ms: fixed.p99Ms, fixedLost: fixed.lost };
+  console.log(
+    `    ${server.name}: ${fmt(figures.qps, 0)} qps, CPU ${fmt(figures.cpuUsPerQuery, 1)} µs/query, lost ${full.lost}; ` +
+      `at ${fmt(s.fixedQps, 0)} qps: p99 ${fmt(fixed.p99Ms, 3)} ms, lost ${fixed.lost}`,
+  );
+  return figures;
+}
+
+async function floodPass(s: TrafficSettings, server: Server, queries: string, tmp: string): Promise<FloodFigures> {
+  const common = { port: server.dnsPort, queryFile: queries, seconds: s.fixedS + 1, outFile: '' };
+  const normal = (file: string): Promise<DnsperfResult> =>
+    runDnsperf({ ...common, clients: 1, outstanding: 500, maxQps: s.normalQps, timeout: 1, outFile: path.join(tmp, file), extraArgs: ['-a', '127.0.0.3'] });
+  const alone = await normal(`normal-alone-${server.name}.out`);
+  // Dropped queries hold dnsperf's slots until they time out: many in flight keep the flood going.
+  const flooder = startDnsperf({ ...common, clients: s.clients, outstanding: 20_000, timeout: 1, outFile: path.join(tmp, `flooder-${server.name}.out`), extraArgs: ['-a', '127.0.0.2'] });
+  const withFlood = await normal(`normal-flood-${server.name}.out`);
+  const flood = await flooder.done;
+  const figures = {
+    flooderPerS: flood.completed / flood.runtimeS,
+    flooderSent: flood.sent,
+    normalPerS: withFlood.completed / withFlood.runtimeS,
+    normalAlonePerS: alone.completed / alone.runtimeS,
+    normalLost: withFlood.lost,
+  };
+  console.log(
+    `    ${server.name}: flooder sent ${fmt(flood.sent, 0)}, got ${fmt(figures.flooderPerS, 0)} replies/s; normal client ${fmt(figures.normalPerS, 0)}/s ` +
+      `(alone ${fmt(figures.normalAlonePerS, 0)}/s), lost ${withFlood.lost}`,
+  );
+  return figures;
+}
+
+/** Runs every traffic kind on named and mxbox; `zones` holds the sample zones and the 100,000-record zone. */
+export async function trafficRun(s: TrafficSettings, repo: string, tmp: string, zones: ZoneFile[], origin: string, mixQueries: string, nodeArgs: string[]): Promise<TrafficResult> {
+  const caseQueries = path.join(tmp, 'queries-0x20.txt');
+  await randomCase(mixQueries, caseQueries);
+  const nxFiles = await uniqueNxdomain(tmp, origin, s.quick ? 400_000 : 1_500_000);
+  const mixFiles: Record<string, [string, string]> = { mix: [mixQueries, mixQueries], cookies: [mixQueries, mixQueries], case: [caseQueries, caseQueries] };
+  const figures: Record<string, PerServer<KindFigures>> = {};
+  const flood = {} as PerServer<FloodFigures>;
+  const rrl = s.rrlRate;
+  console.log(
+    `\nTraffic (issue 21): each kind ${s.passS} s at full speed (dnsperf -e -c ${s.clients} -q ${s.outstanding}), then ${s.fixedS} s at ${fmt(s.fixedQps, 0)} qps for p99; ` +
+      `names asked once are read once (-n 1) and split between the two passes. Flood: rate limit ${rrl}/s, slip 2, /32 prefixes; ` +
+      `the flooder (-a 127.0.0.2) at full speed beside a normal client (-a 127.0.0.3) at ${s.normalQps} qps.`,
+  );
+  for (const name of ['named', 'mxbox'] as const) {
+    const dir = path.join(tmp, `traffic-${name}`);
+    const server =
+      name === 'named'
+        ? await startNamed({ dir, port: await freePort(), zones, extraOptions: `rate-limit { responses-per-second ${rrl}; slip 2; ipv4-prefix-length 32; exempt-clients { 127.0.0.1; }; };` })
+        : await startMxbox({ repo, dir, zones, nodeArgs, extraToml: `[dns.rate_limit]\nresponses_per_second = ${rrl}\nslip = 2\nipv4_prefix_length = 32\nexempt_clients = ["127.0.0.1"]\n` });
+    try {
+      // Warm-up, not counted: the reply cache filled once and V8's hot paths compiled, as in the dns part.
+      await runDnsperf({ port: server.dnsPort, queryFile: mixQueries, seconds: s.quick ? 1 : 3, clients: s.clients, outstanding: s.outstanding, edns: true, outFile: path.join(tmp, `warm-${name}.out`) });
+      for (const kind of MIX_KINDS) {
+        console.log(`  ${kind.label}`);
+        (figures[kind.key] ??= {} as PerServer<KindFigures>)[name] = await kindPasses(s, server, mixFiles[kind.key]!, [...kind.extra], false, tmp);
+      }
+      console.log('  unique NXDOMAIN names');
+      (figures.nx ??= {} as PerServer<KindFigures>)[name] = await kindPasses(s, server, nxFiles, [], true, tmp);
+      console.log('  flood from one source, rate limiting on');
+      flood[name] = await floodPass(s, server, mixQueries, tmp);
+    } finally {
+      await server.stop();
+    }
+  }
+  // The 1,000,000-record zone: a server of its own, every name asked for the first time.
+  const bigZone = path.join(tmp, `traffic-big-${origin}.zone`);
+  await writeZone(bigZone, origin, s.bigZoneRecords);
+  const nameFiles = await everyName(tmp, origin, s.bigZoneRecords);
+  const bigZones = zones.map((z) => (z.origin === origin ? { origin, file: bigZone } : z));
+  console.log(`  ${fmt(s.bigZoneRecords, 0)}-record zone: every name's first query`);
+  for (const name of ['named', 'mxbox'] as const) {
+    const dir = path.join(tmp, `traffic-big-${name}`);
+    const server =
+      name === 'named'
+        ? await startNamed({ dir, port: await freePort(), zones: bigZones, startTimeoutMs: 600_000 })
+        : await startMxbox({ repo, dir, zones: bigZones, nodeArgs, startTimeoutMs: 600_000 });
+    try {
+      (figures.big ??= {} as PerServer<KindFigures>)[name] = await kindPasses(s, server, nameFiles, [], true, tmp);
+    } finally {
+      await server.stop();
+    }
+  }
+
+  const rows: Row[] = [];
+  const targets: Target[] = [];
+  const labels: Record<string, string> = {
+    mix: 'repeating mix',
+    cookies: 'mix with COOKIEs',
+    case: '0x20 (random case)',
+    nx: 'unique NXDOMAIN names',
+    big: `1M zone, first query per name`,
+  };
+  for (const [key, label] of Object.entries(labels)) {
+    const f = figures[key]!;
+    const sec = `Traffic: ${label}`;
+    rows.push({ section: sec, metric: 'qps', mxbox: f.mxbox.qps, peer: f.named.qps, unit: '', digits: 0 });
+    rows.push({ section: sec, metric: 'CPU per query', mxbox: f.mxbox.cpuUsPerQuery, peer: f.named.cpuUsPerQuery, unit: 'µs', digits: 1 });
+    rows.push({ section: sec, metric: `p99 at ${fmt(s.fixedQps, 0)} qps`, mxbox: f.mxbox.p99Ms, peer: f.named.p99Ms, unit: 'ms', digits: 3 });
+    rows.push({ section: sec, metric: 'lost', mxbox: f.mxbox.lost + f.mxbox.fixedLost, peer: f.named.lost + f.named.fixedLost, unit: '', digits: 0 });
+    const q = ratio(f.mxbox.qps, f.named.qps);
+    const c = ratio(f.mxbox.cpuUsPerQuery, f.named.cpuUsPerQuery);
+    targets.push({
+      name: `${label}: qps ≥ 1.5×, CPU ≤ 0.5×, p99 ≤ BIND, 0 lost`,
+      met: q >= 1.5 && c <= 0.5 && f.mxbox.p99Ms <= f.named.p99Ms && f.mxbox.lost + f.mxbox.fixedLost === 0,
+      detail: `qps ${fmt(q, 2)}×, CPU ${fmt(c, 2)}×, p99 ${fmt(f.mxbox.p99Ms, 3)} vs ${fmt(f.named.p99Ms, 3)} ms, lost ${f.mxbox.lost + f.mxbox.fixedLost}`,
+    });
+  }
+  const sec = `Traffic: flood + rate limit ${rrl}/s`;
+  rows.push({ section: sec, metric: 'replies/s to the flooder (full + slipped)', mxbox: flood.mxbox.flooderPerS, peer: flood.named.flooderPerS, unit: '', digits: 0 });
+  rows.push({ section: sec, metric: `normal client's answers/s (asks ${s.normalQps}/s)`, mxbox: flood.mxbox.normalPerS, peer: flood.named.normalPerS, unit: '', digits: 0 });
+  rows.push({ section: sec, metric: '  the same without the flood', mxbox: flood.mxbox.normalAlonePerS, peer: flood.named.normalAlonePerS, unit: '', digits: 0 });
+  const keep = flood.mxbox.normalPerS / flood.mxbox.normalAlonePerS;
+  targets.push({
+    name: 'flood: normal client within 5% of its rate alone',
+    met: keep >= 0.95,
+    detail: `${fmt(flood.mxbox.normalPerS, 0)} vs ${fmt(flood.mxbox.normalAlonePerS, 0)}/s = ${fmt(keep, 3)} (BIND ${fmt(flood.named.normalPerS / flood.named.normalAlonePerS, 3)})`,
+  });
+  return { rows, targets, json: { figures, flood } };
+}

@@ -1,0 +1,121 @@
+// A reload that changes some names' data keeps the C reply cache for the names the edit did not
+// touch: their replies are still cache hits after the save. Replies made from an edited name —
+// its own, a CNAME or MX pointing at it, every negative answer (the SOA's serial rose) — are
+// the new data at once. An edit that adds a name empties the cache: negative answers and
+// wildcards elsewhere may depend on it.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { runAppliance } from '../helpers/appliance.js';
+import { nativeUdpUnavailable } from '../../src/dns/udp-batch.js';
+
+function query(id: number, name: string, qtype: number): Buffer {
+  return Buffer.concat([
+    Buffer.from([id >> 8, id & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
+    ...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
+    Buffer.from([0, qtype >> 8, qtype & 0xff, 0, 1]),
+  ]);
+}
+
+async function ask(port: number, msg: Buffer): Promise<Buffer> {
+  const socket = dgram.createSocket('udp4');
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no reply')), 2000);
+      socket.on('message', (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      socket.send(msg, port, '127.0.0.1');
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+/** Every IPv4 address in the reply, and the serial of an SOA in it, as text: what changes with an edit. */
+function content(reply: Buffer): string {
+  const hex = reply.subarray(12).toString('hex');
+  return `rcode=${reply[3]! & 0x0f} an=${reply.readUInt16BE(6)} ns=${reply.readUInt16BE(8)} ar=${reply.readUInt16BE(10)} ${hex.slice(-120)}`;
+}
+
+const zone = (serial: number, www: string, extra = ''): string => `$TTL 300
+@ IN SOA ns1 hostmaster ${serial} 3600 900 604800 300
+@ IN NS ns1
+@ IN MX 10 mail
+ns1 IN A 192.0.2.1
+mail IN A 192.0.2.25
+www IN A ${www}
+alias IN CNAME www
+other IN A 192.0.2.50
+other IN TXT "untouched"
+${extra}`;
+
+test('a one-record edit keeps the cached replies it did not touch and drops the ones it did', async (t) => {
+  const unavailable = nativeUdpUnavailable();
+  if (unavailable) {
+    if (process.env.CI) assert.fail(unavailable);
+    t.skip(unavailable);
+    return;
+  }
+  let reloaded = 0;
+  const app = await runAppliance({ zones: { 'keep.test': zone(1, '192.0.2.10') }, onReload: (r) => void (r.applied && reloaded++) });
+  const file = path.join(app.dir, 'zones', 'keep.test.zone');
+  const save = async (text: string, reloads: number): Promise<void> => {
+    await writeFile(file + '.new', text);
+    await rename(file + '.new', file);
+    const deadline = Date.now() + 10_000;
+    while (reloaded < reloads && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(reloaded, reloads, 'the zone was reloaded');
+  };
+  try {
+    const counters = app.app.state().dns.counters;
+    const questions: [string, number][] = [
+      ['www.keep.test', 1],
+      ['alias.keep.test', 1],
+      ['other.keep.test', 1],
+      ['other.keep.test', 16],
+      ['mail.keep.test', 1],
+      ['keep.test', 15],
+      ['nothere.keep.test', 1],
+      ['other.keep.test', 28],
+    ];
+    let id = 1;
+    const askAll = async (): Promise<Map<string, string>> => {
+      const out = new Map<string, string>();
+      for (const [name, qtype] of questions) out.set(`${name}/${qtype}`, content(await ask(app.port, query(id++, name, qtype))));
+      return out;
+    };
+    const before = await askAll(); // compiled by JavaScript, then cached
+    const hits0 = counters.cacheHits;
+    assert.deepEqual(await askAll(), before);
+    assert.equal(counters.cacheHits - hits0, questions.length, 'all cached');
+
+    // One record edited (and the serial): www's address.
+    await save(zone(2, '192.0.2.20'), 1);
+    const hits1 = counters.cacheHits;
+    const after = await askAll();
+    const fromCache = counters.cacheHits - hits1;
+    // Untouched: other's A and TXT, mail's A. The apex holds the SOA, whose serial changed, so
+    // every reply carrying the apex's name goes (its MX too), as do the negative ones.
+    const kept = ['other.keep.test/1', 'other.keep.test/16', 'mail.keep.test/1'];
+    for (const key of kept) assert.equal(after.get(key), before.get(key), `${key} is unchanged`);
+    assert.equal(fromCache, kept.length, `only the untouched replies came from the cache (${fromCache})`);
+    for (const key of ['www.keep.test/1', 'alias.keep.test/1', 'nothere.keep.test/1', 'other.keep.test/28']) {
+      assert.notEqual(after.get(key), before.get(key), `${key} carries the new data`);
+    }
+    assert.ok(after.get('www.keep.test/1')!.endsWith('c0000214'), 'www answers 192.0.2.20');
+
+    // A name added: the whole cache goes (negative answers, wildcards may depend on it).
+    await save(zone(3, '192.0.2.20', 'new IN A 192.0.2.99\n'), 2);
+    const hits2 = counters.cacheHits;
+    const third = await askAll();
+    assert.equal(counters.cacheHits - hits2, 0, 'nothing from the cache after a name was added');
+    for (const key of kept) assert.equal(third.get(key), before.get(key));
+  } finally {
+    await app.stop();
+  }
+});
