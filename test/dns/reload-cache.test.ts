@@ -12,9 +12,12 @@ import path from 'node:path';
 import { runAppliance } from '../helpers/appliance.js';
 import { nativeUdpUnavailable } from '../../src/dns/udp-batch.js';
 
+// With RD (as dig asks): under BIND's default minimal-responses (no-auth-recursive) a question
+// without RD gets the apex NS in every positive answer, and every such reply depends on the apex,
+// whose SOA changes with each edit.
 function query(id: number, name: string, qtype: number): Buffer {
   return Buffer.concat([
-    Buffer.from([id >> 8, id & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
+    Buffer.from([id >> 8, id & 0xff, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
     ...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
     Buffer.from([0, qtype >> 8, qtype & 0xff, 0, 1]),
   ]);
