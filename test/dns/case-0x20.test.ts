@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { runAppliance } from '../helpers/appliance.js';
 import { startNamed } from '../helpers/named.js';
 import { needs } from '../helpers/peers.js';
@@ -94,5 +94,6 @@ test('0x20: each spelling gets BIND\'s reply, octet for octet, with the question
   } finally {
     await app.stop();
     await named.stop();
+    await rm(file, { force: true });
   }
 });
