@@ -35,6 +35,8 @@ notify = ["127.0.0.1:${secondaryPort} key:${KEY_NAME}"]
 catalog = "catalog.mxbox.invalid"
 [smtp]
 listen = ["127.0.0.1:0"]
+[tls]
+tlsa = false
 `,
   });
   const primary = `127.0.0.1 port ${box.port} key "${KEY_NAME}"`;

@@ -33,6 +33,8 @@ listen = ["127.0.0.1:0"]
 transfer = ["127.0.0.1 key:xfr-key"]
 [smtp]
 listen = ["127.0.0.1:0"]
+[tls]
+tlsa = false
 `;
 
 function dig(port: number, args: string[]): Promise<string> {
