@@ -26,8 +26,20 @@ export class TlsKeeper {
 
   private readonly watching: boolean;
 
+  /** A renewal in progress: close() waits for it, so a stop never races a write into the data directory. */
+  private pending: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
   /** Makes or renews the generated certificate if this Snapshot uses it; true when files changed (load again). */
-  async prepare(snapshot: Snapshot): Promise<boolean> {
+  prepare(snapshot: Snapshot): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    // Closed meanwhile: the files are written, but nothing is to be reloaded any more.
+    const run = this.renew(snapshot).then((changed) => changed && !this.closed);
+    this.pending = run.catch(() => undefined);
+    return run;
+  }
+
+  private async renew(snapshot: Snapshot): Promise<boolean> {
     const { settings } = snapshot;
     // With a [tls] pair, the generated one is still kept as the stand-in for a pair that does not load.
     if (settings.tls.cert && snapshot.tls) return false;
@@ -49,7 +61,9 @@ export class TlsKeeper {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.daily);
+    await this.pending;
     await this.watcher.close();
   }
 }
