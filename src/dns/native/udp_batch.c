@@ -82,6 +82,7 @@ typedef struct {
   uint8_t rrl_kind;   // rrl_classify() of the reply: what rate limiting counts it as
   uint16_t qtype;
   uint64_t rrl_name;  // and the name it counts it for
+  uint8_t any_spelling; // reply_respellable(): rewritten for any spelling of its question
   uint8_t ntags;      // reply_name_tags(): the names it was made from, or TAGS_ALL
   uint32_t tags[MAX_REPLY_TAGS];
   uint8_t data[];     // key, then reply
@@ -200,12 +201,18 @@ static void cache_free(reply_cache *c) {
   for (int i = 0; i < STRIPES; i++) pthread_mutex_destroy(&c->locks[i]);
 }
 
+/** The question name of query q as it is spelled in entry e's reply: the spelling e was made for. */
+static int same_spelling(const cache_entry *e, const uint8_t *q, size_t name_end) {
+  return e->reply_len >= name_end - 2 && memcmp(e->data + e->key_len + 10, q + 12, name_end - 12) == 0;
+}
+
 /**
- * Copies the cached reply for `key` into out with query q's ID and q's client cookie; its length,
- * or 0. The server cookie is the caller's to fill in. The key holds the question name as spelled
- * (cache_key), and the reply is checked to carry that spelling: its names are compressed against
- * the question (as BIND compresses, case-sensitively), so with another spelling they would read
- * in the client's case instead of the zone's.
+ * Copies the cached reply for `key` into out with query q's ID and client cookie; its length, or
+ * 0. The server cookie is the caller's to fill in. The key folds case (cache_key), but BIND
+ * compresses names against the question case-sensitively and writes owners as the zone spells
+ * them, so a reply depends on the spelling asked (0x20): an entry serves the spelling it was made
+ * for as it is, and another spelling only when it is respellable (an answer of one owner and
+ * nothing else): then its owners are compressed anew against q's spelling (respell_reply).
  */
 typedef struct {
   uint8_t rcode;
@@ -223,14 +230,23 @@ static int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, cons
   cache_entry **set = c->slots + (size_t)b * WAYS;
   for (int w = 0; w < WAYS; w++) {
     cache_entry *e = set[w];
-    if (e && e->hash == h && e->key_len == key_len && memcmp(e->data, key, key_len) == 0 &&
-        e->reply_len >= info->name_end - 2 && memcmp(e->data + key_len + 10, q + 12, info->name_end - 12) == 0) {
+    if (!e || e->hash != h || e->key_len != key_len || memcmp(e->data, key, key_len) != 0) continue;
+    if (same_spelling(e, q, info->name_end)) {
       memcpy(out + 2, e->data + key_len, e->reply_len);
+      found = 2 + e->reply_len;
+    } else if (e->any_spelling) {
+      // The stored reply starts after its ID: as a message, 2 bytes before (respell_reply reads
+      // only the header after the ID and the offsets pointers give, all past 2).
+      size_t n = respell_reply(e->data + key_len - 2, (size_t)e->reply_len + 2, q, info->name_end, out, OUT_SLOT);
+      // Longer than the plain DNS limit and than it was: let JavaScript decide about truncation.
+      if (n > 512 && n > (size_t)e->reply_len + 2) n = 0;
+      found = (int)n;
+    }
+    if (found) {
       meta->rcode = e->rcode;
       meta->rrl_kind = e->rrl_kind;
       meta->qtype = e->qtype;
       meta->rrl_name = e->rrl_name;
-      found = 2 + e->reply_len;
       break;
     }
   }
@@ -242,7 +258,8 @@ static int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, cons
   return found;
 }
 
-static void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen) {
+/** Caches reply r (rlen bytes) under `key`; name_end is where the question name ends in the query and in r. */
+static void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen) {
   size_t reply_len = rlen - 2;
   size_t size = sizeof(cache_entry) + key_len + reply_len;
   // Over budget, an entry only takes the place of another (below): a flood of one-time names must
@@ -256,6 +273,7 @@ static void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, con
   e->rcode = r[3] & 0x0f;
   e->rrl_kind = (uint8_t)rrl_classify(r, rlen, &e->rrl_name, &e->qtype);
   e->ntags = (uint8_t)reply_name_tags(r, rlen, e->tags);
+  e->any_spelling = (uint8_t)reply_respellable(r, rlen);
   memcpy(e->data, key, key_len);
   memcpy(e->data + key_len, r + 2, reply_len);
   uint32_t b = (uint32_t)e->hash & (BUCKETS - 1);
@@ -267,8 +285,11 @@ static void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, con
     cache_entry *o = set[w];
     if (!o) {
       if (way < 0) way = w;
-    } else if (o->hash == e->hash && o->key_len == key_len && memcmp(o->data, e->data, key_len) == 0) {
-      way = w; // the same question answered again (two receivers missed it at once)
+    } else if (o->hash == e->hash && o->key_len == key_len && memcmp(o->data, e->data, key_len) == 0 &&
+               (o->any_spelling || e->any_spelling || same_spelling(o, r, name_end))) {
+      // The same question answered again (two receivers missed it at once, or another spelling
+      // of a reply that fits every spelling). Replies for other spellings each keep their own.
+      way = w;
       break;
     }
   }
@@ -636,7 +657,7 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
       if (s->cache_on && known && (info.cookie_at >= 0) == cookie && cacheable_reply(r, (size_t)len)) {
         uint8_t key[MAX_CACHE_KEY];
         size_t key_len = cache_key(q, &info, key);
-        cache_insert(&s->cache, key, key_len, r, (size_t)len);
+        cache_insert(&s->cache, key, key_len, info.name_end, r, (size_t)len);
       }
       if (cookie) {
         uint8_t addr[16];
