@@ -7,6 +7,7 @@ import { labelsToName, nameToLabels } from '../dns/name.js';
 import type { Command } from './types.js';
 import { checkIdentity, formatFinding } from '../identity/rules.js';
 import { identityAsWritten } from '../identity/as-written.js';
+import { summary } from '../tls/certificate.js';
 import { parentText, signedZoneReports } from '../dns/dnssec/report.js';
 import { lastJournalSerial, serialLess } from '../dns/journal.js';
 import path from 'node:path';
@@ -26,6 +27,8 @@ export const check: Command = async (_args, { configDir, dataDir }) => {
   for (const z of snapshot.zoneStatus) {
     console.log(z.loaded ? `zone ${zoneLabel(z.origin)}/IN: loaded serial ${z.serial}` : `zone ${zoneLabel(z.origin)}/IN: not loaded due to errors.`);
   }
+  // The certificate served (its problems, if any, are among the problems above).
+  console.log(snapshot.tls ? `tls: ${summary(snapshot.tls)}` : 'tls: no certificate yet; `mxbox start` generates a self-signed one (or set [tls] cert and key)');
   // A serial below the one last served (the IXFR journal's): secondaries will not follow.
   for (const zone of snapshot.zones.zones.values()) {
     const served = await lastJournalSerial(path.join(dataDir, 'journal'), zone.originKey);

@@ -22,6 +22,10 @@ import { AliasTable } from './aliases.js';
 import { LocalHostNames } from './local-host-names.js';
 import { LocalUsers } from './users.js';
 import { listClashes, listMap, loadLists, type ListConfig } from '../lists/config.js';
+import { PasswdTable, PASSWD_FILE } from './passwd.js';
+import type { CertificatePair } from '../tls/certificate.js';
+import { loadCertificate } from '../tls/load.js';
+import { fileZone, withTlsa } from '../tls/tlsa.js';
 import { recordServedSerial, signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
 import type { SigningJob } from '../dns/dnssec/sign-zone.js';
 
@@ -62,6 +66,10 @@ export interface Snapshot {
   readonly mail: MailTables;
   /** Mailing lists (mailconf/lists/<name>/), by name. */
   readonly lists: ReadonlyMap<string, ListConfig>;
+  /** The certificate and key served (STARTTLS, port 465); absent only before the first start made one. */
+  readonly tls?: CertificatePair;
+  /** Submission users (mailconf/passwd). */
+  readonly passwd: PasswdTable;
   readonly loadedAt: Date;
 }
 
@@ -130,6 +138,21 @@ async function loadMailTables(configDir: string, settings: Settings, problems: C
     problems.push(...r.problems);
   }
   return { access, aliases, localHostNames, users };
+}
+
+/** mailconf/passwd; absent is an empty table, a file with errors keeps the last good table. */
+async function loadPasswd(configDir: string, problems: ConfigProblem[], users: MailTables['users'], previous?: PasswdTable): Promise<PasswdTable> {
+  const text = await readOptional(configDir, PASSWD_FILE, problems);
+  if (text === undefined) return PasswdTable.empty();
+  // There but unreadable (reported): the last good table keeps serving.
+  if (text === null) return previous ?? PasswdTable.empty();
+  const r = PasswdTable.parse(text, PASSWD_FILE);
+  problems.push(...r.problems);
+  // A login is a local user: their own address is what they may send as.
+  for (const [user, line] of r.table.lines) {
+    if (!users.has(user)) problems.push({ file: PASSWD_FILE, line, severity: 'warning', message: `${user} is not a local user (mailconf/users): it can log in but owns no address to send as` });
+  }
+  return hasErrors(r.problems) && previous ? previous : r.table;
 }
 
 /**
@@ -272,7 +295,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const loaded = await Promise.all(
     sources.map(async (source) => {
       // A zone whose files did not change since the last load keeps its compiled form.
-      const before = previous?.zones.zones.get(nameKey(source.origin));
+      const before = fileZone(previous?.zones.zones.get(nameKey(source.origin)));
       const status = previous?.zoneStatus.find((z) => nameKey(z.origin) === nameKey(source.origin));
       // A zone in [dnssec] zones is signed as it loads; it is loaded again when its keys change or its signatures fall due.
       const job = await signingJob(dataDir, settings.dnssec, source.origin, before);
@@ -285,7 +308,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const zones: Zone[] = [];
   const zoneStatus: ZoneStatus[] = [];
   for (const { zone, status, reused } of loaded) {
-    const before = previous?.zones.zones.get(nameKey(status.origin));
+    const before = fileZone(previous?.zones.zones.get(nameKey(status.origin)));
     if (zone) {
       zones.push(zone);
       if (!reused && zone.dnssec) await recordServedSerial(dataDir, zone);
@@ -320,6 +343,9 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     problems.push(...status.problems);
   }
   problems.push(...unservedSignedZones(settings.dnssec, zones, SETTINGS_FILE));
+  const tls = await loadCertificate(configDir, dataDir, settings, problems, previous?.tls);
+  const passwd = await loadPasswd(configDir, problems, mail.users, previous?.passwd);
+  // The mail host's TLSA records join its zone as data (the admin's own TLSA wins; not in a signed zone).
   // The catalog zone lists the zones loaded from files; it is not one of them.
   let catalog: Zone | undefined;
   if (settings.dns.catalog) {
@@ -330,7 +356,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     catalog = catalogFor(settings.dns.catalog, zones.map((z) => z.origin), previous?.catalog);
     zones.push(catalog);
   }
-  const zoneSet = new ZoneSet(zones);
+  const zoneSet = new ZoneSet(withTlsa(zones, new ZoneSet(zones), settings, tls));
   const snapshot: Snapshot = Object.freeze({
     configDir,
     dataDir,
@@ -344,6 +370,8 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     catalog,
     mail,
     lists: listMap(lists.lists),
+    tls,
+    passwd,
     loadedAt: new Date(),
   });
   return { snapshot, problems };
