@@ -352,7 +352,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
       startedAt,
       snapshot: current,
       dns: { endpoints: dns.endpoints, counters: dns.counters, udp: dns.udpMode },
-      smtp: { endpoints: smtp.endpoints, openSessions: smtp.openSessions(), counters: mailLog.counters },
+      smtp: { endpoints: smtp.endpoints, openSessions: smtp.openSessions(), counters: mailLog.counters, ...smtp.abuseState() },
       queue: queue.stats(),
       lastReload,
       log: ring,

@@ -8,6 +8,7 @@ import type { ConfigProblem } from './problems.js';
 import { nameFromText, NameError } from '../dns/name.js';
 import { parseCookieSecret } from '../dns/cookie.js';
 import { parseRateLimit, RATE_LIMIT_SCHEMA, type RateLimitSettings } from './rate-limit.js';
+import { ABUSE_SCHEMA, parseAbuse, type AbuseRaw, type AbuseSettings } from './abuse.js';
 
 export interface ListenSpec {
   host: string;
@@ -104,6 +105,8 @@ export interface SmtpSettings {
   xclient: string[];
   /** Resolver (addr:port) for the PTR of clients whose address is not in our reverse zones. */
   resolver?: ListenSpec;
+  /** Per-client limits, stress timeouts, DNSBLs, greylisting (src/config/abuse.ts). */
+  abuse: AbuseSettings;
 }
 
 export const DEFAULT_DNS_LISTEN = '127.0.0.1:10053';
@@ -130,6 +133,7 @@ const SCHEMA: Schema = {
     privacy: 'string[]',
     xclient: 'string[]',
     resolver: 'string',
+    ...ABUSE_SCHEMA,
   },
   delivery: { mailbox: 'string', alias_programs: 'boolean', alias_files: 'boolean' },
   dnssec: { zones: 'string[]', nsec3: 'boolean' },
@@ -280,7 +284,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   if (outboundPort < 1 || outboundPort > 65535) err(['outbound', 'port'], `outbound.port: ${outboundPort} is not a port`);
   const outbound: OutboundSettings = { resolver: outboundResolver, port: outboundPort, smarthost };
 
-  const smtpRaw = (raw.smtp ?? {}) as {
+  const smtpRaw = (raw.smtp ?? {}) as AbuseRaw & {
     listen?: string[];
     max_message_size?: number;
     max_connections?: number;
@@ -338,16 +342,19 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     }
   }
 
+  const maxConnections = smtpRaw.max_connections ?? 100;
+  const abuse = parseAbuse(smtpRaw, maxConnections, parseDuration, (key, message) => err(['smtp', key], message));
   if (problems.length) return { problems };
   const smtp: SmtpSettings = {
     listen: smtpListen,
     maxMessageSize: smtpRaw.max_message_size ?? 10 * 1024 * 1024,
-    maxConnections: smtpRaw.max_connections ?? 100,
+    maxConnections,
     maxRecipients: smtpRaw.max_recipients ?? 100,
     greetPauseMs: smtpRaw.greet_pause ?? 0,
     privacy,
     xclient: smtpRaw.xclient ?? [],
     resolver,
+    abuse,
   };
   return {
     settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false } },

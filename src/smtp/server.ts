@@ -19,6 +19,8 @@ import type { Intake } from '../mail/intake.js';
 import { newQueueId } from '../queue/queue-id.js';
 import { listenError, type BoundEndpoint } from '../dns/server.js';
 import { addressLiteral, withoutRootDot } from '../util/address-text.js';
+import { AbuseControls } from './abuse.js';
+import { StressMonitor } from './stress.js';
 
 export interface SmtpServiceOptions {
   snapshot(): Snapshot;
@@ -73,9 +75,34 @@ export class SmtpService {
   readonly endpoints: BoundEndpoint[] = [];
   private readonly servers: MxSmtpServer[] = [];
   private readonly namer: ClientNamer;
+  /** Per-client limits (and, in time, DNSBL and greylisting): src/smtp/abuse.ts. */
+  readonly abuse: AbuseControls;
+  private readonly stress: StressMonitor;
 
   constructor(private readonly opts: SmtpServiceOptions) {
     this.namer = new ClientNamer(opts.snapshot().settings.smtp.resolver);
+    this.abuse = new AbuseControls();
+    this.stress = new StressMonitor(
+      {
+        sockets: () => this.servers.flatMap((s) => [...(s as unknown as { connections: Set<{ _socket: net.Socket }> }).connections].map((c) => c._socket)),
+        setTimeoutMs: (ms) => {
+          for (const s of this.servers) s.options.socketTimeout = ms;
+        },
+      },
+      (stressed, open, max, ms) =>
+        this.opts.log.event({ stat: stressed ? `stress: ${open} of ${max} connection slots in use, timeout ${ms / 1000} s` : `stress over: ${open} of ${max} connection slots in use, timeout ${ms / 1000} s` }, stressed ? 'warn' : 'info'),
+    );
+  }
+
+  /** Re-judges stress after a session opened or closed. */
+  private checkStress(): void {
+    const smtp = this.opts.snapshot().settings.smtp;
+    this.stress.update(this.openSessions(), smtp.maxConnections, smtp.abuse.timeoutMs, smtp.abuse.stressTimeoutMs);
+  }
+
+  /** For the dashboard: clients being limited, stress. */
+  abuseState(): { limited: ReturnType<AbuseControls['limited']>; stressed: boolean } {
+    return { limited: this.abuse.limited(), stressed: this.stress.stressed };
   }
 
   private client(session: SMTPServerSession): Client {
@@ -109,7 +136,7 @@ export class SmtpService {
       hideSTARTTLS: true,
       useXClient: settings.xclient.length ? settings.xclient : false,
       logger: false,
-      socketTimeout: 5 * 60 * 1000,
+      socketTimeout: settings.abuse.timeoutMs,
       // Shutdown waits this long for open sessions, then closes them with 421.
       closeTimeout: 5000,
       resolver: {
@@ -121,9 +148,16 @@ export class SmtpService {
         },
       },
       onConnect: (session, callback) => {
-        const refusal = checkClient(this.opts.snapshot(), this.client(session));
+        const snapshot = this.opts.snapshot();
+        const client = this.client(session);
+        this.checkStress();
+        const refusal = checkClient(snapshot, client) ?? this.abuse.onConnect(snapshot, session, client);
         if (refusal) return callback(this.reject(session, refusal, undefined));
         callback();
+      },
+      onClose: (session) => {
+        this.abuse.onClose(session);
+        this.checkStress();
       },
       onMailFrom: (address, session, callback) => this.onMailFrom(address, session, callback),
       onRcptTo: (address, session, callback) => this.onRcptTo(address, session, callback),
@@ -151,6 +185,8 @@ export class SmtpService {
     state.discard = false;
     state.recipients = [];
     const snapshot = this.opts.snapshot();
+    const limited = this.abuse.onMail(snapshot, session, this.client(session));
+    if (limited) return callback(this.reject(session, limited, `<${address.address}>`));
     const verdict = checkSender(snapshot, address.address);
     if (verdict === 'discard') state.discard = true;
     else if (verdict) return callback(this.reject(session, verdict, `<${address.address}>`));
@@ -160,6 +196,8 @@ export class SmtpService {
   private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
     const state = mx(session);
     const snapshot = this.opts.snapshot();
+    const limited = this.abuse.onRcpt(snapshot, session, this.client(session));
+    if (limited) return callback(this.reject(session, limited, `<${address.address}>`));
     const verdict = checkRecipient(snapshot, address.address, this.client(session));
     if (verdict.kind === 'refuse') return callback(this.reject(session, verdict.refusal, `<${address.address}>`));
     const dsn = (address as unknown as { dsn?: { notify?: string[]; orcpt?: string } }).dsn;

@@ -154,6 +154,10 @@ export interface DashboardModel {
   smtp: {
     listeners: string[];
     openSessions: number;
+    /** Clients being limited, as `ip (what)`; short timeouts while stressed. */
+    limited?: string[];
+    stressed?: boolean;
+    dnsblWarnings?: string[];
     total: Record<MailCountKey, number>;
     lastMinute: Record<MailCountKey, number>;
   };
@@ -372,6 +376,9 @@ export class Sampler {
       smtp: {
         listeners: state.smtp.endpoints.map(endpointText),
         openSessions: state.smtp.openSessions,
+        limited: (state.smtp.limited ?? []).map((l) => `${l.client} (${l.by}${l.open ? `, ${l.open} open` : ''})`),
+        stressed: state.smtp.stressed ?? false,
+        dnsblWarnings: [...(state.smtp.dnsblWarnings ?? [])],
         total,
         lastMinute,
       },

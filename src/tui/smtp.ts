@@ -33,7 +33,17 @@ export function smtpLines(model: DashboardModel, width: number): Line[] {
     seg(pad(first, left) + pad(label, 12)),
     ...columns.map((k) => seg(cell(k, String(values[k])), { color: countColour(k, values[k]) })),
   ];
-  return [head, row('      ' + sessions(model), 'since start', model.smtp.total), row('', 'last minute', model.smtp.lastMinute)];
+  return [head, row('      ' + sessions(model), 'since start', model.smtp.total), row('', 'last minute', model.smtp.lastMinute), ...abuseLines(model)];
+}
+
+/** The abuse controls, only when there is something to say: stress, limited clients, DNSBL warnings. */
+export function abuseLines(model: DashboardModel): Line[] {
+  const out: Line[] = [];
+  if (model.smtp.stressed) out.push([seg('      '), seg('under stress: over 80% of connection slots in use, short timeouts', { color: 'yellow' })]);
+  const limited = model.smtp.limited ?? [];
+  if (limited.length) out.push([seg('      '), seg(`limited: ${limited.slice(0, 5).join(', ')}${limited.length > 5 ? ` and ${limited.length - 5} more` : ''}`, { color: 'yellow' })]);
+  for (const warning of model.smtp.dnsblWarnings ?? []) out.push([seg('      '), seg(warning, { color: 'yellow' })]);
+  return out;
 }
 
 /** Compact: one line. */
@@ -46,5 +56,6 @@ export function smtpCompactLines(model: DashboardModel): Line[] {
       seg(listenerText(model).slice(4) + '  ' + sessions(model) + '  '),
       seg(COLUMNS.map((k) => `${LABELS[k]} ${t[k]}${k === 'accepted' || k === 'rejected' ? ` (${m[k]}/min)` : ''}`).join('  ')),
     ],
+    ...abuseLines(model),
   ];
 }
