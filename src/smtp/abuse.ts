@@ -8,6 +8,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { clientMayRelay, type Client, type Refusal } from './policy.js';
 import { ClientLimits, type LimitedClient } from './limits.js';
 import { withoutRootDot } from '../util/address-text.js';
+import { DnsblChecker, type DnsblResult } from './dnsbl.js';
 
 /** What the abuse controls keep on smtp-server's session object. */
 interface AbuseSession {
@@ -15,6 +16,8 @@ interface AbuseSession {
   countedIp?: string;
   /** RELAY or authenticated: exempt from limits (when configured so). */
   trusted?: boolean;
+  /** The DNSBL look-up started at connect (not for RELAY clients). */
+  dnsbl?: Promise<DnsblResult>;
 }
 
 function abuseState(session: object): AbuseSession {
@@ -30,9 +33,12 @@ export function isAuthenticated(session: SMTPServerSession): boolean {
 
 export class AbuseControls {
   readonly limits: ClientLimits;
+  readonly dnsbl: DnsblChecker;
 
-  constructor(now: () => number = Date.now) {
+  /** `warn` logs a DNSBL answer that came back unknown. */
+  constructor(private readonly warn: (text: string) => void, now: () => number = Date.now) {
     this.limits = new ClientLimits(now);
+    this.dnsbl = new DnsblChecker(now);
   }
 
   private exempt(snapshot: Snapshot, session: SMTPServerSession, client: Client): boolean {
@@ -43,7 +49,16 @@ export class AbuseControls {
   /** At connect (after the client's name is known): the connection count and rate. */
   onConnect(snapshot: Snapshot, session: SMTPServerSession, client: Client): Refusal | undefined {
     const state = abuseState(session);
-    state.trusted = this.exempt(snapshot, session, client);
+    const abuse = snapshot.settings.smtp.abuse;
+    const relay = clientMayRelay(snapshot, client);
+    // Asked now, in parallel with the greeting and HELO, and awaited at the first RCPT.
+    if (abuse.dnsbl.length && !relay) {
+      state.dnsbl = this.dnsbl.check(client.ip, abuse.dnsbl, abuse.dnsblThreshold, abuse.dnsblTimeoutMs, snapshot.settings.outbound.resolver);
+      state.dnsbl.then((r) => {
+        for (const warning of r.unknown.length ? this.dnsbl.currentWarnings().filter((w) => r.unknown.some((u) => w.startsWith(`DNSBL ${u}:`))) : []) this.warn(warning);
+      }, () => undefined);
+    }
+    state.trusted = abuse.limitExemptTrusted && (relay || isAuthenticated(session));
     if (state.trusted) return undefined;
     const refused = this.limits.connect(client.ip, snapshot.settings.smtp.abuse);
     if (refused) {
@@ -72,6 +87,25 @@ export class AbuseControls {
     if (abuseState(session).trusted || this.exempt(snapshot, session, client)) return undefined;
     if (this.limits.recipient(client.ip, snapshot.settings.smtp.abuse)) return undefined;
     return { code: 450, status: '4.7.1', text: `Error: too many recipients from ${client.ip}`, ruleset: 'check_rcpt' };
+  }
+
+  /**
+   * At RCPT, after the rate: a client the DNSBLs list gets postscreen's 554 (authenticated clients
+   * never). Undefined when there is nothing to wait for, so the common path stays synchronous.
+   */
+  listedVerdict(snapshot: Snapshot, session: SMTPServerSession, client: Client): Promise<Refusal | undefined> | undefined {
+    const pending = abuseState(session).dnsbl;
+    if (!pending || isAuthenticated(session)) return undefined;
+    return pending.then((r) =>
+      r.listed && r.listedBy !== undefined
+        ? { code: 554, status: '5.7.1', text: `Service unavailable; Client host [${client.ip}] blocked using ${r.listedBy}`, ruleset: 'check_rcpt' as const }
+        : undefined,
+    );
+  }
+
+  /** DNSBL answers of the last hour that were unknown, for the dashboard and `mxbox check`. */
+  dnsblWarnings(): string[] {
+    return this.dnsbl.currentWarnings();
   }
 
   limited(): LimitedClient[] {

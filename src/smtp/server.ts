@@ -81,7 +81,7 @@ export class SmtpService {
 
   constructor(private readonly opts: SmtpServiceOptions) {
     this.namer = new ClientNamer(opts.snapshot().settings.smtp.resolver);
-    this.abuse = new AbuseControls();
+    this.abuse = new AbuseControls((text) => this.opts.log.event({ stat: text }, 'warn'));
     this.stress = new StressMonitor(
       {
         sockets: () => this.servers.flatMap((s) => [...(s as unknown as { connections: Set<{ _socket: net.Socket }> }).connections].map((c) => c._socket)),
@@ -101,8 +101,8 @@ export class SmtpService {
   }
 
   /** For the dashboard: clients being limited, stress. */
-  abuseState(): { limited: ReturnType<AbuseControls['limited']>; stressed: boolean } {
-    return { limited: this.abuse.limited(), stressed: this.stress.stressed };
+  abuseState(): { limited: ReturnType<AbuseControls['limited']>; stressed: boolean; dnsblWarnings: string[] } {
+    return { limited: this.abuse.limited(), stressed: this.stress.stressed, dnsblWarnings: this.abuse.dnsblWarnings() };
   }
 
   private client(session: SMTPServerSession): Client {
@@ -115,9 +115,10 @@ export class SmtpService {
     return c.name ? `${c.name} ${addressLiteral(c.ip)}` : addressLiteral(c.ip);
   }
 
-  private reject(session: SMTPServerSession, r: Refusal, arg1: string | undefined): SmtpError {
+  /** Logs and counts a refusal; `from` logs the whole attempt (a DNSBL refusal at RCPT, as postscreen can). */
+  private reject(session: SMTPServerSession, r: Refusal, arg1: string | undefined, from?: string): SmtpError {
     this.opts.log.counters.rejected++;
-    this.opts.log.event({ qid: mx(session).qid, ruleset: r.ruleset, arg1, relay: this.relayField(session), reject: `${r.code} ${replyText(r)}` }, 'warn');
+    this.opts.log.event({ qid: mx(session).qid, from: from === undefined ? undefined : `<${from}>`, ruleset: r.ruleset, arg1, relay: this.relayField(session), reject: `${r.code} ${replyText(r)}` }, 'warn');
     return refusalError(r);
   }
 
@@ -194,10 +195,24 @@ export class SmtpService {
   }
 
   private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    const snapshot = this.opts.snapshot();
+    const client = this.client(session);
+    const limited = this.abuse.onRcpt(snapshot, session, client);
+    if (limited) return callback(this.reject(session, limited, `<${address.address}>`));
+    const listed = this.abuse.listedVerdict(snapshot, session, client);
+    if (listed) {
+      listed.then(
+        (refusal) => (refusal ? callback(this.reject(session, refusal, `<${address.address}>`, session.envelope.mailFrom ? session.envelope.mailFrom.address : '')) : this.acceptRecipient(address, session, callback)),
+        (err: Error) => callback(err),
+      );
+      return;
+    }
+    this.acceptRecipient(address, session, callback);
+  }
+
+  private acceptRecipient(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
     const state = mx(session);
     const snapshot = this.opts.snapshot();
-    const limited = this.abuse.onRcpt(snapshot, session, this.client(session));
-    if (limited) return callback(this.reject(session, limited, `<${address.address}>`));
     const verdict = checkRecipient(snapshot, address.address, this.client(session));
     if (verdict.kind === 'refuse') return callback(this.reject(session, verdict.refusal, `<${address.address}>`));
     const dsn = (address as unknown as { dsn?: { notify?: string[]; orcpt?: string } }).dsn;
