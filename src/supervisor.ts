@@ -194,7 +194,7 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
     // Mailing lists are a mailer of the queue: a post waits in the spool like any message.
     q.attachLists(new ListService({ snapshot, submit: (m) => q.submit(m), configDir, log: mailLog }));
     await q.start();
-    smtp = new SmtpService({ snapshot, intake, log: mailLog, onStored: (id) => q.received(id), runQueue: () => void q.runNow() });
+    smtp = new SmtpService({ snapshot, intake, log: mailLog, onStored: (id) => q.received(id), runQueue: () => void q.runNow(), dataDir });
     await smtp.listen(snapshot().settings.smtp.listen);
   } catch (err) {
     await smtp?.close();

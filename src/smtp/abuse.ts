@@ -9,6 +9,7 @@ import { clientMayRelay, type Client, type Refusal } from './policy.js';
 import { ClientLimits, type LimitedClient } from './limits.js';
 import { withoutRootDot } from '../util/address-text.js';
 import { DnsblChecker, type DnsblResult } from './dnsbl.js';
+import { Greylist } from './greylist.js';
 
 /** What the abuse controls keep on smtp-server's session object. */
 interface AbuseSession {
@@ -34,11 +35,28 @@ export function isAuthenticated(session: SMTPServerSession): boolean {
 export class AbuseControls {
   readonly limits: ClientLimits;
   readonly dnsbl: DnsblChecker;
+  readonly greylist: Greylist;
 
-  /** `warn` logs a DNSBL answer that came back unknown. */
-  constructor(private readonly warn: (text: string) => void, now: () => number = Date.now) {
+  /** `warn` logs a DNSBL answer that came back unknown; `greylistFile` keeps greylisting across restarts. */
+  constructor(private readonly warn: (text: string) => void, greylistFile: string | undefined, now: () => number = () => Date.now()) {
     this.limits = new ClientLimits(now);
     this.dnsbl = new DnsblChecker(now);
+    this.greylist = new Greylist(greylistFile, now, (err) => warn(`greylist state ${greylistFile}: ${err.message}`));
+  }
+
+  /**
+   * At RCPT, for a recipient the policy accepted: greylisting (when on). Never for RELAY or
+   * authenticated clients, for clients with forward-confirmed reverse DNS when only those
+   * without are greylisted, or for what mailconf/greylist-access lists.
+   */
+  greylisted(snapshot: Snapshot, session: SMTPServerSession, client: Client, sender: string, recipient: string): Refusal | undefined {
+    const abuse = snapshot.settings.smtp.abuse;
+    if (!abuse.greylist || isAuthenticated(session) || clientMayRelay(snapshot, client)) return undefined;
+    if (abuse.greylistOnlyWithoutPtr && client.name) return undefined;
+    if (snapshot.mail.greylistAllow.allows(client.ip, client.name, sender, recipient)) return undefined;
+    const verdict = this.greylist.check(client.ip, sender, recipient, abuse.greylistDelayMs, abuse.greylistWindowMs);
+    if (verdict.pass) return undefined;
+    return { code: 451, status: '4.7.1', text: `<${recipient}>... Greylisted, try again in ${Math.ceil(verdict.retryInMs / 1000)} seconds`, ruleset: 'check_rcpt' };
   }
 
   private exempt(snapshot: Snapshot, session: SMTPServerSession, client: Client): boolean {

@@ -49,7 +49,7 @@ export class DnsblChecker {
   private resolver?: Resolver;
   private resolverKey = '';
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = () => Date.now()) {}
 
   private resolverFor(spec: ListenSpec | undefined, timeoutMs: number): Resolver {
     const key = `${spec ? `${spec.host}:${spec.port}` : 'system'}/${timeoutMs}`;

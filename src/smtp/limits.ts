@@ -49,7 +49,7 @@ function expandIpv6(ip: string): string[] {
 export class ClientLimits {
   private readonly clients = new Map<string, ClientState>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = () => Date.now()) {}
 
   private state(key: string): ClientState {
     const t = this.now();

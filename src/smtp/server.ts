@@ -5,6 +5,7 @@
 // `452 4.3.1 Insufficient system storage`, never a 250 and never a 5xx.
 
 import net from 'node:net';
+import path from 'node:path';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
@@ -30,6 +31,8 @@ export interface SmtpServiceOptions {
   /** Called with the id of every message stored (delivery starts). */
   onStored(id: string): void;
   runQueue?(domain: string): void;
+  /** The data directory, for state that survives a restart (greylisting); none: in memory only. */
+  dataDir?: string;
 }
 
 class SmtpError extends Error {
@@ -81,7 +84,7 @@ export class SmtpService {
 
   constructor(private readonly opts: SmtpServiceOptions) {
     this.namer = new ClientNamer(opts.snapshot().settings.smtp.resolver);
-    this.abuse = new AbuseControls((text) => this.opts.log.event({ stat: text }, 'warn'));
+    this.abuse = new AbuseControls((text) => this.opts.log.event({ stat: text }, 'warn'), opts.dataDir ? path.join(opts.dataDir, 'greylist.json') : undefined);
     this.stress = new StressMonitor(
       {
         sockets: () => this.servers.flatMap((s) => [...(s as unknown as { connections: Set<{ _socket: net.Socket }> }).connections].map((c) => c._socket)),
@@ -215,6 +218,9 @@ export class SmtpService {
     const snapshot = this.opts.snapshot();
     const verdict = checkRecipient(snapshot, address.address, this.client(session));
     if (verdict.kind === 'refuse') return callback(this.reject(session, verdict.refusal, `<${address.address}>`));
+    const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const greylisted = verdict.kind === 'accept' ? this.abuse.greylisted(snapshot, session, this.client(session), from, address.address) : undefined;
+    if (greylisted) return callback(this.reject(session, greylisted, `<${address.address}>`, from));
     const dsn = (address as unknown as { dsn?: { notify?: string[]; orcpt?: string } }).dsn;
     state.recipients ??= [];
     state.recipients = state.recipients.filter((r) => r.address.toLowerCase() !== address.address.toLowerCase());
@@ -281,6 +287,7 @@ export class SmtpService {
   }
 
   async listen(addresses: readonly ListenSpec[]): Promise<void> {
+    await this.abuse.greylist.load();
     for (const { host, port } of addresses) {
       const server = this.createServer();
       await new Promise<void>((resolve, reject) => {
@@ -316,5 +323,6 @@ export class SmtpService {
     const deadline = Date.now() + drainMs;
     while (connections().some((c) => c.inTransaction) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await this.abuse.greylist.close();
   }
 }
