@@ -11,6 +11,8 @@ import { createLogger, LogRing, type Logger } from './log.js';
 import type { ApplianceState } from './state.js';
 import { ConfigWatcher } from './config/watcher.js';
 import { nsTargets, sendNotify } from './dns/notify.js';
+import { serialLess, type Journals } from './dns/journal.js';
+import { journalReload, openJournals, transferLogEvents } from './dns/secondaries.js';
 import { nameKey } from './dns/name.js';
 import { SmtpService } from './smtp/server.js';
 import { MailLog, type MailLogListener } from './smtp/mail-log.js';
@@ -19,6 +21,7 @@ import { QueueManager } from './queue/manager.js';
 import { Intake } from './mail/intake.js';
 import { ListService } from './lists/service.js';
 import { checkIdentityProblems } from './identity/rules.js';
+import { TlsKeeper } from './tls/keeper.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export interface ApplianceOptions {
@@ -59,7 +62,8 @@ export interface Appliance {
   runQueue(): void;
   /** Rebuilds the Snapshot from the files; keeps the current one if the new one is unusable. */
   reload(): Promise<ReloadResult>;
-  stop(): Promise<void>;
+  /** Stops every service; `reason` goes in the one log line that says so (default "stop requested"). */
+  stop(reason?: string): Promise<void>;
 }
 
 export interface ReloadResult {
@@ -94,9 +98,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     const appliance = await startServices(options, configDir, dataDir, dataLock);
     return {
       ...appliance,
-      stop: async () => {
+      stop: async (reason?: string) => {
         try {
-          await appliance.stop();
+          await appliance.stop(reason);
         } finally {
           await dataLock.release();
         }
@@ -114,6 +118,17 @@ function logZonesLoaded(log: Logger, snapshot: Snapshot): void {
     if (z.loaded) log.info({ zone: z.origin, serial: z.serial, records: z.records }, `zone ${z.origin} loaded serial ${z.serial}`);
     else log.error({ zone: z.origin }, `zone ${z.origin} not loaded: it has errors`);
   }
+}
+
+/** The warnings of zones a reload left alone: they were logged when those zones loaded. */
+function untouchedZoneWarnings(before: Snapshot, after: Snapshot): Set<ConfigProblem> {
+  const untouched = new Set<ConfigProblem>();
+  for (const status of after.zoneStatus) {
+    const key = nameKey(status.origin);
+    if (status.stale || after.zones.zones.get(key) !== before.zones.zones.get(key)) continue;
+    for (const p of status.problems) if (p.severity === 'warning') untouched.add(p);
+  }
+  return untouched;
 }
 
 /** What a reload changed in the zones, one line each. */
@@ -147,11 +162,12 @@ function listening(address: string, port: number): string {
 }
 
 /** The DNS server, listening, and how its UDP runs said in the log. */
-async function startDns(snapshot: () => Snapshot, log: Logger, udp: ApplianceOptions['dnsUdp']): Promise<DnsServer> {
+async function startDns(snapshot: () => Snapshot, log: Logger, udp: ApplianceOptions['dnsUdp'], journals: Journals): Promise<DnsServer> {
   const dns = new DnsServer(snapshot, {
     error: (err, where) => log.error({ err, where }, `dns ${where}: ${err.message}`),
-    transfer: (zone, client, allowed) => log.info({ zone, client, allowed }, `AXFR of ${zone} to ${client} ${allowed ? 'started' : 'refused'}`),
+    ...transferLogEvents(log),
   }, udp);
+  dns.journals = journals;
   try {
     await dns.listen(snapshot().settings.dns.listen);
   } catch (err) {
@@ -196,13 +212,15 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
     await q.start();
     smtp = new SmtpService({ snapshot, intake, log: mailLog, onStored: (id) => q.received(id), runQueue: () => void q.runNow(), dataDir });
     await smtp.listen(snapshot().settings.smtp.listen);
+    await smtp.listen(snapshot().settings.submission.listen, 'submission');
+    await smtp.listen(snapshot().settings.submissions.listen, 'submissions');
   } catch (err) {
     await smtp?.close();
     await queue?.stop(0);
     await spool.close();
     throw new StartupError((err as Error).message);
   }
-  for (const e of smtp.endpoints) log.info({ address: e.address, port: e.port }, `smtp listening on ${listening(e.address, e.port)}`);
+  for (const e of smtp.endpoints) log.info({ address: e.address, port: e.port, kind: e.kind }, `${e.kind === 'mx' ? 'smtp' : e.kind} listening on ${listening(e.address, e.port)}`);
   return { spool, queue, smtp };
 }
 
@@ -214,10 +232,11 @@ function notifyChanged(log: Logger, dns: DnsServer, before: Snapshot, after: Sna
   const ours = new Set(dns.endpoints.map((e) => `${e.address}:${e.port}`));
   for (const zone of after.zones.zones.values()) {
     const old = before.zones.zones.get(zone.originKey);
-    if (!old || zone.soaFields.serial === old.soaFields.serial || zone === old) continue;
+    // Only a rise: a secondary ignores a NOTIFY for a serial lower than its own (RFC 1996 §4.7).
+    if (!old || zone === old || !serialLess(old.soaFields.serial, zone.soaFields.serial)) continue;
     const targets = [...after.settings.dns.notify, ...(after.settings.dns.notifyNs ? nsTargets(zone, after.zones) : [])].filter((t) => !ours.has(`${t.host}:${t.port}`));
     if (targets.length === 0) continue;
-    void sendNotify(zone, targets).then((results) => {
+    void sendNotify(zone, targets, after.tsigKeys).then((results) => {
       for (const r of results) {
         const where = `${r.target.host}:${r.target.port}`;
         if (r.answered) log.info({ zone: zone.origin, target: where, serial: zone.soaFields.serial }, `NOTIFY of ${zone.origin} serial ${zone.soaFields.serial} to ${where} answered`);
@@ -250,7 +269,9 @@ function signingTimer(log: Logger, snapshot: () => Snapshot, reload: () => void)
     const next = nextSigningEvent(snapshot().zones.zones.values());
     if (next === undefined) return;
     // setTimeout waits at most 24.8 days; a day at a time, and a reload only when something is due.
-    const delay = Math.min(Math.max(0, next - Date.now()), 86_400_000);
+    // Already due after a reload: the zone could not be signed again (its file has errors and the
+    // last good version serves); try once a minute rather than at once, again and again.
+    const delay = next <= Date.now() ? 60_000 : Math.min(next - Date.now(), 86_400_000);
     timer = setTimeout(() => {
       if (Date.now() < next) return schedule();
       log.info('dnssec: signatures or keys of a signed zone are due; signing again');
@@ -286,9 +307,19 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   const startedAt = new Date();
   let lastReload: { at: Date; result: ReloadResult } | undefined;
 
-  const first = await loadSnapshot(configDir, dataDir);
+  let serialisedReload: (() => Promise<ReloadResult>) | undefined;
+  const tlsKeeper = new TlsKeeper(log, (why) => {
+    log.info(why);
+    void serialisedReload?.();
+  }, options.watch !== false);
+  let first = await loadSnapshot(configDir, dataDir);
+  // No [tls] pair: the generated one is made (or renewed) before anything listens.
+  if (first.snapshot && (await tlsKeeper.prepare(first.snapshot))) first = await loadSnapshot(configDir, dataDir, first.snapshot);
   logProblems(log, first.problems);
-  if (!first.snapshot) throw new StartupError('configuration has errors; nothing started', first.problems);
+  if (!first.snapshot) {
+    await tlsKeeper.close();
+    throw new StartupError('configuration has errors; nothing started', first.problems);
+  }
   let current: Snapshot = first.snapshot;
   const snapshot = (): Snapshot => current;
   if (dataLock.kind === 'pid-file') log.warn({ file: dataLock.file }, `data directory lock: pid file only (the flock addon is not built); a second daemon started at the same instant is not kept out`);
@@ -296,30 +327,45 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   const logIdentity = identityLogger(log);
   logIdentity(current);
 
-  const dns = await startDns(snapshot, log, options.dnsUdp);
+  const journals = await openJournals(log, dataDir, current);
+  const dns = await startDns(snapshot, log, options.dnsUdp, journals);
   const mailLog = new MailLog(log, options.onLog);
   let mail: MailSide;
   try {
     mail = await startMail(snapshot, log, mailLog, configDir, dataDir);
   } catch (err) {
+    await tlsKeeper.close();
     await dns.close();
     throw err;
   }
   const { spool, queue, smtp } = mail;
+  await tlsKeeper.follow(current);
 
   let reloading: Promise<ReloadResult> | undefined;
   const reload = async (): Promise<ReloadResult> => {
     const before = current;
     const next = await loadSnapshot(configDir, dataDir, before);
-    logProblems(log, next.problems);
+    const untouched = next.snapshot ? untouchedZoneWarnings(before, next.snapshot) : new Set<ConfigProblem>();
+    logProblems(log, next.problems.filter((p) => !untouched.has(p)));
     if (!next.snapshot) {
       log.error('reload rejected: the last good configuration keeps serving');
       lastReload = { at: new Date(), result: { applied: false, problems: next.problems } };
       options.onReload?.({ applied: false, problems: next.problems });
       return { applied: false, problems: next.problems };
     }
+    await journalReload(log, journals, before, next.snapshot);
     current = next.snapshot;
     dns.viewChanged();
+    // A new certificate is live for new sessions at once; open sessions keep theirs.
+    smtp.updateTls(current.tls);
+    await tlsKeeper.follow(current);
+    // A renamed host or a generated certificate close to its end: renewed (same key) beside the
+    // running Snapshot, so the reload that carried the change is not held up; then one more reload.
+    const renewing = current;
+    void tlsKeeper.prepare(renewing).then(
+      (changed) => changed && current === renewing && void serialisedReload?.(),
+      (err: Error) => log.error({ err }, `tls: the self-signed certificate could not be renewed: ${err.message}`),
+    );
     logZonesReloaded(log, before, current);
     log.info({ zones: current.zoneStatus.length }, 'configuration reloaded');
     logIdentity(current);
@@ -331,7 +377,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     options.onReload?.(result);
     return result;
   };
-  const serialisedReload = (): Promise<ReloadResult> => {
+  serialisedReload = (): Promise<ReloadResult> => {
     // Reloads are serialised: a burst of requests builds one Snapshot after another, never two at once.
     const run = (reloading ?? Promise.resolve()).then(reload, reload);
     reloading = run;
@@ -359,14 +405,33 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     }),
     runQueue: () => void queue.runNow(),
     reload: serialisedReload,
-    stop: async () => {
+    stop: async (reason = 'stop requested') => {
       signing.stop();
       await watcher?.close();
+      await tlsKeeper.close();
       await smtp.close();
       await queue.stop();
       await spool.close();
       await dns.close();
+      await journals.flush();
+      const ranMs = Date.now() - startedAt.getTime();
+      log.info({ reason, ranMs }, `mxbox stopped (${reason}) after ${formatDuration(ranMs)}: DNS, SMTP, queue and file watcher closed`);
       log.flush?.();
     },
   };
+}
+
+/** "3h 2m 5s", "42s", "0.8s": how long the appliance ran, for the shutdown line. */
+export function formatDuration(ms: number): string {
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  let rest = Math.round(ms / 1000);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  if (rest > 0 || parts.length === 0) parts.push(`${rest}s`);
+  return parts.join(' ');
 }

@@ -7,8 +7,11 @@ import { labelsToName, nameToLabels } from '../dns/name.js';
 import type { Command } from './types.js';
 import { checkIdentity, formatFinding } from '../identity/rules.js';
 import { identityAsWritten } from '../identity/as-written.js';
+import { summary } from '../tls/certificate.js';
 import { parentText, signedZoneReports } from '../dns/dnssec/report.js';
 import { probeSites } from '../smtp/dnsbl.js';
+import { lastJournalSerial, serialLess } from '../dns/journal.js';
+import path from 'node:path';
 
 /** BIND prints zone names without the final dot (except the root). */
 export function zoneLabel(origin: string): string {
@@ -24,6 +27,17 @@ export const check: Command = async (_args, { configDir, dataDir }) => {
   }
   for (const z of snapshot.zoneStatus) {
     console.log(z.loaded ? `zone ${zoneLabel(z.origin)}/IN: loaded serial ${z.serial}` : `zone ${zoneLabel(z.origin)}/IN: not loaded due to errors.`);
+  }
+  // The certificate served (its problems, if any, are among the problems above).
+  console.log(snapshot.tls ? `tls: ${summary(snapshot.tls)}` : 'tls: no certificate yet; `mxbox start` generates a self-signed one (or set [tls] cert and key)');
+  // A serial below the one last served (the IXFR journal's): secondaries will not follow.
+  for (const zone of snapshot.zones.zones.values()) {
+    const served = await lastJournalSerial(path.join(dataDir, 'journal'), zone.originKey);
+    const now = zone.dnssec?.fileSerial ?? zone.soaFields.serial;
+    if (served !== undefined && !zone.dnssec && serialLess(now, served)) {
+      const soa = zone.soa.records[0]!.source;
+      console.log(formatProblem({ file: soa.file, line: soa.line, severity: 'warning', message: `zone ${zone.origin} serial went down from ${served} (last served) to ${now}: no NOTIFY will be sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix` }));
+    }
   }
   // Signed zones: the key, the DS for the parent, when the signatures end, the parent's DS if we serve the parent.
   let dnssecErrors = 0;

@@ -10,7 +10,12 @@ import type { Zone } from '../dns/zone.js';
 import { ZoneSet } from '../dns/lookup.js';
 import { AnswerTable } from '../dns/answer-table.js';
 import { nameFromText, nameKey, NameError } from '../dns/name.js';
-import { aclMatcher, parseSettings, type Settings } from './settings.js';
+import { parseSettings, transferMatcher, type Settings } from './settings.js';
+import { KEYS_FILE, parseTsigKeys } from './tsig-keys.js';
+import { lineOf } from './toml.js';
+import type { Keyring } from '../dns/tsig.js';
+import { catalogFor } from '../dns/catalog.js';
+import { serialLess } from '../dns/journal.js';
 import { fileErrorText, type ConfigProblem } from './problems.js';
 import { AccessTable } from './access.js';
 import { GreylistAllow, GREYLIST_ALLOW_FILE } from './greylist-allow.js';
@@ -18,6 +23,10 @@ import { AliasTable } from './aliases.js';
 import { LocalHostNames } from './local-host-names.js';
 import { LocalUsers } from './users.js';
 import { listClashes, listMap, loadLists, type ListConfig } from '../lists/config.js';
+import { PasswdTable, PASSWD_FILE } from './passwd.js';
+import type { CertificatePair } from '../tls/certificate.js';
+import { loadCertificate } from '../tls/load.js';
+import { fileZone, withTlsa } from '../tls/tlsa.js';
 import { recordServedSerial, signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
 import type { SigningJob } from '../dns/dnssec/sign-zone.js';
 
@@ -49,10 +58,19 @@ export interface Snapshot {
   readonly zoneStatus: readonly ZoneStatus[];
   /** Every problem found, errors and warnings, each with file:line. */
   readonly problems: readonly ConfigProblem[];
-  readonly transferAllowed: (address: string) => boolean;
+  /** Whether a client at `address`, whose request was signed with `key` (if any), may transfer zones. */
+  readonly transferAllowed: (address: string, key?: string) => boolean;
+  /** TSIG keys of mailconf/keys.conf, by canonical name. */
+  readonly tsigKeys: Keyring;
+  /** The catalog zone (RFC 9432) when [dns] catalog names one; it is also in `zones`. */
+  readonly catalog?: Zone;
   readonly mail: MailTables;
   /** Mailing lists (mailconf/lists/<name>/), by name. */
   readonly lists: ReadonlyMap<string, ListConfig>;
+  /** The certificate and key served (STARTTLS, port 465); absent only before the first start made one. */
+  readonly tls?: CertificatePair;
+  /** Submission users (mailconf/passwd). */
+  readonly passwd: PasswdTable;
   readonly loadedAt: Date;
 }
 
@@ -129,6 +147,52 @@ async function loadMailTables(configDir: string, settings: Settings, problems: C
     problems.push(...r.problems);
   }
   return { access, aliases, localHostNames, users, greylistAllow };
+}
+
+/** mailconf/passwd; absent is an empty table, a file with errors keeps the last good table. */
+async function loadPasswd(configDir: string, problems: ConfigProblem[], users: MailTables['users'], previous?: PasswdTable): Promise<PasswdTable> {
+  const text = await readOptional(configDir, PASSWD_FILE, problems);
+  if (text === undefined) return PasswdTable.empty();
+  // There but unreadable (reported): the last good table keeps serving.
+  if (text === null) return previous ?? PasswdTable.empty();
+  const r = PasswdTable.parse(text, PASSWD_FILE);
+  problems.push(...r.problems);
+  // A login is a local user: their own address is what they may send as.
+  for (const [user, line] of r.table.lines) {
+    if (!users.has(user)) problems.push({ file: PASSWD_FILE, line, severity: 'warning', message: `${user} is not a local user (mailconf/users): it can log in but owns no address to send as` });
+  }
+  return hasErrors(r.problems) && previous ? previous : r.table;
+}
+
+/**
+ * mailconf/keys.conf (absent: no keys). Its errors are fatal when no earlier version serves (a
+ * secondary must never be let in or out with the wrong keys); a key that [dns] names but the file
+ * lacks is an error on mxbox.toml's line.
+ */
+async function loadKeys(configDir: string, settings: Settings, tomlText: string, problems: ConfigProblem[], previous?: Keyring): Promise<Keyring | undefined> {
+  const text = await readOptional(configDir, KEYS_FILE, problems);
+  let keys: Keyring = new Map();
+  if (text === null) {
+    // There but unreadable (the error is in problems): the keys last read, or nothing starts.
+    if (!previous) return undefined;
+    keys = previous;
+  } else if (text !== undefined) {
+    const parsed = parseTsigKeys(text, KEYS_FILE);
+    problems.push(...parsed.problems);
+    if (parsed.problems.length > 0) {
+      if (!previous) return undefined;
+      keys = previous;
+    } else keys = parsed.keys;
+  }
+  let missing = false;
+  const check = (key: string | undefined, where: 'transfer' | 'notify'): void => {
+    if (!key || keys.has(key)) return;
+    problems.push({ file: SETTINGS_FILE, line: lineOf(tomlText, ['dns', where]), severity: 'error', message: `dns.${where}: key "${key.replace(/\.$/, '')}" is not defined in ${KEYS_FILE} (add it as tsig-keygen prints it)` });
+    missing = true;
+  };
+  for (const rule of settings.dns.transfer) check(rule.key, 'transfer');
+  for (const target of settings.dns.notify) check(target.key, 'notify');
+  return missing ? undefined : keys;
 }
 
 export interface LoadResult {
@@ -226,11 +290,13 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     text = await readFile(settingsPath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { problems: [{ file: SETTINGS_FILE, line: 1, severity: 'error', message: code === 'ENOENT' ? `missing: create it (see README) or pass --config DIR` : `cannot be read: ${fileErrorText(err)}` }] };
+    return { problems: [{ file: SETTINGS_FILE, line: 1, severity: 'error', message: code === 'ENOENT' ? `missing: looked for ${settingsPath}; create it (see README) or pass --config DIR` : `cannot be read: ${fileErrorText(err)}` }] };
   }
   const { settings, problems } = parseSettings(text, SETTINGS_FILE);
   if (!settings) return { problems };
 
+  const keys = await loadKeys(configDir, settings, text, problems, previous?.tsigKeys);
+  if (!keys) return { problems };
   const mail = await loadMailTables(configDir, settings, problems, previous?.mail);
   const lists = await loadLists(configDir, previous?.lists);
   problems.push(...lists.problems, ...listClashes(lists.lists, (name) => mail.users.has(name) || mail.aliases.has(name)));
@@ -238,7 +304,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const loaded = await Promise.all(
     sources.map(async (source) => {
       // A zone whose files did not change since the last load keeps its compiled form.
-      const before = previous?.zones.zones.get(nameKey(source.origin));
+      const before = fileZone(previous?.zones.zones.get(nameKey(source.origin)));
       const status = previous?.zoneStatus.find((z) => nameKey(z.origin) === nameKey(source.origin));
       // A zone in [dnssec] zones is signed as it loads; it is loaded again when its keys change or its signatures fall due.
       const job = await signingJob(dataDir, settings.dnssec, source.origin, before);
@@ -251,12 +317,21 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const zones: Zone[] = [];
   const zoneStatus: ZoneStatus[] = [];
   for (const { zone, status, reused } of loaded) {
-    const before = previous?.zones.zones.get(nameKey(status.origin));
+    const before = fileZone(previous?.zones.zones.get(nameKey(status.origin)));
     if (zone) {
       zones.push(zone);
       if (!reused && zone.dnssec) await recordServedSerial(dataDir, zone);
       // A signed zone's served serial rises with every signing: the file's own serial is what the admin must raise.
       const fileSerial = (z: Zone): number => z.dnssec?.fileSerial ?? z.soaFields.serial;
+      if (!reused && before && serialLess(fileSerial(zone), fileSerial(before))) {
+        const soa = zone.soa.records[0]!.source;
+        status.problems.push({
+          file: soa.file,
+          line: soa.line,
+          severity: 'warning',
+          message: `zone ${status.origin} serial went down from ${fileSerial(before)} to ${fileSerial(zone)}: no NOTIFY sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix`,
+        });
+      }
       if (!reused && before && fileSerial(before) === fileSerial(zone) && before.fingerprint() !== zone.fingerprint()) {
         const soa = zone.soa.records[0]!.source;
         status.problems.push({
@@ -277,18 +352,35 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     problems.push(...status.problems);
   }
   problems.push(...unservedSignedZones(settings.dnssec, zones, SETTINGS_FILE));
-  const zoneSet = new ZoneSet(zones);
+  const tls = await loadCertificate(configDir, dataDir, settings, problems, previous?.tls);
+  const passwd = await loadPasswd(configDir, problems, mail.users, previous?.passwd);
+  // The mail host's TLSA records join its zone as data (the admin's own TLSA wins; not in a signed zone).
+  // The catalog zone lists the zones loaded from files; it is not one of them.
+  let catalog: Zone | undefined;
+  if (settings.dns.catalog) {
+    if (zones.some((z) => z.originKey === nameKey(settings.dns.catalog!))) {
+      problems.push({ file: SETTINGS_FILE, line: lineOf(text, ['dns', 'catalog']), severity: 'error', message: `dns.catalog: ${settings.dns.catalog} is also a zone in zones/; name the catalog something of its own` });
+      return { problems };
+    }
+    catalog = catalogFor(settings.dns.catalog, zones.map((z) => z.origin), previous?.catalog);
+    zones.push(catalog);
+  }
+  const zoneSet = new ZoneSet(withTlsa(zones, new ZoneSet(zones), settings, tls));
   const snapshot: Snapshot = Object.freeze({
     configDir,
     dataDir,
     settings,
     zones: zoneSet,
-    answers: new AnswerTable(zoneSet, previous?.answers),
+    answers: new AnswerTable(zoneSet, previous?.answers, settings.dns.minimalResponses),
     zoneStatus,
     problems,
-    transferAllowed: aclMatcher(settings.dns.transfer),
+    transferAllowed: transferMatcher(settings.dns.transfer),
+    tsigKeys: keys,
+    catalog,
     mail,
     lists: listMap(lists.lists),
+    tls,
+    passwd,
     loadedAt: new Date(),
   });
   return { snapshot, problems };

@@ -17,6 +17,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { SETTINGS_FILE } from '../config/snapshot.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { reverseName } from '../smtp/client-name.js';
+import { tlsaFindings } from '../tls/tlsa.js';
 import { addressText } from '../util/address-text.js';
 import { addressType, display, hostAddresses, lookup, mxPreference, mxTarget, placeOf, rrLine, sameAddress, type HostAddresses } from './records.js';
 import { spfFinding } from './spf.js';
@@ -39,7 +40,7 @@ export interface IdentityFinding {
 }
 
 /** Only the parts of a Snapshot the rules read (tests and tools can build one by hand). */
-export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'>;
+export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'> & Partial<Pick<Snapshot, 'tls'>>;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -154,6 +155,8 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   if (hostOk) for (const address of ctx.hostInfo.addresses) ctx.findings.push(ptrFinding(zones, host, address));
   bannerRule(ctx, hostOk);
   if (hostOk) spfRule(ctx);
+  // The TLSA of the mail host matches the certificate mxbox presents (src/tls/tlsa.ts).
+  ctx.findings.push(...tlsaFindings(snapshot));
   return ctx.findings;
 }
 

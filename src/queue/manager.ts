@@ -497,6 +497,7 @@ export class QueueManager {
       size: envelope.size,
       envid: envelope.envid,
       ret: envelope.ret,
+      tls: outbound.tls,
     };
   }
 

@@ -27,7 +27,7 @@ function abuseState(session: object): AbuseSession {
   return s.abuse;
 }
 
-/** The seam for issue 17's AUTH: smtp-server sets session.user once a client authenticated. */
+/** Authenticated by AUTH on a submission listener (issue 17): smtp-server sets session.user, as server.ts's client() reads it. */
 export function isAuthenticated(session: SMTPServerSession): boolean {
   return Boolean(session.user);
 }

@@ -43,9 +43,12 @@ export class Greylist {
     private readonly onSaveError: (err: Error) => void = () => undefined,
   ) {}
 
-  /** Reads the saved state (a missing or unreadable file is an empty list). */
+  private loaded = false;
+
+  /** Reads the saved state once (a missing or unreadable file is an empty list); later calls do nothing. */
   async load(): Promise<void> {
-    if (!this.file) return;
+    if (!this.file || this.loaded) return;
+    this.loaded = true;
     try {
       const saved = JSON.parse(await readFile(this.file, 'utf8')) as SavedState;
       if (saved.version !== 1) return;

@@ -33,7 +33,10 @@ export function smtpLines(model: DashboardModel, width: number): Line[] {
     seg(pad(first, left) + pad(label, 12)),
     ...columns.map((k) => seg(cell(k, String(values[k])), { color: countColour(k, values[k]) })),
   ];
-  return [head, row('      ' + sessions(model), 'since start', model.smtp.total), row('', 'last minute', model.smtp.lastMinute), ...abuseLines(model)];
+  const lines = [head, row('      ' + sessions(model), 'since start', model.smtp.total), row('', 'last minute', model.smtp.lastMinute)];
+  if (model.smtp.tls) lines.push([seg('TLS   ', { dim: true }), seg(model.smtp.tls.text, { color: model.smtp.tls.problem ? 'yellow' : undefined })]);
+  lines.push(...abuseLines(model));
+  return lines;
 }
 
 /** The abuse controls, only when there is something to say: stress, limited clients, DNSBL warnings. */

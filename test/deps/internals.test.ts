@@ -52,7 +52,7 @@ describe('smtp-server internals (src/smtp/connection.ts, src/smtp/server.ts)', (
     const needed = [
       'init', '_setListeners', 'connectionReady', '_sendGreeting', 'send', '_onCommand', '_resetSession', '_isSupported',
       '_proxyCommandAllowed', 'close', 'handler_EHLO', 'handler_HELO', 'handler_QUIT', 'handler_NOOP', 'handler_RSET',
-      'handler_HELP', 'handler_VRFY', 'handler_XCLIENT',
+      'handler_HELP', 'handler_VRFY', 'handler_XCLIENT', '_createParser',
     ];
     assert.deepEqual(needed.filter((m) => !have.has(m)), []);
   });
@@ -71,14 +71,26 @@ describe('smtp-server internals (src/smtp/connection.ts, src/smtp/server.ts)', (
   });
 
   test('every error text MxConnection rewrites is still one smtp-server sends', async () => {
-    const source = await moduleSource('smtp-server/lib/smtp-connection.js');
-    const literals = [...source.matchAll(/'((?:Error: |Invalid RET)[^']*)'/g)].map((m) => m[1]!);
+    // The connection's texts, and the SASL code's (AUTH PLAIN/LOGIN replies on the submission ports).
+    const source = (await moduleSource('smtp-server/lib/smtp-connection.js')) + (await readFile(path.join(path.dirname(require.resolve('smtp-server/lib/smtp-connection.js')), 'sasl.js'), 'utf8'));
+    const literals = [...source.matchAll(/'((?:Error: |Invalid RET|Ready to start TLS|Authentication )[^']*)'/g)].map((m) => m[1]!);
     const rewritten = [...SMTP_SERVER_TEXTS.map(([pattern]) => pattern), /^Error: send /, /^Error: need RCPT command/, /^Error: message exceeds fixed maximum message size/];
     assert.deepEqual(
       rewritten.filter((pattern) => !literals.some((text) => pattern.test(text))).map(String),
       [],
       'patterns that match nothing smtp-server says',
     );
+  });
+
+  test('what the TLS and AUTH rules read: secure, session.user, _nextHandler; STARTTLS and AUTH handlers', async () => {
+    const have = members(SMTPConnection.prototype);
+    assert.deepEqual(['handler_STARTTLS', 'handler_AUTH', 'upgrade'].filter((m) => !have.has(m)), []);
+    const source = await moduleSource('smtp-server/lib/smtp-connection.js');
+    assert.match(source, /this\.session\.secure = this\.secure = true;/);
+    assert.match(source, /this\._nextHandler = false;/);
+    assert.match(source, /session\.tlsOptions = this\.tlsOptions = tlsSocket\.getCipher\(\)/);
+    const sasl = await readFile(path.join(path.dirname(require.resolve('smtp-server/lib/smtp-connection.js')), 'sasl.js'), 'utf8');
+    assert.match(sasl, /this\.session\.user = response\.user;/);
   });
 
   test('the reply contexts MxConnection#send keys on are still passed', async () => {
@@ -92,5 +104,11 @@ describe('nodemailer internals (src/delivery/remote.ts)', () => {
     const source = await moduleSource('nodemailer/lib/smtp-connection');
     assert.match(source, /this\._envelope\.rejectedErrors = \[\];/);
     assert.match(source, /this\._envelope\.accepted = \[\];/);
+  });
+
+  test('SMTPConnection lists the EHLO keywords it recognised, SMTPUTF8 among them, on _supportedExtensions', async () => {
+    const source = await moduleSource('nodemailer/lib/smtp-connection');
+    assert.match(source, /this\._supportedExtensions = \[\];/);
+    assert.match(source, /this\._supportedExtensions\.push\('SMTPUTF8'\);/);
   });
 });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAppliance, type Appliance, type ReloadResult } from '../../src/supervisor.js';
 import type { MailLogListener } from '../../src/smtp/mail-log.js';
+import type { Logger } from '../../src/log.js';
 
 /** The repository root (dist/test/helpers → ../../..). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -19,7 +20,12 @@ export interface TestConfig {
   sampleZones?: boolean;
   /** Extra files relative to the config dir. */
   files?: Record<string, string>;
-  /** mxbox.toml; a default listening on 127.0.0.1:0 when absent. */
+  /**
+   * mxbox.toml; a default listening on 127.0.0.1:0 when absent. The default publishes no TLSA:
+   * DNS tests compare answers with BIND's on the same zone files and between two instances, and
+   * the TLSA of each instance's own generated key is not in those files (test/smtp/tls.test.ts
+   * covers it).
+   */
   toml?: string;
   /** Copy the repository's mailconf/ tables (access, aliases, users, local-host-names). */
   sampleMailconf?: boolean;
@@ -29,6 +35,8 @@ export interface TestConfig {
   onReload?: (result: ReloadResult) => void;
   /** UDP for DNS: 'auto' (the batched addon where built) or 'dgram'. */
   dnsUdp?: 'auto' | 'dgram';
+  /** Where the appliance logs (default: nowhere). */
+  logger?: Logger;
 }
 
 export const DEFAULT_TOML = `hostname = "mail8191.futuretg.com"
@@ -41,6 +49,8 @@ listen = ["127.0.0.1:0"]
 xclient = ["127.0.0.1"]
 privacy = ["authwarnings"]
 max_message_size = 10485760
+[tls]
+tlsa = false
 [delivery]
 mailbox = "mbox"
 `;
@@ -77,7 +87,7 @@ export interface RunningAppliance {
 
 export async function runAppliance(config: TestConfig): Promise<RunningAppliance> {
   const dir = await makeConfigDir(config);
-  const app = await startAppliance({ configDir: dir, quiet: true, onLog: config.onLog, onReload: config.onReload, dnsUdp: config.dnsUdp });
+  const app = await startAppliance({ configDir: dir, quiet: true, logger: config.logger, onLog: config.onLog, onReload: config.onReload, dnsUdp: config.dnsUdp });
   return {
     app,
     dir,
