@@ -8,7 +8,10 @@ import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { makeConfigDir } from '../helpers/appliance.js';
+import { makeConfigDir, runAppliance } from '../helpers/appliance.js';
+import { eventually } from '../helpers/eventually.js';
+import { run } from '../helpers/run.js';
+import { TlsSmtpClient, plainToken } from '../helpers/tls.js';
 import { SmtpSession } from '../helpers/swaks.js';
 import { startAppliance, type Appliance } from '../../src/supervisor.js';
 import { Greylist, clientNetwork } from '../../src/smtp/greylist.js';
@@ -44,7 +47,8 @@ async function rcpt(port: number, localAddress: string, from: string, to: string
   try {
     await s.reply();
     await s.command('EHLO client.example');
-    await s.command(`MAIL FROM:<${from}>`);
+    const mail = (await s.command(`MAIL FROM:<${from}>`))?.text ?? '';
+    if (!mail.startsWith('250 ')) return mail;
     return (await s.command(`RCPT TO:<${to}>`))?.text ?? '';
   } finally {
     s.close();
@@ -116,4 +120,35 @@ test('greylist-access: sendmail access style, only OK, errors at file:line', () 
   assert.deepEqual(r.problems.map((p) => `${p.file}:${p.line}`), ['mailconf/greylist-access:2']);
   assert.ok(r.table.allows('192.0.2.9', undefined, 'a@b.example', 'r@futuretg.com'));
   assert.ok(!r.table.allows('192.0.3.9', undefined, 'a@b.example', 'r@futuretg.com'));
+});
+
+test('an authenticated user is neither rate-limited nor greylisted; a stranger is', async () => {
+  const toml = TOML + 'client_message_rate = 1\nclient_limit_exempt = true\n[submission]\nlisten = ["127.0.0.1:0"]\n';
+  const box = await runAppliance({ toml, sampleZones: true, sampleMailconf: true, files: { 'mailconf/access': '' } });
+  try {
+    const r = await run('node', [path.resolve('dist/src/cli.js'), 'passwd', 'tony', '--config', box.dir], 'tony-secret\n');
+    assert.equal(r.code, 0, r.stderr);
+    await eventually(() => (box.app.snapshot().passwd.size === 1 ? true : undefined), 5000, 'mailconf/passwd read');
+    const submission = box.app.smtpEndpoints.find((e) => (e as { kind?: string }).kind === 'submission')!.port;
+    const c = await TlsSmtpClient.connect(submission);
+    try {
+      await c.reply();
+      await c.command('EHLO client.example.net');
+      await c.starttls();
+      await c.command('EHLO client.example.net');
+      assert.match((await c.command(`AUTH PLAIN ${plainToken('tony', 'tony-secret')}`)).text, /^235 /);
+      for (let i = 0; i < 3; i++) {
+        assert.match((await c.command('MAIL FROM:<tony@futuretg.com>')).text, /^250 /);
+        assert.match((await c.command('RCPT TO:<mary@futuretg.com>')).text, /^250 /, 'not greylisted');
+        assert.match((await c.command('RSET')).text, /^250 /);
+      }
+    } finally {
+      c.close();
+    }
+    // The same from a stranger on the MX port: greylisted at once, then over the message rate.
+    assert.match(await rcpt(box.smtpPort, '127.0.0.40', 'tony@futuretg.com', 'mary@futuretg.com'), /^451 4\.7\.1 /);
+    assert.match(await rcpt(box.smtpPort, '127.0.0.40', 'tony@futuretg.com', 'mary@futuretg.com'), /^450 4\.7\.1 Error: too much mail from 127\.0\.0\.40$/);
+  } finally {
+    await box.stop();
+  }
 });
