@@ -64,13 +64,17 @@ export class AbuseControls {
     return isAuthenticated(session) || clientMayRelay(snapshot, client);
   }
 
-  /** At connect (after the client's name is known): the connection count and rate. */
-  onConnect(snapshot: Snapshot, session: SMTPServerSession, client: Client): Refusal | undefined {
+  /**
+   * At connect (after the client's name is known): the connection count and rate, and the DNSBL
+   * look-up started — on the MX listener only (`isMx`), as postscreen guards port 25 only:
+   * submission clients must authenticate anyway.
+   */
+  onConnect(snapshot: Snapshot, session: SMTPServerSession, client: Client, isMx = true): Refusal | undefined {
     const state = abuseState(session);
     const abuse = snapshot.settings.smtp.abuse;
     const relay = clientMayRelay(snapshot, client);
     // Asked now, in parallel with the greeting and HELO, and awaited at the first RCPT.
-    if (abuse.dnsbl.length && !relay) {
+    if (abuse.dnsbl.length && !relay && isMx) {
       state.dnsbl = this.dnsbl.check(client.ip, abuse.dnsbl, abuse.dnsblThreshold, abuse.dnsblTimeoutMs, snapshot.settings.outbound.resolver);
       state.dnsbl.then((r) => {
         for (const warning of r.unknown.length ? this.dnsbl.currentWarnings().filter((w) => r.unknown.some((u) => w.startsWith(`DNSBL ${u}:`))) : []) this.warn(warning);

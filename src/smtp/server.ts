@@ -195,7 +195,7 @@ export class SmtpService {
         const snapshot = this.opts.snapshot();
         const client = this.client(session);
         this.checkStress();
-        const refusal = checkClient(snapshot, client) ?? this.abuse.onConnect(snapshot, session, client);
+        const refusal = checkClient(snapshot, client) ?? this.abuse.onConnect(snapshot, session, client, kind === 'mx');
         if (refusal) return callback(this.reject(session, refusal, undefined));
         callback();
       },
