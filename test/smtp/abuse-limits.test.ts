@@ -11,6 +11,8 @@ import { eventually } from '../helpers/eventually.js';
 import { ClientLimits, clientKey } from '../../src/smtp/limits.js';
 import { parseSettings } from '../../src/config/settings.js';
 import type { MailEvent } from '../../src/smtp/mail-log.js';
+import { abuseLines } from '../../src/tui/smtp.js';
+import type { DashboardModel } from '../../src/tui/sample.js';
 
 const HOST = 'mail8191.futuretg.com';
 
@@ -201,5 +203,18 @@ describe('stress-adaptive timeouts', () => {
       for (const s of sessions) s.close();
       await box.stop();
     }
+  });
+});
+
+describe('dashboard', () => {
+  test('the SMTP panel shows stress, limited clients and DNSBL warnings, and nothing when all is quiet', () => {
+    const model = { smtp: { stressed: true, limited: ['127.0.0.2 (connections, 5 open)'], dnsblWarnings: ['DNSBL zen.spamhaus.org: look-up for 192.0.2.1 timed out; treated as not listed'] } } as unknown as DashboardModel;
+    const text = abuseLines(model).map((line) => line.map((s) => s.text).join(''));
+    assert.deepEqual(text, [
+      '      under stress: over 80% of connection slots in use, short timeouts',
+      '      limited: 127.0.0.2 (connections, 5 open)',
+      '      DNSBL zen.spamhaus.org: look-up for 192.0.2.1 timed out; treated as not listed',
+    ]);
+    assert.deepEqual(abuseLines({ smtp: {} } as unknown as DashboardModel), []);
   });
 });
