@@ -363,7 +363,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     // running Snapshot, so the reload that carried the change is not held up; then one more reload.
     const renewing = current;
     void tlsKeeper.prepare(renewing).then(
-      (changed) => changed && current === renewing && void serialisedReload?.(),
+      (changed) => changed && current === renewing && !tlsKeeper.closed && void serialisedReload?.(),
       (err: Error) => log.error({ err }, `tls: the self-signed certificate could not be renewed: ${err.message}`),
     );
     logZonesReloaded(log, before, current);

@@ -25,9 +25,22 @@ export class TlsKeeper {
   }
 
   private readonly watching: boolean;
+  /** Set by close(): a renewal that ends after it asks for no reload. */
+  closed = false;
+
+  /** Renewals under way: close() waits for them, so nothing writes into the data directory after a stop. */
+  private readonly pending = new Set<Promise<boolean>>();
 
   /** Makes or renews the generated certificate if this Snapshot uses it; true when files changed (load again). */
-  async prepare(snapshot: Snapshot): Promise<boolean> {
+  prepare(snapshot: Snapshot): Promise<boolean> {
+    const run = this.ensure(snapshot);
+    this.pending.add(run);
+    const done = (): void => void this.pending.delete(run);
+    run.then(done, done);
+    return run;
+  }
+
+  private async ensure(snapshot: Snapshot): Promise<boolean> {
     const { settings } = snapshot;
     // With a [tls] pair, the generated one is still kept as the stand-in for a pair that does not load.
     if (settings.tls.cert && snapshot.tls) return false;
@@ -49,7 +62,9 @@ export class TlsKeeper {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.daily);
     await this.watcher.close();
+    await Promise.allSettled([...this.pending]);
   }
 }
