@@ -19,6 +19,7 @@ import { QueueManager } from './queue/manager.js';
 import { Intake } from './mail/intake.js';
 import { ListService } from './lists/service.js';
 import { checkIdentityProblems } from './identity/rules.js';
+import { ensureDkimKey } from './dkim/keys.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export interface ApplianceOptions {
@@ -286,7 +287,9 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   const startedAt = new Date();
   let lastReload: { at: Date; result: ReloadResult } | undefined;
 
-  const first = await loadSnapshot(configDir, dataDir);
+  let first = await loadSnapshot(configDir, dataDir);
+  // No DKIM key yet (first start): one is made and published before any mail can be signed.
+  if (first.snapshot?.settings.dkim.sign && (await ensureDkimKey(dataDir, first.snapshot.settings.dkim))) first = await loadSnapshot(configDir, dataDir, first.snapshot);
   logProblems(log, first.problems);
   if (!first.snapshot) throw new StartupError('configuration has errors; nothing started', first.problems);
   let current: Snapshot = first.snapshot;

@@ -8,6 +8,7 @@ import type { Command } from './types.js';
 import { checkIdentity, formatFinding } from '../identity/rules.js';
 import { identityAsWritten } from '../identity/as-written.js';
 import { parentText, signedZoneReports } from '../dns/dnssec/report.js';
+import { addedRecordsFragment } from '../identity/added-records.js';
 
 /** BIND prints zone names without the final dot (except the root). */
 export function zoneLabel(origin: string): string {
@@ -24,6 +25,9 @@ export const check: Command = async (_args, { configDir, dataDir }) => {
   for (const z of snapshot.zoneStatus) {
     console.log(z.loaded ? `zone ${zoneLabel(z.origin)}/IN: loaded serial ${z.serial}` : `zone ${zoneLabel(z.origin)}/IN: not loaded due to errors.`);
   }
+  // The records mxbox adds to its zones, as a fragment the admin could paste into another server's zone.
+  if (snapshot.settings.dkim.sign && !snapshot.dkim?.keys.length) console.log('dkim: no key yet; `mxbox start` makes one (and publishes it before it signs)');
+  for (const line of addedRecordsFragment(snapshot.addedRecords)) console.log(line);
   // Signed zones: the key, the DS for the parent, when the signatures end, the parent's DS if we serve the parent.
   let dnssecErrors = 0;
   for (const r of signedZoneReports(snapshot.zones)) {

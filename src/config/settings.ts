@@ -8,6 +8,7 @@ import type { ConfigProblem } from './problems.js';
 import { nameFromText, NameError } from '../dns/name.js';
 import { parseCookieSecret } from '../dns/cookie.js';
 import { parseRateLimit, RATE_LIMIT_SCHEMA, type RateLimitSettings } from './rate-limit.js';
+import { DKIM_SCHEMA, parseDkim, type DkimSettings } from './mail-auth-settings.js';
 
 export interface ListenSpec {
   host: string;
@@ -47,6 +48,8 @@ export interface Settings {
     aliasFiles: boolean;
   };
   dnssec: DnssecSettings;
+  /** [dkim]: signing keys, their records' TTL, rotation (src/config/mail-auth-settings.ts). */
+  dkim: DkimSettings;
 }
 
 /** [dnssec]: which zones mxbox signs, and how it denies existence. */
@@ -133,6 +136,7 @@ const SCHEMA: Schema = {
   },
   delivery: { mailbox: 'string', alias_programs: 'boolean', alias_files: 'boolean' },
   dnssec: { zones: 'string[]', nsec3: 'boolean' },
+  dkim: { ...DKIM_SCHEMA },
 };
 
 export const DEFAULT_SMTP_LISTEN = '127.0.0.1:2525';
@@ -338,6 +342,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     }
   }
 
+  const dkim = parseDkim(raw.dkim as Parameters<typeof parseDkim>[0], (key, message) => err(['dkim', key], message));
   if (problems.length) return { problems };
   const smtp: SmtpSettings = {
     listen: smtpListen,
@@ -350,7 +355,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     resolver,
   };
   return {
-    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false } },
+    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false }, dkim },
     problems,
   };
 }

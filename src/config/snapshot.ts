@@ -19,6 +19,10 @@ import { LocalUsers } from './users.js';
 import { listClashes, listMap, loadLists, type ListConfig } from '../lists/config.js';
 import { recordServedSerial, signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
 import type { SigningJob } from '../dns/dnssec/sign-zone.js';
+import { fileZone, withIdentityRecords, type IdentityRecord } from '../identity/added-records.js';
+import { localMailDomains } from '../identity/records.js';
+import { loadDkimKeys, type DkimKeySet } from '../dkim/keys.js';
+import { publishedSelectors, signingDomains, wantedDkimRecords } from '../dkim/records.js';
 
 export const SETTINGS_FILE = 'mailconf/mxbox.toml';
 export const ZONES_DIR = 'zones';
@@ -52,6 +56,12 @@ export interface Snapshot {
   readonly mail: MailTables;
   /** Mailing lists (mailconf/lists/<name>/), by name. */
   readonly lists: ReadonlyMap<string, ListConfig>;
+  /** The DKIM keys in <data>/dkim/ (none before the first start made one). */
+  readonly dkim?: DkimKeySet;
+  /** Per local domain (nameKey), the selectors published for it with the right key: what signing may use. */
+  readonly dkimSelectors: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The identity records mxbox added to its zones (src/identity/added-records.ts), for check and the dashboard. */
+  readonly addedRecords: readonly IdentityRecord[];
   readonly loadedAt: Date;
 }
 
@@ -229,7 +239,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const loaded = await Promise.all(
     sources.map(async (source) => {
       // A zone whose files did not change since the last load keeps its compiled form.
-      const before = previous?.zones.zones.get(nameKey(source.origin));
+      const before = fileZone(previous?.zones.zones.get(nameKey(source.origin)));
       const status = previous?.zoneStatus.find((z) => nameKey(z.origin) === nameKey(source.origin));
       // A zone in [dnssec] zones is signed as it loads; it is loaded again when its keys change or its signatures fall due.
       const job = await signingJob(dataDir, settings.dnssec, source.origin, before);
@@ -242,7 +252,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const zones: Zone[] = [];
   const zoneStatus: ZoneStatus[] = [];
   for (const { zone, status, reused } of loaded) {
-    const before = previous?.zones.zones.get(nameKey(status.origin));
+    const before = fileZone(previous?.zones.zones.get(nameKey(status.origin)));
     if (zone) {
       zones.push(zone);
       if (!reused && zone.dnssec) await recordServedSerial(dataDir, zone);
@@ -268,7 +278,19 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     problems.push(...status.problems);
   }
   problems.push(...unservedSignedZones(settings.dnssec, zones, SETTINGS_FILE));
-  const zoneSet = new ZoneSet(zones);
+  // The identity records (DKIM keys, ...) join the zones as data, in the one place that adds them.
+  // [dkim] sign = false: no key is used, so none is published either.
+  const dkim = !settings.dkim.sign
+    ? undefined
+    : await loadDkimKeys(dataDir, previous?.dkim).catch((err: Error) => {
+        problems.push({ file: 'dkim/keys.json', line: 1, severity: 'error', message: `DKIM keys cannot be read: ${err.message}` });
+        return previous?.dkim;
+      });
+  const domains = signingDomains(settings, localMailDomains(mail.localHostNames.names));
+  const fileZones = new ZoneSet(zones);
+  const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds) : new Map<string, Set<string>>();
+  const identity = withIdentityRecords(zones, dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []);
+  const zoneSet = new ZoneSet(identity.zones);
   const snapshot: Snapshot = Object.freeze({
     configDir,
     dataDir,
@@ -280,6 +302,9 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     transferAllowed: aclMatcher(settings.dns.transfer),
     mail,
     lists: listMap(lists.lists),
+    dkim,
+    dkimSelectors,
+    addedRecords: identity.added,
     loadedAt: new Date(),
   });
   return { snapshot, problems };

@@ -18,8 +18,9 @@ import { SETTINGS_FILE } from '../config/snapshot.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { reverseName } from '../smtp/client-name.js';
 import { addressText } from '../util/address-text.js';
-import { addressType, display, hostAddresses, lookup, mxPreference, mxTarget, placeOf, rrLine, sameAddress, type HostAddresses } from './records.js';
+import { addressType, display, hostAddresses, localMailDomains, lookup, mxPreference, mxTarget, placeOf, rrLine, sameAddress, type HostAddresses } from './records.js';
 import { spfFinding } from './spf.js';
+import { dkimFindings, signingDomains } from '../dkim/records.js';
 
 export { display };
 
@@ -39,13 +40,13 @@ export interface IdentityFinding {
 }
 
 /** Only the parts of a Snapshot the rules read (tests and tools can build one by hand). */
-export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'>;
+export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'> & Partial<Pick<Snapshot, 'dkim'>>;
 
 // ---------------------------------------------------------------------------------------------
 
 /** Every local domain (local-host-names) that is a name, not an address literal or localhost. */
 function localDomains(input: IdentityInput): string[] {
-  return input.mail.localHostNames.names.filter((n) => !n.startsWith('[') && n !== 'localhost' && !n.startsWith('localhost.')).map((n) => n + '.');
+  return localMailDomains(input.mail.localHostNames.names);
 }
 
 /**
@@ -154,6 +155,8 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   if (hostOk) for (const address of ctx.hostInfo.addresses) ctx.findings.push(ptrFinding(zones, host, address));
   bannerRule(ctx, hostOk);
   if (hostOk) spfRule(ctx);
+  // The DKIM key that signs is the key published (src/dkim/records.ts).
+  ctx.findings.push(...dkimFindings(zones, snapshot.dkim, signingDomains(settings, ctx.domains), settings.dkim.ttlSeconds));
   return ctx.findings;
 }
 
