@@ -11,6 +11,8 @@ import { createLogger, LogRing, type Logger } from './log.js';
 import type { ApplianceState } from './state.js';
 import { ConfigWatcher } from './config/watcher.js';
 import { nsTargets, sendNotify } from './dns/notify.js';
+import { serialLess, type Journals } from './dns/journal.js';
+import { journalReload, openJournals, transferLogEvents } from './dns/secondaries.js';
 import { nameKey } from './dns/name.js';
 import { SmtpService } from './smtp/server.js';
 import { MailLog, type MailLogListener } from './smtp/mail-log.js';
@@ -60,7 +62,8 @@ export interface Appliance {
   runQueue(): void;
   /** Rebuilds the Snapshot from the files; keeps the current one if the new one is unusable. */
   reload(): Promise<ReloadResult>;
-  stop(): Promise<void>;
+  /** Stops every service; `reason` goes in the one log line that says so (default "stop requested"). */
+  stop(reason?: string): Promise<void>;
 }
 
 export interface ReloadResult {
@@ -95,9 +98,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     const appliance = await startServices(options, configDir, dataDir, dataLock);
     return {
       ...appliance,
-      stop: async () => {
+      stop: async (reason?: string) => {
         try {
-          await appliance.stop();
+          await appliance.stop(reason);
         } finally {
           await dataLock.release();
         }
@@ -115,6 +118,17 @@ function logZonesLoaded(log: Logger, snapshot: Snapshot): void {
     if (z.loaded) log.info({ zone: z.origin, serial: z.serial, records: z.records }, `zone ${z.origin} loaded serial ${z.serial}`);
     else log.error({ zone: z.origin }, `zone ${z.origin} not loaded: it has errors`);
   }
+}
+
+/** The warnings of zones a reload left alone: they were logged when those zones loaded. */
+function untouchedZoneWarnings(before: Snapshot, after: Snapshot): Set<ConfigProblem> {
+  const untouched = new Set<ConfigProblem>();
+  for (const status of after.zoneStatus) {
+    const key = nameKey(status.origin);
+    if (status.stale || after.zones.zones.get(key) !== before.zones.zones.get(key)) continue;
+    for (const p of status.problems) if (p.severity === 'warning') untouched.add(p);
+  }
+  return untouched;
 }
 
 /** What a reload changed in the zones, one line each. */
@@ -148,11 +162,12 @@ function listening(address: string, port: number): string {
 }
 
 /** The DNS server, listening, and how its UDP runs said in the log. */
-async function startDns(snapshot: () => Snapshot, log: Logger, udp: ApplianceOptions['dnsUdp']): Promise<DnsServer> {
+async function startDns(snapshot: () => Snapshot, log: Logger, udp: ApplianceOptions['dnsUdp'], journals: Journals): Promise<DnsServer> {
   const dns = new DnsServer(snapshot, {
     error: (err, where) => log.error({ err, where }, `dns ${where}: ${err.message}`),
-    transfer: (zone, client, allowed) => log.info({ zone, client, allowed }, `AXFR of ${zone} to ${client} ${allowed ? 'started' : 'refused'}`),
+    ...transferLogEvents(log),
   }, udp);
+  dns.journals = journals;
   try {
     await dns.listen(snapshot().settings.dns.listen);
   } catch (err) {
@@ -215,10 +230,11 @@ function notifyChanged(log: Logger, dns: DnsServer, before: Snapshot, after: Sna
   const ours = new Set(dns.endpoints.map((e) => `${e.address}:${e.port}`));
   for (const zone of after.zones.zones.values()) {
     const old = before.zones.zones.get(zone.originKey);
-    if (!old || zone.soaFields.serial === old.soaFields.serial || zone === old) continue;
+    // Only a rise: a secondary ignores a NOTIFY for a serial lower than its own (RFC 1996 §4.7).
+    if (!old || zone === old || !serialLess(old.soaFields.serial, zone.soaFields.serial)) continue;
     const targets = [...after.settings.dns.notify, ...(after.settings.dns.notifyNs ? nsTargets(zone, after.zones) : [])].filter((t) => !ours.has(`${t.host}:${t.port}`));
     if (targets.length === 0) continue;
-    void sendNotify(zone, targets).then((results) => {
+    void sendNotify(zone, targets, after.tsigKeys).then((results) => {
       for (const r of results) {
         const where = `${r.target.host}:${r.target.port}`;
         if (r.answered) log.info({ zone: zone.origin, target: where, serial: zone.soaFields.serial }, `NOTIFY of ${zone.origin} serial ${zone.soaFields.serial} to ${where} answered`);
@@ -251,7 +267,9 @@ function signingTimer(log: Logger, snapshot: () => Snapshot, reload: () => void)
     const next = nextSigningEvent(snapshot().zones.zones.values());
     if (next === undefined) return;
     // setTimeout waits at most 24.8 days; a day at a time, and a reload only when something is due.
-    const delay = Math.min(Math.max(0, next - Date.now()), 86_400_000);
+    // Already due after a reload: the zone could not be signed again (its file has errors and the
+    // last good version serves); try once a minute rather than at once, again and again.
+    const delay = next <= Date.now() ? 60_000 : Math.min(next - Date.now(), 86_400_000);
     timer = setTimeout(() => {
       if (Date.now() < next) return schedule();
       log.info('dnssec: signatures or keys of a signed zone are due; signing again');
@@ -299,7 +317,8 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   const logIdentity = identityLogger(log);
   logIdentity(current);
 
-  const dns = await startDns(snapshot, log, options.dnsUdp);
+  const journals = await openJournals(log, dataDir, current);
+  const dns = await startDns(snapshot, log, options.dnsUdp, journals);
   const mailLog = new MailLog(log, options.onLog);
   let mail: MailSide;
   try {
@@ -314,13 +333,15 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   const reload = async (): Promise<ReloadResult> => {
     const before = current;
     const next = await loadSnapshot(configDir, dataDir, before);
-    logProblems(log, next.problems);
+    const untouched = next.snapshot ? untouchedZoneWarnings(before, next.snapshot) : new Set<ConfigProblem>();
+    logProblems(log, next.problems.filter((p) => !untouched.has(p)));
     if (!next.snapshot) {
       log.error('reload rejected: the last good configuration keeps serving');
       lastReload = { at: new Date(), result: { applied: false, problems: next.problems } };
       options.onReload?.({ applied: false, problems: next.problems });
       return { applied: false, problems: next.problems };
     }
+    await journalReload(log, journals, before, next.snapshot);
     current = next.snapshot;
     dns.viewChanged();
     logZonesReloaded(log, before, current);
@@ -362,14 +383,32 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     }),
     runQueue: () => void queue.runNow(),
     reload: serialisedReload,
-    stop: async () => {
+    stop: async (reason = 'stop requested') => {
       signing.stop();
       await watcher?.close();
       await smtp.close();
       await queue.stop();
       await spool.close();
       await dns.close();
+      await journals.flush();
+      const ranMs = Date.now() - startedAt.getTime();
+      log.info({ reason, ranMs }, `mxbox stopped (${reason}) after ${formatDuration(ranMs)}: DNS, SMTP, queue and file watcher closed`);
       log.flush?.();
     },
   };
+}
+
+/** "3h 2m 5s", "42s", "0.8s": how long the appliance ran, for the shutdown line. */
+export function formatDuration(ms: number): string {
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  let rest = Math.round(ms / 1000);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  if (rest > 0 || parts.length === 0) parts.push(`${rest}s`);
+  return parts.join(' ');
 }

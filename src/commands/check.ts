@@ -9,6 +9,8 @@ import { checkIdentity, formatFinding } from '../identity/rules.js';
 import { identityAsWritten } from '../identity/as-written.js';
 import { parentText, signedZoneReports } from '../dns/dnssec/report.js';
 import { addedRecordsFragment } from '../identity/added-records.js';
+import { lastJournalSerial, serialLess } from '../dns/journal.js';
+import path from 'node:path';
 
 /** BIND prints zone names without the final dot (except the root). */
 export function zoneLabel(origin: string): string {
@@ -28,6 +30,15 @@ export const check: Command = async (_args, { configDir, dataDir }) => {
   // The records mxbox adds to its zones, as a fragment the admin could paste into another server's zone.
   if (snapshot.settings.dkim.sign && !snapshot.dkim?.keys.length) console.log('dkim: no key yet; `mxbox start` makes one (and publishes it before it signs)');
   for (const line of addedRecordsFragment(snapshot.addedRecords)) console.log(line);
+  // A serial below the one last served (the IXFR journal's): secondaries will not follow.
+  for (const zone of snapshot.zones.zones.values()) {
+    const served = await lastJournalSerial(path.join(dataDir, 'journal'), zone.originKey);
+    const now = zone.dnssec?.fileSerial ?? zone.soaFields.serial;
+    if (served !== undefined && !zone.dnssec && serialLess(now, served)) {
+      const soa = zone.soa.records[0]!.source;
+      console.log(formatProblem({ file: soa.file, line: soa.line, severity: 'warning', message: `zone ${zone.origin} serial went down from ${served} (last served) to ${now}: no NOTIFY will be sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix` }));
+    }
+  }
   // Signed zones: the key, the DS for the parent, when the signatures end, the parent's DS if we serve the parent.
   let dnssecErrors = 0;
   for (const r of signedZoneReports(snapshot.zones)) {

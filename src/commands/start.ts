@@ -42,7 +42,7 @@ export const start: Command = async (args, { configDir, dataDir, noTui }) => {
     process.on('SIGINT', close);
     try {
       await runDashboard(running, { signal: closing.signal });
-      await running.stop();
+      await running.stop(closing.signal.aborted ? 'signal' : 'quit from the dashboard');
     } finally {
       process.removeListener('SIGTERM', close);
       process.removeListener('SIGINT', close);
@@ -50,8 +50,8 @@ export const start: Command = async (args, { configDir, dataDir, noTui }) => {
     return 0;
   }
   return new Promise<number>((resolve) => {
-    const shutdown = (): void => {
-      void running.stop().then(() => resolve(0));
+    const shutdown = (signal: NodeJS.Signals): void => {
+      void running.stop(signal).then(() => resolve(0));
     };
     process.once('SIGTERM', shutdown);
     process.once('SIGINT', shutdown);

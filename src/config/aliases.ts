@@ -68,8 +68,9 @@ interface Stored {
 const MAX_ALIAS_DEPTH = 10;
 const MAX_INCLUDE_DEPTH = 10;
 
-const NAME = /^[a-z0-9!#$%&'*+=?^_`{|}~.-]+$/i;
-const LOCAL_PART = /^(?:[a-z0-9!#$%&'*+/=?^_`{|}~.-]+|"(?:[^"\\]|\\.)*")$/i;
+// Local parts past ASCII are SMTPUTF8 addresses (RFC 6531): any character above U+007F.
+const NAME = /^[a-z0-9!#$%&'*+=?^_`{|}~.\u0080-\u{10FFFF}-]+$/iu;
+const LOCAL_PART = /^(?:[a-z0-9!#$%&'*+/=?^_`{|}~.\u0080-\u{10FFFF}-]+|"(?:[^"\\]|\\.)*")$/iu;
 
 /** Splits a list at commas outside quotes and angle brackets. */
 function splitList(text: string): string[] {
@@ -129,7 +130,7 @@ function classify(raw: string): Classified | string {
   if (text.startsWith('\\')) {
     const name = text.slice(1);
     if (!NAME.test(name) || name.includes('@')) return `"${raw}" is not a local user (\\user delivers to user without expanding it again)`;
-    return { kind: 'local', name: name.toLowerCase(), noAlias: true };
+    return { kind: 'local', name: name.toLowerCase().normalize('NFC'), noAlias: true };
   }
   if (/\s/.test(text.replace(/"(?:[^"\\]|\\.)*"/g, '""'))) {
     return `bad address "${raw}" (separate the targets with commas)`;
@@ -149,7 +150,7 @@ function classify(raw: string): Classified | string {
     return { kind: 'address', local, domain: domain.toLowerCase(), text: `${local}@${domain.toLowerCase()}` };
   }
   if (!NAME.test(text)) return `bad address "${raw}"`;
-  return { kind: 'local', name: text.toLowerCase(), noAlias: false };
+  return { kind: 'local', name: text.toLowerCase().normalize('NFC'), noAlias: false };
 }
 
 /** One logical entry: its first line, the text, and the text of the right-hand side as sendmail keeps it. */
@@ -326,7 +327,7 @@ export class AliasTable {
         error(`"${lhs}": missing value for alias`);
         continue;
       }
-      const name = lhs.toLowerCase();
+      const name = lhs.toLowerCase().normalize('NFC');
       const before = problems.length;
       const list = await targets(rhs, file, line, true, 0);
       if (list.length === 0 && problems.length === before) {

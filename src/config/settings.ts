@@ -6,6 +6,7 @@ import { lineOf, parseTomlText, typeOf } from './toml.js';
 import net from 'node:net';
 import type { ConfigProblem } from './problems.js';
 import { nameFromText, NameError } from '../dns/name.js';
+import { DEFAULT_MAX_JOURNAL_BYTES } from '../dns/journal.js';
 import { parseCookieSecret } from '../dns/cookie.js';
 import { parseRateLimit, RATE_LIMIT_SCHEMA, type RateLimitSettings } from './rate-limit.js';
 import { DKIM_SCHEMA, parseDkim, type DkimSettings } from './mail-auth-settings.js';
@@ -14,6 +15,22 @@ export interface ListenSpec {
   host: string;
   port: number;
 }
+
+/** One `[dns] transfer` entry: `"10.0.0.0/8"`, `"key:NAME"`, or both (`"10.0.0.2 key:NAME"`). */
+export interface TransferRule {
+  /** Address or address/prefix. */
+  acl?: string;
+  /** Canonical (lowercase, absolute) TSIG key name. */
+  key?: string;
+}
+
+export interface NotifyTarget extends ListenSpec {
+  /** TSIG key (canonical name) to sign the NOTIFY with. */
+  key?: string;
+}
+
+export const MINIMAL_RESPONSES = ['yes', 'no', 'no-auth', 'no-auth-recursive'] as const;
+export type MinimalResponses = (typeof MINIMAL_RESPONSES)[number];
 
 export interface Settings {
   /** The mail host's name (sendmail's $j); absolute, e.g. "mail8191.futuretg.com.". */
@@ -24,10 +41,16 @@ export interface Settings {
   hostnameLine?: number;
   dns: {
     listen: ListenSpec[];
-    /** Addresses or prefixes (CIDR) allowed to transfer zones. */
-    transfer: string[];
-    /** Secondaries told by NOTIFY (RFC 1996) when a zone's serial rises (BIND's also-notify). */
-    notify: ListenSpec[];
+    /** Who may transfer zones: an address or prefix (CIDR), a TSIG key, or both. */
+    transfer: TransferRule[];
+    /** Secondaries told by NOTIFY (RFC 1996) when a zone's serial rises (BIND's also-notify), each maybe with the key to sign it. */
+    notify: NotifyTarget[];
+    /** Name of the catalog zone (RFC 9432) listing every zone served here; none when absent. */
+    catalog?: string;
+    /** BIND's minimal-responses: when positive answers carry the zone's NS (and their addresses). */
+    minimalResponses: MinimalResponses;
+    /** Bound on each zone's IXFR journal, in bytes (BIND's max-journal-size, NSD's ixfr-size). */
+    maxJournalBytes: number;
     /** Also NOTIFY the addresses of the zone's NS hosts, port 53 (BIND's notify yes). */
     notifyNs: boolean;
     /** The SipHash key of our DNS server cookies (BIND's cookie-secret); absent: random per process. */
@@ -120,7 +143,7 @@ const SCHEMA: Schema = {
   hostname: 'string',
   domain: 'string',
   data_dir: 'string',
-  dns: { listen: 'string[]', transfer: 'string[]', notify: 'string[]', notify_ns: 'boolean', cookie_secret: 'string', rate_limit: { ...RATE_LIMIT_SCHEMA } },
+  dns: { listen: 'string[]', transfer: 'string[]', notify: 'string[]', notify_ns: 'boolean', catalog: 'string', minimal_responses: 'string', max_journal_size: 'integer', cookie_secret: 'string', rate_limit: { ...RATE_LIMIT_SCHEMA } },
   queue: { interval: 'string', warn: 'string', return: 'string', max_concurrency: 'integer', per_destination: 'integer' },
   outbound: { resolver: 'string', port: 'integer', smarthost: 'string' },
   zones: 'table<string>',
@@ -195,6 +218,34 @@ export function checkAclEntry(entry: string): string | undefined {
   return undefined;
 }
 
+/** A TSIG key name as written after "key:", canonical; undefined when it is no domain name. */
+function keyName(text: string): string | undefined {
+  try {
+    return nameFromText(text.endsWith('.') ? text : text + '.', undefined).toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/** `"addr[/prefix]"`, `"key:NAME"` or both, separated by a space, in either order. */
+export function parseTransferRule(entry: string): TransferRule | string {
+  const rule: TransferRule = {};
+  const parts = entry.trim().split(/\s+/);
+  if (parts.length === 0 || parts.length > 2 || parts[0] === '') return `"${entry}": write an address or address/prefix, "key:NAME", or both`;
+  for (const part of parts) {
+    if (part.startsWith('key:')) {
+      const key = keyName(part.slice(4));
+      if (!key || rule.key) return `"${entry}": "${part}" is not one key name`;
+      rule.key = key;
+    } else {
+      const problem = checkAclEntry(part);
+      if (problem || rule.acl) return problem ?? `"${entry}": two addresses in one entry (write two entries)`;
+      rule.acl = part;
+    }
+  }
+  return rule;
+}
+
 export function parseSettings(text: string, file: string): { settings?: Settings; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const parsed = parseTomlText(text, file);
@@ -206,7 +257,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   const err = (path: string[], message: string): void => {
     problems.push({ file, line: lineOf(text, path), severity: 'error', message });
   };
-  const dnsRaw = (raw.dns ?? {}) as { listen?: string[]; transfer?: string[]; notify?: string[]; notify_ns?: boolean; cookie_secret?: string; rate_limit?: Parameters<typeof parseRateLimit>[0] };
+  const dnsRaw = (raw.dns ?? {}) as { listen?: string[]; transfer?: string[]; notify?: string[]; notify_ns?: boolean; catalog?: string; minimal_responses?: string; max_journal_size?: number; cookie_secret?: string; rate_limit?: Parameters<typeof parseRateLimit>[0] };
   const name = (key: 'hostname' | 'domain'): string => {
     const value = raw[key];
     if (typeof value !== 'string') {
@@ -228,10 +279,11 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     if (typeof parsed === 'string') err(['dns', 'listen'], `dns.listen: ${parsed}`);
     else listen.push(parsed);
   }
-  const transfer = dnsRaw.transfer ?? [];
-  for (const entry of transfer) {
-    const problem = checkAclEntry(entry);
-    if (problem) err(['dns', 'transfer'], `dns.transfer: ${problem}`);
+  const transfer: TransferRule[] = [];
+  for (const entry of dnsRaw.transfer ?? []) {
+    const rule = parseTransferRule(entry);
+    if (typeof rule === 'string') err(['dns', 'transfer'], `dns.transfer: ${rule}`);
+    else transfer.push(rule);
   }
   let cookieSecret: Uint8Array | undefined;
   if (dnsRaw.cookie_secret !== undefined) {
@@ -241,13 +293,28 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   }
   const rateLimit = dnsRaw.rate_limit && parseRateLimit(dnsRaw.rate_limit, (key, message) => err(['dns', 'rate_limit', key], message));
   const zones = (raw.zones ?? {}) as Record<string, string>;
-  const notify: ListenSpec[] = [];
-  for (const entry of dnsRaw.notify ?? []) {
+  const notify: NotifyTarget[] = [];
+  for (const full of dnsRaw.notify ?? []) {
+    const [entry = '', ...rest] = full.trim().split(/\s+/);
+    const keyPart = rest.length === 1 && rest[0]!.startsWith('key:') ? keyName(rest[0]!.slice(4)) : rest.length ? undefined : null;
     // A bare address means port 53.
     const parsed = parseListen(/^[\d.]+$/.test(entry) ? `${entry}:53` : /^[0-9a-f:]+$/i.test(entry) && entry.includes(':') ? `[${entry}]:53` : entry);
     if (typeof parsed === 'string') err(['dns', 'notify'], `dns.notify: ${parsed}`);
-    else notify.push(parsed);
+    else if (keyPart === undefined) err(['dns', 'notify'], `dns.notify: "${full}": write "address:port" or "address:port key:NAME"`);
+    else notify.push(keyPart ? { ...parsed, key: keyPart } : parsed);
   }
+  let catalog: string | undefined;
+  if (dnsRaw.catalog !== undefined) {
+    try {
+      catalog = nameFromText(dnsRaw.catalog.endsWith('.') ? dnsRaw.catalog : dnsRaw.catalog + '.', undefined);
+    } catch (e) {
+      err(['dns', 'catalog'], `dns.catalog: "${dnsRaw.catalog}" is not a domain name: ${e instanceof NameError ? e.message : String(e)}`);
+    }
+  }
+  const minimalResponses = (dnsRaw.minimal_responses ?? 'no-auth-recursive') as MinimalResponses;
+  if (!MINIMAL_RESPONSES.includes(minimalResponses)) err(['dns', 'minimal_responses'], `dns.minimal_responses: "${dnsRaw.minimal_responses}" is not one of ${MINIMAL_RESPONSES.map((m) => `"${m}"`).join(', ')} (BIND's minimal-responses)`);
+  const maxJournalBytes = dnsRaw.max_journal_size ?? DEFAULT_MAX_JOURNAL_BYTES;
+  if (maxJournalBytes < 1024) err(['dns', 'max_journal_size'], `dns.max_journal_size: ${maxJournalBytes} is too small (bytes; at least 1024)`);
 
   const queueRaw = (raw.queue ?? {}) as { interval?: string; warn?: string; return?: string; max_concurrency?: number; per_destination?: number };
   const duration = (key: 'interval' | 'warn' | 'return', fallback: string): number => {
@@ -355,7 +422,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     resolver,
   };
   return {
-    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false }, dkim },
+    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false }, dkim },
     problems,
   };
 }
@@ -375,4 +442,13 @@ export function aclMatcher(entries: readonly string[]): (address: string) => boo
     if (mapped) return list.check(mapped[1]!, 'ipv4');
     return list.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
   };
+}
+
+/**
+ * Whether a transfer may go ahead: some rule matches — its address (when it has one) matches the
+ * client, and its key (when it has one) is the key the request was correctly signed with.
+ */
+export function transferMatcher(rules: readonly TransferRule[]): (address: string, key: string | undefined) => boolean {
+  const compiled = rules.map((r) => ({ acl: r.acl ? aclMatcher([r.acl]) : undefined, key: r.key }));
+  return (address, key) => compiled.some((r) => (!r.acl || r.acl(address)) && (!r.key || r.key === key));
 }

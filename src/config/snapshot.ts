@@ -10,7 +10,12 @@ import type { Zone } from '../dns/zone.js';
 import { ZoneSet } from '../dns/lookup.js';
 import { AnswerTable } from '../dns/answer-table.js';
 import { nameFromText, nameKey, NameError } from '../dns/name.js';
-import { aclMatcher, parseSettings, type Settings } from './settings.js';
+import { parseSettings, transferMatcher, type Settings } from './settings.js';
+import { KEYS_FILE, parseTsigKeys } from './tsig-keys.js';
+import { lineOf } from './toml.js';
+import type { Keyring } from '../dns/tsig.js';
+import { catalogFor } from '../dns/catalog.js';
+import { serialLess } from '../dns/journal.js';
 import { fileErrorText, type ConfigProblem } from './problems.js';
 import { AccessTable } from './access.js';
 import { AliasTable } from './aliases.js';
@@ -52,7 +57,12 @@ export interface Snapshot {
   readonly zoneStatus: readonly ZoneStatus[];
   /** Every problem found, errors and warnings, each with file:line. */
   readonly problems: readonly ConfigProblem[];
-  readonly transferAllowed: (address: string) => boolean;
+  /** Whether a client at `address`, whose request was signed with `key` (if any), may transfer zones. */
+  readonly transferAllowed: (address: string, key?: string) => boolean;
+  /** TSIG keys of mailconf/keys.conf, by canonical name. */
+  readonly tsigKeys: Keyring;
+  /** The catalog zone (RFC 9432) when [dns] catalog names one; it is also in `zones`. */
+  readonly catalog?: Zone;
   readonly mail: MailTables;
   /** Mailing lists (mailconf/lists/<name>/), by name. */
   readonly lists: ReadonlyMap<string, ListConfig>;
@@ -130,6 +140,37 @@ async function loadMailTables(configDir: string, settings: Settings, problems: C
     problems.push(...r.problems);
   }
   return { access, aliases, localHostNames, users };
+}
+
+/**
+ * mailconf/keys.conf (absent: no keys). Its errors are fatal when no earlier version serves (a
+ * secondary must never be let in or out with the wrong keys); a key that [dns] names but the file
+ * lacks is an error on mxbox.toml's line.
+ */
+async function loadKeys(configDir: string, settings: Settings, tomlText: string, problems: ConfigProblem[], previous?: Keyring): Promise<Keyring | undefined> {
+  const text = await readOptional(configDir, KEYS_FILE, problems);
+  let keys: Keyring = new Map();
+  if (text === null) {
+    // There but unreadable (the error is in problems): the keys last read, or nothing starts.
+    if (!previous) return undefined;
+    keys = previous;
+  } else if (text !== undefined) {
+    const parsed = parseTsigKeys(text, KEYS_FILE);
+    problems.push(...parsed.problems);
+    if (parsed.problems.length > 0) {
+      if (!previous) return undefined;
+      keys = previous;
+    } else keys = parsed.keys;
+  }
+  let missing = false;
+  const check = (key: string | undefined, where: 'transfer' | 'notify'): void => {
+    if (!key || keys.has(key)) return;
+    problems.push({ file: SETTINGS_FILE, line: lineOf(tomlText, ['dns', where]), severity: 'error', message: `dns.${where}: key "${key.replace(/\.$/, '')}" is not defined in ${KEYS_FILE} (add it as tsig-keygen prints it)` });
+    missing = true;
+  };
+  for (const rule of settings.dns.transfer) check(rule.key, 'transfer');
+  for (const target of settings.dns.notify) check(target.key, 'notify');
+  return missing ? undefined : keys;
 }
 
 export interface LoadResult {
@@ -227,11 +268,13 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     text = await readFile(settingsPath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { problems: [{ file: SETTINGS_FILE, line: 1, severity: 'error', message: code === 'ENOENT' ? `missing: create it (see README) or pass --config DIR` : `cannot be read: ${fileErrorText(err)}` }] };
+    return { problems: [{ file: SETTINGS_FILE, line: 1, severity: 'error', message: code === 'ENOENT' ? `missing: looked for ${settingsPath}; create it (see README) or pass --config DIR` : `cannot be read: ${fileErrorText(err)}` }] };
   }
   const { settings, problems } = parseSettings(text, SETTINGS_FILE);
   if (!settings) return { problems };
 
+  const keys = await loadKeys(configDir, settings, text, problems, previous?.tsigKeys);
+  if (!keys) return { problems };
   const mail = await loadMailTables(configDir, settings, problems, previous?.mail);
   const lists = await loadLists(configDir, previous?.lists);
   problems.push(...lists.problems, ...listClashes(lists.lists, (name) => mail.users.has(name) || mail.aliases.has(name)));
@@ -258,6 +301,15 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
       if (!reused && zone.dnssec) await recordServedSerial(dataDir, zone);
       // A signed zone's served serial rises with every signing: the file's own serial is what the admin must raise.
       const fileSerial = (z: Zone): number => z.dnssec?.fileSerial ?? z.soaFields.serial;
+      if (!reused && before && serialLess(fileSerial(zone), fileSerial(before))) {
+        const soa = zone.soa.records[0]!.source;
+        status.problems.push({
+          file: soa.file,
+          line: soa.line,
+          severity: 'warning',
+          message: `zone ${status.origin} serial went down from ${fileSerial(before)} to ${fileSerial(zone)}: no NOTIFY sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix`,
+        });
+      }
       if (!reused && before && fileSerial(before) === fileSerial(zone) && before.fingerprint() !== zone.fingerprint()) {
         const soa = zone.soa.records[0]!.source;
         status.problems.push({
@@ -290,16 +342,29 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const fileZones = new ZoneSet(zones);
   const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds) : new Map<string, Set<string>>();
   const identity = withIdentityRecords(zones, dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []);
-  const zoneSet = new ZoneSet(identity.zones);
+  const served = [...identity.zones];
+  // The catalog zone lists the zones loaded from files; it is not one of them.
+  let catalog: Zone | undefined;
+  if (settings.dns.catalog) {
+    if (zones.some((z) => z.originKey === nameKey(settings.dns.catalog!))) {
+      problems.push({ file: SETTINGS_FILE, line: lineOf(text, ['dns', 'catalog']), severity: 'error', message: `dns.catalog: ${settings.dns.catalog} is also a zone in zones/; name the catalog something of its own` });
+      return { problems };
+    }
+    catalog = catalogFor(settings.dns.catalog, zones.map((z) => z.origin), previous?.catalog);
+    served.push(catalog);
+  }
+  const zoneSet = new ZoneSet(served);
   const snapshot: Snapshot = Object.freeze({
     configDir,
     dataDir,
     settings,
     zones: zoneSet,
-    answers: new AnswerTable(zoneSet, previous?.answers),
+    answers: new AnswerTable(zoneSet, previous?.answers, settings.dns.minimalResponses),
     zoneStatus,
     problems,
-    transferAllowed: aclMatcher(settings.dns.transfer),
+    transferAllowed: transferMatcher(settings.dns.transfer),
+    tsigKeys: keys,
+    catalog,
     mail,
     lists: listMap(lists.lists),
     dkim,

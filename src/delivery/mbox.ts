@@ -69,7 +69,8 @@ export class LocalDeliveryError extends Error {
   }
 }
 
-const NAME_RE = /^[a-z0-9_][a-z0-9._-]{0,63}$/;
+// Past ASCII: lowercase letters, marks and digits of any script (mailboxes of SMTPUTF8 addresses).
+const NAME_RE = /^[a-z0-9_\p{Ll}\p{Lo}\p{Lm}\p{M}\p{N}][a-z0-9._\p{Ll}\p{Lo}\p{Lm}\p{M}\p{N}-]{0,63}$/u;
 
 /**
  * A mailbox name that cannot leave the mail directory: lowercase letters, digits, '.', '_' and '-',

@@ -16,9 +16,10 @@ import { CLASS, TYPE } from './constants.js';
 import { isSubdomain, labelsToName, nameKey } from './name.js';
 import type { Zone, ZoneNode } from './zone.js';
 import { RCODE } from './constants.js';
-import type { PlacedRRset, Resolution, ZoneSet } from './lookup.js';
+import type { PlacedRRset, Resolution, ResponseShape, ZoneSet } from './lookup.js';
 import { WireWriter } from './wire-writer.js';
 import { ttlInSet } from './record.js';
+import { edeOption } from './query.js';
 
 export const HEADER_LENGTH = 12;
 
@@ -39,6 +40,8 @@ export interface CompiledAnswer {
    * the last is the whole message.
    */
   cuts: number[];
+  /** An Extended DNS Error option (RFC 8914) for the OPT record, where BIND 9.18 adds one. */
+  ede?: Buffer;
 }
 
 /** Append-only storage for compiled answers. */
@@ -76,6 +79,25 @@ interface NameAnswers {
    */
   node?: ZoneNode;
 }
+
+/**
+ * Variants of a name's answers, told apart by a suffix on its key (a wire name ends at its root
+ * label, so "key\0<variant>" is never a name's own key):
+ *  - AUTH_NS: the zone's NS in AUTHORITY (minimal-responses no, or no-auth-recursive without RD);
+ *  - SPELLED: for a question with capitals in it. The usual answer compresses names against the
+ *    lowercase question, as BIND does for a lowercase question; but the client's own spelling is
+ *    copied over the question, and names pointing into it would read in the client's case. BIND's
+ *    compression is case-sensitive: it points into such a question only where the case matches.
+ *    This variant is compiled for the client's exact spelling (its key is the name as asked) and
+ *    kept in the bounded table of dynamic answers, so random-case floods cannot grow memory.
+ */
+export const VARIANT_AUTH_NS = 1;
+export const VARIANT_SPELLED = 2;
+/** minimal-responses yes for this query: BIND answers so over UDP when EDNS offers 512 octets or less. */
+export const VARIANT_MINIMAL = 4;
+
+/** How minimal-responses shapes answers. */
+export type MinimalMode = 'yes' | 'no' | 'no-auth' | 'no-auth-recursive';
 
 /** Cache keys of the answers given in full over TCP (ANY, RRSIG) and minimally over UDP (RFC 8482). */
 const TCP_VARIANT = 0x10000;
@@ -131,15 +153,29 @@ export class AnswerTable {
    * their own zone and on which zones are below it (CNAME chains and additional data stay inside
    * a zone), so a one-record edit forgets the answers of one zone, not all.
    */
-  constructor(private readonly zones: ZoneSet, previous?: AnswerTable, private readonly dnssec = false) {
+  constructor(private readonly zones: ZoneSet, previous?: AnswerTable, readonly minimal: MinimalMode = 'no-auth-recursive', private readonly dnssec = false) {
+    // Answers compiled under another minimal-responses are of no use.
+    if (previous && previous.minimal !== minimal) previous = undefined;
     const all = [...this.zones.zones.values()];
     const anySigned = all.some((z) => z.dnssec !== undefined);
-    this.forDnssec = dnssec || !anySigned ? this : new AnswerTable(zones, previous && previous.forDnssec !== previous ? previous.forDnssec : undefined, true);
+    this.forDnssec = dnssec || !anySigned ? this : new AnswerTable(zones, previous && previous.forDnssec !== previous ? previous.forDnssec : undefined, minimal, true);
     for (const zone of all) {
       const children = all.filter((z) => z !== zone && isSubdomain(z.origin, zone.origin));
       const kept = previous?.perZone.find((p) => p.zone === zone && p.children.length === children.length && p.children.every((c) => children.includes(c)));
       this.perZone.push(kept ?? { zone, children, fixed: new Map(), arena: new Arena() });
     }
+  }
+
+  /**
+   * The variant bits for a query: its RD bit, whether its name has capitals, and whether it came
+   * over UDP with an EDNS payload of 512 or less (then BIND answers minimally).
+   */
+  variant(rd: boolean, mixedCase: boolean, smallEdns: boolean): number {
+    const m = this.minimal;
+    const case_ = mixedCase ? VARIANT_SPELLED : 0;
+    if (smallEdns || m === 'yes') return VARIANT_MINIMAL | case_;
+    const authNs = m === 'no' || (m === 'no-auth-recursive' && !rd);
+    return (authNs ? VARIANT_AUTH_NS : 0) | case_;
   }
 
   /** Whether `qname` is the apex of a zone served here (NOTIFY and UPDATE name a zone). */
@@ -157,9 +193,11 @@ export class AnswerTable {
 
   /**
    * The answer for a query, or undefined when no zone of ours holds the name (REFUSED).
-   * `key` is the lowercased wire name as a latin1 string; `labels` rebuilds the name on a miss.
+   * `wireKey` is the wire name as a latin1 string, lowercased unless `variant` has
+   * VARIANT_SPELLED; `labels` rebuilds the name on a miss.
    */
-  get(key: string, qtype: number, tcp: boolean, labels: () => Uint8Array[]): CompiledAnswer | undefined {
+  get(wireKey: string, qtype: number, tcp: boolean, labels: () => Uint8Array[], variant = 0): CompiledAnswer | undefined {
+    const key = variant === 0 ? wireKey : wireKey + String.fromCharCode(0, variant);
     // ANY and RRSIG are answered in full over TCP, minimally over UDP: two answers, two keys.
     const typeKey = tcp && (qtype === TYPE.ANY || qtype === TYPE.RRSIG) ? TCP_VARIANT | qtype : qtype;
     const special = qtype === TYPE.ANY || qtype === TYPE.DS || qtype === TYPE.RRSIG;
@@ -174,8 +212,9 @@ export class AnswerTable {
 
     const questionLabels = labels();
     const qname = labelsToName(questionLabels);
-    if (fixed) return this.compileFixed(fixed, qname, qtype, tcp, typeKey);
-    if (!dynamic) {
+    if (fixed) return this.compileFixed(fixed, qname, qtype, tcp, typeKey, variant);
+    // An answer for one spelling is kept with the dynamic ones (bounded), never with the zone.
+    if (!dynamic && !(variant & VARIANT_SPELLED)) {
       // First time this name is asked: if it is a node of the zone that answers it, its answers
       // are kept with that zone.
       const zone = this.zones.findZone(qname);
@@ -185,22 +224,27 @@ export class AnswerTable {
       if (node && place) {
         const answers: NameAnswers = { byType: [], arena: place.arena, other: undefined, node };
         place.fixed.set(key, answers);
-        return this.compileFixed(answers, qname, qtype, tcp, typeKey);
+        return this.compileFixed(answers, qname, qtype, tcp, typeKey, variant);
       }
     }
-    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec);
+    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, this.shape(qtype, variant));
     if (!resolution) return undefined;
     let compiled: CompiledAnswer;
-    if (isPlainNxdomain(resolution)) {
-      // Keyed by the question's label lengths, not just its length: were names after it ever
-      // compressed into the question, their pointers would land on the same label boundaries.
+    const spelled = (variant & VARIANT_SPELLED) !== 0;
+    if (isPlainNxdomain(resolution) && !soaNamesThe(resolution, qname)) {
+      // Keyed by the question's label lengths, not just its length: names after it compress into
+      // the question, and their pointers land on its label boundaries. Names are compressed
+      // against the question itself and its parent only (BIND's way, wire-writer.ts), so the
+      // parent, as spelled when the variant keeps the spelling, is part of the key; the first
+      // label, where random-subdomain floods vary, is not (no SOA name is the question itself).
       let shape = '';
       for (const label of questionLabels) shape += String.fromCharCode(label.length);
+      const parent = labelsToName(questionLabels.slice(1));
       // Kept by name too (a map entry, nothing compiled), so that asking again skips the look-up.
       // The SOA's TTL is part of the key: BIND gives it TTL 0 when the question was for SOA.
       const soa = resolution.authority[0]!;
-      compiled = this.negativeAnswer(`${nameKey(soa.owner)}\0${soa.ttl}\0${shape}`, qname, qtype, resolution);
-    } else compiled = compileResolution(qname, qtype, resolution, this.writer, this.dynamicArena);
+      compiled = this.negativeAnswer(`${nameKey(soa.owner)}\0${soa.ttl}\0${shape}\0${variant}\0${spelled ? parent : nameKey(parent)}`, qname, qtype, resolution, spelled);
+    } else compiled = compileResolution(qname, qtype, resolution, this.writer, this.dynamicArena, spelled);
     let entry = dynamic;
     if (!entry) {
       if (this.dynamic.size >= MAX_DYNAMIC_NAMES) {
@@ -215,41 +259,55 @@ export class AnswerTable {
   }
 
   /** The shared NXDOMAIN answer for `key` (zone, SOA TTL, question shape), compiled from this name's the first time. */
-  private negativeAnswer(key: string, qname: string, qtype: number, resolution: Resolution): CompiledAnswer {
+  private negativeAnswer(key: string, qname: string, qtype: number, resolution: Resolution, spelled: boolean): CompiledAnswer {
     let answer = this.negative.get(key);
     if (!answer) {
       if (this.negative.size >= MAX_NEGATIVE_TEMPLATES) {
         this.negative = new Map();
         this.negativeArena = new Arena();
       }
-      answer = compileResolution(qname, qtype, resolution, this.writer, this.negativeArena);
+      answer = compileResolution(qname, qtype, resolution, this.writer, this.negativeArena, spelled);
       this.negative.set(key, answer);
     }
     return answer;
   }
 
-  private compileFixed(fixed: NameAnswers, qname: string, qtype: number, tcp: boolean, typeKey: number): CompiledAnswer | undefined {
+  private compileFixed(fixed: NameAnswers, qname: string, qtype: number, tcp: boolean, typeKey: number, variant: number): CompiledAnswer | undefined {
     const node = fixed.node;
     const special = qtype === TYPE.ANY || qtype === TYPE.DS || qtype === TYPE.RRSIG;
     // A type the name does not have gets the name's shared answer (NODATA, or the referral at a
     // cut), made once with a probe type nobody stores — unless a CNAME (or a DNAME above the
     // name) makes the answer depend on the type: the chain's end is looked up by type.
     if (node && !special && !node.rrsets.has(qtype) && !node.rrsets.has(TYPE.CNAME)) {
-      fixed.other ??= this.compile(node.name, TYPE.NULL, false, fixed.arena, true);
+      fixed.other ??= this.compile(node.name, TYPE.NULL, false, fixed.arena, true, variant);
       if (fixed.other) return fixed.other;
     }
-    const compiled = this.compile(qname, qtype, tcp, fixed.arena);
+    const compiled = this.compile(qname, qtype, tcp, fixed.arena, false, variant);
     // DS at an apex is answered from the parent zone: never kept with this zone's answers.
     if (compiled && qtype !== TYPE.DS) keepAnswer(fixed, typeKey, compiled);
     return compiled;
   }
 
   /** `unlessRedirected`: no answer when a CNAME or DNAME was followed (the probe for `other`). */
-  private compile(qname: string, qtype: number, tcp: boolean, arena: Arena, unlessRedirected = false): CompiledAnswer | undefined {
-    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec);
+  private compile(qname: string, qtype: number, tcp: boolean, arena: Arena, unlessRedirected: boolean, variant: number): CompiledAnswer | undefined {
+    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, this.shape(qtype, variant));
     if (!resolution || (unlessRedirected && resolution.redirected)) return undefined;
-    return compileResolution(qname, qtype, resolution, this.writer, arena);
+    return compileResolution(qname, qtype, resolution, this.writer, arena, (variant & VARIANT_SPELLED) !== 0);
   }
+
+  /** What minimal-responses gives this answer. */
+  private shape(qtype: number, variant: number): ResponseShape {
+    // BIND answers (C)DNSKEY and (C)DS minimally whatever minimal-responses says (no authority, no additional).
+    const keyType = qtype === TYPE.DNSKEY || qtype === TYPE.DS || qtype === TYPE.CDNSKEY || qtype === TYPE.CDS;
+    return { authNs: !keyType && (variant & VARIANT_AUTH_NS) !== 0, minimal: keyType || (variant & VARIANT_MINIMAL) !== 0 };
+  }
+}
+
+/** Whether a name in the NXDOMAIN's SOA is the question itself (it would point at it: not shareable). */
+function soaNamesThe(res: Resolution, qname: string): boolean {
+  const soa = res.authority[0]!.rrset.records[0]!;
+  const q = nameKey(qname);
+  return nameKey(soa.owner) === q || soa.rdata.some((part) => !(part instanceof Uint8Array) && nameKey(part.name) === q);
 }
 
 /** An NXDOMAIN with nothing but the zone's SOA: the same for every name of a zone (see `negative`). */
@@ -260,7 +318,7 @@ function isPlainNxdomain(res: Resolution): boolean {
 }
 
 /** Encodes a Resolution as a full response message with its cut points. */
-export function compileResolution(qname: string, qtype: number, res: Resolution, w = new WireWriter(512), arena = new Arena()): CompiledAnswer {
+export function compileResolution(qname: string, qtype: number, res: Resolution, w = new WireWriter(512), arena = new Arena(), spelled = false): CompiledAnswer {
   w.reset();
   w.u16(0); // ID, patched per query
   const flags = 0x8000 | (res.aa ? 0x0400 : 0) | (res.rcode & 0x0f);
@@ -269,8 +327,10 @@ export function compileResolution(qname: string, qtype: number, res: Resolution,
   w.u16(0);
   w.u16(0);
   w.u16(0);
-  // Lowercased so the cached template never carries one client's spelling; not a pointer target.
-  w.name(qname.toLowerCase(), false, false);
+  // Lowercased, so the template fits every client that asks in lower case, unless compiled for
+  // one spelling (VARIANT_SPELLED). Names below point into it where they match it, case and all
+  // (RFC 1035 §4.1.4; what makes an A answer 65 octets, not 85).
+  w.name(spelled ? qname : qname.toLowerCase(), false, true);
   w.u16(qtype);
   w.u16(CLASS.IN);
 
@@ -294,5 +354,5 @@ export function compileResolution(qname: string, qtype: number, res: Resolution,
   w.setU16(8, ns);
   w.setU16(10, ar);
   const { chunk, offset } = arena.store(w.buffer(), w.length);
-  return { chunk, offset, flags, cuts };
+  return res.ede ? { chunk, offset, flags, cuts, ede: edeOption(res.ede.code, res.ede.text) } : { chunk, offset, flags, cuts };
 }

@@ -26,9 +26,23 @@ export interface Resolution {
   answer: PlacedRRset[];
   authority: PlacedRRset[];
   additional: PlacedRRset[];
+  /** An Extended DNS Error (RFC 8914) BIND 9.18 gives with this answer. */
+  ede?: { code: number; text: string };
   /** What a signed answer must prove did not exist (NXDOMAIN, NODATA, wildcards, referrals). */
   proofs: Proof[];
 }
+
+/**
+ * What BIND's minimal-responses decides for one answer: `authNs` puts the zone's NS RRset in the
+ * AUTHORITY section of a positive answer (and their addresses in ADDITIONAL); `minimal` adds no
+ * additional data beyond a referral's glue.
+ */
+export interface ResponseShape {
+  authNs: boolean;
+  minimal: boolean;
+}
+
+const DEFAULT_SHAPE: ResponseShape = { authNs: false, minimal: false };
 
 /**
  * Look-ups per question: the first and BIND 9's 11 restarts (one per CNAME, or per CNAME made from
@@ -63,7 +77,7 @@ export class ZoneSet {
    * BIND 9 also spells in lowercase. `dnssec` (the query's DO bit) adds the signatures and
    * denial proofs of a signed zone.
    */
-  resolve(qname: string, qtype: number, minimalAny: boolean, dnssec = false): Resolution | undefined {
+  resolve(qname: string, qtype: number, minimalAny: boolean, dnssec = false, shape: ResponseShape = DEFAULT_SHAPE): Resolution | undefined {
     let zone = this.findZone(qname);
     if (!zone) return undefined;
     // DS lives on the parent side of a cut (RFC 4035 §3.1.4.1): at our apex, ask the parent if we serve it.
@@ -74,24 +88,32 @@ export class ZoneSet {
     const res: Resolution = { rcode: RCODE.NOERROR, aa: true, answer: [], authority: [], additional: [], proofs: [] };
     const seen = new Set<string>([nameKey(qname)]);
     let name = qname;
+    let leftZone = false;
     for (let step = 0; ; step++) {
       const next = this.resolveInZone(zone, name, qtype, minimalAny, res, step === 0);
       if (next === undefined) break;
       res.redirected = true;
       // Like BIND 9, the chain is followed inside this zone only; the client follows the rest.
-      if (!isSubdomain(next, zone.origin) || this.findZone(next) !== zone) break;
+      if (!isSubdomain(next, zone.origin) || this.findZone(next) !== zone) {
+        leftZone = true;
+        break;
+      }
       const key = nameKey(next);
       if (seen.has(key) || step + 1 >= MAX_LOOKUPS) {
         // A loop, or a chain longer than BIND follows: the records seen so far and SERVFAIL. (BIND
         // goes round a loop until its restarts run out, but adds no RRset twice: the same answer.)
         res.rcode = RCODE.SERVFAIL;
+        res.ede = { code: 0, text: 'max. restarts reached' };
         break;
       }
       seen.add(key);
       name = next;
     }
+    // BIND adds the NS only to an answer complete in this zone: not where a chain leaves it, and not
+    // for DS (the parent side of a cut).
+    if (shape.authNs && !leftZone && qtype !== TYPE.DS) this.addAuthorityNs(zone, res);
     // ANY over TCP gets no additional section (BIND 9 adds none either).
-    if (qtype !== TYPE.ANY) this.addAdditional(zone, res);
+    if (qtype !== TYPE.ANY && !shape.minimal) this.addAdditional(zone, res);
     if (dnssec && zone.dnssec) addDnssec(zone, res);
     return res;
   }
@@ -217,6 +239,19 @@ export class ZoneSet {
   }
 
   /**
+   * BIND's `minimal-responses no` (and no-auth-recursive for a query without RD): a positive
+   * answer carries the zone's NS RRset in AUTHORITY, unless the answer holds it already.
+   */
+  private addAuthorityNs(zone: Zone, res: Resolution): void {
+    if (res.rcode !== RCODE.NOERROR || res.answer.length === 0 || res.authority.length > 0 || !res.aa) return;
+    const apex = zone.nodes.get(zone.originKey);
+    const ns = apex?.rrsets.get(TYPE.NS);
+    if (!apex || !ns) return;
+    if (res.answer.some((p) => p.rrset.type === TYPE.NS && nameKey(p.owner) === zone.originKey)) return;
+    res.authority.push({ owner: apex.name, rrset: ns, ttl: ns.ttl });
+  }
+
+  /**
    * Additional data for the answer, from the zone that answered only (BIND 9 does not look in the
    * other zones it serves), as BIND 9 adds it: A/AAAA of NS, MX and SRV targets (RFC 1035 §3.3.9,
    * RFC 2782) and the TLSA RRset that DANE would ask next — `_25._tcp.<exchange>` for MX,
@@ -227,6 +262,9 @@ export class ZoneSet {
    */
   private addAdditional(zone: Zone, res: Resolution): void {
     for (const placed of res.answer) this.additionalFor(zone, placed.rrset, res.additional, placed.owner);
+    for (const placed of res.authority) if (placed.rrset.type === TYPE.NS && res.aa) this.additionalFor(zone, placed.rrset, res.additional, placed.owner);
+    // Nothing the answer section holds already (an NS host's address asked for itself), as BIND.
+    res.additional = res.additional.filter((a) => !res.answer.some((p) => p.rrset.type === a.rrset.type && nameKey(p.owner) === nameKey(a.owner)));
     // Addresses first: a truncated answer keeps them before the TLSA and SRV extras.
     const isAddress = (p: PlacedRRset): boolean => p.rrset.type === TYPE.A || p.rrset.type === TYPE.AAAA;
     res.additional = [...res.additional.filter(isAddress), ...res.additional.filter((p) => !isAddress(p))];

@@ -12,7 +12,8 @@ import { rdataNames } from './record.js';
 import { WireWriter } from './wire-writer.js';
 import type { ZoneSet } from './lookup.js';
 import type { Zone } from './zone.js';
-import type { ListenSpec } from '../config/settings.js';
+import type { ListenSpec, NotifyTarget } from '../config/settings.js';
+import { TsigSigner, verifyResponse, type Keyring, type TsigKey } from './tsig.js';
 import { addressText } from '../util/address-text.js';
 
 export function notifyMessage(zone: Zone, id: number): Buffer {
@@ -56,16 +57,27 @@ export interface NotifyResult {
   rcode?: number;
 }
 
-/** Sends one NOTIFY to each target, retrying up to `tries` times, 1 s apart at first, doubling. */
-export async function sendNotify(zone: Zone, targets: readonly ListenSpec[], tries = 5, firstWaitMs = 1000): Promise<NotifyResult[]> {
-  return Promise.all(targets.map((target) => notifyOne(zone, target, tries, firstWaitMs)));
+/**
+ * Sends one NOTIFY to each target, retrying up to `tries` times, 1 s apart at first, doubling.
+ * A target with a key gets the NOTIFY signed with it (RFC 8945), as BIND signs NOTIFY to a
+ * secondary whose also-notify names a key.
+ */
+export async function sendNotify(zone: Zone, targets: readonly NotifyTarget[], keys: Keyring = new Map(), tries = 5, firstWaitMs = 1000): Promise<NotifyResult[]> {
+  return Promise.all(targets.map((target) => notifyOne(zone, target, target.key ? keys.get(target.key) : undefined, tries, firstWaitMs)));
 }
 
-function notifyOne(zone: Zone, target: ListenSpec, tries: number, firstWaitMs: number): Promise<NotifyResult> {
+function notifyOne(zone: Zone, target: ListenSpec, key: TsigKey | undefined, tries: number, firstWaitMs: number): Promise<NotifyResult> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket(net.isIPv6(target.host) ? 'udp6' : 'udp4');
     const id = randomInt(0, 0x10000);
-    const message = notifyMessage(zone, id);
+    // Each retry is signed afresh (the time is part of the MAC); the answer must carry a MAC over the one sent.
+    let signer: TsigSigner | undefined;
+    const message = (): Buffer => {
+      const plain = notifyMessage(zone, id);
+      if (!key) return plain;
+      signer = new TsigSigner(key);
+      return signer.sign(plain);
+    };
     let attempt = 0;
     let timer: NodeJS.Timeout | undefined;
     const finish = (result: NotifyResult): void => {
@@ -77,12 +89,13 @@ function notifyOne(zone: Zone, target: ListenSpec, tries: number, firstWaitMs: n
     socket.on('message', (reply) => {
       if (reply.length < 12 || reply.readUInt16BE(0) !== id || !(reply[2]! & 0x80)) return;
       if (((reply[2]! >> 3) & 0x0f) !== OPCODE.NOTIFY) return;
+      if (key && signer?.mac && !verifyResponse(reply, key, signer.mac) && (reply[3]! & 0x0f) === 0) return;
       finish({ target, answered: true, rcode: reply[3]! & 0x0f });
     });
     const send = (): void => {
       if (attempt >= tries) return finish({ target, answered: false });
       const wait = firstWaitMs * 2 ** attempt++;
-      socket.send(message, target.port, target.host);
+      socket.send(message(), target.port, target.host);
       timer = setTimeout(send, wait);
       timer.unref();
     };

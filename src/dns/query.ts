@@ -7,6 +7,7 @@ import type { AnswerTable, CompiledAnswer } from './answer-table.js';
 import { HEADER_LENGTH } from './answer-table.js';
 import { labelsToName } from './name.js';
 import { COOKIE_OPTION_LENGTH, OPTION_COOKIE, cookieClock, writeServerCookie } from './cookie.js';
+import { readTsig, signatureSize, tsigErrorResponse, TsigSigner, verifyRequest, type Keyring, type Verdict } from './tsig.js';
 
 /** The UDP payload size we advertise and honour (the DNS Flag Day 2020 value BIND uses). */
 export const OUR_UDP_PAYLOAD = 1232;
@@ -17,6 +18,8 @@ export interface QueryContext {
   tcp: boolean;
   /** How to answer DNS cookies; without it replies carry none. */
   cookies?: CookieContext;
+  /** TSIG keys signed queries are checked with (none: every signed query is BADKEY). */
+  keys?: Keyring;
 }
 
 export interface CookieContext {
@@ -38,6 +41,10 @@ export interface ParsedQuestion {
   qclass: number;
   questionEnd: number;
   edns: EdnsInfo | undefined;
+  /** Where the TSIG record starts, when the query is signed (RFC 8945: the last record). */
+  tsigAt?: number;
+  /** The question name has capital letters (its answer is compiled for that spelling). */
+  mixedCase?: boolean;
 }
 
 export interface EdnsInfo {
@@ -51,6 +58,8 @@ export interface EdnsInfo {
 
 // Scratch space for the lowercased question name; the path is synchronous, so one is enough.
 const scratch = Buffer.allocUnsafe(256);
+/** Whether the last name read into scratch had capitals. */
+let sawCapital = false;
 
 class Malformed extends Error {}
 
@@ -58,6 +67,7 @@ class Malformed extends Error {}
 function readQuestionName(msg: Buffer, offset: number): [number, number] {
   let pos = offset;
   let n = 0;
+  sawCapital = false;
   for (;;) {
     if (pos >= msg.length) throw new Malformed();
     const len = msg[pos]!;
@@ -71,7 +81,10 @@ function readQuestionName(msg: Buffer, offset: number): [number, number] {
     scratch[n++] = len;
     for (let i = 1; i <= len; i++) {
       const b = msg[pos + i]!;
-      scratch[n++] = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+      if (b >= 0x41 && b <= 0x5a) {
+        sawCapital = true;
+        scratch[n++] = b | 0x20;
+      } else scratch[n++] = b;
     }
     pos += len + 1;
   }
@@ -94,8 +107,11 @@ function skipName(msg: Buffer, offset: number): number {
   throw new Malformed();
 }
 
-/** Finds the OPT record (RFC 6891) among the records after the question. */
-function readEdns(msg: Buffer, offset: number, records: number, arcount: number): EdnsInfo | undefined {
+/**
+ * Finds the OPT record (RFC 6891) among the records after the question, and notes where a TSIG
+ * record (RFC 8945) starts in `q`: it must be the last record, in the additional section.
+ */
+function readEdns(msg: Buffer, offset: number, records: number, arcount: number, q: ParsedQuestion): EdnsInfo | undefined {
   let pos = offset;
   let edns: EdnsInfo | undefined;
   for (let i = 0; i < records; i++) {
@@ -105,6 +121,10 @@ function readEdns(msg: Buffer, offset: number, records: number, arcount: number)
     const type = msg.readUInt16BE(pos);
     const rdlength = msg.readUInt16BE(pos + 8);
     if (pos + 10 + rdlength > msg.length) throw new Malformed();
+    if (type === TYPE.TSIG) {
+      if (i !== records - 1 || arcount === 0) throw new Malformed();
+      q.tsigAt = nameStart;
+    }
     if (type === TYPE.OPT) {
       // Only one OPT, only in the additional section, owned by the root.
       if (edns || i < records - arcount || msg[nameStart] !== 0) throw new Malformed();
@@ -159,7 +179,7 @@ export function parseQuestion(msg: Buffer): ParsedQuestion | undefined {
   if (qdcount === 0 && records > 0) {
     // RFC 7873 §5.4: a query with a COOKIE and no question asks for a server cookie alone.
     try {
-      partial.edns = readEdns(msg, HEADER_LENGTH, records, msg.readUInt16BE(10));
+      partial.edns = readEdns(msg, HEADER_LENGTH, records, msg.readUInt16BE(10), partial);
     } catch {
       throw new FormErr(partial);
     }
@@ -176,12 +196,13 @@ export function parseQuestion(msg: Buffer): ParsedQuestion | undefined {
   }
   if (end + 4 > msg.length) throw new FormErr(partial);
   partial.key = scratch.toString('latin1', 0, n);
+  partial.mixedCase = sawCapital;
   partial.qtype = msg.readUInt16BE(end);
   partial.qclass = msg.readUInt16BE(end + 2);
   partial.questionEnd = end + 4;
   if (records > 0) {
     try {
-      partial.edns = readEdns(msg, end + 4, records, msg.readUInt16BE(10));
+      partial.edns = readEdns(msg, end + 4, records, msg.readUInt16BE(10), partial);
     } catch {
       throw new FormErr(partial, true);
     }
@@ -190,9 +211,9 @@ export function parseQuestion(msg: Buffer): ParsedQuestion | undefined {
 }
 
 /** The OPT record's length in a reply to `q`: none without EDNS, 11 bytes, and the cookie when asked. */
-function optLength(q: ParsedQuestion, cookies: CookieContext | undefined): number {
+function optLength(q: ParsedQuestion, cookies: CookieContext | undefined, ede?: Uint8Array): number {
   if (!q.edns) return 0;
-  return OPT_LENGTH + (cookies && q.edns.cookieAt >= 0 ? COOKIE_OPTION_LENGTH : 0);
+  return OPT_LENGTH + (ede?.length ?? 0) + (cookies && q.edns.cookieAt >= 0 ? COOKIE_OPTION_LENGTH : 0);
 }
 
 export class FormErr extends Error {
@@ -213,8 +234,11 @@ export function questionLabels(msg: Buffer): Uint8Array[] {
   }
 }
 
-/** Writes our OPT record at out[at..] (optLength bytes), with the COOKIE option when the client sent one. */
-function writeOpt(out: Buffer, at: number, extendedRcode: number, msg: Buffer, q: ParsedQuestion, cookies: CookieContext | undefined): void {
+/**
+ * Writes our OPT record at out[at..] (optLength bytes): an Extended DNS Error when there is one,
+ * then the COOKIE option when the client sent one (last: the addon fills in its end).
+ */
+function writeOpt(out: Buffer, at: number, extendedRcode: number, msg: Buffer, q: ParsedQuestion, cookies: CookieContext | undefined, ede?: Uint8Array): void {
   const edns = q.edns!;
   out[at] = 0;
   out.writeUInt16BE(TYPE.OPT, at + 1);
@@ -223,38 +247,56 @@ function writeOpt(out: Buffer, at: number, extendedRcode: number, msg: Buffer, q
   out[at + 6] = 0; // version 0
   out[at + 7] = edns.doBit ? 0x80 : 0;
   out[at + 8] = 0;
+  const edeLength = ede?.length ?? 0;
+  if (ede) out.set(ede, at + 11);
   if (!cookies || edns.cookieAt < 0) {
-    out.writeUInt16BE(0, at + 9);
+    out.writeUInt16BE(edeLength, at + 9);
     return;
   }
   // BIND answers every cookie with a fresh server cookie (its timestamp now), valid or not.
-  out.writeUInt16BE(COOKIE_OPTION_LENGTH, at + 9);
-  out.writeUInt16BE(OPTION_COOKIE, at + 11);
-  out.writeUInt16BE(COOKIE_OPTION_LENGTH - 4, at + 13);
-  msg.copy(out, at + 15, edns.cookieAt, edns.cookieAt + 8);
-  if (cookies.client) writeServerCookie(out, at + 23, cookies.secret, msg.subarray(edns.cookieAt, edns.cookieAt + 8), cookieClock(), cookies.client);
-  else out.fill(0, at + 23, at + 23 + 16); // the addon fills it in
+  const c = at + edeLength;
+  out.writeUInt16BE(edeLength + COOKIE_OPTION_LENGTH, at + 9);
+  out.writeUInt16BE(OPTION_COOKIE, c + 11);
+  out.writeUInt16BE(COOKIE_OPTION_LENGTH - 4, c + 13);
+  msg.copy(out, c + 15, edns.cookieAt, edns.cookieAt + 8);
+  if (cookies.client) writeServerCookie(out, c + 23, cookies.secret, msg.subarray(edns.cookieAt, edns.cookieAt + 8), cookieClock(), cookies.client);
+  else out.fill(0, c + 23, c + 23 + 16); // the addon fills it in
 }
 
+/** An Extended DNS Error option (RFC 8914): code 15, INFO-CODE, EXTRA-TEXT. */
+export function edeOption(infoCode: number, text = ''): Buffer {
+  const out = Buffer.alloc(6 + Buffer.byteLength(text));
+  out.writeUInt16BE(15, 0);
+  out.writeUInt16BE(2 + Buffer.byteLength(text), 2);
+  out.writeUInt16BE(infoCode, 4);
+  out.write(text, 6);
+  return out;
+}
+
+/** EDE 18 "Prohibited": what BIND 9.18 adds when it refuses a class it has no view for (HS). */
+const EDE_PROHIBITED = edeOption(18);
+
 /** A response carrying only header, question (when valid) and OPT: errors, refusals. */
-export function errorResponse(msg: Buffer, q: ParsedQuestion, rcode: number, withQuestion: boolean, cookies?: CookieContext): Buffer {
+export function errorResponse(msg: Buffer, q: ParsedQuestion, rcode: number, withQuestion: boolean, cookies?: CookieContext, ede?: Uint8Array): Buffer {
   const qEnd = withQuestion ? q.questionEnd : HEADER_LENGTH;
   // BADVERS is decided before BIND reads the options: no cookie in it.
   if (rcode === RCODE.BADVERS) cookies = undefined;
-  const out = Buffer.allocUnsafe(qEnd + optLength(q, cookies));
+  const out = Buffer.allocUnsafe(qEnd + optLength(q, cookies, ede));
   msg.copy(out, 0, 0, qEnd);
   const queryFlags = msg.readUInt16BE(2);
-  out.writeUInt16BE(0x8000 | (q.opcode << 11) | (queryFlags & 0x0110) | (rcode & 0x0f), 2);
+  // RD is echoed in answers to queries only; BIND clears it for NOTIFY, UPDATE and the rest.
+  const echoed = q.opcode === OPCODE.QUERY ? queryFlags & 0x0110 : queryFlags & 0x0010;
+  out.writeUInt16BE(0x8000 | (q.opcode << 11) | echoed | (rcode & 0x0f), 2);
   out.writeUInt16BE(withQuestion ? 1 : 0, 4);
   out.writeUInt32BE(0, 6);
   out.writeUInt16BE(q.edns ? 1 : 0, 10);
-  if (q.edns) writeOpt(out, qEnd, rcode >> 4, msg, q, cookies);
+  if (q.edns) writeOpt(out, qEnd, rcode >> 4, msg, q, cookies, ede);
   return out;
 }
 
 /** Builds the reply from a compiled answer, cut to fit `limit` bytes. */
 export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer, limit: number, cookies?: CookieContext): Buffer {
-  const opt = optLength(q, cookies);
+  const opt = optLength(q, cookies, answer.ede);
   const cuts = answer.cuts;
   let at = -1;
   for (let i = cuts.length - 4; i >= 0; i -= 4) {
@@ -273,7 +315,7 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
     out.writeUInt16BE(1, 4);
     out.writeUInt32BE(0, 6);
     out.writeUInt16BE(q.edns ? 1 : 0, 10);
-    if (q.edns) writeOpt(out, q.questionEnd, 0, msg, q, cookies);
+    if (q.edns) writeOpt(out, q.questionEnd, 0, msg, q, cookies, answer.ede);
     return out;
   }
   const length = cuts[at]!;
@@ -285,22 +327,23 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
   out.writeUInt16BE(cuts[at + 1]!, 6);
   out.writeUInt16BE(cuts[at + 2]!, 8);
   out.writeUInt16BE(cuts[at + 3]! + (q.edns ? 1 : 0), 10);
-  if (q.edns) writeOpt(out, length, 0, msg, q, cookies);
+  if (q.edns) writeOpt(out, length, 0, msg, q, cookies, answer.ede);
   return out;
 }
 
 export type QueryOutcome =
   /** cookiePending: the reply ends with a COOKIE option whose server cookie is left to the addon. */
-  | { kind: 'reply'; reply: Buffer; rcode: number; cookiePending?: boolean }
+  | { kind: 'reply'; reply: Buffer; rcode: number; cookiePending?: boolean; tsig?: Verdict }
   | { kind: 'drop' }
-  | { kind: 'transfer'; question: ParsedQuestion };
+  | { kind: 'transfer'; question: ParsedQuestion; tsig?: Extract<Verdict, { ok: true }> };
 
 /** Answers one query message. Never throws. */
 export function answerQuery(msg: Buffer, ctx: QueryContext): QueryOutcome {
   const outcome = answerMessage(msg, ctx);
   // Every reply with an OPT carries the client's cookie back, except BADVERS (and a FORMERR for
   // a malformed OPT, which has none to echo): as BIND 9.18.
-  if (outcome.kind === 'reply' && ctx.cookies && !ctx.cookies.client && outcome.rcode !== RCODE.BADVERS && lastCookieAnswered) outcome.cookiePending = true;
+  // (A signed reply ends with its TSIG: it is answered with no cookie, nothing left to fill in.)
+  if (outcome.kind === 'reply' && !outcome.tsig && ctx.cookies && !ctx.cookies.client && outcome.rcode !== RCODE.BADVERS && lastCookieAnswered) outcome.cookiePending = true;
   return outcome;
 }
 
@@ -318,6 +361,27 @@ function answerMessage(msg: Buffer, ctx: QueryContext): QueryOutcome {
   }
   if (!q) return { kind: 'drop' };
   lastCookieAnswered = q.edns !== undefined && q.edns.cookieAt >= 0;
+  if (q.tsigAt !== undefined) return answerSigned(msg, q, { ...ctx, cookies: undefined });
+  return answerParsed(msg, q, ctx, 0);
+}
+
+/**
+ * A signed query (RFC 8945 §5.2): checked first; a bad one gets NOTAUTH with the TSIG error, a
+ * good one its answer signed with the same key (room for the signature kept within UDP's limit).
+ */
+function answerSigned(msg: Buffer, q: ParsedQuestion, ctx: QueryContext): QueryOutcome {
+  const tsig = readTsig(msg, q.tsigAt!);
+  if (!tsig) return reply(errorResponse(msg, q, RCODE.FORMERR, true), RCODE.FORMERR);
+  const verdict = verifyRequest(msg, tsig, ctx.keys ?? new Map());
+  if (!verdict.ok) return { kind: 'reply', reply: tsigErrorResponse(errorResponse(msg, q, RCODE.NOTAUTH, true), verdict), rcode: RCODE.NOTAUTH, tsig: verdict };
+  const outcome = answerParsed(msg, q, ctx, signatureSize(verdict.key));
+  if (outcome.kind === 'transfer') return { ...outcome, tsig: verdict };
+  if (outcome.kind !== 'reply') return outcome;
+  return { ...outcome, reply: new TsigSigner(verdict.key, tsig.mac).sign(outcome.reply), tsig: verdict };
+}
+
+/** Answers a parsed query; `reserve` octets of the UDP limit are kept for a signature. */
+function answerParsed(msg: Buffer, q: ParsedQuestion, ctx: QueryContext, reserve: number): QueryOutcome {
   try {
     // A cookie and no question (RFC 7873 §5.4): NOERROR with our cookie, as BIND answers it.
     if (msg.readUInt16BE(4) === 0) return reply(errorResponse(msg, q, RCODE.NOERROR, false, ctx.cookies), RCODE.NOERROR);
@@ -332,7 +396,7 @@ function answerMessage(msg: Buffer, ctx: QueryContext): QueryOutcome {
     // (RFC 1035 §3.2.3) are obsolete QTYPEs that BIND 9 does not implement. Both as BIND answers.
     if (q.qclass === CLASS.NONE) return reply(errorResponse(msg, q, RCODE.FORMERR, true, ctx.cookies), RCODE.FORMERR);
     if (q.qtype === TYPE.MAILA || q.qtype === TYPE.MAILB) return reply(errorResponse(msg, q, RCODE.NOTIMP, true, ctx.cookies), RCODE.NOTIMP);
-    if (q.qclass !== CLASS.IN) return reply(errorResponse(msg, q, RCODE.REFUSED, true, ctx.cookies), RCODE.REFUSED);
+    if (q.qclass !== CLASS.IN) return reply(errorResponse(msg, q, RCODE.REFUSED, true, ctx.cookies, q.qclass === CLASS.HS ? EDE_PROHIBITED : undefined), RCODE.REFUSED);
     if (q.qtype === TYPE.OPT) return reply(errorResponse(msg, q, RCODE.FORMERR, true, ctx.cookies), RCODE.FORMERR);
     if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) {
       if (ctx.tcp) return { kind: 'transfer', question: q };
@@ -343,9 +407,13 @@ function answerMessage(msg: Buffer, ctx: QueryContext): QueryOutcome {
     const lookupType = q.qtype === TYPE.IXFR ? TYPE.SOA : q.qtype;
     // DO (RFC 3225): signed zones answer with their RRSIGs and denial proofs, from their own table.
     const table = q.edns?.doBit ? ctx.answers.forDnssec : ctx.answers;
-    const answer = table.get(q.key, lookupType, ctx.tcp, () => questionLabels(msg));
+    const rd = (msg[2]! & 0x01) !== 0;
+    const variant = table.variant(rd, q.mixedCase === true, !ctx.tcp && q.edns !== undefined && q.edns.payload <= 512);
+    // A name asked with capitals is answered for that spelling: its key keeps the case.
+    const key = q.mixedCase ? msg.toString('latin1', HEADER_LENGTH, q.questionEnd - 4) : q.key;
+    const answer = table.get(key, lookupType, ctx.tcp, () => questionLabels(msg), variant);
     if (!answer) return reply(errorResponse(msg, q, RCODE.REFUSED, true, ctx.cookies), RCODE.REFUSED);
-    const limit = ctx.tcp ? 65535 : q.edns ? Math.max(512, Math.min(q.edns.payload, OUR_UDP_PAYLOAD)) : 512;
+    const limit = (ctx.tcp ? 65535 : q.edns ? Math.max(512, Math.min(q.edns.payload, OUR_UDP_PAYLOAD)) : 512) - reserve;
     const out = assemble(msg, q, answer, limit, ctx.cookies);
     // IXFR over UDP: the current SOA alone tells the client to transfer over TCP (RFC 1995 §4);
     // BIND 9 sends it without AA, and so do we.

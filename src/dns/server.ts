@@ -6,14 +6,16 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { once } from 'node:events';
-import { RCODE } from './constants.js';
+import { RCODE, TYPE } from './constants.js';
 import type { AnswerTable } from './answer-table.js';
 import type { ZoneSet } from './lookup.js';
 import type { Zone } from './zone.js';
 import { answerQuery, errorResponse, questionLabels, type CookieContext, type ParsedQuestion } from './query.js';
 import { addressBytes, processCookieSecret } from './cookie.js';
 import type { RateLimitSettings } from '../config/rate-limit.js';
-import { transferMessages } from './transfer.js';
+import { ixfrClientSerial, ixfrKind, ixfrMessages, transferMessages } from './transfer.js';
+import { TsigSigner, tsigErrorName, type Keyring, type Verdict } from './tsig.js';
+import type { Journals } from './journal.js';
 import { labelsToName, nameKey } from './name.js';
 import { nameTag, nativeUdpUnavailable, openBatchedUdp, replyCacheEnabled, type BatchedUdp, type NativeUdpCounts } from './udp-batch.js';
 
@@ -21,14 +23,29 @@ import { nameTag, nativeUdpUnavailable, openBatchedUdp, replyCacheEnabled, type 
 export interface DnsView {
   answers: AnswerTable;
   zones: ZoneSet;
-  /** Addresses allowed to transfer zones. */
-  transferAllowed: (address: string) => boolean;
+  /** Whether a client may transfer zones: its address, and the TSIG key it signed with (if any). */
+  transferAllowed: (address: string, key?: string) => boolean;
+  /** TSIG keys (RFC 8945) signed requests are checked with. */
+  tsigKeys?: Keyring;
   /** [dns] settings the server reads (absent: a random cookie secret, no rate limiting). */
   settings?: { dns: { cookieSecret?: Uint8Array; rateLimit?: RateLimitSettings } };
 }
 
 function cookieSecret(view: DnsView): Uint8Array {
   return view.settings?.dns.cookieSecret ?? processCookieSecret;
+}
+
+/** One zone transfer as the log tells it. */
+export interface TransferEvent {
+  zone: string;
+  client: string;
+  allowed: boolean;
+  /** AXFR, or IXFR with what it got: 'up to date' (one SOA), 'incremental', 'full'. */
+  kind: string;
+  /** The TSIG key the request was signed with. */
+  key?: string;
+  fromSerial?: number;
+  toSerial: number;
 }
 
 /**
@@ -45,6 +62,8 @@ export class DnsCounters {
   dropped = 0;
   transfers = 0;
   transfersRefused = 0;
+  /** Signed requests whose signature failed (BADKEY, BADSIG, BADTIME). */
+  tsigFailures = 0;
   private readonly native: (() => NativeUdpCounts)[] = [];
 
   addNative(counts: () => NativeUdpCounts): void {
@@ -95,7 +114,9 @@ export class DnsCounters {
 }
 
 export interface DnsEvents {
-  transfer?(zone: string, client: string, allowed: boolean): void;
+  transfer?(event: TransferEvent): void;
+  /** A signed request whose signature failed (BADKEY, BADSIG, BADTIME). */
+  tsigFailure?(client: string, key: string, error: string): void;
   error?(err: Error, where: string): void;
 }
 
@@ -120,6 +141,9 @@ export class DnsServer {
   private readonly tcpClients = new WeakMap<net.Socket, Uint8Array>();
   readonly endpoints: BoundEndpoint[] = [];
   readonly counters = new DnsCounters();
+
+  /** The IXFR journals (the supervisor's); without them every IXFR gets the whole zone. */
+  journals?: Journals;
 
   /** `dgram` forces node:dgram even where the batched addon is available (tests compare the two). */
   constructor(private readonly view: () => DnsView, private readonly events: DnsEvents = {}, private readonly udp: 'auto' | 'dgram' = 'auto') {}
@@ -216,8 +240,9 @@ export class DnsServer {
     return openBatchedUdp(host, port, net.isIPv6(host) ? 6 : 4, (msg) => {
       const view = this.view();
       cookies.secret = cookieSecret(view);
-      const outcome = answerQuery(msg, { answers: view.answers, tcp: false, cookies });
+      const outcome = answerQuery(msg, { answers: view.answers, tcp: false, cookies, keys: view.tsigKeys });
       counters.jsQueries++;
+      if (outcome.kind === 'reply' && outcome.tsig && !outcome.tsig.ok) this.tsigFailed(outcome.tsig, 'a UDP client');
       if (outcome.kind !== 'reply') {
         counters.dropped++;
         return undefined;
@@ -247,7 +272,8 @@ export class DnsServer {
 
   private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const view = this.view();
-    const outcome = answerQuery(msg, { answers: view.answers, tcp: false, cookies: { secret: cookieSecret(view), client: addressBytes(rinfo.address) } });
+    const outcome = answerQuery(msg, { answers: view.answers, tcp: false, cookies: { secret: cookieSecret(view), client: addressBytes(rinfo.address) }, keys: view.tsigKeys });
+    if (outcome.kind === 'reply' && outcome.tsig && !outcome.tsig.ok) this.tsigFailed(outcome.tsig, rinfo.address);
     const counters = this.counters;
     counters.jsQueries++;
     if (outcome.kind !== 'reply') {
@@ -285,7 +311,7 @@ export class DnsServer {
   private async onTcpMessage(socket: net.Socket, msg: Buffer): Promise<void> {
     if (socket.destroyed) return;
     const view = this.view();
-    const outcome = answerQuery(msg, { answers: view.answers, tcp: true, cookies: { secret: cookieSecret(view), client: this.tcpClients.get(socket)! } });
+    const outcome = answerQuery(msg, { answers: view.answers, tcp: true, cookies: { secret: cookieSecret(view), client: this.tcpClients.get(socket)! }, keys: view.tsigKeys });
     this.counters.jsQueries++;
     this.counters.tcpQueries++;
     if (outcome.kind === 'drop') {
@@ -293,33 +319,50 @@ export class DnsServer {
       return;
     }
     if (outcome.kind === 'reply') {
+      if (outcome.tsig && !outcome.tsig.ok) this.tsigFailed(outcome.tsig, socket.remoteAddress ?? '');
       this.counters.jsByRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
       writeFramed(socket, outcome.reply);
       return;
     }
-    await this.transfer(socket, msg, outcome.question, view);
+    await this.transfer(socket, msg, outcome.question, view, outcome.tsig);
   }
 
-  private async transfer(socket: net.Socket, msg: Buffer, q: ParsedQuestion, view: DnsView): Promise<void> {
+  private tsigFailed(verdict: Extract<Verdict, { ok: false }>, client: string): void {
+    this.counters.tsigFailures++;
+    this.events.tsigFailure?.(client, verdict.tsig.keyName, tsigErrorName(verdict.error));
+  }
+
+  private async transfer(socket: net.Socket, msg: Buffer, q: ParsedQuestion, view: DnsView, tsig?: Extract<Verdict, { ok: true }>): Promise<void> {
     const client = socket.remoteAddress ?? '';
+    const signer = tsig ? new TsigSigner(tsig.key, tsig.tsig.mac) : undefined;
+    const send = (reply: Buffer): boolean => writeFramed(socket, signer ? signer.sign(reply) : reply);
     const labels = questionLabels(msg);
     const zone = view.zones.zones.get(nameKey(labelsToName(labels)));
     if (!zone) {
       const inOurZones = view.zones.findZone(labelsToName(labels)) !== undefined;
-      writeFramed(socket, errorResponse(msg, q, inOurZones ? RCODE.NOTAUTH : RCODE.REFUSED, true));
+      send(errorResponse(msg, q, inOurZones ? RCODE.NOTAUTH : RCODE.REFUSED, true));
       return;
     }
-    const allowed = view.transferAllowed(client);
+    const ixfr = q.qtype === TYPE.IXFR;
+    const clientSerial = ixfr ? ixfrClientSerial(msg, q.questionEnd) : undefined;
+    if (ixfr && clientSerial === undefined) {
+      // RFC 1995 §3: an IXFR carries the client's SOA in the authority section.
+      send(errorResponse(msg, q, RCODE.FORMERR, true));
+      return;
+    }
+    const allowed = view.transferAllowed(client, tsig?.key.name);
     if (allowed) this.counters.transfers++;
     else this.counters.transfersRefused++;
-    this.events.transfer?.(zone.origin, client, allowed);
+    const kind = ixfr ? `IXFR (${ixfrKind(zone, this.journals, clientSerial!)})` : 'AXFR';
+    this.events.transfer?.({ zone: zone.origin, client, allowed, kind, key: tsig?.key.name, fromSerial: clientSerial, toSerial: zone.soaFields.serial });
     if (!allowed) {
-      writeFramed(socket, errorResponse(msg, q, RCODE.REFUSED, true));
+      send(errorResponse(msg, q, RCODE.REFUSED, true));
       return;
     }
-    for (const part of transferMessages(zone, msg, q.questionEnd)) {
+    const parts = ixfr ? ixfrMessages(zone, this.journals, msg, q.questionEnd, clientSerial!) : transferMessages(zone, msg, q.questionEnd);
+    for (const part of parts) {
       if (socket.destroyed) return;
-      if (!writeFramed(socket, part)) await once(socket, 'drain');
+      if (!send(part)) await once(socket, 'drain');
       else await new Promise((resolve) => setImmediate(resolve));
     }
   }

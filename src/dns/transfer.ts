@@ -1,10 +1,11 @@
 // Outgoing zone transfers (AXFR, RFC 5936) over TCP: the SOA, every other record, the SOA again,
-// packed into messages of up to ~16 KiB each, each compressed on its own. An IXFR request is
-// answered with a full transfer, which RFC 1995 §4 allows. Generation yields to the event loop
-// between messages so a large transfer never stalls the UDP path.
+// packed into messages of up to ~16 KiB each, each compressed on its own; and incremental ones
+// (IXFR, RFC 1995) from the difference journal. The caller yields to the event loop between
+// messages so a large transfer never stalls the UDP path.
 
 import { TYPE } from './constants.js';
-import { nameKey } from './name.js';
+import { nameKey, readWireName } from './name.js';
+import { serialLess, toResourceRecord, type JournalRecord, type Journals, type Transaction } from './journal.js';
 import { HEADER_LENGTH } from './answer-table.js';
 import { WireWriter } from './wire-writer.js';
 import { ttlInSet, type ResourceRecord } from './record.js';
@@ -28,16 +29,89 @@ function transferOrder(zone: Zone): ResourceRecord[] {
   return [soa, ...rest, soa];
 }
 
+/** A record as a transfer writes it. */
+interface Placed {
+  rr: ResourceRecord;
+  owner: string;
+  ttl: number;
+}
+
 /**
  * Yields the response messages of a transfer. `query` is the request; its question is echoed in
  * the first message only (RFC 5936 §2.2.1 allows omitting it afterwards).
  */
 export function* transferMessages(zone: Zone, query: Buffer, questionEnd: number): Generator<Buffer> {
-  const records = transferOrder(zone);
+  yield* packMessages(
+    transferOrder(zone).map((rr) => ({ rr, owner: setOwner(zone, rr), ttl: setTtl(zone, rr) })),
+    query,
+    questionEnd,
+  );
+}
+
+/**
+ * The answer to an IXFR (RFC 1995 §4) from a client at `clientSerial`: the current SOA alone when
+ * the client is up to date, the differences from its version when the journal reaches back to
+ * it, else the whole zone in AXFR's form (which an IXFR client must accept).
+ */
+export function* ixfrMessages(zone: Zone, journals: Journals | undefined, query: Buffer, questionEnd: number, clientSerial: number): Generator<Buffer> {
+  const soa = zone.soa.records[0]!;
+  if (!serialLess(clientSerial, zone.soaFields.serial)) {
+    yield* packMessages([{ rr: soa, owner: zone.origin, ttl: zone.soa.ttl }], query, questionEnd);
+    return;
+  }
+  const transactions = journals?.since(zone, clientSerial);
+  if (!transactions) {
+    yield* transferMessages(zone, query, questionEnd);
+    return;
+  }
+  yield* packMessages(ixfrOrder(zone, transactions), query, questionEnd);
+}
+
+/** What kind of answer an IXFR from `clientSerial` gets (for the log). */
+export function ixfrKind(zone: Zone, journals: Journals | undefined, clientSerial: number): 'up to date' | 'incremental' | 'full' {
+  if (!serialLess(clientSerial, zone.soaFields.serial)) return 'up to date';
+  return journals?.since(zone, clientSerial) ? 'incremental' : 'full';
+}
+
+/** New SOA; per version: old SOA, deletions, new SOA, additions; the new SOA again (RFC 1995 §4). */
+function* ixfrOrder(zone: Zone, transactions: readonly Transaction[]): Generator<Placed> {
+  const place = (rec: JournalRecord): Placed => ({ rr: toResourceRecord(rec), owner: rec[0], ttl: rec[2] });
+  const current = { rr: zone.soa.records[0]!, owner: zone.origin, ttl: zone.soa.ttl };
+  yield current;
+  for (const t of transactions) {
+    yield place(t.oldSoa);
+    for (const rec of t.deleted) yield place(rec);
+    yield place(t.newSoa);
+    for (const rec of t.added) yield place(rec);
+  }
+  yield current;
+}
+
+/**
+ * The serial in the SOA an IXFR request carries in its authority section (RFC 1995 §3), or
+ * undefined when there is none.
+ */
+export function ixfrClientSerial(msg: Buffer, questionEnd: number): number | undefined {
+  if (msg.readUInt16BE(6) !== 0 || msg.readUInt16BE(8) < 1) return undefined;
+  try {
+    let pos = readWireName(msg, questionEnd).end;
+    if (msg.readUInt16BE(pos) !== TYPE.SOA) return undefined;
+    pos += 10;
+    pos = readWireName(msg, pos).end; // MNAME
+    pos = readWireName(msg, pos).end; // RNAME
+    return msg.readUInt32BE(pos);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Packs records into messages of about MESSAGE_TARGET octets, the question in the first. */
+function* packMessages(records: Iterable<Placed>, query: Buffer, questionEnd: number): Generator<Buffer> {
   const id = query.readUInt16BE(0);
-  let i = 0;
   let first = true;
-  while (i < records.length) {
+  const iterator = records[Symbol.iterator]();
+  let next = iterator.next();
+  while (!next.done) {
     const w = new WireWriter(MESSAGE_TARGET + 1024);
     w.u16(id);
     w.u16(0x8400 | (query.readUInt16BE(2) & 0x0100)); // QR AA, RD copied
@@ -47,11 +121,11 @@ export function* transferMessages(zone: Zone, query: Buffer, questionEnd: number
     w.u16(0);
     if (first) w.bytes(query.subarray(HEADER_LENGTH, questionEnd));
     let count = 0;
-    while (i < records.length && (count === 0 || w.length < MESSAGE_TARGET)) {
-      const rr = records[i]!;
-      w.record(rr, setOwner(zone, rr), setTtl(zone, rr));
+    while (!next.done && (count === 0 || w.length < MESSAGE_TARGET)) {
+      const { rr, owner, ttl } = next.value;
+      w.record(rr, owner, ttl);
       count++;
-      i++;
+      next = iterator.next();
     }
     const msg = w.toBuffer();
     msg.writeUInt16BE(count, 6);

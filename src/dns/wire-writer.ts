@@ -8,6 +8,16 @@ import { isRdataName } from './record.js';
 const MAX_POINTER_TARGET = 0x3fff;
 
 /**
+ * Compression as BIND 9.18 does it, measured against named 9.18.49 (test/dns/differential.test.ts
+ * compares every reply's size): of each name written, only the name itself and the name without
+ * its first label become pointer targets, and only those two are looked for. So "mx.www.t.test"
+ * is written in full though "t.test" is in the message, "mx.t.test" points at it, and the owner
+ * "example.test" of an SOA is written in full after the question "_https._tcp.example.test".
+ * Compressing harder would make replies smaller than BIND's and truncate at other sizes.
+ */
+const BIND_SUFFIXES = 2;
+
+/**
  * `buf`, or a copy of its first `used` bytes in one twice as large (or more) when `extra` more
  * bytes would not fit: the growth of every append-only byte buffer here.
  */
@@ -76,8 +86,11 @@ export class WireWriter {
     if (!name.includes('\\')) {
       // No escapes: labels are the dot-separated pieces of the string.
       let start = 0;
+      let written = 0;
       while (start < name.length) {
-        if (this.pointerOrRegister(start === 0 ? name : name.slice(start), compress, register)) return;
+        const near = written < BIND_SUFFIXES;
+        if (this.pointerOrRegister(start === 0 ? name : name.slice(start), compress && near, register && near)) return;
+        written++;
         const dot = name.indexOf('.', start);
         const len = dot - start;
         this.ensure(len + 1);
@@ -90,7 +103,8 @@ export class WireWriter {
     }
     const labels = nameToLabels(name);
     for (let i = 0; i < labels.length; i++) {
-      if (this.pointerOrRegister(labelsToName(labels.slice(i)), compress, register)) return;
+      const near = i < BIND_SUFFIXES;
+      if (this.pointerOrRegister(labelsToName(labels.slice(i)), compress && near, register && near)) return;
       const label = labels[i]!;
       this.u8(label.length);
       this.bytes(label);

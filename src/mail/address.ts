@@ -1,6 +1,7 @@
 // The parts of a mail address the router and the policy read: the domain (lowercased, no root
 // dot), the local part, whether a domain is ours, and RFC 5321's source routes.
 
+import { domainToASCII } from 'node:url';
 import type { Snapshot } from '../config/snapshot.js';
 import { withoutRootDot } from '../util/address-text.js';
 
@@ -15,6 +16,21 @@ export function domainOf(address: string): string | undefined {
 export function localPartOf(address: string): string {
   const at = address.lastIndexOf('@');
   return at < 0 ? address : address.slice(0, at);
+}
+
+/**
+ * An address as the tables spell their keys: a UTF-8 address (RFC 6531) with its local part in
+ * Unicode NFC and its domain as A-labels (bücher.example → xn--bcher-kva.example), since
+ * local-host-names and the access table hold domains in their ASCII form. ASCII addresses, nearly
+ * all, are returned as they are.
+ */
+export function canonicalAddress(address: string): string {
+  if (!/[^\x00-\x7f]/.test(address)) return address;
+  const at = address.lastIndexOf('@');
+  if (at < 0) return address.normalize('NFC');
+  const domain = address.slice(at + 1);
+  const ascii = /[^\x00-\x7f]/.test(domain) ? domainToASCII(domain) : domain;
+  return `${address.slice(0, at).normalize('NFC')}@${ascii || domain}`;
 }
 
 /** Domains we take mail for: local-host-names (class w), our own host name and localhost, as sendmail always does. */

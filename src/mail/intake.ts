@@ -19,6 +19,7 @@ import type { MailLog } from '../smtp/mail-log.js';
 import type { DataSink, Envelope, Spool, SpooledRecipient } from '../queue/spool.js';
 import { rfc5322Date } from '../util/dates.js';
 import { withoutRootDot } from '../util/address-text.js';
+import { hostname as hostname_ } from 'node:os';
 import { HeaderRewriter } from './headers.js';
 import { queueRecipients, route, type DsnRequest, type Route } from './router.js';
 
@@ -80,21 +81,26 @@ export interface IntakeOptions {
   hooks?: IntakeHooks;
 }
 
-/** sendmail's masquerading (Dj): our host name, hosts below the mail domain and localhost become the mail domain. */
-export function masquerader(snapshot: Pick<Snapshot, 'settings'>): (domain: string) => string {
+/**
+ * sendmail's masquerading (Dj): our host name, hosts below the mail domain and localhost become the
+ * mail domain; for local submission also this machine's own name (sendmail's $w, in class w: mail
+ * clients such as mailutils write `From: root@<machine>`).
+ */
+export function masquerader(snapshot: Pick<Snapshot, 'settings'>, machine?: string): (domain: string) => string {
   const target = withoutRootDot(snapshot.settings.domain).toLowerCase();
   const host = withoutRootDot(snapshot.settings.hostname).toLowerCase();
+  const own = machine?.toLowerCase();
   return (domain: string) => {
     const d = withoutRootDot(domain.toLowerCase());
-    return d === host || d === 'localhost' || d.endsWith('.' + target) ? target : domain;
+    return d === host || d === 'localhost' || d === own || d.endsWith('.' + target) ? target : domain;
   };
 }
 
 /** The envelope sender as it will be stored: bare names get the mail domain, our own names are masqueraded. */
-export function canonicalSender(snapshot: Pick<Snapshot, 'settings'>, from: string, masquerade: boolean): string {
+export function canonicalSender(snapshot: Pick<Snapshot, 'settings'>, from: string, masquerade: boolean, machine?: string): string {
   if (from === '' || !masquerade) return from;
   if (!from.includes('@')) return `${from}@${withoutRootDot(snapshot.settings.domain)}`;
-  const m = masquerader(snapshot);
+  const m = masquerader(snapshot, machine);
   return from.replace(/@([^@]+)$/, (_all, d: string) => '@' + m(d));
 }
 
@@ -112,7 +118,9 @@ export class Intake {
     const hostname = withoutRootDot(snapshot.settings.hostname);
     const origin = message.origin;
     const masquerade = origin.kind === 'local' || (origin.kind === 'smtp' && origin.masquerade);
-    const from = canonicalSender(snapshot, message.from, masquerade);
+    // Local submission: this machine's own name is ours too (mailutils passes -f root@<machine>).
+    const machine = origin.kind === 'local' ? hostname_() : undefined;
+    const from = canonicalSender(snapshot, message.from, masquerade, machine);
 
     const recipients: SpooledRecipient[] = [];
     const refused: string[] = [];
@@ -162,8 +170,15 @@ export class Intake {
         rewriter = new HeaderRewriter({
           received: receivedHeader(origin, hostname, id, message.recipients),
           messageId: `<${id}@${hostname}>`,
-          masquerade: masquerade ? masquerader(snapshot) : undefined,
-          from: origin.kind === 'local' ? fromHeader(origin, from || `${origin.user}@${withoutRootDot(snapshot.settings.domain)}`) : undefined,
+          masquerade: masquerade ? masquerader(snapshot, machine) : undefined,
+          // From when missing: for local submission the user's, for our own SMTP clients' mail the
+          // envelope sender (sendmail adds it, $g); mail from elsewhere passes as it came.
+          from:
+            origin.kind === 'local'
+              ? fromHeader(origin, from || `${origin.user}@${withoutRootDot(snapshot.settings.domain)}`)
+              : origin.kind === 'smtp' && origin.masquerade && from !== ''
+                ? from
+                : undefined,
         });
         const size = await copyThrough(message.data, rewriter, sink);
         message.checkData?.();

@@ -17,7 +17,7 @@
 import type { Snapshot } from '../config/snapshot.js';
 import type { SpooledRecipient } from '../queue/spool.js';
 import { resolveListAddress, type ListTarget } from '../lists/address.js';
-import { domainOf, isLocalDomain, localPartOf, withoutSourceRoute } from './address.js';
+import { canonicalAddress, domainOf, isLocalDomain, localPartOf, withoutSourceRoute } from './address.js';
 
 /** Where a local name leads after the aliases. */
 export interface LocalExpansion {
@@ -48,9 +48,11 @@ const ROUTING_CHARS = /[%!@:]/;
 /** The fate of one address. A bare name (no @) is a local name, as sendmail takes it. */
 export function route(snapshot: RouterInput, given: string): Route {
   const address = withoutSourceRoute(given.trim());
-  const domain = domainOf(address);
+  // Looked up in the tables' spelling (a UTF-8 name in NFC, an IDN domain as A-labels).
+  const key = canonicalAddress(address);
+  const domain = domainOf(key);
   if (domain !== undefined && !isLocalDomain(snapshot, domain)) return { kind: 'remote', address, domain };
-  const local = localPartOf(address);
+  const local = localPartOf(key);
   // Lists first: <name>-bounces+user=host is a list address, whatever its VERP part holds.
   const list = resolveListAddress(snapshot, local);
   if (list) return { kind: 'list', address, list };

@@ -4,6 +4,7 @@
 // words, folding, boundaries, transfer-encoding choice, Message-ID, Date); the machine-readable
 // parts are written here, field by field.
 
+import net from 'node:net';
 import MimeNode from 'nodemailer/lib/mime-node';
 import { withoutRootDot } from '../util/address-text.js';
 import { rfc5322Date } from '../util/dates.js';
@@ -159,7 +160,8 @@ function humanText(opts: DsnOptions, arrival: Date, warnText: string): string {
     for (const r of troubled) {
       const mta = r.remoteMta ? withoutRootDot(r.remoteMta.replace(/^[A-Za-z0-9-]+;\s*/, '')) : undefined;
       if (mta && r.diagnostic) {
-        lines.push(`... while talking to ${mta}.:`);
+        // A name absolute, with its dot (sendmail's "mx.example.:"); an address literal as it is.
+        lines.push(`... while talking to ${mta}${mta.startsWith('[') || net.isIP(mta) ? '' : '.'}:`);
         lines.push(`<<< ${reason(r)}`);
       } else {
         lines.push(`<${r.address}>... ${r.action === 'delayed' ? 'Deferred: ' : ''}${reason(r)}`);

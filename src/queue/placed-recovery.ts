@@ -7,7 +7,7 @@ import { placementIsWhole } from '../delivery/placement.js';
 import { settleMailbox } from '../delivery/mbox.js';
 import type { PlacedRecipient } from './journal.js';
 import type { Envelope } from './spool.js';
-import type { QueuedRecipient } from './manager.js';
+import type { QueuedRecipient } from './queued.js';
 
 /** Marks the pending recipients of `envelope` found whole at their recorded place; returns how many. */
 export async function markPlacedDeliveries(envelope: Envelope, placed: readonly PlacedRecipient[] | undefined): Promise<number> {

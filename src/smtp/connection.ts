@@ -13,6 +13,8 @@ import type { Snapshot } from '../config/snapshot.js';
 import { route, type DsnRequest, type Route } from '../mail/router.js';
 import { HELP_TOPICS } from './help-topics.js';
 import { addressLiteral, withoutRootDot } from '../util/address-text.js';
+import { limitCommandLines, MAX_COMMAND_LINE } from './command-line-limit.js';
+import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 
 /** What a connection needs from the server around it. */
 export interface ConnectionContext {
@@ -82,9 +84,9 @@ export const SMTP_SERVER_TEXTS: [RegExp, string][] = [
   [/^Error: Bad message size syntax/, '5.5.4 Bad argument to SIZE'],
 ];
 
-/** The ESMTP parameters mxbox offers (EHLO: SIZE, 8BITMIME, DSN), by command. */
+/** The ESMTP parameters mxbox offers (EHLO: SIZE, 8BITMIME, DSN, SMTPUTF8), by command. */
 const KNOWN_PARAMETERS: Record<'MAIL' | 'RCPT', ReadonlySet<string>> = {
-  MAIL: new Set(['SIZE', 'BODY', 'RET', 'ENVID']),
+  MAIL: new Set(['SIZE', 'BODY', 'RET', 'ENVID', 'SMTPUTF8']),
   RCPT: new Set(['NOTIFY', 'ORCPT']),
 };
 
@@ -96,6 +98,17 @@ function unknownParameter(name: 'MAIL' | 'RCPT', command: string): string | unde
     if (!KNOWN_PARAMETERS[name].has(key)) return key;
   }
   return undefined;
+}
+
+/**
+ * RFC 6531 §3.4: an address past ASCII only in a transaction that declared SMTPUTF8 (at MAIL).
+ * `command` is the raw line; undefined when it may go on, else the refusal (Postfix's words).
+ */
+function utf8AddressRefusal(name: 'MAIL' | 'RCPT', command: Buffer, declared: boolean): string | undefined {
+  const m = /^[A-Z]+\s+[A-Z]+\s*:\s*(<[^<>]*>|\S+)\s*(.*)$/is.exec(command.toString('latin1'));
+  if (!m || !/[\x80-\xff]/.test(m[1]!)) return undefined;
+  const smtputf8 = name === 'MAIL' ? m[2]!.split(/\s+/).some((p) => p.toUpperCase() === 'SMTPUTF8') : declared;
+  return smtputf8 ? undefined : '5.6.7 Must declare SMTPUTF8 to send unicode address';
 }
 
 /** MAIL FROM:/RCPT TO: with the address not in angle brackets, which sendmail takes as well. */
@@ -124,6 +137,31 @@ export class MxConnection extends SMTPConnection {
 
   private hostname(): string {
     return withoutRootDot(this.context.snapshot().settings.hostname);
+  }
+
+  // ---- command lines longer than sendmail's MAXLINE
+
+  /** Command lines refused for their length in this session. */
+  private overlongLines = 0;
+
+  /** smtp-server's parser (made again after STARTTLS), with sendmail's command line limit. */
+  override _createParser(): SMTPStream {
+    const parser = super._createParser();
+    // As sendmail, not for AUTH: its initial response and the replies to 334 (SASL tokens) may be longer.
+    const inAuthExchange = (): boolean => Boolean((this as unknown as { _nextHandler?: unknown })._nextHandler);
+    limitCommandLines(parser, MAX_COMMAND_LINE, () => this.refuseOverlongLine(), (start) => /^AUTH /i.test(start) || inAuthExchange());
+    return parser;
+  }
+
+  private refuseOverlongLine(): void {
+    const self = this.internals;
+    // As many as smtp-server allows unrecognized commands, then the session ends as sendmail's does.
+    if (++this.overlongLines >= 10) {
+      self.send(421, `4.7.0 ${this.hostname()} Too many bad commands; closing connection`, false);
+      self.close();
+      return;
+    }
+    self.send(500, '5.5.0 Command line too long', false);
   }
 
   // ---- greeting without the fixed pause
@@ -161,6 +199,13 @@ export class MxConnection extends SMTPConnection {
       if (context === 'DATA_OK') {
         super.send(code, `2.0.0 ${data}`, false);
         if (this.draining) this.closeForShutdown();
+        return;
+      }
+      // smtp-server's own limit (16 KB, what AUTH lines still meet): its parser has stopped, so the
+      // session ends, in sendmail's words for an over-long SASL line.
+      if (code === 421 && /^Error: Command line too long/.test(data)) {
+        super.send(421, `4.7.0 ${this.hostname()} Command too long, possible attack ${this.clientDescription()}`, false);
+        self.close();
         return;
       }
       if (/^Error: send HELO\/EHLO first/.test(data)) return super.send(503, '5.0.0 Polite people say HELO first', false);
@@ -209,6 +254,13 @@ export class MxConnection extends SMTPConnection {
       const unknown = unknownParameter(name, command.toString());
       if (unknown) {
         self.send(555, `5.5.4 ${unknown} parameter unrecognized`, false);
+        callback?.();
+        return;
+      }
+      const declared = Boolean((self.session.envelope as { smtpUtf8?: boolean }).smtpUtf8);
+      const utf8 = utf8AddressRefusal(name, command, declared);
+      if (utf8) {
+        self.send(553, utf8, false);
         callback?.();
         return;
       }
@@ -279,7 +331,7 @@ export class MxConnection extends SMTPConnection {
     const self = this.internals;
     if (!this.acceptHelo(command, 'EHLO')) return callback();
     const size = self._server.options.size as number;
-    const keywords = ['ENHANCEDSTATUSCODES', 'PIPELINING', '8BITMIME', `SIZE ${size}`, 'DSN'];
+    const keywords = ['ENHANCEDSTATUSCODES', 'PIPELINING', '8BITMIME', `SIZE ${size}`, 'DSN', 'SMTPUTF8'];
     if (!this.privacy('noetrn')) keywords.push('ETRN');
     if (!this.privacy('novrfy')) keywords.push('VRFY');
     if (!this.privacy('noexpn')) keywords.push('EXPN');

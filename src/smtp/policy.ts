@@ -6,7 +6,7 @@
 
 import type { Snapshot } from '../config/snapshot.js';
 import type { AccessAction, AccessMatch } from '../config/access.js';
-import { domainOf, localPartOf } from '../mail/address.js';
+import { canonicalAddress, domainOf, localPartOf } from '../mail/address.js';
 import { route, type Route } from '../mail/router.js';
 
 export interface Client {
@@ -55,7 +55,7 @@ export function clientMayRelay(snapshot: Snapshot, client: Client): boolean {
 
 /** check_mail. DISCARD means: accept everything, deliver nothing. */
 export function checkSender(snapshot: Snapshot, address: string): Refusal | 'discard' | undefined {
-  const match = snapshot.mail.access.lookupAddress(address === '' ? '<>' : address, 'From');
+  const match = snapshot.mail.access.lookupAddress(address === '' ? '<>' : canonicalAddress(address), 'From');
   const action = match?.entry.action;
   const shown = address === '' ? '' : address;
   if (action?.kind === 'REJECT') return { code: 550, status: '5.7.1', text: `<${shown}>... Access denied`, ruleset: 'check_mail' };
@@ -71,7 +71,8 @@ export function checkRecipient(snapshot: Snapshot, address: string, client: Clie
   // RFC 5321 §4.5.1: "postmaster" without a domain is always ours; any other bare name is refused.
   if (domainOf(address) === undefined && localPartOf(address).toLowerCase() !== 'postmaster') return refuse(553, '5.5.4', `<${address}>... Domain name required for sender address ${address}`);
 
-  const match = snapshot.mail.access.lookupAddress(address, 'To');
+  // Looked up in the tables' spelling; the replies show the address as the client wrote it.
+  const match = snapshot.mail.access.lookupAddress(canonicalAddress(address), 'To');
   const action = match?.entry.action;
   if (action?.kind === 'REJECT') return refuse(550, '5.2.1', `<${address}>... Mailbox disabled for this recipient`);
   if (action?.kind === 'ERROR') return { kind: 'refuse', refusal: errorRefusal(action, address, 'check_rcpt') };
@@ -81,7 +82,7 @@ export function checkRecipient(snapshot: Snapshot, address: string, client: Clie
   if (routed.kind === 'refused') return refuse(550, routed.status, `<${address}>... ${routed.text}`);
   if (routed.kind !== 'remote') return { kind: 'accept', route: routed };
   // Not ours: relaying, allowed only to RELAY domains (of the address as routed) or for RELAY clients.
-  const relayTo = routed.address === address ? action : snapshot.mail.access.lookupAddress(routed.address, 'To')?.entry.action;
+  const relayTo = routed.address === address ? action : snapshot.mail.access.lookupAddress(canonicalAddress(routed.address), 'To')?.entry.action;
   if (relayTo?.kind === 'RELAY' || clientMayRelay(snapshot, client)) return { kind: 'accept', route: routed };
   return refuse(550, '5.7.1', `<${address}>... Relaying denied`);
 }

@@ -160,6 +160,15 @@ export class SmtpService {
   private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
     const state = mx(session);
     const snapshot = this.opts.snapshot();
+    // sendmail's MaxRecipientsPerMessage: counted over the RCPTs accepted so far (a repeated
+    // address is not a new one), checked before anything else, 0 = no limit. The message still
+    // goes to the recipients accepted before the limit.
+    const limit = snapshot.settings.smtp.maxRecipients;
+    const key = address.address.toLowerCase();
+    if (limit > 0 && (state.recipients ?? []).length >= limit && !(state.recipients ?? []).some((r) => r.address.toLowerCase() === key)) {
+      this.opts.log.event({ qid: state.qid, arg1: `<${address.address}>`, relay: this.relayField(session), reject: '452 4.5.3 Too many recipients' }, 'warn');
+      return callback(new SmtpError(452, '4.5.3 Too many recipients'));
+    }
     const verdict = checkRecipient(snapshot, address.address, this.client(session));
     if (verdict.kind === 'refuse') return callback(this.reject(session, verdict.refusal, `<${address.address}>`));
     const dsn = (address as unknown as { dsn?: { notify?: string[]; orcpt?: string } }).dsn;
@@ -192,7 +201,9 @@ export class SmtpService {
     }
 
     const client = this.client(session);
-    const protocol = session.transmissionType || 'ESMTP';
+    // RFC 6531 §3.7.3: a transaction with SMTPUTF8 is received "with UTF8SMTP" (UTF8SMTPS, ...).
+    const utf8 = (session.envelope as { smtpUtf8?: boolean }).smtpUtf8 === true;
+    const protocol = (session.transmissionType || 'ESMTP').replace(/^ESMTP/, utf8 ? 'UTF8SMTP' : 'ESMTP');
     try {
       const { envelope } = await this.opts.intake.accept({
         origin: {

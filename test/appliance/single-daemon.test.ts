@@ -7,7 +7,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_TOML, makeConfigDir, REPO_ROOT } from '../helpers/appliance.js';
@@ -34,20 +34,7 @@ const mbox = (dir: string, user: string): Promise<string> => readFile(path.join(
 
 /** `mxbox start` run to its exit; one still running after 10 s (it was not refused) is stopped with SIGTERM. */
 function startToExit(dir: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'start', '--config', dir, '--no-tui'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 10_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return run(process.execPath, [CLI, 'start', '--config', dir, '--no-tui'], '', env, { killAfterMs: 10_000, signal: 'SIGTERM', started: (child) => children.push(child) });
 }
 
 async function refusedSecondStart(dir: string, holder: number, env: NodeJS.ProcessEnv = {}): Promise<void> {

@@ -4,12 +4,12 @@
 
 import { describe, it, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { makeConfigDir, REPO_ROOT } from '../helpers/appliance.js';
+import { run } from '../helpers/run.js';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
 
@@ -21,21 +21,7 @@ interface Outcome {
 
 /** Runs `mxbox ARGS` with a message on stdin (for sendmail); killed after 30 s so a command that wrongly starts cannot hang the suite. */
 function mxbox(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, MXBOX_CONFIG: undefined, MXBOX_DATA: undefined, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end('Subject: test\n\nbody\n');
-  });
+  return run(process.execPath, [CLI, ...args], 'Subject: test\n\nbody\n', { MXBOX_CONFIG: undefined, MXBOX_DATA: undefined, ...env }, { killAfterMs: 30_000 });
 }
 
 const TRACE = /^\s+at /m;

@@ -166,6 +166,17 @@ describe('sendmail -v', () => {
 });
 
 describe('sendmail -bv, unknown users, -t', () => {
+  test('a UTF-8 user (SMTPUTF8 mailboxes): -bv finds it in any normalization form, and the message is delivered', async () => {
+    const dir = await configDir();
+    await writeFile(path.join(dir, 'mailconf', 'users'), 'root\njörg\n');
+    const v = await sendmail(dir, ['-bv', 'jörg', 'jo\u0308rg@futuretg.com']);
+    assert.equal(v.stdout, 'jörg... deliverable: mailer local, user jörg\njo\u0308rg@futuretg.com... deliverable: mailer local, user jörg\n', v.stderr);
+    const r = await sendmail(dir, ['-v', 'jörg'], 'Subject: grüße\n\nhallo\n');
+    assert.equal(r.code, 0, r.stderr);
+    const [m] = await messages(dir, 'jörg');
+    assert.match(m ?? '', /^Subject: grüße$/m);
+  });
+
   test("-bv answers in sendmail's words", async () => {
     const dir = await configDir();
     const r = await sendmail(dir, ['-bv', 'john', 'allteam', 'x@example.org', 'team1']);
@@ -285,6 +296,8 @@ describe('GNU mailutils mail through our sendmail', () => {
         await waitFor(async () => (await messages(dir, user)).some((m) => m.includes(`Subject: ${subject}`)), 2000, `${user}'s copy of "${subject}"`);
         const m = (await messages(dir, user)).find((x) => x.includes(`Subject: ${subject}`))!;
         assert.match(m, /WebMaster Training course/);
+        // mailutils writes no From: of its own; the one sendmail adds names the invoking user, masqueraded.
+        assert.match(m, /^From: .*<?\S+@futuretg\.com>?$/m, m);
         assert.equal((await messages(dir, user)).filter((x) => x.includes(`Subject: ${subject}`)).length, 1, 'once');
       }
     });

@@ -2,11 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LocalHostNames, canonicalAddressLiteral, expandIPv6, unmapIPv4 } from '../../src/config/local-host-names.js';
 import { formatProblem } from '../../src/config/problems.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+import { REPO_ROOT as ROOT } from '../helpers/appliance.js';
 
 function problems(text: string): string[] {
   return LocalHostNames.parse(text, 'mailconf/local-host-names').problems.map(formatProblem);

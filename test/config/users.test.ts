@@ -2,12 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LocalUsers } from '../../src/config/users.js';
 import { AliasTable } from '../../src/config/aliases.js';
 import { formatProblem } from '../../src/config/problems.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+import { REPO_ROOT as ROOT } from '../helpers/appliance.js';
 
 function problems(text: string): string[] {
   return LocalUsers.parse(text, 'mailconf/users').problems.map(formatProblem);
@@ -40,17 +38,27 @@ describe('users', () => {
 
   it('names that are not safe as a file name are errors with file:line', () => {
     assert.deepEqual(problems('john\nTony\n.hidden\n-rf\nbad/name\njohn doe\nmary.lock\nx@y\n' + 'a'.repeat(65) + '\n'), [
-      'mailconf/users:2: user name "Tony" contains "T": only a-z, 0-9, ".", "_" and "-" are allowed (write it in lowercase: tony)',
+      'mailconf/users:2: user name "Tony" contains "T": only a-z, 0-9, ".", "_" and "-" are allowed (and lowercase letters past ASCII) (write it in lowercase: tony)',
       'mailconf/users:3: user name ".hidden" must not start with "."',
       'mailconf/users:4: user name "-rf" must not start with "-"',
       'mailconf/users:5: user name "bad/name" contains "/"',
       'mailconf/users:6: one user name a line: found "john", "doe"',
       'mailconf/users:7: user name "mary.lock" ends in ".lock", the name of another mailbox\'s lock file',
-      'mailconf/users:8: user name "x@y" contains "@": only a-z, 0-9, ".", "_" and "-" are allowed',
+      'mailconf/users:8: user name "x@y" contains "@": only a-z, 0-9, ".", "_" and "-" are allowed (and lowercase letters past ASCII)',
       `mailconf/users:9: user name "${'a'.repeat(65)}" is longer than 64 characters`,
     ]);
     assert.deepEqual(problems('..\n'), ['mailconf/users:1: user name ".." must not start with "."']);
     assert.deepEqual(problems('a'.repeat(64) + '\nj.doe_2-x\n'), []);
+  });
+
+  it('UTF-8 names (mailboxes of SMTPUTF8 addresses): lowercase letters of any script, kept in NFC', () => {
+    assert.deepEqual(problems('jörg\nзоя\n山田\n'), []);
+    assert.deepEqual(problems('Jörg\nsmile\u263a\n'), [
+      'mailconf/users:1: user name "Jörg" contains "J": only a-z, 0-9, ".", "_" and "-" are allowed (and lowercase letters past ASCII) (write it in lowercase: jörg)',
+      'mailconf/users:2: user name "smile\u263a" contains "\u263a": only a-z, 0-9, ".", "_" and "-" are allowed (and lowercase letters past ASCII)',
+    ]);
+    const { table } = LocalUsers.parse('jo\u0308rg\n', 'mailconf/users');
+    assert.equal(table.has('jörg'), true, 'an NFD spelling in the file is the NFC name');
   });
 
   it('a name listed twice is a warning', () => {

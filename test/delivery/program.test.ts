@@ -123,7 +123,10 @@ describe('program and file targets from SMTP', () => {
     const queued = await eventually(async () => {
       for (const name of await readdir(path.join(box.dir, 'var', 'queue'))) {
         if (!name.startsWith('qf')) continue;
-        const qf = JSON.parse(await readFile(path.join(box.dir, 'var', 'queue', name), 'utf8')) as { recipients: { program?: string; state: string; status?: string }[] };
+        // Another message's files may go between the listing and the read (the bounce is delivered).
+        const text = await readFile(path.join(box.dir, 'var', 'queue', name), 'utf8').catch(() => undefined);
+        if (text === undefined) continue;
+        const qf = JSON.parse(text) as { recipients: { program?: string; state: string; status?: string }[] };
         const r = qf.recipients[0]!;
         // The control file exists from acceptance on; the attempt's result is in it once it has a status.
         if (r.program?.includes('exit 75') && r.status) return r;

@@ -47,7 +47,7 @@ interface Peer {
   dataReply?: [number, string];
 }
 
-function startPeer(name: string, host: string, port: number, options: { tls?: boolean; size?: number } = {}): Promise<Peer> {
+function startPeer(name: string, host: string, port: number, options: { tls?: boolean; size?: number; smtputf8?: boolean } = {}): Promise<Peer> {
   const peer: Peer = { name, server: undefined as unknown as SMTPServer, received: [], rcptReplies: new Map() };
   const fail = (code: number, text: string): Error => Object.assign(new Error(text), { responseCode: code });
   peer.server = new SMTPServer({
@@ -57,6 +57,7 @@ function startPeer(name: string, host: string, port: number, options: { tls?: bo
     disabledCommands: ['AUTH'],
     disableReverseLookup: true,
     hideSTARTTLS: options.tls === false,
+    hideSMTPUTF8: options.smtputf8 === false,
     hideENHANCEDSTATUSCODES: true,
     hideDSN: false,
     size: options.size ?? 10 * 1024 * 1024,
@@ -442,6 +443,68 @@ describe('deliverRemote', () => {
     assert.equal(r!.remoteMta, 'relay.example.test');
     assert.equal(mx1.received.length, 0);
     assert.equal(mx2.received.length, 1);
+  });
+
+  test('a smart host given by address: shown as [addr] in the transcript and the results, no trailing dot', async () => {
+    const lines: string[] = [];
+    const [r] = await deliverRemote('example.test', 'tony@futuretg.com', [{ address: 'x@example.test' }], MESSAGE, remoteOptions({ smarthost: { host: '127.0.0.3', port }, transcript: (l) => lines.push(l) }));
+    assert.equal(r!.ok, true, JSON.stringify(r));
+    assert.equal(r!.remoteMta, '[127.0.0.3]');
+    assert.equal(lines[0], 'x@example.test... Connecting to [127.0.0.3] via esmtp...');
+    assert.ok(lines.includes('Closing connection to [127.0.0.3]'), lines.join('\n'));
+    assert.ok(lines.every((l) => !/127\.0\.0\.3\./.test(l)), lines.join('\n'));
+    const [dead] = await deliverRemote('example.test', 'tony@futuretg.com', [{ address: 'x@example.test' }], MESSAGE, remoteOptions({ smarthost: { host: '127.0.0.4', port } }));
+    assert.equal(dead!.status, 'Deferred: Connection refused by [127.0.0.4]');
+    assert.equal(dead!.remoteMta, '[127.0.0.4]');
+  });
+
+  test('no line over 998 octets reaches the peer: long lines broken with CRLF SPACE, as Postfix does', async () => {
+    const body = Array.from({ length: 5000 }, (_, i) => String.fromCharCode(65 + (i % 26))).join('');
+    const subject = `Subject: ${'long subject '.repeat(200).trim()}`;
+    const message = Buffer.from(`From: tony@futuretg.com\r\n${subject}\r\n\r\n${body}\r\n${'e'.repeat(998)}\r\nend\r\n`, 'latin1');
+    const [r] = await deliverRemote('example.test', 'tony@futuretg.com', [{ address: 'x@example.test' }], message, remoteOptions({ size: message.length }));
+    assert.equal(r!.ok, true, JSON.stringify(r));
+    const data = mx1.received[0]!.data.toString('latin1');
+    const got = data.split('\r\n');
+    assert.ok(got.every((l) => l.length <= 998), `longest line ${Math.max(...got.map((l) => l.length))}`);
+    // Nothing lost or changed but the breaks, and the 998-octet line went as it was.
+    assert.equal(data.replace(/\r\n /g, ''), message.toString('latin1'));
+    assert.ok(got.includes('e'.repeat(998)));
+    assert.equal(got.filter((l) => l.startsWith(' ')).length, 2 + 5, 'two breaks in the 2,608-octet Subject, five in the 5,000-octet body line');
+  });
+
+  test('SMTPUTF8: a UTF-8 envelope goes with the parameter to a server that offers it', async () => {
+    const [r] = await deliverRemote('example.test', 'зоя@futuretg.com', [{ address: 'jörg@example.test' }], MESSAGE, remoteOptions());
+    assert.equal(r!.ok, true, JSON.stringify(r));
+    assert.equal(mx1.received[0]!.from, 'зоя@futuretg.com');
+    assert.deepEqual(mx1.received[0]!.rcpts.map((x) => x.address), ['jörg@example.test']);
+    assert.equal((mx1.received[0]!.mailArgs as Record<string, unknown>).SMTPUTF8, true);
+  });
+
+  test('SMTPUTF8 not offered: the UTF-8 recipients bounce with 553 5.6.7, the others are sent; a UTF-8 sender bounces all', async () => {
+    const plain = await startPeer('plain.example.test', '127.0.0.4', port, { smtputf8: false });
+    try {
+      const lines: string[] = [];
+      const results = await deliverRemote('[127.0.0.4]', 'tony@futuretg.com', [{ address: 'ascii@[127.0.0.4]' }, { address: 'jörg@[127.0.0.4]' }], MESSAGE, remoteOptions({ transcript: (l) => lines.push(l) }));
+      assert.equal(results[0]!.ok, true, JSON.stringify(results));
+      assert.deepEqual({ ...results[1], address: undefined }, {
+        address: undefined,
+        ok: false,
+        permanent: true,
+        code: 553,
+        dsn: '5.6.7',
+        status: 'SMTPUTF8 is required, but was not offered by host [127.0.0.4]',
+        remoteMta: '[127.0.0.4]',
+        diagnostic: 'smtp; 553 5.6.7 SMTPUTF8 is required, but was not offered by host [127.0.0.4]',
+      });
+      assert.ok(lines.includes('jörg@[127.0.0.4]... SMTPUTF8 is required, but was not offered by host [127.0.0.4]'), lines.join('\n'));
+      assert.deepEqual(plain.received.map((m) => m.rcpts.map((x) => x.address)), [['ascii@[127.0.0.4]']]);
+      const fromUtf8 = await deliverRemote('[127.0.0.4]', 'зоя@futuretg.com', [{ address: 'ascii@[127.0.0.4]' }], MESSAGE, remoteOptions());
+      assert.equal(fromUtf8[0]!.dsn, '5.6.7');
+      assert.equal(plain.received.length, 1, 'nothing more reached the server');
+    } finally {
+      await stopPeer(plain);
+    }
   });
 
   test('an address literal domain', async () => {

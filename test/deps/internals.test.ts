@@ -52,7 +52,7 @@ describe('smtp-server internals (src/smtp/connection.ts, src/smtp/server.ts)', (
     const needed = [
       'init', '_setListeners', 'connectionReady', '_sendGreeting', 'send', '_onCommand', '_resetSession', '_isSupported',
       '_proxyCommandAllowed', 'close', 'handler_EHLO', 'handler_HELO', 'handler_QUIT', 'handler_NOOP', 'handler_RSET',
-      'handler_HELP', 'handler_VRFY', 'handler_XCLIENT',
+      'handler_HELP', 'handler_VRFY', 'handler_XCLIENT', '_createParser',
     ];
     assert.deepEqual(needed.filter((m) => !have.has(m)), []);
   });
@@ -92,5 +92,11 @@ describe('nodemailer internals (src/delivery/remote.ts)', () => {
     const source = await moduleSource('nodemailer/lib/smtp-connection');
     assert.match(source, /this\._envelope\.rejectedErrors = \[\];/);
     assert.match(source, /this\._envelope\.accepted = \[\];/);
+  });
+
+  test('SMTPConnection lists the EHLO keywords it recognised, SMTPUTF8 among them, on _supportedExtensions', async () => {
+    const source = await moduleSource('nodemailer/lib/smtp-connection');
+    assert.match(source, /this\._supportedExtensions = \[\];/);
+    assert.match(source, /this\._supportedExtensions\.push\('SMTPUTF8'\);/);
   });
 });

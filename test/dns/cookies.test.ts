@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { siphash24 } from '../../src/dns/siphash.js';
 import { addressBytes, validServerCookie, writeServerCookie } from '../../src/dns/cookie.js';
@@ -80,9 +80,9 @@ function recompute(cookieHex: string, client = '127.0.0.1'): string {
 }
 
 test('mxbox answers cookies as BIND 9.18 does, with interoperable server cookies', { skip: needs('dig', 'named') }, async () => {
-  const dir = path.join(os.tmpdir(), `mxbox-cookie-zone-${process.pid}`);
-  await writeFile(dir, ZONE);
-  const named = await startNamed({ zones: [{ origin: 'example.test', file: dir }], extraOptions: `cookie-secret "${SECRET}";` });
+  const file = path.join(os.tmpdir(), `mxbox-cookie-zone-${process.pid}`);
+  await writeFile(file, ZONE);
+  const named = await startNamed({ zones: [{ origin: 'example.test', file }], extraOptions: `cookie-secret "${SECRET}";` });
   const toml = DEFAULT_TOML.replace('[dns]\n', `[dns]\ncookie_secret = "${SECRET}"\n`);
   const batched = await runAppliance({ zones: { 'example.test': ZONE }, toml });
   const plain = await runAppliance({ zones: { 'example.test': ZONE }, toml, dnsUdp: 'dgram' });
@@ -128,6 +128,7 @@ test('mxbox answers cookies as BIND 9.18 does, with interoperable server cookies
     await batched.stop();
     await plain.stop();
     await named.stop();
+    await rm(file, { force: true });
   }
 });
 

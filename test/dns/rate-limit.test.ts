@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { DEFAULT_TOML, runAppliance } from '../helpers/appliance.js';
 import { startNamed } from '../helpers/named.js';
 import { needs } from '../helpers/peers.js';
@@ -148,6 +148,7 @@ test('a flood from one address is cut to the rate as BIND cuts it; another clien
   } finally {
     await app.stop();
     await named.stop();
+    await rm(file, { force: true });
   }
 });
 

@@ -30,12 +30,23 @@ after(async () => {
 
 describe('the sample configuration (the seed zones)', () => {
   test('futuretg.com MX answers mail8191 with its address in additional', { skip: needs('dig') }, async () => {
-    const [r] = await digBatch(box.port, ['futuretg.com MX']);
+    // As BIND 9.18 by default (minimal-responses no-auth-recursive): a resolver's question (no RD)
+    // also gets the zone's NS and their addresses; a question with RD (dig's default) does not.
+    const [r, rd] = await digBatch(box.port, ['futuretg.com MX', 'futuretg.com MX +rec']);
     assert.equal(r!.status, 'NOERROR');
     assert.ok(r!.flags.has('aa'), 'authoritative answer');
     assert.ok(!r!.flags.has('ra'), 'no recursion offered');
     assert.deepEqual(r!.answer, ['futuretg.com. 86400 IN MX 10 mail8191.futuretg.com.']);
-    assert.deepEqual(r!.additional, ['mail8191.futuretg.com. 86400 IN A 80.204.186.108']);
+    assert.deepEqual(r!.authority, ['futuretg.com. 86400 IN NS www.futuretg.com.', 'futuretg.com. 86400 IN NS it.futuretg.com.', 'futuretg.com. 86400 IN NS dns.futuretg.com.']);
+    assert.deepEqual(r!.additional, [
+      'mail8191.futuretg.com. 86400 IN A 80.204.186.108',
+      'www.futuretg.com. 86400 IN A 80.204.186.98',
+      'it.futuretg.com. 86400 IN A 80.204.186.105',
+      'dns.futuretg.com. 86400 IN A 80.204.186.107',
+    ]);
+    assert.deepEqual(rd!.answer, r!.answer);
+    assert.deepEqual(rd!.authority, []);
+    assert.deepEqual(rd!.additional, ['mail8191.futuretg.com. 86400 IN A 80.204.186.108']);
   });
 
   test('dig -x 80.204.186.108 answers mail8191.futuretg.com', { skip: needs('dig') }, async () => {

@@ -855,20 +855,23 @@ describe('checkZone', () => {
     ]);
   });
 
-  it('MX/NS targets: CNAME (illegal), no address, glue missing; SRV to a CNAME warns', async () => {
+  it('MX/NS targets: NS to a CNAME, without an address or glue is an error; MX and SRV ones warn, as named-checkzone', async () => {
     const z = await parseChecked(
       `${HEAD}@ MX 10 alias\n@ MX 20 nomail\n@ NS alias\n@ MX 30 mail.example.net.\nalias CNAME ns\n` +
         `sub NS ns.sub\nsub NS ns2.sub\nns.sub A 192.0.2.53\n_smtp._tcp SRV 0 0 25 alias\n` +
         `*.w A 192.0.2.99\n@ MX 40 anything.w\nempty.deep A 192.0.2.1\n@ MX 50 deep\n`,
     );
     assert.deepEqual(problems(z.errors), [
-      'zones/example.com.zone:5: MX target "alias.example.com." is a CNAME (illegal): it must name a host with A or AAAA records',
-      'zones/example.com.zone:6: MX target "nomail.example.com." has no address records (A or AAAA) in this zone',
       'zones/example.com.zone:7: NS target "alias.example.com." is a CNAME (illegal): it must name a host with A or AAAA records',
       'zones/example.com.zone:11: NS target "ns2.sub.example.com." is inside the delegation to "sub.example.com." and has no glue address record (A or AAAA)',
+    ]);
+    // named-checkzone: "MX 'alias' is a CNAME (illegal)", "MX 'nomail' has no address records" — and "loaded serial".
+    assert.deepEqual(problems(z.warnings), [
+      'zones/example.com.zone:5: MX target "alias.example.com." is a CNAME (illegal, RFC 2181 §10.3): mail servers may refuse it; point it at a host with A or AAAA records',
+      'zones/example.com.zone:6: MX target "nomail.example.com." has no address records (A or AAAA) in this zone',
+      'zones/example.com.zone:13: SRV target "alias.example.com." is a CNAME (illegal, RFC 2782)',
       'zones/example.com.zone:17: MX target "deep.example.com." has no address records (A or AAAA) in this zone',
     ]);
-    assert.deepEqual(problems(z.warnings), ['zones/example.com.zone:13: SRV target "alias.example.com." is a CNAME (illegal, RFC 2782)']);
   });
 
   it('data below a delegation is a warning; glue and the NS/DS at the cut are fine', async () => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAppliance, type Appliance, type ReloadResult } from '../../src/supervisor.js';
 import type { MailLogListener } from '../../src/smtp/mail-log.js';
+import type { Logger } from '../../src/log.js';
 
 /** The repository root (dist/test/helpers → ../../..). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -29,6 +30,8 @@ export interface TestConfig {
   onReload?: (result: ReloadResult) => void;
   /** UDP for DNS: 'auto' (the batched addon where built) or 'dgram'. */
   dnsUdp?: 'auto' | 'dgram';
+  /** Where the appliance logs (default: nowhere). */
+  logger?: Logger;
 }
 
 export const DEFAULT_TOML = `hostname = "mail8191.futuretg.com"
@@ -77,7 +80,7 @@ export interface RunningAppliance {
 
 export async function runAppliance(config: TestConfig): Promise<RunningAppliance> {
   const dir = await makeConfigDir(config);
-  const app = await startAppliance({ configDir: dir, quiet: true, onLog: config.onLog, onReload: config.onReload, dnsUdp: config.dnsUdp });
+  const app = await startAppliance({ configDir: dir, quiet: true, logger: config.logger, onLog: config.onLog, onReload: config.onReload, dnsUdp: config.dnsUdp });
   return {
     app,
     dir,

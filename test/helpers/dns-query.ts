@@ -1,5 +1,7 @@
 // DNS queries as raw bytes for the tests that talk to the server below dig (malformed packets,
-// floods, ID matching, case and EDNS variants): one builder for all of them.
+// floods, ID matching, case and EDNS variants): one builder for all of them, and one UDP ask.
+
+import dgram from 'node:dgram';
 
 /** A name in wire form (uncompressed labels, then the root); the final dot is optional. */
 export function encodeName(name: string): Buffer {
@@ -28,4 +30,21 @@ export function dnsQuery(id: number, name: string, qtype = 1, options: QueryOpti
     ? Buffer.from([0, 0, 41, options.edns.udpSize >> 8, options.edns.udpSize & 0xff, 0, 0, options.edns.do ? 0x80 : 0, 0, 0, 0])
     : Buffer.alloc(0);
   return Buffer.concat([header, encodeName(name), tail, opt]);
+}
+
+/** Sends one query over UDP to 127.0.0.1:`port` and resolves with the reply (2 s, then an error). */
+export async function askUdp(port: number, msg: Buffer, timeoutMs = 2000): Promise<Buffer> {
+  const socket = dgram.createSocket('udp4');
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no reply')), timeoutMs);
+      socket.on('message', (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      socket.send(msg, port, '127.0.0.1');
+    });
+  } finally {
+    socket.close();
+  }
 }

@@ -18,6 +18,8 @@ export interface NamedSecondary {
   origin: string;
   /** The primary named transfers the zone from (mxbox in the secondary test). */
   primary: { host: string; port: number };
+  /** TSIG key (a `key` statement in keysConf) named for the primary: transfers and SOA checks are signed. */
+  key?: string;
 }
 
 export interface NamedOptions {
@@ -28,6 +30,10 @@ export interface NamedOptions {
   port?: number;
   /** Extra statements for the options { } block, e.g. 'minimal-any no;'. */
   extraOptions?: string;
+  /** Top-level named.conf statements, e.g. `key` statements as tsig-keygen prints them. */
+  extraConfig?: string;
+  /** Wait for this zone's SOA at start instead of the first zone's. */
+  waitFor?: string;
   /** How long to wait for the first zone's SOA to answer (default 20 s). */
   startTimeoutMs?: number;
 }
@@ -104,16 +110,15 @@ export async function startNamed(opts: NamedOptions): Promise<NamedServer> {
   }
   for (const [i, z] of secondaries.entries()) {
     zoneLines.push(
-      `zone "${z.origin}" IN { type secondary; file "secondary-${i}.db"; masterfile-format text; primaries { ${z.primary.host} port ${z.primary.port}; }; };`,
+      `zone "${z.origin}" IN { type secondary; file "secondary-${i}.db"; masterfile-format text; primaries { ${z.primary.host} port ${z.primary.port}${z.key ? ` key "${z.key}"` : ''}; }; };`,
     );
   }
-  const firstOrigin = opts.zones[0]?.origin ?? secondaries[0]!.origin;
+  const firstOrigin = opts.waitFor ?? opts.zones[0]?.origin ?? secondaries[0]!.origin;
   const conf = `options {
   directory "${dir}";
   listen-on port ${port} { 127.0.0.1; };
   listen-on-v6 { none; };
   recursion no;
-  minimal-responses no-auth;
   allow-transfer { 127.0.0.1; };
   pid-file none;
   notify no;                 // no NOTIFY to the zones' NS names
@@ -121,6 +126,7 @@ export async function startNamed(opts: NamedOptions): Promise<NamedServer> {
   ${opts.extraOptions ?? ''}
 };
 controls { };                // no rndc channel on 953: several nameds may run at once
+${opts.extraConfig ?? ''}
 ${zoneLines.join('\n')}
 `;
   const confPath = path.join(dir, 'named.conf');

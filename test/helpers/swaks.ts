@@ -141,6 +141,8 @@ export interface SmtpTomlOptions {
   mailbox?: 'mbox' | 'maildir';
   maxMessageSize?: number;
   xclient?: string[];
+  /** [smtp] max_recipients (absent: the default, 100). */
+  maxRecipients?: number;
 }
 
 /** An mxbox.toml for the SMTP tests: the seed's identity, DNS and SMTP on 127.0.0.1 port 0. */
@@ -157,6 +159,7 @@ export function smtpToml(options: SmtpTomlOptions = {}): string {
     `xclient = ${list(options.xclient ?? ['127.0.0.1'])}`,
     `privacy = ${list(options.privacy ?? ['authwarnings'])}`,
     `max_message_size = ${options.maxMessageSize ?? 10485760}`,
+    ...(options.maxRecipients !== undefined ? [`max_recipients = ${options.maxRecipients}`] : []),
     '[delivery]',
     `mailbox = "${options.mailbox ?? 'mbox'}"`,
     '',

@@ -125,6 +125,16 @@ describe('failure DSN (bounce)', { skip: needs('python3') }, () => {
     assert.match(p.human, /   ----- Transcript of session follows -----\r?\n\.\.\. while talking to mailer\.opennet\.it\.:\r?\n<<< 550 5\.1\.1/);
   });
 
+  test('an MTA reached by address: "while talking to [127.0.0.1]:", no dot after the literal', async () => {
+    const r = failure().recipients[0]!;
+    const literal = parse(await buildDsn(failure({ recipients: [{ ...r, remoteMta: '[127.0.0.1]' }] })));
+    assert.match(literal.human, /\.\.\. while talking to \[127\.0\.0\.1\]:\r?\n<<< 550 5\.1\.1/);
+    assert.equal(literal.ds[1]!['remote-mta'], 'dns; [127.0.0.1]');
+    // A queue entry written before addresses were bracketed.
+    const bare = parse(await buildDsn(failure({ recipients: [{ ...r, remoteMta: '127.0.0.1' }] })));
+    assert.match(bare.human, /\.\.\. while talking to 127\.0\.0\.1:\r?\n/);
+  });
+
   test('message/delivery-status: per-message and per-recipient fields', () => {
     assert.equal(p.ds.length, 2);
     const [msg, rcpt] = p.ds as [Record<string, string>, Record<string, string>];

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Journal, encodeRecord } from '../../src/queue/journal.js';
 import { Spool, type Envelope } from '../../src/queue/spool.js';
+import { eventually } from '../helpers/eventually.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -92,8 +93,12 @@ describe('journal replay', () => {
     assert.deepEqual(await readdir(jdir), ['j0000000001', 'j0000000002', 'j0000000003', 'j0000000004'], 'the done record went to a fourth');
     await journal.append({ kind: 'done', id: 'aaaaaaaa00001' }, false);
     journal.settle('aaaaaaaa00001');
-    await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(await readdir(jdir), ['j0000000003', 'j0000000004'], 'the first two go; the third holds a message in flight, the fourth is being written');
+    // The removal runs in the background: wait for it, then the directory must be exactly this.
+    const left = await eventually(async () => {
+      const names = await readdir(jdir);
+      return names.includes('j0000000001') || names.includes('j0000000002') ? undefined : names;
+    }, 2000, 'the first two segments to go');
+    assert.deepEqual(left, ['j0000000003', 'j0000000004'], 'the first two go; the third holds a message in flight, the fourth is being written');
     await journal.close();
     const { unfinished } = await Journal.open(jdir);
     assert.deepEqual(unfinished.map((m) => m.envelope.id), ['cccccccc00001']);

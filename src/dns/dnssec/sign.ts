@@ -20,10 +20,11 @@ export interface Signer {
 }
 
 /**
- * Earlier signatures by (key tag, digest of the signed records): the whole RRSIG RDATA. Kept by
- * the zone that was served and handed to the next signing of that zone.
+ * Earlier signatures by (key tag, digest of the signed records): the whole RRSIG RDATA as a latin1
+ * string (a one-byte string costs far less than a Uint8Array per signature, and crosses between
+ * threads cheaply). Kept by the zone that was served and handed to the next signing of that zone.
  */
-export type SignatureCache = Map<string, Uint8Array>;
+export type SignatureCache = Map<string, string>;
 
 export interface RRsetToSign {
   owner: string;
@@ -76,8 +77,9 @@ export class RRsetSigner {
       const cacheKey = `${signer.tag}:${digest}`;
       const earlier = this.previous?.get(cacheKey);
       let rdata: Buffer;
-      if (earlier && !dueForResigning(rrsigExpiration(earlier), this.nowS)) {
-        rdata = Buffer.from(earlier);
+      const before = earlier === undefined ? undefined : Buffer.from(earlier, 'latin1');
+      if (before && !dueForResigning(rrsigExpiration(before), this.nowS)) {
+        rdata = before;
         this.reused++;
       } else {
         const { inception, expiration } = this.window();
@@ -94,7 +96,7 @@ export class RRsetSigner {
         rdata = Buffer.concat([unsigned, signature]);
         this.made++;
       }
-      this.kept.set(cacheKey, rdata);
+      this.kept.set(cacheKey, rdata.toString('latin1'));
       const expiration = rrsigExpiration(rdata);
       if (expiration < this.earliestExpiration) this.earliestExpiration = expiration;
       out.push(rdata);

@@ -48,11 +48,10 @@ size_t cache_key(const uint8_t *q, const query_info *info, uint8_t *key) {
   size_t n = 0;
   memcpy(key, q + 2, 10); // flags and counts
   n = 10;
-  for (size_t i = 12; i < info->name_end; i++) {
-    uint8_t b = q[i];
-    // Label lengths are at most 63, below 'A': lowering every byte in A-Z leaves them alone.
-    key[n++] = (b >= 'A' && b <= 'Z') ? (uint8_t)(b | 0x20) : b;
-  }
+  // The name as spelled: a reply's names are compressed against the question case-sensitively,
+  // as BIND's are, so each spelling (0x20) has a reply, and an entry, of its own.
+  memcpy(key + n, q + 12, info->name_end - 12);
+  n += info->name_end - 12;
   memcpy(key + n, q + info->name_end, 4); // QTYPE, QCLASS
   n += 4;
   if (info->has_opt) {

@@ -30,8 +30,8 @@ typedef struct {
 int read_cacheable_query(const uint8_t *q, size_t len, query_info *info);
 
 /**
- * The cache key: the query after its ID with the question name lowercased (0x20 clients share
- * entries), the OPT record without its options, and one byte saying whether a cookie was sent
+ * The cache key: the query after its ID with the question name as spelled (replies compress
+ * names against it case-sensitively, as BIND's do: each 0x20 spelling has its own), the OPT record without its options, and one byte saying whether a cookie was sent
  * (the reply then ends with a COOKIE option, spliced per client). Returns its length.
  */
 size_t cache_key(const uint8_t *q, const query_info *info, uint8_t *key);

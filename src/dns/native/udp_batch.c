@@ -201,9 +201,11 @@ static void cache_free(reply_cache *c) {
 }
 
 /**
- * Copies the cached reply for `key` into out with query q's ID, q's spelling of the question
- * name (0x20: names compressed to the question follow it) and q's client cookie; its length, or
- * 0. The server cookie is the caller's to fill in.
+ * Copies the cached reply for `key` into out with query q's ID and q's client cookie; its length,
+ * or 0. The server cookie is the caller's to fill in. The key holds the question name as spelled
+ * (cache_key), and the reply is checked to carry that spelling: its names are compressed against
+ * the question (as BIND compresses, case-sensitively), so with another spelling they would read
+ * in the client's case instead of the zone's.
  */
 typedef struct {
   uint8_t rcode;
@@ -221,7 +223,8 @@ static int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, cons
   cache_entry **set = c->slots + (size_t)b * WAYS;
   for (int w = 0; w < WAYS; w++) {
     cache_entry *e = set[w];
-    if (e && e->hash == h && e->key_len == key_len && memcmp(e->data, key, key_len) == 0) {
+    if (e && e->hash == h && e->key_len == key_len && memcmp(e->data, key, key_len) == 0 &&
+        e->reply_len >= info->name_end - 2 && memcmp(e->data + key_len + 10, q + 12, info->name_end - 12) == 0) {
       memcpy(out + 2, e->data + key_len, e->reply_len);
       meta->rcode = e->rcode;
       meta->rrl_kind = e->rrl_kind;
@@ -235,7 +238,6 @@ static int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, cons
   if (!found) return 0;
   out[0] = q[0];
   out[1] = q[1];
-  memcpy(out + 12, q + 12, info->name_end - 12);
   if (info->cookie_at >= 0) memcpy(out + found - 24, q + info->cookie_at, 8);
   return found;
 }

@@ -250,13 +250,18 @@ class ZoneChecks {
       return;
     }
     const node = this.lookup(targetKey);
+    // named-checkzone's severities: an MX or SRV target that is a CNAME, or an MX target without
+    // an address, is a warning and the zone loads (check-mx-cname warn, check-srv-cname warn,
+    // check-integrity); for NS either is an error (the zone is not loaded).
     if (this.has(node, TYPE.CNAME)) {
       if (rr.type === TYPE.SRV) this.warn(rr, `SRV target "${target}" is a CNAME (illegal, RFC 2782)`);
+      else if (rr.type === TYPE.MX) this.warn(rr, `MX target "${target}" is a CNAME (illegal, RFC 2181 §10.3): mail servers may refuse it; point it at a host with A or AAAA records`);
       else this.err(rr, `${kind} target "${target}" is a CNAME (illegal): it must name a host with A or AAAA records`);
       return;
     }
     if (rr.type !== TYPE.SRV && !this.has(node, TYPE.A) && !this.has(node, TYPE.AAAA)) {
-      this.err(rr, `${kind} target "${target}" has no address records (A or AAAA) in this zone`);
+      if (rr.type === TYPE.MX) this.warn(rr, `MX target "${target}" has no address records (A or AAAA) in this zone`);
+      else this.err(rr, `${kind} target "${target}" has no address records (A or AAAA) in this zone`);
     }
   }
 
