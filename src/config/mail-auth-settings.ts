@@ -15,6 +15,22 @@ export interface DkimSettings {
   retireMs: number;
 }
 
+/** [auth]: the policy records mxbox publishes, and what it does with verdicts on mail that arrives. */
+export interface AuthSettings {
+  /** Add SPF, DMARC and TLS-RPT records where a zone has none (on by default). */
+  publish: boolean;
+  /** Check SPF, DKIM, DMARC and ARC of mail from outside and add Authentication-Results (on by default). */
+  verify: boolean;
+  /** Refuse (550 5.7.1 at the end of DATA) a message failing DMARC of a domain with p=reject (on by default). */
+  dmarcReject: boolean;
+}
+
+export const AUTH_SCHEMA = { publish: 'boolean', verify: 'boolean', dmarc_reject: 'boolean' } as const;
+
+export function parseAuth(raw: { publish?: boolean; verify?: boolean; dmarc_reject?: boolean } | undefined): AuthSettings {
+  return { publish: raw?.publish ?? true, verify: raw?.verify ?? true, dmarcReject: raw?.dmarc_reject ?? true };
+}
+
 export const DKIM_SCHEMA = { sign: 'boolean', ttl: 'string', rotate: 'string', retire: 'string' } as const;
 
 type Raw = { sign?: boolean; ttl?: string; rotate?: string; retire?: string };

@@ -9,7 +9,7 @@ import { nameFromText, NameError } from '../dns/name.js';
 import { DEFAULT_MAX_JOURNAL_BYTES } from '../dns/journal.js';
 import { parseCookieSecret } from '../dns/cookie.js';
 import { parseRateLimit, RATE_LIMIT_SCHEMA, type RateLimitSettings } from './rate-limit.js';
-import { DKIM_SCHEMA, parseDkim, type DkimSettings } from './mail-auth-settings.js';
+import { AUTH_SCHEMA, DKIM_SCHEMA, parseAuth, parseDkim, type AuthSettings, type DkimSettings } from './mail-auth-settings.js';
 
 export interface ListenSpec {
   host: string;
@@ -73,6 +73,8 @@ export interface Settings {
   dnssec: DnssecSettings;
   /** [dkim]: signing keys, their records' TTL, rotation (src/config/mail-auth-settings.ts). */
   dkim: DkimSettings;
+  /** [auth]: SPF/DMARC/TLS-RPT publishing and inbound verification (src/config/mail-auth-settings.ts). */
+  auth: AuthSettings;
 }
 
 /** [dnssec]: which zones mxbox signs, and how it denies existence. */
@@ -160,6 +162,7 @@ const SCHEMA: Schema = {
   delivery: { mailbox: 'string', alias_programs: 'boolean', alias_files: 'boolean' },
   dnssec: { zones: 'string[]', nsec3: 'boolean' },
   dkim: { ...DKIM_SCHEMA },
+  auth: { ...AUTH_SCHEMA },
 };
 
 export const DEFAULT_SMTP_LISTEN = '127.0.0.1:2525';
@@ -422,7 +425,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     resolver,
   };
   return {
-    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false }, dkim },
+    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false }, dkim, auth: parseAuth(raw.auth as Parameters<typeof parseAuth>[0]) },
     problems,
   };
 }

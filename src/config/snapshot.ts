@@ -26,6 +26,7 @@ import { recordServedSerial, signingJob, signingUnchanged, unservedSignedZones }
 import type { SigningJob } from '../dns/dnssec/sign-zone.js';
 import { fileZone, withIdentityRecords, type IdentityRecord } from '../identity/added-records.js';
 import { localMailDomains } from '../identity/records.js';
+import { POLICY_TTL, wantedPolicyRecords } from '../identity/policy-records.js';
 import { loadDkimKeys, type DkimKeySet } from '../dkim/keys.js';
 import { publishedSelectors, signingDomains, wantedDkimRecords } from '../dkim/records.js';
 
@@ -341,7 +342,8 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const domains = signingDomains(settings, localMailDomains(mail.localHostNames.names));
   const fileZones = new ZoneSet(zones);
   const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds) : new Map<string, Set<string>>();
-  const identity = withIdentityRecords(zones, dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []);
+  const wanted = [...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []), ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : [])];
+  const identity = withIdentityRecords(zones, wanted);
   const served = [...identity.zones];
   // The catalog zone lists the zones loaded from files; it is not one of them.
   let catalog: Zone | undefined;

@@ -21,6 +21,7 @@ import { addressText } from '../util/address-text.js';
 import { addressType, display, hostAddresses, localMailDomains, lookup, mxPreference, mxTarget, placeOf, rrLine, sameAddress, type HostAddresses } from './records.js';
 import { spfFinding } from './spf.js';
 import { dkimFindings, signingDomains } from '../dkim/records.js';
+import { policyFindings, POLICY_TTL, wantedPolicyRecords } from './policy-records.js';
 
 export { display };
 
@@ -156,7 +157,10 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   bannerRule(ctx, hostOk);
   if (hostOk) spfRule(ctx);
   // The DKIM key that signs is the key published (src/dkim/records.ts).
-  ctx.findings.push(...dkimFindings(zones, snapshot.dkim, signingDomains(settings, ctx.domains), settings.dkim.ttlSeconds));
+  const signing = signingDomains(settings, ctx.domains);
+  ctx.findings.push(...dkimFindings(zones, snapshot.dkim, signing, settings.dkim.ttlSeconds));
+  // DMARC and TLS-RPT present, and the admin's own parse (src/identity/policy-records.ts).
+  if (settings.auth.publish) ctx.findings.push(...policyFindings(zones, wantedPolicyRecords(signing, host, POLICY_TTL)));
   return ctx.findings;
 }
 

@@ -21,8 +21,8 @@ ${Array.from({ length: 60 }, (_, i) => `many IN A 198.51.100.${i + 1}`).join('\n
 let box: RunningAppliance;
 
 before(async () => {
-  // No DKIM key: the AXFR tests count the zone file's own records.
-  box = await runAppliance({ sampleZones: true, zones: { 'big.test': BIG_ZONE }, toml: `${DEFAULT_TOML}[dkim]\nsign = false\n` });
+  // No DKIM key, no SPF/DMARC/TLS-RPT added: the AXFR tests count the zone file's own records.
+  box = await runAppliance({ sampleZones: true, zones: { 'big.test': BIG_ZONE }, toml: `${DEFAULT_TOML}[dkim]\nsign = false\n[auth]\npublish = false\n` });
 });
 after(async () => {
   await box?.stop();
@@ -256,7 +256,7 @@ describe('listening on IPv6', () => {
   test('a [::1] listener answers over UDP and TCP, and AXFR follows the ACL by IPv6 address', { skip: needs('dig') }, async () => {
     const v6 = await runAppliance({
       sampleZones: true,
-      toml: 'hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["[::1]:0"]\ntransfer = ["::1"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n[dkim]\nsign = false\n',
+      toml: 'hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["[::1]:0"]\ntransfer = ["::1"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n[dkim]\nsign = false\n[auth]\npublish = false\n',
     });
     try {
       assert.equal(v6.app.dnsEndpoints[0]!.address, '::1');
