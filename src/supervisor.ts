@@ -22,6 +22,8 @@ import { Intake } from './mail/intake.js';
 import { ListService } from './lists/service.js';
 import { checkIdentityProblems } from './identity/rules.js';
 import { ensureDkimKey } from './dkim/keys.js';
+import { VerifyPool } from './auth/verify-pool.js';
+import { inboundVerification } from './auth/inbound.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export interface ApplianceOptions {
@@ -183,6 +185,7 @@ async function startDns(snapshot: () => Snapshot, log: Logger, udp: ApplianceOpt
 }
 
 interface MailSide {
+  verifier: VerifyPool;
   spool: Spool;
   queue: QueueManager;
   smtp: SmtpService;
@@ -193,8 +196,9 @@ interface MailSide {
  * crash left in the journal), the one intake, the queue manager (which delivers what is queued)
  * with the lists as one of its mailers, then SMTP in front of the intake.
  */
-async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog, configDir: string, dataDir: string): Promise<MailSide> {
+async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog, configDir: string, dataDir: string, ourDns: () => string): Promise<MailSide> {
   const spool = new Spool(path.join(dataDir, 'queue'));
+  const verifier = new VerifyPool();
   let smtp: SmtpService | undefined;
   let queue: QueueManager | undefined;
   try {
@@ -204,7 +208,8 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
     if (replayed) log.info({ messages: replayed }, `queue: ${replayed} message(s) recovered from the journal`);
     if (spool.foundDelivered) log.info({ recipients: spool.foundDelivered }, `queue: ${spool.foundDelivered} delivery(ies) found whole in their mailboxes after a crash: not made again`);
     // The one intake every message enters by: SMTP's, and the queue's own (DSNs, list copies).
-    const intake = new Intake({ spool, snapshot, log: mailLog });
+    // Its inbound hook verifies SPF/DKIM/DMARC/ARC of mail from outside, in worker threads.
+    const intake = new Intake({ spool, snapshot, log: mailLog, hooks: { inbound: inboundVerification({ snapshot, pool: verifier, ourDns }) } });
     const q = new QueueManager({ spool, intake, mailDir: path.join(dataDir, 'mail'), snapshot, log: mailLog, daemon: true });
     queue = q;
     // Mailing lists are a mailer of the queue: a post waits in the spool like any message.
@@ -216,10 +221,11 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
     await smtp?.close();
     await queue?.stop(0);
     await spool.close();
+    await verifier.close();
     throw new StartupError((err as Error).message);
   }
   for (const e of smtp.endpoints) log.info({ address: e.address, port: e.port }, `smtp listening on ${listening(e.address, e.port)}`);
-  return { spool, queue, smtp };
+  return { verifier, spool, queue, smtp };
 }
 
 /**
@@ -322,12 +328,15 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   const mailLog = new MailLog(log, options.onLog);
   let mail: MailSide;
   try {
-    mail = await startMail(snapshot, log, mailLog, configDir, dataDir);
+    mail = await startMail(snapshot, log, mailLog, configDir, dataDir, () => {
+      const e = dns.endpoints[0]!;
+      return `${e.address === '0.0.0.0' ? '127.0.0.1' : e.address === '::' ? '[::1]' : e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
+    });
   } catch (err) {
     await dns.close();
     throw err;
   }
-  const { spool, queue, smtp } = mail;
+  const { verifier, spool, queue, smtp } = mail;
 
   let reloading: Promise<ReloadResult> | undefined;
   const reload = async (): Promise<ReloadResult> => {
@@ -389,6 +398,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
       await smtp.close();
       await queue.stop();
       await spool.close();
+      await verifier.close();
       await dns.close();
       await journals.flush();
       const ranMs = Date.now() - startedAt.getTime();
