@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_TOML, REPO_ROOT, runAppliance } from '../helpers/appliance.js';
+import { PLAIN_ZONES_TOML, REPO_ROOT, runAppliance } from '../helpers/appliance.js';
 import { peersRequired } from '../helpers/peers.js';
 import { nativeUdpUnavailable } from '../../src/dns/udp-batch.js';
 import { dnsQuery } from '../helpers/dns-query.js';
@@ -61,7 +61,7 @@ test('batched UDP and node:dgram give byte-identical answers', async (t) => {
     zones[origin] = await readFile(path.join(FIXTURES, `${origin}.zone`), 'utf8');
   }
   // No DKIM keys (each instance would publish its own) and no added records: answers are compared byte for byte.
-  const toml = `${DEFAULT_TOML}[dkim]\nsign = false\n[auth]\npublish = false\n`;
+  const toml = PLAIN_ZONES_TOML;
   const fast = await runAppliance({ zones, toml });
   const plain = await runAppliance({ zones, toml, dnsUdp: 'dgram' });
   try {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { digBatch } from '../helpers/dig.js';
-import { DEFAULT_TOML, runAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import { PLAIN_ZONES_TOML, runAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { needs } from '../helpers/peers.js';
 import { dnsQuery, encodeName } from '../helpers/dns-query.js';
 
@@ -22,7 +22,7 @@ let box: RunningAppliance;
 
 before(async () => {
   // No DKIM key, no SPF/DMARC/TLS-RPT added: the AXFR tests count the zone file's own records.
-  box = await runAppliance({ sampleZones: true, zones: { 'big.test': BIG_ZONE }, toml: `${DEFAULT_TOML}[dkim]\nsign = false\n[auth]\npublish = false\n` });
+  box = await runAppliance({ sampleZones: true, zones: { 'big.test': BIG_ZONE }, toml: PLAIN_ZONES_TOML });
 });
 after(async () => {
   await box?.stop();

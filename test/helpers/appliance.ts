@@ -52,6 +52,13 @@ verify = false
 mailbox = "mbox"
 `;
 
+/**
+ * DEFAULT_TOML without the records mxbox adds to its zones (DKIM keys, SPF, DMARC, TLS-RPT): for
+ * tests that compare zone data byte for byte with a file, BIND, or another instance (each would
+ * publish a key of its own).
+ */
+export const PLAIN_ZONES_TOML = DEFAULT_TOML.replace('[auth]\nverify = false\n', '[auth]\nverify = false\npublish = false\n[dkim]\nsign = false\n');
+
 export async function makeConfigDir(config: TestConfig): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-test-'));
   await mkdir(path.join(dir, 'mailconf'), { recursive: true });
