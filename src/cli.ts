@@ -16,6 +16,7 @@ import { sendmail } from './commands/sendmail.js';
 import { renameHost } from './commands/rename-host.js';
 import { start } from './commands/start.js';
 import { list } from './commands/list.js';
+import { passwd } from './commands/passwd.js';
 import { dnssec } from './commands/dnssec.js';
 import { failureText } from './commands/failure.js';
 
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, { run: Command; help: string; bare?: true }> = {
   list: { run: list, help: 'mailing lists: list [create|members|add|remove|show] <name> [address...]' },
   sendmail: { run: sendmail, help: 'sendmail\'s command line: [-t] [-i] [-f from] [-F name] [-v] [-bp|-bi|-bv|-q] rcpt... < message' },
   mailq: { run: mailq, help: "list the queue in sendmail's layout (sendmail -bp)", bare: true },
+  passwd: { run: passwd, help: 'set the submission password of USER in mailconf/passwd (from the terminal, or one line on stdin)' },
   dnssec: { run: dnssec, help: 'dnssec roll ZONE [--publish-wait D] [--ds-wait D]: CSK rollover by double signature, prints the new DS' },
   'rename-host': { run: renameHost, help: 'rename the mail host everywhere (MX, A, PTR, access, mailconf), serials bumped; --dry-run shows the diff' },
 };

@@ -24,6 +24,7 @@ import { checkIdentityProblems } from './identity/rules.js';
 import { ensureDkimKey } from './dkim/keys.js';
 import { VerifyPool } from './auth/verify-pool.js';
 import { inboundVerification } from './auth/inbound.js';
+import { TlsKeeper } from './tls/keeper.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export interface ApplianceOptions {
@@ -217,6 +218,8 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
     await q.start();
     smtp = new SmtpService({ snapshot, intake, log: mailLog, onStored: (id) => q.received(id), runQueue: () => void q.runNow() });
     await smtp.listen(snapshot().settings.smtp.listen);
+    await smtp.listen(snapshot().settings.submission.listen, 'submission');
+    await smtp.listen(snapshot().settings.submissions.listen, 'submissions');
   } catch (err) {
     await smtp?.close();
     await queue?.stop(0);
@@ -224,7 +227,7 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
     await verifier.close();
     throw new StartupError((err as Error).message);
   }
-  for (const e of smtp.endpoints) log.info({ address: e.address, port: e.port }, `smtp listening on ${listening(e.address, e.port)}`);
+  for (const e of smtp.endpoints) log.info({ address: e.address, port: e.port, kind: e.kind }, `${e.kind === 'mx' ? 'smtp' : e.kind} listening on ${listening(e.address, e.port)}`);
   return { verifier, spool, queue, smtp };
 }
 
@@ -311,11 +314,21 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   const startedAt = new Date();
   let lastReload: { at: Date; result: ReloadResult } | undefined;
 
+  let serialisedReload: (() => Promise<ReloadResult>) | undefined;
+  const tlsKeeper = new TlsKeeper(log, (why) => {
+    log.info(why);
+    void serialisedReload?.();
+  }, options.watch !== false);
   let first = await loadSnapshot(configDir, dataDir);
+  // No [tls] pair: the generated one is made (or renewed) before anything listens.
+  if (first.snapshot && (await tlsKeeper.prepare(first.snapshot))) first = await loadSnapshot(configDir, dataDir, first.snapshot);
   // No DKIM key yet (first start): one is made and published before any mail can be signed.
   if (first.snapshot?.settings.dkim.sign && (await ensureDkimKey(dataDir, first.snapshot.settings.dkim))) first = await loadSnapshot(configDir, dataDir, first.snapshot);
   logProblems(log, first.problems);
-  if (!first.snapshot) throw new StartupError('configuration has errors; nothing started', first.problems);
+  if (!first.snapshot) {
+    await tlsKeeper.close();
+    throw new StartupError('configuration has errors; nothing started', first.problems);
+  }
   let current: Snapshot = first.snapshot;
   const snapshot = (): Snapshot => current;
   if (dataLock.kind === 'pid-file') log.warn({ file: dataLock.file }, `data directory lock: pid file only (the flock addon is not built); a second daemon started at the same instant is not kept out`);
@@ -333,10 +346,12 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
       return `${e.address === '0.0.0.0' ? '127.0.0.1' : e.address === '::' ? '[::1]' : e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
     });
   } catch (err) {
+    await tlsKeeper.close();
     await dns.close();
     throw err;
   }
   const { verifier, spool, queue, smtp } = mail;
+  await tlsKeeper.follow(current);
 
   let reloading: Promise<ReloadResult> | undefined;
   const reload = async (): Promise<ReloadResult> => {
@@ -353,6 +368,16 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     await journalReload(log, journals, before, next.snapshot);
     current = next.snapshot;
     dns.viewChanged();
+    // A new certificate is live for new sessions at once; open sessions keep theirs.
+    smtp.updateTls(current.tls);
+    await tlsKeeper.follow(current);
+    // A renamed host or a generated certificate close to its end: renewed (same key) beside the
+    // running Snapshot, so the reload that carried the change is not held up; then one more reload.
+    const renewing = current;
+    void tlsKeeper.prepare(renewing).then(
+      (changed) => changed && current === renewing && void serialisedReload?.(),
+      (err: Error) => log.error({ err }, `tls: the self-signed certificate could not be renewed: ${err.message}`),
+    );
     logZonesReloaded(log, before, current);
     log.info({ zones: current.zoneStatus.length }, 'configuration reloaded');
     logIdentity(current);
@@ -364,7 +389,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     options.onReload?.(result);
     return result;
   };
-  const serialisedReload = (): Promise<ReloadResult> => {
+  serialisedReload = (): Promise<ReloadResult> => {
     // Reloads are serialised: a burst of requests builds one Snapshot after another, never two at once.
     const run = (reloading ?? Promise.resolve()).then(reload, reload);
     reloading = run;
@@ -395,6 +420,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     stop: async (reason = 'stop requested') => {
       signing.stop();
       await watcher?.close();
+      await tlsKeeper.close();
       await smtp.close();
       await queue.stop();
       await spool.close();

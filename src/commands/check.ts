@@ -7,6 +7,7 @@ import { labelsToName, nameToLabels } from '../dns/name.js';
 import type { Command } from './types.js';
 import { checkIdentity, formatFinding } from '../identity/rules.js';
 import { identityAsWritten } from '../identity/as-written.js';
+import { summary } from '../tls/certificate.js';
 import { parentText, signedZoneReports } from '../dns/dnssec/report.js';
 import { addedRecordsFragment } from '../identity/added-records.js';
 import { lastJournalSerial, serialLess } from '../dns/journal.js';
@@ -27,6 +28,8 @@ export const check: Command = async (_args, { configDir, dataDir }) => {
   for (const z of snapshot.zoneStatus) {
     console.log(z.loaded ? `zone ${zoneLabel(z.origin)}/IN: loaded serial ${z.serial}` : `zone ${zoneLabel(z.origin)}/IN: not loaded due to errors.`);
   }
+  // The certificate served (its problems, if any, are among the problems above).
+  console.log(snapshot.tls ? `tls: ${summary(snapshot.tls)}` : 'tls: no certificate yet; `mxbox start` generates a self-signed one (or set [tls] cert and key)');
   // The records mxbox adds to its zones, as a fragment the admin could paste into another server's zone.
   if (snapshot.settings.dkim.sign && !snapshot.dkim?.keys.length) console.log('dkim: no key yet; `mxbox start` makes one (and publishes it before it signs)');
   for (const line of addedRecordsFragment(snapshot.addedRecords)) console.log(line);

@@ -7,8 +7,9 @@ export interface ConfigProblem {
   severity: 'error' | 'warning';
 }
 
+/** Line 0: the problem is with the file as a whole (a certificate), shown as `file: message`. */
 export function formatProblem(p: ConfigProblem): string {
-  return `${p.file}:${p.line}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`;
+  return `${p.file}${p.line > 0 ? `:${p.line}` : ''}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`;
 }
 
 /**

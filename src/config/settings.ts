@@ -63,6 +63,12 @@ export interface Settings {
   /** Zone origin → file below zones/, for files not named `<origin>.zone`. */
   zones: Record<string, string>;
   smtp: SmtpSettings;
+  /** Certificate and key (PEM, relative to the config dir); absent: the generated self-signed one. */
+  tls: TlsSettings;
+  /** RFC 6409 submission (STARTTLS, then AUTH): port 587 in production; none when empty. */
+  submission: { listen: ListenSpec[] };
+  /** RFC 8314 implicit TLS submission: port 465 in production; none when empty. */
+  submissions: { listen: ListenSpec[] };
   delivery: {
     mailbox: 'mbox' | 'maildir';
     /** Allow "|program" targets in mailconf/aliases (never in :include: files). Off by default. */
@@ -101,7 +107,16 @@ export interface QueueSettings {
   perDestination: number;
 }
 
+export interface TlsSettings {
+  cert?: string;
+  key?: string;
+  /** Serve the mail host's TLSA records (3 1 1 of the key in use) from its zone; default true. */
+  tlsa: boolean;
+}
+
 export interface OutboundSettings {
+  /** Postfix's smtp_tls_security_level: "may" (STARTTLS when offered) or "encrypt" (never in clear). */
+  tls: 'may' | 'encrypt';
   /** Resolver (addr:port) for MX/A/AAAA of names outside our own zones; system resolver when absent. */
   resolver?: ListenSpec;
   /** The SMTP port of remote servers (25; tests point it at a local server). */
@@ -132,6 +147,8 @@ export interface SmtpSettings {
   xclient: string[];
   /** Resolver (addr:port) for the PTR of clients whose address is not in our reverse zones. */
   resolver?: ListenSpec;
+  /** Refuse MAIL before STARTTLS on the MX (off: RFC 3207 §4, a public MX takes mail in clear). */
+  requireTls: boolean;
 }
 
 export const DEFAULT_DNS_LISTEN = '127.0.0.1:10053';
@@ -147,7 +164,10 @@ const SCHEMA: Schema = {
   data_dir: 'string',
   dns: { listen: 'string[]', transfer: 'string[]', notify: 'string[]', notify_ns: 'boolean', catalog: 'string', minimal_responses: 'string', max_journal_size: 'integer', cookie_secret: 'string', rate_limit: { ...RATE_LIMIT_SCHEMA } },
   queue: { interval: 'string', warn: 'string', return: 'string', max_concurrency: 'integer', per_destination: 'integer' },
-  outbound: { resolver: 'string', port: 'integer', smarthost: 'string' },
+  outbound: { resolver: 'string', port: 'integer', smarthost: 'string', tls: 'string' },
+  tls: { cert: 'string', key: 'string', tlsa: 'boolean' },
+  submission: { listen: 'string[]' },
+  submissions: { listen: 'string[]' },
   zones: 'table<string>',
   smtp: {
     listen: 'string[]',
@@ -158,6 +178,7 @@ const SCHEMA: Schema = {
     privacy: 'string[]',
     xclient: 'string[]',
     resolver: 'string',
+    require_tls: 'boolean',
   },
   delivery: { mailbox: 'string', alias_programs: 'boolean', alias_files: 'boolean' },
   dnssec: { zones: 'string[]', nsec3: 'boolean' },
@@ -337,7 +358,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     perDestination: queueRaw.per_destination ?? 4,
   };
 
-  const outboundRaw = (raw.outbound ?? {}) as { resolver?: string; port?: number; smarthost?: string };
+  const outboundRaw = (raw.outbound ?? {}) as { resolver?: string; port?: number; smarthost?: string; tls?: string };
   let outboundResolver: ListenSpec | undefined;
   if (outboundRaw.resolver !== undefined) {
     const parsed = parseListen(outboundRaw.resolver);
@@ -352,7 +373,25 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   }
   const outboundPort = outboundRaw.port ?? 25;
   if (outboundPort < 1 || outboundPort > 65535) err(['outbound', 'port'], `outbound.port: ${outboundPort} is not a port`);
-  const outbound: OutboundSettings = { resolver: outboundResolver, port: outboundPort, smarthost };
+  const outboundTls = outboundRaw.tls ?? 'may';
+  if (outboundTls !== 'may' && outboundTls !== 'encrypt') err(['outbound', 'tls'], `outbound.tls must be "may" or "encrypt" (Postfix's names), found "${outboundTls}"`);
+  const outbound: OutboundSettings = { resolver: outboundResolver, port: outboundPort, smarthost, tls: outboundTls as 'may' | 'encrypt' };
+
+  const tlsRaw = (raw.tls ?? {}) as { cert?: string; key?: string; tlsa?: boolean };
+  if ((tlsRaw.cert === undefined) !== (tlsRaw.key === undefined)) {
+    err(['tls', tlsRaw.cert === undefined ? 'key' : 'cert'], `tls: "cert" and "key" go together (give both, or neither for a generated self-signed certificate)`);
+  }
+  const listenList = (section: 'submission' | 'submissions'): ListenSpec[] => {
+    const out: ListenSpec[] = [];
+    for (const entry of ((raw[section] ?? {}) as { listen?: string[] }).listen ?? []) {
+      const parsed = parseListen(entry);
+      if (typeof parsed === 'string') err([section, 'listen'], `${section}.listen: ${parsed}`);
+      else out.push(parsed);
+    }
+    return out;
+  };
+  const submissionListen = listenList('submission');
+  const submissionsListen = listenList('submissions');
 
   const smtpRaw = (raw.smtp ?? {}) as {
     listen?: string[];
@@ -363,6 +402,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     privacy?: string[];
     xclient?: string[];
     resolver?: string;
+    require_tls?: boolean;
   };
   const smtpListen: ListenSpec[] = [];
   for (const entry of smtpRaw.listen ?? [DEFAULT_SMTP_LISTEN]) {
@@ -423,9 +463,10 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     privacy,
     xclient: smtpRaw.xclient ?? [],
     resolver,
+    requireTls: smtpRaw.require_tls ?? false,
   };
   return {
-    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false }, dkim, auth: parseAuth(raw.auth as Parameters<typeof parseAuth>[0]) },
+    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, tls: { cert: tlsRaw.cert, key: tlsRaw.key, tlsa: tlsRaw.tlsa ?? true }, submission: { listen: submissionListen }, submissions: { listen: submissionsListen }, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false }, dkim, auth: parseAuth(raw.auth as Parameters<typeof parseAuth>[0]) },
     problems,
   };
 }

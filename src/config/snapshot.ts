@@ -22,6 +22,10 @@ import { AliasTable } from './aliases.js';
 import { LocalHostNames } from './local-host-names.js';
 import { LocalUsers } from './users.js';
 import { listClashes, listMap, loadLists, type ListConfig } from '../lists/config.js';
+import { PasswdTable, PASSWD_FILE } from './passwd.js';
+import type { CertificatePair } from '../tls/certificate.js';
+import { loadCertificate } from '../tls/load.js';
+import { wantedTlsaRecords } from '../tls/tlsa.js';
 import { recordServedSerial, signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
 import type { SigningJob } from '../dns/dnssec/sign-zone.js';
 import { fileZone, withIdentityRecords, type IdentityRecord } from '../identity/added-records.js';
@@ -67,6 +71,10 @@ export interface Snapshot {
   readonly mail: MailTables;
   /** Mailing lists (mailconf/lists/<name>/), by name. */
   readonly lists: ReadonlyMap<string, ListConfig>;
+  /** The certificate and key served (STARTTLS, port 465); absent only before the first start made one. */
+  readonly tls?: CertificatePair;
+  /** Submission users (mailconf/passwd). */
+  readonly passwd: PasswdTable;
   /** The DKIM keys in <data>/dkim/ (none before the first start made one). */
   readonly dkim?: DkimKeySet;
   /** Per local domain (nameKey), the selectors published for it with the right key: what signing may use. */
@@ -141,6 +149,21 @@ async function loadMailTables(configDir: string, settings: Settings, problems: C
     problems.push(...r.problems);
   }
   return { access, aliases, localHostNames, users };
+}
+
+/** mailconf/passwd; absent is an empty table, a file with errors keeps the last good table. */
+async function loadPasswd(configDir: string, problems: ConfigProblem[], users: MailTables['users'], previous?: PasswdTable): Promise<PasswdTable> {
+  const text = await readOptional(configDir, PASSWD_FILE, problems);
+  if (text === undefined) return PasswdTable.empty();
+  // There but unreadable (reported): the last good table keeps serving.
+  if (text === null) return previous ?? PasswdTable.empty();
+  const r = PasswdTable.parse(text, PASSWD_FILE);
+  problems.push(...r.problems);
+  // A login is a local user: their own address is what they may send as.
+  for (const [user, line] of r.table.lines) {
+    if (!users.has(user)) problems.push({ file: PASSWD_FILE, line, severity: 'warning', message: `${user} is not a local user (mailconf/users): it can log in but owns no address to send as` });
+  }
+  return hasErrors(r.problems) && previous ? previous : r.table;
 }
 
 /**
@@ -331,7 +354,8 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     problems.push(...status.problems);
   }
   problems.push(...unservedSignedZones(settings.dnssec, zones, SETTINGS_FILE));
-  // The identity records (DKIM keys, ...) join the zones as data, in the one place that adds them.
+  const tls = await loadCertificate(configDir, dataDir, settings, problems, previous?.tls);
+  const passwd = await loadPasswd(configDir, problems, mail.users, previous?.passwd);
   // [dkim] sign = false: no key is used, so none is published either.
   const dkim = !settings.dkim.sign
     ? undefined
@@ -342,7 +366,9 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const domains = signingDomains(settings, localMailDomains(mail.localHostNames.names));
   const fileZones = new ZoneSet(zones);
   const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds) : new Map<string, Set<string>>();
-  const wanted = [...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []), ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : [])];
+  // The identity records (the mail host's TLSA, DKIM keys, SPF, DMARC, TLS-RPT) join the zones as
+  // data, in the one place that adds them (src/identity/added-records.ts).
+  const wanted = [...wantedTlsaRecords(settings, tls), ...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []), ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : [])];
   const identity = withIdentityRecords(zones, wanted);
   const served = [...identity.zones];
   // The catalog zone lists the zones loaded from files; it is not one of them.
@@ -369,6 +395,8 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     catalog,
     mail,
     lists: listMap(lists.lists),
+    tls,
+    passwd,
     dkim,
     dkimSelectors,
     addedRecords: identity.added,

@@ -33,6 +33,8 @@ export interface RemoteResult {
   remoteMta?: string;
   /** RFC 3464 Diagnostic-Code: "smtp; 550 5.1.1 <x>... User unknown". */
   diagnostic?: string;
+  /** How the session went: "TLSv1.3 TLS_AES_256_GCM_SHA384", or "none" (in clear). */
+  tls?: string;
 }
 
 export interface RemoteOptions {
@@ -52,6 +54,8 @@ export interface RemoteOptions {
   /** ENVID, xtext already decoded (as smtp-server gives it and the spool keeps it). */
   envid?: string;
   ret?: 'FULL' | 'HDRS';
+  /** Postfix's smtp_tls_security_level: "may" (STARTTLS when offered) or "encrypt" (never in clear: defer). */
+  tls?: 'may' | 'encrypt';
 }
 
 /** The error objects nodemailer's SMTPConnection reports. */
@@ -203,6 +207,14 @@ function sessionFailure(err: SmtpError, host: string, delivering: boolean): Sess
   return { host, permanent: false, dsn: delivering ? '4.4.2' : '4.4.1', status: `Deferred: ${what}` };
 }
 
+/** The TLS of a connected session as the delivery log shows it: version and cipher, or "none". */
+function sessionTls(conn: SMTPConnection): string {
+  const socket = (conn as unknown as { _socket?: { getProtocol?(): string | null; getCipher?(): { standardName?: string; name: string } } })._socket;
+  if (!conn.secure || !socket?.getProtocol) return 'none';
+  const cipher = socket.getCipher?.();
+  return `${socket.getProtocol() ?? 'TLS'} ${cipher?.standardName ?? cipher?.name ?? ''}`.trim();
+}
+
 const ASCII = /^[\x00-\x7f]*$/;
 
 /**
@@ -343,7 +355,8 @@ async function session(
     // Unauthenticated opportunistic TLS, as every MTA does between MX hosts: STARTTLS whenever
     // offered, any certificate accepted (self-signed, wrong name), plaintext if the upgrade fails.
     // It protects against passive listeners only; a policy (MTA-STS, DANE) would be needed for more.
-    opportunisticTLS: true,
+    opportunisticTLS: opts.tls !== 'encrypt',
+    requireTLS: opts.tls === 'encrypt',
     tls: { rejectUnauthorized: false, ...(isName ? { servername: hostName } : {}) },
     connectionTimeout: timeout,
     greetingTimeout: timeout,
@@ -359,8 +372,15 @@ async function session(
     await connect(conn);
   } catch (err) {
     conn.close();
+    // outbound.tls = encrypt: whatever the server said to STARTTLS, the mail waits (Postfix's 4.7.4).
+    if (opts.tls === 'encrypt' && !conn.secure) {
+      const why = (err as SmtpError).response ? oneLine((err as SmtpError).response!) : (err as Error).message;
+      return { results, failure: { host: hostName, permanent: false, dsn: '4.7.4', status: `Deferred: TLS is required, but was not offered by host ${hostName} (${why})` } };
+    }
     return { results, failure: sessionFailure(err as SmtpError, hostName, false) };
   }
+  const tlsUsed = sessionTls(conn);
+  opts.transcript?.(tlsUsed === 'none' ? `TLS: none (${hostName} did not offer STARTTLS or the handshake failed)` : `TLS: ${tlsUsed}`);
 
   for (const [r, refusal] of smtputf8Refusals(conn, from, recipients, hostName, address)) results.set(r, refusal);
   // Native (SIMD) scan: a per-octet callback cost about 6 ms for 100 KB here.
@@ -440,6 +460,7 @@ async function session(
       if (res) opts.transcript(`${r.address}... ${res.status}`);
     }
   }
+  for (const r of results.values()) r.tls = tlsUsed;
   if (!conn.destroyed && !failure) {
     opts.transcript?.(`Closing connection to ${shownHost(hostName)}`);
     await quit(conn, 5000);

@@ -17,6 +17,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { SETTINGS_FILE } from '../config/snapshot.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { reverseName } from '../smtp/client-name.js';
+import { tlsaFindings } from '../tls/tlsa.js';
 import { addressText } from '../util/address-text.js';
 import { addressType, display, hostAddresses, localMailDomains, lookup, mxPreference, mxTarget, placeOf, rrLine, sameAddress, type HostAddresses } from './records.js';
 import { spfFinding } from './spf.js';
@@ -41,7 +42,7 @@ export interface IdentityFinding {
 }
 
 /** Only the parts of a Snapshot the rules read (tests and tools can build one by hand). */
-export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'> & Partial<Pick<Snapshot, 'dkim'>>;
+export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'> & Partial<Pick<Snapshot, 'dkim' | 'tls'>>;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -156,6 +157,8 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   if (hostOk) for (const address of ctx.hostInfo.addresses) ctx.findings.push(ptrFinding(zones, host, address));
   bannerRule(ctx, hostOk);
   if (hostOk) spfRule(ctx);
+  // The TLSA of the mail host matches the certificate mxbox presents (src/tls/tlsa.ts).
+  ctx.findings.push(...tlsaFindings(snapshot));
   // The DKIM key that signs is the key published (src/dkim/records.ts).
   const signing = signingDomains(settings, ctx.domains);
   ctx.findings.push(...dkimFindings(zones, snapshot.dkim, signing, settings.dkim.ttlSeconds));

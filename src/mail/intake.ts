@@ -26,7 +26,21 @@ import { queueRecipients, route, type DsnRequest, type Route } from './router.js
 /** Where a message comes from: what the intake adds to it depends on that. */
 export type Origin =
   /** SMTP: `relay` is sendmail's relay= (`name [ip]`), `masquerade` whether the client is one of ours (RELAY). */
-  | { kind: 'smtp'; helo: string; clientName?: string; clientLiteral: string; relay: string; protocol: string; masquerade: boolean }
+  | {
+      kind: 'smtp';
+      helo: string;
+      clientName?: string;
+      clientLiteral: string;
+      relay: string;
+      protocol: string;
+      masquerade: boolean;
+      /** The TLS session (STARTTLS or port 465), for the Received comment and the log. */
+      tls?: { version: string; cipher: string };
+      /** The user authenticated by AUTH (submission). */
+      user?: string;
+      /** sendmail's daemon= : MTA for the MX, MSA for submission. */
+      daemon?: 'MTA' | 'MSA';
+    }
   /** The sendmail command, run by `user`; `fullName` for the From header it adds when there is none. */
   | { kind: 'local'; user: string; fullName?: string }
   /** Made by mxbox (a DSN, a list copy): complete as it is. `dsnKind` marks mxbox's own reports. */
@@ -196,8 +210,10 @@ export class Intake {
       nrcpts: message.recipients.length,
       msgid: origin.kind === 'smtp' ? messageId : undefined,
       proto: stored.protocol,
-      daemon: origin.kind === 'smtp' ? 'MTA' : undefined,
+      daemon: origin.kind === 'smtp' ? (origin.daemon ?? 'MTA') : undefined,
       relay: stored.relay,
+      ...(origin.kind === 'smtp' && origin.tls ? { version: origin.tls.version, cipher: origin.tls.cipher } : {}),
+      authid: origin.kind === 'smtp' ? origin.user : undefined,
     });
     return { envelope: stored, messageId, refused, unknownMembers };
   }
@@ -209,6 +225,9 @@ function receivedHeader(origin: Exclude<Origin, { kind: 'internal' }>, hostname:
   if (origin.kind === 'local') return `Received: (from ${origin.user}@localhost)\r\n\tby ${hostname} (mxbox) id ${id}${forClause}${rfc5322Date()}`;
   return (
     `Received: from ${origin.helo} (${origin.clientName ? `${origin.clientName} ` : ''}${origin.clientLiteral})\r\n` +
+    // Postfix's comments for a TLS session and an authenticated sender, before `by`.
+    (origin.tls ? `\t(using ${origin.tls.version} with cipher ${origin.tls.cipher})\r\n` : '') +
+    (origin.user ? `\t(Authenticated sender: ${origin.user})\r\n` : '') +
     `\tby ${hostname} (mxbox) with ${origin.protocol} id ${id}${forClause}${rfc5322Date()}`
   );
 }

@@ -24,6 +24,8 @@ export interface AttemptResult {
   remoteMta?: string;
   /** A local resource shortage (full disk, quota) stopped it: the message is tried again soon. */
   shortage?: boolean;
+  /** Remote delivery: the session's TLS ("TLSv1.3 TLS_AES_256_GCM_SHA384") or "none". */
+  tls?: string;
 }
 
 /** sendmail's mailers, as its log lines name them. */
@@ -95,6 +97,7 @@ export function applyResult(envelope: QueuedEnvelope, rcpt: QueuedRecipient, res
       mailer: how.mailer,
       pri: 30000 + envelope.size + 30000 * (rcpt.attempts - 1),
       relay: leaves ? result.remoteMta : undefined,
+      tls: leaves ? result.tls : undefined,
       dsn: result.dsn,
       stat: result.status,
     },

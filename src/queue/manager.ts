@@ -500,6 +500,7 @@ export class QueueManager {
       size: envelope.size,
       envid: envelope.envid,
       ret: envelope.ret,
+      tls: outbound.tls,
     };
   }
 

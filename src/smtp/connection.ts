@@ -13,6 +13,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { route, type DsnRequest, type Route } from '../mail/router.js';
 import { HELP_TOPICS } from './help-topics.js';
 import { addressLiteral, withoutRootDot } from '../util/address-text.js';
+import { ehloExtensions, gateCommand, type ListenerKind, type SessionView } from './submission.js';
 import { limitCommandLines, MAX_COMMAND_LINE } from './command-line-limit.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 
@@ -23,6 +24,8 @@ export interface ConnectionContext {
   runQueue?(domain: string): void;
   /** The verified name of an address (PTR + forward check), as for a real connection. */
   clientName(ip: string): Promise<string | undefined>;
+  /** The MX, or a submission listener (STARTTLS then AUTH, or implicit TLS). */
+  kind: ListenerKind;
 }
 
 /** Per-session state mxbox keeps on smtp-server's session object. */
@@ -53,11 +56,14 @@ interface ConnectionInternals {
   _isSupported(command: string): boolean;
   _onCommand(command: Buffer, callback?: Callback): void;
   hostNameAppearsAs: string | false;
+  secure: boolean;
+  /** Set while a multi-line exchange (AUTH LOGIN, DATA) owns the next line. */
+  _nextHandler: unknown;
   openingCommand: string | false;
   clientHostname: string | false;
   remoteAddress: string;
   name: string;
-  session: { envelope: { mailFrom: { address: string } | false }; [key: string]: unknown };
+  session: { envelope: { mailFrom: { address: string } | false }; user?: unknown; [key: string]: unknown };
   send(code: number, data?: string | string[], context?: string | false): void;
   close(): void;
   _socket: import('node:net').Socket;
@@ -82,6 +88,13 @@ export const SMTP_SERVER_TEXTS: [RegExp, string][] = [
   [/^Error: Bad hostname syntax/, '5.0.0 Invalid domain name'],
   [/^Error: Syntax: VRFY/, '5.5.2 Argument required'],
   [/^Error: Bad message size syntax/, '5.5.4 Bad argument to SIZE'],
+  [/^Ready to start TLS/, '2.0.0 Ready to start TLS'],
+  [/^Error: TLS already active/, '5.5.1 TLS already active'],
+  [/^Authentication successful/, '2.7.0 Authentication successful'],
+  [/^Authentication aborted/, '5.0.0 Authentication aborted'],
+  [/^Error: Unrecognized authentication type/, '5.5.4 Unrecognized authentication type'],
+  [/^Error: No identity changes permitted/, '5.5.1 Already authenticated'],
+  [/^Error: (invalid userdata|missing username|syntax: AUTH)/, '5.5.2 Invalid authentication data'],
 ];
 
 /** The ESMTP parameters mxbox offers (EHLO: SIZE, 8BITMIME, DSN, SMTPUTF8), by command. */
@@ -133,6 +146,13 @@ export class MxConnection extends SMTPConnection {
     const self = this.internals;
     const name = self.clientHostname && !String(self.clientHostname).startsWith('[') ? self.clientHostname : '';
     return name ? `${name} ${addressLiteral(self.remoteAddress)}` : addressLiteral(self.remoteAddress);
+  }
+
+  /** What the listener rules (submission.ts) need to know about this session. */
+  private sessionView(): SessionView {
+    const self = this.internals;
+    const user = self.session.user;
+    return { secure: Boolean(self.secure), user: typeof user === 'string' ? user : undefined, tlsAvailable: Boolean(this.context.snapshot().tls) };
   }
 
   private hostname(): string {
@@ -246,6 +266,16 @@ export class MxConnection extends SMTPConnection {
       callback?.();
       return;
     }
+    // STARTTLS, AUTH and the transaction as the listener allows them (submission.ts); a line
+    // that belongs to an exchange in progress (AUTH LOGIN's answers) is not a command.
+    if (!self._nextHandler) {
+      const refused = gateCommand(this.context.kind, name, this.sessionView(), this.context.snapshot().settings.smtp.requireTls);
+      if (refused) {
+        self.send(refused.code, refused.text, false);
+        callback?.();
+        return;
+      }
+    }
     // `RCPT TO:tony@futuretg.com` or `rcpt to: tony`, as people type it at a telnet prompt:
     // sendmail takes the address without brackets, and a bare user name as one of ours ($j).
     if (name === 'MAIL' || name === 'RCPT') {
@@ -339,6 +369,7 @@ export class MxConnection extends SMTPConnection {
     if (self._isSupported('XCLIENT') && (this as unknown as { _proxyCommandAllowed(c: string, o: string): boolean })._proxyCommandAllowed('XCLIENT', 'useXClient')) {
       keywords.push('XCLIENT NAME ADDR PORT PROTO HELO LOGIN');
     }
+    keywords.push(...ehloExtensions(this.context.kind, this.sessionView()));
     keywords.push('HELP');
     self.send(250, [this.greetingLine(), ...keywords], false);
     callback();

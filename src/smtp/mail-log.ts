@@ -27,10 +27,20 @@ export interface MailEvent {
   ruleset?: string;
   arg1?: string;
   reject?: string;
+  /** TLS, as sendmail logs it: STARTTLS=server|client, version, verify, cipher. */
+  starttls?: 'server' | 'client';
+  version?: string;
+  verify?: string;
+  cipher?: string;
+  /** How a delivery went out: the TLS version and cipher, or "none" (Postfix's `TLS connection established`). */
+  tls?: string;
+  /** AUTH, as sendmail logs it: authid and mechanism. */
+  authid?: string;
+  mech?: string;
 }
 
 /** Field order of sendmail's log lines. */
-const ORDER: (keyof MailEvent)[] = ['from', 'to', 'ctladdr', 'delay', 'xdelay', 'size', 'class', 'nrcpts', 'msgid', 'proto', 'daemon', 'mailer', 'pri', 'ruleset', 'arg1', 'relay', 'dsn', 'stat', 'reject'];
+const ORDER: (keyof MailEvent)[] = ['from', 'to', 'ctladdr', 'delay', 'xdelay', 'size', 'class', 'nrcpts', 'msgid', 'proto', 'daemon', 'mailer', 'pri', 'ruleset', 'arg1', 'relay', 'starttls', 'version', 'verify', 'cipher', 'authid', 'mech', 'tls', 'dsn', 'stat', 'reject'];
 
 export function renderMailEvent(event: MailEvent): string {
   const fields = ORDER.filter((key) => event[key] !== undefined).map((key) => `${key}=${event[key]}`);

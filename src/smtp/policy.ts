@@ -14,6 +14,8 @@ export interface Client {
   ip: string;
   /** Verified host name, or undefined when the address has none (shown as [ip]). */
   name: string | undefined;
+  /** The user authenticated by AUTH on a submission listener. */
+  user?: string;
 }
 
 /** A refusal, with the reply sendmail would give and the ruleset that gave it. */
@@ -50,6 +52,8 @@ export function checkClient(snapshot: Snapshot, client: Client): Refusal | undef
 
 /** May this client relay (access RELAY on its address or its verified name)? */
 export function clientMayRelay(snapshot: Snapshot, client: Client): boolean {
+  // An authenticated submission client relays anywhere (RFC 6409 §4.3, Postfix's permit_sasl_authenticated).
+  if (client.user) return true;
   return clientAccess(snapshot, client)?.entry.action.kind === 'RELAY';
 }
 

@@ -18,6 +18,14 @@ import { SpoolError } from '../queue/spool.js';
 import type { Intake } from '../mail/intake.js';
 import { newQueueId } from '../queue/queue-id.js';
 import { listenError, type BoundEndpoint } from '../dns/server.js';
+import { senderOwnedBy, tlsOptions, type ListenerKind } from './submission.js';
+import { AuthGuard, authenticate } from './auth.js';
+import type { CertificatePair } from '../tls/certificate.js';
+
+/** A bound SMTP listener and what it is for. */
+export interface SmtpEndpoint extends BoundEndpoint {
+  kind: ListenerKind;
+}
 import { addressLiteral, withoutRootDot } from '../util/address-text.js';
 
 export interface SmtpServiceOptions {
@@ -70,9 +78,13 @@ class MxSmtpServer extends SMTPServer {
 }
 
 export class SmtpService {
-  readonly endpoints: BoundEndpoint[] = [];
+  readonly endpoints: SmtpEndpoint[] = [];
   private readonly servers: MxSmtpServer[] = [];
   private readonly namer: ClientNamer;
+  /** Failed AUTHs by address, shared by every submission listener. */
+  readonly authGuard = new AuthGuard();
+  /** The certificate the listeners present now. */
+  private pair: CertificatePair | undefined;
 
   constructor(private readonly opts: SmtpServiceOptions) {
     this.namer = new ClientNamer(opts.snapshot().settings.smtp.resolver);
@@ -80,7 +92,8 @@ export class SmtpService {
 
   private client(session: SMTPServerSession): Client {
     const name = session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : undefined;
-    return { ip: session.remoteAddress.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1'), name };
+    const user = typeof session.user === 'string' ? session.user : undefined;
+    return { ip: session.remoteAddress.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1'), name, user };
   }
 
   private relayField(session: SMTPServerSession): string {
@@ -94,16 +107,42 @@ export class SmtpService {
     return refusalError(r);
   }
 
-  private createServer(): MxSmtpServer {
+  private createServer(kind: ListenerKind): MxSmtpServer {
     const settings = this.opts.snapshot().settings.smtp;
+    this.pair ??= this.opts.snapshot().tls;
     const server = new MxSmtpServer({
+      // TLS: the Snapshot's pair (never smtp-server's built-in one), TLS 1.2 at least; port 465
+      // style listeners start TLS at connect. Without a pair (never after a start) no TLS at all.
+      ...(this.pair ? tlsOptions(this.pair) : {}),
+      secure: kind === 'submissions' && Boolean(this.pair),
+      authMethods: ['PLAIN', 'LOGIN'],
+      onAuth: (auth, session, callback) => {
+        const ip = this.client(session).ip;
+        const user = (auth.username ?? '').toLowerCase();
+        authenticate(this.authGuard, this.opts.snapshot().passwd, ip, user, auth.password ?? '').then((outcome) => {
+          if (outcome.ok) {
+            this.opts.log.event({ relay: this.relayField(session), authid: outcome.user, mech: auth.method, stat: 'AUTH ok' });
+            return callback(null, { user: outcome.user });
+          }
+          this.opts.log.event({ ruleset: 'authenticate', arg1: user, relay: this.relayField(session), mech: auth.method, reject: `${outcome.code} ${outcome.message}` }, 'warn');
+          if (outcome.locked) this.opts.log.event({ relay: this.relayField(session), stat: `AUTH locked: ${this.authGuard.maxFailures} failures within ${this.authGuard.windowMs / 60000} minutes` }, 'warn');
+          callback(new SmtpError(outcome.code, outcome.message));
+        }, (err: Error) => callback(err));
+      },
+      onSecure: (socket, session, callback) => {
+        const cipher = (socket as import('node:tls').TLSSocket).getCipher?.();
+        this.opts.log.event({ starttls: 'server', relay: this.relayField(session), version: cipher?.version, verify: 'NO', cipher: cipher?.standardName ?? cipher?.name });
+        callback();
+      },
       name: withoutRootDot(this.opts.snapshot().settings.hostname),
       banner: 'mxbox',
       size: settings.maxMessageSize,
       rejectOversized: true,
       maxClients: settings.maxConnections,
       authOptional: true,
-      disabledCommands: ['AUTH', 'STARTTLS'],
+      // The MX takes no AUTH; STARTTLS everywhere a certificate is loaded. What is offered when
+      // is decided per session (submission.ts), not by smtp-server's own EHLO.
+      disabledCommands: [...(kind === 'mx' ? ['AUTH'] : []), ...(kind === 'submissions' ? ['STARTTLS'] : [])],
       // smtp-server hides DSN unless told; mxbox honours NOTIFY, RET, ENVID and ORCPT (RFC 3461).
       hideDSN: false,
       hideSTARTTLS: true,
@@ -121,6 +160,7 @@ export class SmtpService {
         },
       },
       onConnect: (session, callback) => {
+        (session as unknown as { mxKind: ListenerKind }).mxKind = kind;
         const refusal = checkClient(this.opts.snapshot(), this.client(session));
         if (refusal) return callback(this.reject(session, refusal, undefined));
         callback();
@@ -138,6 +178,7 @@ export class SmtpService {
       snapshot: this.opts.snapshot,
       runQueue: this.opts.runQueue,
       clientName: (ip) => this.namer.name(ip, this.opts.snapshot().zones),
+      kind,
     };
     server.on('error', () => {
       // Socket errors of single clients; a server never stops for them.
@@ -151,6 +192,11 @@ export class SmtpService {
     state.discard = false;
     state.recipients = [];
     const snapshot = this.opts.snapshot();
+    const user = this.client(session).user;
+    if (user && !senderOwnedBy(snapshot, user, address.address)) {
+      const refusal: Refusal = { code: 553, status: '5.7.1', text: `<${address.address}>... Sender address rejected: not owned by user ${user}`, ruleset: 'check_mail' };
+      return callback(this.reject(session, refusal, `<${address.address}>`));
+    }
     const verdict = checkSender(snapshot, address.address);
     if (verdict === 'discard') state.discard = true;
     else if (verdict) return callback(this.reject(session, verdict, `<${address.address}>`));
@@ -215,6 +261,10 @@ export class SmtpService {
           protocol,
           // Masquerading (sendmail's Dj) is for mail our own clients submit.
           masquerade: clientMayRelay(snapshot, client),
+          // For the Received comments and the log line: the TLS session, the AUTH user, MTA or MSA.
+          tls: sessionTls(session),
+          user: client.user,
+          daemon: kind(session) === 'mx' ? 'MTA' : 'MSA',
         },
         from: mailFrom,
         recipients: kept.map((r) => ({ address: r.address, route: r.route, dsn: r.dsn })),
@@ -238,9 +288,16 @@ export class SmtpService {
     }
   }
 
-  async listen(addresses: readonly ListenSpec[]): Promise<void> {
+  /** A new certificate for new sessions on every listener (smtp-server rebuilds its context); open sessions keep theirs. */
+  updateTls(pair: CertificatePair | undefined): void {
+    if (!pair || pair === this.pair) return;
+    this.pair = pair;
+    for (const server of this.servers) server.updateSecureContext(tlsOptions(pair));
+  }
+
+  async listen(addresses: readonly ListenSpec[], kind: ListenerKind = 'mx'): Promise<void> {
     for (const { host, port } of addresses) {
-      const server = this.createServer();
+      const server = this.createServer(kind);
       await new Promise<void>((resolve, reject) => {
         const onError = (err: Error): void => reject(listenError(err, 'SMTP', host, port));
         server.server.once('error', onError);
@@ -251,7 +308,7 @@ export class SmtpService {
       });
       const bound = server.server.address() as net.AddressInfo;
       this.servers.push(server);
-      this.endpoints.push({ address: host, port: bound.port });
+      this.endpoints.push({ address: host, port: bound.port, kind });
     }
   }
 
@@ -275,4 +332,15 @@ export class SmtpService {
     while (connections().some((c) => c.inTransaction) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
+}
+
+/** The kind of listener a session came in on. */
+function kind(session: SMTPServerSession): ListenerKind {
+  return ((session as unknown as { mxKind?: ListenerKind }).mxKind) ?? 'mx';
+}
+
+/** The TLS of a session (version and cipher), when it has TLS. */
+function sessionTls(session: SMTPServerSession): { version: string; cipher: string } | undefined {
+  const cipher = session.tlsOptions as { version?: string; standardName?: string; name?: string } | false | undefined;
+  return cipher && cipher.version ? { version: cipher.version, cipher: cipher.standardName ?? cipher.name ?? '' } : undefined;
 }

@@ -4,6 +4,7 @@
 // Nothing here runs per query or per message except the log-ring subscription, which files an
 // entry in a bounded buffer.
 
+import { summary } from '../tls/certificate.js';
 import type { ApplianceState } from '../state.js';
 import type { LogEntry } from '../log.js';
 import type { Snapshot } from '../config/snapshot.js';
@@ -153,6 +154,8 @@ export interface DashboardModel {
   };
   smtp: {
     listeners: string[];
+    /** The certificate served (subject, names, key type, expiry, days left), and whether it draws a warning or error. */
+    tls?: { text: string; problem: boolean };
     openSessions: number;
     total: Record<MailCountKey, number>;
     lastMinute: Record<MailCountKey, number>;
@@ -370,7 +373,8 @@ export class Sampler {
         notifiesUnanswered: this.notifiesUnanswered,
       },
       smtp: {
-        listeners: state.smtp.endpoints.map(endpointText),
+        listeners: state.smtp.endpoints.map((e) => endpointText(e) + ('kind' in e && e.kind !== 'mx' ? ` (${String(e.kind)})` : '')),
+        ...(snapshot.tls ? { tls: { text: summary(snapshot.tls, now), problem: snapshot.problems.some((p) => p.file === snapshot.tls!.certFile || p.file === snapshot.tls!.keyFile) } } : {}),
         openSessions: state.smtp.openSessions,
         total,
         lastMinute,

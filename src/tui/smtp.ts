@@ -33,7 +33,9 @@ export function smtpLines(model: DashboardModel, width: number): Line[] {
     seg(pad(first, left) + pad(label, 12)),
     ...columns.map((k) => seg(cell(k, String(values[k])), { color: countColour(k, values[k]) })),
   ];
-  return [head, row('      ' + sessions(model), 'since start', model.smtp.total), row('', 'last minute', model.smtp.lastMinute)];
+  const lines = [head, row('      ' + sessions(model), 'since start', model.smtp.total), row('', 'last minute', model.smtp.lastMinute)];
+  if (model.smtp.tls) lines.push([seg('TLS   ', { dim: true }), seg(model.smtp.tls.text, { color: model.smtp.tls.problem ? 'yellow' : undefined })]);
+  return lines;
 }
 
 /** Compact: one line. */

@@ -1,6 +1,6 @@
 // npm run bench: mxbox against BIND's named and Postfix on this machine, same load, one run.
 //
-//   node dist/test/bench/run.js [--quick] [--only dns|smtp|reload|memory[,...]] [--cpu-prof]
+//   node dist/test/bench/run.js [--quick] [--only dns|smtp|starttls|reload|memory[,...]] [--cpu-prof]
 //
 // Prints a Markdown table (mxbox, peer, ratio) and the issue-9 targets, and writes the figures to
 // var/bench/<timestamp>.json. Everything runs on loopback; the servers run one at a time; every
@@ -22,11 +22,12 @@ import { MboxCounter, smtpRun, type SmtpResult } from './smtp.js';
 import { latencyRun, type LatencyResult } from './latency.js';
 import { dnssecBench } from './dnssec.js';
 import { startProbe, type ProbeResult } from './probe.js';
+import { starttlsPart, type StarttlsFigures } from './starttls.js';
 import { trafficRun } from './traffic.js';
 import { INITIAL_SERIAL, PROBE_NAME, PROBE_NEW, PROBE_OLD, QUERY_MIX, writeQueries, writeZone } from './zones.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const PHASES = ['dns', 'smtp', 'reload', 'memory', 'dnssec', 'traffic'] as const;
+const PHASES = ['dns', 'smtp', 'starttls', 'reload', 'memory', 'dnssec', 'traffic'] as const;
 type Phase = (typeof PHASES)[number];
 
 const ORIGIN = 'bench.example';
@@ -62,7 +63,7 @@ interface Settings {
 }
 
 function usage(): string {
-  return `usage: npm run bench -- [--quick] [--only dns|smtp|reload|memory|dnssec|traffic[,...]] [--cpu-prof]
+  return `usage: npm run bench -- [--quick] [--only dns|smtp|starttls|reload|memory|dnssec|traffic[,...]] [--cpu-prof]
   --quick     shorter runs (3 s per DNS pass, 500 messages), no 1,000,000-record zone
   --only X    run only these parts (repeatable or comma-separated)
   --cpu-prof  run mxbox under node --cpu-prof; profiles go to var/bench/prof-<timestamp>/
@@ -86,7 +87,7 @@ function parseArgs(argv: string[]): Settings {
     } else if (a === '-h' || a === '--help') throw new UsageError('');
     else throw new UsageError(`unknown argument "${a}"`);
   }
-  const phases = only.size ? only : new Set<Phase>(quick ? ['dns', 'smtp', 'reload'] : PHASES);
+  const phases = only.size ? only : new Set<Phase>(quick ? ['dns', 'smtp', 'starttls', 'reload'] : PHASES);
   return {
     quick,
     phases,
@@ -127,7 +128,8 @@ const TOOLS: Record<string, { pkg: string; phases: Phase[] }> = {
   dig: { pkg: 'bind9-dnsutils', phases: ['dns', 'smtp', 'reload', 'memory', 'traffic'] },
   rndc: { pkg: 'bind9-utils', phases: ['reload'] },
   'smtp-source': { pkg: 'postfix', phases: ['smtp'] },
-  postfix: { pkg: 'postfix', phases: ['smtp'] },
+  postfix: { pkg: 'postfix', phases: ['smtp', 'starttls'] },
+  openssl: { pkg: 'openssl', phases: ['starttls'] },
 };
 
 function checkTools(s: Settings): string[] {
@@ -144,7 +146,7 @@ function checkTools(s: Settings): string[] {
         `  (postfix asks debconf questions: choose "No configuration"; the bench starts its own instance, the system's service need not run)`,
     );
   }
-  if (s.phases.has('smtp') && process.getuid?.() !== 0) {
+  if ((s.phases.has('smtp') || s.phases.has('starttls')) && process.getuid?.() !== 0) {
     problems.push('the SMTP part starts a private Postfix instance, which needs root (run as root, or --only dns,reload,memory)');
   }
   if (!existsSync(path.join(REPO, 'dist/src/cli.js'))) problems.push(`${REPO}/dist/src/cli.js is missing: build first (npm run build)`);
@@ -652,6 +654,16 @@ async function main(): Promise<number> {
     });
   }
 
+  // ---- STARTTLS: one message per connection with TLS, ECDSA and RSA certificates (test/bench/starttls.ts)
+  let starttls: StarttlsFigures | undefined;
+  if (s.phases.has('starttls')) {
+    console.log(`\nSTARTTLS: the bench's TLS client, ${s.smtpSessions} sessions, ${s.smtpMessages} messages of ${s.smtpSize} bytes, one per connection, from <${FROM}> to <${TO}>; ${s.smtpWarmMessages} of warm-up first; Postfix's smtpd with the same certificate and key`);
+    const part = await starttlsPart({ repo: REPO, tmp, zones: sample, nodeArgs, sessions: s.smtpSessions, messages: s.smtpMessages, warmMessages: s.smtpWarmMessages, size: s.smtpSize, from: FROM, to: TO });
+    rows.push(...part.rows);
+    targets.push(...part.targets);
+    starttls = part.figures;
+  }
+
   // ---- Memory at scale: a generated 1,000,000-record zone
   let memory: Record<string, MemoryFigures> | undefined;
   if (s.phases.has('memory')) {
@@ -716,6 +728,7 @@ async function main(): Promise<number> {
     ...targets,
     ...(s.phases.has('dns') ? [] : [{ name: 'DNS targets', met: null, detail: 'not run' }]),
     ...(s.phases.has('smtp') ? [] : [{ name: 'SMTP targets', met: null, detail: 'not run' }]),
+    ...(s.phases.has('starttls') ? [] : [{ name: 'STARTTLS targets', met: null, detail: 'not run' }]),
     ...(s.phases.has('reload') ? [] : [{ name: 'reload targets', met: null, detail: 'not run' }]),
     ...(s.phases.has('memory') ? [] : [{ name: 'memory target', met: null, detail: s.quick ? 'skipped by --quick' : 'not run' }]),
   ];
@@ -724,7 +737,7 @@ async function main(): Promise<number> {
   if (disturbed.length) {
     console.log(`\nWARNING: the machine was not quiet before ${disturbed.map((c) => `${c.before} (${fmt(c.busyCpus, 2)} CPUs busy)`).join(', ')}: run again on a quiet machine.`);
   }
-  Object.assign(json, { finished: finished.toISOString(), command, loadChecks, dns, reload, smtp, memory, traffic, rows, targets: allTargets });
+  Object.assign(json, { finished: finished.toISOString(), command, loadChecks, dns, reload, smtp, starttls, memory, traffic, rows, targets: allTargets });
   const out = path.join(outDir, `${stamp}.json`);
   await writeFile(out, JSON.stringify(json, null, 2) + '\n');
   console.log(`\nfigures: ${path.relative(process.cwd(), out) || out}` + (s.cpuProf ? `; mxbox profiles: ${profDir}` : ''));

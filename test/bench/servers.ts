@@ -278,12 +278,16 @@ export interface PostfixOptions {
   /** The domain and user that receive the mail (virtual(8) delivery into DIR/mail/<user>, mbox). */
   domain: string;
   user: string;
+  /** More main.cf lines (TLS for the STARTTLS bench and the TLS tests). */
+  mainExtra?: string;
 }
 
 export interface PostfixServer {
   name: string;
   port: number;
   mailbox: string;
+  /** Its maillog (maillog_file). */
+  maillog: string;
   masterPid(): number;
   stop(): Promise<void>;
 }
@@ -315,9 +319,7 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixServer>
   await writeFile(path.join(etc, 'vmailbox'), `${opts.user}@${opts.domain} ${opts.user}\n`);
   // Postfix's defaults, except what a private instance on loopback needs. The mail for the domain is
   // delivered by virtual(8) into an mbox file per user (the same local delivery mxbox does).
-  await writeFile(
-    path.join(etc, 'main.cf'),
-    `compatibility_level = 3.6
+  const mainCf = `compatibility_level = 3.6
 queue_directory = ${queue}
 data_directory = ${data}
 myhostname = bench.localdomain
@@ -339,8 +341,12 @@ maillog_file_prefixes = ${dir}
 maillog_file = ${dir}/maillog
 smtputf8_enable = no
 biff = no
-`,
-  );
+`;
+  // mainExtra's settings replace the defaults of the same name (postconf warns about duplicates).
+  const extra = opts.mainExtra ?? '';
+  const overridden = new Set(extra.split('\n').map((l) => /^\s*(\w+)\s*=/.exec(l)?.[1]).filter(Boolean));
+  const kept = mainCf.split('\n').filter((l) => !overridden.has(/^\s*(\w+)\s*=/.exec(l)?.[1] ?? ''));
+  await writeFile(path.join(etc, 'main.cf'), `${kept.join('\n')}\n${extra}\n`);
   // Debian's master.cf, without chroot, smtpd on our port only.
   await writeFile(
     path.join(etc, 'master.cf'),
@@ -399,6 +405,7 @@ postlog    unix-dgram n - n - 1 postlogd
     name: 'postfix',
     port,
     mailbox: path.join(mail, opts.user),
+    maillog: path.join(dir, 'maillog'),
     masterPid,
     stop: async () => {
       try {

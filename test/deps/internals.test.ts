@@ -71,14 +71,26 @@ describe('smtp-server internals (src/smtp/connection.ts, src/smtp/server.ts)', (
   });
 
   test('every error text MxConnection rewrites is still one smtp-server sends', async () => {
-    const source = await moduleSource('smtp-server/lib/smtp-connection.js');
-    const literals = [...source.matchAll(/'((?:Error: |Invalid RET)[^']*)'/g)].map((m) => m[1]!);
+    // The connection's texts, and the SASL code's (AUTH PLAIN/LOGIN replies on the submission ports).
+    const source = (await moduleSource('smtp-server/lib/smtp-connection.js')) + (await readFile(path.join(path.dirname(require.resolve('smtp-server/lib/smtp-connection.js')), 'sasl.js'), 'utf8'));
+    const literals = [...source.matchAll(/'((?:Error: |Invalid RET|Ready to start TLS|Authentication )[^']*)'/g)].map((m) => m[1]!);
     const rewritten = [...SMTP_SERVER_TEXTS.map(([pattern]) => pattern), /^Error: send /, /^Error: need RCPT command/, /^Error: message exceeds fixed maximum message size/];
     assert.deepEqual(
       rewritten.filter((pattern) => !literals.some((text) => pattern.test(text))).map(String),
       [],
       'patterns that match nothing smtp-server says',
     );
+  });
+
+  test('what the TLS and AUTH rules read: secure, session.user, _nextHandler; STARTTLS and AUTH handlers', async () => {
+    const have = members(SMTPConnection.prototype);
+    assert.deepEqual(['handler_STARTTLS', 'handler_AUTH', 'upgrade'].filter((m) => !have.has(m)), []);
+    const source = await moduleSource('smtp-server/lib/smtp-connection.js');
+    assert.match(source, /this\.session\.secure = this\.secure = true;/);
+    assert.match(source, /this\._nextHandler = false;/);
+    assert.match(source, /session\.tlsOptions = this\.tlsOptions = tlsSocket\.getCipher\(\)/);
+    const sasl = await readFile(path.join(path.dirname(require.resolve('smtp-server/lib/smtp-connection.js')), 'sasl.js'), 'utf8');
+    assert.match(sasl, /this\.session\.user = response\.user;/);
   });
 
   test('the reply contexts MxConnection#send keys on are still passed', async () => {

@@ -35,7 +35,9 @@ notify = ["127.0.0.1:${secondaryPort} key:${KEY_NAME}"]
 catalog = "catalog.mxbox.invalid"
 [smtp]
 listen = ["127.0.0.1:0"]
-# No DKIM key nor added SPF/DMARC/TLS-RPT: the transfer sizes below count the zone file's records.
+# No TLSA, DKIM key nor added SPF/DMARC/TLS-RPT: the transfer sizes below count the zone file's records.
+[tls]
+tlsa = false
 [dkim]
 sign = false
 [auth]

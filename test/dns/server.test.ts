@@ -122,7 +122,7 @@ describe('zone transfers', () => {
   });
 
   test('AXFR from an address outside the transfer list is REFUSED', { skip: needs('dig') }, async () => {
-    const closed = await runAppliance({ sampleZones: true, toml: 'hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["127.0.0.1:0"]\ntransfer = ["192.0.2.0/24"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n' });
+    const closed = await runAppliance({ sampleZones: true, toml: 'hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["127.0.0.1:0"]\ntransfer = ["192.0.2.0/24"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n[tls]\ntlsa = false\n' });
     try {
       const [r] = await digBatch(closed.port, ['futuretg.com AXFR']);
       assert.match(r!.error ?? '', /Transfer failed/);
@@ -256,7 +256,7 @@ describe('listening on IPv6', () => {
   test('a [::1] listener answers over UDP and TCP, and AXFR follows the ACL by IPv6 address', { skip: needs('dig') }, async () => {
     const v6 = await runAppliance({
       sampleZones: true,
-      toml: 'hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["[::1]:0"]\ntransfer = ["::1"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n[dkim]\nsign = false\n[auth]\npublish = false\n',
+      toml: 'hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["[::1]:0"]\ntransfer = ["::1"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n[tls]\ntlsa = false\n[dkim]\nsign = false\n[auth]\npublish = false\n',
     });
     try {
       assert.equal(v6.app.dnsEndpoints[0]!.address, '::1');
