@@ -4,7 +4,7 @@
 // authserv-id has been removed (§5: a forged verdict of ours must not reach the reader). A DMARC
 // failure of a domain whose policy is p=reject is refused at the end of DATA with 550 5.7.1 when
 // [auth] dmarc_reject is on; p=quarantine is delivered with the header. Our own RELAY clients
-// (and, with issue 17, authenticated users) are not judged: their mail is ours.
+// and authenticated users (issue 17's submission) are not judged: their mail is ours.
 
 import type { Readable } from 'node:stream';
 import type { Snapshot } from '../config/snapshot.js';
@@ -63,7 +63,8 @@ export function inboundVerification(opts: InboundOptions): NonNullable<IntakeHoo
   return async (message: IncomingMessage) => {
     const snapshot = opts.snapshot();
     const origin = message.origin;
-    if (!snapshot.settings.auth.verify || origin.kind !== 'smtp' || origin.masquerade) return;
+    // Our RELAY clients and users who authenticated (submission) send our own mail: not judged.
+    if (!snapshot.settings.auth.verify || origin.kind !== 'smtp' || origin.masquerade || origin.user !== undefined) return;
     const data = await readAll(message.data);
     message.data = data;
     // Too big: the intake refuses it (552) right after; nothing to verify.
