@@ -216,7 +216,7 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
     // Mailing lists are a mailer of the queue: a post waits in the spool like any message.
     q.attachLists(new ListService({ snapshot, submit: (m) => q.submit(m), configDir, log: mailLog }));
     await q.start();
-    smtp = new SmtpService({ snapshot, intake, log: mailLog, onStored: (id) => q.received(id), runQueue: () => void q.runNow() });
+    smtp = new SmtpService({ snapshot, intake, log: mailLog, onStored: (id) => q.received(id), runQueue: () => void q.runNow(), dataDir });
     await smtp.listen(snapshot().settings.smtp.listen);
     await smtp.listen(snapshot().settings.submission.listen, 'submission');
     await smtp.listen(snapshot().settings.submissions.listen, 'submissions');
@@ -410,7 +410,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
       startedAt,
       snapshot: current,
       dns: { endpoints: dns.endpoints, counters: dns.counters, udp: dns.udpMode },
-      smtp: { endpoints: smtp.endpoints, openSessions: smtp.openSessions(), counters: mailLog.counters },
+      smtp: { endpoints: smtp.endpoints, openSessions: smtp.openSessions(), counters: mailLog.counters, ...smtp.abuseState() },
       queue: queue.stats(),
       lastReload,
       log: ring,

@@ -10,6 +10,7 @@ import { identityAsWritten } from '../identity/as-written.js';
 import { summary } from '../tls/certificate.js';
 import { parentText, signedZoneReports } from '../dns/dnssec/report.js';
 import { addedRecordsFragment } from '../identity/added-records.js';
+import { probeSites } from '../smtp/dnsbl.js';
 import { lastJournalSerial, serialLess } from '../dns/journal.js';
 import path from 'node:path';
 
@@ -59,6 +60,9 @@ export const check: Command = async (_args, { configDir, dataDir }) => {
   for (const origin of unloaded) console.log(`identity: zone ${zoneLabel(origin)} did not load; its records are checked as written`);
   const findings = checkIdentity(input);
   for (const f of findings) for (const line of formatFinding(f)) console.log(line);
+  // DNSBLs asked as the server asks them: a list that refuses us or does not answer is a warning.
+  const abuse = snapshot.settings.smtp.abuse;
+  if (abuse.dnsbl.length) for (const line of await probeSites(abuse.dnsbl, abuse.dnsblTimeoutMs, snapshot.settings.outbound.resolver)) console.log(line.text);
   const errors = problems.filter((p) => p.severity === 'error').length + findings.filter((f) => !f.ok && f.severity === 'error').length + dnssecErrors;
   console.log(errors === 0 ? 'OK' : `${errors} error${errors === 1 ? '' : 's'}`);
   return errors === 0 ? 0 : 1;

@@ -10,6 +10,7 @@ import { DEFAULT_MAX_JOURNAL_BYTES } from '../dns/journal.js';
 import { parseCookieSecret } from '../dns/cookie.js';
 import { parseRateLimit, RATE_LIMIT_SCHEMA, type RateLimitSettings } from './rate-limit.js';
 import { AUTH_SCHEMA, DKIM_SCHEMA, parseAuth, parseDkim, type AuthSettings, type DkimSettings } from './mail-auth-settings.js';
+import { ABUSE_SCHEMA, parseAbuse, type AbuseRaw, type AbuseSettings } from './abuse.js';
 
 export interface ListenSpec {
   host: string;
@@ -147,6 +148,8 @@ export interface SmtpSettings {
   xclient: string[];
   /** Resolver (addr:port) for the PTR of clients whose address is not in our reverse zones. */
   resolver?: ListenSpec;
+  /** Per-client limits, stress timeouts, DNSBLs, greylisting (src/config/abuse.ts). */
+  abuse: AbuseSettings;
   /** Refuse MAIL before STARTTLS on the MX (off: RFC 3207 §4, a public MX takes mail in clear). */
   requireTls: boolean;
 }
@@ -178,6 +181,7 @@ const SCHEMA: Schema = {
     privacy: 'string[]',
     xclient: 'string[]',
     resolver: 'string',
+    ...ABUSE_SCHEMA,
     require_tls: 'boolean',
   },
   delivery: { mailbox: 'string', alias_programs: 'boolean', alias_files: 'boolean' },
@@ -393,7 +397,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   const submissionListen = listenList('submission');
   const submissionsListen = listenList('submissions');
 
-  const smtpRaw = (raw.smtp ?? {}) as {
+  const smtpRaw = (raw.smtp ?? {}) as AbuseRaw & {
     listen?: string[];
     max_message_size?: number;
     max_connections?: number;
@@ -453,16 +457,19 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   }
 
   const dkim = parseDkim(raw.dkim as Parameters<typeof parseDkim>[0], (key, message) => err(['dkim', key], message));
+  const maxConnections = smtpRaw.max_connections ?? 100;
+  const abuse = parseAbuse(smtpRaw, maxConnections, parseDuration, (key, message) => err(['smtp', key], message));
   if (problems.length) return { problems };
   const smtp: SmtpSettings = {
     listen: smtpListen,
     maxMessageSize: smtpRaw.max_message_size ?? 10 * 1024 * 1024,
-    maxConnections: smtpRaw.max_connections ?? 100,
+    maxConnections,
     maxRecipients: smtpRaw.max_recipients ?? 100,
     greetPauseMs: smtpRaw.greet_pause ?? 0,
     privacy,
     xclient: smtpRaw.xclient ?? [],
     resolver,
+    abuse,
     requireTls: smtpRaw.require_tls ?? false,
   };
   return {

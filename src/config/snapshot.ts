@@ -18,6 +18,7 @@ import { catalogFor } from '../dns/catalog.js';
 import { serialLess } from '../dns/journal.js';
 import { fileErrorText, type ConfigProblem } from './problems.js';
 import { AccessTable } from './access.js';
+import { GreylistAllow, GREYLIST_ALLOW_FILE } from './greylist-allow.js';
 import { AliasTable } from './aliases.js';
 import { LocalHostNames } from './local-host-names.js';
 import { LocalUsers } from './users.js';
@@ -90,6 +91,8 @@ export interface MailTables {
   aliases: AliasTable;
   localHostNames: LocalHostNames;
   users: LocalUsers;
+  /** mailconf/greylist-access: never greylisted (src/config/greylist-allow.ts). */
+  greylistAllow: GreylistAllow;
 }
 
 export const MAILCONF_DIR = 'mailconf';
@@ -116,8 +119,8 @@ const hasErrors = (list: readonly ConfigProblem[]): boolean => list.some((p) => 
  */
 async function loadMailTables(configDir: string, settings: Settings, problems: ConfigProblem[], previous?: MailTables): Promise<MailTables> {
   const file = (name: string): string => path.join(MAILCONF_DIR, name);
-  const [accessText, aliasesText, namesText, usersText] = await Promise.all(
-    ['access', 'aliases', 'local-host-names', 'users'].map((name) => readOptional(configDir, file(name), problems)),
+  const [accessText, aliasesText, namesText, usersText, greylistText] = await Promise.all(
+    ['access', 'aliases', 'local-host-names', 'users', GREYLIST_ALLOW_FILE].map((name) => readOptional(configDir, file(name), problems)),
   );
   // An unreadable file (null) keeps the table's last good version, as a file with errors does.
   let access = accessText === null && previous ? previous.access : AccessTable.empty();
@@ -148,7 +151,13 @@ async function loadMailTables(configDir: string, settings: Settings, problems: C
     users = hasErrors(r.problems) && previous ? previous.users : r.table;
     problems.push(...r.problems);
   }
-  return { access, aliases, localHostNames, users };
+  let greylistAllow = greylistText === null && previous ? previous.greylistAllow : GreylistAllow.empty();
+  if (typeof greylistText === 'string') {
+    const r = GreylistAllow.parse(greylistText, file(GREYLIST_ALLOW_FILE));
+    greylistAllow = hasErrors(r.problems) && previous ? previous.greylistAllow : r.table;
+    problems.push(...r.problems);
+  }
+  return { access, aliases, localHostNames, users, greylistAllow };
 }
 
 /** mailconf/passwd; absent is an empty table, a file with errors keeps the last good table. */

@@ -382,7 +382,12 @@ async function session(
   const tlsUsed = sessionTls(conn);
   opts.transcript?.(tlsUsed === 'none' ? `TLS: none (${hostName} did not offer STARTTLS or the handshake failed)` : `TLS: ${tlsUsed}`);
 
-  for (const [r, refusal] of smtputf8Refusals(conn, from, recipients, hostName, address)) results.set(r, refusal);
+  // Refused here before any transaction (mxbox's own decision): these carry no session TLS.
+  const decidedHere = new Set<RemoteResult>();
+  for (const [r, refusal] of smtputf8Refusals(conn, from, recipients, hostName, address)) {
+    results.set(r, refusal);
+    decidedHere.add(refusal);
+  }
   // Native (SIMD) scan: a per-octet callback cost about 6 ms for 100 KB here.
   const eightBit = !isAscii(message);
   let failure: SessionFailure | undefined;
@@ -460,7 +465,7 @@ async function session(
       if (res) opts.transcript(`${r.address}... ${res.status}`);
     }
   }
-  for (const r of results.values()) r.tls = tlsUsed;
+  for (const r of results.values()) if (!decidedHere.has(r)) r.tls = tlsUsed;
   if (!conn.destroyed && !failure) {
     opts.transcript?.(`Closing connection to ${shownHost(hostName)}`);
     await quit(conn, 5000);

@@ -5,6 +5,7 @@
 // `452 4.3.1 Insufficient system storage`, never a 250 and never a 5xx.
 
 import net from 'node:net';
+import path from 'node:path';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
@@ -27,6 +28,8 @@ export interface SmtpEndpoint extends BoundEndpoint {
   kind: ListenerKind;
 }
 import { addressLiteral, withoutRootDot } from '../util/address-text.js';
+import { AbuseControls } from './abuse.js';
+import { StressMonitor } from './stress.js';
 
 export interface SmtpServiceOptions {
   snapshot(): Snapshot;
@@ -36,6 +39,8 @@ export interface SmtpServiceOptions {
   /** Called with the id of every message stored (delivery starts). */
   onStored(id: string): void;
   runQueue?(domain: string): void;
+  /** The data directory, for state that survives a restart (greylisting); none: in memory only. */
+  dataDir?: string;
 }
 
 class SmtpError extends Error {
@@ -81,6 +86,9 @@ export class SmtpService {
   readonly endpoints: SmtpEndpoint[] = [];
   private readonly servers: MxSmtpServer[] = [];
   private readonly namer: ClientNamer;
+  /** Per-client limits, DNSBL, greylisting: src/smtp/abuse.ts. */
+  readonly abuse: AbuseControls;
+  private readonly stress: StressMonitor;
   /** Failed AUTHs by address, shared by every submission listener. */
   readonly authGuard = new AuthGuard();
   /** The certificate the listeners present now. */
@@ -88,6 +96,28 @@ export class SmtpService {
 
   constructor(private readonly opts: SmtpServiceOptions) {
     this.namer = new ClientNamer(opts.snapshot().settings.smtp.resolver);
+    this.abuse = new AbuseControls((text) => this.opts.log.event({ stat: text }, 'warn'), opts.dataDir ? path.join(opts.dataDir, 'greylist.json') : undefined);
+    this.stress = new StressMonitor(
+      {
+        sockets: () => this.servers.flatMap((s) => [...(s as unknown as { connections: Set<{ _socket: net.Socket }> }).connections].map((c) => c._socket)),
+        setTimeoutMs: (ms) => {
+          for (const s of this.servers) s.options.socketTimeout = ms;
+        },
+      },
+      (stressed, open, max, ms) =>
+        this.opts.log.event({ stat: stressed ? `stress: ${open} of ${max} connection slots in use, timeout ${ms / 1000} s` : `stress over: ${open} of ${max} connection slots in use, timeout ${ms / 1000} s` }, stressed ? 'warn' : 'info'),
+    );
+  }
+
+  /** Re-judges stress after a session opened or closed. */
+  private checkStress(): void {
+    const smtp = this.opts.snapshot().settings.smtp;
+    this.stress.update(this.openSessions(), smtp.maxConnections, smtp.abuse.timeoutMs, smtp.abuse.stressTimeoutMs);
+  }
+
+  /** For the dashboard: clients being limited, stress. */
+  abuseState(): { limited: ReturnType<AbuseControls['limited']>; stressed: boolean; dnsblWarnings: string[] } {
+    return { limited: this.abuse.limited(), stressed: this.stress.stressed, dnsblWarnings: this.abuse.dnsblWarnings() };
   }
 
   private client(session: SMTPServerSession): Client {
@@ -101,9 +131,10 @@ export class SmtpService {
     return c.name ? `${c.name} ${addressLiteral(c.ip)}` : addressLiteral(c.ip);
   }
 
-  private reject(session: SMTPServerSession, r: Refusal, arg1: string | undefined): SmtpError {
+  /** Logs and counts a refusal; `from` logs the whole attempt (a DNSBL refusal at RCPT, as postscreen can). */
+  private reject(session: SMTPServerSession, r: Refusal, arg1: string | undefined, from?: string): SmtpError {
     this.opts.log.counters.rejected++;
-    this.opts.log.event({ qid: mx(session).qid, ruleset: r.ruleset, arg1, relay: this.relayField(session), reject: `${r.code} ${replyText(r)}` }, 'warn');
+    this.opts.log.event({ qid: mx(session).qid, from: from === undefined ? undefined : `<${from}>`, ruleset: r.ruleset, arg1, relay: this.relayField(session), reject: `${r.code} ${replyText(r)}` }, 'warn');
     return refusalError(r);
   }
 
@@ -148,7 +179,7 @@ export class SmtpService {
       hideSTARTTLS: true,
       useXClient: settings.xclient.length ? settings.xclient : false,
       logger: false,
-      socketTimeout: 5 * 60 * 1000,
+      socketTimeout: settings.abuse.timeoutMs,
       // Shutdown waits this long for open sessions, then closes them with 421.
       closeTimeout: 5000,
       resolver: {
@@ -161,9 +192,16 @@ export class SmtpService {
       },
       onConnect: (session, callback) => {
         (session as unknown as { mxKind: ListenerKind }).mxKind = kind;
-        const refusal = checkClient(this.opts.snapshot(), this.client(session));
+        const snapshot = this.opts.snapshot();
+        const client = this.client(session);
+        this.checkStress();
+        const refusal = checkClient(snapshot, client) ?? this.abuse.onConnect(snapshot, session, client, kind === 'mx');
         if (refusal) return callback(this.reject(session, refusal, undefined));
         callback();
+      },
+      onClose: (session) => {
+        this.abuse.onClose(session);
+        this.checkStress();
       },
       onMailFrom: (address, session, callback) => this.onMailFrom(address, session, callback),
       onRcptTo: (address, session, callback) => this.onRcptTo(address, session, callback),
@@ -192,6 +230,8 @@ export class SmtpService {
     state.discard = false;
     state.recipients = [];
     const snapshot = this.opts.snapshot();
+    const limited = this.abuse.onMail(snapshot, session, this.client(session));
+    if (limited) return callback(this.reject(session, limited, `<${address.address}>`));
     const user = this.client(session).user;
     if (user && !senderOwnedBy(snapshot, user, address.address)) {
       const refusal: Refusal = { code: 553, status: '5.7.1', text: `<${address.address}>... Sender address rejected: not owned by user ${user}`, ruleset: 'check_mail' };
@@ -204,6 +244,22 @@ export class SmtpService {
   }
 
   private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    const snapshot = this.opts.snapshot();
+    const client = this.client(session);
+    const limited = this.abuse.onRcpt(snapshot, session, client);
+    if (limited) return callback(this.reject(session, limited, `<${address.address}>`));
+    const listed = this.abuse.listedVerdict(snapshot, session, client);
+    if (listed) {
+      listed.then(
+        (refusal) => (refusal ? callback(this.reject(session, refusal, `<${address.address}>`, session.envelope.mailFrom ? session.envelope.mailFrom.address : '')) : this.acceptRecipient(address, session, callback)),
+        (err: Error) => callback(err),
+      );
+      return;
+    }
+    this.acceptRecipient(address, session, callback);
+  }
+
+  private acceptRecipient(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
     const state = mx(session);
     const snapshot = this.opts.snapshot();
     // sendmail's MaxRecipientsPerMessage: counted over the RCPTs accepted so far (a repeated
@@ -217,6 +273,9 @@ export class SmtpService {
     }
     const verdict = checkRecipient(snapshot, address.address, this.client(session));
     if (verdict.kind === 'refuse') return callback(this.reject(session, verdict.refusal, `<${address.address}>`));
+    const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const greylisted = verdict.kind === 'accept' ? this.abuse.greylisted(snapshot, session, this.client(session), from, address.address) : undefined;
+    if (greylisted) return callback(this.reject(session, greylisted, `<${address.address}>`, from));
     const dsn = (address as unknown as { dsn?: { notify?: string[]; orcpt?: string } }).dsn;
     state.recipients ??= [];
     state.recipients = state.recipients.filter((r) => r.address.toLowerCase() !== address.address.toLowerCase());
@@ -296,6 +355,7 @@ export class SmtpService {
   }
 
   async listen(addresses: readonly ListenSpec[], kind: ListenerKind = 'mx'): Promise<void> {
+    await this.abuse.greylist.load();
     for (const { host, port } of addresses) {
       const server = this.createServer(kind);
       await new Promise<void>((resolve, reject) => {
@@ -331,6 +391,7 @@ export class SmtpService {
     const deadline = Date.now() + drainMs;
     while (connections().some((c) => c.inTransaction) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await this.abuse.greylist.close();
   }
 }
 

@@ -157,6 +157,10 @@ export interface DashboardModel {
     /** The certificate served (subject, names, key type, expiry, days left), and whether it draws a warning or error. */
     tls?: { text: string; problem: boolean };
     openSessions: number;
+    /** Clients being limited, as `ip (what)`; short timeouts while stressed. */
+    limited?: string[];
+    stressed?: boolean;
+    dnsblWarnings?: string[];
     total: Record<MailCountKey, number>;
     lastMinute: Record<MailCountKey, number>;
   };
@@ -376,6 +380,9 @@ export class Sampler {
         listeners: state.smtp.endpoints.map((e) => endpointText(e) + ('kind' in e && e.kind !== 'mx' ? ` (${String(e.kind)})` : '')),
         ...(snapshot.tls ? { tls: { text: summary(snapshot.tls, now), problem: snapshot.problems.some((p) => p.file === snapshot.tls!.certFile || p.file === snapshot.tls!.keyFile) } } : {}),
         openSessions: state.smtp.openSessions,
+        limited: (state.smtp.limited ?? []).map((l) => `${l.client} (${l.by}${l.open ? `, ${l.open} open` : ''})`),
+        stressed: state.smtp.stressed ?? false,
+        dnsblWarnings: [...(state.smtp.dnsblWarnings ?? [])],
         total,
         lastMinute,
       },

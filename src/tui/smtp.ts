@@ -35,7 +35,18 @@ export function smtpLines(model: DashboardModel, width: number): Line[] {
   ];
   const lines = [head, row('      ' + sessions(model), 'since start', model.smtp.total), row('', 'last minute', model.smtp.lastMinute)];
   if (model.smtp.tls) lines.push([seg('TLS   ', { dim: true }), seg(model.smtp.tls.text, { color: model.smtp.tls.problem ? 'yellow' : undefined })]);
+  lines.push(...abuseLines(model));
   return lines;
+}
+
+/** The abuse controls, only when there is something to say: stress, limited clients, DNSBL warnings. */
+export function abuseLines(model: DashboardModel): Line[] {
+  const out: Line[] = [];
+  if (model.smtp.stressed) out.push([seg('      '), seg('under stress: over 80% of connection slots in use, short timeouts', { color: 'yellow' })]);
+  const limited = model.smtp.limited ?? [];
+  if (limited.length) out.push([seg('      '), seg(`limited: ${limited.slice(0, 5).join(', ')}${limited.length > 5 ? ` and ${limited.length - 5} more` : ''}`, { color: 'yellow' })]);
+  for (const warning of model.smtp.dnsblWarnings ?? []) out.push([seg('      '), seg(warning, { color: 'yellow' })]);
+  return out;
 }
 
 /** Compact: one line. */
@@ -48,5 +59,6 @@ export function smtpCompactLines(model: DashboardModel): Line[] {
       seg(listenerText(model).slice(4) + '  ' + sessions(model) + '  '),
       seg(COLUMNS.map((k) => `${LABELS[k]} ${t[k]}${k === 'accepted' || k === 'rejected' ? ` (${m[k]}/min)` : ''}`).join('  ')),
     ],
+    ...abuseLines(model),
   ];
 }

@@ -24,10 +24,11 @@ import { dnssecBench } from './dnssec.js';
 import { startProbe, type ProbeResult } from './probe.js';
 import { starttlsPart, type StarttlsFigures } from './starttls.js';
 import { trafficRun } from './traffic.js';
+import { abuseBench } from './abuse.js';
 import { INITIAL_SERIAL, PROBE_NAME, PROBE_NEW, PROBE_OLD, QUERY_MIX, writeQueries, writeZone } from './zones.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const PHASES = ['dns', 'smtp', 'starttls', 'reload', 'memory', 'dnssec', 'traffic'] as const;
+const PHASES = ['dns', 'smtp', 'starttls', 'reload', 'memory', 'dnssec', 'traffic', 'abuse'] as const;
 type Phase = (typeof PHASES)[number];
 
 const ORIGIN = 'bench.example';
@@ -63,7 +64,7 @@ interface Settings {
 }
 
 function usage(): string {
-  return `usage: npm run bench -- [--quick] [--only dns|smtp|starttls|reload|memory|dnssec|traffic[,...]] [--cpu-prof]
+  return `usage: npm run bench -- [--quick] [--only dns|smtp|starttls|reload|memory|dnssec|traffic|abuse[,...]] [--cpu-prof]
   --quick     shorter runs (3 s per DNS pass, 500 messages), no 1,000,000-record zone
   --only X    run only these parts (repeatable or comma-separated)
   --cpu-prof  run mxbox under node --cpu-prof; profiles go to var/bench/prof-<timestamp>/
@@ -127,7 +128,7 @@ const TOOLS: Record<string, { pkg: string; phases: Phase[] }> = {
   'dnssec-signzone': { pkg: 'bind9-utils', phases: ['dnssec'] },
   dig: { pkg: 'bind9-dnsutils', phases: ['dns', 'smtp', 'reload', 'memory', 'traffic'] },
   rndc: { pkg: 'bind9-utils', phases: ['reload'] },
-  'smtp-source': { pkg: 'postfix', phases: ['smtp'] },
+  'smtp-source': { pkg: 'postfix', phases: ['smtp', 'abuse'] },
   postfix: { pkg: 'postfix', phases: ['smtp', 'starttls'] },
   openssl: { pkg: 'openssl', phases: ['starttls'] },
 };
@@ -713,6 +714,13 @@ async function main(): Promise<number> {
     rows.push(...result.rows);
     targets.push(...result.targets);
     traffic = result.json;
+  }
+
+  // ---- Abuse controls on vs off (issue 22): limits, DNSBL (our own DNS) and greylisting
+  if (s.phases.has('abuse')) {
+    const result = await abuseBench({ repo: REPO, tmp, zones: sample, nodeArgs, messages: s.quick ? 500 : 1500, warm: s.quick ? 200 : 500, sessions: s.smtpSessions, size: s.smtpSize, from: FROM, to: TO });
+    rows.push(...result.rows);
+    targets.push(...result.targets);
   }
 
   // ---- Report

@@ -62,6 +62,10 @@ export interface MxboxOptions {
   nodeArgs?: string[];
   /** Appended to mxbox.toml (e.g. a [dnssec] or [dns.rate_limit] table). */
   extraToml?: string;
+  /** The whole mxbox.toml instead of the repository's (listeners must be 127.0.0.1:0 or free ports). */
+  toml?: string;
+  /** Extra files relative to the config dir (e.g. mailconf/access, var/greylist.json), written before start. */
+  files?: Record<string, string>;
   startTimeoutMs?: number;
 }
 
@@ -87,7 +91,11 @@ export async function startMxbox(opts: MxboxOptions): Promise<Server> {
   for (const name of ['access', 'aliases', 'users', 'local-host-names']) {
     await copyFile(path.join(repo, 'mailconf', name), path.join(dir, 'mailconf', name));
   }
-  await writeFile(path.join(dir, 'mailconf', 'mxbox.toml'), benchToml(await readFile(path.join(repo, 'mailconf', 'mxbox.toml'), 'utf8')) + '\n' + (opts.extraToml ?? ''));
+  await writeFile(path.join(dir, 'mailconf', 'mxbox.toml'), opts.toml ?? benchToml(await readFile(path.join(repo, 'mailconf', 'mxbox.toml'), 'utf8')) + '\n' + (opts.extraToml ?? ''));
+  for (const [rel, text] of Object.entries(opts.files ?? {})) {
+    await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+    await writeFile(path.join(dir, rel), text);
+  }
   const zoneFiles: Record<string, string> = {};
   for (const z of opts.zones) {
     const dest = path.join(dir, 'zones', `${z.origin}.zone`);

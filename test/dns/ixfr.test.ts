@@ -8,17 +8,10 @@ import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startAppliance, type Appliance, type ReloadResult } from '../../src/supervisor.js';
-import { makeConfigDir } from '../helpers/appliance.js';
+import { makeConfigDir, dnsToml } from '../helpers/appliance.js';
 import { needs } from '../helpers/peers.js';
 
-const TOML = `hostname = "mail8191.futuretg.com"
-domain = "futuretg.com"
-[dns]
-listen = ["127.0.0.1:0"]
-transfer = ["127.0.0.1"]
-[smtp]
-listen = ["127.0.0.1:0"]
-`;
+const TOML = dnsToml('transfer = ["127.0.0.1"]');
 
 /** dig's transfer output: the records, one per line, comments dropped. */
 function digXfr(port: number, args: string[]): Promise<string[]> {

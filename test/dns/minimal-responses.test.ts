@@ -25,6 +25,8 @@ listen = ["127.0.0.1:0"]
 ${mode ? `minimal_responses = "${mode}"` : ''}
 [smtp]
 listen = ["127.0.0.1:0"]
+[tls]
+tlsa = false
 `;
 }
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { digBatch } from '../helpers/dig.js';
 import { freePort } from '../helpers/ports.js';
 import { startNamed } from '../helpers/named.js';
-import { runAppliance } from '../helpers/appliance.js';
+import { runAppliance, dnsToml } from '../helpers/appliance.js';
 import { needs } from '../helpers/peers.js';
 import { eventually, KEY_NAME, keyStatement } from '../helpers/secondary.js';
 
@@ -26,23 +26,7 @@ test('BIND secondary: catalog zone, TSIG, IXFR of a one-record edit, zones added
   const box = await runAppliance({
     sampleZones: true,
     files: { 'mailconf/keys.conf': key },
-    toml: `hostname = "mail8191.futuretg.com"
-domain = "futuretg.com"
-[dns]
-listen = ["127.0.0.1:0"]
-transfer = ["127.0.0.1 key:${KEY_NAME}"]
-notify = ["127.0.0.1:${secondaryPort} key:${KEY_NAME}"]
-catalog = "catalog.mxbox.invalid"
-[smtp]
-listen = ["127.0.0.1:0"]
-# No TLSA, DKIM key nor added SPF/DMARC/TLS-RPT: the transfer sizes below count the zone file's records.
-[tls]
-tlsa = false
-[dkim]
-sign = false
-[auth]
-publish = false
-`,
+    toml: dnsToml(`transfer = ["127.0.0.1 key:${KEY_NAME}"]`, `notify = ["127.0.0.1:${secondaryPort} key:${KEY_NAME}"]`, 'catalog = "catalog.mxbox.invalid"'),
   });
   const primary = `127.0.0.1 port ${box.port} key "${KEY_NAME}"`;
   const named = await startNamed({

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { digBatch } from '../helpers/dig.js';
 import { freePort } from '../helpers/ports.js';
 import { startNsd } from '../helpers/nsd.js';
-import { runAppliance } from '../helpers/appliance.js';
+import { runAppliance, dnsToml } from '../helpers/appliance.js';
 import { needs } from '../helpers/peers.js';
 import { eventually } from '../helpers/secondary.js';
 import { createLogger, LogRing } from '../../src/log.js';
@@ -23,15 +23,7 @@ test('NSD secondary: TSIG-signed AXFR at start, then NOTIFY and IXFR of a one-re
     logger: createLogger({ output: 'none', ring }),
     sampleZones: true,
     files: { 'mailconf/keys.conf': `key "nsd-key" {\n\talgorithm hmac-sha256;\n\tsecret "${secret}";\n};\n` },
-    toml: `hostname = "mail8191.futuretg.com"
-domain = "futuretg.com"
-[dns]
-listen = ["127.0.0.1:0"]
-transfer = ["key:nsd-key"]
-notify = ["127.0.0.1:${secondaryPort} key:nsd-key"]
-[smtp]
-listen = ["127.0.0.1:0"]
-`,
+    toml: dnsToml('transfer = ["key:nsd-key"]', `notify = ["127.0.0.1:${secondaryPort} key:nsd-key"]`),
   });
   const nsd = await startNsd({ zones: ['futuretg.com'], primary: { host: '127.0.0.1', port: box.port }, key: { name: 'nsd-key', algorithm: 'hmac-sha256', secret }, port: secondaryPort });
   const answer = async (q: string): Promise<string | undefined> => (await digBatch(nsd.port, [q]))[0]!.answer[0];

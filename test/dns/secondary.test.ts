@@ -9,22 +9,14 @@ import path from 'node:path';
 import { digBatch } from '../helpers/dig.js';
 import { freePort } from '../helpers/ports.js';
 import { startNamed } from '../helpers/named.js';
-import { runAppliance } from '../helpers/appliance.js';
+import { runAppliance, dnsToml } from '../helpers/appliance.js';
 import { needs } from '../helpers/peers.js';
 
 test('BIND as a secondary gets the new version after a save, by NOTIFY and zone transfer', { skip: needs('dig', 'named') }, async () => {
   const secondaryPort = await freePort();
   const box = await runAppliance({
     sampleZones: true,
-    toml: `hostname = "mail8191.futuretg.com"
-domain = "futuretg.com"
-[dns]
-listen = ["127.0.0.1:0"]
-transfer = ["127.0.0.1"]
-notify = ["127.0.0.1:${secondaryPort}"]
-[smtp]
-listen = ["127.0.0.1:0"]
-`,
+    toml: dnsToml('transfer = ["127.0.0.1"]', `notify = ["127.0.0.1:${secondaryPort}"]`),
   });
   const named = await startNamed({
     zones: [],

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runAppliance } from '../helpers/appliance.js';
+import { runAppliance, dnsToml } from '../helpers/appliance.js';
 import type { ReloadResult } from '../../src/supervisor.js';
 import { formatProblem } from '../../src/config/problems.js';
 
@@ -27,14 +27,7 @@ test('a lower serial warns and sends no NOTIFY; the next higher one does', async
   const box = await runAppliance({
     sampleZones: true,
     onReload: (r) => reloads.push(r),
-    toml: `hostname = "mail8191.futuretg.com"
-domain = "futuretg.com"
-[dns]
-listen = ["127.0.0.1:0"]
-notify = ["127.0.0.1:${secondary.address().port}"]
-[smtp]
-listen = ["127.0.0.1:0"]
-`,
+    toml: dnsToml(`notify = ["127.0.0.1:${secondary.address().port}"]`),
   });
   const waitReloads = async (n: number): Promise<void> => {
     const deadline = Date.now() + 10_000;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { runAppliance } from '../helpers/appliance.js';
+import { runAppliance, dnsToml } from '../helpers/appliance.js';
 import { needs } from '../helpers/peers.js';
 import { createLogger, LogRing } from '../../src/log.js';
 import { parseTsigKeys } from '../../src/config/tsig-keys.js';
@@ -26,19 +26,7 @@ key "xfr-key" {
 \tsecret "${SECRET}";
 };
 `;
-const TOML = `hostname = "mail8191.futuretg.com"
-domain = "futuretg.com"
-[dns]
-listen = ["127.0.0.1:0"]
-transfer = ["127.0.0.1 key:xfr-key"]
-[smtp]
-listen = ["127.0.0.1:0"]
-# No DKIM key nor added SPF/DMARC/TLS-RPT: the transfers below list the zone file's records.
-[dkim]
-sign = false
-[auth]
-publish = false
-`;
+const TOML = dnsToml('transfer = ["127.0.0.1 key:xfr-key"]');
 
 function dig(port: number, args: string[]): Promise<string> {
   return new Promise((resolve) => {

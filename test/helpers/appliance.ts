@@ -125,3 +125,13 @@ export function useAppliance(config: TestConfig, started: (box: RunningAppliance
     await box?.stop();
   });
 }
+
+/**
+ * The least mxbox.toml a DNS test needs: the seed's names, DNS and SMTP on 127.0.0.1 at ports the
+ * kernel picks, and `dns` (lines such as `transfer = ["127.0.0.1"]`) added to [dns].
+ */
+export function dnsToml(...dns: string[]): string {
+  // No TLSA of the generated certificate, no DKIM key, no added SPF/DMARC/TLS-RPT: these tests
+  // compare zone data with what BIND or NSD serve.
+  return ['hostname = "mail8191.futuretg.com"', 'domain = "futuretg.com"', '[dns]', 'listen = ["127.0.0.1:0"]', ...dns, '[smtp]', 'listen = ["127.0.0.1:0"]', '[tls]', 'tlsa = false', '[dkim]', 'sign = false', '[auth]', 'publish = false', ''].join('\n');
+}

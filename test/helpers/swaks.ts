@@ -206,9 +206,10 @@ export class SmtpSession {
     socket.on('error', onEnd); // ECONNRESET after the server hung up: treated as closed
   }
 
-  static connect(port: number, options: { host?: string; timeoutMs?: number } = {}): Promise<SmtpSession> {
+  /** `localAddress` picks the client's own address, e.g. 127.0.0.2 to be a different client. */
+  static connect(port: number, options: { host?: string; timeoutMs?: number; localAddress?: string } = {}): Promise<SmtpSession> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host: options.host ?? '127.0.0.1' });
+      const socket = net.connect({ port, host: options.host ?? '127.0.0.1', localAddress: options.localAddress });
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.removeListener('error', reject);

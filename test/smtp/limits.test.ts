@@ -7,7 +7,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import { runAppliance, type RunningAppliance, useAppliance } from '../helpers/appliance.js';
 import { smtpTalk, smtpToml, eventually, SmtpSession } from '../helpers/swaks.js';
 
 async function mailbox(dir: string, user: string): Promise<string> {
@@ -71,12 +71,7 @@ describe('max_recipients (sendmail MaxRecipientsPerMessage)', () => {
 
 describe("command line length (sendmail's MAXLINE, 2,048 octets)", () => {
   let r: RunningAppliance;
-  before(async () => {
-    r = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() });
-  });
-  after(async () => {
-    await r?.stop();
-  });
+  useAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() }, (box) => (r = box));
 
   /** A NOOP line of exactly `octets` octets, CRLF included. */
   const noop = (octets: number): string => `NOOP ${'x'.repeat(octets - 7)}`;

@@ -3,11 +3,11 @@
 // it over SMTP (access RELAY, as 127.0.0.1 is). Mail from elsewhere passes as it came, as Postfix
 // does outside local_header_rewrite_clients. The `mxbox sendmail` path is in test/cli/sendmail.test.ts.
 
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import { type RunningAppliance, useAppliance } from '../helpers/appliance.js';
 import { smtpTalk, smtpToml, eventually } from '../helpers/swaks.js';
 
 async function copyOf(dir: string, user: string, subject: string): Promise<string> {
@@ -19,12 +19,7 @@ async function copyOf(dir: string, user: string, subject: string): Promise<strin
 
 describe('From: for submitted mail that has none', () => {
   let r: RunningAppliance;
-  before(async () => {
-    r = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() });
-  });
-  after(async () => {
-    await r?.stop();
-  });
+  useAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() }, (box) => (r = box));
 
   const send = (subject: string, header: string, prefix: string[] = []): ReturnType<typeof smtpTalk> =>
     smtpTalk(r.smtpPort, [...prefix, 'EHLO client.example', 'MAIL FROM:<giovanni@mail8191.futuretg.com>', 'RCPT TO:<tony@futuretg.com>', 'DATA', `${header}Subject: ${subject}\r\n\r\nbody\r\n.`, 'QUIT']);

@@ -64,7 +64,7 @@ describe('TLS between Postfix and mxbox', { skip: needs('postfix', 'swaks', 'ope
     assert.equal(r.code, 0, r.stdout);
     const attempt = await eventually(() => events.find((e) => e.to === '<bob@example.org>' && e.mailer === 'relay'), 15_000, 'the delivery attempt');
     assert.equal(attempt.dsn, '4.7.4');
-    assert.match(attempt.stat ?? '', /^Deferred: TLS is required, but was not offered by host 127\.0\.0\.1 /);
+    assert.match(attempt.stat ?? '', /^Deferred: TLS is required, but was not offered by host \[127\.0\.0\.1\] /);
     assert.doesNotMatch(await readOr(client.maillog), /must not go in clear/);
   });
 

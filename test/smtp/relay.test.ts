@@ -4,11 +4,11 @@
 // the same recipients go through for a RELAY client, so the refusals are about relaying.
 // Needs the Debian package swaks.
 
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { runAppliance, useAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import { useAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { swaks, swaksTo, replyTo, smtpTalk, smtpToml, type SwaksResult, type SmtpReply } from '../helpers/swaks.js';
 import { needs } from '../helpers/peers.js';
 
@@ -185,12 +185,7 @@ describe('open-relay battery from a client with no RELAY', () => {
 
 describe('controls: the same recipients from a RELAY client (192.168.1.93, ftosx1)', () => {
   let r: RunningAppliance;
-  before(async () => {
-    r = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() });
-  });
-  after(async () => {
-    await r?.stop();
-  });
+  useAppliance({ sampleZones: true, sampleMailconf: true, toml: smtpToml() }, (box) => (r = box));
 
   test('user@example.org is accepted for relaying: 250 2.1.5 Recipient ok', { skip: needs('swaks') }, async () => {
     const res = await swaks([

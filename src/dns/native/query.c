@@ -48,10 +48,14 @@ size_t cache_key(const uint8_t *q, const query_info *info, uint8_t *key) {
   size_t n = 0;
   memcpy(key, q + 2, 10); // flags and counts
   n = 10;
-  // The name as spelled: a reply's names are compressed against the question case-sensitively,
-  // as BIND's are, so each spelling (0x20) has a reply, and an entry, of its own.
-  memcpy(key + n, q + 12, info->name_end - 12);
-  n += info->name_end - 12;
+  // The name lowercased: every spelling (0x20) finds the same entries. Whether an entry may
+  // answer another spelling than the one it was made for is the entry's business
+  // (reply_respellable).
+  for (size_t i = 12; i < info->name_end; i++) {
+    uint8_t b = q[i];
+    // Label lengths are at most 63, below 'A': lowering every byte in A-Z leaves them alone.
+    key[n++] = (b >= 'A' && b <= 'Z') ? (uint8_t)(b | 0x20) : b;
+  }
   memcpy(key + n, q + info->name_end, 4); // QTYPE, QCLASS
   n += 4;
   if (info->has_opt) {
@@ -173,4 +177,130 @@ int reply_name_tags(const uint8_t *r, size_t len, uint32_t tags[MAX_REPLY_TAGS])
     p = rdata + rdlen;
   }
   return ok ? n : TAGS_ALL;
+}
+
+/** The name at p of message m decompressed into out (wire form): its length, or 0. */
+static size_t read_name(const uint8_t *m, size_t len, size_t p, uint8_t out[256]) {
+  size_t n = 0;
+  for (int hops = 0; hops < 128 && p < len; hops++) {
+    uint8_t b = m[p];
+    if (b == 0) {
+      out[n++] = 0;
+      return n;
+    }
+    if ((b & 0xc0) == 0xc0) {
+      if (p + 1 >= len) return 0;
+      p = ((size_t)(b & 0x3f) << 8) | m[p + 1];
+      continue;
+    }
+    if (b & 0xc0 || p + 1 + b > len || n + 1 + b > 255) return 0;
+    memcpy(out + n, m + p, 1 + (size_t)b);
+    n += 1 + (size_t)b;
+    p += 1 + (size_t)b;
+  }
+  return 0;
+}
+
+int reply_respellable(const uint8_t *r, size_t len) {
+  if (len < 12 || (r[2] & 0x02)) return 0; // TC: rare, and its size is the point
+  int an = (r[6] << 8) | r[7], ns = (r[8] << 8) | r[9], ar = (r[10] << 8) | r[11];
+  if (r[4] != 0 || r[5] != 1 || an == 0 || ns != 0 || ar > 1) return 0;
+  // The question in full (as our replies write it): pointers into it are what respelling moves.
+  size_t p = 12;
+  while (p < len && r[p] != 0) {
+    if (r[p] & 0xc0) return 0;
+    p += 1 + r[p];
+  }
+  p += 1 + 4;
+  if (p > len) return 0;
+  uint8_t first[256], owner[256];
+  size_t first_len = 0;
+  for (int i = 0; i < an + ar; i++) {
+    size_t owner_len = read_name(r, len, p, owner);
+    p = skip_wire_name(r, len, p);
+    if (!owner_len || !p || p + 10 > len) return 0;
+    int type = (r[p] << 8) | r[p + 1];
+    if (i < an) {
+      // Every answer of one owner, and nothing in its RDATA that is or could be compressed.
+      if (type != 1 && type != 28) return 0;
+      if (i == 0) {
+        memcpy(first, owner, owner_len);
+        first_len = owner_len;
+      } else if (owner_len != first_len || memcmp(owner, first, owner_len) != 0) {
+        return 0;
+      }
+    } else if (type != 41 || owner_len != 1) {
+      return 0;
+    }
+    p += 10 + (((size_t)r[p + 8] << 8) | r[p + 9]);
+    if (p > len) return 0;
+  }
+  return p == len;
+}
+
+size_t respell_reply(const uint8_t *r, size_t len, const uint8_t *q, size_t name_end, uint8_t *out, size_t cap) {
+  if (len < name_end + 4 || cap < len) return 0;
+  size_t qname_len = name_end - 12;
+  memcpy(out, r, 12);
+  out[0] = q[0];
+  out[1] = q[1];
+  memcpy(out + 12, q + 12, qname_len);
+  memcpy(out + name_end, r + name_end, 4);
+  size_t p = name_end + 4, rp = name_end + 4;
+  uint8_t owner[256];
+  size_t owner_len = read_name(r, len, rp, owner);
+  if (!owner_len) return 0;
+  // BIND's first owner: the zone's spelling of the name, compressed against the question as asked.
+  // BIND 9.18 looks up only a name itself and the name without its first label, octet for octet
+  // (issue 19 measured it; src/dns/wire-writer.ts BIND_SUFFIXES), and the question registers
+  // those two: the owner is a pointer to the question when spelled alike, its first label and a
+  // pointer to the question's second when only the rest is, and in full otherwise.
+  size_t q1 = 1 + (size_t)q[12]; // the question's first label
+  size_t z1 = 1 + (size_t)owner[0];
+  int nz = owner[0] != 0;
+  int whole = owner_len == qname_len && memcmp(owner, q + 12, qname_len) == 0;
+  int rest = !whole && nz && owner[z1] != 0 && owner_len - z1 == qname_len - q1 && memcmp(owner + z1, q + 12 + q1, qname_len - q1) == 0;
+  size_t owner_at = 0; // where the whole owner name can be pointed at, for the answers after the first
+  int an = (r[6] << 8) | r[7];
+  for (int i = 0; i < an; i++) {
+    if (i == 0 && nz == 0) {
+      if (p + 1 > cap) return 0;
+      out[p++] = 0;
+      owner_at = 0;
+    } else if (i == 0 && whole) {
+      owner_at = 12;
+    } else if (i == 0) {
+      owner_at = p;
+      size_t literal = rest ? z1 : owner_len - 1;
+      if (p + literal + 2 > cap) return 0;
+      memcpy(out + p, owner, literal);
+      p += literal;
+      if (rest) {
+        size_t at = 12 + q1;
+        out[p++] = (uint8_t)(0xc0 | (at >> 8));
+        out[p++] = (uint8_t)at;
+      } else {
+        out[p++] = 0;
+      }
+    }
+    if (nz == 0 && i > 0) {
+      if (p + 1 > cap) return 0;
+      out[p++] = 0;
+    } else if (nz > 0 && (i > 0 || whole)) {
+      if (p + 2 > cap || owner_at >= 0x4000) return 0;
+      out[p++] = (uint8_t)(0xc0 | (owner_at >> 8));
+      out[p++] = (uint8_t)owner_at;
+    }
+    rp = skip_wire_name(r, len, rp);
+    if (!rp || rp + 10 > len) return 0;
+    size_t body = 10 + (((size_t)r[rp + 8] << 8) | r[rp + 9]);
+    if (rp + body > len || p + body > cap) return 0;
+    memcpy(out + p, r + rp, body);
+    p += body;
+    rp += body;
+  }
+  // The OPT record, if any, as it was.
+  if (p + (len - rp) > cap) return 0;
+  memcpy(out + p, r + rp, len - rp);
+  return p + (len - rp);
 }

@@ -1,0 +1,185 @@
+// Receiver threads of the batched UDP socket: they drain it with recvmmsg, answer from the reply
+// cache, queue the misses for the JavaScript thread and send with one sendmmsg. Why threads: see
+// udp_batch.c.
+#include "batch_socket.h"
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/** Points msgs[0..BATCH) at the slots of `base` (IN_SLOT bytes each) and at addrs, for recvmmsg. */
+void prepare_receive(struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_storage *addrs, uint8_t *base) {
+  for (int i = 0; i < BATCH; i++) {
+    iov[i].iov_base = base + (size_t)i * IN_SLOT;
+    iov[i].iov_len = IN_SLOT;
+    memset(&msgs[i].msg_hdr, 0, sizeof(struct msghdr));
+    msgs[i].msg_hdr.msg_name = &addrs[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
+/** Makes msgs[m] send len bytes at data to addr (for sendmmsg). */
+void prepare_reply(struct mmsghdr *msgs, struct iovec *iov, int m, const uint8_t *data, size_t len, struct sockaddr_storage *addr, socklen_t addr_len) {
+  iov[m].iov_base = (void *)data;
+  iov[m].iov_len = len;
+  memset(&msgs[m].msg_hdr, 0, sizeof(struct msghdr));
+  msgs[m].msg_hdr.msg_name = addr;
+  msgs[m].msg_hdr.msg_namelen = addr_len;
+  msgs[m].msg_hdr.msg_iov = &iov[m];
+  msgs[m].msg_hdr.msg_iovlen = 1;
+}
+
+void send_batch(int fd, struct mmsghdr *msgs, int m) {
+  int sent = 0;
+  while (sent < m) {
+    int r = sendmmsg(fd, msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      // A full send buffer or an unreachable client: that reply is lost, as with sendto.
+      sent++;
+      continue;
+    }
+    sent += r;
+  }
+}
+
+/**
+ * The reply to query q (len bytes) from the cache into out, with its client's ID, spelling and
+ * cookie: its length, or 0 when the cache cannot answer it. Fills info and meta on a hit.
+ */
+int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struct sockaddr_storage *from, uint8_t *out, query_info *info, reply_meta *meta, uint32_t now) {
+  if (!read_cacheable_query(q, len, info)) return 0;
+  uint8_t key[MAX_CACHE_KEY];
+  size_t key_len = cache_key(q, info, key);
+  int rlen = cache_lookup(&s->cache, key, key_len, q, info, out, OUT_SLOT, meta);
+  if (rlen > 0 && info->cookie_at >= 0) {
+    uint8_t addr[16];
+    int addr_len = address_bytes(from, addr);
+    fill_server_cookie(out, (size_t)rlen, s->cookie_secret, addr, addr_len, now);
+  }
+  return rlen;
+}
+
+/** Offset after the question of message m, or 0. */
+static size_t question_end(const uint8_t *m, size_t len) {
+  size_t p = 12;
+  while (p < len && m[p] != 0) {
+    if (m[p] & 0xc0) return 0;
+    p += 1 + m[p];
+  }
+  return p + 5 <= len ? p + 5 : 0;
+}
+
+/**
+ * Rate limiting of one reply (out, rlen bytes) to `from`: the length to send (0: drop it). A
+ * slipped reply keeps header, question and OPT: TC, so the client retries over TCP, or, to a
+ * client that sent a cookie without a valid server cookie, BADCOOKIE with a fresh one (BIND's
+ * answer: it gets a cookie to come back with). `info` is the query's, or NULL when unknown.
+ */
+int rate_limit(batch_socket *s, double *counters, const uint8_t *q, const query_info *info, const struct sockaddr_storage *from, uint8_t *out, int rlen, int kind, uint16_t qtype, uint64_t name_hash, uint32_t now) {
+  rrl_config *c = atomic_load_explicit(&s->rrl_config, memory_order_acquire);
+  if (!c || kind == 0) return rlen;
+  if (rrl_exempt(c, from)) return rlen;
+  uint8_t addr[16];
+  int addr_len = 0;
+  if (info && info->cookie_len == 24) {
+    // A client that shows a server cookie of ours is not spoofing its address (BIND exempts it).
+    addr_len = address_bytes(from, addr);
+    if (server_cookie_valid(s->cookie_secret, q + info->cookie_at, info->cookie_len, addr, addr_len, now)) return rlen;
+  }
+  int verdict = rrl_debit(&s->rrl, c, from, kind, qtype, name_hash, now);
+  if (verdict == RRL_OK) return rlen;
+  counters[verdict == RRL_DROP ? C_RRL_DROPPED : C_RRL_SLIPPED] += 1;
+  if (c->log_only) return rlen;
+  if (verdict == RRL_DROP) return 0;
+  size_t qend = question_end(out, (size_t)rlen);
+  if (!qend) return 0;
+  size_t opt = info && info->has_opt ? 11 + (info->cookie_at >= 0 ? COOKIE_OPTION_BYTES : 0) : 0;
+  if (opt > (size_t)rlen - qend) opt = 0;
+  memmove(out + qend, out + rlen - opt, opt);
+  out[4] = 0;
+  out[5] = 1;
+  memset(out + 6, 0, 4);
+  out[10] = 0;
+  out[11] = opt ? 1 : 0;
+  if (opt && info->cookie_at >= 0) {
+    out[2] &= (uint8_t)~0x04; // AA
+    out[3] = (uint8_t)((out[3] & 0xd0) | (23 & 0x0f)); // BADCOOKIE (23): low bits here, AD cleared...
+    out[qend + 5] = 23 >> 4;                          // ...high bits in the OPT
+  } else {
+    out[2] |= 0x02; // TC
+  }
+  return (int)(qend + opt);
+}
+
+static void park_until_threads_mode(batch_socket *s) {
+  pthread_mutex_lock(&s->park_lock);
+  while (atomic_load(&s->mode) == MODE_MAIN && !atomic_load(&s->closing)) pthread_cond_wait(&s->park_cond, &s->park_lock);
+  pthread_mutex_unlock(&s->park_lock);
+}
+
+void *receive_loop(void *arg) {
+  receiver *t = (receiver *)arg;
+  batch_socket *s = t->s;
+  double *counters = s->counters + (size_t)t->index * COUNTER_STRIDE;
+  while (!atomic_load_explicit(&s->closing, memory_order_relaxed)) {
+    if (atomic_load_explicit(&s->mode, memory_order_relaxed) == MODE_MAIN) {
+      park_until_threads_mode(s);
+      continue;
+    }
+    prepare_receive(t->rmsgs, t->riov, t->addrs, &t->in[0][0]);
+    // Blocks until one datagram is there (or close() shuts the socket down; the 1 s receive
+    // timeout is the fallback), then takes whatever else is already queued.
+    int n = recvmmsg(s->fd, t->rmsgs, BATCH, MSG_WAITFORONE, NULL);
+    if (n <= 0) continue;
+    if (atomic_load_explicit(&s->closing, memory_order_relaxed)) break;
+    uint32_t now = (uint32_t)time(NULL);
+    int m = 0, queued = 0;
+    for (int i = 0; i < n; i++) {
+      if (t->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue; // no DNS query is that big
+      size_t len = t->rmsgs[i].msg_len;
+      if (len < 12) continue; // not even a header: nothing to answer (JavaScript drops it too)
+      const uint8_t *q = t->in[i];
+      query_info info;
+      reply_meta meta;
+      int rlen = answer_from_cache(s, q, len, &t->addrs[i], t->out[m], &info, &meta, now);
+      t->window_seen++;
+      if (rlen > 0) {
+        counters[C_HITS] += 1;
+        counters[C_RCODE + meta.rcode] += 1;
+        rlen = rate_limit(s, counters, q, &info, &t->addrs[i], t->out[m], rlen, meta.rrl_kind, meta.qtype, meta.rrl_name, now);
+        if (rlen == 0) continue;
+        prepare_reply(t->smsgs, t->siov, m, t->out[m], (size_t)rlen, &t->addrs[i], t->rmsgs[i].msg_hdr.msg_namelen);
+        m++;
+        continue;
+      }
+      t->window_misses++;
+      pthread_mutex_lock(&s->queue_lock);
+      if (s->queue_count < MISS_QUEUE) {
+        queued_query *slot = &s->queue[(s->queue_head + s->queue_count) % MISS_QUEUE];
+        slot->len = (int32_t)len;
+        slot->addr_len = t->rmsgs[i].msg_hdr.msg_namelen;
+        memcpy(&slot->addr, &t->addrs[i], slot->addr_len);
+        memcpy(slot->data, q, len);
+        s->queue_count++;
+        queued++;
+        counters[C_MISSES] += 1;
+      } else {
+        counters[C_MISS_DROPPED] += 1;
+      }
+      pthread_mutex_unlock(&s->queue_lock);
+    }
+    if (m) send_batch(s->fd, t->smsgs, m);
+    if (t->window_seen >= WINDOW) {
+      // Mostly misses: let the JavaScript thread read (it starts polling when woken below).
+      if (t->window_misses * 2 > t->window_seen) {
+        int expected = MODE_THREADS;
+        if (atomic_compare_exchange_strong(&s->mode, &expected, MODE_MAIN)) queued = 1;
+      }
+      t->window_seen = t->window_misses = 0;
+    }
+    if (queued) uv_async_send(&s->async);
+  }
+  return NULL;
+}

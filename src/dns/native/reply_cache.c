@@ -1,0 +1,216 @@
+// The reply cache; see reply_cache.h.
+#define _GNU_SOURCE
+#include "reply_cache.h"
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rrl.h"
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n) {
+  // FNV-1a, 64 bit: queries are 20-60 bytes, and it needs no setup.
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 1099511628211ull;
+  }
+  return h ^ (h >> 29);
+}
+
+int cache_init(reply_cache *c) {
+  c->slots = calloc((size_t)BUCKETS * WAYS, sizeof(cache_entry *));
+  if (!c->slots) return -1;
+  for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&c->locks[i], NULL);
+  atomic_init(&c->total, 0);
+  return 0;
+}
+
+/** Frees a table's entries and the table itself. */
+static void free_slots(cache_entry **slots) {
+  for (size_t i = 0; i < (size_t)BUCKETS * WAYS; i++) free(slots[i]);
+  free(slots);
+}
+
+static void *free_slots_thread(void *slots) {
+  // Clean-up, not service: it gets a CPU only when nothing else wants one.
+  struct sched_param idle = {0};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+  free_slots((cache_entry **)slots);
+  return NULL;
+}
+
+/**
+ * Empties the cache at once: a fresh table goes in under every stripe's lock, and the old one's
+ * hundreds of thousands of entries are freed on a thread of their own (freeing them here took
+ * 18 ms of the JavaScript thread, with every receiver waiting on the locks, right at a reload).
+ */
+void cache_clear(reply_cache *c) {
+  cache_entry **fresh = calloc((size_t)BUCKETS * WAYS, sizeof(cache_entry *));
+  for (int i = 0; i < STRIPES; i++) pthread_mutex_lock(&c->locks[i]);
+  if (!fresh) {
+    // No memory for a new table: empty the old one in place, the slow way; never serve stale.
+    for (size_t i = 0; i < (size_t)BUCKETS * WAYS; i++) {
+      free(c->slots[i]);
+      c->slots[i] = NULL;
+    }
+    atomic_store(&c->total, 0);
+    for (int i = STRIPES - 1; i >= 0; i--) pthread_mutex_unlock(&c->locks[i]);
+    return;
+  }
+  cache_entry **old = c->slots;
+  c->slots = fresh;
+  atomic_store(&c->total, 0);
+  for (int i = STRIPES - 1; i >= 0; i--) pthread_mutex_unlock(&c->locks[i]);
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &attr, free_slots_thread, old) != 0) free_slots(old);
+  pthread_attr_destroy(&attr);
+}
+
+static int tag_listed(uint32_t tag, const uint32_t *sorted, size_t n) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (sorted[mid] < tag) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < n && sorted[lo] == tag;
+}
+
+/**
+ * Drops the replies made from any of the names whose tags are in `sorted` (ascending), and those
+ * whose names are not known; keeps the rest. A stripe's lock at a time, so receivers wait for
+ * one stripe, never the whole walk. Returns how many were dropped.
+ */
+size_t cache_drop_tagged(reply_cache *c, const uint32_t *sorted, size_t n) {
+  size_t dropped = 0;
+  for (int stripe = 0; stripe < STRIPES; stripe++) {
+    pthread_mutex_lock(&c->locks[stripe]);
+    for (uint32_t b = (uint32_t)stripe; b < BUCKETS; b += STRIPES) {
+      cache_entry **set = c->slots + (size_t)b * WAYS;
+      for (int w = 0; w < WAYS; w++) {
+        cache_entry *e = set[w];
+        if (!e) continue;
+        int hit = e->ntags == TAGS_ALL;
+        for (int t = 0; t < e->ntags && !hit && e->ntags != TAGS_ALL; t++) hit = tag_listed(e->tags[t], sorted, n);
+        if (!hit) continue;
+        set[w] = NULL;
+        atomic_fetch_sub(&c->total, sizeof(cache_entry) + e->key_len + e->reply_len);
+        free(e);
+        dropped++;
+      }
+    }
+    pthread_mutex_unlock(&c->locks[stripe]);
+  }
+  return dropped;
+}
+
+void cache_free(reply_cache *c) {
+  if (!c->slots) return;
+  free_slots(c->slots);
+  c->slots = NULL;
+  for (int i = 0; i < STRIPES; i++) pthread_mutex_destroy(&c->locks[i]);
+}
+
+/** The question name of query q as it is spelled in entry e's reply: the spelling e was made for. */
+static int same_spelling(const cache_entry *e, const uint8_t *q, size_t name_end) {
+  return e->reply_len >= name_end - 2 && memcmp(e->data + e->key_len + 10, q + 12, name_end - 12) == 0;
+}
+
+
+
+int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta) {
+  uint64_t h = hash_bytes(key, key_len);
+  uint32_t b = (uint32_t)h & (BUCKETS - 1);
+  pthread_mutex_t *lock = &c->locks[b % STRIPES];
+  int found = 0;
+  pthread_mutex_lock(lock);
+  cache_entry **set = c->slots + (size_t)b * WAYS;
+  for (int w = 0; w < WAYS; w++) {
+    cache_entry *e = set[w];
+    if (!e || e->hash != h || e->key_len != key_len || memcmp(e->data, key, key_len) != 0) continue;
+    if (same_spelling(e, q, info->name_end)) {
+      memcpy(out + 2, e->data + key_len, e->reply_len);
+      found = 2 + e->reply_len;
+    } else if (e->any_spelling) {
+      // The stored reply starts after its ID: as a message, 2 bytes before (respell_reply reads
+      // only the header after the ID and the offsets pointers give, all past 2).
+      size_t n = respell_reply(e->data + key_len - 2, (size_t)e->reply_len + 2, q, info->name_end, out, cap);
+      // Longer than the plain DNS limit and than it was: let JavaScript decide about truncation.
+      if (n > 512 && n > (size_t)e->reply_len + 2) n = 0;
+      found = (int)n;
+    }
+    if (found) {
+      meta->rcode = e->rcode;
+      meta->rrl_kind = e->rrl_kind;
+      meta->qtype = e->qtype;
+      meta->rrl_name = e->rrl_name;
+      break;
+    }
+  }
+  pthread_mutex_unlock(lock);
+  if (!found) return 0;
+  out[0] = q[0];
+  out[1] = q[1];
+  if (info->cookie_at >= 0) memcpy(out + found - 24, q + info->cookie_at, 8);
+  return found;
+}
+
+void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen) {
+  size_t reply_len = rlen - 2;
+  size_t size = sizeof(cache_entry) + key_len + reply_len;
+  // Over budget, an entry only takes the place of another (below): a flood of one-time names must
+  // not leave the cache full of them and closed to the names asked next.
+  int full = atomic_load(&c->total) + size > CACHE_BUDGET;
+  cache_entry *e = malloc(size);
+  if (!e) return;
+  e->hash = hash_bytes(key, key_len);
+  e->key_len = (uint16_t)key_len;
+  e->reply_len = (uint16_t)reply_len;
+  e->rcode = r[3] & 0x0f;
+  e->rrl_kind = (uint8_t)rrl_classify(r, rlen, &e->rrl_name, &e->qtype);
+  e->ntags = (uint8_t)reply_name_tags(r, rlen, e->tags);
+  e->any_spelling = (uint8_t)reply_respellable(r, rlen);
+  memcpy(e->data, key, key_len);
+  memcpy(e->data + key_len, r + 2, reply_len);
+  uint32_t b = (uint32_t)e->hash & (BUCKETS - 1);
+  pthread_mutex_t *lock = &c->locks[b % STRIPES];
+  pthread_mutex_lock(lock);
+  cache_entry **set = c->slots + (size_t)b * WAYS;
+  int way = -1;
+  for (int w = 0; w < WAYS; w++) {
+    cache_entry *o = set[w];
+    if (!o) {
+      if (way < 0) way = w;
+    } else if (o->hash == e->hash && o->key_len == key_len && memcmp(o->data, e->data, key_len) == 0 &&
+               (o->any_spelling || e->any_spelling || same_spelling(o, r, name_end))) {
+      // The same question answered again (two receivers missed it at once, or another spelling
+      // of a reply that fits every spelling). Replies for other spellings each keep their own.
+      way = w;
+      break;
+    }
+  }
+  if (way < 0 || (full && !set[way])) {
+    // A full set, or no room left: replace one, chosen by the hash (nothing to replace: give up).
+    way = (int)((e->hash >> 48) % WAYS);
+    if (full && !set[way]) {
+      int w = 0;
+      while (w < WAYS && !set[w]) w++;
+      if (w == WAYS) {
+        pthread_mutex_unlock(lock);
+        free(e);
+        return;
+      }
+      way = w;
+    }
+  }
+  cache_entry *old = set[way];
+  set[way] = e;
+  // Under the lock, so that a clear (which holds every lock) sees a total that matches its table.
+  atomic_fetch_add(&c->total, size);
+  if (old) atomic_fetch_sub(&c->total, sizeof(cache_entry) + old->key_len + old->reply_len);
+  pthread_mutex_unlock(lock);
+  free(old);
+}

@@ -1,0 +1,81 @@
+// The reply cache of the batched UDP server (PowerDNS's packet cache): a reply depends only on the
+// query's bytes and on the configuration, so once JavaScript has answered a question, the same
+// question (the same bytes after the ID, the name's letter case folded, the cookie left out:
+// cache_key in query.h) gets the same reply with the client's ID, straight from C. Only plain
+// queries are cached (read_cacheable_query) and only NOERROR and NXDOMAIN replies. JavaScript
+// empties it when the configuration changes (cache_clear), or drops the replies a reload's edit
+// touched (cache_drop_tagged). Thread-safe: receivers and the JavaScript thread share it.
+#ifndef MXBOX_REPLY_CACHE_H
+#define MXBOX_REPLY_CACHE_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "query.h"
+
+// The reply cache: a set-associative hash table, WAYS entries per bucket, a lock per stripe of
+// buckets. Bounded in entries (buckets * WAYS) and in bytes (CACHE_BUDGET).
+
+#define BUCKETS (1u << 16)
+#define WAYS 8
+#define STRIPES 64
+#define CACHE_BUDGET ((size_t)64 << 20)
+
+typedef struct {
+  uint64_t hash;
+  uint16_t key_len;   // cache_key() of the query
+  uint16_t reply_len; // reply bytes after the ID
+  uint8_t rcode;
+  uint8_t rrl_kind;   // rrl_classify() of the reply: what rate limiting counts it as
+  uint16_t qtype;
+  uint64_t rrl_name;  // and the name it counts it for
+  uint8_t any_spelling; // reply_respellable(): rewritten for any spelling of its question
+  uint8_t ntags;      // reply_name_tags(): the names it was made from, or TAGS_ALL
+  uint32_t tags[MAX_REPLY_TAGS];
+  uint8_t data[];     // key, then reply
+} cache_entry;
+
+typedef struct {
+  pthread_mutex_t locks[STRIPES];
+  cache_entry **slots; // BUCKETS * WAYS
+  atomic_size_t total; // bytes held by entries
+} reply_cache;
+
+/** What a hit tells its caller besides the reply: for the counters and for rate limiting. */
+typedef struct {
+  uint8_t rcode;
+  uint8_t rrl_kind;
+  uint16_t qtype;
+  uint64_t rrl_name;
+} reply_meta;
+
+/** Sets up an empty cache; -1 without memory. */
+int cache_init(reply_cache *c);
+
+/** Empties the cache at once (the old entries are freed on a thread of their own). */
+void cache_clear(reply_cache *c);
+
+/**
+ * Drops the replies made from any of the names whose tags are in `sorted` (ascending), and those
+ * whose names are not known; keeps the rest. Returns how many were dropped.
+ */
+size_t cache_drop_tagged(reply_cache *c, const uint32_t *sorted, size_t n);
+
+/** Frees the entries and the table (no thread may use it any more). */
+void cache_free(reply_cache *c);
+
+/**
+ * Copies the cached reply for `key` into out (room for cap bytes) with query q's ID and client
+ * cookie; its length, or 0. The server cookie is the caller's to fill in. The key folds case
+ * (cache_key), but BIND compresses names against the question case-sensitively and writes owners
+ * as the zone spells them, so a reply depends on the spelling asked (0x20): an entry serves the
+ * spelling it was made for as it is, and another spelling only when it is respellable (an answer
+ * of one owner and nothing else): then its owners are compressed anew against q's spelling
+ * (respell_reply in query.h).
+ */
+int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta);
+
+/** Caches reply r (rlen bytes) under `key`; name_end is where the question name ends in the query and in r. */
+void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen);
+
+#endif
