@@ -21,6 +21,9 @@ import { QueueManager } from './queue/manager.js';
 import { Intake } from './mail/intake.js';
 import { ListService } from './lists/service.js';
 import { checkIdentityProblems } from './identity/rules.js';
+import { ensureDkimKey } from './dkim/keys.js';
+import { VerifyPool } from './auth/verify-pool.js';
+import { inboundVerification } from './auth/inbound.js';
 import { TlsKeeper } from './tls/keeper.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
@@ -183,6 +186,7 @@ async function startDns(snapshot: () => Snapshot, log: Logger, udp: ApplianceOpt
 }
 
 interface MailSide {
+  verifier: VerifyPool;
   spool: Spool;
   queue: QueueManager;
   smtp: SmtpService;
@@ -193,8 +197,9 @@ interface MailSide {
  * crash left in the journal), the one intake, the queue manager (which delivers what is queued)
  * with the lists as one of its mailers, then SMTP in front of the intake.
  */
-async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog, configDir: string, dataDir: string): Promise<MailSide> {
+async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog, configDir: string, dataDir: string, ourDns: () => string): Promise<MailSide> {
   const spool = new Spool(path.join(dataDir, 'queue'));
+  const verifier = new VerifyPool();
   let smtp: SmtpService | undefined;
   let queue: QueueManager | undefined;
   try {
@@ -204,7 +209,8 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
     if (replayed) log.info({ messages: replayed }, `queue: ${replayed} message(s) recovered from the journal`);
     if (spool.foundDelivered) log.info({ recipients: spool.foundDelivered }, `queue: ${spool.foundDelivered} delivery(ies) found whole in their mailboxes after a crash: not made again`);
     // The one intake every message enters by: SMTP's, and the queue's own (DSNs, list copies).
-    const intake = new Intake({ spool, snapshot, log: mailLog });
+    // Its inbound hook verifies SPF/DKIM/DMARC/ARC of mail from outside, in worker threads.
+    const intake = new Intake({ spool, snapshot, log: mailLog, hooks: { inbound: inboundVerification({ snapshot, pool: verifier, ourDns }) } });
     const q = new QueueManager({ spool, intake, mailDir: path.join(dataDir, 'mail'), snapshot, log: mailLog, daemon: true });
     queue = q;
     // Mailing lists are a mailer of the queue: a post waits in the spool like any message.
@@ -218,10 +224,11 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
     await smtp?.close();
     await queue?.stop(0);
     await spool.close();
+    await verifier.close();
     throw new StartupError((err as Error).message);
   }
   for (const e of smtp.endpoints) log.info({ address: e.address, port: e.port, kind: e.kind }, `${e.kind === 'mx' ? 'smtp' : e.kind} listening on ${listening(e.address, e.port)}`);
-  return { spool, queue, smtp };
+  return { verifier, spool, queue, smtp };
 }
 
 /**
@@ -315,6 +322,8 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   let first = await loadSnapshot(configDir, dataDir);
   // No [tls] pair: the generated one is made (or renewed) before anything listens.
   if (first.snapshot && (await tlsKeeper.prepare(first.snapshot))) first = await loadSnapshot(configDir, dataDir, first.snapshot);
+  // No DKIM key yet (first start): one is made and published before any mail can be signed.
+  if (first.snapshot?.settings.dkim.sign && (await ensureDkimKey(dataDir, first.snapshot.settings.dkim))) first = await loadSnapshot(configDir, dataDir, first.snapshot);
   logProblems(log, first.problems);
   if (!first.snapshot) {
     await tlsKeeper.close();
@@ -332,13 +341,16 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   const mailLog = new MailLog(log, options.onLog);
   let mail: MailSide;
   try {
-    mail = await startMail(snapshot, log, mailLog, configDir, dataDir);
+    mail = await startMail(snapshot, log, mailLog, configDir, dataDir, () => {
+      const e = dns.endpoints[0]!;
+      return `${e.address === '0.0.0.0' ? '127.0.0.1' : e.address === '::' ? '[::1]' : e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
+    });
   } catch (err) {
     await tlsKeeper.close();
     await dns.close();
     throw err;
   }
-  const { spool, queue, smtp } = mail;
+  const { verifier, spool, queue, smtp } = mail;
   await tlsKeeper.follow(current);
 
   let reloading: Promise<ReloadResult> | undefined;
@@ -363,7 +375,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     // running Snapshot, so the reload that carried the change is not held up; then one more reload.
     const renewing = current;
     void tlsKeeper.prepare(renewing).then(
-      (changed) => changed && current === renewing && void serialisedReload?.(),
+      (changed) => changed && current === renewing && !tlsKeeper.closed && void serialisedReload?.(),
       (err: Error) => log.error({ err }, `tls: the self-signed certificate could not be renewed: ${err.message}`),
     );
     logZonesReloaded(log, before, current);
@@ -412,6 +424,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
       await smtp.close();
       await queue.stop();
       await spool.close();
+      await verifier.close();
       await dns.close();
       await journals.flush();
       const ranMs = Date.now() - startedAt.getTime();

@@ -9,6 +9,7 @@ import { checkIdentity, formatFinding } from '../identity/rules.js';
 import { identityAsWritten } from '../identity/as-written.js';
 import { summary } from '../tls/certificate.js';
 import { parentText, signedZoneReports } from '../dns/dnssec/report.js';
+import { addedRecordsFragment } from '../identity/added-records.js';
 import { probeSites } from '../smtp/dnsbl.js';
 import { lastJournalSerial, serialLess } from '../dns/journal.js';
 import path from 'node:path';
@@ -30,6 +31,9 @@ export const check: Command = async (_args, { configDir, dataDir }) => {
   }
   // The certificate served (its problems, if any, are among the problems above).
   console.log(snapshot.tls ? `tls: ${summary(snapshot.tls)}` : 'tls: no certificate yet; `mxbox start` generates a self-signed one (or set [tls] cert and key)');
+  // The records mxbox adds to its zones, as a fragment the admin could paste into another server's zone.
+  if (snapshot.settings.dkim.sign && !snapshot.dkim?.keys.length) console.log('dkim: no key yet; `mxbox start` makes one (and publishes it before it signs)');
+  for (const line of addedRecordsFragment(snapshot.addedRecords)) console.log(line);
   // A serial below the one last served (the IXFR journal's): secondaries will not follow.
   for (const zone of snapshot.zones.zones.values()) {
     const served = await lastJournalSerial(path.join(dataDir, 'journal'), zone.originKey);

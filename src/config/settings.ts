@@ -9,6 +9,7 @@ import { nameFromText, NameError } from '../dns/name.js';
 import { DEFAULT_MAX_JOURNAL_BYTES } from '../dns/journal.js';
 import { parseCookieSecret } from '../dns/cookie.js';
 import { parseRateLimit, RATE_LIMIT_SCHEMA, type RateLimitSettings } from './rate-limit.js';
+import { AUTH_SCHEMA, DKIM_SCHEMA, parseAuth, parseDkim, type AuthSettings, type DkimSettings } from './mail-auth-settings.js';
 import { ABUSE_SCHEMA, parseAbuse, type AbuseRaw, type AbuseSettings } from './abuse.js';
 
 export interface ListenSpec {
@@ -77,6 +78,10 @@ export interface Settings {
     aliasFiles: boolean;
   };
   dnssec: DnssecSettings;
+  /** [dkim]: signing keys, their records' TTL, rotation (src/config/mail-auth-settings.ts). */
+  dkim: DkimSettings;
+  /** [auth]: SPF/DMARC/TLS-RPT publishing and inbound verification (src/config/mail-auth-settings.ts). */
+  auth: AuthSettings;
 }
 
 /** [dnssec]: which zones mxbox signs, and how it denies existence. */
@@ -181,6 +186,8 @@ const SCHEMA: Schema = {
   },
   delivery: { mailbox: 'string', alias_programs: 'boolean', alias_files: 'boolean' },
   dnssec: { zones: 'string[]', nsec3: 'boolean' },
+  dkim: { ...DKIM_SCHEMA },
+  auth: { ...AUTH_SCHEMA },
 };
 
 export const DEFAULT_SMTP_LISTEN = '127.0.0.1:2525';
@@ -449,6 +456,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     }
   }
 
+  const dkim = parseDkim(raw.dkim as Parameters<typeof parseDkim>[0], (key, message) => err(['dkim', key], message));
   const maxConnections = smtpRaw.max_connections ?? 100;
   const abuse = parseAbuse(smtpRaw, maxConnections, parseDuration, (key, message) => err(['smtp', key], message));
   if (problems.length) return { problems };
@@ -465,7 +473,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     requireTls: smtpRaw.require_tls ?? false,
   };
   return {
-    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, tls: { cert: tlsRaw.cert, key: tlsRaw.key, tlsa: tlsRaw.tlsa ?? true }, submission: { listen: submissionListen }, submissions: { listen: submissionsListen }, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false } },
+    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, tls: { cert: tlsRaw.cert, key: tlsRaw.key, tlsa: tlsRaw.tlsa ?? true }, submission: { listen: submissionListen }, submissions: { listen: submissionsListen }, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false }, dkim, auth: parseAuth(raw.auth as Parameters<typeof parseAuth>[0]) },
     problems,
   };
 }

@@ -26,9 +26,14 @@ import { listClashes, listMap, loadLists, type ListConfig } from '../lists/confi
 import { PasswdTable, PASSWD_FILE } from './passwd.js';
 import type { CertificatePair } from '../tls/certificate.js';
 import { loadCertificate } from '../tls/load.js';
-import { fileZone, withTlsa } from '../tls/tlsa.js';
+import { wantedTlsaRecords } from '../tls/tlsa.js';
 import { recordServedSerial, signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
 import type { SigningJob } from '../dns/dnssec/sign-zone.js';
+import { fileZone, withIdentityRecords, type IdentityRecord } from '../identity/added-records.js';
+import { localMailDomains } from '../identity/records.js';
+import { POLICY_TTL, wantedPolicyRecords } from '../identity/policy-records.js';
+import { loadDkimKeys, type DkimKeySet } from '../dkim/keys.js';
+import { publishedSelectors, signingDomains, wantedDkimRecords } from '../dkim/records.js';
 
 export const SETTINGS_FILE = 'mailconf/mxbox.toml';
 export const ZONES_DIR = 'zones';
@@ -71,6 +76,12 @@ export interface Snapshot {
   readonly tls?: CertificatePair;
   /** Submission users (mailconf/passwd). */
   readonly passwd: PasswdTable;
+  /** The DKIM keys in <data>/dkim/ (none before the first start made one). */
+  readonly dkim?: DkimKeySet;
+  /** Per local domain (nameKey), the selectors published for it with the right key: what signing may use. */
+  readonly dkimSelectors: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The identity records mxbox added to its zones (src/identity/added-records.ts), for check and the dashboard. */
+  readonly addedRecords: readonly IdentityRecord[];
   readonly loadedAt: Date;
 }
 
@@ -354,7 +365,21 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   problems.push(...unservedSignedZones(settings.dnssec, zones, SETTINGS_FILE));
   const tls = await loadCertificate(configDir, dataDir, settings, problems, previous?.tls);
   const passwd = await loadPasswd(configDir, problems, mail.users, previous?.passwd);
-  // The mail host's TLSA records join its zone as data (the admin's own TLSA wins; not in a signed zone).
+  // [dkim] sign = false: no key is used, so none is published either.
+  const dkim = !settings.dkim.sign
+    ? undefined
+    : await loadDkimKeys(dataDir, previous?.dkim).catch((err: Error) => {
+        problems.push({ file: 'dkim/keys.json', line: 1, severity: 'error', message: `DKIM keys cannot be read: ${err.message}` });
+        return previous?.dkim;
+      });
+  const domains = signingDomains(settings, localMailDomains(mail.localHostNames.names));
+  const fileZones = new ZoneSet(zones);
+  const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds) : new Map<string, Set<string>>();
+  // The identity records (the mail host's TLSA, DKIM keys, SPF, DMARC, TLS-RPT) join the zones as
+  // data, in the one place that adds them (src/identity/added-records.ts).
+  const wanted = [...wantedTlsaRecords(settings, tls), ...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []), ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : [])];
+  const identity = withIdentityRecords(zones, wanted);
+  const served = [...identity.zones];
   // The catalog zone lists the zones loaded from files; it is not one of them.
   let catalog: Zone | undefined;
   if (settings.dns.catalog) {
@@ -363,9 +388,9 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
       return { problems };
     }
     catalog = catalogFor(settings.dns.catalog, zones.map((z) => z.origin), previous?.catalog);
-    zones.push(catalog);
+    served.push(catalog);
   }
-  const zoneSet = new ZoneSet(withTlsa(zones, new ZoneSet(zones), settings, tls));
+  const zoneSet = new ZoneSet(served);
   const snapshot: Snapshot = Object.freeze({
     configDir,
     dataDir,
@@ -381,6 +406,9 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     lists: listMap(lists.lists),
     tls,
     passwd,
+    dkim,
+    dkimSelectors,
+    addedRecords: identity.added,
     loadedAt: new Date(),
   });
   return { snapshot, problems };

@@ -36,5 +36,5 @@ export async function identityAsWritten(snapshot: Snapshot): Promise<AsWritten> 
   }
   if (extra.length === 0) return { input: snapshot, unloaded: [] };
   const zones = new ZoneSet([...snapshot.zones.zones.values(), ...extra]);
-  return { input: { settings: snapshot.settings, mail: snapshot.mail, zones, tls: snapshot.tls }, unloaded: extra.map((z) => z.origin) };
+  return { input: { settings: snapshot.settings, mail: snapshot.mail, zones, dkim: snapshot.dkim, tls: snapshot.tls }, unloaded: extra.map((z) => z.origin) };
 }

@@ -120,3 +120,8 @@ export function rrLine(owner: string, type: string, data: string): string {
 export function addressType(address: string): 'A' | 'AAAA' {
   return net.isIPv4(address) ? 'A' : 'AAAA';
 }
+
+/** Every local domain (local-host-names) that is a name, not an address literal or localhost; absolute. */
+export function localMailDomains(names: readonly string[]): string[] {
+  return names.filter((n) => !n.startsWith('[') && n !== 'localhost' && !n.startsWith('localhost.')).map((n) => n + '.');
+}

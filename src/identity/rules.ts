@@ -19,8 +19,10 @@ import type { ConfigProblem } from '../config/problems.js';
 import { reverseName } from '../smtp/client-name.js';
 import { tlsaFindings } from '../tls/tlsa.js';
 import { addressText } from '../util/address-text.js';
-import { addressType, display, hostAddresses, lookup, mxPreference, mxTarget, placeOf, rrLine, sameAddress, type HostAddresses } from './records.js';
+import { addressType, display, hostAddresses, localMailDomains, lookup, mxPreference, mxTarget, placeOf, rrLine, sameAddress, type HostAddresses } from './records.js';
 import { spfFinding } from './spf.js';
+import { dkimFindings, signingDomains } from '../dkim/records.js';
+import { policyFindings, POLICY_TTL, wantedPolicyRecords } from './policy-records.js';
 
 export { display };
 
@@ -40,13 +42,13 @@ export interface IdentityFinding {
 }
 
 /** Only the parts of a Snapshot the rules read (tests and tools can build one by hand). */
-export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'> & Partial<Pick<Snapshot, 'tls'>>;
+export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'> & Partial<Pick<Snapshot, 'dkim' | 'tls'>>;
 
 // ---------------------------------------------------------------------------------------------
 
 /** Every local domain (local-host-names) that is a name, not an address literal or localhost. */
 function localDomains(input: IdentityInput): string[] {
-  return input.mail.localHostNames.names.filter((n) => !n.startsWith('[') && n !== 'localhost' && !n.startsWith('localhost.')).map((n) => n + '.');
+  return localMailDomains(input.mail.localHostNames.names);
 }
 
 /**
@@ -157,6 +159,11 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   if (hostOk) spfRule(ctx);
   // The TLSA of the mail host matches the certificate mxbox presents (src/tls/tlsa.ts).
   ctx.findings.push(...tlsaFindings(snapshot));
+  // The DKIM key that signs is the key published (src/dkim/records.ts).
+  const signing = signingDomains(settings, ctx.domains);
+  ctx.findings.push(...dkimFindings(zones, snapshot.dkim, signing, settings.dkim.ttlSeconds));
+  // DMARC and TLS-RPT present, and the admin's own parse (src/identity/policy-records.ts).
+  if (settings.auth.publish) ctx.findings.push(...policyFindings(zones, wantedPolicyRecords(signing, host, POLICY_TTL)));
   return ctx.findings;
 }
 

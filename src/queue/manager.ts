@@ -21,6 +21,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { deliverLocal, type LocalMessage } from '../delivery/local.js';
 import { deliverToFile, removeDeadLockLeftovers } from '../delivery/mbox.js';
 import { deliverToProgram } from '../delivery/program.js';
+import { signOutgoing } from '../dkim/outgoing.js';
 import { deliverRemote, type RemoteOptions, type RemoteRecipient, type RemoteResult } from '../delivery/remote.js';
 import type { MailLog } from '../smtp/mail-log.js';
 import { domainOf } from '../mail/address.js';
@@ -418,9 +419,11 @@ export class QueueManager {
     const localOnly = lists.length === 0 && byDomain.size === 0;
     if (local.length) jobs.push(this.localLimit.run(() => this.deliverLocalRecipients(envelope, data, local, localOnly)));
     if (lists.length) jobs.push(this.localLimit.run(() => this.deliverListRecipients(envelope, data, lists)));
+    // DKIM: signed once per attempt, here where mail leaves for other hosts (src/dkim/outgoing.ts).
+    const outgoing = byDomain.size ? signOutgoing(this.opts.snapshot(), data, envelope.from) : data;
     for (const [domain, list] of byDomain) {
       // At most 100 recipients per transaction (RFC 5321 §4.5.3.1.8).
-      for (let i = 0; i < list.length; i += 100) jobs.push(this.deliverDomain(envelope, data, domain, list.slice(i, i + 100)));
+      for (let i = 0; i < list.length; i += 100) jobs.push(this.deliverDomain(envelope, outgoing, domain, list.slice(i, i + 100)));
     }
     await Promise.all(jobs);
   }

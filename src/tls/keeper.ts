@@ -25,21 +25,22 @@ export class TlsKeeper {
   }
 
   private readonly watching: boolean;
+  /** Set by close(): a renewal that ends after it asks for no reload. */
+  closed = false;
 
-  /** A renewal in progress: close() waits for it, so a stop never races a write into the data directory. */
-  private pending: Promise<unknown> = Promise.resolve();
-  private closed = false;
+  /** Renewals under way: close() waits for them, so nothing writes into the data directory after a stop. */
+  private readonly pending = new Set<Promise<boolean>>();
 
   /** Makes or renews the generated certificate if this Snapshot uses it; true when files changed (load again). */
   prepare(snapshot: Snapshot): Promise<boolean> {
-    if (this.closed) return Promise.resolve(false);
-    // Closed meanwhile: the files are written, but nothing is to be reloaded any more.
-    const run = this.renew(snapshot).then((changed) => changed && !this.closed);
-    this.pending = run.catch(() => undefined);
+    const run = this.ensure(snapshot);
+    this.pending.add(run);
+    const done = (): void => void this.pending.delete(run);
+    run.then(done, done);
     return run;
   }
 
-  private async renew(snapshot: Snapshot): Promise<boolean> {
+  private async ensure(snapshot: Snapshot): Promise<boolean> {
     const { settings } = snapshot;
     // With a [tls] pair, the generated one is still kept as the stand-in for a pair that does not load.
     if (settings.tls.cert && snapshot.tls) return false;
@@ -63,7 +64,7 @@ export class TlsKeeper {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.daily);
-    await this.pending;
     await this.watcher.close();
+    await Promise.allSettled([...this.pending]);
   }
 }

@@ -7,8 +7,9 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { TYPE } from '../dns/constants.js';
 import { nameKey } from '../dns/name.js';
-import { ZoneRecord, type ResourceRecord } from '../dns/record.js';
-import { buildZone, type Zone } from '../dns/zone.js';
+import type { ResourceRecord } from '../dns/record.js';
+import type { Zone } from '../dns/zone.js';
+import type { IdentityRecord } from '../identity/added-records.js';
 import type { ZoneSet } from '../dns/lookup.js';
 import type { Settings } from '../config/settings.js';
 import type { CertificatePair } from './certificate.js';
@@ -40,41 +41,16 @@ export function writtenTlsa(zones: ZoneSet, owner: string): ResourceRecord[] | u
   return records?.length ? records : undefined;
 }
 
-/** Zones as their files made them, by the zone made from them with TLSA added. */
-const fileZoneOf = new WeakMap<Zone, Zone>();
-/** The zone with TLSA added, by the file's zone and what was added (owners + key). */
-const augmented = new WeakMap<Zone, { key: string; zone: Zone }>();
-
-/** The zone as its file made it (what reloads compare and reuse). */
-export function fileZone<Z extends Zone | undefined>(zone: Z): Z {
-  return ((zone && fileZoneOf.get(zone)) ?? zone) as Z;
-}
-
 /**
- * The zones with the mail host's TLSA records added where mxbox serves the host's zone and no
- * TLSA is written for the name. Zones with nothing to add come back as they are; the zone that
- * gets records is rebuilt once per (file zone, key) and reused across reloads after that.
+ * The mail host's TLSA records, for the one place that adds identity records to zones
+ * (src/identity/added-records.ts: where the host's zone is served here, the admin wrote no TLSA
+ * for the name, and the zone is not signed by mxbox — a TLSA without its RRSIG is bogus to a
+ * validating sender, worse than none; the identity rule below then gives the record to write).
  */
-export function withTlsa(zones: Zone[], zoneSet: ZoneSet, settings: Settings, pair: CertificatePair | undefined): Zone[] {
-  if (!pair || !settings.tls.tlsa) return zones;
-  const wanted = tlsaOwners(settings).filter((owner) => ownZone(zoneSet, owner) && !writtenTlsa(zoneSet, owner));
-  if (wanted.length === 0) return zones;
-  const target = zoneSet.findZone(wanted[0]!)!;
-  // A signed zone gets no unsigned records: a TLSA without its RRSIG is bogus to a validating
-  // sender, worse than none. There the admin writes the record in the zone file (it is then
-  // signed with the rest); the identity rule says so and gives the record.
-  if (target.dnssec) return zones;
-  const key = `${wanted.join(' ')} ${pair.spkiSha256}`;
-  let entry = augmented.get(target);
-  if (!entry || entry.key !== key) {
-    const rdata = Buffer.concat([Buffer.from([3, 1, 1]), Buffer.from(pair.spkiSha256, 'hex')]).toString('latin1');
-    const added = wanted.map((owner) => new ZoneRecord(owner, TYPE.TLSA, TLSA_TTL, rdata, pair.certFile, 0));
-    const zone = buildZone(target.origin, [...target.records, ...added]);
-    fileZoneOf.set(zone, target);
-    entry = { key, zone };
-    augmented.set(target, entry);
-  }
-  return zones.map((z) => (z === target ? entry!.zone : z));
+export function wantedTlsaRecords(settings: Settings, pair: CertificatePair | undefined): IdentityRecord[] {
+  if (!pair || !settings.tls.tlsa) return [];
+  const rdata = Buffer.concat([Buffer.from([3, 1, 1]), Buffer.from(pair.spkiSha256, 'hex')]).toString('latin1');
+  return tlsaOwners(settings).map((owner) => ({ owner, type: TYPE.TLSA, ttl: TLSA_TTL, rdata, text: `3 1 1 ${pair.spkiSha256}`, purpose: `TLSA of the certificate mxbox presents (${pair.certFile})`, file: pair.certFile }));
 }
 
 /** Whether one TLSA record's data matches the certificate (any selector and matching type). */

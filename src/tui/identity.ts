@@ -14,6 +14,9 @@ const RULE_LABELS: Record<string, string> = {
   'cname-target': 'no CNAME',
   banner: 'banner',
   spf: 'SPF',
+  dkim: 'DKIM',
+  dmarc: 'DMARC',
+  'tls-rpt': 'TLS-RPT',
 };
 
 export function ruleLabel(rule: string): string {
@@ -79,10 +82,18 @@ function findingLines(f: IdentityFinding, width: number, messageRows: number): L
   return [...lines, ...fixLines(f, width, INDENT)];
 }
 
+/** The mail-authentication rules (SPF, and the records src/identity/added-records.ts adds): passing, they share one line. */
+const MAIL_AUTH_RULES = new Set(['spf', 'dkim', 'dmarc', 'tls-rpt']);
+
 /** Full: every rule on its own line, faults with their reason (up to 3 lines) and fix. */
 export function identityLines(model: DashboardModel, width: number): Line[] {
   const out: Line[] = [heading(model)];
-  for (const f of model.identity) out.push(...findingLines(f, width, f.ok ? 1 : 3));
+  const authPassing = model.identity.filter((f) => f.ok && MAIL_AUTH_RULES.has(f.rule));
+  for (const f of model.identity) if (!authPassing.includes(f)) out.push(...findingLines(f, width, f.ok ? 1 : 3));
+  if (authPassing.length) {
+    const names = [...new Set(authPassing.map((f) => ruleLabel(f.rule)))].join(', ');
+    out.push([seg(' '), mark('ok'), seg(' '), seg(pad('mail auth', LABEL)), seg(`${names} pass (i: each record)`)]);
+  }
   if (model.identityAsWritten.length) out.push([seg(' '.repeat(INDENT)), seg(`(${model.identityAsWritten.join(', ')} did not load: checked as written)`, { dim: true })]);
   return out;
 }

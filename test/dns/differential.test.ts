@@ -590,7 +590,7 @@ test('mxbox answers like BIND 9 on the same zone files', { skip, timeout: 10 * 6
     for (const z of ZONES) await copyFile(z.file, path.join(configDir, 'zones', `${z.origin}.zone`));
     await writeFile(
       path.join(configDir, 'mailconf', 'mxbox.toml'),
-      `hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["127.0.0.1:${port}"]\ntransfer = ["127.0.0.1"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n[tls]\ntlsa = false\n`,
+      `hostname = "mail8191.futuretg.com"\ndomain = "futuretg.com"\n[dns]\nlisten = ["127.0.0.1:${port}"]\ntransfer = ["127.0.0.1"]\n[smtp]\nlisten = ["127.0.0.1:0"]\n[tls]\ntlsa = false\n[dkim]\nsign = false\n[auth]\npublish = false\n`,
     );
     let mxPort: number;
     if (process.env.DIFF_SELF_CHECK) {

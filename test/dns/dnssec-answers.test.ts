@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_TOML, runAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import { DEFAULT_TOML, PLAIN_ZONES_TOML, runAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { needs } from '../helpers/peers.js';
 import { delv, delvAnchors, EDGE_ZONE, zoneKeyLines } from '../helpers/dnssec.js';
 import { digBatch } from '../helpers/dig.js';
@@ -102,7 +102,8 @@ for (const nsec3 of [false, true]) {
 
 test('without DO a signed zone answers exactly as the same zone unsigned', { skip: needs('dig') }, async () => {
   const signed = await runAppliance({ sampleZones: true, zones: { 'edge.test': EDGE_ZONE }, toml: `${DEFAULT_TOML}[dnssec]\nzones = ["*"]\n` });
-  const plain = await runAppliance({ sampleZones: true, zones: { 'edge.test': EDGE_ZONE } });
+  // Nothing added to the unsigned zones (mxbox adds none to signed ones): the same data both ways.
+  const plain = await runAppliance({ sampleZones: true, zones: { 'edge.test': EDGE_ZONE }, toml: PLAIN_ZONES_TOML });
   try {
     const queries = [
       'mail.edge.test A', 'edge.test MX', 'edge.test NS', 'edge.test SOA', 'nosuch.edge.test A', 'mail.edge.test TXT', 'deep.edge.test A',

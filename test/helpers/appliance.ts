@@ -39,6 +39,8 @@ export interface TestConfig {
   logger?: Logger;
 }
 
+// Inbound verification off: its look-ups of names outside the test's zones would go to the system
+// resolver, and tests send nothing beyond loopback (test/auth/ turns it on with a loopback resolver).
 export const DEFAULT_TOML = `hostname = "mail8191.futuretg.com"
 domain = "futuretg.com"
 [dns]
@@ -51,9 +53,18 @@ privacy = ["authwarnings"]
 max_message_size = 10485760
 [tls]
 tlsa = false
+[auth]
+verify = false
 [delivery]
 mailbox = "mbox"
 `;
+
+/**
+ * DEFAULT_TOML without the records mxbox adds to its zones (DKIM keys, SPF, DMARC, TLS-RPT): for
+ * tests that compare zone data byte for byte with a file, BIND, or another instance (each would
+ * publish a key of its own).
+ */
+export const PLAIN_ZONES_TOML = DEFAULT_TOML.replace('[auth]\nverify = false\n', '[auth]\nverify = false\npublish = false\n[dkim]\nsign = false\n');
 
 export async function makeConfigDir(config: TestConfig): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-test-'));
@@ -120,6 +131,7 @@ export function useAppliance(config: TestConfig, started: (box: RunningAppliance
  * kernel picks, and `dns` (lines such as `transfer = ["127.0.0.1"]`) added to [dns].
  */
 export function dnsToml(...dns: string[]): string {
-  // No TLSA of the generated certificate: these tests compare zone data with what BIND or NSD serve.
-  return ['hostname = "mail8191.futuretg.com"', 'domain = "futuretg.com"', '[dns]', 'listen = ["127.0.0.1:0"]', ...dns, '[smtp]', 'listen = ["127.0.0.1:0"]', '[tls]', 'tlsa = false', ''].join('\n');
+  // No TLSA of the generated certificate, no DKIM key, no added SPF/DMARC/TLS-RPT: these tests
+  // compare zone data with what BIND or NSD serve.
+  return ['hostname = "mail8191.futuretg.com"', 'domain = "futuretg.com"', '[dns]', 'listen = ["127.0.0.1:0"]', ...dns, '[smtp]', 'listen = ["127.0.0.1:0"]', '[tls]', 'tlsa = false', '[dkim]', 'sign = false', '[auth]', 'publish = false', ''].join('\n');
 }

@@ -57,19 +57,34 @@ function present(peer: Peer): boolean {
   let ok = found.get(peer);
   if (ok === undefined) {
     if (peer === 'dkimpy') {
-      const py = which('python3');
-      try {
-        if (py) execFileSync(py, ['-c', 'import dkim'], { stdio: 'ignore' });
-        ok = py !== null;
-      } catch {
-        ok = false;
-      }
+      ok = dkimPython() !== null;
     } else {
       ok = which(peer) !== null;
     }
     found.set(peer, ok);
   }
   return ok;
+}
+
+let dkimPythonFound: string | null | undefined;
+/**
+ * The python3 that can import dkimpy (Debian's python3-dkim): the one on PATH, else Debian's own
+ * /usr/bin/python3 (a pyenv or venv python on PATH does not see Debian's dist-packages).
+ */
+export function dkimPython(): string | null {
+  if (dkimPythonFound !== undefined) return dkimPythonFound;
+  dkimPythonFound = null;
+  for (const py of new Set([which('python3'), process.env.MXBOX_PEER_PATH === undefined ? '/usr/bin/python3' : null])) {
+    if (!py) continue;
+    try {
+      execFileSync(py, ['-c', 'import dkim'], { stdio: 'ignore' });
+      dkimPythonFound = py;
+      break;
+    } catch {
+      /* not this one */
+    }
+  }
+  return dkimPythonFound;
 }
 
 /** True when CI (or a developer) asked for every peer to be there: a missing one then fails. */
