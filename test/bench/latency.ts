@@ -4,9 +4,10 @@
 // p50, p99 and the maximum over the messages sent.
 
 import net from 'node:net';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { sleep } from './procs.js';
+import { readAppended } from './smtp.js';
 
 export interface LatencyLoad {
   port: number;
@@ -105,23 +106,14 @@ class SeqWatcher {
     }
     if (size <= this.offset) return;
     const now = performance.now();
-    const fd = openSync(this.file, 'r');
-    try {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      while (this.offset < size) {
-        const n = readSync(fd, buf, 0, Math.min(buf.length, size - this.offset), this.offset);
-        if (n <= 0) break;
-        this.offset += n;
-        const text = this.carry + buf.toString('latin1', 0, n);
-        for (const m of text.matchAll(/\nX-Latency-Seq: (\d+)\n/g)) {
-          const seq = Number(m[1]);
-          if (!this.seenAt.has(seq)) this.seenAt.set(seq, now);
-        }
-        this.carry = text.slice(-40);
+    this.offset = readAppended(this.file, this.offset, size, (chunk) => {
+      const text = this.carry + chunk;
+      for (const m of text.matchAll(/\nX-Latency-Seq: (\d+)\n/g)) {
+        const seq = Number(m[1]);
+        if (!this.seenAt.has(seq)) this.seenAt.set(seq, now);
       }
-    } finally {
-      closeSync(fd);
-    }
+      this.carry = text.slice(-40);
+    });
   }
 }
 

@@ -7,6 +7,26 @@ import { performance } from 'node:perf_hooks';
 import { run, sleep, which } from './procs.js';
 
 /**
+ * Reads a growing file from `offset` up to `size` in chunks of at most 1 MiB, each given to
+ * `onText` as latin1 text; the offset reached. The bench's mailbox watchers read only what is new.
+ */
+export function readAppended(file: string, offset: number, size: number, onText: (text: string) => void): number {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    while (offset < size) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, size - offset), offset);
+      if (n <= 0) break;
+      offset += n;
+      onText(buf.toString('latin1', 0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return offset;
+}
+
+/**
  * Counts the messages in an mbox file as it grows, reading only what is new: a message starts
  * with "From " at the beginning of the file or of a line (body lines starting so are quoted as
  * ">From " by both mxbox and Postfix). A message counts once its separator line is written; the
@@ -31,21 +51,12 @@ export class MboxCounter {
       this.count = 0;
     }
     if (size === this.offset) return this.count;
-    const fd = openSync(this.file, 'r');
-    try {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      while (this.offset < size) {
-        const n = readSync(fd, buf, 0, Math.min(buf.length, size - this.offset), this.offset);
-        if (n <= 0) break;
-        this.offset += n;
-        const text = this.carry + buf.toString('latin1', 0, n);
-        let i = -1;
-        while ((i = text.indexOf('\nFrom ', i + 1)) !== -1) this.count++;
-        this.carry = text.slice(-5);
-      }
-    } finally {
-      closeSync(fd);
-    }
+    this.offset = readAppended(this.file, this.offset, size, (chunk) => {
+      const text = this.carry + chunk;
+      let i = -1;
+      while ((i = text.indexOf('\nFrom ', i + 1)) !== -1) this.count++;
+      this.carry = text.slice(-5);
+    });
     return this.count;
   }
 }

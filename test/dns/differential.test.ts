@@ -427,7 +427,6 @@ function compare(q: Query, ref: DigResult, got: DigResult, refAnyTcp: DigResult 
     const m = /MSG SIZE\s+rcvd: (\d+)/.exec(r.raw);
     return m ? Number(m[1]) : undefined;
   };
-  const qname = q.q.split(' ')[0]!;
   if (size(ref) !== size(got) && !relax.has('synthesisedCase')) d.push(`size: BIND ${size(ref)} octets, mxbox ${size(got)}`);
   for (const section of ['answer', 'authority'] as const) {
     const fold = (rrs: string[]): string[] => (relax.has('synthesisedCase') && section === 'answer' ? rrs.map((x) => x.toLowerCase()) : rrs);

@@ -127,6 +127,15 @@ export function useAppliance(config: TestConfig, started: (box: RunningAppliance
 }
 
 /**
+ * The least mxbox.toml an SMTP policy test needs: the seed's names, DNS and SMTP on 127.0.0.1 at
+ * ports the kernel picks (or `dnsListen`), VRFY and EXPN allowed, `smtp` lines added to [smtp]
+ * (the table is left open: a caller may append more of its keys, or other tables).
+ */
+export function smtpToml(smtp: string[] = [], dnsListen = '127.0.0.1:0'): string {
+  return ['hostname = "mail8191.futuretg.com"', 'domain = "futuretg.com"', '[dns]', `listen = ["${dnsListen}"]`, '[smtp]', 'listen = ["127.0.0.1:0"]', 'privacy = ["authwarnings"]', ...smtp, ''].join('\n');
+}
+
+/**
  * The least mxbox.toml a DNS test needs: the seed's names, DNS and SMTP on 127.0.0.1 at ports the
  * kernel picks, and `dns` (lines such as `transfer = ["127.0.0.1"]`) added to [dns].
  */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { runAppliance, REPO_ROOT, type RunningAppliance } from '../helpers/appliance.js';
+import { runAppliance, REPO_ROOT, smtpToml, type RunningAppliance } from '../helpers/appliance.js';
 import { SmtpSession } from '../helpers/swaks.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/eventually.js';
@@ -16,7 +16,6 @@ import { listName, queryName } from '../../src/smtp/dnsbl.js';
 import { parseDnsblSite, siteMatches } from '../../src/smtp/dnsbl-site.js';
 import type { MailEvent } from '../../src/smtp/mail-log.js';
 
-const HOST = 'mail8191.futuretg.com';
 
 function mxboxCheck(dir: string): Promise<string> {
   return new Promise((resolve) => execFile(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'cli.js'), 'check', '--config', dir], (_err, stdout) => resolve(stdout)));
@@ -35,20 +34,8 @@ function listZone(origin: string, entries: Record<string, string>): string {
 }
 
 function toml(dnsPort: number | undefined, resolverPort: number, sites: string[], extra = ''): string {
-  return `hostname = "${HOST}"
-domain = "futuretg.com"
-[dns]
-listen = ["127.0.0.1:${dnsPort ?? 0}"]
-[smtp]
-listen = ["127.0.0.1:0"]
-privacy = ["authwarnings"]
-dnsbl = ${JSON.stringify(sites)}
-dnsbl_threshold = 2
-dnsbl_timeout = 1
-${extra}
-[outbound]
-resolver = "127.0.0.1:${resolverPort}"
-`;
+  const smtp = [`dnsbl = ${JSON.stringify(sites)}`, 'dnsbl_threshold = 2', 'dnsbl_timeout = 1', extra];
+  return smtpToml(smtp, `127.0.0.1:${dnsPort ?? 0}`) + `[outbound]\nresolver = "127.0.0.1:${resolverPort}"\n`;
 }
 
 async function attempt(port: number, localAddress: string): Promise<{ rcpt: string; data: number | undefined }> {

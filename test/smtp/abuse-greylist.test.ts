@@ -8,7 +8,7 @@ import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { makeConfigDir, runAppliance } from '../helpers/appliance.js';
+import { makeConfigDir, runAppliance, smtpToml } from '../helpers/appliance.js';
 import { eventually } from '../helpers/eventually.js';
 import { run } from '../helpers/run.js';
 import { TlsSmtpClient, plainToken } from '../helpers/tls.js';
@@ -17,18 +17,9 @@ import { startAppliance, type Appliance } from '../../src/supervisor.js';
 import { Greylist, clientNetwork } from '../../src/smtp/greylist.js';
 import { GreylistAllow } from '../../src/config/greylist-allow.js';
 
-const HOST = 'mail8191.futuretg.com';
 const MINUTE = 60_000;
 
-const TOML = `hostname = "${HOST}"
-domain = "futuretg.com"
-[dns]
-listen = ["127.0.0.1:0"]
-[smtp]
-listen = ["127.0.0.1:0"]
-privacy = ["authwarnings"]
-greylist = true
-`;
+const TOML = smtpToml(['greylist = true']);
 
 const REVERSE = `$TTL 300
 @ IN SOA ns.partner.test. hostmaster.partner.test. 1 3600 600 86400 60

@@ -5,7 +5,7 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import { runAppliance, smtpToml, type RunningAppliance } from '../helpers/appliance.js';
 import { SmtpSession } from '../helpers/swaks.js';
 import { eventually } from '../helpers/eventually.js';
 import { ClientLimits, clientKey } from '../../src/smtp/limits.js';
@@ -17,15 +17,7 @@ import type { DashboardModel } from '../../src/tui/sample.js';
 const HOST = 'mail8191.futuretg.com';
 
 function toml(smtpExtra: string): string {
-  return `hostname = "${HOST}"
-domain = "futuretg.com"
-[dns]
-listen = ["127.0.0.1:0"]
-[smtp]
-listen = ["127.0.0.1:0"]
-privacy = ["authwarnings"]
-${smtpExtra}
-`;
+  return smtpToml([smtpExtra]);
 }
 
 async function start(smtpExtra: string, events: (MailEvent & { msg: string })[], access = '# nobody relays here\n'): Promise<RunningAppliance> {

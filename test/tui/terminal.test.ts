@@ -56,12 +56,13 @@ test('mxbox start on a terminal: zones, identity, a broken and fixed zone file, 
   const command = `env CI=true '${process.execPath}' '${cli}' start --config '${dir}'; echo $? > '${status}'`;
   await tmux('new-session', '-d', '-x', '100', '-y', '30', '-s', SESSION, command);
 
-  // The seed's zones, accepted, and a green identity.
-  let screen = await waitForScreen('the zones', (s) => /✔ futuretg\.com +accepted/.test(s) && /✔ 186\.204\.80\.in-addr\.arpa +accepted/.test(s) && /all pass/.test(s));
+  // The seed's zones, accepted, and a green identity, in a whole frame (tmux can show one half drawn).
+  const FOOTER = /r reload · Q run queue · i identity · l log · h help · q quit/;
+  let screen = await waitForScreen('the zones', (s) => /✔ futuretg\.com +accepted/.test(s) && /✔ 186\.204\.80\.in-addr\.arpa +accepted/.test(s) && /all pass/.test(s) && FOOTER.test(s));
   const identity = row(screen, /^Identity  ✔ all pass/);
   assert.ok(identity.includes(GREEN), `identity not green: ${JSON.stringify(identity)}`);
   assert.match(screen.replace(ANSI, ''), /^mxbox  ✔ all ok/);
-  assert.match(screen.replace(ANSI, ''), /r reload · Q run queue · i identity · l log · h help · q quit/);
+  assert.match(screen.replace(ANSI, ''), FOOTER);
   for (const rule of ['MX', 'address', 'PTR', 'banner']) assert.match(screen.replace(ANSI, ''), new RegExp(`✔ ${rule} `));
 
   // Break the zone on disk: a bad IPv4 address in the mail host's A record.

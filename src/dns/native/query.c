@@ -132,7 +132,7 @@ static uint32_t name_tag(const uint8_t *m, size_t len, size_t p, int *ok) {
   return 0;
 }
 
-static size_t skip_wire_name(const uint8_t *m, size_t len, size_t p) {
+size_t skip_wire_name(const uint8_t *m, size_t len, size_t p) {
   while (p < len) {
     uint8_t b = m[p];
     if (b == 0) return p + 1;

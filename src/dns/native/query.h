@@ -83,4 +83,7 @@ int reply_respellable(const uint8_t *r, size_t len);
  */
 size_t respell_reply(const uint8_t *r, size_t len, const uint8_t *q, size_t name_end, uint8_t *out, size_t cap);
 
+/** Skips a (possibly compressed) name at p in a message of len octets; the offset after it, or 0. */
+size_t skip_wire_name(const uint8_t *m, size_t len, size_t p);
+
 #endif

@@ -2,6 +2,7 @@
 // its debit rule (credit `rate` per second since the last use, at most `rate`; a debt of at most
 // window × rate; the first limited answer after a good one slips, then every slip-th).
 #include "rrl.h"
+#include "query.h"
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,18 +162,6 @@ int rrl_debit(rrl_table *t, const rrl_config *c, const struct sockaddr_storage *
   }
 }
 
-/** Skips a (possibly compressed) name at p; the offset after it, or 0. */
-static size_t skip_name(const uint8_t *m, size_t len, size_t p) {
-  while (p < len) {
-    uint8_t b = m[p];
-    if (b == 0) return p + 1;
-    if ((b & 0xc0) == 0xc0) return p + 2 <= len ? p + 2 : 0;
-    if (b & 0xc0) return 0;
-    p += 1 + b;
-  }
-  return 0;
-}
-
 /** Hashes the name at p (following pointers), lowercased; 0 if it cannot be read. */
 static uint64_t hash_name(const uint8_t *m, size_t len, size_t p) {
   uint64_t h = 1469598103934665603ull;
@@ -205,7 +194,7 @@ int rrl_classify(const uint8_t *r, size_t len, uint64_t *name_hash, uint16_t *qt
   *qtype = 0;
   if (rcode != 0 && rcode != 3) return RRL_ERROR;
   if (qd != 1) return RRL_ERROR;
-  size_t p = skip_name(r, len, 12);
+  size_t p = skip_wire_name(r, len, 12);
   if (!p || p + 4 > len) return 0;
   *qtype = (uint16_t)((r[p] << 8) | r[p + 1]);
   if (rcode == 0 && an > 0) {
@@ -216,7 +205,7 @@ int rrl_classify(const uint8_t *r, size_t len, uint64_t *name_hash, uint16_t *qt
   // NS owner): the first authority record's owner. A CNAME chain before them is skipped.
   p += 4;
   for (int i = 0; i < an; i++) {
-    p = skip_name(r, len, p);
+    p = skip_wire_name(r, len, p);
     if (!p || p + 10 > len) return 0;
     p += 10 + (((size_t)r[p + 8] << 8) | r[p + 9]);
   }
