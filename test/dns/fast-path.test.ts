@@ -5,14 +5,13 @@
 // by the JavaScript thread reading the socket itself, then by the receiver threads once the cache
 // answers nearly everything). A reload must empty that cache: the next answer is the new data.
 
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PLAIN_ZONES_TOML, REPO_ROOT, runAppliance } from '../helpers/appliance.js';
-import { peersRequired } from '../helpers/peers.js';
-import { nativeUdpUnavailable } from '../../src/dns/udp-batch.js';
+import { addonBuilt } from '../helpers/peers.js';
 import { dnsQuery } from '../helpers/dns-query.js';
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'diff');
@@ -43,15 +42,6 @@ async function ask(port: number, queries: Buffer[]): Promise<Map<number, Buffer>
   while (replies.size < queries.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   socket.close();
   return replies;
-}
-
-/** Whether the addon is there; in CI (or under MXBOX_REQUIRE_PEERS=1) its absence fails the test, elsewhere it is skipped. */
-function addonBuilt(t: TestContext): boolean {
-  const unavailable = nativeUdpUnavailable();
-  if (!unavailable) return true;
-  if (process.env.CI || peersRequired) assert.fail(`the batched UDP addon must be built in CI: ${unavailable}`);
-  t.skip(unavailable);
-  return false;
 }
 
 test('batched UDP and node:dgram give byte-identical answers', async (t) => {

@@ -4,7 +4,7 @@
 // the same shape of slipped reply (TC; BADCOOKIE to a cookie client), and answer the normal
 // client in full. Counts are compared with a tolerance: the two servers' second boundaries differ.
 
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import os from 'node:os';
@@ -12,8 +12,7 @@ import path from 'node:path';
 import { rm, writeFile } from 'node:fs/promises';
 import { DEFAULT_TOML, runAppliance } from '../helpers/appliance.js';
 import { startNamed } from '../helpers/named.js';
-import { needs } from '../helpers/peers.js';
-import { nativeUdpUnavailable } from '../../src/dns/udp-batch.js';
+import { needs, addonBuilt } from '../helpers/peers.js';
 import { parseSettings } from '../../src/config/settings.js';
 
 const ZONE = `$TTL 300
@@ -92,14 +91,6 @@ function findExtendedRcode(msg: Buffer): number {
     p += 10 + msg.readUInt16BE(p + 8);
   }
   return 0;
-}
-
-function addonBuilt(t: TestContext): boolean {
-  const unavailable = nativeUdpUnavailable();
-  if (!unavailable) return true;
-  if (process.env.CI) assert.fail(unavailable);
-  t.skip(unavailable);
-  return false;
 }
 
 const RATE_LIMIT_TOML = (extra = ''): string =>
