@@ -27,7 +27,7 @@ import { PasswdTable, PASSWD_FILE } from './passwd.js';
 import type { CertificatePair } from '../tls/certificate.js';
 import { loadCertificate } from '../tls/load.js';
 import { wantedTlsaRecords } from '../tls/tlsa.js';
-import { signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
+import { isSignedZone, signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
 import type { SigningJob } from '../dns/dnssec/sign-zone.js';
 import { fileZone, type IdentityRecord } from '../identity/added-records.js';
 import { candidatesFor, lastServed, servedZones } from './served-zones.js';
@@ -337,8 +337,9 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
       const status = previous?.zoneStatus.find((z) => nameKey(z.origin) === nameKey(source.origin));
       // A zone in [dnssec] zones is signed as it loads, with the identity records of its names;
       // it is loaded again when its keys or those records change, or its signatures fall due.
+      const signed = isSignedZone(settings.dnssec, source.origin);
       const servedZone = servedBefore?.zones.zones.get(nameKey(source.origin));
-      const inputs = { last: lastServed(await readServedState(dataDir, source.origin), servedZone), extra: candidatesFor(source.origin, origins, wanted) };
+      const inputs = signed ? { last: lastServed(await readServedState(dataDir, source.origin), servedZone), extra: candidatesFor(source.origin, origins, wanted) } : {};
       const job = await signingJob(dataDir, settings.dnssec, source.origin, before, undefined, inputs);
       if (before && status?.loaded && !status.stale && status.file === source.file && status.inputs && signingUnchanged(before, job) && (await inputsUnchanged(status.inputs))) {
         return { zone: before, status: { ...status, problems: [...status.problems] }, reused: true };
