@@ -341,15 +341,16 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
       const servedZone = servedBefore?.zones.zones.get(nameKey(source.origin));
       const inputs = signed ? { last: lastServed(await readServedState(dataDir, source.origin), servedZone), extra: candidatesFor(source.origin, origins, wanted) } : {};
       const job = await signingJob(dataDir, settings.dnssec, source.origin, before, undefined, inputs);
-      if (before && status?.loaded && !status.stale && status.file === source.file && status.inputs && signingUnchanged(before, job) && (await inputsUnchanged(status.inputs))) {
-        return { zone: before, status: { ...status, problems: [...status.problems] }, reused: true };
+      const filesUnchanged = !!before && !!status?.loaded && !status.stale && status.file === source.file && !!status.inputs && (await inputsUnchanged(status.inputs));
+      if (before && status && filesUnchanged && signingUnchanged(before, job)) {
+        return { zone: before, status: { ...status, problems: [...status.problems] }, reused: true, filesUnchanged };
       }
-      return { ...(await loadZone(configDir, source, job)), reused: false };
+      return { ...(await loadZone(configDir, source, job)), reused: false, filesUnchanged };
     }),
   );
   const zones: Zone[] = [];
   const zoneStatus: ZoneStatus[] = [];
-  for (const { zone, status, reused } of loaded) {
+  for (const { zone, status, reused, filesUnchanged } of loaded) {
     const before = fileZone(previous?.zones.zones.get(nameKey(status.origin)));
     if (zone) {
       zones.push(zone);
@@ -364,7 +365,9 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
           message: `zone ${status.origin} serial went down from ${fileSerial(before)} to ${fileSerial(zone)}: no NOTIFY sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix`,
         });
       }
-      if (!reused && before && fileSerial(before) === fileSerial(zone) && before.fingerprint() !== zone.fingerprint()) {
+      // (Signed again with the same files — signatures due, keys or added records changed — the
+      // file's data cannot have changed: no digest of the whole zone on this thread for that.)
+      if (!reused && !filesUnchanged && before && fileSerial(before) === fileSerial(zone) && before.fingerprint() !== zone.fingerprint()) {
         const soa = zone.soa.records[0]!.source;
         status.problems.push({
           file: soa.file,

@@ -13,9 +13,10 @@
 // Added records carry line 0: no line of a zone file holds them, which is how tools tell them apart.
 // Everything here is plain data (the sameKind test is a RegExp): the worker gets the same records.
 
-import { nameKey } from '../dns/name.js';
+import { nameKey, parentOf } from '../dns/name.js';
 import { ZoneRecord, type ResourceRecord } from '../dns/record.js';
-import { buildZoneAsync, type Zone } from '../dns/zone.js';
+import { buildZone, buildZoneAsync, type Zone } from '../dns/zone.js';
+import type { ZoneIndex } from '../dns/zone-index.js';
 import { createHash } from 'node:crypto';
 import { soaWithSerial } from '../dns/served-serial.js';
 import { ZoneSet } from '../dns/lookup.js';
@@ -111,10 +112,25 @@ export function addedByZone(zones: ZoneSet, wanted: readonly IdentityRecord[]): 
 
 /**
  * For a zone mxbox signs, in the zone worker before signing: which of `candidates` (the wanted
- * records whose names fall in this zone) go into it, decided over the zone as its file made it by
- * the same placement as every other zone's.
+ * records whose names fall in this zone) go into it, decided by the same placement as every other
+ * zone's over the zone as its file made it (`records`, indexed by `index`). Placement looks only
+ * at the names from the apex down to each candidate's owner (a delegation, a DNAME, the admin's
+ * own record), so a zone of those nodes' records decides exactly as the whole zone would, and a
+ * big zone is not built twice for a handful of names.
  */
-export function recordsForSignedZone(zone: Zone, candidates: readonly IdentityRecord[]): IdentityRecord[] {
+export function recordsForSignedZone(records: readonly ResourceRecord[], index: ZoneIndex, candidates: readonly IdentityRecord[]): IdentityRecord[] {
+  const nodes = new Set<number>([0]);
+  for (const c of candidates) {
+    for (let key: string | undefined = nameKey(c.owner); key !== undefined && key !== index.originKey; key = parentOf(key)) {
+      const id = index.ids.get(key);
+      if (id !== undefined) nodes.add(id);
+    }
+  }
+  const view: ResourceRecord[] = [];
+  for (const id of [...nodes].sort((a, b) => a - b)) {
+    for (let k = index.firstOfNode[id]!; k < index.firstOfNode[id + 1]!; k++) view.push(records[index.byNode[k]!]!);
+  }
+  const zone = buildZone(index.origin, view);
   return addedByZone(new ZoneSet([zone]), candidates).get(zone) ?? [];
 }
 
