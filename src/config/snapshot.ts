@@ -350,21 +350,15 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   );
   const zones: Zone[] = [];
   const zoneStatus: ZoneStatus[] = [];
+  const wentDown = new Map<string, { status: ZoneStatus; from: number; to: number; soa: { file: string; line: number } }>();
   for (const { zone, status, reused, filesUnchanged } of loaded) {
     const before = fileZone(previous?.zones.zones.get(nameKey(status.origin)));
     if (zone) {
       zones.push(zone);
       // A signed zone's served serial rises with every signing: the file's own serial is what the admin must raise.
       const fileSerial = (z: Zone): number => z.dnssec?.fileSerial ?? z.soaFields.serial;
-      if (!reused && before && serialLess(fileSerial(zone), fileSerial(before))) {
-        const soa = zone.soa.records[0]!.source;
-        status.problems.push({
-          file: soa.file,
-          line: soa.line,
-          severity: 'warning',
-          message: `zone ${status.origin} serial went down from ${fileSerial(before)} to ${fileSerial(zone)}: no NOTIFY sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix`,
-        });
-      }
+      // Told once the served serial is known (below): where mxbox keeps the serial it may still rise.
+      if (!reused && before && serialLess(fileSerial(zone), fileSerial(before))) wentDown.set(zone.originKey, { status, from: fileSerial(before), to: fileSerial(zone), soa: zone.soa.records[0]!.source });
       // (Signed again with the same files — signatures due, keys or added records changed — the
       // file's data cannot have changed: no digest of the whole zone on this thread for that.)
       if (!reused && !filesUnchanged && before && fileSerial(before) === fileSerial(zone) && before.fingerprint() !== zone.fingerprint()) {
@@ -395,6 +389,22 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   for (const zone of identity.zones) {
     const status = zoneStatus.find((z) => nameKey(z.origin) === zone.originKey);
     if (status?.loaded) status.serial = zone.soaFields.serial;
+    const down = wentDown.get(zone.originKey);
+    if (down) {
+      const servedSerial = zone.soaFields.serial;
+      const before = previous?.zones.zones.get(zone.originKey)?.soaFields.serial;
+      const stillRises = before !== undefined && serialLess(before, servedSerial);
+      const problem: ConfigProblem = {
+        file: down.soa.file,
+        line: down.soa.line,
+        severity: 'warning',
+        message: stillRises
+          ? `zone ${down.status.origin} serial went down from ${down.from} to ${down.to} in its file; mxbox serves it as serial ${servedSerial} (the serial it keeps for the records it adds or signs), so secondaries still follow; raise the file's serial above ${servedSerial} for it to lead again`
+          : `zone ${down.status.origin} serial went down from ${down.from} to ${down.to}: no NOTIFY sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix`,
+      };
+      down.status.problems.push(problem);
+      problems.push(problem);
+    }
   }
   const served = [...identity.zones];
   // The catalog zone lists the zones loaded from files; it is not one of them.

@@ -93,6 +93,13 @@ test('a zone from load to load: records added, dropped, signed, unsigned — ser
     assert.equal(serialOf(await serve()), FILE_SERIAL + 10, 'and stays there');
     served = undefined;
     assert.equal(serialOf(await serve()), FILE_SERIAL + 10, 'also after a restart');
+
+    // The file's serial goes down: the served one does not, and the warning says secondaries still follow.
+    await writeFile(zoneFile, text.replace(`${FILE_SERIAL} ; serial`, `${FILE_SERIAL + 8} ; serial`));
+    const down = await loadSnapshot(dir, dataDir, served);
+    assert.equal(serialOf(down.snapshot!), FILE_SERIAL + 11);
+    const warning = down.problems.find((p) => /serial went down/.test(p.message));
+    assert.equal(warning?.message, `zone futuretg.com. serial went down from ${FILE_SERIAL + 10} to ${FILE_SERIAL + 8} in its file; mxbox serves it as serial ${FILE_SERIAL + 11} (the serial it keeps for the records it adds or signs), so secondaries still follow; raise the file's serial above ${FILE_SERIAL + 11} for it to lead again`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
