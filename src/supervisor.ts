@@ -5,6 +5,7 @@ import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { nextSigningEvent } from './dns/dnssec/policy.js';
 import { loadSnapshot, type Snapshot } from './config/snapshot.js';
+import type { Zone } from './dns/zone.js';
 import { recordServed } from './config/served-zones.js';
 import { formatProblem, type ConfigProblem } from './config/problems.js';
 import { DnsServer, type BoundEndpoint } from './dns/server.js';
@@ -237,11 +238,18 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
  * notify_ns, to the zone's NS hosts — never to ourselves.
  */
 function notifyChanged(log: Logger, dns: DnsServer, before: Snapshot, after: Snapshot): void {
-  const ours = new Set(dns.endpoints.map((e) => `${e.address}:${e.port}`));
-  for (const zone of after.zones.zones.values()) {
+  const rose = [...after.zones.zones.values()].filter((zone) => {
     const old = before.zones.zones.get(zone.originKey);
     // Only a rise: a secondary ignores a NOTIFY for a serial lower than its own (RFC 1996 §4.7).
-    if (!old || zone === old || !serialLess(old.soaFields.serial, zone.soaFields.serial)) continue;
+    return old !== undefined && zone !== old && serialLess(old.soaFields.serial, zone.soaFields.serial);
+  });
+  notifyZones(log, dns, after, rose);
+}
+
+/** NOTIFY of each of `zones` (of `after`) to its secondaries. */
+function notifyZones(log: Logger, dns: DnsServer, after: Snapshot, zones: readonly Zone[]): void {
+  const ours = new Set(dns.endpoints.map((e) => `${e.address}:${e.port}`));
+  for (const zone of zones) {
     const targets = [...after.settings.dns.notify, ...(after.settings.dns.notifyNs ? nsTargets(zone, after.zones) : [])].filter((t) => !ours.has(`${t.host}:${t.port}`));
     if (targets.length === 0) continue;
     void sendNotify(zone, targets, after.tsigKeys).then((results) => {
@@ -332,7 +340,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     throw new StartupError('configuration has errors; nothing started', first.problems);
   }
   // What the zones serve from now on is recorded first, so a restart serves the same serials.
-  await recordServed(dataDir, first.snapshot.zones.zones.values());
+  const roseWhileStopped = await recordServed(dataDir, first.snapshot.zones.zones.values());
   let current: Snapshot = first.snapshot;
   const snapshot = (): Snapshot => current;
   if (dataLock.kind === 'pid-file') log.warn({ file: dataLock.file }, `data directory lock: pid file only (the flock addon is not built); a second daemon started at the same instant is not kept out`);
@@ -342,6 +350,8 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
 
   const journals = await openJournals(log, dataDir, current);
   const dns = await startDns(snapshot, log, options.dnsUdp, journals);
+  // Zones whose served serial rose while mxbox was stopped (what it adds or signs changed): told now.
+  notifyZones(log, dns, current, roseWhileStopped);
   const mailLog = new MailLog(log, options.onLog);
   let mail: MailSide;
   try {

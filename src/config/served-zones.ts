@@ -107,14 +107,19 @@ export async function servedZones(dataDir: string, zones: readonly Zone[], wante
  * Records what the zones of a Snapshot about to be served serve, for the next run: every zone
  * whose served data differs from its file, and every zone that once did (until it is recorded
  * as its file again). Called only for a Snapshot that is served — never by `mxbox check` or a
- * load that is thrown away, which must not raise the serial of data nobody was given.
+ * load that is thrown away, which must not raise the serial of data nobody was given. Returns
+ * the zones whose served serial rose past the one recorded (at start: changed while stopped —
+ * a key retired, a certificate renewed — whose secondaries are owed a NOTIFY).
  */
-export async function recordServed(dataDir: string, zones: Iterable<Zone>): Promise<void> {
+export async function recordServed(dataDir: string, zones: Iterable<Zone>): Promise<Zone[]> {
+  const rose: Zone[] = [];
   for (const zone of zones) {
     const state = servedStateOf(zone);
     const disk = await readServedState(dataDir, zone.origin);
     if (!disk && !differsFromFile(zone)) continue;
     if (disk && disk.serial === state.serial && disk.digest === state.digest) continue;
+    if (disk && serialGreater(state.serial, disk.serial)) rose.push(zone);
     await writeServedState(dataDir, zone.origin, state);
   }
+  return rose;
 }
