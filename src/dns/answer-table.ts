@@ -42,6 +42,12 @@ export interface CompiledAnswer {
   cuts: number[];
   /** An Extended DNS Error option (RFC 8914) for the OPT record, where BIND 9.18 adds one. */
   ede?: Buffer;
+  /**
+   * Set on a shared NXDOMAIN (see AnswerTable.negative): the zone whose every absent name under
+   * the question's parent gets this same answer. The UDP addon keeps it as a template and answers
+   * such names itself (negative.h).
+   */
+  negativeZone?: Zone;
 }
 
 /** Append-only storage for compiled answers. */
@@ -267,6 +273,7 @@ export class AnswerTable {
         this.negativeArena = new Arena();
       }
       answer = compileResolution(qname, qtype, resolution, this.writer, this.negativeArena, spelled);
+      answer.negativeZone = this.zones.findZone(qname);
       this.negative.set(key, answer);
     }
     return answer;
