@@ -172,6 +172,18 @@ for (const nsec3 of [false, true]) {
       // Each DO question went to JavaScript (its own proof), none of the others did.
       assert.equal(counters.jsQueries - jsBefore, 8, 'the DO questions, and only they, answered by JavaScript');
       assert.ok(proofs.size > 1, 'absence proven by different records for different names');
+      // A DO question asked again (signed NXDOMAIN, signed answer) comes from the reply cache, DO bit in its key.
+      for (const name of [`${randomLabel(rnd, 8)}.edge.test`, 'mail.edge.test']) {
+        const first = await ask(name, { edns: { udpSize: 1232, do: true } });
+        const js = counters.jsQueries;
+        const hits = counters.cacheHits;
+        const again = await ask(name, { edns: { udpSize: 1232, do: true } });
+        assert.deepEqual(again.subarray(2), first.subarray(2), `${name}: the same signed reply`);
+        assert.equal(counters.jsQueries, js, `${name}: asked again with DO, not answered by JavaScript`);
+        assert.equal(counters.cacheHits, hits + 1, `${name}: a reply-cache hit`);
+        const plain = await ask(name, { edns: { udpSize: 1232 } });
+        assert.ok(!authorityTypes(plain).includes(46) && plain.length < first.length, `${name}: without DO, no signed reply from the cache`);
+      }
     } finally {
       await box.stop();
     }
