@@ -374,10 +374,10 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
       });
   const domains = signingDomains(settings, localMailDomains(mail.localHostNames.names));
   const fileZones = new ZoneSet(zones);
-  const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds) : new Map<string, Set<string>>();
+  const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds, settings.dkim.ed25519) : new Map<string, Set<string>>();
   // The identity records (the mail host's TLSA, DKIM keys, SPF, DMARC, TLS-RPT) join the zones as
   // data, in the one place that adds them (src/identity/added-records.ts).
-  const wanted = [...wantedTlsaRecords(settings, tls), ...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []), ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : [])];
+  const wanted = [...wantedTlsaRecords(settings, tls), ...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds, settings.dkim.ed25519) : []), ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : [])];
   const identity = withIdentityRecords(zones, wanted);
   const served = [...identity.zones];
   // The catalog zone lists the zones loaded from files; it is not one of them.
