@@ -16,7 +16,7 @@ const RETRY_MS = 60_000;
 /** Logs what a housekeeping run did; true when it changed the key set. */
 export function logHousekeeping(log: Logger, done: Housekeeping): boolean {
   for (const l of done.confirmed) {
-    log.info({ selector: l.selector, signFrom: new Date(l.signFrom).toISOString() }, `dkim: key ${l.selector} (made while mxbox was stopped) is published from now; it signs from ${new Date(l.signFrom).toISOString()}`);
+    log.info({ selector: l.selector, signFrom: new Date(l.signFrom).toISOString() }, `dkim: key ${l.selector} (made by mxbox dkim rotate) is published from now; it signs from ${new Date(l.signFrom).toISOString()}`);
   }
   if (done.made) {
     const { life, previous } = done.made;

@@ -54,7 +54,7 @@ export interface KeyLife {
   selector: string;
   createdAt: number;
   signFrom: number;
-  /** Made while no appliance ran on the data directory: signFrom is set when one first serves it. */
+  /** Made by `mxbox dkim rotate` and not yet served: the appliance that first serves it sets signFrom then. */
   unpublished?: true;
   /** The selector of the Ed25519 twin, when the key has one. */
   ed25519?: string;
@@ -150,7 +150,9 @@ export async function loadDkimKeys(dataDir: string, previous?: DkimKeySet): Prom
     }
     let ed25519: Ed25519Key | undefined;
     if (life.ed25519 !== undefined) ed25519 = known?.ed25519?.selector === life.ed25519 ? known.ed25519 : await loadEd25519(dataDir, life.ed25519).catch(() => undefined);
-    keys.push({ selector: life.selector, privateKey: rsa.privateKey, publicDer: rsa.publicDer, createdAt: life.createdAt, signFrom: life.signFrom, ed25519 });
+    // A key not yet confirmed by the appliance never signs: its signing time is not set yet.
+    const signFrom = life.unpublished ? Number.POSITIVE_INFINITY : life.signFrom;
+    keys.push({ selector: life.selector, privateKey: rsa.privateKey, publicDer: rsa.publicDer, createdAt: life.createdAt, signFrom, ed25519 });
   }
   return new DkimKeySet(keys);
 }
@@ -185,8 +187,8 @@ function freshSelector(lives: readonly KeyLife[], at: number, prefix: 'mx' | 'ed
  * Makes a new key (and its Ed25519 twin with [dkim] ed25519) and publishes it: the key files are
  * written (0600) before keys.json names them, so a crash between the two leaves an unused file,
  * never a named key without its file. `signFrom` is `at` for the box's first key, else `at` +
- * twice the TTL. `unpublished`: made while no appliance serves the zones (signFrom is then set by
- * the appliance when it first serves the key; see confirmPublished).
+ * twice the TTL. `unpublished`: made outside the appliance (signFrom is then set by the appliance
+ * when it first serves the key; see confirmPublished).
  * The caller holds keys.lock (withKeysLock).
  */
 export async function newKey(dataDir: string, settings: DkimSettings, at = Date.now(), options: { unpublished?: boolean } = {}): Promise<MadeKey> {
@@ -208,8 +210,9 @@ export async function newKey(dataDir: string, settings: DkimSettings, at = Date.
 }
 
 /**
- * Keys made while no appliance ran get their signing time now that one serves them: twice the
- * TTL from now, so no key signs before resolvers and secondaries can have it. Returns them.
+ * Keys made outside the appliance (`mxbox dkim rotate`) get their signing time now that it serves
+ * them: twice the TTL from now, so no key signs before resolvers and secondaries can have it —
+ * even one made while no appliance ran, however long ago. Returns them.
  * The caller holds keys.lock.
  */
 export async function confirmPublished(dataDir: string, settings: DkimSettings, now = Date.now()): Promise<KeyLife[]> {

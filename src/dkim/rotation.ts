@@ -10,7 +10,7 @@ import { confirmPublished, newKey, readLives, retireKeys, retireTime, withKeysLo
 export interface Housekeeping {
   /** The key made now (first key, rotation due, or Ed25519 turned on), if any. */
   made?: MadeKey;
-  /** Keys made while no appliance ran, given their signing time now. */
+  /** Keys made by `mxbox dkim rotate`, served from now and given their signing time. */
   confirmed: KeyLife[];
   /** Keys retired now. */
   retired: KeyLife[];
@@ -44,7 +44,7 @@ export async function keepKeys(dataDir: string, settings: DkimSettings, now = Da
 export function nextKeyEvent(lives: readonly KeyLife[], settings: DkimSettings, now: number): number | undefined {
   const newest = lives.at(-1);
   if (!newest) return undefined;
-  // A key not yet confirmed is due at once: the appliance that reads this serves it from now.
+  // A key the command made is due at once: the appliance that reads this serves it from now.
   if (lives.some((l) => l.unpublished)) return now;
   if (settings.ed25519 && newest.ed25519 === undefined) return now;
   const times = [newest.createdAt + settings.rotateMs];
