@@ -110,7 +110,9 @@ export interface Zone {
   dnssec?: ZoneSigning;
   /**
    * The slots of the zone's name table (name-table.ts): the UDP addon reads them to know that a
-   * name is not in the zone without asking JavaScript. Never written after the build.
+   * name is not in the zone without asking JavaScript. Never written after the build, and never
+   * transferred to another thread once the zone is served (the addon reads their memory from
+   * its receiver threads until the next setZones).
    */
   nameSlots?: Uint32Array;
 }
