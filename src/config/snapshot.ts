@@ -327,7 +327,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
         return previous?.dkim;
       });
   const domains = signingDomains(settings, localMailDomains(mail.localHostNames.names));
-  const wanted = [...wantedTlsaRecords(settings, tls), ...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []), ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : [])];
+  const wanted = [...wantedTlsaRecords(settings, tls), ...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds, settings.dkim.ed25519) : []), ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : [])];
   const sources = await zoneSources(configDir, settings, problems, previous);
   const origins = sources.map((s) => s.origin);
   const loaded = await Promise.all(
@@ -383,7 +383,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   problems.push(...unservedSignedZones(settings.dnssec, zones, SETTINGS_FILE));
   const passwd = await loadPasswd(configDir, problems, mail.users, previous?.passwd);
   const fileZones = new ZoneSet(zones);
-  const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds) : new Map<string, Set<string>>();
+  const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds, settings.dkim.ed25519) : new Map<string, Set<string>>();
   // The identity records join the zones as data, the served serial rising when they change.
   const identity = await servedZones(dataDir, zones, wanted, servedBefore?.zones.zones);
   for (const zone of identity.zones) {

@@ -65,7 +65,7 @@ test('added records reach a BIND secondary: AXFR, then NOTIFY + IXFR with a high
     for (const [i, q] of queries().entries()) assert.deepEqual(sorted(theirs[i]), sorted(first[i]), q);
 
     // A new DKIM key (published at once, signing later): only the added records change.
-    const selector = await newKey(dataDir, app.snapshot().settings.dkim, Date.now() + 1000);
+    const { selector } = (await newKey(dataDir, app.snapshot().settings.dkim, Date.now() + 1000)).life;
     const reloaded = await app.reload();
     assert.ok(reloaded.applied, JSON.stringify(reloaded.problems));
     assert.ok(selectors().includes(selector));

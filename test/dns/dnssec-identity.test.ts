@@ -62,7 +62,7 @@ test('a signed zone carries the identity records signed: dnssec-verify, ldns-ver
     assert.match(check.stdout, new RegExp(`^${selector}\\._domainkey\\.futuretg\\.com\\. \\d+ IN TXT "v=DKIM1; k=rsa; p=`, 'm'), check.stdout);
 
     // A new DKIM key: the added records alone change; only their RRsets and the NSEC entries around them are signed anew.
-    const next = await newKey(path.join(box.dir, 'var'), box.app.snapshot().settings.dkim, Date.now() + 1000);
+    const next = (await newKey(path.join(box.dir, 'var'), box.app.snapshot().settings.dkim, Date.now() + 1000)).life.selector;
     const reloaded = await box.app.reload();
     assert.ok(reloaded.applied, JSON.stringify(reloaded.problems));
     const signing = zone().dnssec!;
