@@ -447,6 +447,9 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
       dkimTimer.stop();
       await watcher?.close();
       await tlsKeeper.close();
+      // A reload under way (a timer's, the watcher's) ends first: it writes into the data
+      // directory (the served serials, the journal) and must not do so after stop returns.
+      await reloading?.catch(() => undefined);
       await smtp.close();
       await queue.stop();
       await spool.close();
