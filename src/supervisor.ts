@@ -5,6 +5,7 @@ import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { nextSigningEvent } from './dns/dnssec/policy.js';
 import { loadSnapshot, type Snapshot } from './config/snapshot.js';
+import { recordServed } from './config/served-zones.js';
 import { formatProblem, type ConfigProblem } from './config/problems.js';
 import { DnsServer, type BoundEndpoint } from './dns/server.js';
 import { createLogger, LogRing, type Logger } from './log.js';
@@ -326,16 +327,19 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   }, options.watch !== false);
   let first = await loadSnapshot(configDir, dataDir);
   // No [tls] pair: the generated one is made (or renewed) before anything listens.
-  if (first.snapshot && (await tlsKeeper.prepare(first.snapshot))) first = await loadSnapshot(configDir, dataDir, first.snapshot);
+  // (These first loads serve nothing: the serials of zones mxbox changes rise from what was last served.)
+  if (first.snapshot && (await tlsKeeper.prepare(first.snapshot))) first = await loadSnapshot(configDir, dataDir, first.snapshot, { previousServed: false });
   // The DKIM keys' calendar before anything serves: the first key (made and published before any
   // mail can be signed), keys made by `mxbox dkim rotate` while the box was down, and a rotation
   // or retirement that fell due then.
-  if (first.snapshot?.settings.dkim.sign && logHousekeeping(log, await keepKeys(dataDir, first.snapshot.settings.dkim))) first = await loadSnapshot(configDir, dataDir, first.snapshot);
+  if (first.snapshot?.settings.dkim.sign && logHousekeeping(log, await keepKeys(dataDir, first.snapshot.settings.dkim))) first = await loadSnapshot(configDir, dataDir, first.snapshot, { previousServed: false });
   logProblems(log, first.problems);
   if (!first.snapshot) {
     await tlsKeeper.close();
     throw new StartupError('configuration has errors; nothing started', first.problems);
   }
+  // What the zones serve from now on is recorded first, so a restart serves the same serials.
+  await recordServed(dataDir, first.snapshot.zones.zones.values());
   let current: Snapshot = first.snapshot;
   const snapshot = (): Snapshot => current;
   if (dataLock.kind === 'pid-file') log.warn({ file: dataLock.file }, `data directory lock: pid file only (the flock addon is not built); a second daemon started at the same instant is not kept out`);
@@ -373,6 +377,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
       return { applied: false, problems: next.problems };
     }
     await journalReload(log, journals, before, next.snapshot);
+    await recordServed(dataDir, next.snapshot.zones.zones.values());
     current = next.snapshot;
     dns.viewChanged();
     // A new certificate is live for new sessions at once; open sessions keep theirs.

@@ -100,8 +100,6 @@ export function dkimFindings(fileZones: ZoneSet, keys: DkimKeySet | undefined, d
       const kind = wanted.purpose.includes('Ed25519') ? 'DKIM Ed25519' : 'DKIM';
       if (place.kind === 'outside') {
         findings.push({ rule: 'dkim', ok: false, severity: 'warning', message: `${display(domain)} is not in a zone served here: publish its ${kind} key where that zone lives (mxbox does not sign for it until then)`, fix: recordLine(wanted), fixAction: 'add' });
-      } else if (place.kind === 'signed-zone') {
-        findings.push({ rule: 'dkim', ok: false, severity: 'warning', message: `${name} is in the signed zone ${display(place.zone.origin)}: mxbox adds no unsigned record there; write it in the zone file to have it signed`, fix: recordLine(wanted), fixAction: 'add' });
       } else if (place.kind === 'added') {
         findings.push({ rule: 'dkim', ok: true, severity: 'error', message: `${kind} ${name} (served by mxbox) is the key that signs mail of ${display(domain)}` });
       } else if (place.records.some((rr) => publicKeyTag(txtText(rr)) === p)) {
