@@ -168,6 +168,25 @@ test('three mxbox dkim rotate at once: keys.lock keeps every key (no write lost 
   }
 });
 
+test('a keys.json that is not a key list: mxbox dkim rotate names it and changes nothing; mxbox check reports it', async () => {
+  const dir = await makeConfigDir({ sampleZones: true, sampleMailconf: true });
+  try {
+    assert.equal((await rotateCommand(dir)).code, 0);
+    const file = path.join(dir, 'var/dkim/keys.json');
+    await writeFile(file, '{"keys": [ {"selector": "mx1", ');
+    const r = await rotateCommand(dir);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /^mxbox dkim: \S+\/var\/dkim\/keys\.json: not mxbox's key list \(.*\); restore it, or move it away/);
+    assert.doesNotMatch(r.stderr, /^\s+at /m);
+    assert.equal(await readFile(file, 'utf8'), '{"keys": [ {"selector": "mx1", ');
+    const check = await run(process.execPath, [CLI, 'check', '--config', dir], '', { MXBOX_CONFIG: undefined, MXBOX_DATA: undefined }, { killAfterMs: 30_000 });
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /dkim\/keys\.json:1: DKIM keys cannot be read: .*not mxbox's key list/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('mxbox dkim: usage, and signing turned off', async () => {
   const dir = await makeConfigDir({ toml: toml('sign = false') });
   try {
