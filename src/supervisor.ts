@@ -340,7 +340,9 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   // The DKIM keys' calendar before anything serves: the first key (made and published before any
   // mail can be signed), keys made by `mxbox dkim rotate` while the box was down, and a rotation
   // or retirement that fell due then.
-  if (first.snapshot?.settings.dkim.sign && logHousekeeping(log, await keepKeys(dataDir, first.snapshot.settings.dkim))) first = await loadSnapshot(configDir, dataDir, first.snapshot, { previousServed: false });
+  // A keys.json that cannot be used is reported by the load itself (dkim/keys.json:1).
+  const keysKept = first.snapshot?.settings.dkim.sign ? await keepKeys(dataDir, first.snapshot.settings.dkim).catch((err: Error) => log.error({ err }, `dkim: ${err.message}`)) : undefined;
+  if (keysKept && logHousekeeping(log, keysKept)) first = await loadSnapshot(configDir, dataDir, first.snapshot, { previousServed: false });
   logProblems(log, first.problems);
   if (!first.snapshot) {
     await tlsKeeper.close();
