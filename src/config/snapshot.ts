@@ -34,6 +34,7 @@ import { localMailDomains } from '../identity/records.js';
 import { POLICY_TTL, wantedPolicyRecords } from '../identity/policy-records.js';
 import { loadDkimKeys, type DkimKeySet } from '../dkim/keys.js';
 import { publishedSelectors, signingDomains, wantedDkimRecords } from '../dkim/records.js';
+import { mtaStsPolicies, wantedMtaStsRecords, type MtaStsPolicy } from '../identity/mta-sts.js';
 
 export const SETTINGS_FILE = 'mailconf/mxbox.toml';
 export const ZONES_DIR = 'zones';
@@ -82,6 +83,8 @@ export interface Snapshot {
   readonly dkimSelectors: ReadonlyMap<string, ReadonlySet<string>>;
   /** The identity records mxbox added to its zones (src/identity/added-records.ts), for check and the dashboard. */
   readonly addedRecords: readonly IdentityRecord[];
+  /** The MTA-STS policies served, by nameKey of their host (mta-sts.<domain>); empty without [mta_sts] listen. */
+  readonly mtaSts: ReadonlyMap<string, MtaStsPolicy>;
   readonly loadedAt: Date;
 }
 
@@ -375,9 +378,16 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const domains = signingDomains(settings, localMailDomains(mail.localHostNames.names));
   const fileZones = new ZoneSet(zones);
   const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds) : new Map<string, Set<string>>();
-  // The identity records (the mail host's TLSA, DKIM keys, SPF, DMARC, TLS-RPT) join the zones as
-  // data, in the one place that adds them (src/identity/added-records.ts).
-  const wanted = [...wantedTlsaRecords(settings, tls), ...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []), ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : [])];
+  // MTA-STS policies from the MX sets as the zone files have them; the _mta-sts id follows each.
+  const mtaSts = mtaStsPolicies(settings, fileZones, domains);
+  // The identity records (the mail host's TLSA, DKIM keys, SPF, DMARC, TLS-RPT, MTA-STS) join the
+  // zones as data, in the one place that adds them (src/identity/added-records.ts).
+  const wanted = [
+    ...wantedTlsaRecords(settings, tls),
+    ...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []),
+    ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : []),
+    ...wantedMtaStsRecords(mtaSts, settings.hostname),
+  ];
   const identity = withIdentityRecords(zones, wanted);
   const served = [...identity.zones];
   // The catalog zone lists the zones loaded from files; it is not one of them.
@@ -409,6 +419,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     dkim,
     dkimSelectors,
     addedRecords: identity.added,
+    mtaSts,
     loadedAt: new Date(),
   });
   return { snapshot, problems };

@@ -1,5 +1,5 @@
 // The one place where mxbox adds identity records to the zones it serves (DKIM keys, SPF,
-// DMARC, TLS-RPT; issue 17's TLSA joins here): when the Snapshot is built, each wanted record is
+// DMARC, TLS-RPT, MTA-STS; issue 17's TLSA joins here): when the Snapshot is built, each wanted record is
 // added to the zone that owns its name, as real zone data — answered, transferred by AXFR,
 // printed by `mxbox check` — unless:
 //   - the admin wrote a record of the same kind for the name: theirs is served and checked by
@@ -10,7 +10,7 @@
 // Added records carry line 0: no line of a zone file holds them, which is how tools tell them apart.
 
 import { nameKey } from '../dns/name.js';
-import { ZoneRecord, type ResourceRecord } from '../dns/record.js';
+import { ZoneRecord, type PackedRdata, type ResourceRecord } from '../dns/record.js';
 import { buildZone, type Zone } from '../dns/zone.js';
 import { ZoneSet } from '../dns/lookup.js';
 import { typeName } from '../dns/constants.js';
@@ -20,14 +20,22 @@ export interface IdentityRecord {
   owner: string;
   type: number;
   ttl: number;
-  /** RDATA in wire form, packed as latin1 (no names inside: TXT, TLSA). */
-  rdata: string;
+  /**
+   * RDATA packed as a ZoneRecord keeps it: a latin1 string of the wire bytes when no name is
+   * inside (TXT, TLSA), else byte runs and names alternating (a CNAME: ['', target]).
+   */
+  rdata: PackedRdata;
   /** RDATA in zone-file syntax (what `mxbox check` prints). */
   text: string;
   /** What the record is for, shown beside it: "DKIM key mx20261206091500". */
   purpose: string;
   /** Which of the admin's records at the name stand for this one (default: any of the type). */
   sameKind?: (rr: ResourceRecord) => boolean;
+  /**
+   * The types whose records, written by the admin at the name, stand for this one (default: its
+   * own type); 'any': every type (a CNAME is added only where the name holds nothing else).
+   */
+  kinds?: readonly number[] | 'any';
   /** Shown as the record's file in tools (the key file, mxbox.toml). */
   file: string;
 }
@@ -46,13 +54,19 @@ export function ownZone(zones: ZoneSet, name: string, type: number): Zone | unde
 }
 
 /** The admin's own records of the kind at the name, from the zone files (line > 0). */
-export function writtenRecords(zones: ZoneSet, wanted: Pick<IdentityRecord, 'owner' | 'type' | 'sameKind'>): ResourceRecord[] | undefined {
+export function writtenRecords(zones: ZoneSet, wanted: Pick<IdentityRecord, 'owner' | 'type' | 'sameKind' | 'kinds'>): ResourceRecord[] | undefined {
   const zone = ownZone(zones, wanted.owner, wanted.type);
-  const records = zone?.nodes
-    .get(nameKey(wanted.owner))
-    ?.rrsets.get(wanted.type)
-    ?.records.filter((rr) => rr.source.line > 0 && (wanted.sameKind?.(rr) ?? true));
-  return records?.length ? records : undefined;
+  const node = zone?.nodes.get(nameKey(wanted.owner));
+  const kinds = wanted.kinds === 'any' ? [...(node?.rrsets.keys() ?? [])] : (wanted.kinds ?? [wanted.type]);
+  const records = kinds.flatMap(
+    (type) => node?.rrsets.get(type)?.records.filter((rr) => rr.source.line > 0 && (wanted.sameKind?.(rr) ?? true)) ?? [],
+  );
+  return records.length ? records : undefined;
+}
+
+/** The packed RDATA as one string, for comparing and keying (names kept apart by a NUL). */
+function rdataKey(rdata: PackedRdata): string {
+  return typeof rdata === 'string' ? rdata : rdata.join('\0');
 }
 
 /** Where a wanted record goes, over the zones as their files made them. */
@@ -101,7 +115,7 @@ export function withIdentityRecords(zones: Zone[], wanted: readonly IdentityReco
     if (place.kind !== 'added') continue;
     const list = byZone.get(place.zone) ?? [];
     // One record per owner, type and data (two domains' wants may meet at one name).
-    if (!list.some((r) => nameKey(r.owner) === nameKey(w.owner) && r.type === w.type && r.rdata === w.rdata)) list.push(w);
+    if (!list.some((r) => nameKey(r.owner) === nameKey(w.owner) && r.type === w.type && rdataKey(r.rdata) === rdataKey(w.rdata))) list.push(w);
     byZone.set(place.zone, list);
   }
   if (byZone.size === 0) return { zones, added: [] };
@@ -110,7 +124,7 @@ export function withIdentityRecords(zones: Zone[], wanted: readonly IdentityReco
     const records = byZone.get(zone);
     if (!records) return zone;
     added.push(...records);
-    const key = records.map((r) => `${nameKey(r.owner)}/${r.type}/${r.ttl}/${Buffer.from(r.rdata, 'latin1').toString('base64')}`).join(' ');
+    const key = records.map((r) => `${nameKey(r.owner)}/${r.type}/${r.ttl}/${Buffer.from(rdataKey(r.rdata), 'latin1').toString('base64')}`).join(' ');
     let entry = augmented.get(zone);
     if (!entry || entry.key !== key) {
       const extra = records.map((r) => new ZoneRecord(r.owner, r.type, r.ttl, r.rdata, r.file, 0));
