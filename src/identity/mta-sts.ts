@@ -153,6 +153,9 @@ export function mtaStsFindings(input: MtaStsInput): IdentityFinding[] {
     const place = placement(zones, txt);
     if (place.kind === 'signed-zone') {
       findings.push({ rule, ok: false, severity: 'warning', message: `_mta-sts.${D} is in the signed zone ${display(place.zone.origin)}: mxbox adds no unsigned record there; write it in the zone file (and change its id whenever the policy changes)`, fix: recordLine(txt), fixAction: 'add' });
+    } else if (place.kind === 'written' && place.records.length > 1) {
+      const rr = place.records[1]!;
+      findings.push({ rule, ok: false, severity: 'error', message: `MTA-STS _mta-sts.${D} has ${place.records.length} v=STSv1 records: senders then assume there is no policy (RFC 8461 §3.1); keep one`, place: { file: rr.source.file, line: rr.source.line } });
     } else if (place.kind === 'written') {
       for (const rr of place.records) {
         const parsed = stsRecordProblem(txtText(rr));

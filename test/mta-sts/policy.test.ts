@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import path from 'node:path';
@@ -15,6 +15,8 @@ import { digBatch, type DigResult } from '../helpers/dig.js';
 import { needs } from '../helpers/peers.js';
 import { run } from '../helpers/run.js';
 import { eventually } from '../helpers/eventually.js';
+import { startNamed } from '../helpers/named.js';
+import { makeCert } from '../helpers/tls.js';
 import { loadSnapshot } from '../../src/config/snapshot.js';
 import { checkIdentity } from '../../src/identity/rules.js';
 import { stsRecordProblem } from '../../src/identity/mta-sts.js';
@@ -117,6 +119,55 @@ test('curl fetches the MTA-STS policy: it lists the MX set dig sees, the _mta-st
   }
 });
 
+test('a BIND secondary that transfers the zone serves the same _mta-sts TXT and mta-sts CNAME', { skip: needs('dig', 'named') }, async () => {
+  const box = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: MTA_STS_TOML });
+  const named = await startNamed({ zones: [], secondaries: [{ origin: 'futuretg.com', primary: { host: '127.0.0.1', port: box.port } }] });
+  try {
+    const queries = ['_mta-sts.futuretg.com TXT', 'mta-sts.futuretg.com CNAME'];
+    const ours = await digBatch(box.port, queries);
+    const theirs = await digBatch(named.port, queries);
+    assert.equal(txts(ours[0]).length, 1);
+    assert.deepEqual(txts(theirs[0]), txts(ours[0]));
+    assert.ok(theirs[1]!.flags.has('aa'));
+    assert.deepEqual(theirs[1]!.answer.filter((l) => / IN CNAME /.test(l)), ours[1]!.answer.filter((l) => / IN CNAME /.test(l)));
+    assert.ok(ours[1]!.answer.some((l) => /^mta-sts\.futuretg\.com\. \d+ IN CNAME mail8191\.futuretg\.com\.$/.test(l)), JSON.stringify(ours[1]!.answer));
+  } finally {
+    await named.stop();
+    await box.stop();
+  }
+});
+
+test('a certificate renewal reaches the policy server: new connections get the new key', { skip: needs('curl', 'openssl') }, async () => {
+  const toml = `${MTA_STS_TOML}`.replace('[tls]\ntlsa = false\n', '[tls]\ntlsa = false\ncert = "certs/mail.crt"\nkey = "certs/mail.key"\n');
+  const dir0 = await makeConfigDir({});
+  const spare = path.join(dir0, 'spare');
+  await mkdir(spare, { recursive: true });
+  const first = await makeCert(spare, 'first', 'mta-sts.futuretg.com', 'ec');
+  const second = await makeCert(spare, 'second', 'mta-sts.futuretg.com', 'rsa');
+  const box = await runAppliance({ sampleZones: true, sampleMailconf: true, toml, files: { 'certs/mail.crt': first.certPem, 'certs/mail.key': await readFile(first.key, 'utf8') } });
+  try {
+    const pinned = async (spki: string): Promise<number | null> => {
+      const port = box.app.mtaStsEndpoints[0]!.port;
+      const pin = 'sha256//' + Buffer.from(spki, 'hex').toString('base64');
+      const r = await run('curl', ['-sS', '-k', '-o', '/dev/null', '-w', '%{http_code}', '--pinnedpubkey', pin, '--max-time', '10', '--resolve', `mta-sts.futuretg.com:${port}:127.0.0.1`, `https://mta-sts.futuretg.com:${port}/.well-known/mta-sts.txt`], '', {}, { killAfterMs: 15_000 });
+      return r.code === 0 && r.stdout === '200' ? 0 : r.code;
+    };
+    assert.equal(await pinned(first.spki), 0, 'the configured certificate is presented');
+    // An ACME client's renewal: new files renamed over the old ones.
+    const certs = path.join(box.dir, 'certs');
+    await copyFile(second.cert, path.join(certs, 'mail.crt.new'));
+    await copyFile(second.key, path.join(certs, 'mail.key.new'));
+    await rename(path.join(certs, 'mail.key.new'), path.join(certs, 'mail.key'));
+    await rename(path.join(certs, 'mail.crt.new'), path.join(certs, 'mail.crt'));
+    await eventually(async () => ((await pinned(second.spki)) === 0 ? true : undefined), 10_000, 'the renewed certificate presented');
+    // curl's exit 90: the pinned key does not match; the old key is no longer presented.
+    assert.equal(await pinned(first.spki), 90);
+  } finally {
+    await box.stop();
+    await rm(dir0, { recursive: true, force: true });
+  }
+});
+
 test('the policy server survives hostile clients: garbage instead of TLS, a huge header, bytes that are not HTTP', async () => {
   const box = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: MTA_STS_TOML });
   try {
@@ -191,6 +242,13 @@ test("the admin's own _mta-sts TXT wins and is checked: one that does not parse 
     const id = [...snapshot!.mtaSts.values()][0]!.id;
     assert.ok(findings.some((f) => f.severity === 'warning' && f.message.includes(`has id=20260101, not the digest of the policy served (${id})`)), JSON.stringify(findings));
     assert.ok(snapshot!.addedRecords.some((r) => r.owner === 'mta-sts.futuretg.com.'), 'the policy host is still added');
+
+    // Two v=STSv1 records: senders take that as no policy at all.
+    await writeFile(zoneFile, `${zone}_mta-sts IN TXT "v=STSv1; id=1"\n_mta-sts IN TXT "v=STSv1; id=2"\n`);
+    ({ snapshot } = await loadSnapshot(dir, path.join(dir, 'var')));
+    const two = checkIdentity(snapshot!).find((f) => f.rule === 'mta-sts' && !f.ok && f.severity === 'error');
+    assert.match(two?.message ?? '', /has 2 v=STSv1 records: senders then assume there is no policy/);
+    assert.deepEqual(two?.place, { file: 'zones/futuretg.com.zone', line: line + 1 });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
