@@ -14,11 +14,10 @@ import { createHash } from 'node:crypto';
 import { TYPE } from '../dns/constants.js';
 import { nameKey } from '../dns/name.js';
 import type { ZoneSet } from '../dns/lookup.js';
-import type { ResourceRecord } from '../dns/record.js';
 import type { Settings } from '../config/settings.js';
 import type { CertificatePair } from '../tls/certificate.js';
 import { nameCovers } from '../tls/certificate.js';
-import { placement, recordLine, txtRdata, type IdentityRecord } from './added-records.js';
+import { holds, placement, recordLine, txtRdata, type IdentityRecord } from './added-records.js';
 import { display, hostAddresses, lookup, mxPreference, mxTarget, sameAddress, txtText } from './records.js';
 import type { IdentityFinding } from './rules.js';
 
@@ -80,7 +79,7 @@ export function mtaStsPolicies(settings: Settings, zones: ZoneSet, domains: read
 
 function stsTxt(policy: MtaStsPolicy): IdentityRecord {
   const { rdata, text } = txtRdata(`v=STSv1; id=${policy.id}`);
-  return { owner: `_mta-sts.${policy.domain}`, type: TYPE.TXT, ttl: MTA_STS_TTL, rdata, text, purpose: `MTA-STS of ${display(policy.domain)} (policy id: a digest of the policy served)`, file: SOURCE, sameKind: (rr: ResourceRecord) => STS_RECORD.test(txtText(rr)) };
+  return { owner: `_mta-sts.${policy.domain}`, type: TYPE.TXT, ttl: MTA_STS_TTL, rdata, text, purpose: `MTA-STS of ${display(policy.domain)} (policy id: a digest of the policy served)`, file: SOURCE, sameKind: STS_RECORD };
 }
 
 function policyHost(policy: MtaStsPolicy, hostname: string): IdentityRecord {
@@ -151,8 +150,9 @@ export function mtaStsFindings(input: MtaStsInput): IdentityFinding[] {
     }
     const txt = stsTxt(p);
     const place = placement(zones, txt);
-    if (place.kind === 'signed-zone') {
-      findings.push({ rule, ok: false, severity: 'warning', message: `_mta-sts.${D} is in the signed zone ${display(place.zone.origin)}: mxbox adds no unsigned record there; write it in the zone file (and change its id whenever the policy changes)`, fix: recordLine(txt), fixAction: 'add' });
+    if (place.kind === 'added' && place.zone.dnssec && !holds(place.zone, txt)) {
+      // The policy comes from the zone's MX set, known only after the zone worker signed it.
+      findings.push({ rule, ok: false, severity: 'warning', message: `_mta-sts.${D} is in the zone ${display(place.zone.origin)}, which mxbox signs as it loads, before the policy is known: write the record in the zone file (and change its id whenever the policy changes; mxbox check warns when it is stale)`, fix: recordLine(txt), fixAction: 'add' });
     } else if (place.kind === 'written' && place.records.length > 1) {
       const rr = place.records[1]!;
       findings.push({ rule, ok: false, severity: 'error', message: `MTA-STS _mta-sts.${D} has ${place.records.length} v=STSv1 records: senders then assume there is no policy (RFC 8461 §3.1); keep one`, place: { file: rr.source.file, line: rr.source.line } });
@@ -167,7 +167,9 @@ export function mtaStsFindings(input: MtaStsInput): IdentityFinding[] {
     }
     const policyHostRecord = policyHost(p, settings.hostname);
     const hostPlace = placement(zones, policyHostRecord);
-    if (hostPlace.kind === 'written') {
+    if (hostPlace.kind === 'added' && hostPlace.zone.dnssec && !holds(hostPlace.zone, policyHostRecord)) {
+      findings.push({ rule, ok: false, severity: 'warning', message: `mta-sts.${D} is in the zone ${display(hostPlace.zone.origin)}, which mxbox signs as it loads, before the policy is known: write the record in the zone file`, fix: recordLine(policyHostRecord), fixAction: 'add' });
+    } else if (hostPlace.kind === 'written') {
       // The admin's own records at mta-sts.<domain>: they must reach the mail host, which serves the policy.
       const theirs = hostAddresses(zones, p.host);
       const reaches = theirs.addresses.length > 0 && theirs.addresses.every((a) => host.addresses.some((b) => sameAddress(a, b)));
