@@ -119,6 +119,30 @@ test('curl fetches the MTA-STS policy: it lists the MX set dig sees, the _mta-st
   }
 });
 
+test('a policy change in mxbox.toml alone (mode) changes the policy, the _mta-sts id and the served serial', { skip: needs('dig', 'curl') }, async () => {
+  const box = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: MTA_STS_TOML });
+  try {
+    const ask = async (): Promise<{ id?: string; serial: number }> => {
+      const [sts, soa] = await digBatch(box.port, ['_mta-sts.futuretg.com TXT', 'futuretg.com SOA']);
+      const serial = Number(/ IN SOA \S+ \S+ (\d+) /.exec(soa!.answer.join('\n'))?.[1]);
+      return { id: stsRecordProblem(txts(sts)[0] ?? '').id, serial };
+    };
+    const before = await ask();
+    assert.ok(before.id && before.serial > 0, JSON.stringify(before));
+    await writeFile(path.join(box.dir, 'mailconf/mxbox.toml'), MTA_STS_TOML + 'mode = "enforce"\n');
+    const after = await eventually(async () => {
+      const now = await ask();
+      return now.id !== before.id ? now : undefined;
+    }, 10_000, 'the new _mta-sts id served');
+    assert.ok(after.serial > before.serial, `served serial ${before.serial} → ${after.serial}`);
+    const policy = parsePolicy((await curl(box, 'mta-sts.futuretg.com')).body);
+    assert.equal(policy.mode, 'enforce');
+    assert.equal(after.id, createHash('sha256').update(`version: STSv1\r\nmode: enforce\r\n${policy.mx.map((m) => `mx: ${m}\r\n`).join('')}max_age: 604800\r\n`).digest('hex').slice(0, 20));
+  } finally {
+    await box.stop();
+  }
+});
+
 test('a BIND secondary that transfers the zone serves the same _mta-sts TXT and mta-sts CNAME', { skip: needs('dig', 'named') }, async () => {
   const box = await runAppliance({ sampleZones: true, sampleMailconf: true, toml: MTA_STS_TOML });
   const named = await startNamed({ zones: [], secondaries: [{ origin: 'futuretg.com', primary: { host: '127.0.0.1', port: box.port } }] });
