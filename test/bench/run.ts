@@ -1,6 +1,6 @@
 // npm run bench: mxbox against BIND's named and Postfix on this machine, same load, one run.
 //
-//   node dist/test/bench/run.js [--quick] [--only dns|smtp|starttls|reload|memory[,...]] [--cpu-prof]
+//   node dist/test/bench/run.js [--quick] [--only dns|smtp|starttls|reload|memory|dnssec|traffic|abuse|mailauth[,...]] [--cpu-prof]
 //
 // Prints a Markdown table (mxbox, peer, ratio) and the issue-9 targets, and writes the figures to
 // var/bench/<timestamp>.json. Everything runs on loopback; the servers run one at a time; every
@@ -25,10 +25,11 @@ import { startProbe, type ProbeResult } from './probe.js';
 import { starttlsPart, type StarttlsFigures } from './starttls.js';
 import { trafficRun } from './traffic.js';
 import { abuseBench } from './abuse.js';
+import { mailauthBench } from './mailauth.js';
 import { INITIAL_SERIAL, PROBE_NAME, PROBE_NEW, PROBE_OLD, QUERY_MIX, writeQueries, writeZone } from './zones.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const PHASES = ['dns', 'smtp', 'starttls', 'reload', 'memory', 'dnssec', 'traffic', 'abuse'] as const;
+const PHASES = ['dns', 'smtp', 'starttls', 'reload', 'memory', 'dnssec', 'traffic', 'abuse', 'mailauth'] as const;
 type Phase = (typeof PHASES)[number];
 
 const ORIGIN = 'bench.example';
@@ -64,7 +65,7 @@ interface Settings {
 }
 
 function usage(): string {
-  return `usage: npm run bench -- [--quick] [--only dns|smtp|starttls|reload|memory|dnssec|traffic|abuse[,...]] [--cpu-prof]
+  return `usage: npm run bench -- [--quick] [--only dns|smtp|starttls|reload|memory|dnssec|traffic|abuse|mailauth[,...]] [--cpu-prof]
   --quick     shorter runs (3 s per DNS pass, 500 messages), no 1,000,000-record zone
   --only X    run only these parts (repeatable or comma-separated)
   --cpu-prof  run mxbox under node --cpu-prof; profiles go to var/bench/prof-<timestamp>/
@@ -128,7 +129,7 @@ const TOOLS: Record<string, { pkg: string; phases: Phase[] }> = {
   'dnssec-signzone': { pkg: 'bind9-utils', phases: ['dnssec'] },
   dig: { pkg: 'bind9-dnsutils', phases: ['dns', 'smtp', 'reload', 'memory', 'traffic'] },
   rndc: { pkg: 'bind9-utils', phases: ['reload'] },
-  'smtp-source': { pkg: 'postfix', phases: ['smtp', 'abuse'] },
+  'smtp-source': { pkg: 'postfix', phases: ['smtp', 'abuse', 'mailauth'] },
   postfix: { pkg: 'postfix', phases: ['smtp', 'starttls'] },
   openssl: { pkg: 'openssl', phases: ['starttls'] },
 };
@@ -719,6 +720,13 @@ async function main(): Promise<number> {
   // ---- Abuse controls on vs off (issue 22): limits, DNSBL (our own DNS) and greylisting
   if (s.phases.has('abuse')) {
     const result = await abuseBench({ repo: REPO, tmp, zones: sample, nodeArgs, messages: s.quick ? 500 : 1500, warm: s.quick ? 200 : 500, sessions: s.smtpSessions, size: s.smtpSize, from: FROM, to: TO });
+    rows.push(...result.rows);
+    targets.push(...result.targets);
+  }
+
+  // ---- Mail authentication (issue 18): DKIM signatures/s, relayed signed vs unsigned, inbound verification on vs off
+  if (s.phases.has('mailauth')) {
+    const result = await mailauthBench({ repo: REPO, tmp, zones: sample, nodeArgs, messages: s.quick ? 500 : 1500, warm: s.quick ? 200 : 500, sessions: s.smtpSessions, size: s.smtpSize, from: FROM, to: TO, signSeconds: s.quick ? 2 : 5 });
     rows.push(...result.rows);
     targets.push(...result.targets);
   }
