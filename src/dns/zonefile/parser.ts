@@ -3,15 +3,23 @@
 // an admin sees every problem of a file at once (up to MAX_ERRORS), each as file:line.
 
 import { CLASS, MAX_TTL, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
-import { NameError, nameFromText, nameKey } from '../name.js';
-import { packRdata, soaFields, ttlInSet, ZoneRecord, type ResourceRecord } from '../record.js';
+import { NameError, nameFromText } from '../name.js';
+import { packRdata, soaFields, ZoneRecord, type ResourceRecord } from '../record.js';
 import { GenerateError, expandGenerate, parseGenerate } from './generate.js';
 import { isBroken, lex, lexEntriesAndPlainLines, type Entry, type LexProblem, type Token } from './lexer.js';
 import { plainLineEntry, type PlainLine } from './plain-line.js';
 import { readPlainRecord } from './plain-record.js';
 import { RdataError, parseRdata, parseTime } from './rdata.js';
+import { applyRrsetRules } from './rrset-rules.js';
+import { IncludeCache, type IncludeEntry, type ReaderState } from './include-cache.js';
+
+/** The includes kept between loads (the zone worker's) and the zone they are kept for. */
+export interface KeptIncludes {
+  cache: IncludeCache;
+  /** The zone's top file (its real path). */
+  zoneKey: string;
+}
 import { zoneIndexSteps, type ZoneIndex } from '../zone-index.js';
-import { NO_NODE } from '../zone-store.js';
 import { runSliced } from '../steps.js';
 import type { FileStamp } from './zone-file.js';
 
@@ -114,6 +122,7 @@ class Loader {
     readonly zoneOrigin: string,
     defaultTtl: number | undefined,
     private readonly readInclude: ((rel: string, from: string) => Promise<IncludeResult & { key?: string }>) | undefined,
+    private readonly includes?: KeptIncludes,
   ) {
     this.defaultTtl = defaultTtl;
   }
@@ -243,7 +252,33 @@ class Loader {
     return v;
   }
 
+  /** $INCLUDE directives met so far: an include that has one of its own is not kept. */
+  private includesMet = 0;
+
+  private readerState(): ReaderState {
+    return { defaultTtl: this.defaultTtl, lastTtl: this.lastTtl, warnedRfc1035: this.warnedRfc1035 };
+  }
+
+  /** Reads an included file, or replays its records as kept from a load before (include-cache.ts). */
+  private async readIncluded(text: string, st: FileState, depth: number): Promise<void> {
+    if (!this.includes) return this.loadText(text, st, depth);
+    const { cache, zoneKey } = this.includes;
+    const entry: IncludeEntry = { key: st.key, file: st.file, origin: st.origin, lastOwner: st.lastOwner, state: this.readerState() };
+    const hash = IncludeCache.hash(text);
+    const kept = cache.lookup(zoneKey, entry, hash);
+    if (kept) {
+      for (const rr of kept.records) this.records.push(rr);
+      for (const w of kept.warnings) this.warnings.push(w);
+      ({ defaultTtl: this.defaultTtl, lastTtl: this.lastTtl, warnedRfc1035: this.warnedRfc1035 } = kept.exit);
+      return;
+    }
+    const [records, warnings, errors, includes] = [this.records.length, this.warnings.length, this.errors.length, this.includesMet];
+    await this.loadText(text, st, depth);
+    if (this.errors.length === errors && this.includesMet === includes) cache.keep(zoneKey, entry, hash, this.records.slice(records), this.warnings.slice(warnings), this.readerState());
+  }
+
   private async include(args: Token[], st: FileState, depth: number, line: number): Promise<void> {
+    this.includesMet++;
     if (args.length < 1 || args.length > 2) {
       this.error(st.file, line, '$INCLUDE takes a file name and optionally an origin: $INCLUDE file [origin]');
       return;
@@ -280,7 +315,7 @@ class Loader {
       return;
     }
     const child: FileState = { file: included.file, key, origin, lastOwner: st.lastOwner, originChanged: false };
-    await this.loadText(included.text, child, depth + 1);
+    await this.readIncluded(included.text, child, depth + 1);
     // The including file keeps its own origin and owner (RFC 1035 §5.1); st was not touched.
   }
 
@@ -461,92 +496,6 @@ class Loader {
     return v;
   }
 
-  /**
-   * BIND's RRset rules: one TTL per set (the first one wins, with a warning); exact duplicates
-   * dropped. The sets are found node by node through the zone's index, and out-of-zone records
-   * (an error the checks report) by owner. Returns whether records were dropped, which leaves
-   * the index out of date.
-   */
-  finish(index: ZoneIndex): boolean {
-    const records = this.records;
-    const dropped = new Uint8Array(records.length);
-    let drops = 0;
-    /** TTL warnings with the position of their record: put in file order at the end. */
-    const notes: { at: number; problem: ZoneProblem }[] = [];
-    /** Record i joins the set whose first record is records[first] (its RDATA keys in `data`, once it has two). */
-    const join = (first: number, data: Set<string> | undefined, i: number): Set<string> => {
-      const head = records[first]!;
-      const rr = records[i]!;
-      data ??= new Set([rdataKey(head)]);
-      const dataKey = rdataKey(rr);
-      if (data.has(dataKey)) {
-        dropped[i] = 1;
-        drops++;
-        return data;
-      }
-      data.add(dataKey);
-      if (ttlInSet(rr, head.ttl) !== rr.ttl) {
-        const message = `TTL ${rr.ttl} differs from the TTL ${head.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${head.file}:${head.line}); using ${head.ttl} for the whole set, as BIND does`;
-        notes.push({ at: i, problem: { file: rr.file, line: rr.line, message } });
-        rr.ttl = head.ttl;
-      }
-      return data;
-    };
-
-    // In the zone: the sets of one node, a few at most, looked through. The arrays serve every
-    // node (emptied by count: truncating them would reallocate them for each of a big zone's nodes).
-    const { firstOfNode, byNode, recordNode } = index;
-    const setType: number[] = [];
-    const setFirst: number[] = [];
-    const setData: (Set<string> | undefined)[] = [];
-    for (let id = 0; id + 1 < firstOfNode.length; id++) {
-      let sets = 0;
-      for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
-        const i = byNode[k]!;
-        const type = records[i]!.type;
-        let s = 0;
-        while (s < sets && setType[s] !== type) s++;
-        if (s === sets) {
-          setType[s] = type;
-          setFirst[s] = i;
-          setData[s] = undefined;
-          sets++;
-        } else {
-          setData[s] = join(setFirst[s]!, setData[s], i);
-        }
-      }
-    }
-
-    // Outside the zone: by owner, then by type.
-    const outside = new Map<string, { type: number; first: number; data: Set<string> | undefined }[]>();
-    for (let i = 0; i < records.length; i++) {
-      if (recordNode[i] !== NO_NODE) continue;
-      const rr = records[i]!;
-      const key = nameKey(rr.owner);
-      let sets = outside.get(key);
-      if (!sets) outside.set(key, (sets = []));
-      const set = sets.find((x) => x.type === rr.type);
-      if (set) set.data = join(set.first, set.data, i);
-      else sets.push({ type: rr.type, first: i, data: undefined });
-    }
-
-    notes.sort((a, b) => a.at - b.at);
-    for (const note of notes) this.warnings.push(note.problem);
-    if (drops === 0) return false;
-    let kept = 0;
-    for (let i = 0; i < records.length; i++) if (!dropped[i]) records[kept++] = records[i]!;
-    records.length = kept;
-    return true;
-  }
-}
-
-/** Comparison key of RDATA: the bytes, names lowercased (as BIND compares them). */
-function rdataKey(rr: ZoneRecord): string {
-  const packed = rr.packed;
-  if (typeof packed === 'string') return packed;
-  let key = '';
-  for (let i = 0; i < packed.length; i++) key += i % 2 === 1 ? '\u0001' + nameKey(packed[i]!) + '\u0001' : packed[i]!;
-  return key;
 }
 
 function canonicalOrigin(origin: string): string {
@@ -563,6 +512,7 @@ export async function parseZoneSource(
   defaultTtl: number | undefined,
   readInclude: ((rel: string, from: string) => Promise<IncludeResult & { key?: string }>) | undefined,
   preErrors: ZoneProblem[] = [],
+  includes?: KeptIncludes,
 ): Promise<ParsedZone> {
   let zoneOrigin: string;
   try {
@@ -572,7 +522,7 @@ export async function parseZoneSource(
     topFiles.set(zone, file);
     return zone;
   }
-  const loader = new Loader(zoneOrigin, defaultTtl, readInclude);
+  const loader = new Loader(zoneOrigin, defaultTtl, readInclude, includes);
   loader.errors.push(...preErrors);
   if (text !== undefined) {
     try {
@@ -583,7 +533,7 @@ export async function parseZoneSource(
   }
   // The records grouped by node, for the RRset rules here and then for the checks and the build.
   let index = await runSliced(zoneIndexSteps(zoneOrigin, loader.records));
-  if (text !== undefined && loader.finish(index)) index = await runSliced(zoneIndexSteps(zoneOrigin, loader.records));
+  if (text !== undefined && applyRrsetRules(loader.records, index, loader.warnings)) index = await runSliced(zoneIndexSteps(zoneOrigin, loader.records));
   const zone: ParsedZone = { origin: zoneOrigin, records: loader.records, errors: loader.errors, warnings: loader.warnings };
   topFiles.set(zone, file);
   indexes.set(zone, index);
