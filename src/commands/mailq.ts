@@ -24,6 +24,7 @@ import type { QueuedEnvelope } from '../queue/queued.js';
 import { QUEUE_ID_PATTERN } from '../queue/queue-id.js';
 import { Spool } from '../queue/spool.js';
 import { Journal } from '../queue/journal.js';
+import { EX_NOPERM, queueRefusal } from './queue-privacy.js';
 import type { Command } from './types.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -85,7 +86,13 @@ export async function formatQueue(spoolDir: string): Promise<string> {
   return `\t\t${spoolDir} (${n} request${n === 1 ? '' : 's'})\n${MAILQ_HEADER}\n${entries.join('\n')}\n\t\tTotal requests: ${n}\n`;
 }
 
-export const mailq: Command = async (_args, { dataDir }) => {
-  process.stdout.write(await formatQueue(path.join(dataDir, 'queue')));
+export const mailq: Command = async (_args, { configDir, dataDir }) => {
+  const spoolDir = path.join(dataDir, 'queue');
+  const refused = await queueRefusal(configDir, spoolDir, 'list');
+  if (refused) {
+    console.error(refused);
+    return EX_NOPERM;
+  }
+  process.stdout.write(await formatQueue(spoolDir));
   return 0;
 };

@@ -31,6 +31,7 @@ import { Spool, SpoolError } from '../queue/spool.js';
 import { QueueManager } from '../queue/manager.js';
 import { lockMessage, RUNQUEUE_FILE, runningDaemon, unlockMessage } from '../queue/locks.js';
 import { formatQueue } from './mailq.js';
+import { EX_NOPERM, queueRefusal } from './queue-privacy.js';
 import { newaliases } from './newaliases.js';
 import type { Command, CommandContext } from './types.js';
 
@@ -338,6 +339,13 @@ export const sendmail: Command = async (argv, ctx) => {
   if (typeof args === 'string') {
     console.error(`sendmail: ${args}`);
     return EX_USAGE;
+  }
+  if (args.mode === 'print' || args.mode === 'queue') {
+    const refused = await queueRefusal(ctx.configDir, path.join(ctx.dataDir, 'queue'), args.mode === 'print' ? 'list' : 'run');
+    if (refused) {
+      console.error(refused);
+      return EX_NOPERM;
+    }
   }
   if (args.mode === 'print') {
     process.stdout.write(await formatQueue(path.join(ctx.dataDir, 'queue')));

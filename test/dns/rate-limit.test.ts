@@ -14,6 +14,7 @@ import { DEFAULT_TOML, runAppliance } from '../helpers/appliance.js';
 import { startNamed } from '../helpers/named.js';
 import { needs, addonBuilt } from '../helpers/peers.js';
 import { parseSettings } from '../../src/config/settings.js';
+import { eventually } from '../helpers/eventually.js';
 
 const ZONE = `$TTL 300
 @ IN SOA ns1 hostmaster 1 3600 600 86400 300
@@ -70,7 +71,15 @@ async function flood(port: number, from: string, name: string, rate: number, ms:
     }
     await new Promise((r) => setTimeout(r, tick));
   }
-  await new Promise((r) => setTimeout(r, 300)); // the last replies are on their way
+  // The last replies are on their way: wait until the tally stops moving (a limited reply is
+  // never sent, so "every query answered" cannot be the event), with a deadline.
+  let seen = -1;
+  await eventually(() => {
+    const now = tally.full + tally.truncated + tally.badcookie;
+    const settled = now === seen;
+    seen = now;
+    return settled;
+  }, 5000, 'the replies to stop arriving', 100);
   socket.close();
   return tally;
 }

@@ -175,13 +175,16 @@ describe('hostile packets never stop the server', () => {
     const socket = dgram.createSocket('udp4');
     let seed = 12345;
     const rand = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const sent: Promise<void>[] = [];
     for (let i = 0; i < 2000; i++) {
       const base = dnsQuery(i, 'www.futuretg.com', 1);
       const packet = Buffer.from(base.subarray(0, Math.floor(rand() * (base.length + 8))));
       for (let j = 0; j < packet.length; j++) if (rand() < 0.2) packet[j] = Math.floor(rand() * 256);
-      socket.send(packet, box.port, '127.0.0.1');
+      sent.push(new Promise((resolve) => socket.send(packet, box.port, '127.0.0.1', () => resolve())));
     }
-    await new Promise((r) => setTimeout(r, 200));
+    // Every datagram left before the question below is asked, so the server reads the garbage
+    // first and an answer proves it lived through all of it (no fixed wait).
+    await Promise.all(sent);
     socket.close();
     await new Promise<void>((resolve) => {
       const conn = net.connect(box.port, '127.0.0.1', () => {
