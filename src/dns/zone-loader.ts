@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { buildZoneAsync, zoneFromParts, type Zone, type ZoneParts } from './zone.js';
 import { checkZone, parseZoneFile, parsedZoneIndex, type FileStamp, type ZoneProblem } from './zonefile/index.js';
 import { checkNames } from './zonefile/check-names.js';
-import type { IncludeCache } from './zonefile/include-cache.js';
+import type { KeptReads } from './zonefile/kept-reads.js';
 import type { ResourceRecord } from './record.js';
 import { zoneIndexSteps, type ZoneIndex } from './zone-index.js';
 import { runSliced } from './steps.js';
@@ -39,11 +39,11 @@ type Build<Z> = (origin: string, records: readonly ResourceRecord[], index: Zone
 
 /**
  * Parse, check and (when error-free) build with `build`; shared by the worker and the fallback.
- * The checks and the build share one index of the records by node. `includes`: the $INCLUDE
- * files kept from loads before (the worker keeps them; the main thread does not hold them).
+ * The checks and the build share one index of the records by node. `kept`: what was read in
+ * loads before (the worker keeps it; the main thread does not hold it).
  */
-export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, includes?: IncludeCache): Promise<ZoneFileResult<Z>> {
-  const parsed = await parseZoneFile(opts, includes);
+export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?: KeptReads): Promise<ZoneFileResult<Z>> {
+  const parsed = await parseZoneFile(opts, kept);
   const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
   if (parsed.inputs) result.inputs = parsed.inputs;
   if (parsed.errors.length === 0) {

@@ -11,11 +11,11 @@ import { plainLineEntry, type PlainLine } from './plain-line.js';
 import { readPlainRecord } from './plain-record.js';
 import { RdataError, parseRdata, parseTime } from './rdata.js';
 import { applyRrsetRules } from './rrset-rules.js';
-import { IncludeCache, type IncludeEntry, type ReaderState } from './include-cache.js';
+import type { KeptReads, SegmentReader } from './kept-reads.js';
 
-/** The includes kept between loads (the zone worker's) and the zone they are kept for. */
-export interface KeptIncludes {
-  cache: IncludeCache;
+/** What the zone worker kept of its reads before (kept-reads.ts), and the zone they are kept for. */
+export interface KeptZone {
+  reads: KeptReads;
   /** The zone's top file (its real path). */
   zoneKey: string;
 }
@@ -122,7 +122,7 @@ class Loader {
     readonly zoneOrigin: string,
     defaultTtl: number | undefined,
     private readonly readInclude: ((rel: string, from: string) => Promise<IncludeResult & { key?: string }>) | undefined,
-    private readonly includes?: KeptIncludes,
+    private readonly kept?: KeptZone,
   ) {
     this.defaultTtl = defaultTtl;
   }
@@ -141,21 +141,48 @@ class Loader {
 
   async loadText(text: string, st: FileState, depth: number): Promise<void> {
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    // Entries are read as they are lexed, so a big file never exists as tokens all at once;
-    // a file with a non-breaking space is lexed first, as its warning comes before the rest.
-    let entries: Iterable<Entry | PlainLine>;
-    let lexErrors: LexProblem[];
-    if (text.includes('\u00a0')) {
-      const lexed = lex(text);
-      if (lexed.nbspLine !== undefined) {
-        this.warn(st.file, lexed.nbspLine, 'non-breaking spaces (U+00A0, as pasted from a web page) are read as blanks');
-      }
-      entries = lexed.entries;
-      lexErrors = [...lexed.errors];
-    } else {
-      lexErrors = [];
-      entries = lexEntriesAndPlainLines(text, lexErrors, {});
+    this.stack.push(st.key);
+    try {
+      // A file with a non-breaking space is lexed first, as its warning comes before the rest.
+      if (text.includes('\u00a0')) {
+        const lexed = lex(text);
+        if (lexed.nbspLine !== undefined) {
+          this.warn(st.file, lexed.nbspLine, 'non-breaking spaces (U+00A0, as pasted from a web page) are read as blanks');
+        }
+        await this.readLexed(text, lexed.entries, [...lexed.errors], st, depth);
+      } else if (this.kept) await this.kept.reads.readFile(this.segmentReader(st, depth), this.kept.zoneKey, st.file, text);
+      else await this.readEntries(text, 1, st, depth);
+    } finally {
+      this.stack.pop();
     }
+  }
+
+  /** Reads `text`, whose first line is line `firstLine` of the file: entries as they are lexed, so a big file never exists as tokens all at once. */
+  private readEntries(text: string, firstLine: number, st: FileState, depth: number): Promise<void> {
+    const lexErrors: LexProblem[] = [];
+    return this.readLexed(text, lexEntriesAndPlainLines(text, lexErrors, {}, firstLine), lexErrors, st, depth);
+  }
+
+  /** The parser as kept-reads.ts drives it through one file. */
+  private segmentReader(st: FileState, depth: number): SegmentReader {
+    const loader = this;
+    return {
+      records: this.records,
+      errors: this.errors,
+      warnings: this.warnings,
+      get includesMet(): number {
+        return loader.includesMet;
+      },
+      state: () => ({ defaultTtl: this.defaultTtl, lastTtl: this.lastTtl, warnedRfc1035: this.warnedRfc1035, origin: st.origin, lastOwner: st.lastOwner, originChanged: st.originChanged }),
+      setState: (s) => {
+        ({ defaultTtl: this.defaultTtl, lastTtl: this.lastTtl, warnedRfc1035: this.warnedRfc1035 } = s);
+        ({ origin: st.origin, lastOwner: st.lastOwner, originChanged: st.originChanged } = s);
+      },
+      readEntries: (part, firstLine) => this.readEntries(part, firstLine, st, depth),
+    };
+  }
+
+  private async readLexed(text: string, entries: Iterable<Entry | PlainLine>, lexErrors: LexProblem[], st: FileState, depth: number): Promise<void> {
     // Lexing problems are reported in line order with the entries they belong to.
     const flushLexErrors = (upTo: number): void => {
       while (lexErrors.length > 0 && lexErrors[0]!.line <= upTo) {
@@ -163,28 +190,23 @@ class Loader {
         this.error(st.file, p.line, p.message);
       }
     };
-    this.stack.push(st.key);
-    try {
-      let sinceYield = 0;
-      for (const entry of entries) {
-        flushLexErrors(entry.line);
-        if ('words' in entry) {
-          // A plain line: its record read straight from its words, or else the line as tokens.
-          if (!this.plainRecord(text, entry, st)) await this.entry(plainLineEntry(text, entry), st, depth);
-        } else {
-          if (isBroken(entry)) continue;
-          await this.entry(entry, st, depth);
-        }
-        // A big zone is read while the servers run: let queries through every few thousand records.
-        if (++sinceYield === YIELD_EVERY) {
-          sinceYield = 0;
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        }
+    let sinceYield = 0;
+    for (const entry of entries) {
+      flushLexErrors(entry.line);
+      if ('words' in entry) {
+        // A plain line: its record read straight from its words, or else the line as tokens.
+        if (!this.plainRecord(text, entry, st)) await this.entry(plainLineEntry(text, entry), st, depth);
+      } else {
+        if (isBroken(entry)) continue;
+        await this.entry(entry, st, depth);
       }
-      flushLexErrors(Infinity);
-    } finally {
-      this.stack.pop();
+      // A big zone is read while the servers run: let queries through every few thousand records.
+      if (++sinceYield === YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
+    flushLexErrors(Infinity);
   }
 
   private async entry(entry: Entry, st: FileState, depth: number): Promise<void> {
@@ -252,30 +274,8 @@ class Loader {
     return v;
   }
 
-  /** $INCLUDE directives met so far: an include that has one of its own is not kept. */
-  private includesMet = 0;
-
-  private readerState(): ReaderState {
-    return { defaultTtl: this.defaultTtl, lastTtl: this.lastTtl, warnedRfc1035: this.warnedRfc1035 };
-  }
-
-  /** Reads an included file, or replays its records as kept from a load before (include-cache.ts). */
-  private async readIncluded(text: string, st: FileState, depth: number): Promise<void> {
-    if (!this.includes) return this.loadText(text, st, depth);
-    const { cache, zoneKey } = this.includes;
-    const entry: IncludeEntry = { key: st.key, file: st.file, origin: st.origin, lastOwner: st.lastOwner, state: this.readerState() };
-    const hash = IncludeCache.hash(text);
-    const kept = cache.lookup(zoneKey, entry, hash);
-    if (kept) {
-      for (const rr of kept.records) this.records.push(rr);
-      for (const w of kept.warnings) this.warnings.push(w);
-      ({ defaultTtl: this.defaultTtl, lastTtl: this.lastTtl, warnedRfc1035: this.warnedRfc1035 } = kept.exit);
-      return;
-    }
-    const [records, warnings, errors, includes] = [this.records.length, this.warnings.length, this.errors.length, this.includesMet];
-    await this.loadText(text, st, depth);
-    if (this.errors.length === errors && this.includesMet === includes) cache.keep(zoneKey, entry, hash, this.records.slice(records), this.warnings.slice(warnings), this.readerState());
-  }
+  /** $INCLUDE directives met so far: a segment with one is not kept (kept-reads.ts). */
+  includesMet = 0;
 
   private async include(args: Token[], st: FileState, depth: number, line: number): Promise<void> {
     this.includesMet++;
@@ -315,7 +315,7 @@ class Loader {
       return;
     }
     const child: FileState = { file: included.file, key, origin, lastOwner: st.lastOwner, originChanged: false };
-    await this.readIncluded(included.text, child, depth + 1);
+    await this.loadText(included.text, child, depth + 1);
     // The including file keeps its own origin and owner (RFC 1035 §5.1); st was not touched.
   }
 
@@ -512,7 +512,7 @@ export async function parseZoneSource(
   defaultTtl: number | undefined,
   readInclude: ((rel: string, from: string) => Promise<IncludeResult & { key?: string }>) | undefined,
   preErrors: ZoneProblem[] = [],
-  includes?: KeptIncludes,
+  kept?: KeptZone,
 ): Promise<ParsedZone> {
   let zoneOrigin: string;
   try {
@@ -522,7 +522,7 @@ export async function parseZoneSource(
     topFiles.set(zone, file);
     return zone;
   }
-  const loader = new Loader(zoneOrigin, defaultTtl, readInclude, includes);
+  const loader = new Loader(zoneOrigin, defaultTtl, readInclude, kept);
   loader.errors.push(...preErrors);
   if (text !== undefined) {
     try {

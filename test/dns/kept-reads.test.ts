@@ -1,7 +1,8 @@
-// An unchanged $INCLUDE file is not parsed again on a reload (the zone worker keeps what it read):
-// the zone read with kept includes must be exactly the zone read from scratch — records (owner,
-// type, TTL, RDATA, file:line), errors, warnings and the named-checkzone findings — and an
-// include is read again whenever its text or anything its reading depends on changed.
+// A reload parses only what changed (the zone worker keeps what it read, kept-reads.ts): an
+// unchanged $INCLUDE file, the unchanged parts of a big file. The zone read with kept parts must
+// be exactly the zone read from scratch — records (owner, type, TTL, RDATA, file:line), errors,
+// warnings and the named-checkzone findings — and a part is read again whenever its text or
+// anything its reading depends on changed.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { checkZone, parseZoneFile, parsedZoneIndex, type ParsedZone } from '../../src/dns/zonefile/index.js';
 import { checkNames } from '../../src/dns/zonefile/check-names.js';
-import { IncludeCache } from '../../src/dns/zonefile/include-cache.js';
+import { KeptReads, segments } from '../../src/dns/zonefile/kept-reads.js';
 import { packRdata } from '../../src/dns/record.js';
 
 const top = (serial: number, beforeInclude = '$TTL 3600', extra = ''): string => `$ORIGIN inc.test.
@@ -43,7 +44,7 @@ interface Read {
 }
 
 /** Parse and check as the zone loader does; everything the admin or a query could see, as text. */
-async function read(opts: Parameters<typeof parseZoneFile>[0], cache?: IncludeCache): Promise<Read> {
+async function read(opts: Parameters<typeof parseZoneFile>[0], cache?: KeptReads): Promise<Read> {
   const parsed: ParsedZone = await parseZoneFile(opts, cache);
   if (parsed.errors.length === 0) {
     checkZone(parsed, parsedZoneIndex(parsed));
@@ -66,7 +67,7 @@ test('a kept $INCLUDE gives exactly the zone read from scratch, and is read agai
     const file = path.join(dir, 'inc.test.zone');
     const include = path.join(dir, 'hosts.inc');
     const opts = { path: file, displayPath: 'zones/inc.test.zone', origin: 'inc.test', includeRoot: dir };
-    const cache = new IncludeCache();
+    const cache = new KeptReads();
     const same = async (what: string, expectHit: boolean): Promise<Read> => {
       const hits = cache.hits;
       const kept = await read(opts, cache);
@@ -119,6 +120,62 @@ test('a kept $INCLUDE gives exactly the zone read from scratch, and is read agai
     await writeFile(path.join(dir, 'more.inc'), 'more IN A 192.0.2.78\n');
     const nested = await same('the nested include edited', false);
     assert.ok(nested.records.some((r) => r.includes(' more.sub.inc.test. 3600 1 c000024e')), 'the nested edit shows');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** A big file (many segments) with what can carry state across lines: $ORIGIN, $TTL, blank owners, parentheses over lines, comments and quotes holding ( ; and escapes. */
+function bigZone(edit: (i: number) => string | undefined = () => undefined): string {
+  const lines = ['$ORIGIN big.test.', '$TTL 3600', '@ IN SOA ns1 hostmaster ( 1 3600 900 604800 300 )', '  IN NS ns1', 'ns1 IN A 192.0.2.1'];
+  for (let i = 0; i < 4000; i++) {
+    const special = edit(i);
+    if (special !== undefined) lines.push(special);
+    if (i === 1500) lines.push('$ORIGIN part.big.test.');
+    if (i === 2500) lines.push('$TTL 600');
+    lines.push(`h${i} IN A 10.${(i >> 8) & 255}.${i & 255}.1`);
+    if (i % 7 === 0) lines.push(`   IN TXT "x ( y ; z \\" q" ; a comment ( with a parenthesis`);
+    if (i % 11 === 0) lines.push(`t${i} IN TXT ( "first"`, `"second ) inside" ; )`, `  "third" )`);
+    if (i % 13 === 0) lines.push(`e\\(${i} IN A 10.0.0.${i % 250}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+test('a big file is read again only where it changed, and gives exactly the zone read from scratch', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-seg-'));
+  try {
+    const file = path.join(dir, 'big.test.zone');
+    const opts = { path: file, displayPath: 'zones/big.test.zone', origin: 'big.test', includeRoot: dir };
+    const cache = new KeptReads();
+    const parts = segments(bigZone()).length;
+    assert.ok(parts > 3, `the file is cut into segments (${parts})`);
+    const same = async (what: string, text: string): Promise<{ read: Read; hits: number }> => {
+      await writeFile(file, text);
+      const hits = cache.hits;
+      const read = await readWith(opts, cache);
+      assert.deepEqual(read, await readWith(opts), `${what}: the same as read from scratch`);
+      return { read, hits: cache.hits - hits };
+    };
+    const readWith = (o: typeof opts, c?: KeptReads): Promise<Read> => read(o, c);
+
+    assert.equal((await same('first read', bigZone())).hits, 0);
+    const again = await same('unchanged', bigZone());
+    assert.equal(again.hits, parts, 'every segment reused');
+    const one = await same('one address changed', bigZone().replace('h2000 IN A 10.7.208.1', 'h2000 IN A 10.7.208.2'));
+    assert.ok(one.hits >= parts - 2 && one.hits < parts, `all segments but the edited one reused (${one.hits} of ${parts})`);
+    assert.ok(one.read.records.some((r) => r.includes(' h2000.part.big.test. 3600 1 0a07d002')));
+    const inserted = await same('a line inserted near the top (every line after it moves)', bigZone((i) => (i === 10 ? 'new IN A 192.0.2.7' : undefined)));
+    assert.ok(inserted.hits >= parts - 2, `segments after the insertion reused, moved (${inserted.hits} of ${parts})`);
+    const ttl = await same('a $TTL early on changes what follows', bigZone((i) => (i === 100 ? '$TTL 60' : undefined)));
+    assert.ok(ttl.read.records.some((r) => / h200\.big\.test\. 60 /.test(r)), 'the new $TTL reaches the records after it');
+    const origin = await same('an $ORIGIN early on changes the names that follow', bigZone((i) => (i === 100 ? '$ORIGIN early.big.test.' : undefined)));
+    assert.ok(origin.read.records.some((r) => r.includes(' h200.early.big.test. ')));
+    const owner = await same('a blank owner continues an edited owner', bigZone().replace('h700 IN A', 'renamed IN A'));
+    assert.ok(owner.read.records.some((r) => r.includes(' renamed.big.test. 3600 16 ')), 'the TXT on the blank-owner line after it follows the new owner');
+    const broken = await same('an error in the middle', bigZone((i) => (i === 3000 ? 'bad IN A 300.1.1.1' : undefined)));
+    assert.equal(broken.read.errors.length, 1);
+    const paren = await same('a parenthesis left open', bigZone((i) => (i === 3500 ? 'open IN TXT ( "never closed"' : undefined)));
+    assert.ok(paren.read.errors.length > 0);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
