@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { parseZoneText } from '../../src/dns/zonefile/index.js';
 import { buildZone, type Zone } from '../../src/dns/zone.js';
 import { zoneDiffSteps } from '../../src/dns/zone-diff.js';
-import { diffZones, keyedDiff } from '../../src/dns/journal.js';
+import { diffZones, keyedDiff, Journals } from '../../src/dns/journal.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { runSync } from '../../src/dns/steps.js';
 import { packRdata, type ResourceRecord } from '../../src/dns/record.js';
 
@@ -75,3 +78,25 @@ for (const [what, text] of Object.entries(EDITS)) {
     assert.ok(![...t.added, ...t.deleted].some((rec) => rec[1] === 6), 'the apex SOA is not in the lists');
   });
 }
+
+test('journal: the transaction of a reload is on its way at once, and an IXFR waits for it (settled)', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-jnl-'));
+  try {
+    const journals = new Journals(dir);
+    const before = await zoneOf(BEFORE);
+    const after = await zoneOf(EDITS['one address changed']!);
+    assert.equal(await journals.open(before), undefined);
+    // The supervisor swaps the zones first and then records: until the difference is worked out
+    // the journal does not reach the new serial, and settled() is what an IXFR waits on.
+    const recording = journals.record(before, after);
+    assert.equal(journals.since(after, 1), undefined, 'not yet recorded');
+    await journals.settled(after.originKey);
+    const list = journals.since(after, 1);
+    assert.ok(list, 'recorded once settled');
+    assert.deepEqual(list.map((t) => [t.from, t.to, t.deleted.length, t.added.length]), [[1, 2, 1, 1]]);
+    await recording;
+    await journals.flush();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
