@@ -38,8 +38,8 @@ export interface SegmentReader {
 
 interface Kept {
   firstLine: number;
-  /** Records as read, before the zone's RRset rules set TTLs: copied out, copied back. */
-  records: ZoneRecord[];
+  /** Records as read: shared with the zone read, as nothing changes a record once made (rrset-rules.ts makes new ones). */
+  records: readonly ZoneRecord[];
   warnings: ZoneProblem[];
   exit: ReaderState;
 }
@@ -111,7 +111,9 @@ export class KeptReads {
     if (hit) {
       this.hits++;
       const delta = firstLine - hit.firstLine;
-      for (const rr of hit.records) reader.records.push(new ZoneRecord(rr.owner, rr.type, rr.ttl, rr.packed, rr.file, rr.line + delta));
+      const into = reader.records;
+      if (delta === 0) for (const rr of hit.records) into.push(rr);
+      else for (const rr of hit.records) into.push(new ZoneRecord(rr.owner, rr.type, rr.ttl, rr.packed, rr.file, rr.line + delta));
       for (const w of hit.warnings) reader.warnings.push(shifted(w, delta));
       reader.setState(hit.exit);
       return;
@@ -121,12 +123,7 @@ export class KeptReads {
     if (reader.errors.length !== errors || reader.includesMet !== includes) return;
     const made = reader.records.length - records;
     if (this.keptRecords + made > MAX_KEPT_RECORDS) return;
-    const copies: ZoneRecord[] = [];
-    for (let i = records; i < reader.records.length; i++) {
-      const rr = reader.records[i]!;
-      copies.push(new ZoneRecord(rr.owner, rr.type, rr.ttl, rr.packed, rr.file, rr.line));
-    }
-    kept.set(key, { firstLine, records: copies, warnings: reader.warnings.slice(warnings), exit: reader.state() });
+    kept.set(key, { firstLine, records: reader.records.slice(records), warnings: reader.warnings.slice(warnings), exit: reader.state() });
     this.keptRecords += made;
   }
 }

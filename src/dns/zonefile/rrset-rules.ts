@@ -3,7 +3,7 @@
 
 import { typeName } from '../constants.js';
 import { nameKey } from '../name.js';
-import { ttlInSet, type ZoneRecord } from '../record.js';
+import { ttlInSet, ZoneRecord } from '../record.js';
 import type { ZoneIndex } from '../zone-index.js';
 import { NO_NODE } from '../zone-store.js';
 import type { ZoneProblem } from './parser.js';
@@ -34,7 +34,9 @@ export function applyRrsetRules(records: ZoneRecord[], index: ZoneIndex, warning
     if (ttlInSet(rr, head.ttl) !== rr.ttl) {
       const message = `TTL ${rr.ttl} differs from the TTL ${head.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${head.file}:${head.line}); using ${head.ttl} for the whole set, as BIND does`;
       notes.push({ at: i, problem: { file: rr.file, line: rr.line, message } });
-      rr.ttl = head.ttl;
+      // A new record rather than the same one changed: the zone worker keeps the records it read
+      // for the next load (kept-reads.ts), and they must stay as read.
+      records[i] = new ZoneRecord(rr.owner, rr.type, head.ttl, rr.packed, rr.file, rr.line);
     }
     return data;
   };
