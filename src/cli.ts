@@ -18,6 +18,7 @@ import { start } from './commands/start.js';
 import { list } from './commands/list.js';
 import { passwd } from './commands/passwd.js';
 import { dnssec } from './commands/dnssec.js';
+import { dkim } from './commands/dkim.js';
 import { failureText } from './commands/failure.js';
 
 // Every fsync the queue and the mailboxes do runs on libuv's thread pool; its default of 4 threads
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, { run: Command; help: string; bare?: true }> = {
   sendmail: { run: sendmail, help: 'sendmail\'s command line: [-t] [-i] [-f from] [-F name] [-v] [-bp|-bi|-bv|-q] rcpt... < message' },
   mailq: { run: mailq, help: "list the queue in sendmail's layout (sendmail -bp)", bare: true },
   passwd: { run: passwd, help: 'set the submission password of USER in mailconf/passwd (from the terminal, or one line on stdin)' },
+  dkim: { run: dkim, help: "dkim rotate: a new DKIM key, published now, signing after twice the record's TTL; prints when the old one goes" },
   dnssec: { run: dnssec, help: 'dnssec roll ZONE [--publish-wait D] [--ds-wait D]: CSK rollover by double signature, prints the new DS' },
   'rename-host': { run: renameHost, help: 'rename the mail host everywhere (MX, A, PTR, access, mailconf), serials bumped; --dry-run shows the diff' },
 };

@@ -55,6 +55,41 @@ function loadAddon(): FlockModule | undefined {
   return flockAddon().module;
 }
 
+/**
+ * flock(LOCK_EX | LOCK_NB) on an open file: 'locked' (ours until the handle closes), 'busy'
+ * (another open file holds it), or 'unsupported' (no addon, or a file system without locks).
+ * For short locks of other files in the data directory (the DKIM keys' keys.lock).
+ */
+export function tryFlock(fd: number): 'locked' | 'busy' | 'unsupported' {
+  const flock = loadAddon();
+  if (!flock) return 'unsupported';
+  const errno = flock.lockExclusive(fd);
+  if (errno === 0) return 'locked';
+  if (errno === osc.errno.EWOULDBLOCK || errno === osc.errno.EAGAIN) return 'busy';
+  return 'unsupported';
+}
+
+/**
+ * The pid of the daemon running on this data directory, read from its lock file, or undefined
+ * when none runs (no file, no pid, or that process is gone). Reads only: it never takes the lock,
+ * so it cannot keep a daemon from starting. A reused pid can answer wrongly; callers use it for
+ * what they print, never to decide what is safe.
+ */
+export async function runningDaemonPid(dataDir: string): Promise<number | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path.join(dataDir, DATA_LOCK_FILE), fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    const pid = await readPid(fh);
+    return pid !== undefined && pid !== process.pid && isAlive(pid) ? pid : undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** undefined when flock can be used, else why not. */
 export function flockUnavailable(): string | undefined {
   const loaded = flockAddon();

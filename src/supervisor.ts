@@ -5,6 +5,7 @@ import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { nextSigningEvent } from './dns/dnssec/policy.js';
 import { loadSnapshot, type Snapshot } from './config/snapshot.js';
+import { recordServed } from './config/served-zones.js';
 import { formatProblem, type ConfigProblem } from './config/problems.js';
 import { DnsServer, type BoundEndpoint } from './dns/server.js';
 import { createLogger, LogRing, type Logger } from './log.js';
@@ -21,7 +22,9 @@ import { QueueManager } from './queue/manager.js';
 import { Intake } from './mail/intake.js';
 import { ListService } from './lists/service.js';
 import { checkIdentityProblems } from './identity/rules.js';
-import { ensureDkimKey } from './dkim/keys.js';
+import { dkimDir } from './dkim/keys.js';
+import { keepKeys } from './dkim/rotation.js';
+import { dkimKeyTimer, logHousekeeping } from './dkim/key-timer.js';
 import { VerifyPool } from './auth/verify-pool.js';
 import { inboundVerification } from './auth/inbound.js';
 import { TlsKeeper } from './tls/keeper.js';
@@ -289,13 +292,16 @@ function signingTimer(log: Logger, snapshot: () => Snapshot, reload: () => void)
   return { schedule, stop: () => clearTimeout(timer) };
 }
 
-/** chokidar on zones/ and mailconf/ (and the DNSSEC key states in the data dir): a change is a reload. */
+/**
+ * chokidar on zones/ and mailconf/, and on the key states in the data dir (DNSSEC's, and DKIM's
+ * keys.json, which `mxbox dkim rotate` writes beside the running box): a change is a reload.
+ */
 async function startWatcher(log: Logger, configDir: string, dataDir: string, reload: () => void): Promise<ConfigWatcher> {
-  const keyStates = path.join(dataDir, 'dnssec');
-  await mkdir(keyStates, { recursive: true, mode: 0o700 });
+  const keyStates = [path.join(dataDir, 'dnssec'), dkimDir(dataDir)];
+  for (const dir of keyStates) await mkdir(dir, { recursive: true, mode: 0o700 });
   const watcher = new ConfigWatcher({
     configDir,
-    stateDirs: [keyStates],
+    stateDirs: keyStates,
     onChange: (paths) => {
       log.info({ paths }, `changed: ${paths.join(', ')}`);
       reload();
@@ -321,14 +327,19 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   }, options.watch !== false);
   let first = await loadSnapshot(configDir, dataDir);
   // No [tls] pair: the generated one is made (or renewed) before anything listens.
-  if (first.snapshot && (await tlsKeeper.prepare(first.snapshot))) first = await loadSnapshot(configDir, dataDir, first.snapshot);
-  // No DKIM key yet (first start): one is made and published before any mail can be signed.
-  if (first.snapshot?.settings.dkim.sign && (await ensureDkimKey(dataDir, first.snapshot.settings.dkim))) first = await loadSnapshot(configDir, dataDir, first.snapshot);
+  // (These first loads serve nothing: the serials of zones mxbox changes rise from what was last served.)
+  if (first.snapshot && (await tlsKeeper.prepare(first.snapshot))) first = await loadSnapshot(configDir, dataDir, first.snapshot, { previousServed: false });
+  // The DKIM keys' calendar before anything serves: the first key (made and published before any
+  // mail can be signed), keys made by `mxbox dkim rotate` while the box was down, and a rotation
+  // or retirement that fell due then.
+  if (first.snapshot?.settings.dkim.sign && logHousekeeping(log, await keepKeys(dataDir, first.snapshot.settings.dkim))) first = await loadSnapshot(configDir, dataDir, first.snapshot, { previousServed: false });
   logProblems(log, first.problems);
   if (!first.snapshot) {
     await tlsKeeper.close();
     throw new StartupError('configuration has errors; nothing started', first.problems);
   }
+  // What the zones serve from now on is recorded first, so a restart serves the same serials.
+  await recordServed(dataDir, first.snapshot.zones.zones.values());
   let current: Snapshot = first.snapshot;
   const snapshot = (): Snapshot => current;
   if (dataLock.kind === 'pid-file') log.warn({ file: dataLock.file }, `data directory lock: pid file only (the flock addon is not built); a second daemon started at the same instant is not kept out`);
@@ -365,6 +376,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
       options.onReload?.({ applied: false, problems: next.problems });
       return { applied: false, problems: next.problems };
     }
+    await recordServed(dataDir, next.snapshot.zones.zones.values());
     current = next.snapshot;
     dns.viewChanged();
     // The IXFR journal is worked out once the new zones answer (a 100,000-record zone's diff held
@@ -386,6 +398,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     notifyChanged(log, dns, before, current);
     logSigning(log, current, before);
     signing.schedule();
+    dkimTimer.schedule();
     const result = { applied: true, problems: next.problems };
     lastReload = { at: new Date(), result };
     options.onReload?.(result);
@@ -401,6 +414,8 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   const signing = signingTimer(log, snapshot, () => void serialisedReload());
   logSigning(log, current, undefined);
   signing.schedule();
+  const dkimTimer = dkimKeyTimer(log, dataDir, () => current.settings.dkim, () => serialisedReload!());
+  dkimTimer.schedule();
   const watcher = options.watch !== false ? await startWatcher(log, configDir, dataDir, () => void serialisedReload()) : undefined;
 
   return {
@@ -421,6 +436,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     reload: serialisedReload,
     stop: async (reason = 'stop requested') => {
       signing.stop();
+      dkimTimer.stop();
       await watcher?.close();
       await tlsKeeper.close();
       await smtp.close();

@@ -13,6 +13,8 @@ export interface DkimSettings {
   rotateMs: number;
   /** An old selector stays published this long after its last signature. */
   retireMs: number;
+  /** A second signature with an Ed25519 key (RFC 8463) beside RSA's; off by default (Gmail fails it). */
+  ed25519: boolean;
 }
 
 /** [auth]: the policy records mxbox publishes, and what it does with verdicts on mail that arrives. */
@@ -31,9 +33,9 @@ export function parseAuth(raw: { publish?: boolean; verify?: boolean; dmarc_reje
   return { publish: raw?.publish ?? true, verify: raw?.verify ?? true, dmarcReject: raw?.dmarc_reject ?? true };
 }
 
-export const DKIM_SCHEMA = { sign: 'boolean', ttl: 'string', rotate: 'string', retire: 'string' } as const;
+export const DKIM_SCHEMA = { sign: 'boolean', ttl: 'string', rotate: 'string', retire: 'string', ed25519: 'boolean' } as const;
 
-type Raw = { sign?: boolean; ttl?: string; rotate?: string; retire?: string };
+type Raw = { sign?: boolean; ttl?: string; rotate?: string; retire?: string; ed25519?: boolean };
 
 export const DKIM_DEFAULTS = { ttl: '1h', rotate: '180d', retire: '7d' } as const;
 
@@ -50,5 +52,5 @@ export function parseDkim(raw: Raw | undefined, err: (key: string, message: stri
   };
   const ttlMs = duration('ttl');
   if (ttlMs % 1000 !== 0) err('ttl', `dkim.ttl: a TTL is whole seconds`);
-  return { sign: raw?.sign ?? true, ttlSeconds: Math.max(1, Math.round(ttlMs / 1000)), rotateMs: duration('rotate'), retireMs: duration('retire') };
+  return { sign: raw?.sign ?? true, ttlSeconds: Math.max(1, Math.round(ttlMs / 1000)), rotateMs: duration('rotate'), retireMs: duration('retire'), ed25519: raw?.ed25519 ?? false };
 }

@@ -27,9 +27,11 @@ import { PasswdTable, PASSWD_FILE } from './passwd.js';
 import type { CertificatePair } from '../tls/certificate.js';
 import { loadCertificate } from '../tls/load.js';
 import { wantedTlsaRecords } from '../tls/tlsa.js';
-import { recordServedSerial, signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
+import { signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
 import type { SigningJob } from '../dns/dnssec/sign-zone.js';
-import { fileZone, withIdentityRecords, type IdentityRecord } from '../identity/added-records.js';
+import { fileZone, type IdentityRecord } from '../identity/added-records.js';
+import { candidatesFor, lastServed, servedZones } from './served-zones.js';
+import { readServedState } from '../dns/served-serial.js';
 import { localMailDomains } from '../identity/records.js';
 import { POLICY_TTL, wantedPolicyRecords } from '../identity/policy-records.js';
 import { loadDkimKeys, type DkimKeySet } from '../dkim/keys.js';
@@ -293,8 +295,11 @@ export async function loadZone(configDir: string, source: ZoneSource, dnssec?: S
  * Builds a Snapshot from the files. With `previous` (a reload), a zone or table whose file now
  * has errors keeps its last good version — a broken save never takes a zone off the air — and a
  * zone whose data changed while its serial did not is a warning (secondaries would miss it).
+ * The serials of zones mxbox changes (signed, records added) rise from what was served last:
+ * `previous` when it is being served (`previousServed`, the default), else the data directory's record.
  */
-export async function loadSnapshot(configDir: string, dataDir: string, previous?: Snapshot): Promise<LoadResult> {
+export async function loadSnapshot(configDir: string, dataDir: string, previous?: Snapshot, { previousServed = true }: { previousServed?: boolean } = {}): Promise<LoadResult> {
+  const servedBefore = previousServed ? previous : undefined;
   const settingsPath = path.join(configDir, SETTINGS_FILE);
   let text: string;
   try {
@@ -311,14 +316,30 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const mail = await loadMailTables(configDir, settings, problems, previous?.mail);
   const lists = await loadLists(configDir, previous?.lists);
   problems.push(...lists.problems, ...listClashes(lists.lists, (name) => mail.users.has(name) || mail.aliases.has(name)));
+  // The identity records (the mail host's TLSA, DKIM keys, SPF, DMARC, TLS-RPT) are known before
+  // the zones load: a zone mxbox signs takes its share before signing (src/config/served-zones.ts).
+  const tls = await loadCertificate(configDir, dataDir, settings, problems, previous?.tls);
+  // [dkim] sign = false: no key is used, so none is published either.
+  const dkim = !settings.dkim.sign
+    ? undefined
+    : await loadDkimKeys(dataDir, previous?.dkim).catch((err: Error) => {
+        problems.push({ file: 'dkim/keys.json', line: 1, severity: 'error', message: `DKIM keys cannot be read: ${err.message}` });
+        return previous?.dkim;
+      });
+  const domains = signingDomains(settings, localMailDomains(mail.localHostNames.names));
+  const wanted = [...wantedTlsaRecords(settings, tls), ...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds, settings.dkim.ed25519) : []), ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : [])];
   const sources = await zoneSources(configDir, settings, problems, previous);
+  const origins = sources.map((s) => s.origin);
   const loaded = await Promise.all(
     sources.map(async (source) => {
       // A zone whose files did not change since the last load keeps its compiled form.
       const before = fileZone(previous?.zones.zones.get(nameKey(source.origin)));
       const status = previous?.zoneStatus.find((z) => nameKey(z.origin) === nameKey(source.origin));
-      // A zone in [dnssec] zones is signed as it loads; it is loaded again when its keys change or its signatures fall due.
-      const job = await signingJob(dataDir, settings.dnssec, source.origin, before);
+      // A zone in [dnssec] zones is signed as it loads, with the identity records of its names;
+      // it is loaded again when its keys or those records change, or its signatures fall due.
+      const servedZone = servedBefore?.zones.zones.get(nameKey(source.origin));
+      const inputs = { last: lastServed(await readServedState(dataDir, source.origin), servedZone), extra: candidatesFor(source.origin, origins, wanted) };
+      const job = await signingJob(dataDir, settings.dnssec, source.origin, before, undefined, inputs);
       if (before && status?.loaded && !status.stale && status.file === source.file && status.inputs && signingUnchanged(before, job) && (await inputsUnchanged(status.inputs))) {
         return { zone: before, status: { ...status, problems: [...status.problems] }, reused: true };
       }
@@ -331,7 +352,6 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     const before = fileZone(previous?.zones.zones.get(nameKey(status.origin)));
     if (zone) {
       zones.push(zone);
-      if (!reused && zone.dnssec) await recordServedSerial(dataDir, zone);
       // A signed zone's served serial rises with every signing: the file's own serial is what the admin must raise.
       const fileSerial = (z: Zone): number => z.dnssec?.fileSerial ?? z.soaFields.serial;
       if (!reused && before && serialLess(fileSerial(zone), fileSerial(before))) {
@@ -363,22 +383,15 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     problems.push(...status.problems);
   }
   problems.push(...unservedSignedZones(settings.dnssec, zones, SETTINGS_FILE));
-  const tls = await loadCertificate(configDir, dataDir, settings, problems, previous?.tls);
   const passwd = await loadPasswd(configDir, problems, mail.users, previous?.passwd);
-  // [dkim] sign = false: no key is used, so none is published either.
-  const dkim = !settings.dkim.sign
-    ? undefined
-    : await loadDkimKeys(dataDir, previous?.dkim).catch((err: Error) => {
-        problems.push({ file: 'dkim/keys.json', line: 1, severity: 'error', message: `DKIM keys cannot be read: ${err.message}` });
-        return previous?.dkim;
-      });
-  const domains = signingDomains(settings, localMailDomains(mail.localHostNames.names));
   const fileZones = new ZoneSet(zones);
-  const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds) : new Map<string, Set<string>>();
-  // The identity records (the mail host's TLSA, DKIM keys, SPF, DMARC, TLS-RPT) join the zones as
-  // data, in the one place that adds them (src/identity/added-records.ts).
-  const wanted = [...wantedTlsaRecords(settings, tls), ...(dkim ? wantedDkimRecords(dkim, domains, settings.dkim.ttlSeconds) : []), ...(settings.auth.publish ? wantedPolicyRecords(domains, settings.hostname, POLICY_TTL) : [])];
-  const identity = withIdentityRecords(zones, wanted);
+  const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds, settings.dkim.ed25519) : new Map<string, Set<string>>();
+  // The identity records join the zones as data, the served serial rising when they change.
+  const identity = await servedZones(dataDir, zones, wanted, servedBefore?.zones.zones);
+  for (const zone of identity.zones) {
+    const status = zoneStatus.find((z) => nameKey(z.origin) === zone.originKey);
+    if (status?.loaded) status.serial = zone.soaFields.serial;
+  }
   const served = [...identity.zones];
   // The catalog zone lists the zones loaded from files; it is not one of them.
   let catalog: Zone | undefined;

@@ -16,8 +16,8 @@ export interface ConfigWatcherOptions {
   stateDirs?: string[];
 }
 
-/** In a state directory only the state files count, not what the server writes beside them itself. */
-const STATE_NOISE = /(^|[/\\])([^/\\]+\.(key|private|tmp)|serial)$/;
+/** In a state directory only the state files count (state.json, keys.json), not the key files or locks beside them. */
+const STATE_NOISE = /(^|[/\\])([^/\\]+\.(key|private|tmp|lock)|serial)$/;
 
 /** Editor droppings that are never configuration. */
 const IGNORED = /(^|[/\\])(\.[^/\\]*\.sw[a-p]|[^/\\]*~|\.#[^/\\]*|#[^/\\]*#|4913)$/;

@@ -11,24 +11,36 @@ import { addressDomain, dkimSignature, fromHeader } from './sign.js';
 
 export type SigningSnapshot = Pick<Snapshot, 'settings' | 'dkim' | 'dkimSelectors'>;
 
-/** The domain a message is signed for, and the selector, or undefined (not ours, or no key published for it). */
-export function signingDomain(snapshot: SigningSnapshot, data: Buffer, envelopeFrom: string, now = Date.now()): { domain: string; selector: string } | undefined {
+/**
+ * The domain a message is signed for, and the selector (and the Ed25519 twin's, when [dkim]
+ * ed25519 is on and it is published for the domain), or undefined (not ours, or no key published for it).
+ */
+export function signingDomain(snapshot: SigningSnapshot, data: Buffer, envelopeFrom: string, now = Date.now()): { domain: string; selector: string; ed25519?: string } | undefined {
   if (!snapshot.settings.dkim.sign) return undefined;
   const key = snapshot.dkim?.signing(now);
   if (!key) return undefined;
   const header = fromHeader(data);
   const candidates = [header === undefined ? undefined : addressDomain(header), addressDomain(envelopeFrom)];
   for (const domain of candidates) {
-    if (domain && snapshot.dkimSelectors.get(nameKey(domain + '.'))?.has(key.selector)) return { domain, selector: key.selector };
+    const published = domain ? snapshot.dkimSelectors.get(nameKey(domain + '.')) : undefined;
+    if (!published?.has(key.selector)) continue;
+    const twin = snapshot.settings.dkim.ed25519 && key.ed25519 && published.has(key.ed25519.selector) ? key.ed25519.selector : undefined;
+    return { domain: domain!, selector: key.selector, ed25519: twin };
   }
   return undefined;
 }
 
-/** The message with a DKIM-Signature on top when it is ours to sign; else the message as it is. */
+/**
+ * The message with a DKIM-Signature on top when it is ours to sign (RSA's on top, the Ed25519 one
+ * below it when there is one: a receiver that reads only the first finds the one everyone verifies);
+ * else the message as it is.
+ */
 export function signOutgoing(snapshot: SigningSnapshot, data: Buffer, envelopeFrom: string, now = Date.now()): Buffer {
   const target = signingDomain(snapshot, data, envelopeFrom, now);
   if (!target) return data;
   const key = snapshot.dkim!.signing(now)!;
-  const field = dkimSignature(data, { domain: target.domain, selector: key.selector, key: key.privateKey, time: Math.floor(now / 1000) });
-  return Buffer.concat([Buffer.from(field, 'latin1'), data]);
+  const time = Math.floor(now / 1000);
+  const fields = [dkimSignature(data, { domain: target.domain, selector: key.selector, key: key.privateKey, time })];
+  if (target.ed25519) fields.push(dkimSignature(data, { domain: target.domain, selector: target.ed25519, key: key.ed25519!.privateKey, time, algorithm: 'ed25519-sha256' }));
+  return Buffer.concat([Buffer.from(fields.join(''), 'latin1'), data]);
 }

@@ -11,7 +11,7 @@ import type { Settings } from '../config/settings.js';
 import { placement, recordLine, txtRdata, type IdentityRecord } from '../identity/added-records.js';
 import { display, txtText } from '../identity/records.js';
 import type { IdentityFinding } from '../identity/rules.js';
-import { DKIM_DIR, type DkimKey, type DkimKeySet } from './keys.js';
+import { DKIM_DIR, DkimKeySet, type DkimKey, type Ed25519Key } from './keys.js';
 
 /**
  * The domains mxbox signs for and publishes keys under: the local domains (local-host-names),
@@ -32,6 +32,11 @@ export function dkimText(key: DkimKey): string {
   return `v=DKIM1; k=rsa; p=${key.publicDer.toString('base64')}`;
 }
 
+/** The TXT text of an Ed25519 key record (RFC 8463 §4.2: the raw key, base64). */
+export function ed25519Text(key: Ed25519Key): string {
+  return `v=DKIM1; k=ed25519; p=${key.publicRaw.toString('base64')}`;
+}
+
 /** The p= tag of a key record, whitespace removed (RFC 6376 §3.6.1); undefined when absent. */
 export function publicKeyTag(text: string): string | undefined {
   for (const tag of text.split(';')) {
@@ -46,9 +51,22 @@ export function dkimRecord(key: DkimKey, domain: string, ttl: number): IdentityR
   return { owner: dkimOwner(key.selector, domain), type: TYPE.TXT, ttl, rdata, text, purpose: `DKIM key ${key.selector}`, file: `${DKIM_DIR}/${key.selector}.key` };
 }
 
+export function ed25519Record(key: Ed25519Key, domain: string, ttl: number): IdentityRecord {
+  const { rdata, text } = txtRdata(ed25519Text(key));
+  return { owner: dkimOwner(key.selector, domain), type: TYPE.TXT, ttl, rdata, text, purpose: `DKIM Ed25519 key ${key.selector}`, file: `${DKIM_DIR}/${key.selector}.key` };
+}
+
+/** Each published selector of the key set — the RSA keys, and their Ed25519 twins with [dkim] ed25519 — with its record for a domain. */
+function keyRecords(keys: DkimKeySet, ed25519: boolean, domain: string, ttl: number): { selector: string; p: string; record: IdentityRecord }[] {
+  return keys.keys.flatMap((k) => [
+    { selector: k.selector, p: k.publicDer.toString('base64'), record: dkimRecord(k, domain, ttl) },
+    ...(ed25519 && k.ed25519 ? [{ selector: k.ed25519.selector, p: k.ed25519.publicRaw.toString('base64'), record: ed25519Record(k.ed25519, domain, ttl) }] : []),
+  ]);
+}
+
 /** Every published key's record for every domain (the added-records step decides where each goes). */
-export function wantedDkimRecords(keys: DkimKeySet, domains: readonly string[], ttl: number): IdentityRecord[] {
-  return domains.flatMap((d) => keys.keys.map((k) => dkimRecord(k, d, ttl)));
+export function wantedDkimRecords(keys: DkimKeySet, domains: readonly string[], ttl: number, ed25519 = false): IdentityRecord[] {
+  return domains.flatMap((d) => keyRecords(keys, ed25519, d, ttl).map((k) => k.record));
 }
 
 /**
@@ -56,48 +74,48 @@ export function wantedDkimRecords(keys: DkimKeySet, domains: readonly string[], 
  * mxbox adds the record, every key; where the admin wrote one, the keys it matches. Signing uses
  * a domain only when its signing key is among these: never a signature nobody can verify.
  */
-export function publishedSelectors(fileZones: ZoneSet, keys: DkimKeySet, domains: readonly string[], ttl: number): Map<string, Set<string>> {
+export function publishedSelectors(fileZones: ZoneSet, keys: DkimKeySet, domains: readonly string[], ttl: number, ed25519 = false): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   for (const domain of domains) {
     const selectors = new Set<string>();
-    for (const key of keys.keys) {
-      const place = placement(fileZones, dkimRecord(key, domain, ttl));
-      if (place.kind === 'added') selectors.add(key.selector);
-      else if (place.kind === 'written' && place.records.some((rr) => publicKeyTag(txtText(rr)) === key.publicDer.toString('base64'))) selectors.add(key.selector);
+    for (const { selector, p, record } of keyRecords(keys, ed25519, domain, ttl)) {
+      const place = placement(fileZones, record);
+      if (place.kind === 'added') selectors.add(selector);
+      else if (place.kind === 'written' && place.records.some((rr) => publicKeyTag(txtText(rr)) === p)) selectors.add(selector);
     }
     if (selectors.size) out.set(nameKey(domain), selectors);
   }
   return out;
 }
 
-/** The identity rule for DKIM, per local domain: the signing key's record is published and matches. */
-export function dkimFindings(fileZones: ZoneSet, keys: DkimKeySet | undefined, domains: readonly string[], ttl: number, now = Date.now()): IdentityFinding[] {
+/** The identity rule for DKIM, per local domain: the signing key's record (and its Ed25519 twin's) is published and matches. */
+export function dkimFindings(fileZones: ZoneSet, keys: DkimKeySet | undefined, domains: readonly string[], ttl: number, now = Date.now(), ed25519 = false): IdentityFinding[] {
   const key = keys?.signing(now);
   if (!key) return [];
   const findings: IdentityFinding[] = [];
   for (const domain of domains) {
-    const wanted = dkimRecord(key, domain, ttl);
-    const place = placement(fileZones, wanted);
-    const name = display(wanted.owner);
-    if (place.kind === 'outside') {
-      findings.push({ rule: 'dkim', ok: false, severity: 'warning', message: `${display(domain)} is not in a zone served here: publish its DKIM key where that zone lives (mxbox does not sign for it until then)`, fix: recordLine(wanted), fixAction: 'add' });
-    } else if (place.kind === 'signed-zone') {
-      findings.push({ rule: 'dkim', ok: false, severity: 'warning', message: `${name} is in the signed zone ${display(place.zone.origin)}: mxbox adds no unsigned record there; write it in the zone file to have it signed`, fix: recordLine(wanted), fixAction: 'add' });
-    } else if (place.kind === 'added') {
-      findings.push({ rule: 'dkim', ok: true, severity: 'error', message: `DKIM ${name} (served by mxbox) is the key that signs mail of ${display(domain)}` });
-    } else if (place.records.some((rr) => publicKeyTag(txtText(rr)) === key.publicDer.toString('base64'))) {
-      findings.push({ rule: 'dkim', ok: true, severity: 'error', message: `DKIM ${name} (as written in the zone) is the key that signs mail of ${display(domain)}` });
-    } else {
-      const first = place.records[0]!;
-      findings.push({
-        rule: 'dkim',
-        ok: false,
-        severity: 'error',
-        message: `DKIM ${name} as written does not hold the key mxbox signs with: verifiers will fail mail of ${display(domain)} (mxbox does not sign it)`,
-        fix: recordLine(wanted),
-        fixAction: 'change it to',
-        place: { file: first.source.file, line: first.source.line },
-      });
+    for (const { p, record: wanted } of keyRecords(new DkimKeySet([key]), ed25519, domain, ttl)) {
+      const place = placement(fileZones, wanted);
+      const name = display(wanted.owner);
+      const kind = wanted.purpose.includes('Ed25519') ? 'DKIM Ed25519' : 'DKIM';
+      if (place.kind === 'outside') {
+        findings.push({ rule: 'dkim', ok: false, severity: 'warning', message: `${display(domain)} is not in a zone served here: publish its ${kind} key where that zone lives (mxbox does not sign for it until then)`, fix: recordLine(wanted), fixAction: 'add' });
+      } else if (place.kind === 'added') {
+        findings.push({ rule: 'dkim', ok: true, severity: 'error', message: `${kind} ${name} (served by mxbox) is the key that signs mail of ${display(domain)}` });
+      } else if (place.records.some((rr) => publicKeyTag(txtText(rr)) === p)) {
+        findings.push({ rule: 'dkim', ok: true, severity: 'error', message: `${kind} ${name} (as written in the zone) is the key that signs mail of ${display(domain)}` });
+      } else {
+        const first = place.records[0]!;
+        findings.push({
+          rule: 'dkim',
+          ok: false,
+          severity: 'error',
+          message: `${kind} ${name} as written does not hold the key mxbox signs with: verifiers will fail mail of ${display(domain)} (mxbox does not sign it)`,
+          fix: recordLine(wanted),
+          fixAction: 'change it to',
+          place: { file: first.source.file, line: first.source.line },
+        });
+      }
     }
   }
   return findings;

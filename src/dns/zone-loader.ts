@@ -4,7 +4,8 @@
 // the process large long after. If a worker cannot be had, the same steps run here, in slices.
 
 import { Worker } from 'node:worker_threads';
-import { buildZoneAsync, zoneFromParts, type Zone, type ZoneParts } from './zone.js';
+import { buildZone, buildZoneAsync, zoneFromParts, type Zone, type ZoneParts } from './zone.js';
+import { asZoneRecord, recordsForSignedZone } from '../identity/added-records.js';
 import { checkZone, parseZoneFile, parsedZoneIndex, type FileStamp, type ZoneProblem } from './zonefile/index.js';
 import { checkNames } from './zonefile/check-names.js';
 import type { KeptReads } from './zonefile/kept-reads.js';
@@ -66,6 +67,15 @@ export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?:
           message: `${opts.displayPath} already holds DNSSEC records (signed elsewhere) and ${parsed.origin} is listed in [dnssec] zones: take it out of [dnssec] zones to serve the file as it is, or remove its DNSSEC records to have mxbox sign it`,
         });
       } else {
+        // The identity records of the zone's names join it before signing, so they are signed
+        // like the rest (the placement rule runs over the zone as its file made it).
+        if (opts.dnssec.extra?.length) {
+          const added = recordsForSignedZone(buildZone(parsed.origin, parsed.records, index), opts.dnssec.extra);
+          if (added.length > 0) {
+            parsed.records = [...parsed.records, ...added.map(asZoneRecord)];
+            index = await runSliced(zoneIndexSteps(parsed.origin, parsed.records));
+          }
+        }
         const signed = signZone(parsed.origin, parsed.records, index, opts.dnssec);
         parsed.records = signed.records;
         result.dnssec = signed.signing;

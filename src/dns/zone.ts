@@ -13,7 +13,7 @@ import { BELOW_CUT, DELEGATION, HAS_DNAME, zoneIndexSteps, type ZoneIndex } from
 import { runSliced, runSync } from './steps.js';
 import { NameTable, nameTableSlots } from './name-table.js';
 import { createHash } from 'node:crypto';
-import { SIGNER_SOURCE, type ZoneSigning } from './dnssec/sign-zone.js';
+import type { ZoneSigning } from './dnssec/sign-zone.js';
 
 export interface RRset {
   owner: string;
@@ -114,8 +114,9 @@ export interface Zone {
 export function zoneFingerprint(records: Iterable<ResourceRecord>): string {
   const lines: string[] = [];
   for (const rr of records) {
-    // What the signer added changes with every signing; the zone's content is what the file says.
-    if (rr.source.file === SIGNER_SOURCE.file) continue;
+    // What the signer and the identity records added (line 0: no line of a file) change by
+    // themselves; the zone's content is what the file says.
+    if (rr.source.line === 0) continue;
     let rdata = rr.rdata.map((part) => (isRdataName(part) ? nameKey(part.name) : Buffer.from(part).toString('hex'))).join('|');
     // The serial is compared on its own (and a signed zone's served serial is not the file's).
     if (rr.type === TYPE.SOA) rdata = rdata.replace(/\|[0-9a-f]{8}([0-9a-f]{32})$/, '|serial$1');

@@ -5,15 +5,22 @@
 //   - the admin wrote a record of the same kind for the name: theirs is served and checked by
 //     the identity rules instead (the admin's record wins);
 //   - the name is not ours to answer (no zone here, or at or below a delegation);
-//   - the zone is signed by mxbox: a record without its RRSIG is bogus to a validating
-//     resolver, worse than none; there the admin writes it in the zone file (signed with the rest).
+// Where they go in: an unsigned zone gets them here, on the main thread, beside its file's data;
+// a zone mxbox signs gets them in the zone worker before signing (src/dns/zone-loader.ts, through
+// recordsForSignedZone below), so they are signed like the rest: a record without its RRSIG would
+// be bogus to a validating resolver. Either way the served serial rises when they change
+// (src/dns/served-serial.ts, src/config/served-zones.ts), so secondaries get them by IXFR.
 // Added records carry line 0: no line of a zone file holds them, which is how tools tell them apart.
+// Everything here is plain data (the sameKind test is a RegExp): the worker gets the same records.
 
 import { nameKey } from '../dns/name.js';
 import { ZoneRecord, type ResourceRecord } from '../dns/record.js';
-import { buildZone, type Zone } from '../dns/zone.js';
+import { buildZoneAsync, type Zone } from '../dns/zone.js';
+import { createHash } from 'node:crypto';
+import { soaWithSerial } from '../dns/served-serial.js';
 import { ZoneSet } from '../dns/lookup.js';
-import { typeName } from '../dns/constants.js';
+import { TYPE, typeName } from '../dns/constants.js';
+import { txtText } from './records.js';
 
 export interface IdentityRecord {
   /** Absolute owner name. */
@@ -26,8 +33,8 @@ export interface IdentityRecord {
   text: string;
   /** What the record is for, shown beside it: "DKIM key mx20261206091500". */
   purpose: string;
-  /** Which of the admin's records at the name stand for this one (default: any of the type). */
-  sameKind?: (rr: ResourceRecord) => boolean;
+  /** Which of the admin's TXT records at the name stand for this one, by their text (default: any of the type). */
+  sameKind?: RegExp;
   /** Shown as the record's file in tools (the key file, mxbox.toml). */
   file: string;
 }
@@ -35,8 +42,7 @@ export interface IdentityRecord {
 export type Placement =
   | { kind: 'added'; zone: Zone }
   | { kind: 'written'; records: ResourceRecord[] }
-  | { kind: 'outside' }
-  | { kind: 'signed-zone'; zone: Zone };
+  | { kind: 'outside' };
 
 /** The zone a name belongs to, unless it is at or below a delegation there (then not ours to answer). */
 export function ownZone(zones: ZoneSet, name: string, type: number): Zone | undefined {
@@ -51,7 +57,7 @@ export function writtenRecords(zones: ZoneSet, wanted: Pick<IdentityRecord, 'own
   const records = zone?.nodes
     .get(nameKey(wanted.owner))
     ?.rrsets.get(wanted.type)
-    ?.records.filter((rr) => rr.source.line > 0 && (wanted.sameKind?.(rr) ?? true));
+    ?.records.filter((rr) => rr.source.line > 0 && (!wanted.sameKind || wanted.sameKind.test(txtText(rr))));
   return records?.length ? records : undefined;
 }
 
@@ -61,13 +67,12 @@ export function placement(fileZones: ZoneSet, wanted: IdentityRecord): Placement
   if (!zone) return { kind: 'outside' };
   const written = writtenRecords(fileZones, wanted);
   if (written) return { kind: 'written', records: written };
-  if (zone.dnssec) return { kind: 'signed-zone', zone };
   return { kind: 'added', zone };
 }
 
-/** Zones as their files made them, by the zone made from them with records added. */
+/** Zones as their files made them, by the zone served from them (records added, serial raised). */
 const fileZoneOf = new WeakMap<Zone, Zone>();
-/** The zone with records added, by the file's zone and what was added. */
+/** The served zone made from a file's zone, by the file's zone and what was added. */
 const augmented = new WeakMap<Zone, { key: string; zone: Zone }>();
 
 /** The zone as its file made it (what reloads compare and reuse). */
@@ -88,40 +93,70 @@ export function addedRecordsFragment(added: readonly IdentityRecord[]): string[]
   return lines;
 }
 
-/**
- * The zones with the wanted records added where they belong (see the top of this file), and the
- * records actually added. A zone that gets records is rebuilt once per (file zone, records) and
- * the rebuilt zone is reused by later Snapshots while neither changes.
- */
-export function withIdentityRecords(zones: Zone[], wanted: readonly IdentityRecord[]): { zones: Zone[]; added: IdentityRecord[] } {
-  const fileZones = new ZoneSet(zones);
+const sameRecord = (a: IdentityRecord, b: IdentityRecord): boolean => nameKey(a.owner) === nameKey(b.owner) && a.type === b.type && a.rdata === b.rdata;
+
+/** The wanted records that go into each zone (see the top of this file), one per owner, type and data. */
+export function addedByZone(zones: ZoneSet, wanted: readonly IdentityRecord[]): Map<Zone, IdentityRecord[]> {
   const byZone = new Map<Zone, IdentityRecord[]>();
   for (const w of wanted) {
-    const place = placement(fileZones, w);
+    const place = placement(zones, w);
     if (place.kind !== 'added') continue;
     const list = byZone.get(place.zone) ?? [];
-    // One record per owner, type and data (two domains' wants may meet at one name).
-    if (!list.some((r) => nameKey(r.owner) === nameKey(w.owner) && r.type === w.type && r.rdata === w.rdata)) list.push(w);
+    // Two domains' wants may meet at one name.
+    if (!list.some((r) => sameRecord(r, w))) list.push(w);
     byZone.set(place.zone, list);
   }
-  if (byZone.size === 0) return { zones, added: [] };
-  const added: IdentityRecord[] = [];
-  const result = zones.map((zone) => {
-    const records = byZone.get(zone);
-    if (!records) return zone;
-    added.push(...records);
-    const key = records.map((r) => `${nameKey(r.owner)}/${r.type}/${r.ttl}/${Buffer.from(r.rdata, 'latin1').toString('base64')}`).join(' ');
-    let entry = augmented.get(zone);
-    if (!entry || entry.key !== key) {
-      const extra = records.map((r) => new ZoneRecord(r.owner, r.type, r.ttl, r.rdata, r.file, 0));
-      const rebuilt = buildZone(zone.origin, [...zone.records, ...extra]);
-      fileZoneOf.set(rebuilt, zone);
-      entry = { key, zone: rebuilt };
-      augmented.set(zone, entry);
-    }
-    return entry.zone;
-  });
-  return { zones: result, added };
+  return byZone;
+}
+
+/**
+ * For a zone mxbox signs, in the zone worker before signing: which of `candidates` (the wanted
+ * records whose names fall in this zone) go into it, decided over the zone as its file made it by
+ * the same placement as every other zone's.
+ */
+export function recordsForSignedZone(zone: Zone, candidates: readonly IdentityRecord[]): IdentityRecord[] {
+  return addedByZone(new ZoneSet([zone]), candidates).get(zone) ?? [];
+}
+
+/** The record as zone data: line 0, the file it stands for as its file. */
+export function asZoneRecord(r: IdentityRecord): ResourceRecord {
+  return new ZoneRecord(r.owner, r.type, r.ttl, r.rdata, r.file, 0);
+}
+
+/** A digest of the records added to a zone ('' for none): what the served-serial rule compares. */
+export function addedDigest(records: readonly IdentityRecord[]): string {
+  if (records.length === 0) return '';
+  const key = records
+    .map((r) => `${nameKey(r.owner)}/${r.type}/${r.ttl}/${Buffer.from(r.rdata, 'latin1').toString('base64')}`)
+    .sort()
+    .join(' ');
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/**
+ * The unsigned zone as served: its file's records with `records` added and the SOA serial
+ * `serial`. Built once per (file zone, records, serial) and reused by later Snapshots while
+ * neither changes; built in slices, so a big zone does not hold up answers.
+ */
+export async function servedZone(zone: Zone, records: readonly IdentityRecord[], serial: number): Promise<Zone> {
+  const key = `${serial} ${addedDigest(records)}`;
+  const entry = augmented.get(zone);
+  if (entry && entry.key === key) return entry.zone;
+  const soaKey = zone.originKey;
+  const own = [...zone.records].map((rr) => (rr.type === TYPE.SOA && nameKey(rr.owner) === soaKey ? soaWithSerial(rr, serial) : rr));
+  const rebuilt = await buildZoneAsync(zone.origin, [...own, ...records.map(asZoneRecord)]);
+  fileZoneOf.set(rebuilt, zone);
+  augmented.set(zone, { key, zone: rebuilt });
+  return rebuilt;
+}
+
+/** Whether the served zone holds the record (a signed zone's were added in the worker). */
+export function holds(zone: Zone, r: IdentityRecord): boolean {
+  return zone.nodes.get(nameKey(r.owner))?.rrsets.get(r.type)?.records.some((rr) => rr.source.line === 0 && rdataLatin1(rr) === r.rdata) ?? false;
+}
+
+function rdataLatin1(rr: ResourceRecord): string {
+  return Buffer.concat(rr.rdata.map((part) => (part instanceof Uint8Array ? part : Buffer.alloc(0)))).toString('latin1');
 }
 
 /** TXT RDATA (wire, latin1) for a text: split into character-strings of at most 255 octets (RFC 1035 §3.3.14). */

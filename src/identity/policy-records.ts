@@ -18,10 +18,12 @@ import type { IdentityFinding } from './rules.js';
 
 const SOURCE = 'mailconf/mxbox.toml';
 
-/** `kind`: which of the admin's TXT records at the name stand for this one (default: any TXT there). */
+/** `kind`: which of the admin's TXT records at the name stand for this one, by their text (default: any TXT there). */
 function txtRecord(owner: string, text: string, ttl: number, purpose: string, kind?: RegExp): IdentityRecord {
   const { rdata, text: shown } = txtRdata(text);
-  return { owner, type: TYPE.TXT, ttl, rdata, text: shown, purpose, file: SOURCE, sameKind: kind && ((rr: ResourceRecord) => kind.test(txtText(rr))) };
+  const record: IdentityRecord = { owner, type: TYPE.TXT, ttl, rdata, text: shown, purpose, file: SOURCE };
+  if (kind) record.sameKind = kind;
+  return record;
 }
 
 const SPF = /^v=spf1(\s|$)/i;
@@ -94,9 +96,7 @@ export function policyFindings(zones: ZoneSet, wanted: readonly IdentityRecord[]
     const place = placement(zones, w);
     const name = display(w.owner);
     if (place.kind === 'outside') continue; // A domain served elsewhere: the DKIM warning already says where to publish.
-    if (place.kind === 'signed-zone') {
-      findings.push({ rule, ok: false, severity: 'warning', message: `${name} is in the signed zone ${display(place.zone.origin)}: mxbox adds no unsigned record there; write it in the zone file`, fix: recordLine(w), fixAction: 'add' });
-    } else if (place.kind === 'added') {
+    if (place.kind === 'added') {
       findings.push({ rule, ok: true, severity: 'error', message: `${rule === 'dmarc' ? 'DMARC' : 'TLS-RPT'} ${name} (served by mxbox)` });
     } else {
       for (const rr of place.records) {

@@ -161,7 +161,7 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   ctx.findings.push(...tlsaFindings(snapshot));
   // The DKIM key that signs is the key published (src/dkim/records.ts).
   const signing = signingDomains(settings, ctx.domains);
-  ctx.findings.push(...dkimFindings(zones, snapshot.dkim, signing, settings.dkim.ttlSeconds));
+  ctx.findings.push(...dkimFindings(zones, snapshot.dkim, signing, settings.dkim.ttlSeconds, Date.now(), settings.dkim.ed25519));
   // DMARC and TLS-RPT present, and the admin's own parse (src/identity/policy-records.ts).
   if (settings.auth.publish) ctx.findings.push(...policyFindings(zones, wantedPolicyRecords(signing, host, POLICY_TTL)));
   return ctx.findings;

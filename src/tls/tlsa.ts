@@ -43,9 +43,8 @@ export function writtenTlsa(zones: ZoneSet, owner: string): ResourceRecord[] | u
 
 /**
  * The mail host's TLSA records, for the one place that adds identity records to zones
- * (src/identity/added-records.ts: where the host's zone is served here, the admin wrote no TLSA
- * for the name, and the zone is not signed by mxbox — a TLSA without its RRSIG is bogus to a
- * validating sender, worse than none; the identity rule below then gives the record to write).
+ * (src/identity/added-records.ts: where the host's zone is served here and the admin wrote no
+ * TLSA for the name; in a zone mxbox signs, they are signed with the rest).
  */
 export function wantedTlsaRecords(settings: Settings, pair: CertificatePair | undefined): IdentityRecord[] {
   if (!pair || !settings.tls.tlsa) return [];
@@ -71,6 +70,11 @@ export function rdataBytesOf(rr: ResourceRecord): Uint8Array {
 
 const display = (name: string): string => name.replace(/\.$/, '');
 
+/** Signed by mxbox, or signed elsewhere (the file holds its DNSKEY): where a validating sender checks the TLSA. */
+function isSigned(zone: Zone): boolean {
+  return zone.dnssec !== undefined || (zone.nodes.get(zone.originKey)?.rrsets.has(TYPE.DNSKEY) ?? false);
+}
+
 /**
  * The identity rule for TLSA: each name the listeners call for has a record matching the key in
  * use — the one mxbox adds, or the admin's own, checked here. Where the mail host's zone is not
@@ -88,24 +92,26 @@ export function tlsaFindings(input: { settings: Settings; zones: ZoneSet; tls?: 
       continue;
     }
     const written = writtenTlsa(input.zones, owner);
-    if (!written && zone.dnssec) {
-      findings.push({ rule: 'tlsa', ok: false, severity: 'warning', message: `${display(owner)} is in the signed zone ${display(zone.origin)}: mxbox adds no unsigned TLSA there; write it in the zone file to have it signed`, fix: record(owner), fixAction: 'add' });
-      continue;
-    }
+    // DANE holds only where the TLSA validates (RFC 7672 §2.2): in a signed zone the rule must
+    // pass; in an unsigned one no sender relies on the record yet, so a mismatch is a warning.
+    const signed = isSigned(zone);
+    const severity = signed ? 'error' : 'warning';
     const set = written ?? zone.nodes.get(nameKey(owner))?.rrsets.get(TYPE.TLSA)?.records ?? [];
     const matching = set.filter((rr) => tlsaMatches(rdataBytesOf(rr), pair.cert));
     // Usage 0/2 (a CA) records cannot be checked against the leaf alone; one of those is left to the admin.
     const caOnly = set.some((rr) => { const u = rdataBytesOf(rr)[0]; return u === 0 || u === 2; });
     if (matching.length || caOnly) {
       const how = written ? 'as written in the zone' : 'served by mxbox';
-      findings.push({ rule: 'tlsa', ok: true, severity: 'error', message: `TLSA ${display(owner)} (${how}) ${matching.length ? 'matches the certificate mxbox presents' : 'names a CA (usage 0/2): not checked against the certificate'}` });
+      findings.push({ rule: 'tlsa', ok: true, severity, message: `TLSA ${display(owner)} (${how}) ${matching.length ? 'matches the certificate mxbox presents' : 'names a CA (usage 0/2): not checked against the certificate'}` });
     } else {
       const first = set[0];
       findings.push({
         rule: 'tlsa',
         ok: false,
-        severity: 'error',
-        message: `TLSA ${display(owner)} does not match the certificate mxbox presents (${pair.certFile}): DANE senders will refuse to deliver`,
+        severity,
+        message: signed
+          ? `TLSA ${display(owner)} does not match the certificate mxbox presents (${pair.certFile}): DANE senders will refuse to deliver`
+          : `TLSA ${display(owner)} does not match the certificate mxbox presents (${pair.certFile}); DANE is not in effect (zone ${display(zone.origin)} is not signed), but it will be once the zone is`,
         fix: record(owner),
         fixAction: 'change it to',
         place: first ? { file: first.source.file, line: first.source.line } : undefined,

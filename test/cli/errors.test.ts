@@ -51,6 +51,7 @@ const EVERY_COMMAND: [string[], number][] = [
   [['rename-host', 'mail8191', 'mail42'], 1],
   [['rename-host', '--dry-run', 'mail8191', 'mail42'], 1],
   [['dnssec', 'roll', 'futuretg.com'], 1],
+  [['dkim', 'rotate'], 1],
   [['passwd', 'tony'], 1],
   // sendmail's own statuses (sysexits.h): EX_CONFIG for a configuration it cannot use.
   [['sendmail', 'tony'], 78],

@@ -66,7 +66,7 @@ test('the key: RSA-2048, mode 0600, a dated selector; its record served by our D
 test("the admin's record for the name wins: served as written, and a wrong key is an error at its file:line", async () => {
   const dir = await makeConfigDir({ sampleZones: true, sampleMailconf: true });
   const dataDir = path.join(dir, 'var');
-  const selector = await newKey(dataDir, settings);
+  const selector = (await newKey(dataDir, settings)).life.selector;
   const zoneFile = path.join(dir, 'zones/futuretg.com.zone');
   const zone = await readFile(zoneFile, 'utf8');
   const lines = zone.split('\n').length;

@@ -22,8 +22,8 @@ export interface RemotePair {
   stop(): Promise<void>;
 }
 
-/** Starts the pair; `extra` adds to our side's config (files, a log listener). */
-export async function startRemotePair(extra: Pick<TestConfig, 'files' | 'onLog'> = {}): Promise<RemotePair> {
+/** Starts the pair; `extra` adds to our side's config (files, a log listener, lines after our mxbox.toml's). */
+export async function startRemotePair(extra: Pick<TestConfig, 'files' | 'onLog'> & { tomlTail?: string } = {}): Promise<RemotePair> {
   const port = await freePort();
   const remote = await runAppliance({
     toml: DEFAULT_TOML.replace('hostname = "mail8191.futuretg.com"', 'hostname = "mx.remote.test"')
@@ -35,8 +35,9 @@ export async function startRemotePair(extra: Pick<TestConfig, 'files' | 'onLog'>
     sampleMailconf: true,
     sampleZones: true,
     zones: { 'remote.test': REMOTE_ZONE },
-    toml: `${DEFAULT_TOML}[queue]\ninterval = "1h"\n[outbound]\nport = ${port}\n`,
-    ...extra,
+    toml: `${DEFAULT_TOML}[queue]\ninterval = "1h"\n[outbound]\nport = ${port}\n${extra.tomlTail ?? ''}`,
+    files: extra.files,
+    onLog: extra.onLog,
   });
   return {
     remote,

@@ -5,17 +5,24 @@ import type { DnssecSettings } from '../../config/settings.js';
 import type { ConfigProblem } from '../../config/problems.js';
 import { nameKey } from '../name.js';
 import type { Zone } from '../zone.js';
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { loadZoneKeys, zoneKeyDir } from './keystore.js';
+import { loadZoneKeys } from './keystore.js';
 import type { SigningJob } from './sign-zone.js';
+import type { ServedState } from '../served-serial.js';
+import { addedDigest, type IdentityRecord } from '../../identity/added-records.js';
 
 export function isSignedZone(settings: DnssecSettings, origin: string): boolean {
   return settings.zones.some((z) => z === '*' || nameKey(z) === nameKey(origin));
 }
 
+export interface SigningInputs {
+  /** What was last served for the zone (the Snapshot served now, else the data directory's record). */
+  last?: ServedState;
+  /** The identity records whose names fall in the zone (added before signing where placement admits them). */
+  extra?: IdentityRecord[];
+}
+
 /** The signing job for a zone at load, or undefined when it is not to be signed. */
-export async function signingJob(dataDir: string, settings: DnssecSettings, origin: string, before: Zone | undefined, now = new Date()): Promise<SigningJob | undefined> {
+export async function signingJob(dataDir: string, settings: DnssecSettings, origin: string, before: Zone | undefined, now = new Date(), inputs: SigningInputs = {}): Promise<SigningJob | undefined> {
   if (!isSignedZone(settings, origin)) return undefined;
   const { keys, states } = await loadZoneKeys(dataDir, origin, now);
   // The parent is asked (CDS/CDNSKEY) for the keys not on their way out whose DS may go up now.
@@ -24,8 +31,13 @@ export async function signingJob(dataDir: string, settings: DnssecSettings, orig
   const nowS = Math.floor(now.getTime() / 1000);
   const events = states.flatMap((s) => [s.dsAfter, s.removeAt]).filter((t): t is string => t !== undefined).map((t) => Math.ceil(new Date(t).getTime() / 1000)).filter((t) => t > nowS);
   const job: SigningJob = { keys, cdsTags, nsec3: settings.nsec3, nowS, previous: before?.dnssec?.cache };
-  const lastSerial = before?.dnssec?.servedSerial ?? (await readServedSerial(dataDir, origin));
+  // What was served last (not merely loaded: a load thrown away gave nobody its serial).
+  const lastSerial = inputs.last?.serial;
   if (lastSerial !== undefined) job.lastSerial = lastSerial;
+  if (inputs.extra?.length) {
+    job.extra = inputs.extra;
+    job.extraDigest = addedDigest(inputs.extra);
+  }
   if (events.length > 0) job.nextKeyEventS = Math.min(...events);
   return job;
 }
@@ -37,6 +49,7 @@ export function signingUnchanged(before: Zone, job: SigningJob | undefined): boo
   return (
     signed.refreshAt > job.nowS &&
     (signed.chain.kind === 'nsec3') === job.nsec3 &&
+    signed.extraDigest === (job.extraDigest ?? '') &&
     sameList(signed.keyTags, job.keys.map((k) => k.tag)) &&
     sameList(signed.cdsTags, job.cdsTags)
   );
@@ -59,20 +72,4 @@ export function nextSigningEvent(zones: Iterable<Zone>): number | undefined {
   let next = Infinity;
   for (const zone of zones) if (zone.dnssec) next = Math.min(next, zone.dnssec.refreshAt * 1000);
   return Number.isFinite(next) ? next : undefined;
-}
-
-/** The serial last served for a signed zone, kept across restarts so it never goes back. */
-async function readServedSerial(dataDir: string, origin: string): Promise<number | undefined> {
-  try {
-    const n = Number((await readFile(path.join(zoneKeyDir(dataDir, origin), 'serial'), 'utf8')).trim());
-    return Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function recordServedSerial(dataDir: string, zone: Zone): Promise<void> {
-  const file = path.join(zoneKeyDir(dataDir, zone.origin), 'serial');
-  await writeFile(file + '.tmp', `${zone.dnssec!.servedSerial}\n`, { mode: 0o600 });
-  await rename(file + '.tmp', file);
 }

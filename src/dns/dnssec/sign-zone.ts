@@ -14,6 +14,11 @@ import { buildNsecChain, type NsecChain } from './nsec.js';
 import { hashEntries, nsec3ParamRdata, nsec3Rdata, type Nsec3Chain } from './nsec3.js';
 import { RRsetSigner, type SignatureCache } from './sign.js';
 import { refreshTime, validityAt } from './schedule.js';
+import { nextServedSerial, soaWithSerial } from '../served-serial.js';
+import type { IdentityRecord } from '../../identity/added-records.js';
+
+/** The served-state digest of a signed zone: every signing is a change, so it only marks "signed". */
+export const SIGNED_DIGEST = 'signed';
 
 /** Where records made by the signer say they come from (they have no line in any file). */
 export const SIGNER_SOURCE: SourcePlace = { file: '(dnssec signer)', line: 0 };
@@ -39,9 +44,16 @@ export interface SigningJob {
   /**
    * The SOA serial last served for this zone. Every signing changes the zone for secondaries, so
    * the served serial must rise even when the file's did not: it becomes the file's when that is
-   * higher, else the last one plus one (as BIND's inline signing keeps a serial of its own).
+   * higher, else the last one plus one (src/dns/served-serial.ts).
    */
   lastSerial?: number;
+  /**
+   * The identity records whose names fall in this zone (src/identity/added-records.ts); the
+   * worker adds those the placement rule admits before signing, so they are signed with the rest.
+   */
+  extra?: IdentityRecord[];
+  /** A digest of `extra` (a change of it alone is a reason to sign again). */
+  extraDigest?: string;
 }
 
 /** A signed zone's DNSSEC state, kept with the Zone. */
@@ -52,6 +64,8 @@ export interface ZoneSigning {
   /** The serial the file says, and the one served (see SigningJob.lastSerial). */
   fileSerial: number;
   servedSerial: number;
+  /** SigningJob.extraDigest of this signing ('' when none). */
+  extraDigest: string;
   /** Seconds since the epoch: the first signature's end, and when the zone must be re-signed. */
   earliestExpiration: number;
   refreshAt: number;
@@ -75,25 +89,14 @@ export function signedElsewhere(records: readonly ResourceRecord[]): ResourceRec
   return records.find((rr) => SIGNED_ELSEWHERE_TYPES.has(rr.type));
 }
 
-/** RFC 1982: whether serial a is greater than b. */
-function serialGreater(a: number, b: number): boolean {
-  return a !== b && ((a - b) >>> 0) < 0x80000000;
-}
-
-/** The SOA with another serial (the file's record is left as it was). */
-function withSerial(soa: ResourceRecord, serial: number): ResourceRecord {
-  const tail = Buffer.from(soa.rdata[2] as Uint8Array);
-  tail.writeUInt32BE(serial >>> 0, 0);
-  return { owner: soa.owner, type: soa.type, class: soa.class, ttl: soa.ttl, rdata: [soa.rdata[0]!, soa.rdata[1]!, tail], source: soa.source };
-}
-
 export function signZone(origin: string, input: readonly ResourceRecord[], index: ZoneIndex, job: SigningJob): SignedZone {
   const { names, flags, firstOfNode, byNode } = index;
   const records = input.slice();
   const soaIndex = [...byNode.subarray(firstOfNode[0]!, firstOfNode[1]!)].find((i) => records[i]!.type === TYPE.SOA)!;
   const fileSerial = soaFields(records[soaIndex]!).serial;
-  const servedSerial = job.lastSerial === undefined || serialGreater(fileSerial, job.lastSerial) ? fileSerial : (job.lastSerial + 1) >>> 0;
-  if (servedSerial !== fileSerial) records[soaIndex] = withSerial(records[soaIndex]!, servedSerial);
+  // Every signing changes what is served: the one served-serial rule, with a change.
+  const servedSerial = nextServedSerial(fileSerial, job.lastSerial === undefined ? undefined : { serial: job.lastSerial, digest: SIGNED_DIGEST }, true);
+  if (servedSerial !== fileSerial) records[soaIndex] = soaWithSerial(records[soaIndex]!, servedSerial);
   const soaRecord = records[soaIndex]!;
   const negativeTtl = Math.min(soaRecord.ttl, soaFields(soaRecord).minimum);
   const apex = names[0]!;
@@ -172,6 +175,7 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
       cdsTags: job.cdsTags,
       fileSerial,
       servedSerial,
+      extraDigest: job.extraDigest ?? '',
       earliestExpiration: earliest,
       refreshAt: Math.min(refreshTime(earliest), job.nextKeyEventS ?? Infinity),
       cache: signer.kept,
