@@ -189,6 +189,14 @@ export function ancestorsOf(name: string): string[] {
 /** True if `name` is `ancestor` or below it. */
 export function isSubdomain(name: string, ancestor: string): boolean {
   if (ancestor === '.') return true;
+  if (!name.includes('\\') && !ancestor.includes('\\')) {
+    // No escapes: every dot separates labels, and a canonical name lowercases as DNS folds case
+    // (nameKey). Parsing both into labels cost a first query per name a few Uint8Arrays.
+    if (name.length < ancestor.length) return false;
+    const n = nameKey(name);
+    const a = nameKey(ancestor);
+    return n === a || (n.endsWith(a) && n.charCodeAt(n.length - a.length - 1) === 0x2e);
+  }
   const n = nameToLabels(name);
   const a = nameToLabels(ancestor);
   if (a.length > n.length) return false;

@@ -6,6 +6,7 @@ import { CLASS, OPCODE, RCODE, TYPE } from './constants.js';
 import type { AnswerTable, CompiledAnswer } from './answer-table.js';
 import { HEADER_LENGTH } from './answer-table.js';
 import { labelsToName } from './name.js';
+import type { Zone } from './zone.js';
 import { COOKIE_OPTION_LENGTH, OPTION_COOKIE, cookieClock, writeServerCookie } from './cookie.js';
 import { readTsig, signatureSize, tsigErrorResponse, TsigSigner, verifyRequest, type Keyring, type Verdict } from './tsig.js';
 
@@ -333,7 +334,8 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
 
 export type QueryOutcome =
   /** cookiePending: the reply ends with a COOKIE option whose server cookie is left to the addon. */
-  | { kind: 'reply'; reply: Buffer; rcode: number; cookiePending?: boolean; tsig?: Verdict }
+  /** negative: the reply is a shared NXDOMAIN for this zone's absent names (CompiledAnswer.negativeZone). */
+  | { kind: 'reply'; reply: Buffer; rcode: number; cookiePending?: boolean; tsig?: Verdict; negative?: Zone }
   | { kind: 'drop' }
   | { kind: 'transfer'; question: ParsedQuestion; tsig?: Extract<Verdict, { ok: true }> };
 
@@ -418,7 +420,10 @@ function answerParsed(msg: Buffer, q: ParsedQuestion, ctx: QueryContext, reserve
     // IXFR over UDP: the current SOA alone tells the client to transfer over TCP (RFC 1995 §4);
     // BIND 9 sends it without AA, and so do we.
     if (q.qtype === TYPE.IXFR) out.writeUInt16BE(out.readUInt16BE(2) & ~0x0400, 2);
-    return reply(out, answer.flags & 0x0f);
+    const outcome = reply(out, answer.flags & 0x0f);
+    // A shared NXDOMAIN sent whole (not cut to TC, not signed) may serve other names (negative.h).
+    if (answer.negativeZone && reserve === 0 && (out[2]! & 0x02) === 0 && q.qtype !== TYPE.IXFR) outcome.negative = answer.negativeZone;
+    return outcome;
   } catch {
     return reply(errorResponse(msg, q, RCODE.SERVFAIL, true, ctx.cookies), RCODE.SERVFAIL);
   }
@@ -443,6 +448,6 @@ function zoneOpcode(msg: Buffer, q: ParsedQuestion, ctx: QueryContext): QueryOut
   return reply(out, RCODE.NOERROR);
 }
 
-function reply(buf: Buffer, rcode: number): QueryOutcome {
+function reply(buf: Buffer, rcode: number): Extract<QueryOutcome, { kind: 'reply' }> {
   return { kind: 'reply', reply: buf, rcode };
 }

@@ -17,7 +17,8 @@ import { ixfrClientSerial, ixfrKind, ixfrMessages, transferMessages } from './tr
 import { TsigSigner, tsigErrorName, type Keyring, type Verdict } from './tsig.js';
 import type { Journals } from './journal.js';
 import { labelsToName, nameKey } from './name.js';
-import { nameTag, nativeUdpUnavailable, openBatchedUdp, replyCacheEnabled, type BatchedUdp, type NativeUdpCounts } from './udp-batch.js';
+import { nameTag, nativeUdpUnavailable, openBatchedUdp, replyCacheEnabled, type BatchedUdp, type NativeUdpCounts, type NegativeZones } from './udp-batch.js';
+import { hashKey } from './name-table.js';
 
 /** What the DNS service reads from the current Snapshot. */
 export interface DnsView {
@@ -190,6 +191,7 @@ export class DnsServer {
           const batched = udp;
           batched.setCookieSecret(cookieSecret(this.view()));
           batched.setRateLimit(this.view().settings?.dns.rateLimit);
+          batched.setZones(this.negativeZones(this.view().zones.zones));
           this.batched.push(batched);
           this.counters.addNative(() => batched.counts());
           this.udpMode.threads = batched.threads;
@@ -227,10 +229,28 @@ export class DnsServer {
     if (this.cachedFor && sameZones(this.cachedFor, zones)) return;
     const changed = this.cachedFor && changedNames(this.cachedFor, zones);
     this.cachedFor = zones;
+    const negative = this.batched.length ? this.negativeZones(zones) : undefined;
     for (const udp of this.batched) {
+      udp.setZones(negative);
       if (changed) udp.dropNames(Uint32Array.from(changed, nameTag));
       else udp.clearCache();
     }
+  }
+
+  /** Each zone's index in the list last given to the addon (setZones), for shared NXDOMAIN answers. */
+  private zoneIndex = new Map<Zone, number>();
+
+  /** The zones' name tables for the addon's NXDOMAIN templates (negative.h); remembers their indices. */
+  private negativeZones(zones: ReadonlyMap<string, Zone>): NegativeZones {
+    this.zoneIndex = new Map();
+    const tables: Uint32Array[] = [];
+    const excluded: number[] = [];
+    for (const zone of zones.values()) {
+      this.zoneIndex.set(zone, tables.length);
+      tables.push(zone.nameSlots ?? new Uint32Array(0));
+      excluded.push(hashKey(zone.originKey), hashKey(nameKey(zone.soaFields.mname)), hashKey(nameKey(zone.soaFields.rname)));
+    }
+    return { tables, excluded: Uint32Array.from(excluded) };
   }
 
   private openBatched(host: string, port: number): BatchedUdp {
@@ -248,7 +268,8 @@ export class DnsServer {
         return undefined;
       }
       counters.jsByRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
-      return { reply: outcome.reply, cookiePending: outcome.cookiePending === true };
+      const negativeZone = outcome.negative ? (this.zoneIndex.get(outcome.negative) ?? -1) : -1;
+      return { reply: outcome.reply, cookiePending: outcome.cookiePending === true, negativeZone };
     });
   }
 

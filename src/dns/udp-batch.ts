@@ -35,6 +35,7 @@ interface NativeSocket {
   setCookieSecret(secret: Buffer): void;
   dropNames(tags: Uint32Array): number;
   setRateLimit(params: Int32Array | null, exempt: [number, number, Buffer][]): void;
+  setZones(tables: Uint32Array[] | null, excluded?: Uint32Array): void;
 }
 
 interface NativeModule {
@@ -57,7 +58,18 @@ export function nativeUdpUnavailable(): string | undefined {
  * One query in, its reply (or nothing) out. `cookiePending` says that the reply ends with a
  * COOKIE option whose server cookie the addon is to fill in (it knows the client's address).
  */
-export type DatagramHandler = (query: Buffer) => { reply: Buffer; cookiePending: boolean } | undefined;
+export type DatagramHandler = (query: Buffer) => { reply: Buffer; cookiePending: boolean; negativeZone: number } | undefined;
+
+/**
+ * What the addon needs to answer absent names from NXDOMAIN templates (negative.h): each zone's
+ * name table slots (Zone.nameSlots, name-table.ts; an index in this list is what a handler's
+ * `negativeZone` names), and the hashKey of the names a template must never answer although they
+ * are in no table: every zone's apex, and the names in its SOA (compressed into such a question).
+ */
+export interface NegativeZones {
+  tables: Uint32Array[];
+  excluded: Uint32Array;
+}
 
 /** What the C receiver threads did on their own, summed over them. */
 export interface NativeUdpCounts {
@@ -93,6 +105,8 @@ export interface BatchedUdp {
   setCookieSecret(secret: Uint8Array): void;
   /** Response rate limiting from now on ([dns.rate_limit]); undefined: off. */
   setRateLimit(settings: RateLimitSettings | undefined): void;
+  /** The zones absent names are answered from in C from now on (undefined: none); earlier templates go unused. */
+  setZones(zones: NegativeZones | undefined): void;
   counts(): NativeUdpCounts;
   close(): void;
 }
@@ -147,7 +161,8 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
       if (answer && answer.reply.length <= outSlot) {
         answer.reply.copy(output, i * outSlot);
         outputLengths[i] = answer.reply.length;
-        outputFlags[i] = answer.cookiePending ? 1 : 0;
+        // OUT_FLAG_COOKIE 1, OUT_FLAG_NEGATIVE 2 with the zone's index from bit 8 (batch_socket.h).
+        outputFlags[i] = (answer.cookiePending ? 1 : 0) | (answer.negativeZone >= 0 ? 2 | (answer.negativeZone << 8) : 0);
       }
     }
   }, cache);
@@ -198,6 +213,9 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
         settings.logOnly ? 1 : 0,
       );
       socket.setRateLimit(params, settings.exemptClients.map(exemptEntry));
+    },
+    setZones: (zones) => {
+      if (!closed) socket.setZones(zones ? zones.tables : null, zones?.excluded);
     },
     setCookieSecret: (secret) => {
       if (!closed) socket.setCookieSecret(Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength));

@@ -108,6 +108,13 @@ export interface Zone {
   changedNames(before: Zone): string[] | undefined;
   /** Set when mxbox signed the zone: its keys, its NSEC/NSEC3 chain, when to sign again. */
   dnssec?: ZoneSigning;
+  /**
+   * The slots of the zone's name table (name-table.ts): the UDP addon reads them to know that a
+   * name is not in the zone without asking JavaScript. Never written after the build, and never
+   * transferred to another thread once the zone is served (the addon reads their memory from
+   * its receiver threads until the next setZones).
+   */
+  nameSlots?: Uint32Array;
 }
 
 /** Digest over owner, type, TTL and RDATA of every record, in a canonical order. */
@@ -254,6 +261,7 @@ export function zoneFromParts(parts: ZoneParts): Zone {
     soaFields: fields,
     negativeTtl: Math.min(soa.ttl, fields.minimum),
     nodes,
+    nameSlots: parts.nameSlots,
     recordCount: parts.recordCount,
     records: inFileOrder,
     fingerprint: () => (fingerprint ??= zoneFingerprint(inFileOrder)),

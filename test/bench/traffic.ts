@@ -19,7 +19,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { runDnsperf, startDnsperf, type DnsperfResult } from './dnsperf.js';
-import { cpuSeconds } from './procs.js';
+import { cpuSeconds, memoryKiB } from './procs.js';
 import { fmt, ratio, type Row, type Target } from './report.js';
 import { startMxbox, startNamed, type Server, type ZoneFile } from './servers.js';
 import { RECORDS_PER_UNIT, writeZone } from './zones.js';
@@ -46,6 +46,8 @@ interface KindFigures {
   lost: number;
   p99Ms: number;
   fixedLost: number;
+  /** Resident memory after both passes less before them (MiB): what the kind left behind. */
+  rssGrowthMiB: number;
 }
 
 interface FloodFigures {
@@ -146,14 +148,16 @@ async function everyName(dir: string, origin: string, records: number): Promise<
 async function kindPasses(s: TrafficSettings, server: Server, files: [string, string], extra: string[], once: boolean, tmp: string): Promise<KindFigures> {
   const base = { port: server.dnsPort, clients: s.clients, outstanding: s.outstanding, outFile: path.join(tmp, `traffic-${server.name}.out`), edns: true };
   const args = once ? [...extra, '-n', '1'] : extra;
+  const rss0 = memoryKiB(server.pid).rss;
   const c0 = cpuSeconds(server.pid);
   const full = await runDnsperf({ ...base, queryFile: files[0], seconds: s.passS, extraArgs: args });
   const cpuS = cpuSeconds(server.pid) - c0;
   const fixed = await runDnsperf({ ...base, queryFile: files[1], seconds: s.fixedS, maxQps: s.fixedQps, latencies: true, extraArgs: args });
-  const figures = { qps: full.qps, cpuUsPerQuery: (cpuS / full.completed) * 1e6, lost: full.lost, p99Ms: fixed.p99Ms, fixedLost: fixed.lost };
+  const rssGrowthMiB = (memoryKiB(server.pid).rss - rss0) / 1024;
+  const figures = { qps: full.qps, cpuUsPerQuery: (cpuS / full.completed) * 1e6, lost: full.lost, p99Ms: fixed.p99Ms, fixedLost: fixed.lost, rssGrowthMiB };
   console.log(
     `    ${server.name}: ${fmt(figures.qps, 0)} qps, CPU ${fmt(figures.cpuUsPerQuery, 1)} µs/query, lost ${full.lost}; ` +
-      `at ${fmt(s.fixedQps, 0)} qps: p99 ${fmt(fixed.p99Ms, 3)} ms, lost ${fixed.lost}`,
+      `at ${fmt(s.fixedQps, 0)} qps: p99 ${fmt(fixed.p99Ms, 3)} ms, lost ${fixed.lost}; resident memory ${rssGrowthMiB >= 0 ? '+' : ''}${fmt(rssGrowthMiB, 1)} MiB`,
   );
   return figures;
 }
@@ -253,6 +257,8 @@ export async function trafficRun(s: TrafficSettings, repo: string, tmp: string, 
     rows.push({ section: sec, metric: 'CPU per query', mxbox: f.mxbox.cpuUsPerQuery, peer: f.named.cpuUsPerQuery, unit: 'µs', digits: 1 });
     rows.push({ section: sec, metric: `p99 at ${fmt(s.fixedQps, 0)} qps`, mxbox: f.mxbox.p99Ms, peer: f.named.p99Ms, unit: 'ms', digits: 3 });
     rows.push({ section: sec, metric: 'lost', mxbox: f.mxbox.lost + f.mxbox.fixedLost, peer: f.named.lost + f.named.fixedLost, unit: '', digits: 0 });
+    // A flood of names asked once must not grow memory per name (issue 21): what the passes left.
+    if (key === 'nx') rows.push({ section: sec, metric: 'resident memory growth over both passes', mxbox: f.mxbox.rssGrowthMiB, peer: f.named.rssGrowthMiB, unit: 'MiB', digits: 1 });
     const q = ratio(f.mxbox.qps, f.named.qps);
     const c = ratio(f.mxbox.cpuUsPerQuery, f.named.cpuUsPerQuery);
     targets.push({

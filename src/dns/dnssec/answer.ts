@@ -6,7 +6,7 @@
 
 import { TYPE } from '../constants.js';
 import { nameKey } from '../name.js';
-import type { ResourceRecord } from '../record.js';
+import { ZoneRecord, type ResourceRecord } from '../record.js';
 import type { PlacedRRset, Resolution } from '../lookup.js';
 import type { Zone } from '../zone.js';
 import { nsecFor, type NsecChain } from './nsec.js';
@@ -30,7 +30,21 @@ export type Proof =
 function signatures(zone: Zone, owner: string, type: number): ResourceRecord[] {
   const sigs = zone.nodes.get(nameKey(owner))?.rrsets.get(TYPE.RRSIG);
   if (!sigs) return [];
-  return sigs.records.filter((rr) => rrsigCoveredType(rr.rdata[0] as Uint8Array) === type);
+  return sigs.records.filter((rr) => coveredType(rr) === type);
+}
+
+/**
+ * The type an RRSIG covers. A zone's records keep their RDATA packed (record.ts): the covered
+ * type is the first two octets of its first run, read without decoding the RDATA into Buffers
+ * (that decoding, for every RRSIG of a node, was a fifth of compiling a signed answer).
+ */
+function coveredType(rr: ResourceRecord): number {
+  if (rr instanceof ZoneRecord) {
+    const packed = rr.packed;
+    const first = typeof packed === 'string' ? packed : packed[0];
+    if (first !== undefined && first.length >= 2) return (first.charCodeAt(0) << 8) | first.charCodeAt(1);
+  }
+  return rrsigCoveredType(rr.rdata[0] as Uint8Array);
 }
 
 export function addDnssec(zone: Zone, res: Resolution): void {

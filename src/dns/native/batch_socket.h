@@ -12,6 +12,7 @@
 #include "query.h"
 #include "reply_cache.h"
 #include "rrl.h"
+#include "negative.h"
 
 #define BATCH 64
 #define IN_SLOT 4096
@@ -30,6 +31,10 @@
 // outputFlags[i], set by JavaScript: the reply ends with a COOKIE option whose server cookie
 // the addon fills in (JavaScript does not know the client's address).
 #define OUT_FLAG_COOKIE 1
+// The reply is a plain NXDOMAIN that serves every name under the same parent that is not in its
+// zone (negative.h); the zone's index in setZones' list is outputFlags[i] >> OUT_ZONE_SHIFT.
+#define OUT_FLAG_NEGATIVE 2
+#define OUT_ZONE_SHIFT 8
 
 typedef struct batch_socket batch_socket;
 
@@ -79,6 +84,8 @@ struct batch_socket {
   int main_seen, main_hits;
   receiver *receivers[MAX_THREADS];
   reply_cache cache;
+  // The zones' name tables, for NXDOMAIN templates (negative.h); set by JavaScript (setZones).
+  negative_state negative;
   // Response rate limiting: the configuration (NULL: off) and the accounts. Configurations are
   // swapped whole and kept until close, so a thread may go on reading the one it loaded.
   _Atomic(rrl_config *) rrl_config;

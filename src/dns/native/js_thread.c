@@ -73,9 +73,18 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
       int known = read_cacheable_query(q, (size_t)s->in_len[i], &info);
       // Cached with whatever server cookie it carries: every hit gets its own.
       if (s->cache_on && known && (info.cookie_at >= 0) == cookie && cacheable_reply(r, (size_t)len)) {
-        uint8_t key[MAX_CACHE_KEY];
-        size_t key_len = cache_key(q, &info, key);
-        cache_insert(&s->cache, key, key_len, info.name_end, r, (size_t)len);
+        uint8_t key[MAX_CACHE_KEY + 1];
+        uint32_t hash;
+        size_t key_len;
+        // A plain NXDOMAIN is kept once per shape as a template (negative.h), not per name: a
+        // flood of random names leaves nothing behind. Names it cannot serve are cached as usual.
+        if ((s->out_flags[i] & OUT_FLAG_NEGATIVE) && (r[3] & 0x0f) == 3 && !(r[2] & 0x02) &&
+            question_name_hash(q, info.name_end, &hash) && (key_len = negative_key(q, &info, key)) > 0) {
+          cache_insert_negative(&s->cache, key, key_len, r, (size_t)len, s->out_flags[i] >> OUT_ZONE_SHIFT, s->negative.generation);
+        } else {
+          key_len = cache_key(q, &info, key);
+          cache_insert(&s->cache, key, key_len, info.name_end, r, (size_t)len);
+        }
       }
       if (cookie) {
         uint8_t addr[16];

@@ -45,6 +45,24 @@ void send_batch(int fd, struct mmsghdr *msgs, int m) {
 }
 
 /**
+ * The reply to query q, which missed the cache, from a negative template (negative.h): its length,
+ * or 0 when there is none for its shape or its name may exist.
+ */
+static int answer_negative(batch_socket *s, const uint8_t *q, const query_info *info, uint8_t *out, reply_meta *meta) {
+  uint32_t hash;
+  if (!question_name_hash(q, info->name_end, &hash)) return 0;
+  uint8_t key[MAX_CACHE_KEY + 1];
+  size_t key_len = negative_key(q, info, key);
+  if (!key_len) return 0;
+  int rlen = 0;
+  pthread_rwlock_rdlock(&s->negative.lock);
+  const neg_names *names = s->negative.names;
+  if (names) rlen = cache_lookup_negative(&s->cache, key, key_len, q, info, names, hash, out, OUT_SLOT, meta);
+  pthread_rwlock_unlock(&s->negative.lock);
+  return rlen;
+}
+
+/**
  * The reply to query q (len bytes) from the cache into out, with its client's ID, spelling and
  * cookie: its length, or 0 when the cache cannot answer it. Fills info and meta on a hit.
  */
@@ -53,6 +71,7 @@ int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struc
   uint8_t key[MAX_CACHE_KEY];
   size_t key_len = cache_key(q, info, key);
   int rlen = cache_lookup(&s->cache, key, key_len, q, info, out, OUT_SLOT, meta);
+  if (rlen == 0) rlen = answer_negative(s, q, info, out, meta);
   if (rlen > 0 && info->cookie_at >= 0) {
     uint8_t addr[16];
     int addr_len = address_bytes(from, addr);

@@ -158,14 +158,11 @@ int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8
   return found;
 }
 
-void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen) {
+/** A new entry for reply r under `key` (metadata filled in), or NULL without memory. */
+static cache_entry *new_entry(const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen) {
   size_t reply_len = rlen - 2;
-  size_t size = sizeof(cache_entry) + key_len + reply_len;
-  // Over budget, an entry only takes the place of another (below): a flood of one-time names must
-  // not leave the cache full of them and closed to the names asked next.
-  int full = atomic_load(&c->total) + size > CACHE_BUDGET;
-  cache_entry *e = malloc(size);
-  if (!e) return;
+  cache_entry *e = malloc(sizeof(cache_entry) + key_len + reply_len);
+  if (!e) return NULL;
   e->hash = hash_bytes(key, key_len);
   e->key_len = (uint16_t)key_len;
   e->reply_len = (uint16_t)reply_len;
@@ -173,8 +170,22 @@ void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t nam
   e->rrl_kind = (uint8_t)rrl_classify(r, rlen, &e->rrl_name, &e->qtype);
   e->ntags = (uint8_t)reply_name_tags(r, rlen, e->tags);
   e->any_spelling = (uint8_t)reply_respellable(r, rlen);
+  e->negative = 0;
+  e->zone = 0;
+  e->generation = 0;
   memcpy(e->data, key, key_len);
   memcpy(e->data + key_len, r + 2, reply_len);
+  return e;
+}
+
+/** Puts e in the cache; name_end is where the question name ends in its reply (spellings: see cache_insert). */
+static void insert_entry(reply_cache *c, cache_entry *e, size_t name_end) {
+  size_t key_len = e->key_len;
+  size_t size = sizeof(cache_entry) + key_len + e->reply_len;
+  const uint8_t *r = e->data + key_len - 2; // the reply as a message (its ID bytes never read)
+  // Over budget, an entry only takes the place of another (below): a flood of one-time names must
+  // not leave the cache full of them and closed to the names asked next.
+  int full = atomic_load(&c->total) + size > CACHE_BUDGET;
   uint32_t b = (uint32_t)e->hash & (BUCKETS - 1);
   pthread_mutex_t *lock = &c->locks[b % STRIPES];
   pthread_mutex_lock(lock);
@@ -185,9 +196,10 @@ void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t nam
     if (!o) {
       if (way < 0) way = w;
     } else if (o->hash == e->hash && o->key_len == key_len && memcmp(o->data, e->data, key_len) == 0 &&
-               (o->any_spelling || e->any_spelling || same_spelling(o, r, name_end))) {
+               (o->negative || o->any_spelling || e->any_spelling || same_spelling(o, r, name_end))) {
       // The same question answered again (two receivers missed it at once, or another spelling
-      // of a reply that fits every spelling). Replies for other spellings each keep their own.
+      // of a reply that fits every spelling, or a template made anew). Replies for other
+      // spellings each keep their own.
       way = w;
       break;
     }
@@ -213,4 +225,49 @@ void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t nam
   if (old) atomic_fetch_sub(&c->total, sizeof(cache_entry) + old->key_len + old->reply_len);
   pthread_mutex_unlock(lock);
   free(old);
+}
+
+void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen) {
+  cache_entry *e = new_entry(key, key_len, r, rlen);
+  if (e) insert_entry(c, e, name_end);
+}
+
+void cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation) {
+  cache_entry *e = new_entry(key, key_len, r, rlen);
+  if (!e) return;
+  e->negative = 1;
+  e->any_spelling = 0;
+  e->zone = (uint16_t)zone;
+  e->generation = generation;
+  insert_entry(c, e, 0);
+}
+
+int cache_lookup_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, const neg_names *names, uint32_t hash, uint8_t *out, size_t cap, reply_meta *meta) {
+  uint64_t h = hash_bytes(key, key_len);
+  uint32_t b = (uint32_t)h & (BUCKETS - 1);
+  pthread_mutex_t *lock = &c->locks[b % STRIPES];
+  int found = 0;
+  pthread_mutex_lock(lock);
+  cache_entry **set = c->slots + (size_t)b * WAYS;
+  for (int w = 0; w < WAYS; w++) {
+    cache_entry *e = set[w];
+    if (!e || !e->negative || e->hash != h || e->key_len != key_len || memcmp(e->data, key, key_len) != 0) continue;
+    if (e->generation != names->generation || (size_t)e->reply_len + 2 > cap || (size_t)e->reply_len + 2 < info->question_end) break;
+    if (!name_surely_absent(names, e->zone, hash)) break;
+    memcpy(out + 2, e->data + key_len, e->reply_len);
+    // The client's question (the same length: same first-label length, same rest).
+    memcpy(out + 12, q + 12, info->question_end - 12);
+    found = 2 + e->reply_len;
+    meta->rcode = e->rcode;
+    meta->rrl_kind = e->rrl_kind;
+    meta->qtype = e->qtype;
+    meta->rrl_name = e->rrl_name;
+    break;
+  }
+  pthread_mutex_unlock(lock);
+  if (!found) return 0;
+  out[0] = q[0];
+  out[1] = q[1];
+  if (info->cookie_at >= 0) memcpy(out + found - 24, q + info->cookie_at, 8);
+  return found;
 }

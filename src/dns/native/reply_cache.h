@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "query.h"
+#include "negative.h"
 
 // The reply cache: a set-associative hash table, WAYS entries per bucket, a lock per stripe of
 // buckets. Bounded in entries (buckets * WAYS) and in bytes (CACHE_BUDGET).
@@ -31,6 +32,9 @@ typedef struct {
   uint64_t rrl_name;  // and the name it counts it for
   uint8_t any_spelling; // reply_respellable(): rewritten for any spelling of its question
   uint8_t ntags;      // reply_name_tags(): the names it was made from, or TAGS_ALL
+  uint8_t negative;   // a template of negative.h: serves every name of its key not in zone `zone`
+  uint16_t zone;
+  uint32_t generation; // the negative_state generation its zone index belongs to
   uint32_t tags[MAX_REPLY_TAGS];
   uint8_t data[];     // key, then reply
 } cache_entry;
@@ -77,5 +81,15 @@ int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8
 
 /** Caches reply r (rlen bytes) under `key`; name_end is where the question name ends in the query and in r. */
 void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen);
+
+/**
+ * The reply for query q from the negative template under `key` (negative_key), if there is one of
+ * names' generation and the question's name (hash: question_name_hash) is surely absent from the
+ * template's zone: the template with q's ID and question, into out. Its length, or 0.
+ */
+int cache_lookup_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, const neg_names *names, uint32_t hash, uint8_t *out, size_t cap, reply_meta *meta);
+
+/** Keeps reply r as the negative template under `key` for names absent from zone `zone` of `generation`. */
+void cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation);
 
 #endif

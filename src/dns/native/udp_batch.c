@@ -40,8 +40,30 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/** What keeps a neg_names' tables alive: references to JavaScript's typed arrays. */
+typedef struct {
+  int n;
+  napi_ref refs[];
+} neg_owner;
+
+/** Frees names and lets its tables go (on the JavaScript thread; no receiver may hold it). */
+static void free_neg_names(napi_env env, neg_names *names) {
+  if (!names) return;
+  neg_owner *owner = names->owner;
+  if (owner) {
+    for (int i = 0; i < owner->n; i++)
+      if (owner->refs[i]) napi_delete_reference(env, owner->refs[i]);
+    free(owner);
+  }
+  free(names->zones);
+  free(names->apexes);
+  free(names);
+}
+
 static void free_socket(batch_socket *s) {
   for (int i = 0; i < MAX_THREADS; i++) free(s->receivers[i]);
+  free_neg_names(s->env, negative_publish(&s->negative, NULL));
+  negative_destroy(&s->negative);
   cache_free(&s->cache);
   pthread_mutex_destroy(&s->queue_lock);
   pthread_mutex_destroy(&s->park_lock);
@@ -225,6 +247,72 @@ static napi_value set_rate_limit(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/**
+ * setZones(tables, apexes) or setZones(null): the zones JavaScript answers from, for NXDOMAIN
+ * templates (negative.h). tables[i] is zone i's name table slots (a Uint32Array of pairs, a power
+ * of two many, name-table.ts), kept and read as they are; apexes a Uint32Array of the hashKey of
+ * every zone's apex. Templates of the zones before are never used again.
+ */
+static napi_value set_zones(napi_env env, napi_callback_info info) {
+  batch_socket *s;
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&s));
+  napi_valuetype type = napi_null;
+  if (argc >= 1) napi_typeof(env, argv[0], &type);
+  neg_names *names = NULL;
+  if (type == napi_object) {
+    uint32_t n = 0;
+    bool is_array = false;
+    napi_is_array(env, argv[0], &is_array);
+    napi_typedarray_type ta;
+    size_t napexes = 0;
+    void *apex_data = NULL;
+    if (!is_array || argc < 2 || napi_get_typedarray_info(env, argv[1], &ta, &napexes, &apex_data, NULL, NULL) != napi_ok || ta != napi_uint32_array) {
+      napi_throw_type_error(env, NULL, "setZones(tables: Uint32Array[], apexes: Uint32Array)");
+      return NULL;
+    }
+    napi_get_array_length(env, argv[0], &n);
+    names = calloc(1, sizeof *names);
+    neg_owner *owner = names ? calloc(1, sizeof(neg_owner) + (n ? n : 1) * sizeof(napi_ref)) : NULL;
+    if (names) {
+      names->zones = calloc(n ? n : 1, sizeof(neg_zone));
+      names->apexes = malloc((napexes ? napexes : 1) * sizeof(uint32_t));
+    }
+    if (!names || !owner || !names->zones || !names->apexes) {
+      free(owner);
+      if (names) {
+        free(names->zones);
+        free(names->apexes);
+      }
+      free(names);
+      napi_throw_error(env, "ENOMEM", "udp_batch: out of memory");
+      return NULL;
+    }
+    names->owner = owner;
+    memcpy(names->apexes, apex_data, napexes * sizeof(uint32_t));
+    names->napexes = (int)napexes;
+    names->nzones = (int)n;
+    for (uint32_t i = 0; i < n; i++) {
+      napi_value table;
+      size_t length = 0;
+      void *data = NULL;
+      // A zone without a usable table (mask 0, one empty pair... never read): nothing is absent from it.
+      names->zones[i].slots = NULL;
+      if (napi_get_element(env, argv[0], i, &table) != napi_ok) continue;
+      if (napi_get_typedarray_info(env, table, &ta, &length, &data, NULL, NULL) != napi_ok || ta != napi_uint32_array) continue;
+      // Pairs, a power of two many.
+      if (length < 2 || (length & (length - 1)) != 0) continue;
+      if (napi_create_reference(env, table, 1, &owner->refs[owner->n]) != napi_ok) continue;
+      owner->n++;
+      names->zones[i].slots = data;
+      names->zones[i].mask = (uint32_t)(length / 2 - 1);
+    }
+  }
+  free_neg_names(env, negative_publish(&s->negative, names));
+  return NULL;
+}
+
 /** Receiver threads: one per CPU this process may use, 2 to MAX_THREADS, each kept on its CPU. */
 static int allowed_cpus(int *cpus, int max) {
   cpu_set_t set;
@@ -324,7 +412,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&s->queue_lock, NULL);
   pthread_mutex_init(&s->park_lock, NULL);
   pthread_cond_init(&s->park_cond, NULL);
-  if (!s->in || !s->out || !s->in_len || !s->out_len || !s->out_flags || rrl_init(&s->rrl) != 0 || !s->queue || !s->counters || cache_init(&s->cache) != 0) {
+  if (!s->in || !s->out || !s->in_len || !s->out_len || !s->out_flags || rrl_init(&s->rrl) != 0 || negative_init(&s->negative) != 0 || !s->queue || !s->counters || cache_init(&s->cache) != 0) {
     close(fd);
     free_socket(s);
     napi_throw_error(env, "ENOMEM", "udp_batch: out of memory");
@@ -404,6 +492,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "dropNames", fn));
   CHECK(napi_create_function(env, "setRateLimit", NAPI_AUTO_LENGTH, set_rate_limit, s, &fn));
   CHECK(napi_set_named_property(env, obj, "setRateLimit", fn));
+  CHECK(napi_create_function(env, "setZones", NAPI_AUTO_LENGTH, set_zones, s, &fn));
+  CHECK(napi_set_named_property(env, obj, "setZones", fn));
   return obj;
 }
 
