@@ -406,10 +406,12 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
       options.onReload?.({ applied: false, problems: next.problems });
       return { applied: false, problems: next.problems };
     }
-    await journalReload(log, journals, before, next.snapshot);
     await recordServed(dataDir, next.snapshot.zones.zones.values());
     current = next.snapshot;
     dns.viewChanged();
+    // The IXFR journal is worked out once the new zones answer (a 100,000-record zone's diff held
+    // the swap back by 0.25-0.45 s); NOTIFY goes out after it, so the IXFR it prompts finds it.
+    await journalReload(log, journals, before, current);
     // A new certificate is live for new sessions at once; open sessions keep theirs.
     smtp.updateTls(current.tls);
     mtaSts.updateTls(current.tls);
