@@ -36,6 +36,7 @@ import { localMailDomains } from '../identity/records.js';
 import { POLICY_TTL, wantedPolicyRecords } from '../identity/policy-records.js';
 import { loadDkimKeys, type DkimKeySet } from '../dkim/keys.js';
 import { publishedSelectors, signingDomains, wantedDkimRecords } from '../dkim/records.js';
+import { mtaStsPolicies, wantedMtaStsRecords, type MtaStsPolicy } from '../identity/mta-sts.js';
 
 export const SETTINGS_FILE = 'mailconf/mxbox.toml';
 export const ZONES_DIR = 'zones';
@@ -84,6 +85,8 @@ export interface Snapshot {
   readonly dkimSelectors: ReadonlyMap<string, ReadonlySet<string>>;
   /** The identity records mxbox added to its zones (src/identity/added-records.ts), for check and the dashboard. */
   readonly addedRecords: readonly IdentityRecord[];
+  /** The MTA-STS policies served, by nameKey of their host (mta-sts.<domain>); empty without [mta_sts] listen. */
+  readonly mtaSts: ReadonlyMap<string, MtaStsPolicy>;
   readonly loadedAt: Date;
 }
 
@@ -384,8 +387,12 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const passwd = await loadPasswd(configDir, problems, mail.users, previous?.passwd);
   const fileZones = new ZoneSet(zones);
   const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds, settings.dkim.ed25519) : new Map<string, Set<string>>();
+  // MTA-STS policies from the MX sets the zone files hold now; the _mta-sts id follows each. They
+  // are known only once the zones are loaded, so a zone mxbox signs does not get these records
+  // (its worker signed it with the others): the identity rule gives them to write in its file.
+  const mtaSts = mtaStsPolicies(settings, fileZones, domains);
   // The identity records join the zones as data, the served serial rising when they change.
-  const identity = await servedZones(dataDir, zones, wanted, servedBefore?.zones.zones);
+  const identity = await servedZones(dataDir, zones, [...wanted, ...wantedMtaStsRecords(mtaSts, settings.hostname)], servedBefore?.zones.zones);
   for (const zone of identity.zones) {
     const status = zoneStatus.find((z) => nameKey(z.origin) === zone.originKey);
     if (status?.loaded) status.serial = zone.soaFields.serial;
@@ -436,6 +443,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     dkim,
     dkimSelectors,
     addedRecords: identity.added,
+    mtaSts,
     loadedAt: new Date(),
   });
   return { snapshot, problems };
