@@ -11,9 +11,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
 import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { askUdp as ask, encodeName } from '../helpers/dns-query.js';
-import { addonBuilt } from '../helpers/peers.js';
+import { startNamed } from '../helpers/named.js';
+import { addonBuilt, needs } from '../helpers/peers.js';
 
 const ZONE = `$TTL 300
 @ IN SOA ns1 Hostmaster 1 3600 600 86400 300
@@ -157,5 +161,53 @@ test('0x20: every kind of answer cached for one spelling is rewritten in C for a
   } finally {
     await app.stop();
     await reference.stop();
+  }
+});
+
+// A TXT answer 503 octets long asked as the zone spells the name (its owner a pointer to the
+// question), 519 asked in capitals (the owner written in full: no suffix of it matches the
+// question byte for byte, and BIND looks at two suffixes only): over 512 without EDNS.
+const PADDING = `"${'a'.repeat(255)}" "${'b'.repeat(200)}"`;
+const BIG_ZONE = `$TTL 300
+@ IN SOA ns1 hostmaster 1 3600 600 86400 300
+@ IN NS ns1
+ns1 IN A 127.0.0.1
+Big IN TXT ${PADDING}
+`;
+
+test('0x20: a respelled reply that no longer fits the client\'s limit is truncated as BIND does, and one cut for its spelling serves no other', { skip: needs('named') }, async (t) => {
+  if (!addonBuilt(t)) return;
+  const file = path.join(os.tmpdir(), `mxbox-respell-big-${process.pid}`);
+  await writeFile(file, BIG_ZONE);
+  const named = await startNamed({ zones: [{ origin: 'example.test', file }] });
+  const app = await runAppliance({ zones: { 'example.test': BIG_ZONE } });
+  // RD, as a stub asks: BIND's minimal-responses no-auth-recursive adds no authority then.
+  const plain: Shape = { label: 'no EDNS', rd: true };
+  try {
+    const counters = app.app.state().dns.counters;
+    let id = 0x100;
+    const both = async (name: string, what: string): Promise<Buffer> => {
+      const q = query(id++, name, T.TXT, plain);
+      const [ours, bind] = [await ask(app.port, q), await ask(named.port, q)];
+      assert.deepEqual(ours.subarray(2), bind.subarray(2), `${what}: the reply as BIND's`);
+      return ours;
+    };
+    // Cached whole for the zone's spelling (503 octets) ...
+    assert.equal((await both('Big.example.test', 'the zone\'s spelling')).length, 503);
+    // ... which, rewritten for capitals, would be 519: JavaScript answers with TC instead.
+    let js = counters.jsQueries;
+    const capitals = await both('BIG.EXAMPLE.TEST', 'capitals');
+    assert.equal(capitals[2]! & 0x02, 0x02, 'capitals: TC');
+    assert.equal(counters.jsQueries - js, 1, 'capitals: answered by JavaScript, not cut in C');
+    // The truncated reply serves its own spelling again, and the whole one every spelling that fits.
+    js = counters.jsQueries;
+    assert.equal((await both('BIG.EXAMPLE.TEST', 'capitals again'))[2]! & 0x02, 0x02);
+    assert.equal((await both('big.example.test', 'lowercase')).length, 507, 'lowercase: the owner is "Big" and a pointer to the question\'s "example.test"');
+    assert.equal(await both('Big.example.test', 'the zone\'s spelling again').then((r) => r.length), 503);
+    assert.equal(counters.jsQueries - js, 0, 'each from the C cache');
+  } finally {
+    await app.stop();
+    await named.stop();
+    await rm(file, { force: true });
   }
 });
