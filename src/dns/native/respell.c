@@ -145,7 +145,7 @@ static size_t read_name(const uint8_t *m, size_t len, size_t p, uint8_t *out) {
 
 // The pointer targets so far: suffixes as written (decompressed), where each was written.
 #define MAX_SUFFIXES (2 * RESPELL_MAX_ITEMS + 2)
-#define SCRATCH (64 * 1024)
+#define SCRATCH (RESPELL_MAX_ITEMS * 256) /* every name decompressed, 255 octets at most */
 
 typedef struct {
   const uint8_t *bytes[MAX_SUFFIXES];
