@@ -335,7 +335,7 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
 export type QueryOutcome =
   /** cookiePending: the reply ends with a COOKIE option whose server cookie is left to the addon. */
   /** negative: the reply is a shared NXDOMAIN for this zone's absent names (CompiledAnswer.negativeZone). */
-  | { kind: 'reply'; reply: Buffer; rcode: number; cookiePending?: boolean; tsig?: Verdict; negative?: Zone }
+  | { kind: 'reply'; reply: Buffer; rcode: number; cookiePending?: boolean; tsig?: Verdict; negative?: Zone; negativeCover?: boolean }
   | { kind: 'drop' }
   | { kind: 'transfer'; question: ParsedQuestion; tsig?: Extract<Verdict, { ok: true }> };
 
@@ -422,7 +422,11 @@ function answerParsed(msg: Buffer, q: ParsedQuestion, ctx: QueryContext, reserve
     if (q.qtype === TYPE.IXFR) out.writeUInt16BE(out.readUInt16BE(2) & ~0x0400, 2);
     const outcome = reply(out, answer.flags & 0x0f);
     // A shared NXDOMAIN sent whole (not cut to TC, not signed) may serve other names (negative.h).
-    if (answer.negativeZone && reserve === 0 && (out[2]! & 0x02) === 0 && q.qtype !== TYPE.IXFR) outcome.negative = answer.negativeZone;
+    if (answer.negativeZone && reserve === 0 && (out[2]! & 0x02) === 0 && q.qtype !== TYPE.IXFR) {
+      outcome.negative = answer.negativeZone;
+      // A signed one serves the names with the same covering NSEC/NSEC3 (negative_cover.h).
+      if (answer.negativeCover) outcome.negativeCover = true;
+    }
     return outcome;
   } catch {
     return reply(errorResponse(msg, q, RCODE.SERVFAIL, true, ctx.cookies), RCODE.SERVFAIL);

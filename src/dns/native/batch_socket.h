@@ -34,6 +34,9 @@
 // The reply is a plain NXDOMAIN that serves every name under the same parent that is not in its
 // zone (negative.h); the zone's index in setZones' list is outputFlags[i] >> OUT_ZONE_SHIFT.
 #define OUT_FLAG_NEGATIVE 2
+// With OUT_FLAG_NEGATIVE: a signed NXDOMAIN, the same for the names whose covering NSEC/NSEC3 is
+// the same record (negative_cover.h): kept per cover.
+#define OUT_FLAG_NEGATIVE_COVER 4
 #define OUT_ZONE_SHIFT 8
 
 typedef struct batch_socket batch_socket;
