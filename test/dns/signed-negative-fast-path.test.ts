@@ -185,12 +185,14 @@ for (const nsec3 of [false, true]) {
       const js = counters.jsQueries;
       assert.equal((await ask('zzzfifth.edge.test'))[3]! & 0x0f, 3);
       if (!nsec3) assert.equal(counters.jsQueries, js, 'same cover: answered by the template');
+      // A save may be seen as more than one change (each applied): count from here.
+      const before = reloaded;
       const file = path.join(box.dir, 'zones', 'edge.test.zone');
       await writeFile(file + '.new', EDGE_ZONE.replace(' 7 3600 ', ' 8 3600 ') + 'zzzadded IN A 192.0.2.99\n');
       await rename(file + '.new', file);
       const deadline = Date.now() + 20_000;
-      while (reloaded < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(reloaded, 1, 'the zone was reloaded');
+      while (reloaded === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(reloaded > before, 'the zone was reloaded');
       const added = await ask('zzzadded.edge.test');
       assert.equal(added[3]! & 0x0f, 0, 'the new name: NOERROR');
       assert.ok(added.readUInt16BE(6) >= 1, 'with its address');
