@@ -335,7 +335,8 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
 export type QueryOutcome =
   /** cookiePending: the reply ends with a COOKIE option whose server cookie is left to the addon. */
   /** negative: the reply is a shared NXDOMAIN for this zone's absent names (CompiledAnswer.negativeZone). */
-  | { kind: 'reply'; reply: Buffer; rcode: number; cookiePending?: boolean; tsig?: Verdict; negative?: Zone; negativeCover?: boolean }
+  /** whole: nothing of the compiled answer was cut to fit the limit (the reply cache may respell it for other spellings). */
+  | { kind: 'reply'; reply: Buffer; rcode: number; cookiePending?: boolean; tsig?: Verdict; negative?: Zone; negativeCover?: boolean; whole?: boolean }
   | { kind: 'drop' }
   | { kind: 'transfer'; question: ParsedQuestion; tsig?: Extract<Verdict, { ok: true }> };
 
@@ -427,6 +428,9 @@ function answerParsed(msg: Buffer, q: ParsedQuestion, ctx: QueryContext, reserve
       // A signed one serves the names with the same covering NSEC/NSEC3 (negative_cover.h).
       if (answer.negativeCover) outcome.negativeCover = true;
     }
+    // Every additional RRset there, no TC: another spelling of the question may be served this
+    // reply rewritten (respell.h), truncated anew by JavaScript when it no longer fits.
+    if ((out[2]! & 0x02) === 0 && out.readUInt16BE(10) === answer.cuts[answer.cuts.length - 1]! + (q.edns ? 1 : 0)) outcome.whole = true;
     return outcome;
   } catch {
     return reply(errorResponse(msg, q, RCODE.SERVFAIL, true, ctx.cookies), RCODE.SERVFAIL);

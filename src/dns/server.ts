@@ -272,7 +272,7 @@ export class DnsServer {
       }
       counters.jsByRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
       const negativeZone = outcome.negative ? (this.zoneIndex.get(outcome.negative) ?? -1) : -1;
-      return { reply: outcome.reply, cookiePending: outcome.cookiePending === true, negativeZone, negativeCover: outcome.negativeCover === true };
+      return { reply: outcome.reply, cookiePending: outcome.cookiePending === true, negativeZone, negativeCover: outcome.negativeCover === true, whole: outcome.whole === true };
     });
   }
 

@@ -59,7 +59,7 @@ export function nativeUdpUnavailable(): string | undefined {
  * One query in, its reply (or nothing) out. `cookiePending` says that the reply ends with a
  * COOKIE option whose server cookie the addon is to fill in (it knows the client's address).
  */
-export type DatagramHandler = (query: Buffer) => { reply: Buffer; cookiePending: boolean; negativeZone: number; negativeCover?: boolean } | undefined;
+export type DatagramHandler = (query: Buffer) => { reply: Buffer; cookiePending: boolean; negativeZone: number; negativeCover?: boolean; whole?: boolean } | undefined;
 
 /**
  * What the addon needs to answer absent names from NXDOMAIN templates (negative.h): each zone's
@@ -164,9 +164,9 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
       if (answer && answer.reply.length <= outSlot) {
         answer.reply.copy(output, i * outSlot);
         outputLengths[i] = answer.reply.length;
-        // OUT_FLAG_COOKIE 1, OUT_FLAG_NEGATIVE 2 with the zone's index from bit 8, and
-        // OUT_FLAG_NEGATIVE_COVER 4 for a signed one (batch_socket.h).
-        outputFlags[i] = (answer.cookiePending ? 1 : 0) | (answer.negativeZone >= 0 ? 2 | (answer.negativeCover ? 4 : 0) | (answer.negativeZone << 8) : 0);
+        // OUT_FLAG_COOKIE 1, OUT_FLAG_NEGATIVE 2 with the zone's index from bit 8, OUT_FLAG_WHOLE 4,
+        // OUT_FLAG_NEGATIVE_COVER 8 for a signed NXDOMAIN (batch_socket.h).
+        outputFlags[i] = (answer.cookiePending ? 1 : 0) | (answer.negativeZone >= 0 ? 2 | (answer.negativeCover ? 8 : 0) | (answer.negativeZone << 8) : 0) | (answer.whole ? 4 : 0);
       }
     }
   }, cache);

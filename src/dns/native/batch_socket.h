@@ -34,9 +34,12 @@
 // The reply is a plain NXDOMAIN that serves every name under the same parent that is not in its
 // zone (negative.h); the zone's index in setZones' list is outputFlags[i] >> OUT_ZONE_SHIFT.
 #define OUT_FLAG_NEGATIVE 2
+// Nothing was cut from the reply to fit the client's UDP limit: rewritten for another spelling of
+// its question (respell.h), it may serve that spelling while it fits that client's limit.
+#define OUT_FLAG_WHOLE 4
 // With OUT_FLAG_NEGATIVE: a signed NXDOMAIN, the same for the names whose covering NSEC/NSEC3 is
 // the same record (negative_cover.h): kept per cover.
-#define OUT_FLAG_NEGATIVE_COVER 4
+#define OUT_FLAG_NEGATIVE_COVER 8
 #define OUT_ZONE_SHIFT 8
 
 typedef struct batch_socket batch_socket;
