@@ -20,6 +20,7 @@ import type { PlacedRRset, Resolution, ResponseShape, ZoneSet } from './lookup.j
 import { WireWriter } from './wire-writer.js';
 import { ttlInSet } from './record.js';
 import { edeOption } from './query.js';
+import type { Proof } from './dnssec/answer.js';
 
 export const HEADER_LENGTH = 12;
 
@@ -48,6 +49,13 @@ export interface CompiledAnswer {
    * such names itself (negative.h).
    */
   negativeZone?: Zone;
+  /**
+   * With negativeZone, a signed NXDOMAIN (DO): it serves the absent names under the question's
+   * parent whose covering NSEC or NSEC3 (RFC 4035 §3.1.3.2, RFC 5155 §7.2.2) is the one in it, and
+   * the addon keeps one template per cover (negative_cover.h). Unset on a signed NXDOMAIN that is
+   * the same for every absent name under the parent (the parent does not exist).
+   */
+  negativeCover?: boolean;
 }
 
 /** Append-only storage for compiled answers. */
@@ -258,7 +266,8 @@ export class AnswerTable {
     if (!resolution) return undefined;
     let compiled: CompiledAnswer;
     const spelled = (variant & VARIANT_SPELLED) !== 0;
-    if (isPlainNxdomain(resolution) && !soaNamesThe(resolution, qname)) {
+    const signedProof = this.dnssec ? signedNxdomainProof(resolution) : undefined;
+    if ((isPlainNxdomain(resolution) || signedProof) && !soaNamesThe(resolution, qname)) {
       // Keyed by the question's label lengths, not just its length: names after it compress into
       // the question, and their pointers land on its label boundaries. Names are compressed
       // against the question itself and its parent only (BIND's way, wire-writer.ts), so the
@@ -270,7 +279,16 @@ export class AnswerTable {
       // Kept by name too (a map entry, nothing compiled), so that asking again skips the look-up.
       // The SOA's TTL is part of the key: BIND gives it TTL 0 when the question was for SOA.
       const soa = resolution.authority[0]!;
-      compiled = this.negativeAnswer(`${nameKey(soa.owner)}\0${soa.ttl}\0${shape}\0${variant}\0${spelled ? parent : nameKey(parent)}`, qname, qtype, resolution, spelled);
+      let key = `${nameKey(soa.owner)}\0${soa.ttl}\0${shape}\0${variant}\0${spelled ? parent : nameKey(parent)}`;
+      // Signed: the NSEC/NSEC3 records proving this name's absence are part of the key. All but
+      // the one covering the name (or its next closer) are the parent's; when the parent exists,
+      // that one varies with the name, and the addon finds it per name (negative_cover.h).
+      let perCover = false;
+      if (signedProof) {
+        for (const placed of resolution.authority.slice(1)) key += `\0${nameKey(placed.owner)}/${placed.rrset.type}`;
+        perCover = nameKey(signedProof.encloser) === nameKey(parent);
+      }
+      compiled = this.negativeAnswer(key, qname, qtype, resolution, spelled, perCover);
     } else compiled = compileResolution(qname, qtype, resolution, this.writer, this.dynamicArena, spelled);
     let entry = dynamic;
     if (!entry) {
@@ -286,7 +304,7 @@ export class AnswerTable {
   }
 
   /** The shared NXDOMAIN answer for `key` (zone, SOA TTL, question shape), compiled from this name's the first time. */
-  private negativeAnswer(key: string, qname: string, qtype: number, resolution: Resolution, spelled: boolean): CompiledAnswer {
+  private negativeAnswer(key: string, qname: string, qtype: number, resolution: Resolution, spelled: boolean, perCover = false): CompiledAnswer {
     let answer = this.negative.get(key);
     if (!answer) {
       if (this.negative.size >= MAX_NEGATIVE_TEMPLATES) {
@@ -295,6 +313,7 @@ export class AnswerTable {
       }
       answer = compileResolution(qname, qtype, resolution, this.writer, this.negativeArena, spelled);
       answer.negativeZone = this.zones.findZone(qname);
+      if (perCover) answer.negativeCover = true;
       this.negative.set(key, answer);
     }
     return answer;
@@ -343,6 +362,22 @@ function isPlainNxdomain(res: Resolution): boolean {
   // Signed zones prove each name's absence with its own NSEC/NSEC3 records: not shared.
   const soa = res.authority[0];
   return res.rcode === RCODE.NXDOMAIN && res.answer.length === 0 && res.additional.length === 0 && res.authority.length === 1 && soa!.rrset.type === TYPE.SOA && !soa!.sigs?.length;
+}
+
+/**
+ * The proof of a signed NXDOMAIN with nothing in it that depends on the name beyond its denial
+ * records (no CNAME before it, the SOA, NSEC or NSEC3 records and their signatures alone in
+ * authority), or undefined.
+ */
+function signedNxdomainProof(res: Resolution): Extract<Proof, { kind: 'nxdomain' }> | undefined {
+  if (res.rcode !== RCODE.NXDOMAIN || res.answer.length !== 0 || res.additional.length !== 0 || res.proofs.length !== 1) return undefined;
+  const proof = res.proofs[0]!;
+  if (proof.kind !== 'nxdomain' || res.authority[0]?.rrset.type !== TYPE.SOA) return undefined;
+  for (let i = 1; i < res.authority.length; i++) {
+    const type = res.authority[i]!.rrset.type;
+    if (type !== TYPE.NSEC && type !== TYPE.NSEC3) return undefined;
+  }
+  return proof;
 }
 
 /** Encodes a Resolution as a full response message with its cut points. */

@@ -3,6 +3,7 @@
 // drops one. TCP follows RFC 7766: several queries per connection, answered in order, an idle
 // timeout, a bound on open connections.
 
+import { coverTable, type CoverTable } from './dnssec/cover-table.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { once } from 'node:events';
@@ -245,12 +246,14 @@ export class DnsServer {
     this.zoneIndex = new Map();
     const tables: Uint32Array[] = [];
     const excluded: number[] = [];
+    const covers: (CoverTable | null)[] = [];
     for (const zone of zones.values()) {
       this.zoneIndex.set(zone, tables.length);
       tables.push(zone.nameSlots ?? new Uint32Array(0));
+      covers.push(zone.dnssec ? coverTable(zone.dnssec.chain) : null);
       excluded.push(hashKey(zone.originKey), hashKey(nameKey(zone.soaFields.mname)), hashKey(nameKey(zone.soaFields.rname)));
     }
-    return { tables, excluded: Uint32Array.from(excluded) };
+    return { tables, excluded: Uint32Array.from(excluded), covers };
   }
 
   private openBatched(host: string, port: number): BatchedUdp {
@@ -269,7 +272,7 @@ export class DnsServer {
       }
       counters.jsByRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
       const negativeZone = outcome.negative ? (this.zoneIndex.get(outcome.negative) ?? -1) : -1;
-      return { reply: outcome.reply, cookiePending: outcome.cookiePending === true, negativeZone, whole: outcome.whole === true };
+      return { reply: outcome.reply, cookiePending: outcome.cookiePending === true, negativeZone, negativeCover: outcome.negativeCover === true, whole: outcome.whole === true };
     });
   }
 

@@ -6,6 +6,7 @@
 // `nativeUdpUnavailable()` says why and the server uses node:dgram instead. MXBOX_DNS_CACHE=0
 // turns the reply cache off (every query answered by JavaScript).
 
+import type { CoverTable } from './dnssec/cover-table.js';
 import net from 'node:net';
 import { addonLoader } from '../native-addon.js';
 import { addressBytes } from './cookie.js';
@@ -35,7 +36,7 @@ interface NativeSocket {
   setCookieSecret(secret: Buffer): void;
   dropNames(tags: Uint32Array): number;
   setRateLimit(params: Int32Array | null, exempt: [number, number, Buffer][]): void;
-  setZones(tables: Uint32Array[] | null, excluded?: Uint32Array): void;
+  setZones(tables: Uint32Array[] | null, excluded?: Uint32Array, covers?: (CoverTable | null)[]): void;
 }
 
 interface NativeModule {
@@ -58,7 +59,7 @@ export function nativeUdpUnavailable(): string | undefined {
  * One query in, its reply (or nothing) out. `cookiePending` says that the reply ends with a
  * COOKIE option whose server cookie the addon is to fill in (it knows the client's address).
  */
-export type DatagramHandler = (query: Buffer) => { reply: Buffer; cookiePending: boolean; negativeZone: number; whole?: boolean } | undefined;
+export type DatagramHandler = (query: Buffer) => { reply: Buffer; cookiePending: boolean; negativeZone: number; negativeCover?: boolean; whole?: boolean } | undefined;
 
 /**
  * What the addon needs to answer absent names from NXDOMAIN templates (negative.h): each zone's
@@ -69,6 +70,8 @@ export type DatagramHandler = (query: Buffer) => { reply: Buffer; cookiePending:
 export interface NegativeZones {
   tables: Uint32Array[];
   excluded: Uint32Array;
+  /** Each signed zone's denial chain for the signed NXDOMAIN templates (cover-table.ts); null for the others. */
+  covers: (CoverTable | null)[];
 }
 
 /** What the C receiver threads did on their own, summed over them. */
@@ -161,8 +164,9 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
       if (answer && answer.reply.length <= outSlot) {
         answer.reply.copy(output, i * outSlot);
         outputLengths[i] = answer.reply.length;
-        // OUT_FLAG_COOKIE 1, OUT_FLAG_NEGATIVE 2 with the zone's index from bit 8, OUT_FLAG_WHOLE 4 (batch_socket.h).
-        outputFlags[i] = (answer.cookiePending ? 1 : 0) | (answer.negativeZone >= 0 ? 2 | (answer.negativeZone << 8) : 0) | (answer.whole ? 4 : 0);
+        // OUT_FLAG_COOKIE 1, OUT_FLAG_NEGATIVE 2 with the zone's index from bit 8, OUT_FLAG_WHOLE 4,
+        // OUT_FLAG_NEGATIVE_COVER 8 for a signed NXDOMAIN (batch_socket.h).
+        outputFlags[i] = (answer.cookiePending ? 1 : 0) | (answer.negativeZone >= 0 ? 2 | (answer.negativeCover ? 8 : 0) | (answer.negativeZone << 8) : 0) | (answer.whole ? 4 : 0);
       }
     }
   }, cache);
@@ -215,7 +219,7 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
       socket.setRateLimit(params, settings.exemptClients.map(exemptEntry));
     },
     setZones: (zones) => {
-      if (!closed) socket.setZones(zones ? zones.tables : null, zones?.excluded);
+      if (!closed) socket.setZones(zones ? zones.tables : null, zones?.excluded, zones?.covers);
     },
     setCookieSecret: (secret) => {
       if (!closed) socket.setCookieSecret(Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength));

@@ -6,7 +6,7 @@
 // not be answered so (names that exist, empty non-terminals, a wildcard's and a delegation's
 // children, a child zone's apex, the names in the SOA). A flood of fresh names must then be
 // answered without JavaScript. In a signed zone, DO answers prove each name's absence with its
-// own NSEC or NSEC3 records: those stay with JavaScript, per name.
+// own NSEC or NSEC3 records: those come from per-cover templates (signed-negative-fast-path.test.ts).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -169,8 +169,9 @@ for (const nsec3 of [false, true]) {
         assert.ok(types.includes(proof) && types.includes(46), `with DO: ${nsec3 ? 'NSEC3' : 'NSEC'} records and signatures (${types.join(',')})`);
         proofs.add(signed.subarray(signed.indexOf(Buffer.from([0, proof, 0, 1]))).toString('hex'));
       }
-      // Each DO question went to JavaScript (its own proof), none of the others did.
-      assert.equal(counters.jsQueries - jsBefore, 8, 'the DO questions, and only they, answered by JavaScript');
+      // Without DO none went to JavaScript; with DO, those whose covering NSEC/NSEC3 had no
+      // template yet did (the rest came from per-cover templates: signed-negative-fast-path.test.ts).
+      assert.ok(counters.jsQueries - jsBefore <= 8, 'at most the DO questions answered by JavaScript');
       assert.ok(proofs.size > 1, 'absence proven by different records for different names');
       // A DO question asked again (signed NXDOMAIN, signed answer) comes from the reply cache, DO bit in its key.
       for (const name of [`${randomLabel(rnd, 8)}.edge.test`, 'mail.edge.test']) {

@@ -37,6 +37,9 @@
 // Nothing was cut from the reply to fit the client's UDP limit: rewritten for another spelling of
 // its question (respell.h), it may serve that spelling while it fits that client's limit.
 #define OUT_FLAG_WHOLE 4
+// With OUT_FLAG_NEGATIVE: a signed NXDOMAIN, the same for the names whose covering NSEC/NSEC3 is
+// the same record (negative_cover.h): kept per cover.
+#define OUT_FLAG_NEGATIVE_COVER 8
 #define OUT_ZONE_SHIFT 8
 
 typedef struct batch_socket batch_socket;

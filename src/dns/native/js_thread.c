@@ -73,14 +73,30 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
       int known = read_cacheable_query(q, (size_t)s->in_len[i], &info);
       // Cached with whatever server cookie it carries: every hit gets its own.
       if (s->cache_on && known && (info.cookie_at >= 0) == cookie && cacheable_reply(r, (size_t)len)) {
-        uint8_t key[MAX_CACHE_KEY + 1];
+        uint8_t key[MAX_CACHE_KEY + 1 + 4];
         uint32_t hash;
         size_t key_len;
+        int zone = s->out_flags[i] >> OUT_ZONE_SHIFT;
         // A plain NXDOMAIN is kept once per shape as a template (negative.h), not per name: a
         // flood of random names leaves nothing behind. Names it cannot serve are cached as usual.
         if ((s->out_flags[i] & OUT_FLAG_NEGATIVE) && (r[3] & 0x0f) == 3 && !(r[2] & 0x02) &&
             question_name_hash(q, info.name_end, &hash) && (key_len = negative_key(q, &info, key)) > 0) {
-          cache_insert_negative(&s->cache, key, key_len, r, (size_t)len, s->out_flags[i] >> OUT_ZONE_SHIFT, s->negative.generation);
+          if (s->out_flags[i] & OUT_FLAG_NEGATIVE_COVER) {
+            // A signed one: kept per cover, found through the shape's marker (negative_cover.h).
+            // Read under the lock: setZones may publish new tables meanwhile (then the
+            // generation moves on and what is kept here is never used).
+            uint32_t cover;
+            pthread_rwlock_rdlock(&s->negative.lock);
+            const neg_names *names = s->negative.names;
+            int found = names && zone < names->nzones && question_cover(&names->zones[zone].cover, q, info.name_end, &cover);
+            uint32_t generation = names ? names->generation : 0;
+            pthread_rwlock_unlock(&s->negative.lock);
+            if (found) {
+              cache_insert_cover_marker(&s->cache, key, key_len, zone, generation);
+              cache_insert_negative(&s->cache, key, cover_key(key, key_len, cover, key), r, (size_t)len, zone, generation);
+            }
+          } else
+            cache_insert_negative(&s->cache, key, key_len, r, (size_t)len, zone, s->negative.generation);
         } else {
           key_len = cache_key(q, &info, key);
           cache_insert(&s->cache, key, key_len, info.name_end, r, (size_t)len, (s->out_flags[i] & OUT_FLAG_WHOLE) != 0);

@@ -16,11 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "query.h"
+#include "negative_cover.h"
 
 /** One zone's name table: pairs [node id + 1 (0: empty), hashKey of its name key], power-of-two many. */
 typedef struct {
   const uint32_t *slots;
   uint32_t mask; // pairs - 1
+  neg_cover cover; // its NSEC or NSEC3 chain, for signed templates (negative_cover.h); kind 0: none
 } neg_zone;
 
 /** The zones a generation of templates was made from. Immutable once published. */

@@ -51,13 +51,20 @@ void send_batch(int fd, struct mmsghdr *msgs, int m) {
 static int answer_negative(batch_socket *s, const uint8_t *q, const query_info *info, uint8_t *out, reply_meta *meta) {
   uint32_t hash;
   if (!question_name_hash(q, info->name_end, &hash)) return 0;
-  uint8_t key[MAX_CACHE_KEY + 1];
+  uint8_t key[MAX_CACHE_KEY + 1 + 4];
   size_t key_len = negative_key(q, info, key);
   if (!key_len) return 0;
   int rlen = 0;
   pthread_rwlock_rdlock(&s->negative.lock);
   const neg_names *names = s->negative.names;
-  if (names) rlen = cache_lookup_negative(&s->cache, key, key_len, q, info, names, hash, out, OUT_SLOT, meta);
+  if (names) {
+    rlen = cache_lookup_negative(&s->cache, key, key_len, q, info, names, hash, out, OUT_SLOT, meta);
+    // A signed shape: one template per record of the chain that covers the name (negative_cover.h).
+    int zone = rlen ? -1 : cache_cover_marker(&s->cache, key, key_len, names);
+    uint32_t cover;
+    if (zone >= 0 && zone < names->nzones && question_cover(&names->zones[zone].cover, q, info->name_end, &cover))
+      rlen = cache_lookup_negative(&s->cache, key, cover_key(key, key_len, cover, key), q, info, names, hash, out, OUT_SLOT, meta);
+  }
   pthread_rwlock_unlock(&s->negative.lock);
   return rlen;
 }

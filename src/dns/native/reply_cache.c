@@ -280,7 +280,7 @@ int cache_lookup_negative(reply_cache *c, const uint8_t *key, size_t key_len, co
   cache_entry **set = c->slots + (size_t)b * WAYS;
   for (int w = 0; w < WAYS; w++) {
     cache_entry *e = set[w];
-    if (!e || !e->negative || e->hash != h || e->key_len != key_len || memcmp(e->data, key, key_len) != 0) continue;
+    if (!e || e->negative != 1 || e->hash != h || e->key_len != key_len || memcmp(e->data, key, key_len) != 0) continue;
     if (e->generation != names->generation || (size_t)e->reply_len + 2 > cap || (size_t)e->reply_len + 2 < info->question_end) break;
     if (!name_surely_absent(names, e->zone, hash)) break;
     size_t rest = 12 + 1 + (size_t)q[12]; // the parent: the part of the question names compress into
@@ -308,4 +308,33 @@ int cache_lookup_negative(reply_cache *c, const uint8_t *key, size_t key_len, co
   out[1] = q[1];
   if (info->cookie_at >= 0) memcpy(out + found - 24, q + info->cookie_at, 8);
   return found;
+}
+
+int cache_cover_marker(reply_cache *c, const uint8_t *key, size_t key_len, const neg_names *names) {
+  uint64_t h = hash_bytes(key, key_len);
+  uint32_t b = (uint32_t)h & (BUCKETS - 1);
+  pthread_mutex_t *lock = &c->locks[b % STRIPES];
+  int zone = -1;
+  pthread_mutex_lock(lock);
+  cache_entry **set = c->slots + (size_t)b * WAYS;
+  for (int w = 0; w < WAYS; w++) {
+    cache_entry *e = set[w];
+    if (!e || e->negative != 2 || e->hash != h || e->key_len != key_len || memcmp(e->data, key, key_len) != 0) continue;
+    if (e->generation == names->generation) zone = e->zone;
+    break;
+  }
+  pthread_mutex_unlock(lock);
+  return zone;
+}
+
+void cache_insert_cover_marker(reply_cache *c, const uint8_t *key, size_t key_len, int zone, uint32_t generation) {
+  // Nothing but the key: a marker is never sent (the metadata of an empty NOERROR reply, unused).
+  static const uint8_t empty[12] = {0};
+  cache_entry *e = new_entry(key, key_len, empty, sizeof empty, 0);
+  if (!e) return;
+  e->negative = 2;
+  e->any_spelling = 0;
+  e->zone = (uint16_t)zone;
+  e->generation = generation;
+  insert_entry(c, e, 0);
 }

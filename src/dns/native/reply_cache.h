@@ -34,7 +34,8 @@ typedef struct {
   uint16_t plan_items;  // respell_plan()'s items, after the reply (4-aligned)
   uint16_t extra;       // bytes after key and reply: alignment and the plan
   uint8_t ntags;      // reply_name_tags(): the names it was made from, or TAGS_ALL
-  uint8_t negative;   // a template of negative.h: serves every name of its key not in zone `zone`
+  uint8_t negative;   // a template of negative.h: serves every name of its key not in zone `zone`;
+                      // 2: a marker, the templates for this key are per cover (negative_cover.h)
   uint16_t zone;
   uint32_t generation; // the negative_state generation its zone index belongs to
   uint32_t tags[MAX_REPLY_TAGS];
@@ -93,6 +94,12 @@ void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t nam
  * template's zone: the template with q's ID and question, into out. Its length, or 0.
  */
 int cache_lookup_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, const neg_names *names, uint32_t hash, uint8_t *out, size_t cap, reply_meta *meta);
+
+/** The zone of the cover marker under `key` (cache_insert_cover_marker) of names' generation, or -1. */
+int cache_cover_marker(reply_cache *c, const uint8_t *key, size_t key_len, const neg_names *names);
+
+/** Marks `key` (a shape's negative_key) as having its templates per cover in zone `zone` of `generation`. */
+void cache_insert_cover_marker(reply_cache *c, const uint8_t *key, size_t key_len, int zone, uint32_t generation);
 
 /** Keeps reply r as the negative template under `key` for names absent from zone `zone` of `generation`. */
 void cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation);

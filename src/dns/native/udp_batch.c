@@ -247,17 +247,67 @@ static napi_value set_rate_limit(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** A typed array's data and length if `value` is one of `want`, with a reference that keeps it alive in owner; else NULL. */
+static void *kept_typedarray(napi_env env, napi_value value, napi_typedarray_type want, size_t *length, neg_owner *owner) {
+  napi_typedarray_type ta;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, value, &ta, length, &data, NULL, NULL) != napi_ok || ta != want) return NULL;
+  if (napi_create_reference(env, value, 1, &owner->refs[owner->n]) != napi_ok) return NULL;
+  owner->n++;
+  return data;
+}
+
 /**
- * setZones(tables, apexes) or setZones(null): the zones JavaScript answers from, for NXDOMAIN
- * templates (negative.h). tables[i] is zone i's name table slots (a Uint32Array of pairs, a power
- * of two many, name-table.ts), kept and read as they are; apexes a Uint32Array of the hashKey of
- * every zone's apex. Templates of the zones before are never used again.
+ * covers[i] of setZones: zone i's denial chain for signed templates (negative_cover.h), an object
+ * { kind: 1, keys: Uint8Array, offsets: Uint32Array } (NSEC) or { kind: 2, hashes: Uint8Array }
+ * (NSEC3), or null. A malformed one leaves the zone without (its signed NXDOMAINs go to JavaScript).
+ */
+static void read_cover(napi_env env, napi_value value, neg_cover *cover, neg_owner *owner) {
+  memset(cover, 0, sizeof *cover);
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_object) return;
+  napi_value field;
+  int32_t kind = 0;
+  if (napi_get_named_property(env, value, "kind", &field) != napi_ok || napi_get_value_int32(env, field, &kind) != napi_ok) return;
+  if (kind == COVER_NSEC) {
+    size_t nkeys = 0, noffsets = 0;
+    napi_value keys, offsets;
+    if (napi_get_named_property(env, value, "keys", &keys) != napi_ok || napi_get_named_property(env, value, "offsets", &offsets) != napi_ok) return;
+    const uint8_t *k = kept_typedarray(env, keys, napi_uint8_array, &nkeys, owner);
+    const uint32_t *o = k ? kept_typedarray(env, offsets, napi_uint32_array, &noffsets, owner) : NULL;
+    if (!k || !o || noffsets < 2 || o[noffsets - 1] > nkeys) return;
+    for (size_t i = 1; i < noffsets; i++)
+      if (o[i] < o[i - 1]) return;
+    cover->keys = k;
+    cover->offsets = o;
+    cover->n = (uint32_t)(noffsets - 1);
+    cover->kind = COVER_NSEC;
+  } else if (kind == COVER_NSEC3) {
+    size_t nhashes = 0;
+    napi_value hashes;
+    if (napi_get_named_property(env, value, "hashes", &hashes) != napi_ok) return;
+    const uint8_t *h = kept_typedarray(env, hashes, napi_uint8_array, &nhashes, owner);
+    if (!h || nhashes == 0 || nhashes % 20 != 0) return;
+    cover->hashes = h;
+    cover->n = (uint32_t)(nhashes / 20);
+    cover->kind = COVER_NSEC3;
+  }
+}
+
+/**
+ * setZones(tables, apexes[, covers]) or setZones(null): the zones JavaScript answers from, for
+ * NXDOMAIN templates (negative.h). tables[i] is zone i's name table slots (a Uint32Array of pairs,
+ * a power of two many, name-table.ts), kept and read as they are; apexes a Uint32Array of the
+ * hashKey of every zone's apex; covers[i] zone i's denial chain (read_cover) when it is signed.
+ * Templates of the zones before are never used again.
  */
 static napi_value set_zones(napi_env env, napi_callback_info info) {
   batch_socket *s;
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&s));
+  bool has_covers = false;
+  if (argc >= 3) napi_is_array(env, argv[2], &has_covers);
   napi_valuetype type = napi_null;
   if (argc >= 1) napi_typeof(env, argv[0], &type);
   neg_names *names = NULL;
@@ -274,7 +324,7 @@ static napi_value set_zones(napi_env env, napi_callback_info info) {
     }
     napi_get_array_length(env, argv[0], &n);
     names = calloc(1, sizeof *names);
-    neg_owner *owner = names ? calloc(1, sizeof(neg_owner) + (n ? n : 1) * sizeof(napi_ref)) : NULL;
+    neg_owner *owner = names ? calloc(1, sizeof(neg_owner) + (n ? 3 * n : 1) * sizeof(napi_ref)) : NULL;
     if (names) {
       names->zones = calloc(n ? n : 1, sizeof(neg_zone));
       names->apexes = malloc((napexes ? napexes : 1) * sizeof(uint32_t));
@@ -299,6 +349,8 @@ static napi_value set_zones(napi_env env, napi_callback_info info) {
       void *data = NULL;
       // A zone without a usable table (mask 0, one empty pair... never read): nothing is absent from it.
       names->zones[i].slots = NULL;
+      napi_value cover;
+      if (has_covers && napi_get_element(env, argv[2], i, &cover) == napi_ok) read_cover(env, cover, &names->zones[i].cover, owner);
       if (napi_get_element(env, argv[0], i, &table) != napi_ok) continue;
       if (napi_get_typedarray_info(env, table, &ta, &length, &data, NULL, NULL) != napi_ok || ta != napi_uint32_array) continue;
       // Pairs, a power of two many.
