@@ -10,6 +10,8 @@ import { identityAsWritten } from '../identity/as-written.js';
 import { summary } from '../tls/certificate.js';
 import { parentText, signedZoneReports } from '../dns/dnssec/report.js';
 import { addedRecordsFragment } from '../identity/added-records.js';
+import { readLives } from '../dkim/keys.js';
+import { describeKeys } from '../dkim/rotation.js';
 import { probeSites } from '../smtp/dnsbl.js';
 import { lastJournalSerial, serialLess } from '../dns/journal.js';
 import path from 'node:path';
@@ -33,6 +35,8 @@ export const check: Command = async (_args, { configDir, dataDir }) => {
   console.log(snapshot.tls ? `tls: ${summary(snapshot.tls)}` : 'tls: no certificate yet; `mxbox start` generates a self-signed one (or set [tls] cert and key)');
   // The records mxbox adds to its zones, as a fragment the admin could paste into another server's zone.
   if (snapshot.settings.dkim.sign && !snapshot.dkim?.keys.length) console.log('dkim: no key yet; `mxbox start` makes one (and publishes it before it signs)');
+  // Which key signs, which waits to, which is about to go (README: Rotating DKIM keys).
+  if (snapshot.settings.dkim.sign) for (const line of describeKeys(await readLives(dataDir).catch(() => []), snapshot.settings.dkim)) console.log(line); // an unreadable keys.json is among the problems above
   for (const line of addedRecordsFragment(snapshot.addedRecords)) console.log(line);
   // A serial below the one last served (the IXFR journal's): secondaries will not follow.
   for (const zone of snapshot.zones.zones.values()) {

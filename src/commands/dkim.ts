@@ -13,7 +13,8 @@ import path from 'node:path';
 import { parseSettings } from '../config/settings.js';
 import { SETTINGS_FILE } from '../config/snapshot.js';
 import { runningDaemonPid } from '../data-dir-lock.js';
-import { newKey, readLives, retireTime, withKeysLock, type KeyLife } from '../dkim/keys.js';
+import { KeysFileError, newKey, readLives, retireTime, withKeysLock, type KeyLife } from '../dkim/keys.js';
+import type { DkimSettings } from '../config/mail-auth-settings.js';
 import type { Command } from './types.js';
 
 const USAGE = 'usage: mxbox dkim rotate   (a new key, published now, signing after twice the record\'s TTL)';
@@ -47,11 +48,21 @@ export const dkim: Command = async (args, { configDir, dataDir }) => {
     console.error(`mxbox dkim: signing is off ([dkim] sign = false in ${SETTINGS_FILE}): there is no key to rotate`);
     return 1;
   }
+  try {
+    return await rotate(dataDir, settings.dkim);
+  } catch (err) {
+    if (!(err instanceof KeysFileError)) throw err;
+    console.error(`mxbox dkim: ${err.message}`);
+    return 1;
+  }
+};
+
+async function rotate(dataDir: string, settings: DkimSettings): Promise<number> {
   const pid = await runningDaemonPid(dataDir);
-  const made = await withKeysLock(dataDir, async () => newKey(dataDir, settings.dkim, Date.now(), { unpublished: true }));
+  const made = await withKeysLock(dataDir, async () => newKey(dataDir, settings, Date.now(), { unpublished: true }));
   const twin = made.life.ed25519 ? ` (and Ed25519 key ${made.life.ed25519})` : '';
   console.log(`new DKIM key ${made.life.selector}${twin}`);
-  const ttl = settings.dkim.ttlSeconds;
+  const ttl = settings.ttlSeconds;
   // A running appliance confirms the key within a second or two; none is waited for when none runs.
   const life = made.previous && pid !== undefined ? await confirmation(dataDir, made.life.selector, CONFIRM_WAIT_MS) : made.life;
   if (!made.previous) {
@@ -65,9 +76,9 @@ export const dkim: Command = async (args, { configDir, dataDir }) => {
   const lives = await readLives(dataDir);
   for (let i = 0; i < lives.length - 1; i++) {
     const key = lives[i]!;
-    const at = retireTime(lives, i, settings.dkim, Number.POSITIVE_INFINITY);
-    const when = at !== undefined ? iso(at) : `${settings.dkim.retireMs / 1000}s after ${lives[i + 1]!.selector} starts signing`;
+    const at = retireTime(lives, i, settings, Number.POSITIVE_INFINITY);
+    const when = at !== undefined ? iso(at) : `${settings.retireMs / 1000}s after ${lives[i + 1]!.selector} starts signing`;
     console.log(`${key.selector} is removed at ${when} ([dkim] retire after its last use)`);
   }
   return 0;
-};
+}

@@ -18,7 +18,17 @@ const stateOf = new WeakMap<Zone, ServedState>();
 /** What a served zone serves, for the served-serial rule of the next load. */
 export function servedStateOf(zone: Zone): ServedState {
   if (zone.dnssec) return { serial: zone.dnssec.servedSerial, digest: SIGNED_DIGEST };
-  return stateOf.get(zone) ?? { serial: zone.soaFields.serial, digest: '' };
+  // Served as its file says: the file's serial, nothing added.
+  return stateOf.get(zone) ?? { serial: zone.soaFields.serial, digest: servedDigest(zone.soaFields.serial, []) };
+}
+
+/**
+ * What a zone's served data is made from: the file's serial (an edit that raises it to, or below,
+ * the served serial is a change too, never served under a serial secondaries already hold) and
+ * the records added.
+ */
+function servedDigest(fileSerial: number, records: readonly IdentityRecord[]): string {
+  return `${fileSerial}:${addedDigest(records)}`;
 }
 
 /** Whether a served zone is not its file as it is: signed, or with records added (or its serial raised for them). */
@@ -79,10 +89,10 @@ export async function servedZones(dataDir: string, zones: readonly Zone[], wante
       continue;
     }
     const last = lastServed(disk, before);
-    const digest = addedDigest(records);
     const fileSerial = zone.soaFields.serial;
+    const digest = servedDigest(fileSerial, records);
     const serial = nextServedSerial(fileSerial, last, last !== undefined && last.digest !== digest);
-    if (digest === '' && serial === fileSerial) {
+    if (records.length === 0 && serial === fileSerial) {
       out.push(zone);
       continue;
     }
@@ -97,14 +107,19 @@ export async function servedZones(dataDir: string, zones: readonly Zone[], wante
  * Records what the zones of a Snapshot about to be served serve, for the next run: every zone
  * whose served data differs from its file, and every zone that once did (until it is recorded
  * as its file again). Called only for a Snapshot that is served — never by `mxbox check` or a
- * load that is thrown away, which must not raise the serial of data nobody was given.
+ * load that is thrown away, which must not raise the serial of data nobody was given. Returns
+ * the zones whose served serial rose past the one recorded (at start: changed while stopped —
+ * a key retired, a certificate renewed — whose secondaries are owed a NOTIFY).
  */
-export async function recordServed(dataDir: string, zones: Iterable<Zone>): Promise<void> {
+export async function recordServed(dataDir: string, zones: Iterable<Zone>): Promise<Zone[]> {
+  const rose: Zone[] = [];
   for (const zone of zones) {
     const state = servedStateOf(zone);
     const disk = await readServedState(dataDir, zone.origin);
     if (!disk && !differsFromFile(zone)) continue;
     if (disk && disk.serial === state.serial && disk.digest === state.digest) continue;
+    if (disk && serialGreater(state.serial, disk.serial)) rose.push(zone);
     await writeServedState(dataDir, zone.origin, state);
   }
+  return rose;
 }

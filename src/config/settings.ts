@@ -11,6 +11,7 @@ import { parseCookieSecret } from '../dns/cookie.js';
 import { parseRateLimit, RATE_LIMIT_SCHEMA, type RateLimitSettings } from './rate-limit.js';
 import { AUTH_SCHEMA, DKIM_SCHEMA, parseAuth, parseDkim, type AuthSettings, type DkimSettings } from './mail-auth-settings.js';
 import { ABUSE_SCHEMA, parseAbuse, type AbuseRaw, type AbuseSettings } from './abuse.js';
+import { MTA_STS_SCHEMA, parseMtaSts, type MtaStsSettings } from './mta-sts-settings.js';
 
 export interface ListenSpec {
   host: string;
@@ -82,6 +83,8 @@ export interface Settings {
   dkim: DkimSettings;
   /** [auth]: SPF/DMARC/TLS-RPT publishing and inbound verification (src/config/mail-auth-settings.ts). */
   auth: AuthSettings;
+  /** [mta_sts]: the MTA-STS policy server and its records (src/config/mta-sts-settings.ts). */
+  mtaSts: MtaStsSettings;
 }
 
 /** [dnssec]: which zones mxbox signs, and how it denies existence. */
@@ -188,6 +191,7 @@ const SCHEMA: Schema = {
   dnssec: { zones: 'string[]', nsec3: 'boolean' },
   dkim: { ...DKIM_SCHEMA },
   auth: { ...AUTH_SCHEMA },
+  mta_sts: { ...MTA_STS_SCHEMA },
 };
 
 export const DEFAULT_SMTP_LISTEN = '127.0.0.1:2525';
@@ -457,6 +461,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
   }
 
   const dkim = parseDkim(raw.dkim as Parameters<typeof parseDkim>[0], (key, message) => err(['dkim', key], message));
+  const mtaSts = parseMtaSts(raw.mta_sts as Parameters<typeof parseMtaSts>[0], parseListen, parseDuration, (key, message) => err(['mta_sts', key], message));
   const maxConnections = smtpRaw.max_connections ?? 100;
   const abuse = parseAbuse(smtpRaw, maxConnections, parseDuration, (key, message) => err(['smtp', key], message));
   if (problems.length) return { problems };
@@ -473,7 +478,7 @@ export function parseSettings(text: string, file: string): { settings?: Settings
     requireTls: smtpRaw.require_tls ?? false,
   };
   return {
-    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, tls: { cert: tlsRaw.cert, key: tlsRaw.key, tlsa: tlsRaw.tlsa ?? true }, submission: { listen: submissionListen }, submissions: { listen: submissionsListen }, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false }, dkim, auth: parseAuth(raw.auth as Parameters<typeof parseAuth>[0]) },
+    settings: { hostname, domain, hostnameLine: lineOf(text, ['hostname']), dns: { listen, transfer, notify, notifyNs: dnsRaw.notify_ns ?? false, catalog, minimalResponses, maxJournalBytes, cookieSecret, rateLimit }, zones, queue, outbound, smtp, tls: { cert: tlsRaw.cert, key: tlsRaw.key, tlsa: tlsRaw.tlsa ?? true }, submission: { listen: submissionListen }, submissions: { listen: submissionsListen }, delivery: { mailbox: mailbox as 'mbox' | 'maildir', aliasPrograms: deliveryRaw.alias_programs ?? false, aliasFiles: deliveryRaw.alias_files ?? false }, dnssec: { zones: dnssecZones, nsec3: dnssecRaw.nsec3 ?? false }, dkim, auth: parseAuth(raw.auth as Parameters<typeof parseAuth>[0]), mtaSts },
     problems,
   };
 }

@@ -27,7 +27,7 @@ import { PasswdTable, PASSWD_FILE } from './passwd.js';
 import type { CertificatePair } from '../tls/certificate.js';
 import { loadCertificate } from '../tls/load.js';
 import { wantedTlsaRecords } from '../tls/tlsa.js';
-import { signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
+import { isSignedZone, signingJob, signingUnchanged, unservedSignedZones } from '../dns/dnssec/policy.js';
 import type { SigningJob } from '../dns/dnssec/sign-zone.js';
 import { fileZone, type IdentityRecord } from '../identity/added-records.js';
 import { candidatesFor, lastServed, servedZones } from './served-zones.js';
@@ -36,6 +36,7 @@ import { localMailDomains } from '../identity/records.js';
 import { POLICY_TTL, wantedPolicyRecords } from '../identity/policy-records.js';
 import { loadDkimKeys, type DkimKeySet } from '../dkim/keys.js';
 import { publishedSelectors, signingDomains, wantedDkimRecords } from '../dkim/records.js';
+import { mtaStsPolicies, wantedMtaStsRecords, type MtaStsPolicy } from '../identity/mta-sts.js';
 
 export const SETTINGS_FILE = 'mailconf/mxbox.toml';
 export const ZONES_DIR = 'zones';
@@ -84,6 +85,8 @@ export interface Snapshot {
   readonly dkimSelectors: ReadonlyMap<string, ReadonlySet<string>>;
   /** The identity records mxbox added to its zones (src/identity/added-records.ts), for check and the dashboard. */
   readonly addedRecords: readonly IdentityRecord[];
+  /** The MTA-STS policies served, by nameKey of their host (mta-sts.<domain>); empty without [mta_sts] listen. */
+  readonly mtaSts: ReadonlyMap<string, MtaStsPolicy>;
   readonly loadedAt: Date;
 }
 
@@ -337,33 +340,31 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
       const status = previous?.zoneStatus.find((z) => nameKey(z.origin) === nameKey(source.origin));
       // A zone in [dnssec] zones is signed as it loads, with the identity records of its names;
       // it is loaded again when its keys or those records change, or its signatures fall due.
+      const signed = isSignedZone(settings.dnssec, source.origin);
       const servedZone = servedBefore?.zones.zones.get(nameKey(source.origin));
-      const inputs = { last: lastServed(await readServedState(dataDir, source.origin), servedZone), extra: candidatesFor(source.origin, origins, wanted) };
+      const inputs = signed ? { last: lastServed(await readServedState(dataDir, source.origin), servedZone), extra: candidatesFor(source.origin, origins, wanted) } : {};
       const job = await signingJob(dataDir, settings.dnssec, source.origin, before, undefined, inputs);
-      if (before && status?.loaded && !status.stale && status.file === source.file && status.inputs && signingUnchanged(before, job) && (await inputsUnchanged(status.inputs))) {
-        return { zone: before, status: { ...status, problems: [...status.problems] }, reused: true };
+      const filesUnchanged = !!before && !!status?.loaded && !status.stale && status.file === source.file && !!status.inputs && (await inputsUnchanged(status.inputs));
+      if (before && status && filesUnchanged && signingUnchanged(before, job)) {
+        return { zone: before, status: { ...status, problems: [...status.problems] }, reused: true, filesUnchanged };
       }
-      return { ...(await loadZone(configDir, source, job)), reused: false };
+      return { ...(await loadZone(configDir, source, job)), reused: false, filesUnchanged };
     }),
   );
   const zones: Zone[] = [];
   const zoneStatus: ZoneStatus[] = [];
-  for (const { zone, status, reused } of loaded) {
+  const wentDown = new Map<string, { status: ZoneStatus; from: number; to: number; soa: { file: string; line: number } }>();
+  for (const { zone, status, reused, filesUnchanged } of loaded) {
     const before = fileZone(previous?.zones.zones.get(nameKey(status.origin)));
     if (zone) {
       zones.push(zone);
       // A signed zone's served serial rises with every signing: the file's own serial is what the admin must raise.
       const fileSerial = (z: Zone): number => z.dnssec?.fileSerial ?? z.soaFields.serial;
-      if (!reused && before && serialLess(fileSerial(zone), fileSerial(before))) {
-        const soa = zone.soa.records[0]!.source;
-        status.problems.push({
-          file: soa.file,
-          line: soa.line,
-          severity: 'warning',
-          message: `zone ${status.origin} serial went down from ${fileSerial(before)} to ${fileSerial(zone)}: no NOTIFY sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix`,
-        });
-      }
-      if (!reused && before && fileSerial(before) === fileSerial(zone) && before.fingerprint() !== zone.fingerprint()) {
+      // Told once the served serial is known (below): where mxbox keeps the serial it may still rise.
+      if (!reused && before && serialLess(fileSerial(zone), fileSerial(before))) wentDown.set(zone.originKey, { status, from: fileSerial(before), to: fileSerial(zone), soa: zone.soa.records[0]!.source });
+      // (Signed again with the same files — signatures due, keys or added records changed — the
+      // file's data cannot have changed: no digest of the whole zone on this thread for that.)
+      if (!reused && !filesUnchanged && before && fileSerial(before) === fileSerial(zone) && before.fingerprint() !== zone.fingerprint()) {
         const soa = zone.soa.records[0]!.source;
         status.problems.push({
           file: soa.file,
@@ -386,11 +387,31 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const passwd = await loadPasswd(configDir, problems, mail.users, previous?.passwd);
   const fileZones = new ZoneSet(zones);
   const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds, settings.dkim.ed25519) : new Map<string, Set<string>>();
+  // MTA-STS policies from the MX sets the zone files hold now; the _mta-sts id follows each. They
+  // are known only once the zones are loaded, so a zone mxbox signs does not get these records
+  // (its worker signed it with the others): the identity rule gives them to write in its file.
+  const mtaSts = mtaStsPolicies(settings, fileZones, domains);
   // The identity records join the zones as data, the served serial rising when they change.
-  const identity = await servedZones(dataDir, zones, wanted, servedBefore?.zones.zones);
+  const identity = await servedZones(dataDir, zones, [...wanted, ...wantedMtaStsRecords(mtaSts, settings.hostname)], servedBefore?.zones.zones);
   for (const zone of identity.zones) {
     const status = zoneStatus.find((z) => nameKey(z.origin) === zone.originKey);
     if (status?.loaded) status.serial = zone.soaFields.serial;
+    const down = wentDown.get(zone.originKey);
+    if (down) {
+      const servedSerial = zone.soaFields.serial;
+      const before = previous?.zones.zones.get(zone.originKey)?.soaFields.serial;
+      const stillRises = before !== undefined && serialLess(before, servedSerial);
+      const problem: ConfigProblem = {
+        file: down.soa.file,
+        line: down.soa.line,
+        severity: 'warning',
+        message: stillRises
+          ? `zone ${down.status.origin} serial went down from ${down.from} to ${down.to} in its file; mxbox serves it as serial ${servedSerial} (the serial it keeps for the records it adds or signs), so secondaries still follow; raise the file's serial above ${servedSerial} for it to lead again`
+          : `zone ${down.status.origin} serial went down from ${down.from} to ${down.to}: no NOTIFY sent, secondaries will keep the old data; see README (Secondaries) for the two-step fix`,
+      };
+      down.status.problems.push(problem);
+      problems.push(problem);
+    }
   }
   const served = [...identity.zones];
   // The catalog zone lists the zones loaded from files; it is not one of them.
@@ -422,6 +443,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     dkim,
     dkimSelectors,
     addedRecords: identity.added,
+    mtaSts,
     loadedAt: new Date(),
   });
   return { snapshot, problems };

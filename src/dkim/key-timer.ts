@@ -50,9 +50,10 @@ export function dkimKeyTimer(log: Logger, dataDir: string, settings: () => DkimS
   const run = async (mine: number): Promise<void> => {
     if (stopped || mine !== generation) return;
     try {
-      const changed = logHousekeeping(log, await keepKeys(dataDir, settings()));
+      logHousekeeping(log, await keepKeys(dataDir, settings()));
       if (stopped) return;
-      if (changed) await reload();
+      // Also when only a key's signing time came: the Snapshot built now names it in the identity rules.
+      await reload();
       // Still due after doing it: something could not be done; look again later, not in a loop.
       const lives = await readLives(dataDir);
       const next = nextKeyEvent(lives, settings(), Date.now());

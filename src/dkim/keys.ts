@@ -92,6 +92,11 @@ export function selectorFor(at: number, prefix: 'mx' | 'ed' = 'mx'): string {
 
 const SELECTOR = /^[a-z0-9-]+$/i;
 
+/** keys.json is there but cannot be used (the message names it and says what to do). */
+export class KeysFileError extends Error {
+  override name = 'KeysFileError';
+}
+
 export async function readLives(dataDir: string): Promise<KeyLife[]> {
   let text: string;
   try {
@@ -100,7 +105,13 @@ export async function readLives(dataDir: string): Promise<KeyLife[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const parsed = JSON.parse(text) as { keys?: KeyLife[] };
+  let parsed: { keys?: KeyLife[] };
+  try {
+    parsed = JSON.parse(text) as { keys?: KeyLife[] };
+    if (parsed.keys !== undefined && !Array.isArray(parsed.keys)) throw new Error('"keys" is not a list');
+  } catch (err) {
+    throw new KeysFileError(`${path.join(dkimDir(dataDir), KEYS_FILE)}: not mxbox's key list (${(err as Error).message}); restore it, or move it away to start with a new key`);
+  }
   return (parsed.keys ?? [])
     .filter((k) => SELECTOR.test(k.selector) && Number.isFinite(k.createdAt) && Number.isFinite(k.signFrom) && (k.ed25519 === undefined || SELECTOR.test(k.ed25519)))
     .sort((a, b) => a.createdAt - b.createdAt);

@@ -7,7 +7,7 @@
 
 import { nameKey } from '../dns/name.js';
 import type { Snapshot } from '../config/snapshot.js';
-import { addressDomain, dkimSignature, fromHeader } from './sign.js';
+import { addressDomain, dkimSignature, dkimSignatures, fromHeader, type SignRequest } from './sign.js';
 
 export type SigningSnapshot = Pick<Snapshot, 'settings' | 'dkim' | 'dkimSelectors'>;
 
@@ -40,7 +40,8 @@ export function signOutgoing(snapshot: SigningSnapshot, data: Buffer, envelopeFr
   if (!target) return data;
   const key = snapshot.dkim!.signing(now)!;
   const time = Math.floor(now / 1000);
-  const fields = [dkimSignature(data, { domain: target.domain, selector: key.selector, key: key.privateKey, time })];
-  if (target.ed25519) fields.push(dkimSignature(data, { domain: target.domain, selector: target.ed25519, key: key.ed25519!.privateKey, time, algorithm: 'ed25519-sha256' }));
+  const rsa: SignRequest = { domain: target.domain, selector: key.selector, key: key.privateKey, time };
+  if (!target.ed25519) return Buffer.concat([Buffer.from(dkimSignature(data, rsa), 'latin1'), data]);
+  const fields = dkimSignatures(data, [rsa, { domain: target.domain, selector: target.ed25519, key: key.ed25519!.privateKey, time, algorithm: 'ed25519-sha256' }]);
   return Buffer.concat([Buffer.from(fields.join(''), 'latin1'), data]);
 }

@@ -56,3 +56,20 @@ export function nextKeyEvent(lives: readonly KeyLife[], settings: DkimSettings, 
   }
   return Math.min(...times);
 }
+
+/** The keys' calendar in words, one line per key, for `mxbox check`. */
+export function describeKeys(lives: readonly KeyLife[], settings: DkimSettings, now = Date.now()): string[] {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  let signingIndex = -1;
+  lives.forEach((l, i) => {
+    if (!l.unpublished && l.signFrom <= now) signingIndex = i;
+  });
+  return lives.map((l, i) => {
+    const name = `dkim: key ${l.selector}${l.ed25519 ? ` (Ed25519 ${l.ed25519})` : ''}`;
+    if (l.unpublished) return `${name}: made by mxbox dkim rotate, published when mxbox serves it; signs twice the TTL after that`;
+    if (i === signingIndex) return `${name}: signs since ${iso(l.signFrom)}; next rotation ${iso(lives.at(-1)!.createdAt + settings.rotateMs)}`;
+    if (l.signFrom > now) return `${name}: published since ${iso(l.createdAt)}, signs from ${iso(l.signFrom)}`;
+    const retire = retireTime(lives, i, settings, Number.POSITIVE_INFINITY);
+    return `${name}: no longer signs; its record goes at ${retire === undefined ? '?' : iso(retire)}`;
+  });
+}

@@ -106,8 +106,14 @@ function chunked(text: string, size: number): string {
   return parts.join(' ');
 }
 
-/** The DKIM-Signature field (with its name, folded, with the final CRLF) for a message. */
-export function dkimSignature(message: Buffer, req: SignRequest): string {
+/** What every signature of one message shares: the body hash, the signed names and their canonical form. */
+interface Prepared {
+  bh: string;
+  names: string;
+  canonical: string;
+}
+
+function prepare(message: Buffer): Prepared {
   const { head, body } = splitMessage(message.toString('latin1'));
   const bh = createHash('sha256').update(relaxedBody(body), 'latin1').digest('base64');
   const fields = fieldsOf(head);
@@ -125,14 +131,32 @@ export function dkimSignature(message: Buffer, req: SignRequest): string {
     }
   }
   names.push('from');
+  return { bh, names: names.join(':'), canonical };
+}
+
+function signPrepared(p: Prepared, req: SignRequest): string {
   const time = req.time ?? Math.floor(Date.now() / 1000);
   const algorithm = req.algorithm ?? 'rsa-sha256';
-  const tags = `v=1; a=${algorithm}; c=relaxed/relaxed; d=${req.domain}; s=${req.selector}; t=${time}; h=${names.join(':')}; bh=${bh}; b=`;
+  const tags = `v=1; a=${algorithm}; c=relaxed/relaxed; d=${req.domain}; s=${req.selector}; t=${time}; h=${p.names}; bh=${p.bh}; b=`;
   const unsigned = fold(`DKIM-Signature: ${tags}`);
   // The signature covers this field itself with an empty b=, relaxed, without its CRLF (§3.7).
-  canonical += relaxedHeader(unsigned).slice(0, -2);
-  const data = Buffer.from(canonical, 'latin1');
+  const data = Buffer.from(p.canonical + relaxedHeader(unsigned).slice(0, -2), 'latin1');
   // Ed25519-SHA256 signs the SHA-256 of the header data with PureEdDSA (RFC 8463 §3), not the data itself.
   const b = (algorithm === 'ed25519-sha256' ? sign(null, createHash('sha256').update(data).digest(), req.key) : sign('sha256', data, req.key)).toString('base64');
   return `${unsigned}\r\n\t${chunked(b, 72).replace(/ /g, '\r\n\t')}\r\n`;
+}
+
+/** The DKIM-Signature field (with its name, folded, with the final CRLF) for a message. */
+export function dkimSignature(message: Buffer, req: SignRequest): string {
+  return signPrepared(prepare(message), req);
+}
+
+/**
+ * Several signatures of one message (RSA and Ed25519), the fields in the order asked: the message
+ * is canonicalized and its body hashed once. None signs another's field (h= never names
+ * DKIM-Signature), so the order they are added in does not matter to verifiers.
+ */
+export function dkimSignatures(message: Buffer, reqs: readonly SignRequest[]): string[] {
+  const p = prepare(message);
+  return reqs.map((req) => signPrepared(p, req));
 }

@@ -17,6 +17,8 @@ import { TYPE } from './constants.js';
 import { nameKey } from './name.js';
 import { packRdata, ttlInSet, ZoneRecord, type PackedRdata, type ResourceRecord } from './record.js';
 import type { Zone } from './zone.js';
+import { zoneDiffSteps, type RecordDiff } from './zone-diff.js';
+import { runSliced } from './steps.js';
 
 /** A record as the journal keeps it: [owner, type, ttl, packed RDATA]; its JSON is its identity. */
 export type JournalRecord = [string, number, number, PackedRdata];
@@ -61,6 +63,19 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 
 /** The difference from `before` to `after` (same origin, different serials), in slices. */
 export async function diffZones(before: Zone, after: Zone): Promise<Transaction> {
+  const diff = (await runSliced(zoneDiffSteps(before, after))) ?? (await keyedDiff(before, after));
+  return {
+    from: before.soaFields.serial,
+    to: after.soaFields.serial,
+    oldSoa: asJournalRecord(before, before.soa.records[0]!),
+    newSoa: asJournalRecord(after, after.soa.records[0]!),
+    deleted: diff.deleted.map((rr) => asJournalRecord(before, rr)),
+    added: diff.added.map((rr) => asJournalRecord(after, rr)),
+  };
+}
+
+/** The difference by a string key per record: for zones not kept in a store (zone-diff.ts compares those). */
+export async function keyedDiff(before: Zone, after: Zone): Promise<RecordDiff> {
   const isApexSoa = (rr: ResourceRecord): boolean => rr.type === TYPE.SOA && nameKey(rr.owner) === after.originKey;
   const old = new Map<string, ResourceRecord>();
   let n = 0;
@@ -68,23 +83,15 @@ export async function diffZones(before: Zone, after: Zone): Promise<Transaction>
     if (++n % SLICE === 0) await nextTurn();
     if (!isApexSoa(rr)) old.set(recordKey(rr), rr);
   }
-  const added: JournalRecord[] = [];
+  const added: ResourceRecord[] = [];
   for (const rr of after.records) {
     if (++n % SLICE === 0) await nextTurn();
     if (isApexSoa(rr)) continue;
     const key = recordKey(rr);
     if (old.has(key)) old.delete(key);
-    else added.push(asJournalRecord(after, rr));
+    else added.push(rr);
   }
-  const deleted = [...old.values()].map((rr) => asJournalRecord(before, rr));
-  return {
-    from: before.soaFields.serial,
-    to: after.soaFields.serial,
-    oldSoa: asJournalRecord(before, before.soa.records[0]!),
-    newSoa: asJournalRecord(after, after.soa.records[0]!),
-    deleted,
-    added,
-  };
+  return { deleted: [...old.values()], added };
 }
 
 /** A journal record as a ResourceRecord to write in a message. */
@@ -134,6 +141,8 @@ export class Journals {
   private readonly byZone = new Map<string, Transaction[]>();
   /** Writes to one file happen one after another. */
   private readonly writing = new Map<string, Promise<void>>();
+  /** Differences being worked out: the new version already answers, its transaction is on the way. */
+  private readonly recording = new Map<string, Promise<unknown>>();
 
   constructor(private readonly dir: string, public maxBytes = DEFAULT_MAX_JOURNAL_BYTES, private readonly onError: (err: Error, file: string) => void = () => {}) {}
 
@@ -176,9 +185,20 @@ export class Journals {
     return last ? `journal of ${zone.origin} ended at serial ${last.to}, the zone file is now at ${zone.soaFields.serial}: IXFR starts again from this version` : undefined;
   }
 
-  /** Records the change from `before` to `after` (after's serial is higher). */
+  /**
+   * Records the change from `before` to `after` (after's serial is higher). The supervisor calls
+   * it once `after` answers, so working out the difference never holds up a reload; an IXFR asked
+   * meanwhile waits for it (settled).
+   */
   async record(before: Zone, after: Zone): Promise<Transaction> {
-    const t = await diffZones(before, after);
+    const diffing = diffZones(before, after);
+    this.recording.set(after.originKey, diffing);
+    let t: Transaction;
+    try {
+      t = await diffing;
+    } finally {
+      if (this.recording.get(after.originKey) === diffing) this.recording.delete(after.originKey);
+    }
     const list = this.byZone.get(after.originKey) ?? [];
     // A journal that does not end where this transaction starts cannot be chained: start over.
     const chained = list.length > 0 && list[list.length - 1]!.to === t.from ? list : [];
@@ -217,6 +237,11 @@ export class Journals {
     if (!list || list.length === 0 || list[list.length - 1]!.to !== zone.soaFields.serial) return undefined;
     const start = list.findIndex((t) => t.from === serial);
     return start < 0 ? undefined : list.slice(start);
+  }
+
+  /** Waits until the transaction of the zone's last reload is recorded (at once when none is on its way). */
+  async settled(originKey: string): Promise<void> {
+    await this.recording.get(originKey)?.catch(() => undefined);
   }
 
   /** Waits for every write started so far (tests, shutdown). */

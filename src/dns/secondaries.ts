@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { DnsEvents } from './server.js';
 import { Journals, serialLess } from './journal.js';
+import type { Zone } from './zone.js';
 
 /** Log lines for zone transfers (kind, serials, key) and for requests whose TSIG failed. */
 export function transferLogEvents(log: Logger): Pick<DnsEvents, 'transfer' | 'tsigFailure'> {
@@ -32,20 +33,30 @@ export async function openJournals(log: Logger, dataDir: string, snapshot: Snaps
 }
 
 /**
- * A reload's differences into the journals, before the new zones answer (so an IXFR asked right
- * after the NOTIFY finds them): each zone whose serial rose; new zones get their journal opened.
+ * A reload's differences into the journals: each zone whose serial rose; new zones get their
+ * journal opened. Called in the turn the new zones start to answer, not before: the differences
+ * of each zone are on their way (Journals.record) before this returns its promise, so an IXFR
+ * asked right after the NOTIFY waits for them rather than getting the whole zone.
  */
 export async function journalReload(log: Logger, journals: Journals, before: Snapshot, after: Snapshot): Promise<void> {
   journals.maxBytes = after.settings.dns.maxJournalBytes;
+  const recorded: Promise<void>[] = [];
+  const added: Zone[] = [];
   for (const zone of after.zones.zones.values()) {
     const old = before.zones.zones.get(zone.originKey);
-    if (!old) {
-      const dropped = await journals.open(zone);
-      if (dropped) log.warn({ zone: zone.origin }, dropped);
-    } else if (old !== zone && serialLess(old.soaFields.serial, zone.soaFields.serial)) {
-      const t = await journals.record(old, zone);
-      log.info({ zone: zone.origin, from: t.from, to: t.to, deleted: t.deleted.length, added: t.added.length }, `journal of ${zone.origin}: serial ${t.from} to ${t.to}, ${t.deleted.length} deleted, ${t.added.length} added`);
+    if (!old) added.push(zone);
+    else if (old !== zone && serialLess(old.soaFields.serial, zone.soaFields.serial)) {
+      recorded.push(
+        journals.record(old, zone).then((t) => {
+          log.info({ zone: zone.origin, from: t.from, to: t.to, deleted: t.deleted.length, added: t.added.length }, `journal of ${zone.origin}: serial ${t.from} to ${t.to}, ${t.deleted.length} deleted, ${t.added.length} added`);
+        }, (err: Error) => log.error({ err, zone: zone.origin }, `journal of ${zone.origin}: the differences could not be worked out (${err.message}); IXFR sends the whole zone`)),
+      );
     }
   }
   for (const key of before.zones.zones.keys()) if (!after.zones.zones.has(key)) journals.drop(key);
+  for (const zone of added) {
+    const dropped = await journals.open(zone);
+    if (dropped) log.warn({ zone: zone.origin }, dropped);
+  }
+  await Promise.all(recorded);
 }

@@ -3,9 +3,10 @@
 // serial is the file's; secondaries must see every change of what is served, the admin's or
 // mxbox's own (a DKIM key published, a new TLSA, a re-signing), so the served serial is
 //   - the file's, when that is higher than the one last served (the admin's edit leads);
-//   - else the one last served, when what mxbox changed is the same as then (a reload or restart
-//     that changes nothing serves the same serial);
-//   - else the one last served plus one (RFC 1982 arithmetic),
+//   - else the one last served, when neither the file's serial nor what mxbox changed moved since
+//     (a reload or restart that changes nothing serves the same serial);
+//   - else the one last served plus one (RFC 1982 arithmetic): an admin who raises the file's
+//     serial to one mxbox already served gets the next one, never the same serial for new data,
 // as BIND's inline signing keeps a serial of its own for the signed zone. The last served serial
 // and a digest of what mxbox changed are kept in <data>/serial/<zone>.json so a restart serves the
 // same data under the same serial. Plain data and small, read and written at load, never per query.
@@ -17,7 +18,7 @@ import type { ResourceRecord } from './record.js';
 
 export interface ServedState {
   serial: number;
-  /** What mxbox changed in the zone, as a digest ('' when nothing: the file as it is). */
+  /** What the served data was made from, as a digest (the file's serial and what mxbox added). */
   digest: string;
 }
 

@@ -374,6 +374,8 @@ export class DnsServer {
     const allowed = view.transferAllowed(client, tsig?.key.name);
     if (allowed) this.counters.transfers++;
     else this.counters.transfersRefused++;
+    // A reload's differences are worked out after its zones answer: an IXFR asked meanwhile waits for them.
+    if (ixfr) await this.journals?.settled(zone.originKey);
     const kind = ixfr ? `IXFR (${ixfrKind(zone, this.journals, clientSerial!)})` : 'AXFR';
     this.events.transfer?.({ zone: zone.origin, client, allowed, kind, key: tsig?.key.name, fromSerial: clientSerial, toSerial: zone.soaFields.serial });
     if (!allowed) {

@@ -4,10 +4,11 @@
 // the process large long after. If a worker cannot be had, the same steps run here, in slices.
 
 import { Worker } from 'node:worker_threads';
-import { buildZone, buildZoneAsync, zoneFromParts, type Zone, type ZoneParts } from './zone.js';
+import { buildZoneAsync, zoneFromParts, type Zone, type ZoneParts } from './zone.js';
 import { asZoneRecord, recordsForSignedZone } from '../identity/added-records.js';
 import { checkZone, parseZoneFile, parsedZoneIndex, type FileStamp, type ZoneProblem } from './zonefile/index.js';
 import { checkNames } from './zonefile/check-names.js';
+import type { KeptReads } from './zonefile/kept-reads.js';
 import type { ResourceRecord } from './record.js';
 import { zoneIndexSteps, type ZoneIndex } from './zone-index.js';
 import { runSliced } from './steps.js';
@@ -39,10 +40,11 @@ type Build<Z> = (origin: string, records: readonly ResourceRecord[], index: Zone
 
 /**
  * Parse, check and (when error-free) build with `build`; shared by the worker and the fallback.
- * The checks and the build share one index of the records by node.
+ * The checks and the build share one index of the records by node. `kept`: what was read in
+ * loads before (the worker keeps it; the main thread does not hold it).
  */
-export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>): Promise<ZoneFileResult<Z>> {
-  const parsed = await parseZoneFile(opts);
+export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?: KeptReads): Promise<ZoneFileResult<Z>> {
+  const parsed = await parseZoneFile(opts, kept);
   const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
   if (parsed.inputs) result.inputs = parsed.inputs;
   if (parsed.errors.length === 0) {
@@ -68,7 +70,7 @@ export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>): Promi
         // The identity records of the zone's names join it before signing, so they are signed
         // like the rest (the placement rule runs over the zone as its file made it).
         if (opts.dnssec.extra?.length) {
-          const added = recordsForSignedZone(buildZone(parsed.origin, parsed.records, index), opts.dnssec.extra);
+          const added = recordsForSignedZone(parsed.records, index, opts.dnssec.extra);
           if (added.length > 0) {
             parsed.records = [...parsed.records, ...added.map(asZoneRecord)];
             index = await runSliced(zoneIndexSteps(parsed.origin, parsed.records));

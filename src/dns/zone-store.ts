@@ -226,6 +226,11 @@ export class RecordStore implements PackedSource {
     return true;
   }
 
+  /** What sameRecord compares, as one string: for matching the records of a big RRset through a Map. */
+  recordKey(pos: number): string {
+    return `${this.type(pos)} ${this.ttls[pos]} ${this.classes.get(pos) ?? ''} ${this.arena.toString('latin1', this.offsets[pos]!, this.offsets[pos + 1]!)}`;
+  }
+
   packed(pos: number): PackedRdata {
     const a = this.arena;
     const start = this.offsets[pos]!;

@@ -272,7 +272,7 @@ export function zoneFromParts(parts: ZoneParts): Zone {
 }
 
 /** Nodes made from the store when asked for; the last few hundred are kept, as look-ups ask again at once. */
-class NodeIndex implements ZoneNodes {
+export class NodeIndex implements ZoneNodes {
   private recent = new Map<number, ZoneNode>();
 
   constructor(
@@ -292,6 +292,11 @@ class NodeIndex implements ZoneNodes {
 
   has(key: string): boolean {
     return this.ids.get(key) !== undefined;
+  }
+
+  /** The node id of a name key (zone-diff.ts compares zones node by node). */
+  idOf(key: string): number | undefined {
+    return this.ids.get(key);
   }
 
   get(key: string): ZoneNode | undefined {

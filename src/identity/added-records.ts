@@ -1,5 +1,5 @@
 // The one place where mxbox adds identity records to the zones it serves (DKIM keys, SPF,
-// DMARC, TLS-RPT; issue 17's TLSA joins here): when the Snapshot is built, each wanted record is
+// DMARC, TLS-RPT, MTA-STS; issue 17's TLSA joins here): when the Snapshot is built, each wanted record is
 // added to the zone that owns its name, as real zone data — answered, transferred by AXFR,
 // printed by `mxbox check` — unless:
 //   - the admin wrote a record of the same kind for the name: theirs is served and checked by
@@ -13,9 +13,10 @@
 // Added records carry line 0: no line of a zone file holds them, which is how tools tell them apart.
 // Everything here is plain data (the sameKind test is a RegExp): the worker gets the same records.
 
-import { nameKey } from '../dns/name.js';
-import { ZoneRecord, type ResourceRecord } from '../dns/record.js';
-import { buildZoneAsync, type Zone } from '../dns/zone.js';
+import { nameKey, parentOf } from '../dns/name.js';
+import { packRdata, ZoneRecord, type PackedRdata, type ResourceRecord } from '../dns/record.js';
+import { buildZone, buildZoneAsync, type Zone } from '../dns/zone.js';
+import type { ZoneIndex } from '../dns/zone-index.js';
 import { createHash } from 'node:crypto';
 import { soaWithSerial } from '../dns/served-serial.js';
 import { ZoneSet } from '../dns/lookup.js';
@@ -27,14 +28,22 @@ export interface IdentityRecord {
   owner: string;
   type: number;
   ttl: number;
-  /** RDATA in wire form, packed as latin1 (no names inside: TXT, TLSA). */
-  rdata: string;
+  /**
+   * RDATA packed as a ZoneRecord keeps it: a latin1 string of the wire bytes when no name is
+   * inside (TXT, TLSA), else byte runs and names alternating (a CNAME: ['', target]).
+   */
+  rdata: PackedRdata;
   /** RDATA in zone-file syntax (what `mxbox check` prints). */
   text: string;
   /** What the record is for, shown beside it: "DKIM key mx20261206091500". */
   purpose: string;
   /** Which of the admin's TXT records at the name stand for this one, by their text (default: any of the type). */
   sameKind?: RegExp;
+  /**
+   * The types whose records, written by the admin at the name, stand for this one (default: its
+   * own type); 'any': every type (a CNAME is added only where the name holds nothing else).
+   */
+  kinds?: readonly number[] | 'any';
   /** Shown as the record's file in tools (the key file, mxbox.toml). */
   file: string;
 }
@@ -52,13 +61,19 @@ export function ownZone(zones: ZoneSet, name: string, type: number): Zone | unde
 }
 
 /** The admin's own records of the kind at the name, from the zone files (line > 0). */
-export function writtenRecords(zones: ZoneSet, wanted: Pick<IdentityRecord, 'owner' | 'type' | 'sameKind'>): ResourceRecord[] | undefined {
+export function writtenRecords(zones: ZoneSet, wanted: Pick<IdentityRecord, 'owner' | 'type' | 'sameKind' | 'kinds'>): ResourceRecord[] | undefined {
   const zone = ownZone(zones, wanted.owner, wanted.type);
-  const records = zone?.nodes
-    .get(nameKey(wanted.owner))
-    ?.rrsets.get(wanted.type)
-    ?.records.filter((rr) => rr.source.line > 0 && (!wanted.sameKind || wanted.sameKind.test(txtText(rr))));
-  return records?.length ? records : undefined;
+  const node = zone?.nodes.get(nameKey(wanted.owner));
+  const kinds = wanted.kinds === 'any' ? [...(node?.rrsets.keys() ?? [])] : (wanted.kinds ?? [wanted.type]);
+  const records = kinds.flatMap(
+    (type) => node?.rrsets.get(type)?.records.filter((rr) => rr.source.line > 0 && (!wanted.sameKind || (type === TYPE.TXT && wanted.sameKind.test(txtText(rr))))) ?? [],
+  );
+  return records.length ? records : undefined;
+}
+
+/** The packed RDATA as one string, for comparing and keying (names kept apart by a NUL). */
+export function rdataKey(rdata: PackedRdata): string {
+  return typeof rdata === 'string' ? rdata : rdata.join('\0');
 }
 
 /** Where a wanted record goes, over the zones as their files made them. */
@@ -93,7 +108,7 @@ export function addedRecordsFragment(added: readonly IdentityRecord[]): string[]
   return lines;
 }
 
-const sameRecord = (a: IdentityRecord, b: IdentityRecord): boolean => nameKey(a.owner) === nameKey(b.owner) && a.type === b.type && a.rdata === b.rdata;
+const sameRecord = (a: IdentityRecord, b: IdentityRecord): boolean => nameKey(a.owner) === nameKey(b.owner) && a.type === b.type && rdataKey(a.rdata) === rdataKey(b.rdata);
 
 /** The wanted records that go into each zone (see the top of this file), one per owner, type and data. */
 export function addedByZone(zones: ZoneSet, wanted: readonly IdentityRecord[]): Map<Zone, IdentityRecord[]> {
@@ -111,10 +126,25 @@ export function addedByZone(zones: ZoneSet, wanted: readonly IdentityRecord[]): 
 
 /**
  * For a zone mxbox signs, in the zone worker before signing: which of `candidates` (the wanted
- * records whose names fall in this zone) go into it, decided over the zone as its file made it by
- * the same placement as every other zone's.
+ * records whose names fall in this zone) go into it, decided by the same placement as every other
+ * zone's over the zone as its file made it (`records`, indexed by `index`). Placement looks only
+ * at the names from the apex down to each candidate's owner (a delegation, a DNAME, the admin's
+ * own record), so a zone of those nodes' records decides exactly as the whole zone would, and a
+ * big zone is not built twice for a handful of names.
  */
-export function recordsForSignedZone(zone: Zone, candidates: readonly IdentityRecord[]): IdentityRecord[] {
+export function recordsForSignedZone(records: readonly ResourceRecord[], index: ZoneIndex, candidates: readonly IdentityRecord[]): IdentityRecord[] {
+  const nodes = new Set<number>([0]);
+  for (const c of candidates) {
+    for (let key: string | undefined = nameKey(c.owner); key !== undefined && key !== index.originKey; key = parentOf(key)) {
+      const id = index.ids.get(key);
+      if (id !== undefined) nodes.add(id);
+    }
+  }
+  const view: ResourceRecord[] = [];
+  for (const id of [...nodes].sort((a, b) => a - b)) {
+    for (let k = index.firstOfNode[id]!; k < index.firstOfNode[id + 1]!; k++) view.push(records[index.byNode[k]!]!);
+  }
+  const zone = buildZone(index.origin, view);
   return addedByZone(new ZoneSet([zone]), candidates).get(zone) ?? [];
 }
 
@@ -127,7 +157,7 @@ export function asZoneRecord(r: IdentityRecord): ResourceRecord {
 export function addedDigest(records: readonly IdentityRecord[]): string {
   if (records.length === 0) return '';
   const key = records
-    .map((r) => `${nameKey(r.owner)}/${r.type}/${r.ttl}/${Buffer.from(r.rdata, 'latin1').toString('base64')}`)
+    .map((r) => `${nameKey(r.owner)}/${r.type}/${r.ttl}/${Buffer.from(rdataKey(r.rdata), 'latin1').toString('base64')}`)
     .sort()
     .join(' ');
   return createHash('sha256').update(key).digest('hex');
@@ -152,11 +182,8 @@ export async function servedZone(zone: Zone, records: readonly IdentityRecord[],
 
 /** Whether the served zone holds the record (a signed zone's were added in the worker). */
 export function holds(zone: Zone, r: IdentityRecord): boolean {
-  return zone.nodes.get(nameKey(r.owner))?.rrsets.get(r.type)?.records.some((rr) => rr.source.line === 0 && rdataLatin1(rr) === r.rdata) ?? false;
-}
-
-function rdataLatin1(rr: ResourceRecord): string {
-  return Buffer.concat(rr.rdata.map((part) => (part instanceof Uint8Array ? part : Buffer.alloc(0)))).toString('latin1');
+  const want = rdataKey(r.rdata);
+  return zone.nodes.get(nameKey(r.owner))?.rrsets.get(r.type)?.records.some((rr) => rr.source.line === 0 && rdataKey(packRdata(rr.rdata)) === want) ?? false;
 }
 
 /** TXT RDATA (wire, latin1) for a text: split into character-strings of at most 255 octets (RFC 1035 §3.3.14). */

@@ -11,7 +11,6 @@
 import { TYPE } from '../dns/constants.js';
 import { nameKey } from '../dns/name.js';
 import type { ZoneSet } from '../dns/lookup.js';
-import type { ResourceRecord } from '../dns/record.js';
 import { placement, recordLine, txtRdata, type IdentityRecord } from './added-records.js';
 import { display, txtText } from './records.js';
 import type { IdentityFinding } from './rules.js';

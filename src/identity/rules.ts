@@ -23,6 +23,7 @@ import { addressType, display, hostAddresses, localMailDomains, lookup, mxPrefer
 import { spfFinding } from './spf.js';
 import { dkimFindings, signingDomains } from '../dkim/records.js';
 import { policyFindings, POLICY_TTL, wantedPolicyRecords } from './policy-records.js';
+import { mtaStsFindings } from './mta-sts.js';
 
 export { display };
 
@@ -42,7 +43,7 @@ export interface IdentityFinding {
 }
 
 /** Only the parts of a Snapshot the rules read (tests and tools can build one by hand). */
-export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'> & Partial<Pick<Snapshot, 'dkim' | 'tls'>>;
+export type IdentityInput = Pick<Snapshot, 'settings' | 'zones' | 'mail'> & Partial<Pick<Snapshot, 'dkim' | 'tls' | 'mtaSts'>>;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -164,6 +165,8 @@ export function checkIdentity(snapshot: IdentityInput): IdentityFinding[] {
   ctx.findings.push(...dkimFindings(zones, snapshot.dkim, signing, settings.dkim.ttlSeconds, Date.now(), settings.dkim.ed25519));
   // DMARC and TLS-RPT present, and the admin's own parse (src/identity/policy-records.ts).
   if (settings.auth.publish) ctx.findings.push(...policyFindings(zones, wantedPolicyRecords(signing, host, POLICY_TTL)));
+  // MTA-STS: the policy's mx: lines are the MX set; its records are there and right (src/identity/mta-sts.ts).
+  ctx.findings.push(...mtaStsFindings({ settings, zones, tls: snapshot.tls, policies: snapshot.mtaSts, domains: signing }));
   return ctx.findings;
 }
 

@@ -12,17 +12,26 @@ export interface ProbeResult {
   answered: number;
   /** The longest time between two consecutive answers (ms). */
   longestGapMs: number;
+  /** When the first answer holding the watched address came (performance.now()), if one did. */
+  watchedSeenAt?: number;
 }
 
-export function startProbe(port: number, name: string, everyMs = 10): { stop(): Promise<ProbeResult> } {
+/**
+ * `watch`: an IPv4 address (4 octets) whose first appearance in an answer is noted — the new data
+ * of a reload, seen to within the probe's 10 ms (dig, run over and over, adds a process start to
+ * each look).
+ */
+export function startProbe(port: number, name: string, everyMs = 10, watch?: Buffer): { stop(): Promise<ProbeResult> } {
   const sock = dgram.createSocket('udp4');
   let id = 0;
   let sent = 0;
   let answered = 0;
   let last = performance.now();
   let longestGapMs = 0;
-  sock.on('message', () => {
+  let watchedSeenAt: number | undefined;
+  sock.on('message', (reply: Buffer) => {
     const now = performance.now();
+    if (watch && watchedSeenAt === undefined && reply.includes(watch, 12)) watchedSeenAt = now;
     answered++;
     longestGapMs = Math.max(longestGapMs, now - last);
     last = now;
@@ -39,7 +48,7 @@ export function startProbe(port: number, name: string, everyMs = 10): { stop(): 
       await new Promise((r) => setTimeout(r, 200));
       longestGapMs = Math.max(longestGapMs, performance.now() - 200 - last);
       sock.close();
-      return { sent, answered, longestGapMs };
+      return watchedSeenAt === undefined ? { sent, answered, longestGapMs } : { sent, answered, longestGapMs, watchedSeenAt };
     },
   };
 }

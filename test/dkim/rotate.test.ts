@@ -96,8 +96,13 @@ test('mxbox dkim rotate with no appliance running: the key waits, and signs 2×T
     const r = await rotateCommand(dir);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /mxbox is not running on .*: the key is published when mxbox serves it, and signs twice the record's TTL \(60s\) after that/);
-    const [, second] = await lives(dir);
+    const [first, second] = await lives(dir);
     assert.equal(second?.unpublished, true);
+    // mxbox check tells each key's place in the calendar.
+    const checkNow = async (): Promise<string> => (await run(process.execPath, [CLI, 'check', '--config', dir], '', { MXBOX_CONFIG: undefined, MXBOX_DATA: undefined }, { killAfterMs: 30_000 })).stdout;
+    const waiting = await checkNow();
+    assert.match(waiting, new RegExp(`^dkim: key ${first!.selector}: signs since ${new Date(first!.signFrom).toISOString()}; next rotation ${new Date(second.createdAt + 180 * 86_400_000).toISOString()}$`, 'm'), waiting);
+    assert.match(waiting, new RegExp(`^dkim: key ${second.selector}: made by mxbox dkim rotate, published when mxbox serves it`, 'm'), waiting);
 
     const before = Date.now();
     const app = await start(dir);
@@ -108,6 +113,8 @@ test('mxbox dkim rotate with no appliance running: the key waits, and signs 2×T
       assert.ok(await dkimTxt(app.dnsEndpoints[0]!.port, second.selector), 'served from the start');
       // Until then the first key signs.
       assert.notEqual(app.snapshot().dkim?.signing()?.selector, second.selector);
+      const served = await checkNow();
+      assert.match(served, new RegExp(`^dkim: key ${second.selector}: published since \\S+, signs from ${new Date(confirmed.signFrom).toISOString()}$`, 'm'), served);
     } finally {
       await app.stop();
     }
@@ -138,6 +145,43 @@ test('rotation times come from keys.json: a rotation that fell due while the box
     } finally {
       await app.stop();
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('three mxbox dkim rotate at once: keys.lock keeps every key (no write lost over another)', async () => {
+  const dir = await makeConfigDir({ sampleZones: true, sampleMailconf: true });
+  try {
+    assert.equal((await rotateCommand(dir)).code, 0);
+    const runs = await Promise.all([rotateCommand(dir), rotateCommand(dir), rotateCommand(dir)]);
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const made = runs.map((r) => /^new DKIM key (\S+)$/m.exec(r.stdout)?.[1]);
+    const kept = (await lives(dir)).map((l) => l.selector);
+    assert.equal(kept.length, 4, JSON.stringify(kept));
+    for (const selector of made) {
+      assert.ok(selector && kept.includes(selector), `${selector} in keys.json`);
+      assert.ok(existsSync(path.join(dir, 'var/dkim', `${selector}.key`)));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a keys.json that is not a key list: mxbox dkim rotate names it and changes nothing; mxbox check reports it', async () => {
+  const dir = await makeConfigDir({ sampleZones: true, sampleMailconf: true });
+  try {
+    assert.equal((await rotateCommand(dir)).code, 0);
+    const file = path.join(dir, 'var/dkim/keys.json');
+    await writeFile(file, '{"keys": [ {"selector": "mx1", ');
+    const r = await rotateCommand(dir);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /^mxbox dkim: \S+\/var\/dkim\/keys\.json: not mxbox's key list \(.*\); restore it, or move it away/);
+    assert.doesNotMatch(r.stderr, /^\s+at /m);
+    assert.equal(await readFile(file, 'utf8'), '{"keys": [ {"selector": "mx1", ');
+    const check = await run(process.execPath, [CLI, 'check', '--config', dir], '', { MXBOX_CONFIG: undefined, MXBOX_DATA: undefined }, { killAfterMs: 30_000 });
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /dkim\/keys\.json:1: DKIM keys cannot be read: .*not mxbox's key list/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startRemotePair } from '../helpers/remote-mx.js';
 import { needs } from '../helpers/peers.js';
@@ -112,6 +112,9 @@ for (const ed25519 of [false, true]) {
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      // What is left in the data directory: the key files of the keys still published, no others.
+      const kept = (await readdir(path.join(ours.dir, 'var/dkim'))).filter((f) => f.endsWith('.key'));
+      for (const selector of goneAt.keys()) assert.ok(!kept.includes(`${selector}.key`), `${selector}.key removed`);
     } finally {
       done = true;
       await sendMail.catch(() => undefined);

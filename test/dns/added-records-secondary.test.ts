@@ -2,7 +2,8 @@
 // zone data for a BIND secondary: transferred with the zone; when they change (a new DKIM key made
 // through the keys' API, then a reload) the served serial rises without the zone file being
 // touched, NOTIFY goes out and the secondary takes the change by IXFR; named-checkzone loads what
-// the secondary holds; and after a restart mxbox serves the same data under the same serial.
+// the secondary holds; after a restart mxbox serves the same data under the same serial, and a
+// key made while it was stopped reaches the secondary by a NOTIFY at start.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,7 +29,11 @@ const sorted = (r: DigResult | undefined): string[] => [...(r?.answer ?? [])].so
 
 test('added records reach a BIND secondary: AXFR, then NOTIFY + IXFR with a higher serial when they change, the same after a restart', { skip: needs('dig', 'named', 'named-checkzone') }, async () => {
   const secondaryPort = await freePort();
-  const toml = DEFAULT_TOML.replace('tlsa = false', 'tlsa = true').replace('transfer = ["127.0.0.1"]', `transfer = ["127.0.0.1"]\nnotify = ["127.0.0.1:${secondaryPort}"]`);
+  // A fixed DNS port: the secondary keeps its primary across mxbox's restarts.
+  const dnsPort = await freePort();
+  const toml = DEFAULT_TOML.replace('tlsa = false', 'tlsa = true')
+    .replace('listen = ["127.0.0.1:0"]', `listen = ["127.0.0.1:${dnsPort}"]`)
+    .replace('transfer = ["127.0.0.1"]', `transfer = ["127.0.0.1"]\nnotify = ["127.0.0.1:${secondaryPort}"]`);
   const dir = await makeConfigDir({ sampleZones: true, sampleMailconf: true, toml });
   const dataDir = path.join(dir, 'var');
   let app = await startAppliance({ configDir: dir, quiet: true });
@@ -95,6 +100,15 @@ test('added records reach a BIND secondary: AXFR, then NOTIFY + IXFR with a high
     const ixfrLines = ixfr.stdout.split('\n').filter((l) => l.trim() && !l.startsWith(';'));
     assert.equal(ixfrLines.length, 6, ixfr.stdout);
     assert.ok(ixfrLines.some((l) => l.startsWith(`${selector}._domainkey.futuretg.com.`)), ixfr.stdout);
+
+    // A key made while mxbox is stopped: the serial rises at start and the secondary is told then.
+    await app.stop();
+    const offline = await newKey(dataDir, app.snapshot().settings.dkim, Date.now() + 2000);
+    app = await startAppliance({ configDir: dir, quiet: true });
+    assert.equal(soaSerial((await digBatch(port(), ['futuretg.com SOA']))[0]), fileSerial + 2);
+    const offlineQuery = `${offline}._domainkey.futuretg.com TXT`;
+    await eventually(15_000, 'named serves the key made while mxbox was stopped', named.log, async () => ((await digBatch(named.port, [offlineQuery]))[0]!.answer.length ? true : undefined));
+    assert.ok(named.log().split('\n').some((l) => new RegExp(`futuretg\\.com/IN: notify from 127\\.0\\.0\\.1#\\d+: serial ${fileSerial + 2}`).test(l)), named.log());
   } finally {
     await named.stop();
     await app.stop();

@@ -79,10 +79,27 @@ test('a zone from load to load: records added, dropped, signed, unsigned — ser
     await writeFile(toml, PLAIN_ZONES_TOML);
     assert.equal(serialOf(await serve()), FILE_SERIAL + 4);
 
-    // The admin raises the file's serial past it: the file leads again.
+    // The admin edits and raises the file's serial to one already served: new data, so the next serial.
     const zoneFile = path.join(dir, 'zones', 'futuretg.com.zone');
-    await writeFile(zoneFile, (await readFile(zoneFile, 'utf8')).replace(`${FILE_SERIAL} ; serial`, `${FILE_SERIAL + 10} ; serial`));
+    const text = await readFile(zoneFile, 'utf8');
+    await writeFile(zoneFile, text.replace(`${FILE_SERIAL} ; serial`, `${FILE_SERIAL + 4} ; serial`) + 'edit IN A 192.0.2.4\n');
+    s = await serve();
+    assert.equal(serialOf(s), FILE_SERIAL + 5);
+    assert.ok(s.zones.zones.get(ORIGIN)!.nodes.get('edit.futuretg.com.'), 'the edit is served');
+
+    // Past it: the file leads again.
+    await writeFile(zoneFile, text.replace(`${FILE_SERIAL} ; serial`, `${FILE_SERIAL + 10} ; serial`));
     assert.equal(serialOf(await serve()), FILE_SERIAL + 10);
+    assert.equal(serialOf(await serve()), FILE_SERIAL + 10, 'and stays there');
+    served = undefined;
+    assert.equal(serialOf(await serve()), FILE_SERIAL + 10, 'also after a restart');
+
+    // The file's serial goes down: the served one does not, and the warning says secondaries still follow.
+    await writeFile(zoneFile, text.replace(`${FILE_SERIAL} ; serial`, `${FILE_SERIAL + 8} ; serial`));
+    const down = await loadSnapshot(dir, dataDir, served);
+    assert.equal(serialOf(down.snapshot!), FILE_SERIAL + 11);
+    const warning = down.problems.find((p) => /serial went down/.test(p.message));
+    assert.equal(warning?.message, `zone futuretg.com. serial went down from ${FILE_SERIAL + 10} to ${FILE_SERIAL + 8} in its file; mxbox serves it as serial ${FILE_SERIAL + 11} (the serial it keeps for the records it adds or signs), so secondaries still follow; raise the file's serial above ${FILE_SERIAL + 11} for it to lead again`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

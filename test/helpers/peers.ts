@@ -25,6 +25,7 @@ export const PEERS = {
   patch: 'patch',
   python3: 'python3',
   openssl: 'openssl',
+  curl: 'curl',
   postfix: 'postfix',
   dkimpy: 'python3-dkim',
 } as const;

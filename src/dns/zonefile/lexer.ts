@@ -68,8 +68,8 @@ export function lexEntries(text: string, errors: LexProblem[], found: { nbspLine
  * lexEntries, but a plain line (see plain-line.ts) comes as a PlainLine: its words' offsets, no
  * Token objects. Plain lines hold no lexing problems.
  */
-export function lexEntriesAndPlainLines(text: string, errors: LexProblem[], found: { nbspLine?: number }): Generator<Entry | PlainLine> {
-  return lexItems(text, errors, found, 1, true);
+export function lexEntriesAndPlainLines(text: string, errors: LexProblem[], found: { nbspLine?: number }, firstLine = 1): Generator<Entry | PlainLine> {
+  return lexItems(text, errors, found, firstLine, true);
 }
 
 function* lexItems(text: string, errors: LexProblem[], found: { nbspLine?: number }, firstLine: number, plainLines: boolean): Generator<Entry | PlainLine> {

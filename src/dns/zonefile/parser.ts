@@ -3,15 +3,23 @@
 // an admin sees every problem of a file at once (up to MAX_ERRORS), each as file:line.
 
 import { CLASS, MAX_TTL, TYPE, classCode, isMetaType, typeCode, typeName } from '../constants.js';
-import { NameError, nameFromText, nameKey } from '../name.js';
-import { packRdata, soaFields, ttlInSet, ZoneRecord, type ResourceRecord } from '../record.js';
+import { NameError, nameFromText } from '../name.js';
+import { packRdata, soaFields, ZoneRecord, type ResourceRecord } from '../record.js';
 import { GenerateError, expandGenerate, parseGenerate } from './generate.js';
 import { isBroken, lex, lexEntriesAndPlainLines, type Entry, type LexProblem, type Token } from './lexer.js';
 import { plainLineEntry, type PlainLine } from './plain-line.js';
 import { readPlainRecord } from './plain-record.js';
 import { RdataError, parseRdata, parseTime } from './rdata.js';
+import { applyRrsetRules } from './rrset-rules.js';
+import type { KeptReads, SegmentReader } from './kept-reads.js';
+
+/** What the zone worker kept of its reads before (kept-reads.ts), and the zone they are kept for. */
+export interface KeptZone {
+  reads: KeptReads;
+  /** The zone's top file (its real path). */
+  zoneKey: string;
+}
 import { zoneIndexSteps, type ZoneIndex } from '../zone-index.js';
-import { NO_NODE } from '../zone-store.js';
 import { runSliced } from '../steps.js';
 import type { FileStamp } from './zone-file.js';
 
@@ -114,6 +122,7 @@ class Loader {
     readonly zoneOrigin: string,
     defaultTtl: number | undefined,
     private readonly readInclude: ((rel: string, from: string) => Promise<IncludeResult & { key?: string }>) | undefined,
+    private readonly kept?: KeptZone,
   ) {
     this.defaultTtl = defaultTtl;
   }
@@ -132,21 +141,48 @@ class Loader {
 
   async loadText(text: string, st: FileState, depth: number): Promise<void> {
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    // Entries are read as they are lexed, so a big file never exists as tokens all at once;
-    // a file with a non-breaking space is lexed first, as its warning comes before the rest.
-    let entries: Iterable<Entry | PlainLine>;
-    let lexErrors: LexProblem[];
-    if (text.includes('\u00a0')) {
-      const lexed = lex(text);
-      if (lexed.nbspLine !== undefined) {
-        this.warn(st.file, lexed.nbspLine, 'non-breaking spaces (U+00A0, as pasted from a web page) are read as blanks');
-      }
-      entries = lexed.entries;
-      lexErrors = [...lexed.errors];
-    } else {
-      lexErrors = [];
-      entries = lexEntriesAndPlainLines(text, lexErrors, {});
+    this.stack.push(st.key);
+    try {
+      // A file with a non-breaking space is lexed first, as its warning comes before the rest.
+      if (text.includes('\u00a0')) {
+        const lexed = lex(text);
+        if (lexed.nbspLine !== undefined) {
+          this.warn(st.file, lexed.nbspLine, 'non-breaking spaces (U+00A0, as pasted from a web page) are read as blanks');
+        }
+        await this.readLexed(text, lexed.entries, [...lexed.errors], st, depth);
+      } else if (this.kept) await this.kept.reads.readFile(this.segmentReader(st, depth), this.kept.zoneKey, st.file, text);
+      else await this.readEntries(text, 1, st, depth);
+    } finally {
+      this.stack.pop();
     }
+  }
+
+  /** Reads `text`, whose first line is line `firstLine` of the file: entries as they are lexed, so a big file never exists as tokens all at once. */
+  private readEntries(text: string, firstLine: number, st: FileState, depth: number): Promise<void> {
+    const lexErrors: LexProblem[] = [];
+    return this.readLexed(text, lexEntriesAndPlainLines(text, lexErrors, {}, firstLine), lexErrors, st, depth);
+  }
+
+  /** The parser as kept-reads.ts drives it through one file. */
+  private segmentReader(st: FileState, depth: number): SegmentReader {
+    const loader = this;
+    return {
+      records: this.records,
+      errors: this.errors,
+      warnings: this.warnings,
+      get includesMet(): number {
+        return loader.includesMet;
+      },
+      state: () => ({ defaultTtl: this.defaultTtl, lastTtl: this.lastTtl, warnedRfc1035: this.warnedRfc1035, origin: st.origin, lastOwner: st.lastOwner, originChanged: st.originChanged }),
+      setState: (s) => {
+        ({ defaultTtl: this.defaultTtl, lastTtl: this.lastTtl, warnedRfc1035: this.warnedRfc1035 } = s);
+        ({ origin: st.origin, lastOwner: st.lastOwner, originChanged: st.originChanged } = s);
+      },
+      readEntries: (part, firstLine) => this.readEntries(part, firstLine, st, depth),
+    };
+  }
+
+  private async readLexed(text: string, entries: Iterable<Entry | PlainLine>, lexErrors: LexProblem[], st: FileState, depth: number): Promise<void> {
     // Lexing problems are reported in line order with the entries they belong to.
     const flushLexErrors = (upTo: number): void => {
       while (lexErrors.length > 0 && lexErrors[0]!.line <= upTo) {
@@ -154,28 +190,23 @@ class Loader {
         this.error(st.file, p.line, p.message);
       }
     };
-    this.stack.push(st.key);
-    try {
-      let sinceYield = 0;
-      for (const entry of entries) {
-        flushLexErrors(entry.line);
-        if ('words' in entry) {
-          // A plain line: its record read straight from its words, or else the line as tokens.
-          if (!this.plainRecord(text, entry, st)) await this.entry(plainLineEntry(text, entry), st, depth);
-        } else {
-          if (isBroken(entry)) continue;
-          await this.entry(entry, st, depth);
-        }
-        // A big zone is read while the servers run: let queries through every few thousand records.
-        if (++sinceYield === YIELD_EVERY) {
-          sinceYield = 0;
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        }
+    let sinceYield = 0;
+    for (const entry of entries) {
+      flushLexErrors(entry.line);
+      if ('words' in entry) {
+        // A plain line: its record read straight from its words, or else the line as tokens.
+        if (!this.plainRecord(text, entry, st)) await this.entry(plainLineEntry(text, entry), st, depth);
+      } else {
+        if (isBroken(entry)) continue;
+        await this.entry(entry, st, depth);
       }
-      flushLexErrors(Infinity);
-    } finally {
-      this.stack.pop();
+      // A big zone is read while the servers run: let queries through every few thousand records.
+      if (++sinceYield === YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
+    flushLexErrors(Infinity);
   }
 
   private async entry(entry: Entry, st: FileState, depth: number): Promise<void> {
@@ -243,7 +274,11 @@ class Loader {
     return v;
   }
 
+  /** $INCLUDE directives met so far: a segment with one is not kept (kept-reads.ts). */
+  includesMet = 0;
+
   private async include(args: Token[], st: FileState, depth: number, line: number): Promise<void> {
+    this.includesMet++;
     if (args.length < 1 || args.length > 2) {
       this.error(st.file, line, '$INCLUDE takes a file name and optionally an origin: $INCLUDE file [origin]');
       return;
@@ -461,92 +496,6 @@ class Loader {
     return v;
   }
 
-  /**
-   * BIND's RRset rules: one TTL per set (the first one wins, with a warning); exact duplicates
-   * dropped. The sets are found node by node through the zone's index, and out-of-zone records
-   * (an error the checks report) by owner. Returns whether records were dropped, which leaves
-   * the index out of date.
-   */
-  finish(index: ZoneIndex): boolean {
-    const records = this.records;
-    const dropped = new Uint8Array(records.length);
-    let drops = 0;
-    /** TTL warnings with the position of their record: put in file order at the end. */
-    const notes: { at: number; problem: ZoneProblem }[] = [];
-    /** Record i joins the set whose first record is records[first] (its RDATA keys in `data`, once it has two). */
-    const join = (first: number, data: Set<string> | undefined, i: number): Set<string> => {
-      const head = records[first]!;
-      const rr = records[i]!;
-      data ??= new Set([rdataKey(head)]);
-      const dataKey = rdataKey(rr);
-      if (data.has(dataKey)) {
-        dropped[i] = 1;
-        drops++;
-        return data;
-      }
-      data.add(dataKey);
-      if (ttlInSet(rr, head.ttl) !== rr.ttl) {
-        const message = `TTL ${rr.ttl} differs from the TTL ${head.ttl} of the other ${typeName(rr.type)} records of "${rr.owner}" (${head.file}:${head.line}); using ${head.ttl} for the whole set, as BIND does`;
-        notes.push({ at: i, problem: { file: rr.file, line: rr.line, message } });
-        rr.ttl = head.ttl;
-      }
-      return data;
-    };
-
-    // In the zone: the sets of one node, a few at most, looked through. The arrays serve every
-    // node (emptied by count: truncating them would reallocate them for each of a big zone's nodes).
-    const { firstOfNode, byNode, recordNode } = index;
-    const setType: number[] = [];
-    const setFirst: number[] = [];
-    const setData: (Set<string> | undefined)[] = [];
-    for (let id = 0; id + 1 < firstOfNode.length; id++) {
-      let sets = 0;
-      for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
-        const i = byNode[k]!;
-        const type = records[i]!.type;
-        let s = 0;
-        while (s < sets && setType[s] !== type) s++;
-        if (s === sets) {
-          setType[s] = type;
-          setFirst[s] = i;
-          setData[s] = undefined;
-          sets++;
-        } else {
-          setData[s] = join(setFirst[s]!, setData[s], i);
-        }
-      }
-    }
-
-    // Outside the zone: by owner, then by type.
-    const outside = new Map<string, { type: number; first: number; data: Set<string> | undefined }[]>();
-    for (let i = 0; i < records.length; i++) {
-      if (recordNode[i] !== NO_NODE) continue;
-      const rr = records[i]!;
-      const key = nameKey(rr.owner);
-      let sets = outside.get(key);
-      if (!sets) outside.set(key, (sets = []));
-      const set = sets.find((x) => x.type === rr.type);
-      if (set) set.data = join(set.first, set.data, i);
-      else sets.push({ type: rr.type, first: i, data: undefined });
-    }
-
-    notes.sort((a, b) => a.at - b.at);
-    for (const note of notes) this.warnings.push(note.problem);
-    if (drops === 0) return false;
-    let kept = 0;
-    for (let i = 0; i < records.length; i++) if (!dropped[i]) records[kept++] = records[i]!;
-    records.length = kept;
-    return true;
-  }
-}
-
-/** Comparison key of RDATA: the bytes, names lowercased (as BIND compares them). */
-function rdataKey(rr: ZoneRecord): string {
-  const packed = rr.packed;
-  if (typeof packed === 'string') return packed;
-  let key = '';
-  for (let i = 0; i < packed.length; i++) key += i % 2 === 1 ? '\u0001' + nameKey(packed[i]!) + '\u0001' : packed[i]!;
-  return key;
 }
 
 function canonicalOrigin(origin: string): string {
@@ -563,6 +512,7 @@ export async function parseZoneSource(
   defaultTtl: number | undefined,
   readInclude: ((rel: string, from: string) => Promise<IncludeResult & { key?: string }>) | undefined,
   preErrors: ZoneProblem[] = [],
+  kept?: KeptZone,
 ): Promise<ParsedZone> {
   let zoneOrigin: string;
   try {
@@ -572,7 +522,7 @@ export async function parseZoneSource(
     topFiles.set(zone, file);
     return zone;
   }
-  const loader = new Loader(zoneOrigin, defaultTtl, readInclude);
+  const loader = new Loader(zoneOrigin, defaultTtl, readInclude, kept);
   loader.errors.push(...preErrors);
   if (text !== undefined) {
     try {
@@ -583,7 +533,7 @@ export async function parseZoneSource(
   }
   // The records grouped by node, for the RRset rules here and then for the checks and the build.
   let index = await runSliced(zoneIndexSteps(zoneOrigin, loader.records));
-  if (text !== undefined && loader.finish(index)) index = await runSliced(zoneIndexSteps(zoneOrigin, loader.records));
+  if (text !== undefined && applyRrsetRules(loader.records, index, loader.warnings)) index = await runSliced(zoneIndexSteps(zoneOrigin, loader.records));
   const zone: ParsedZone = { origin: zoneOrigin, records: loader.records, errors: loader.errors, warnings: loader.warnings };
   topFiles.set(zone, file);
   indexes.set(zone, index);

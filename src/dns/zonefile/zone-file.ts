@@ -5,6 +5,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseZoneSource, type IncludeResult, type ParsedZone } from './parser.js';
+import type { KeptReads } from './kept-reads.js';
 
 /** A file a zone was read from, as it was then. */
 export interface FileStamp {
@@ -28,9 +29,10 @@ function fsReason(e: unknown): string {
 
 /**
  * Parses a zone file from disk. $INCLUDE paths are taken relative to `includeRoot` (the zones/
- * directory) and must stay inside it, also after following symbolic links.
+ * directory) and must stay inside it, also after following symbolic links. With `kept`, what was
+ * read the same way before (a part of a file, a whole $INCLUDE) is not parsed again (kept-reads.ts).
  */
-export async function parseZoneFile(opts: { path: string; displayPath: string; origin: string; includeRoot: string }): Promise<ParsedZone> {
+export async function parseZoneFile(opts: { path: string; displayPath: string; origin: string; includeRoot: string }, kept?: KeptReads): Promise<ParsedZone> {
   const rootAbs = path.resolve(opts.includeRoot);
   const topAbs = path.resolve(opts.path);
   // What messages put before a path inside the root: "zones/" when displayPath is zones/x.zone.
@@ -81,7 +83,13 @@ export async function parseZoneFile(opts: { path: string; displayPath: string; o
     }
     return { file: displayRoot + lexical.split(path.sep).join('/'), text: body, key: real };
   };
-  const parsed = await parseZoneSource(text, opts.displayPath, topKey, opts.origin, undefined, readInclude);
+  kept?.begin(topKey);
+  let parsed: ParsedZone;
+  try {
+    parsed = await parseZoneSource(text, opts.displayPath, topKey, opts.origin, undefined, readInclude, [], kept && { reads: kept, zoneKey: topKey });
+  } finally {
+    kept?.end(topKey);
+  }
   parsed.inputs = inputs;
   return parsed;
 }
