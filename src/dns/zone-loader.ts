@@ -118,6 +118,8 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
 let spare: Worker | undefined;
 /** The records of the zone the kept worker last parsed (0: a fresh one). */
 let spareRecords = 0;
+/** The biggest zone (records in its file) after whose load the thread is kept. */
+export const KEEP_WORKER_MAX_RECORDS = 500_000;
 
 function startWorker(): Worker {
   const worker = new Worker(new URL('./zone-worker.js', import.meta.url));
@@ -144,9 +146,12 @@ function inWorker(opts: ZoneFileOptions): Promise<ZoneFileResult<ZoneParts>> {
       worker.removeAllListeners('exit');
       worker.removeAllListeners('error');
       // Kept for the next job, warm; of two, the one that parsed the bigger zone (at start the
-      // zones load at once, and the big one's reloads are those that take time).
+      // zones load at once, and the big one's reloads are those that take time). Not after a
+      // very big zone: however collected, the thread keeps the heap pages such a load grew
+      // (signing the 100,000-record zone: 100 of the process's 300 MiB came back only when the
+      // thread ended), and a zone that big is not reloaded within a second anyway.
       const records = msg.result?.recordCount ?? 0;
-      if (!spare || records > spareRecords) {
+      if (records <= KEEP_WORKER_MAX_RECORDS && (!spare || records > spareRecords)) {
         if (spare) void spare.terminate();
         spare = worker;
         spareRecords = records;

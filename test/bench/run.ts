@@ -1,6 +1,6 @@
 // npm run bench: mxbox against BIND's named and Postfix on this machine, same load, one run.
 //
-//   node dist/test/bench/run.js [--quick] [--only dns|smtp|starttls|reload|memory|dnssec|traffic|abuse|mailauth[,...]] [--cpu-prof]
+//   node dist/test/bench/run.js [--quick] [--only dns|smtp|starttls|reload|memory|dnssec|dnssec-edit|dnssec-memory|traffic|abuse|mailauth[,...]] [--cpu-prof]
 //
 // Prints a Markdown table (mxbox, peer, ratio) and the issue-9 targets, and writes the figures to
 // var/bench/<timestamp>.json. Everything runs on loopback; the servers run one at a time; every
@@ -29,7 +29,7 @@ import { mailauthBench } from './mailauth.js';
 import { INITIAL_SERIAL, PROBE_NAME, PROBE_NEW, PROBE_OLD, QUERY_MIX, writeQueries, writeZone } from './zones.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const PHASES = ['dns', 'smtp', 'starttls', 'reload', 'memory', 'dnssec', 'traffic', 'abuse', 'mailauth'] as const;
+const PHASES = ['dns', 'smtp', 'starttls', 'reload', 'memory', 'dnssec', 'dnssec-edit', 'dnssec-memory', 'traffic', 'abuse', 'mailauth'] as const;
 type Phase = (typeof PHASES)[number];
 
 const ORIGIN = 'bench.example';
@@ -65,9 +65,10 @@ interface Settings {
 }
 
 function usage(): string {
-  return `usage: npm run bench -- [--quick] [--only dns|smtp|starttls|reload|memory|dnssec|traffic|abuse|mailauth[,...]] [--cpu-prof]
+  return `usage: npm run bench -- [--quick] [--only dns|smtp|starttls|reload|memory|dnssec|dnssec-edit|dnssec-memory|traffic|abuse|mailauth[,...]] [--cpu-prof]
   --quick     shorter runs (3 s per DNS pass, 500 messages), no 1,000,000-record zone
-  --only X    run only these parts (repeatable or comma-separated)
+  --only X    run only these parts (repeatable or comma-separated); dnssec includes
+              dnssec-edit (the signed edit) and, without --quick, dnssec-memory (the signed 1M zone)
   --cpu-prof  run mxbox under node --cpu-prof; profiles go to var/bench/prof-<timestamp>/
 `;
 }
@@ -90,6 +91,10 @@ function parseArgs(argv: string[]): Settings {
     else throw new UsageError(`unknown argument "${a}"`);
   }
   const phases = only.size ? only : new Set<Phase>(quick ? ['dns', 'smtp', 'starttls', 'reload'] : PHASES);
+  if (phases.has('dnssec')) {
+    phases.add('dnssec-edit');
+    if (!quick) phases.add('dnssec-memory');
+  }
   return {
     quick,
     phases,
@@ -124,11 +129,12 @@ class UsageError extends Error {}
 // Tools
 
 const TOOLS: Record<string, { pkg: string; phases: Phase[] }> = {
-  dnsperf: { pkg: 'dnsperf', phases: ['dns', 'reload', 'dnssec', 'traffic'] },
-  named: { pkg: 'bind9', phases: ['dns', 'reload', 'memory', 'dnssec', 'traffic'] },
-  'dnssec-signzone': { pkg: 'bind9-utils', phases: ['dnssec'] },
-  dig: { pkg: 'bind9-dnsutils', phases: ['dns', 'smtp', 'reload', 'memory', 'traffic'] },
-  rndc: { pkg: 'bind9-utils', phases: ['reload'] },
+  dnsperf: { pkg: 'dnsperf', phases: ['dns', 'reload', 'dnssec', 'dnssec-edit', 'dnssec-memory', 'traffic'] },
+  named: { pkg: 'bind9', phases: ['dns', 'reload', 'memory', 'dnssec', 'dnssec-edit', 'dnssec-memory', 'traffic'] },
+  'dnssec-signzone': { pkg: 'bind9-utils', phases: ['dnssec', 'dnssec-memory'] },
+  dig: { pkg: 'bind9-dnsutils', phases: ['dns', 'smtp', 'reload', 'memory', 'dnssec-edit', 'dnssec-memory', 'traffic'] },
+  delv: { pkg: 'bind9-dnsutils', phases: ['dnssec-edit'] },
+  rndc: { pkg: 'bind9-utils', phases: ['reload', 'dnssec-edit'] },
   'smtp-source': { pkg: 'postfix', phases: ['smtp', 'abuse', 'mailauth'] },
   postfix: { pkg: 'postfix', phases: ['smtp', 'starttls'] },
   openssl: { pkg: 'openssl', phases: ['starttls'] },
@@ -576,14 +582,32 @@ async function main(): Promise<number> {
     targets.push({ name: 'reload: 0 queries lost', met: m.lost === 0 && m.failed === 0, detail: `${m.lost} lost, ${m.failed} failed of ${fmt(m.dnsperf.sent, 0)}` });
   }
 
-  // ---- DNSSEC: signing the 100,000-record zone, then DO=1 queries on it signed
-  if (s.phases.has('dnssec')) {
+  // ---- DNSSEC: signing the 100,000-record zone, DO=1 queries on it signed, an edit of it; the 1M zone's memory signed
+  if (s.phases.has('dnssec') || s.phases.has('dnssec-edit') || s.phases.has('dnssec-memory')) {
     const zoneFile = path.join(tmp, `${ORIGIN}.dnssec.zone`);
     const queries = path.join(tmp, 'queries-dnssec.txt');
     const records = await writeZone(zoneFile, ORIGIN, s.zoneRecords);
     await writeQueries(queries, ORIGIN, s.zoneRecords, 200_000);
     const result = await dnssecBench(
-      { repo: REPO, tmp, origin: ORIGIN, zoneFile, queries, records, clients: s.clients, outstanding: s.outstanding, warmS: s.warmS, passS: s.passS, nodeArgs },
+      {
+        repo: REPO,
+        tmp,
+        origin: ORIGIN,
+        zoneFile,
+        queries,
+        records,
+        clients: s.clients,
+        outstanding: s.outstanding,
+        warmS: s.warmS,
+        passS: s.passS,
+        nodeArgs,
+        parts: new Set([...(s.phases.has('dnssec') ? ['qps' as const] : []), ...(s.phases.has('dnssec-edit') ? ['edit' as const] : []), ...(s.phases.has('dnssec-memory') ? ['memory' as const] : [])]),
+        editS: s.reloadS,
+        editSaveAtS: s.reloadSaveAtS,
+        editQps: s.reloadQps,
+        bigRecords: s.bigZoneRecords,
+        settle: (before) => settle(before),
+      },
       sample,
     );
     rows.push(...result.rows);

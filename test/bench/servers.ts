@@ -179,6 +179,8 @@ export interface NamedOptions {
   zones: ZoneFile[];
   /** More statements for the options { } block (e.g. rate-limit { ... };). */
   extraOptions?: string;
+  /** More statements inside a zone's own block, by origin (e.g. dnssec-policy default; inline-signing yes;). */
+  zoneOptions?: Record<string, string>;
   startTimeoutMs?: number;
 }
 
@@ -195,7 +197,7 @@ export async function startNamed(opts: NamedOptions): Promise<Server> {
     const local = path.join(dir, `${i}-${path.basename(z.file)}`);
     await copyFile(z.file, local);
     zoneFiles[z.origin] = local;
-    zoneLines.push(`zone "${z.origin}" IN { type primary; file "${local}"; };`);
+    zoneLines.push(`zone "${z.origin}" IN { type primary; file "${local}"; ${opts.zoneOptions?.[z.origin] ?? ''}};`);
   }
   // rndc, for `rndc reload ZONE` in the reload step: a key of our own on a loopback port.
   const secret = randomBytes(32).toString('base64');

@@ -1,7 +1,8 @@
 // RRSIG computation (RFC 4034 §3.1.8.1, RFC 6605): the RRSIG RDATA without the signature, then
 // every record of the RRset in canonical form and order, signed with ECDSA P-256 / SHA-256 in the
 // 64-octet r ‖ s form. Signatures already made for exactly the same RRset bytes by the same key
-// are kept while they have long enough to live: an edit re-signs what it changed, not the zone.
+// are kept while they have long enough to live: an edit re-signs what it changed, not the zone
+// (signature-cache.ts keeps them between signings).
 
 import { createHash, sign, type KeyObject } from 'node:crypto';
 import { CLASS } from '../constants.js';
@@ -10,6 +11,9 @@ import type { RdataPart } from '../record.js';
 import { canonicalNameWire, canonicalRRsetRdata, signatureLabels } from './canonical.js';
 import { ALGORITHM } from './keys.js';
 import { dueForResigning, type Validity } from './schedule.js';
+import { DIGEST_BYTES, readU32, SignatureCacheBuilder, SignatureLookup, type SignatureCache } from './signature-cache.js';
+
+export type { SignatureCache } from './signature-cache.js';
 
 /** A key ready to sign with. */
 export interface Signer {
@@ -18,13 +22,6 @@ export interface Signer {
   /** The zone's apex in canonical (lowercase) wire form: the signer's name field. */
   signerWire: Buffer;
 }
-
-/**
- * Earlier signatures by (key tag, digest of the signed records): the whole RRSIG RDATA as a latin1
- * string (a one-byte string costs far less than a Uint8Array per signature, and crosses between
- * threads cheaply). Kept by the zone that was served and handed to the next signing of that zone.
- */
-export type SignatureCache = Map<string, string>;
 
 export interface RRsetToSign {
   owner: string;
@@ -43,19 +40,25 @@ export function rrsigCoveredType(rdata: Uint8Array): number {
 }
 
 export class RRsetSigner {
-  /** Signatures made or kept in this signing: the cache for the next one. */
-  readonly kept: SignatureCache = new Map();
+  /** Signatures made or kept in this signing: the cache for the next one (read it once, at the end). */
+  get kept(): SignatureCache {
+    return this.keeping.finish();
+  }
   made = 0;
   reused = 0;
   /** The earliest expiration among the signatures of this signing (seconds since the epoch). */
   earliestExpiration = Infinity;
+  private readonly keeping = new SignatureCacheBuilder();
+  private readonly previous: SignatureLookup | undefined;
 
   constructor(
     private readonly signers: readonly Signer[],
     private readonly nowS: number,
     private readonly window: () => Validity,
-    private readonly previous: SignatureCache | undefined,
-  ) {}
+    previous: SignatureCache | undefined,
+  ) {
+    this.previous = previous && previous.digests.length > 0 ? new SignatureLookup(previous) : undefined;
+  }
 
   /** The RRSIG RDATA of every signing key over one RRset. */
   sign(set: RRsetToSign): Buffer[] {
@@ -71,35 +74,42 @@ export class RRsetSigner {
     }
     const body = Buffer.concat(records);
     const labels = signatureLabels(nameKey(set.owner));
-    const digest = createHash('sha256').update(body).update(String(labels)).digest('base64');
     const out: Buffer[] = [];
     for (const signer of this.signers) {
-      const cacheKey = `${signer.tag}:${digest}`;
-      const earlier = this.previous?.get(cacheKey);
-      let rdata: Buffer;
-      const before = earlier === undefined ? undefined : Buffer.from(earlier, 'latin1');
-      if (before && !dueForResigning(rrsigExpiration(before), this.nowS)) {
-        rdata = before;
+      // What a kept signature stands for: this key over exactly these bytes (type, TTL and
+      // records are in the body; the labels field is not, so it is hashed beside it).
+      const tagAndLabels = Buffer.from([signer.tag >> 8, signer.tag & 255, labels]);
+      const digest = createHash('sha256').update(tagAndLabels).update(body).digest().subarray(0, DIGEST_BYTES);
+      const earlier = this.previous?.get(digest);
+      // The RRSIG RDATA up to the signer's name, all but the times known before signing.
+      const head = Buffer.alloc(18);
+      head.writeUInt16BE(set.type, 0);
+      head[2] = ALGORITHM;
+      head[3] = labels;
+      head.writeUInt32BE(set.ttl, 4);
+      head.writeUInt16BE(signer.tag, 16);
+      let signature: Uint8Array;
+      let expiration: number;
+      let inception: number;
+      if (earlier && !dueForResigning(readU32(earlier, 0), this.nowS)) {
+        expiration = readU32(earlier, 0);
+        inception = readU32(earlier, 4);
+        signature = earlier.subarray(8);
         this.reused++;
       } else {
-        const { inception, expiration } = this.window();
-        const head = Buffer.alloc(18);
-        head.writeUInt16BE(set.type, 0);
-        head[2] = ALGORITHM;
-        head[3] = labels;
-        head.writeUInt32BE(set.ttl, 4);
-        head.writeUInt32BE(expiration >>> 0, 8);
-        head.writeUInt32BE(inception >>> 0, 12);
-        head.writeUInt16BE(signer.tag, 16);
-        const unsigned = Buffer.concat([head, signer.signerWire]);
-        const signature = sign('sha256', Buffer.concat([unsigned, body]), { key: signer.key, dsaEncoding: 'ieee-p1363' });
-        rdata = Buffer.concat([unsigned, signature]);
+        ({ inception, expiration } = this.window());
+        expiration >>>= 0;
+        inception >>>= 0;
+        head.writeUInt32BE(expiration, 8);
+        head.writeUInt32BE(inception, 12);
+        signature = sign('sha256', Buffer.concat([head, signer.signerWire, body]), { key: signer.key, dsaEncoding: 'ieee-p1363' });
         this.made++;
       }
-      this.kept.set(cacheKey, rdata.toString('latin1'));
-      const expiration = rrsigExpiration(rdata);
+      head.writeUInt32BE(expiration, 8);
+      head.writeUInt32BE(inception, 12);
+      this.keeping.add(digest, expiration, inception, signature);
       if (expiration < this.earliestExpiration) this.earliestExpiration = expiration;
-      out.push(rdata);
+      out.push(Buffer.concat([head, signer.signerWire, signature]));
     }
     return out;
   }
