@@ -17,8 +17,8 @@
 // is kept live in the segment that holds them until its control file records the outcome (`pin`).
 //
 // A message stored while its inbound verification runs (src/queue/verdict.ts) is an `unverified`
-// record, synced like a message record, and its verdict a `verdict` record with the header lines,
-// written (it survives a kill -9) before the 250 but not synced: if a power cut loses it, replay
+// record, synced like a message record (the 250 waits for it), and its verdict a `verdict` record
+// with the header lines, queued but neither synced nor waited for: if a crash loses it, replay
 // hands the message back with its context and the daemon verifies it again before queueing it.
 // A message refused on its verdict gets a synced `done` before the 550.
 //

@@ -226,8 +226,8 @@ export class Spool {
    * store() for a message whose verification is running. The message is small and in memory
    * already (the verification reads it whole), so it is written to memory first. Through the
    * journal, its `unverified` record is synced while the verdict is awaited — the two waits overlap
-   * instead of adding up — and the verdict's record is written (not synced: replay verifies again
-   * if a power cut loses it) before this resolves. Otherwise (no journal, or too big for it) the
+   * instead of adding up — and the verdict's record is queued behind it (neither synced nor waited
+   * for: if a crash loses it, replay verifies the message again). Otherwise (no journal, or too big for it) the
    * verdict is awaited first and the files are written the usual way with its header in.
    */
   private async storeWhileVerified(
@@ -265,13 +265,10 @@ export class Spool {
       throw judged.reason;
     }
     if (stored.status === 'rejected') throw new SpoolError(`cannot write the journal: ${(stored.reason as Error).message}`, stored.reason);
-    try {
-      await journal.append({ kind: 'verdict', id, header: judged.value }, false);
-    } catch (err) {
-      // 452: the client sends it again (a replay may deliver this copy too: a duplicate, not a loss).
-      journal.settle(id);
-      throw new SpoolError(`cannot write the journal: ${(err as Error).message}`, err);
-    }
+    // Queued, not awaited: it would wait out the sync of whatever batch is being written. Before
+    // any later record of this message (the queue is in order); if a crash loses it, the synced
+    // record's context has the message verified again at restart, so the 250 needs no more.
+    void journal.append({ kind: 'verdict', id, header: judged.value }, false).catch(() => undefined);
     const data = withVerdictHeader(written, judged.value);
     full.size = data.length;
     this.admit(full, data);
