@@ -103,7 +103,7 @@ test('added records reach a BIND secondary: AXFR, then NOTIFY + IXFR with a high
 
     // A key made while mxbox is stopped: the serial rises at start and the secondary is told then.
     await app.stop();
-    const offline = await newKey(dataDir, app.snapshot().settings.dkim, Date.now() + 2000);
+    const offline = (await newKey(dataDir, app.snapshot().settings.dkim, Date.now() + 2000)).life.selector;
     app = await startAppliance({ configDir: dir, quiet: true });
     assert.equal(soaSerial((await digBatch(port(), ['futuretg.com SOA']))[0]), fileSerial + 2);
     const offlineQuery = `${offline}._domainkey.futuretg.com TXT`;
