@@ -335,7 +335,8 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
 export type QueryOutcome =
   /** cookiePending: the reply ends with a COOKIE option whose server cookie is left to the addon. */
   /** negative: the reply is a shared NXDOMAIN for this zone's absent names (CompiledAnswer.negativeZone). */
-  | { kind: 'reply'; reply: Buffer; rcode: number; cookiePending?: boolean; tsig?: Verdict; negative?: Zone }
+  /** whole: nothing of the compiled answer was cut to fit the limit (the reply cache may respell it for other spellings). */
+  | { kind: 'reply'; reply: Buffer; rcode: number; cookiePending?: boolean; tsig?: Verdict; negative?: Zone; whole?: boolean }
   | { kind: 'drop' }
   | { kind: 'transfer'; question: ParsedQuestion; tsig?: Extract<Verdict, { ok: true }> };
 
@@ -423,6 +424,9 @@ function answerParsed(msg: Buffer, q: ParsedQuestion, ctx: QueryContext, reserve
     const outcome = reply(out, answer.flags & 0x0f);
     // A shared NXDOMAIN sent whole (not cut to TC, not signed) may serve other names (negative.h).
     if (answer.negativeZone && reserve === 0 && (out[2]! & 0x02) === 0 && q.qtype !== TYPE.IXFR) outcome.negative = answer.negativeZone;
+    // Every additional RRset there, no TC: another spelling of the question may be served this
+    // reply rewritten (respell.h), truncated anew by JavaScript when it no longer fits.
+    if ((out[2]! & 0x02) === 0 && out.readUInt16BE(10) === answer.cuts[answer.cuts.length - 1]! + (q.edns ? 1 : 0)) outcome.whole = true;
     return outcome;
   } catch {
     return reply(errorResponse(msg, q, RCODE.SERVFAIL, true, ctx.cookies), RCODE.SERVFAIL);

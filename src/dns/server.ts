@@ -269,7 +269,7 @@ export class DnsServer {
       }
       counters.jsByRcode[outcome.rcode > 16 ? 16 : outcome.rcode]!++;
       const negativeZone = outcome.negative ? (this.zoneIndex.get(outcome.negative) ?? -1) : -1;
-      return { reply: outcome.reply, cookiePending: outcome.cookiePending === true, negativeZone };
+      return { reply: outcome.reply, cookiePending: outcome.cookiePending === true, negativeZone, whole: outcome.whole === true };
     });
   }
 

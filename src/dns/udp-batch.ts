@@ -58,7 +58,7 @@ export function nativeUdpUnavailable(): string | undefined {
  * One query in, its reply (or nothing) out. `cookiePending` says that the reply ends with a
  * COOKIE option whose server cookie the addon is to fill in (it knows the client's address).
  */
-export type DatagramHandler = (query: Buffer) => { reply: Buffer; cookiePending: boolean; negativeZone: number } | undefined;
+export type DatagramHandler = (query: Buffer) => { reply: Buffer; cookiePending: boolean; negativeZone: number; whole?: boolean } | undefined;
 
 /**
  * What the addon needs to answer absent names from NXDOMAIN templates (negative.h): each zone's
@@ -161,8 +161,8 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
       if (answer && answer.reply.length <= outSlot) {
         answer.reply.copy(output, i * outSlot);
         outputLengths[i] = answer.reply.length;
-        // OUT_FLAG_COOKIE 1, OUT_FLAG_NEGATIVE 2 with the zone's index from bit 8 (batch_socket.h).
-        outputFlags[i] = (answer.cookiePending ? 1 : 0) | (answer.negativeZone >= 0 ? 2 | (answer.negativeZone << 8) : 0);
+        // OUT_FLAG_COOKIE 1, OUT_FLAG_NEGATIVE 2 with the zone's index from bit 8, OUT_FLAG_WHOLE 4 (batch_socket.h).
+        outputFlags[i] = (answer.cookiePending ? 1 : 0) | (answer.negativeZone >= 0 ? 2 | (answer.negativeZone << 8) : 0) | (answer.whole ? 4 : 0);
       }
     }
   }, cache);

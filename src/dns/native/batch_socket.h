@@ -34,6 +34,9 @@
 // The reply is a plain NXDOMAIN that serves every name under the same parent that is not in its
 // zone (negative.h); the zone's index in setZones' list is outputFlags[i] >> OUT_ZONE_SHIFT.
 #define OUT_FLAG_NEGATIVE 2
+// Nothing was cut from the reply to fit the client's UDP limit: rewritten for another spelling of
+// its question (respell.h), it may serve that spelling while it fits that client's limit.
+#define OUT_FLAG_WHOLE 4
 #define OUT_ZONE_SHIFT 8
 
 typedef struct batch_socket batch_socket;

@@ -83,7 +83,7 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
           cache_insert_negative(&s->cache, key, key_len, r, (size_t)len, s->out_flags[i] >> OUT_ZONE_SHIFT, s->negative.generation);
         } else {
           key_len = cache_key(q, &info, key);
-          cache_insert(&s->cache, key, key_len, info.name_end, r, (size_t)len);
+          cache_insert(&s->cache, key, key_len, info.name_end, r, (size_t)len, (s->out_flags[i] & OUT_FLAG_WHOLE) != 0);
         }
       }
       if (cookie) {

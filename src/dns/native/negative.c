@@ -74,10 +74,12 @@ size_t negative_key(const uint8_t *q, const query_info *info, uint8_t *key) {
   memcpy(key + n, q + 2, 10); // flags and counts
   n += 10;
   key[n++] = (uint8_t)first;
-  // The rest of the name as spelled: the SOA's owner may be compressed into it, case-sensitively.
-  size_t rest = 12 + 1 + first;
-  memcpy(key + n, q + rest, info->name_end - rest);
-  n += info->name_end - rest;
+  // The rest of the name lowercased: a template made for one spelling of it is rewritten for the
+  // others (respell.h; the SOA's names compress into it case-sensitively).
+  for (size_t i = 12 + 1 + first; i < info->name_end; i++) {
+    uint8_t b = q[i];
+    key[n++] = (b >= 'A' && b <= 'Z') ? (uint8_t)(b | 0x20) : b;
+  }
   memcpy(key + n, q + info->name_end, 4); // QTYPE, QCLASS
   n += 4;
   if (info->has_opt) {

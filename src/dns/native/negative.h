@@ -4,9 +4,10 @@
 // DNAME above it in the way) with a "plain" NXDOMAIN: the zone's SOA in AUTHORITY and nothing that
 // depends on the name but the question (answer-table.ts, the shared NXDOMAIN). Its reply for
 // L0.P therefore serves every other L.P that is not a name of the zone, with L the same length and
-// P spelled the same (names compress into P), once the question is the client's. So the addon
+// P spelled the same (names compress into P; another spelling of P: rewritten by respell.h), once
+// the question is the client's. So the addon
 // keeps that reply as a template in the reply cache (keyed by negative_key: the first label's
-// length and P as spelled) and, for a query that missed the cache, checks with the zone's name
+// length and P lowercased) and, for a query that missed the cache, checks with the zone's name
 // table (name-table.ts, handed over by JavaScript) that its name is not there: then the template
 // answers it, with nothing kept per name. A name the check cannot rule out goes to JavaScript.
 #ifndef MXBOX_NEGATIVE_H
@@ -61,7 +62,7 @@ int name_surely_absent(const neg_names *names, int zone, uint32_t hash);
 /**
  * The template key of query q: a marker byte (0xfe: never the first byte of a cache_key, whose
  * flags byte has QR and opcode 0), then cache_key's bytes with the question name replaced by its
- * first label's length and the rest of the name as spelled. Its length, or 0 when the name has
+ * first label's length and the rest of the name lowercased. Its length, or 0 when the name has
  * fewer than one label.
  */
 size_t negative_key(const uint8_t *q, const query_info *info, uint8_t *key);

@@ -1,6 +1,5 @@
 // What the C fast path reads from a query: whether the reply cache may answer it, its cache key
-// (letter case and COOKIE option left out), whether a reply fits every spelling of its question,
-// and DNS cookies (RFC 7873, RFC 9018 server cookies).
+// (letter case and COOKIE option left out), and DNS cookies (RFC 7873, RFC 9018 server cookies).
 #ifndef MXBOX_QUERY_H
 #define MXBOX_QUERY_H
 #include <stddef.h>
@@ -63,25 +62,6 @@ void fill_server_cookie(uint8_t *reply, size_t rlen, const uint8_t secret[16], c
  * and DNAME records of reply r: their tags into tags[], their count, or TAGS_ALL.
  */
 int reply_name_tags(const uint8_t *r, size_t len, uint32_t tags[MAX_REPLY_TAGS]);
-
-/**
- * Whether reply r can be rewritten for any other spelling of its question (respell_reply): one
- * question written in full, answers only, all of one owner and of types whose RDATA holds no
- * name (A, AAAA), and at most an OPT record besides. BIND 9.18 writes an answer's owner as the
- * zone spells it, compressed case-sensitively against the question as asked (Mail.example.test
- * asked as mail.example.test: "Mail" and a pointer to the question's "example.test"; asked as the
- * zone spells it: a pointer to the whole question), so the reply changes with the spelling; with
- * no other names in it, the change is that owner alone.
- */
-int reply_respellable(const uint8_t *r, size_t len);
-
-/**
- * BIND's reply to query q (its question name ending at name_end) made from r, a respellable
- * reply to another spelling of the same question: q's ID and question, the answer owners
- * compressed against q's spelling, the rest of r as it was. Its length in out, or 0 when it does
- * not fit in cap.
- */
-size_t respell_reply(const uint8_t *r, size_t len, const uint8_t *q, size_t name_end, uint8_t *out, size_t cap);
 
 /** Skips a (possibly compressed) name at p in a message of len octets; the offset after it, or 0. */
 size_t skip_wire_name(const uint8_t *m, size_t len, size_t p);

@@ -5,7 +5,14 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include "respell.h"
 #include "rrl.h"
+
+// OUR_UDP_PAYLOAD in src/dns/query.ts: the most we send over UDP whatever EDNS offers.
+#define OUR_UDP_PAYLOAD 1232
+
+/** The bytes an entry holds, for the budget. */
+static size_t entry_size(const cache_entry *e) { return sizeof(cache_entry) + e->key_len + e->reply_len + e->extra; }
 
 static uint64_t hash_bytes(const uint8_t *p, size_t n) {
   // FNV-1a, 64 bit: queries are 20-60 bytes, and it needs no setup.
@@ -97,7 +104,7 @@ size_t cache_drop_tagged(reply_cache *c, const uint32_t *sorted, size_t n) {
         for (int t = 0; t < e->ntags && !hit && e->ntags != TAGS_ALL; t++) hit = tag_listed(e->tags[t], sorted, n);
         if (!hit) continue;
         set[w] = NULL;
-        atomic_fetch_sub(&c->total, sizeof(cache_entry) + e->key_len + e->reply_len);
+        atomic_fetch_sub(&c->total, entry_size(e));
         free(e);
         dropped++;
       }
@@ -119,6 +126,17 @@ static int same_spelling(const cache_entry *e, const uint8_t *q, size_t name_end
   return e->reply_len >= name_end - 2 && memcmp(e->data + e->key_len + 10, q + 12, name_end - 12) == 0;
 }
 
+/** Where entry e's plan starts (after key and reply, 4-aligned). */
+static size_t plan_offset(const cache_entry *e) { return ((size_t)e->key_len + e->reply_len + 3) & ~(size_t)3; }
+
+/** The UDP limit of query q (RFC 6891 §6.2.5, as query.ts computes it). */
+static size_t udp_limit(const uint8_t *q, const query_info *info) {
+  if (!info->has_opt) return 512;
+  size_t payload = ((size_t)q[info->question_end + 3] << 8) | q[info->question_end + 4];
+  if (payload > OUR_UDP_PAYLOAD) payload = OUR_UDP_PAYLOAD;
+  return payload < 512 ? 512 : payload;
+}
+
 
 
 int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta) {
@@ -135,11 +153,12 @@ int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8
       memcpy(out + 2, e->data + key_len, e->reply_len);
       found = 2 + e->reply_len;
     } else if (e->any_spelling) {
-      // The stored reply starts after its ID: as a message, 2 bytes before (respell_reply reads
+      // The stored reply starts after its ID: as a message, 2 bytes before (respell_render reads
       // only the header after the ID and the offsets pointers give, all past 2).
-      size_t n = respell_reply(e->data + key_len - 2, (size_t)e->reply_len + 2, q, info->name_end, out, cap);
-      // Longer than the plain DNS limit and than it was: let JavaScript decide about truncation.
-      if (n > 512 && n > (size_t)e->reply_len + 2) n = 0;
+      const uint32_t *plan = (const uint32_t *)(e->data + plan_offset(e));
+      size_t n = respell_render(e->data + key_len - 2, (size_t)e->reply_len + 2, plan, e->plan_items, q, info->name_end, out, cap);
+      // Too long for this client now: JavaScript answers, cutting or truncating as BIND does.
+      if (n > udp_limit(q, info)) n = 0;
       found = (int)n;
     }
     if (found) {
@@ -158,18 +177,28 @@ int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8
   return found;
 }
 
-/** A new entry for reply r under `key` (metadata filled in), or NULL without memory. */
-static cache_entry *new_entry(const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen) {
+/**
+ * A new entry for reply r under `key` (metadata filled in), or NULL without memory; with a plan to
+ * serve every spelling (respell.h) when `whole` and r has one.
+ */
+static cache_entry *new_entry(const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int whole) {
   size_t reply_len = rlen - 2;
-  cache_entry *e = malloc(sizeof(cache_entry) + key_len + reply_len);
+  uint32_t plan[RESPELL_MAX_ITEMS];
+  int items = whole ? respell_plan(r, rlen, plan, RESPELL_MAX_ITEMS) : -1;
+  size_t at = (key_len + reply_len + 3) & ~(size_t)3;
+  size_t extra = items >= 0 ? at - key_len - reply_len + (size_t)items * sizeof(uint32_t) : 0;
+  cache_entry *e = malloc(sizeof(cache_entry) + key_len + reply_len + extra);
   if (!e) return NULL;
+  e->extra = (uint16_t)extra;
+  e->plan_items = (uint16_t)(items >= 0 ? items : 0);
+  e->any_spelling = items >= 0;
+  if (items > 0) memcpy(e->data + at, plan, (size_t)items * sizeof(uint32_t));
   e->hash = hash_bytes(key, key_len);
   e->key_len = (uint16_t)key_len;
   e->reply_len = (uint16_t)reply_len;
   e->rcode = r[3] & 0x0f;
   e->rrl_kind = (uint8_t)rrl_classify(r, rlen, &e->rrl_name, &e->qtype);
   e->ntags = (uint8_t)reply_name_tags(r, rlen, e->tags);
-  e->any_spelling = (uint8_t)reply_respellable(r, rlen);
   e->negative = 0;
   e->zone = 0;
   e->generation = 0;
@@ -181,7 +210,7 @@ static cache_entry *new_entry(const uint8_t *key, size_t key_len, const uint8_t 
 /** Puts e in the cache; name_end is where the question name ends in its reply (spellings: see cache_insert). */
 static void insert_entry(reply_cache *c, cache_entry *e, size_t name_end) {
   size_t key_len = e->key_len;
-  size_t size = sizeof(cache_entry) + key_len + e->reply_len;
+  size_t size = entry_size(e);
   const uint8_t *r = e->data + key_len - 2; // the reply as a message (its ID bytes never read)
   // Over budget, an entry only takes the place of another (below): a flood of one-time names must
   // not leave the cache full of them and closed to the names asked next.
@@ -196,10 +225,10 @@ static void insert_entry(reply_cache *c, cache_entry *e, size_t name_end) {
     if (!o) {
       if (way < 0) way = w;
     } else if (o->hash == e->hash && o->key_len == key_len && memcmp(o->data, e->data, key_len) == 0 &&
-               (o->negative || o->any_spelling || e->any_spelling || same_spelling(o, r, name_end))) {
-      // The same question answered again (two receivers missed it at once, or another spelling
-      // of a reply that fits every spelling, or a template made anew). Replies for other
-      // spellings each keep their own.
+               (o->negative || e->any_spelling || same_spelling(o, r, name_end))) {
+      // The same question answered again (two receivers missed it at once, or a reply that
+      // serves every spelling, or a template made anew). A reply for one spelling only (cut to
+      // fit: see cache_lookup) goes beside the one that serves the others.
       way = w;
       break;
     }
@@ -222,21 +251,21 @@ static void insert_entry(reply_cache *c, cache_entry *e, size_t name_end) {
   set[way] = e;
   // Under the lock, so that a clear (which holds every lock) sees a total that matches its table.
   atomic_fetch_add(&c->total, size);
-  if (old) atomic_fetch_sub(&c->total, sizeof(cache_entry) + old->key_len + old->reply_len);
+  if (old) atomic_fetch_sub(&c->total, entry_size(old));
   pthread_mutex_unlock(lock);
   free(old);
 }
 
-void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen) {
-  cache_entry *e = new_entry(key, key_len, r, rlen);
+void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen, int whole) {
+  cache_entry *e = new_entry(key, key_len, r, rlen, whole);
   if (e) insert_entry(c, e, name_end);
 }
 
 void cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation) {
-  cache_entry *e = new_entry(key, key_len, r, rlen);
+  // Never cut (only whole NXDOMAINs become templates): planned for other spellings of the parent.
+  cache_entry *e = new_entry(key, key_len, r, rlen, 1);
   if (!e) return;
   e->negative = 1;
-  e->any_spelling = 0;
   e->zone = (uint16_t)zone;
   e->generation = generation;
   insert_entry(c, e, 0);
@@ -254,10 +283,19 @@ int cache_lookup_negative(reply_cache *c, const uint8_t *key, size_t key_len, co
     if (!e || !e->negative || e->hash != h || e->key_len != key_len || memcmp(e->data, key, key_len) != 0) continue;
     if (e->generation != names->generation || (size_t)e->reply_len + 2 > cap || (size_t)e->reply_len + 2 < info->question_end) break;
     if (!name_surely_absent(names, e->zone, hash)) break;
-    memcpy(out + 2, e->data + key_len, e->reply_len);
-    // The client's question (the same length: same first-label length, same rest).
-    memcpy(out + 12, q + 12, info->question_end - 12);
-    found = 2 + e->reply_len;
+    size_t rest = 12 + 1 + (size_t)q[12]; // the parent: the part of the question names compress into
+    if (memcmp(e->data + key_len + rest - 2, q + rest, info->name_end - rest) == 0) {
+      memcpy(out + 2, e->data + key_len, e->reply_len);
+      // The client's question (the same length: same first-label length, same rest).
+      memcpy(out + 12, q + 12, info->question_end - 12);
+      found = 2 + e->reply_len;
+    } else if (e->any_spelling) {
+      // Another spelling of the parent: the template rewritten for it (see cache_lookup).
+      const uint32_t *plan = (const uint32_t *)(e->data + plan_offset(e));
+      size_t n = respell_render(e->data + key_len - 2, (size_t)e->reply_len + 2, plan, e->plan_items, q, info->name_end, out, cap);
+      found = n <= udp_limit(q, info) ? (int)n : 0;
+    }
+    if (!found) break;
     meta->rcode = e->rcode;
     meta->rrl_kind = e->rrl_kind;
     meta->qtype = e->qtype;

@@ -30,13 +30,15 @@ typedef struct {
   uint8_t rrl_kind;   // rrl_classify() of the reply: what rate limiting counts it as
   uint16_t qtype;
   uint64_t rrl_name;  // and the name it counts it for
-  uint8_t any_spelling; // reply_respellable(): rewritten for any spelling of its question
+  uint8_t any_spelling; // serves every spelling of its question, rewritten (respell.h) by its plan
+  uint16_t plan_items;  // respell_plan()'s items, after the reply (4-aligned)
+  uint16_t extra;       // bytes after key and reply: alignment and the plan
   uint8_t ntags;      // reply_name_tags(): the names it was made from, or TAGS_ALL
   uint8_t negative;   // a template of negative.h: serves every name of its key not in zone `zone`
   uint16_t zone;
   uint32_t generation; // the negative_state generation its zone index belongs to
   uint32_t tags[MAX_REPLY_TAGS];
-  uint8_t data[];     // key, then reply
+  uint8_t data[];     // key, then reply, then the plan
 } cache_entry;
 
 typedef struct {
@@ -71,16 +73,19 @@ void cache_free(reply_cache *c);
 /**
  * Copies the cached reply for `key` into out (room for cap bytes) with query q's ID and client
  * cookie; its length, or 0. The server cookie is the caller's to fill in. The key folds case
- * (cache_key), but BIND compresses names against the question case-sensitively and writes owners
- * as the zone spells them, so a reply depends on the spelling asked (0x20): an entry serves the
- * spelling it was made for as it is, and another spelling only when it is respellable (an answer
- * of one owner and nothing else): then its owners are compressed anew against q's spelling
- * (respell_reply in query.h).
+ * (cache_key), but BIND compresses names against the question case-sensitively, so a reply
+ * depends on the spelling asked (0x20): an entry serves the spelling it was made for as it is, and
+ * another spelling rewritten by its plan (respell.h) when it has one and the result still fits the
+ * client's UDP limit (else JavaScript answers, truncating as BIND would).
  */
 int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta);
 
-/** Caches reply r (rlen bytes) under `key`; name_end is where the question name ends in the query and in r. */
-void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen);
+/**
+ * Caches reply r (rlen bytes) under `key`; name_end is where the question name ends in the query
+ * and in r. `whole`: nothing was cut from r to fit the client's limit (OUT_FLAG_WHOLE), so it may
+ * serve other spellings.
+ */
+void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen, int whole);
 
 /**
  * The reply for query q from the negative template under `key` (negative_key), if there is one of
