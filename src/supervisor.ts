@@ -27,7 +27,7 @@ import { dkimDir } from './dkim/keys.js';
 import { keepKeys } from './dkim/rotation.js';
 import { dkimKeyTimer, logHousekeeping } from './dkim/key-timer.js';
 import { VerifyPool } from './auth/verify-pool.js';
-import { inboundVerification } from './auth/inbound.js';
+import { inboundVerification, reverifier } from './auth/inbound.js';
 import { TlsKeeper } from './tls/keeper.js';
 import { MtaStsServer } from './mta-sts/server.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './data-dir-lock.js';
@@ -212,7 +212,8 @@ async function startMail(snapshot: () => Snapshot, log: Logger, mailLog: MailLog
   try {
     await spool.init();
     // The acceptance journal (group commit before 250); what a crash left in it becomes queue files.
-    const replayed = await spool.useJournal();
+    // A message the crash left without its verification's verdict is verified again first.
+    const replayed = await spool.useJournal(reverifier({ snapshot, pool: verifier, ourDns }));
     if (replayed) log.info({ messages: replayed }, `queue: ${replayed} message(s) recovered from the journal`);
     if (spool.foundDelivered) log.info({ recipients: spool.foundDelivered }, `queue: ${spool.foundDelivered} delivery(ies) found whole in their mailboxes after a crash: not made again`);
     // The one intake every message enters by: SMTP's, and the queue's own (DSNs, list copies).

@@ -5,12 +5,18 @@
 // failure of a domain whose policy is p=reject is refused at the end of DATA with 550 5.7.1 when
 // [auth] dmarc_reject is on; p=quarantine is delivered with the header. Our own RELAY clients
 // and authenticated users (issue 17's submission) are not judged: their mail is ours.
+//
+// The hook does not wait for the verdict: it starts the verification and hands it to the spool
+// as a PendingVerdict (src/queue/verdict.ts), which writes and syncs the message meanwhile and puts
+// the header in (or drops the message on a refusal) before the 250 or 550. The two waits overlap
+// instead of adding up. A crash that loses the verdict is covered by `reverifier` at restart.
 
 import type { Readable } from 'node:stream';
 import type { Snapshot } from '../config/snapshot.js';
 import type { Zone } from '../dns/zone.js';
 import type { IncomingMessage, IntakeHooks } from '../mail/intake.js';
 import { parseAddressLiteral, withoutRootDot } from '../util/address-text.js';
+import type { PendingVerdict, Reverify, VerifyContext } from '../queue/verdict.js';
 import type { VerifyPool } from './verify-pool.js';
 
 export interface InboundOptions {
@@ -59,8 +65,27 @@ export class DmarcRejection extends Error {
   }
 }
 
+/**
+ * Verifies `data` (as it arrived) in the pool: the header lines to add, or a DmarcRejection when
+ * its sender's p=reject refuses it. `mta` is our authserv-id.
+ */
+async function verdictOf(opts: InboundOptions, snapshot: Snapshot, data: Buffer, context: VerifyContext): Promise<string> {
+  const mta = withoutRootDot(snapshot.settings.hostname);
+  const outbound = snapshot.settings.outbound.resolver;
+  const outcome = await opts.pool.verify({
+    message: data,
+    ...context,
+    mta,
+    ourZones: ourZones(snapshot),
+    ourDns: opts.ourDns(),
+    outbound: outbound ? `${outbound.host.includes(':') ? `[${outbound.host}]` : outbound.host}:${outbound.port}` : undefined,
+  });
+  if (outcome.dmarc?.result === 'fail' && outcome.dmarc.policy === 'reject' && snapshot.settings.auth.dmarcReject) throw new DmarcRejection(outcome.dmarc.domain ?? 'the From domain');
+  return outcome.headers ?? `Authentication-Results: ${mta}; none (verification failed: ${outcome.error ?? 'unknown'})\r\n`;
+}
+
 export function inboundVerification(opts: InboundOptions): NonNullable<IntakeHooks['inbound']> {
-  return async (message: IncomingMessage) => {
+  return async (message: IncomingMessage): Promise<PendingVerdict | undefined> => {
     const snapshot = opts.snapshot();
     const origin = message.origin;
     // Our RELAY clients and users who authenticated (submission) send our own mail: not judged.
@@ -69,21 +94,28 @@ export function inboundVerification(opts: InboundOptions): NonNullable<IntakeHoo
     message.data = data;
     // Too big: the intake refuses it (552) right after; nothing to verify.
     if (data.length > snapshot.settings.smtp.maxMessageSize) return;
-    const mta = withoutRootDot(snapshot.settings.hostname);
-    const outbound = snapshot.settings.outbound.resolver;
-    const outcome = await opts.pool.verify({
-      message: data,
-      ip: parseAddressLiteral(origin.clientLiteral) ?? '',
-      helo: origin.helo,
-      sender: message.from,
-      mta,
-      ourZones: ourZones(snapshot),
-      ourDns: opts.ourDns(),
-      outbound: outbound ? `${outbound.host.includes(':') ? `[${outbound.host}]` : outbound.host}:${outbound.port}` : undefined,
-    });
-    const cleaned = withoutForgedResults(data, mta);
-    if (outcome.dmarc?.result === 'fail' && outcome.dmarc.policy === 'reject' && snapshot.settings.auth.dmarcReject) throw new DmarcRejection(outcome.dmarc.domain ?? 'the From domain');
-    const headers = outcome.headers ?? `Authentication-Results: ${mta}; none (verification failed: ${outcome.error ?? 'unknown'})\r\n`;
-    message.data = Buffer.concat([Buffer.from(headers, 'latin1'), cleaned]);
+    const context: VerifyContext = { ip: parseAddressLiteral(origin.clientLiteral) ?? '', helo: origin.helo, sender: message.from };
+    const header = verdictOf(opts, snapshot, data, context);
+    // Awaited by the spool; until then (the outbound hook, a refused message) a refusal is no crash.
+    header.catch(() => undefined);
+    // Stored without the forged verdicts while the real one is made.
+    message.data = withoutForgedResults(data, withoutRootDot(snapshot.settings.hostname));
+    return { header, context };
+  };
+}
+
+/**
+ * Verifies again, at restart, a message a crash left without its recorded verdict (it is stored
+ * with our Received line on top, which the verifiers read past: SPF and DMARC come from the
+ * context and the From field, DKIM does not sign trace fields). Undefined: refused, drop it.
+ */
+export function reverifier(opts: InboundOptions): Reverify {
+  return async (data, context) => {
+    try {
+      return await verdictOf(opts, opts.snapshot(), data, context);
+    } catch (err) {
+      if (err instanceof DmarcRejection) return undefined;
+      throw err;
+    }
   };
 }

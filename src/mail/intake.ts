@@ -8,15 +8,17 @@
 //      (aliases, lists, programs, files) into the queue's recipients, each destination once;
 //   3. the headers: a Received trace line on top, From/Message-ID/Date when missing,
 //      masquerading of From/Sender/Reply-To (src/mail/headers.ts);
-//   4. the hooks: `inbound` sees every message from outside before it is stored (verification,
-//      a later issue), `outbound` every message before it is stored for delivery (signing);
-//   5. the spool: written and fsynced before the caller answers (SMTP's 250).
+//   4. the hooks: `inbound` sees every message from outside before it is stored (verification:
+//      it starts, and its verdict is awaited by the spool while the message is written and
+//      synced), `outbound` every message before it is stored for delivery (signing);
+//   5. the spool: written and fsynced (and the verdict in) before the caller answers (SMTP's 250).
 // Messages mxbox makes itself already carry complete headers and are stored as they are.
 
 import type { Readable, Transform } from 'node:stream';
 import type { Snapshot } from '../config/snapshot.js';
 import type { MailLog } from '../smtp/mail-log.js';
 import type { DataSink, Envelope, Spool, SpooledRecipient } from '../queue/spool.js';
+import type { PendingVerdict } from '../queue/verdict.js';
 import { rfc5322Date } from '../util/dates.js';
 import { withoutRootDot } from '../util/address-text.js';
 import { hostname as hostname_ } from 'node:os';
@@ -82,8 +84,11 @@ export interface Accepted {
 
 /** The places later issues hook into: verification of what arrives, signing of what leaves. */
 export interface IntakeHooks {
-  /** Every message from outside (SMTP), before it is stored. Verification goes here. */
-  inbound?(message: IncomingMessage, envelope: Omit<Envelope, 'id' | 'size'>): Promise<void>;
+  /**
+   * Every message from outside (SMTP), before it is stored. Verification goes here: it may return
+   * its verdict still pending, which the spool awaits while it stores the message.
+   */
+  inbound?(message: IncomingMessage, envelope: Omit<Envelope, 'id' | 'size'>): Promise<PendingVerdict | void>;
   /** Every message stored for delivery elsewhere. Signing goes here. */
   outbound?(message: IncomingMessage, envelope: Omit<Envelope, 'id' | 'size'>): Promise<void>;
 }
@@ -168,7 +173,7 @@ export class Intake {
     if (recipients.length === 0) return { envelope: { ...envelope, id: '', size: 0 }, refused, unknownMembers };
 
     // The hooks: verification of what arrives from outside, signing of what leaves.
-    if (origin.kind === 'smtp') await this.opts.hooks?.inbound?.(message, envelope);
+    const verdict = origin.kind === 'smtp' ? ((await this.opts.hooks?.inbound?.(message, envelope)) ?? undefined) : undefined;
     if (recipients.some((r) => r.mailbox === undefined && r.program === undefined && r.file === undefined && r.list === undefined)) await this.opts.hooks?.outbound?.(message, envelope);
 
     let rewriter: HeaderRewriter | undefined;
@@ -199,6 +204,7 @@ export class Intake {
         return size;
       },
       message.qid,
+      verdict,
     );
     const messageId = rewriter?.messageId;
     if (origin.kind !== 'internal') this.opts.log.counters.accepted++;

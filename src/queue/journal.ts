@@ -16,6 +16,12 @@
 // delivery may still be made twice). A message in the df/qf files can have placed records; its id
 // is kept live in the segment that holds them until its control file records the outcome (`pin`).
 //
+// A message stored while its inbound verification runs (src/queue/verdict.ts) is an `unverified`
+// record, synced like a message record (the 250 waits for it), and its verdict a `verdict` record
+// with the header lines, queued but neither synced nor waited for: if a crash loses it, replay
+// hands the message back with its context and the daemon verifies it again before queueing it.
+// A message refused on its verdict gets a synced `done` before the 550.
+//
 // Files: `<dir>/j<seq>`, a new segment every SEGMENT_BYTES. A segment is removed when it and every
 // older segment hold no message still in flight (records about a message are never in an older
 // segment than the message, so removing from the front never orphans one). Replay reads the
@@ -27,6 +33,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Envelope } from './spool.js';
 import type { Placement } from '../delivery/placement.js';
+import { withVerdictHeader, type VerifyContext } from './verdict.js';
 
 /** Segment size at which a new segment is started. */
 export const SEGMENT_BYTES = 32 * 1024 * 1024;
@@ -36,6 +43,8 @@ const KIND_STATE = 0x53; // 'S'
 const KIND_DONE = 0x44; // 'D'
 const KIND_MOVED = 0x56; // 'V'
 const KIND_PLACED = 0x50; // 'P'
+const KIND_UNVERIFIED = 0x55; // 'U'
+const KIND_VERDICT = 0x41; // 'A'
 
 /** Where one recipient's copy of a message is about to land. */
 export interface PlacedRecipient {
@@ -46,6 +55,8 @@ export interface PlacedRecipient {
 
 export type JournalRecord =
   | { kind: 'message'; envelope: Envelope; data: Buffer }
+  | { kind: 'unverified'; envelope: Envelope; data: Buffer; context: VerifyContext }
+  | { kind: 'verdict'; id: string; header: string }
   | { kind: 'state'; envelope: Envelope }
   | { kind: 'done'; id: string }
   | { kind: 'moved'; id: string }
@@ -55,6 +66,8 @@ export type JournalRecord =
 export interface JournaledMessage {
   envelope: Envelope;
   data: Buffer;
+  /** Stored while its verification ran, and its verdict never recorded: verify it again. */
+  context?: VerifyContext;
 }
 
 export function encodeRecord(record: JournalRecord): Buffer {
@@ -66,6 +79,15 @@ export function encodeRecord(record: JournalRecord): Buffer {
       kind = KIND_MESSAGE;
       json = JSON.stringify(record.envelope);
       data = record.data;
+      break;
+    case 'unverified':
+      kind = KIND_UNVERIFIED;
+      json = JSON.stringify({ envelope: record.envelope, context: record.context });
+      data = record.data;
+      break;
+    case 'verdict':
+      kind = KIND_VERDICT;
+      json = JSON.stringify({ id: record.id, header: record.header });
       break;
     case 'state':
       kind = KIND_STATE;
@@ -119,6 +141,16 @@ export function decodeSegment(buf: Buffer): JournalRecord[] {
         // A copy: the segment's buffer is dropped after replay.
         records.push({ kind: 'message', envelope: value as Envelope, data: Buffer.from(payload.subarray(5 + jsonLength)) });
         break;
+      case KIND_UNVERIFIED: {
+        const { envelope, context } = value as { envelope: Envelope; context: VerifyContext };
+        records.push({ kind: 'unverified', envelope, context, data: Buffer.from(payload.subarray(5 + jsonLength)) });
+        break;
+      }
+      case KIND_VERDICT: {
+        const { id, header } = value as { id: string; header: string };
+        records.push({ kind: 'verdict', id, header });
+        break;
+      }
       case KIND_STATE:
         records.push({ kind: 'state', envelope: value as Envelope });
         break;
@@ -173,6 +205,15 @@ async function replay(
     }
     for (const record of decodeSegment(buf)) {
       if (record.kind === 'message') messages.set(record.envelope.id, { envelope: record.envelope, data: record.data });
+      else if (record.kind === 'unverified') messages.set(record.envelope.id, { envelope: record.envelope, data: record.data, context: record.context });
+      else if (record.kind === 'verdict') {
+        const m = messages.get(record.id);
+        if (m?.context) {
+          m.data = withVerdictHeader(m.data, record.header);
+          m.envelope.size = m.data.length;
+          delete m.context;
+        }
+      }
       else if (record.kind === 'state') {
         const m = messages.get(record.envelope.id);
         if (m) m.envelope = record.envelope;
@@ -274,7 +315,7 @@ export class Journal {
   append(record: JournalRecord, durable: boolean): Promise<number> {
     const buf = encodeRecord(record);
     const done = new Promise<number>((resolve, reject) => this.queue.push({ buf, durable, resolve, reject }));
-    if (record.kind === 'message') {
+    if (record.kind === 'message' || record.kind === 'unverified') {
       const id = record.envelope.id;
       void done.then(
         (seq) => {

@@ -20,6 +20,7 @@ import { Journal, type JournaledMessage } from './journal.js';
 import type { Placement } from '../delivery/placement.js';
 import { markPlacedDeliveries } from './placed-recovery.js';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id.js';
+import { withVerdictHeader, type PendingVerdict, type Reverify } from './verdict.js';
 
 export type RecipientState = 'pending' | 'sent' | 'failed';
 
@@ -78,13 +79,16 @@ export const JOURNAL_MAX_MESSAGE = 1024 * 1024;
 /** Journaled messages held in memory beyond this make new messages take the file path. */
 const JOURNAL_MEMORY_LIMIT = 64 * 1024 * 1024;
 
-/** Buffers data in memory; past JOURNAL_MAX_MESSAGE it opens a file and streams there instead. */
+/** Buffers data in memory; past `limit` bytes it opens a file and streams there instead. */
 class SpillingSink implements DataSink {
   private chunks: Buffer[] = [];
   private size = 0;
   file: FileHandle | undefined;
 
-  constructor(private readonly openFile: () => Promise<FileHandle>) {}
+  constructor(
+    private readonly openFile: () => Promise<FileHandle>,
+    private readonly limit = JOURNAL_MAX_MESSAGE,
+  ) {}
 
   async write(chunk: Buffer): Promise<void> {
     if (this.file) {
@@ -93,7 +97,7 @@ class SpillingSink implements DataSink {
     }
     this.chunks.push(chunk);
     this.size += chunk.length;
-    if (this.size > JOURNAL_MAX_MESSAGE) {
+    if (this.size > this.limit) {
       this.file = await this.openFile();
       await this.file.writev(this.chunks);
       this.chunks = [];
@@ -133,13 +137,17 @@ export class Spool {
 
   /**
    * Stores a message. `writeData` writes the message (headers added by the receiver included)
-   * into `sink`; the envelope is committed only after the data is on disk.
+   * into `sink`; the envelope is committed only after the data is on disk. With a `verdict`
+   * (inbound verification still running) the message is stored in parallel with it and resolves
+   * only when both are done; a refusing verdict rejects with its error and keeps nothing.
    */
   async store(
     envelope: Omit<Envelope, 'id' | 'size'>,
     writeData: (sink: DataSink, id: string) => Promise<number>,
     preferredId?: string,
+    verdict?: PendingVerdict,
   ): Promise<Envelope> {
+    if (verdict) return this.storeWhileVerified(envelope, writeData, verdict, preferredId);
     if (this.journal && this.inMemoryBytes < JOURNAL_MEMORY_LIMIT) return this.storeJournaled(envelope, writeData, preferredId);
     let id = '';
     let data: FileHandle | undefined;
@@ -210,24 +218,94 @@ export class Spool {
     } catch (err) {
       throw new SpoolError(`cannot write the journal: ${(err as Error).message}`, err);
     }
+    this.admit(full, data);
+    return full;
+  }
+
+  /**
+   * store() for a message whose verification is running. The message is small and in memory
+   * already (the verification reads it whole), so it is written to memory first. Through the
+   * journal, its `unverified` record is synced while the verdict is awaited — the two waits overlap
+   * instead of adding up — and the verdict's record is queued behind it (neither synced nor waited
+   * for: if a crash loses it, replay verifies the message again). Otherwise (no journal, or too big for it) the
+   * verdict is awaited first and the files are written the usual way with its header in.
+   */
+  private async storeWhileVerified(
+    envelope: Omit<Envelope, 'id' | 'size'>,
+    writeData: (sink: DataSink, id: string) => Promise<number>,
+    verdict: PendingVerdict,
+    preferredId?: string,
+  ): Promise<Envelope> {
+    // Never awaited unhandled: a refusal that comes while the data is written is seen below.
+    verdict.header.catch(() => undefined);
+    let id = preferredId && !this.inMemory.has(preferredId) ? preferredId : newQueueId();
+    while (this.inMemory.has(id)) id = newQueueId();
+    const sink = new SpillingSink(() => Promise.reject(new Error('unreachable')), Infinity);
+    try {
+      await writeData(sink, id);
+    } catch (err) {
+      throw err instanceof SpoolError ? err : new SpoolError(`cannot write the message: ${(err as Error).message}`, err);
+    }
+    const written = sink.data();
+    if (!this.journal || this.inMemoryBytes >= JOURNAL_MEMORY_LIMIT || written.length > JOURNAL_MAX_MESSAGE) {
+      const data = withVerdictHeader(written, await verdict.header);
+      const full: Envelope = { ...envelope, id, size: data.length };
+      await this.writeOut({ envelope: full, data }, true);
+      return full;
+    }
+    const journal = this.journal;
+    const full: Envelope = { ...envelope, id, size: written.length };
+    const synced = journal.append({ kind: 'unverified', envelope: full, data: written, context: verdict.context }, true);
+    const [stored, judged] = await Promise.allSettled([synced, verdict.header]);
+    if (judged.status === 'rejected') {
+      // Refused: a synced `done` first, so that nothing of it is delivered after a crash (if even
+      // that fails, replay verifies it again and refuses it again).
+      if (stored.status === 'fulfilled') await journal.append({ kind: 'done', id }, true).catch(() => undefined);
+      journal.settle(id);
+      throw judged.reason;
+    }
+    if (stored.status === 'rejected') throw new SpoolError(`cannot write the journal: ${(stored.reason as Error).message}`, stored.reason);
+    // Queued, not awaited: it would wait out the sync of whatever batch is being written. Before
+    // any later record of this message (the queue is in order); if a crash loses it, the synced
+    // record's context has the message verified again at restart, so the 250 needs no more.
+    void journal.append({ kind: 'verdict', id, header: judged.value }, false).catch(() => undefined);
+    const data = withVerdictHeader(written, judged.value);
+    full.size = data.length;
+    this.admit(full, data);
+    return full;
+  }
+
+  /** A message synced in the journal joins the in-memory queue; what is not all local is written out now. */
+  private admit(full: Envelope, data: Buffer): void {
+    const id = full.id;
     const localOnly = full.recipients.every((r) => r.mailbox !== undefined);
     this.inMemory.set(id, { envelope: full, data, chain: Promise.resolve(), localOnly });
     this.inMemoryBytes += data.length;
     // Only local mailboxes are delivered before the message needs files; the rest is written out
     // now (after the 250), so that mailq and other processes see it while it waits.
     if (!localOnly) void this.serial(id, () => this.moveOut(id)).catch(() => undefined);
-    return full;
   }
 
   /**
    * Turns on the journal (the daemon). Messages a crash left in it become df/qf files first; a
    * recipient whose copy the crash left whole in its mailbox is marked delivered first (placed
    * records, src/queue/placed-recovery.ts), in those messages and in queued df/qf ones alike.
+   * A message whose verdict the crash lost is verified again by `reverify` (without one it is
+   * queued as it is) and dropped if refused. Returns how many messages were queued.
    */
-  async useJournal(): Promise<number> {
+  async useJournal(reverify?: Reverify): Promise<number> {
     const { journal, unfinished, placed } = await Journal.open(path.join(this.dir, 'journal'));
     let alreadyDelivered = 0;
+    let queued = 0;
     for (const m of unfinished) {
+      if (m.context) {
+        const header = reverify ? await reverify(m.data, m.context) : '';
+        delete m.context;
+        if (header === undefined) continue;
+        m.data = withVerdictHeader(m.data, header);
+        m.envelope.size = m.data.length;
+      }
+      queued++;
       alreadyDelivered += await markPlacedDeliveries(m.envelope, placed.get(m.envelope.id));
       placed.delete(m.envelope.id);
       await this.writeOut(m);
@@ -242,7 +320,7 @@ export class Spool {
     await journal.start();
     this.journal = journal;
     this.foundDelivered = alreadyDelivered;
-    return unfinished.length;
+    return queued;
   }
 
   /** Does recordPlacement keep anything (only the daemon, with its journal, does)? */
@@ -301,14 +379,21 @@ export class Spool {
     this.journal?.settle(id);
   }
 
-  /** df (fsynced) then qf, as store() does; keeps the id unless a file of that name exists. */
-  private async writeOut(m: JournaledMessage): Promise<void> {
+  /**
+   * df (fsynced) then qf, as store() does; keeps the id unless a file of that name exists. A `fresh`
+   * message (never in the journal) whose id is taken simply gets a new one.
+   */
+  private async writeOut(m: JournaledMessage, fresh = false): Promise<void> {
     const envelope = m.envelope;
     let data: FileHandle | undefined;
     try {
       data = await open(this.file('df', envelope.id), 'wx', 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new SpoolError(`cannot create the data file: ${(err as Error).message}`, err);
+      if (fresh) {
+        envelope.id = newQueueId();
+        return this.writeOut(m, true);
+      }
       const queued = await this.readControl(envelope.id).catch(() => undefined);
       if (queued && queued.receivedAt === envelope.receivedAt && queued.from === envelope.from) {
         // Written out before, and the process stopped before its `moved` record: the queue files

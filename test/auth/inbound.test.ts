@@ -8,9 +8,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
+import { Journal } from '../../src/queue/journal.js';
 import { DEFAULT_TOML, runAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
@@ -93,4 +94,19 @@ test('a forged message claiming a p=reject domain: 550 5.7.1 at the end of DATA'
   const t = await send('203.0.113.66', 'boss@outside.test', 'From: Boss <boss@outside.test>\r\nSubject: forged reject\r\n\r\nwire money\r\n');
   const dot = t.replies[t.replies.length - 2]!;
   assert.match(dot.text, /^550 5\.7\.1 .*DMARC policy of outside\.test is reject/, t.received);
+});
+
+test('a p=reject refusal leaves nothing in the spool or the journal that a restart would deliver', async () => {
+  const t = await send('203.0.113.66', 'boss@outside.test', 'From: Boss <boss@outside.test>\r\nSubject: refused and gone\r\n\r\nwire more money\r\n');
+  assert.match(t.replies[t.replies.length - 2]!.text, /^550 5\.7\.1 /, t.received);
+  const queueDir = path.join(box.dir, 'var', 'queue');
+  // What replay would hand back after a kill -9 now (the journal's messages still in flight)...
+  const inFlight = await Journal.peek(path.join(queueDir, 'journal'));
+  assert.deepEqual(inFlight.filter((m) => m.data.includes('refused and gone')).map((m) => m.envelope.id), []);
+  // ...and the queue files.
+  for (const name of await readdir(queueDir)) {
+    if (!/^[dqt]f/.test(name)) continue;
+    const text = await readFile(path.join(queueDir, name), 'latin1').catch(() => '');
+    assert.ok(!text.includes('refused and gone'), `${name} holds the refused message`);
+  }
 });

@@ -3,7 +3,9 @@
 // deliver every message that got 250 exactly once — never a partial one, never a duplicate (local
 // delivery records where a message will land before writing it, and recovery finds it there:
 // src/delivery/placement.ts) — for mbox and for Maildir, and leave no tf file or orphan df in the
-// spool.
+// spool. With inbound verification on (its verdict made while the message is synced, its header
+// recorded after: src/queue/verdict.ts), every message that got 250 is delivered with its
+// Authentication-Results header after a kill -9 too.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +14,8 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_TOML, makeConfigDir } from '../helpers/appliance.js';
 import { startDaemon } from '../helpers/daemon.js';
+import { freePort } from '../helpers/ports.js';
+import { smtpTalk } from '../helpers/swaks.js';
 import { sendSmtp, waitFor } from './smtp-client.js';
 
 const N = 240;
@@ -155,3 +159,77 @@ for (const format of ['mbox', 'maildir'] as const) {
     await last.exited;
   });
 }
+
+test('verification on: kill -9 while outside clients send: every 250 delivered once, with our Authentication-Results under our Received', { timeout: 120_000 }, async (t) => {
+  const total = 80;
+  const killAt = 30;
+  // Every look-up is in futuretg.com, served here; anything else goes where nothing answers.
+  const nowhere = await freePort();
+  const toml = DEFAULT_TOML.replace('[auth]\nverify = false\n', `[auth]\nverify = true\n[outbound]\nresolver = "127.0.0.1:${nowhere}"\n`);
+  assert.ok(toml.includes('verify = true'));
+  const dir = await makeConfigDir({ sampleMailconf: true, sampleZones: true, toml: `${toml}[queue]\ninterval = "1h"\n` });
+  dirs.push(dir);
+  const acked = new Set<number>();
+  let next = 0;
+  let daemon = await startDaemon(dir, children);
+  // An outside client (XCLIENT stands in for its address), claiming our domain: dmarc=fail, p=quarantine, delivered.
+  const send = async (port: number, i: number): Promise<boolean> => {
+    const data = body(i).replace(/\n/g, '\r\n').replace(/\r\n$/, '');
+    const r = await smtpTalk(port, ['XCLIENT ADDR=203.0.113.66 NAME=[UNAVAILABLE]', 'EHLO client.example', 'MAIL FROM:<ceo@futuretg.com>', 'RCPT TO:<john@futuretg.com>', 'DATA', `From: CEO <ceo@futuretg.com>\r\n${data}\r\n.`, 'QUIT'], { timeoutMs: 10_000 }).catch(() => undefined);
+    return r !== undefined && r.replies.some((x) => /^250 .*accepted for delivery/.test(x.text));
+  };
+  let killed = false;
+  const target = daemon;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (!killed && next < total) {
+        const i = next++;
+        if (await send(target.port, i)) acked.add(i);
+        if (!killed && acked.size >= killAt) {
+          killed = true;
+          target.child.kill('SIGKILL');
+        }
+      }
+    }),
+  );
+  await target.exited;
+  daemon = await startDaemon(dir, children);
+  const last = daemon;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < total) {
+        const i = next++;
+        if (await send(last.port, i)) acked.add(i);
+      }
+    }),
+  );
+  const mbox = path.join(dir, 'var', 'mail', 'john');
+  const copies = async (): Promise<string[]> => (await readFile(mbox, 'latin1').catch(() => '')).split(/^(?=From )/m).filter((m) => m.startsWith('From '));
+  await waitFor(
+    async () => {
+      const seqs = new Set((await copies()).map((m) => parse(m).seq));
+      return [...acked].every((i) => seqs.has(i));
+    },
+    30000,
+    'every acknowledged message in the mailbox',
+    100,
+  );
+  const seen = new Map<number, number>();
+  for (const copy of await copies()) {
+    const { seq, complete } = parse(copy);
+    assert.ok(complete, `message ${seq} is complete`);
+    seen.set(seq, (seen.get(seq) ?? 0) + 1);
+    const head = copy.slice(copy.indexOf('\n') + 1).split('\n\n')[0]!.replace(/\n[ \t]+/g, ' ').split('\n');
+    const ours = head.filter((h) => /^Authentication-Results: mail8191\.futuretg\.com;/.test(h));
+    assert.equal(ours.length, 1, `message ${seq}: one verdict of ours\n${head.join('\n')}`);
+    assert.match(ours[0]!, /dmarc=fail/);
+    const firstReceived = head.findIndex((h) => h.startsWith('Received: '));
+    const firstVerdict = head.findIndex((h) => /^(Authentication-Results|Received-SPF):/.test(h));
+    assert.equal(firstVerdict, firstReceived + 1, `message ${seq}: the verdict right under our Received\n${head.join('\n')}`);
+  }
+  const duplicates = [...seen].filter(([, n]) => n > 1).map(([i, n]) => `${i} ×${n}`);
+  t.diagnostic(`acked ${acked.size}/${total}; delivered ${seen.size}; duplicates ${duplicates.length}`);
+  assert.deepEqual(duplicates, [], 'no message delivered twice');
+  last.child.kill('SIGTERM');
+  await last.exited;
+});
