@@ -53,10 +53,15 @@ export type Placement =
   | { kind: 'written'; records: ResourceRecord[] }
   | { kind: 'outside' };
 
-/** The zone a name belongs to, unless it is at or below a delegation there (then not ours to answer). */
+/**
+ * The zone a name belongs to, unless it is at or below a delegation there, or the admin made it
+ * an alias (a CNAME: its data lives where it points, and a record beside a CNAME is an error that
+ * named-checkzone and every secondary would refuse) — then it is not ours to add to.
+ */
 export function ownZone(zones: ZoneSet, name: string, type: number): Zone | undefined {
   const zone = zones.findZone(name);
   if (!zone) return undefined;
+  if (type !== TYPE.CNAME && zone.nodes.get(nameKey(name))?.rrsets.has(TYPE.CNAME)) return undefined;
   return zones.resolve(nameKey(name), type, false)?.aa ? zone : undefined;
 }
 

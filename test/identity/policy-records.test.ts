@@ -72,3 +72,22 @@ test("the admin's SPF and DMARC win; a DMARC that does not parse is an error at 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a name the admin made an alias (CNAME) gets no record beside it (named-checkzone and secondaries refuse data beside a CNAME)', async () => {
+  const dir = await makeConfigDir({ sampleZones: true, sampleMailconf: true });
+  try {
+    const zoneFile = path.join(dir, 'zones/futuretg.com.zone');
+    const zone = (await readFile(zoneFile, 'utf8')).replace(/\n*$/, '\n');
+    // DMARC handed to a report provider by CNAME, as providers ask their customers to do.
+    await writeFile(zoneFile, `${zone}_dmarc IN CNAME futuretg.dmarc.example.net.\n`);
+    const { snapshot } = await loadSnapshot(dir, path.join(dir, 'var'));
+    const added = snapshot!.addedRecords.map((r) => r.owner);
+    assert.ok(!added.includes('_dmarc.futuretg.com.'), `no DMARC added beside the CNAME (added: ${added.join(' ')})`);
+    assert.ok(added.includes('_smtp._tls.futuretg.com.'), 'TLS-RPT still added');
+    const served = snapshot!.zones.findZone('futuretg.com.')!;
+    const node = served.nodes.get('_dmarc.futuretg.com.');
+    assert.deepEqual([...(node?.rrsets.keys() ?? [])], [5], 'the alias holds its CNAME alone');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
