@@ -17,6 +17,8 @@ const RULE_LABELS: Record<string, string> = {
   dkim: 'DKIM',
   dmarc: 'DMARC',
   'tls-rpt': 'TLS-RPT',
+  'mta-sts': 'MTA-STS',
+  tlsa: 'TLSA',
 };
 
 export function ruleLabel(rule: string): string {
@@ -83,7 +85,7 @@ function findingLines(f: IdentityFinding, width: number, messageRows: number): L
 }
 
 /** The mail-authentication rules (SPF, and the records src/identity/added-records.ts adds): passing, they share one line. */
-const MAIL_AUTH_RULES = new Set(['spf', 'dkim', 'dmarc', 'tls-rpt']);
+const MAIL_AUTH_RULES = new Set(['spf', 'dkim', 'dmarc', 'tls-rpt', 'mta-sts', 'tlsa']);
 
 /** Full: every rule on its own line, faults with their reason (up to 3 lines) and fix. */
 export function identityLines(model: DashboardModel, width: number): Line[] {
@@ -127,5 +129,13 @@ export function identityDetailLines(model: DashboardModel, width: number): Line[
     out.push([]);
   }
   if (model.identityAsWritten.length) out.push([seg(`  ${model.identityAsWritten.join(', ')} did not load; its records were checked as written.`, { dim: true })]);
+  // What mxbox serves of its own: the same fragment `mxbox check` prints, to paste elsewhere.
+  if (model.addedRecords.length) {
+    out.push([], [seg('Records mxbox adds to the zones it serves', { bold: true })]);
+    for (const r of model.addedRecords) {
+      out.push([seg('  '), seg(`; ${r.purpose}`, { dim: true })]);
+      for (const t of wrapText(r.line, Math.max(20, width - 4))) out.push([seg('    '), seg(t, { color: 'cyan' })]);
+    }
+  }
   return out;
 }

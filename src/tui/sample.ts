@@ -11,6 +11,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import type { IdentityFinding } from '../identity/rules.js';
 import { display } from '../identity/rules.js';
+import { recordLine } from '../identity/added-records.js';
 import { addressText } from '../util/address-text.js';
 import { TYPE } from '../dns/constants.js';
 import { nameKey } from '../dns/name.js';
@@ -133,6 +134,8 @@ export interface DashboardModel {
   identity: readonly IdentityFinding[];
   /** Origins of zones that did not load, whose identity was read as written. */
   identityAsWritten: readonly string[];
+  /** The records mxbox adds to the zones it serves, as zone-file lines with what each is for. */
+  addedRecords: readonly { purpose: string; line: string }[];
   dns: {
     listeners: string[];
     zones: ZoneRow[];
@@ -358,6 +361,7 @@ export class Sampler {
       addresses: hostAddresses(snapshot),
       identity: this.identityResult.findings,
       identityAsWritten: this.identityResult.asWritten.map(display),
+      addedRecords: snapshot.addedRecords.map((r) => ({ purpose: r.purpose, line: recordLine(r) })),
       dns: {
         listeners: state.dns.endpoints.map(endpointText),
         zones,

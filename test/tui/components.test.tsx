@@ -16,6 +16,8 @@ import { Sampler, History, isNotable, type DashboardModel } from '../../src/tui/
 import { Dashboard, mainLines, screenLines, type DashboardActions } from '../../src/tui/app.js';
 import { lineText, wrapText } from '../../src/tui/lines.js';
 import { identityOf } from '../../src/tui/run.js';
+import { identityDetailLines } from '../../src/tui/identity.js';
+import { recordLine } from '../../src/identity/added-records.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -317,4 +319,16 @@ test('events: reloads, errors and rejects are listed; routine deliveries are not
   assert.equal(isNotable(entry(30, 'x: stat=Sent', { kind: 'mail', stat: 'Sent (ok)' })), false);
   assert.equal(isNotable(entry(30, 'x: from=<a@b>, nrcpts=1', { kind: 'mail', from: '<a@b>', nrcpts: 1 })), false);
   assert.deepEqual(wrapText('one two three four', 9), ['one two', 'three', 'four']);
+});
+
+test('the identity details (key i) list every record mxbox adds to its zones, as mxbox check prints them', async () => {
+  const { snapshot } = await sampleSnapshot();
+  const model = await modelOf(stateOf(snapshot));
+  assert.ok(snapshot.addedRecords.length > 0, 'the sample zones get records added');
+  const text = identityDetailLines(model, 100).map(lineText).join('\n');
+  assert.match(text, /Records mxbox adds to the zones it serves/);
+  for (const r of snapshot.addedRecords) {
+    assert.ok(text.includes(`; ${r.purpose}`), `${r.purpose} is named`);
+    assert.ok(text.replace(/\s+/g, '').includes(recordLine(r).replace(/\s+/g, '')), `the record of ${r.purpose} is shown whole:\n${text}`);
+  }
 });
