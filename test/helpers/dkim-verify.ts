@@ -6,7 +6,8 @@ import { Resolver } from 'node:dns/promises';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { dkimPython } from './peers.js';
 
-const DKIMPY_SCRIPT = `
+// dkimpy's key look-up, over TCP to our DNS server only (both scripts below start with it).
+const DKIMPY_TXT = `
 import sys, dkim, dns.message, dns.query
 port = int(sys.argv[1])
 def txt(name, timeout=5):
@@ -16,7 +17,9 @@ def txt(name, timeout=5):
         for rd in rrset:
             return b''.join(rd.strings)
     return None
-msg = sys.stdin.buffer.read()
+`;
+
+const DKIMPY_SCRIPT = `${DKIMPY_TXT}msg = sys.stdin.buffer.read()
 d = dkim.DKIM(msg)
 try:
     ok = d.verify(dnsfunc=txt)
@@ -67,17 +70,7 @@ export async function mailauthVerify(message: Buffer, dnsPort: number): Promise<
 // One long-lived dkimpy for tests that verify many messages as they arrive (a python start per
 // message would put a third of a second between arrival and the look-up of the key). Each
 // message goes in as "<length>\n<bytes>"; the answer is one line, a verdict per DKIM-Signature.
-const DKIMPY_LOOP = `
-import sys, dkim, dns.message, dns.query
-port = int(sys.argv[1])
-def txt(name, timeout=5):
-    if isinstance(name, bytes): name = name.decode()
-    r = dns.query.tcp(dns.message.make_query(name, 'TXT'), '127.0.0.1', port=port, timeout=timeout)
-    for rrset in r.answer:
-        for rd in rrset:
-            return b''.join(rd.strings)
-    return None
-inp = sys.stdin.buffer
+const DKIMPY_LOOP = `${DKIMPY_TXT}inp = sys.stdin.buffer
 while True:
     line = inp.readline()
     if not line: break
