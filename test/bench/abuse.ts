@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { freePort } from '../helpers/ports.js';
 import { startMxbox, type Server, type ZoneFile } from './servers.js';
-import { MboxCounter, smtpRun, type SmtpResult } from './smtp.js';
+import { acceptedOnOff, type SmtpResult } from './smtp.js';
 import { fmt, ratio, type Row, type Target } from './report.js';
 
 export interface AbuseBenchOptions {
@@ -83,22 +83,7 @@ export async function abuseBench(o: AbuseBenchOptions): Promise<{ rows: Row[]; t
   }
   const results: Record<'off' | 'on', SmtpResult[]> = { off: [], on: [] };
   try {
-    const run = async (s: { dir: string; server: Server }, messages: number): Promise<SmtpResult> =>
-      smtpRun(
-        { port: s.server.smtpPort, messages, sessions: o.sessions, size: o.size, reuse: false, from: o.from, to: o.to, deliveryTimeoutMs: 30_000 },
-        new MboxCounter(path.join(s.dir, 'var', 'mail', o.to.split('@')[0]!)),
-      );
-    for (const s of servers) await run(s, o.warm);
-    for (let round = 0; round < 2; round++) {
-      for (const s of servers) {
-        const r = await run(s, o.messages);
-        results[s.controls ? 'on' : 'off'].push(r);
-        console.log(
-          `  controls ${s.controls ? 'on ' : 'off'}: accepted ${fmt(r.acceptedPerS, 0)} msgs/s (${fmt(r.acceptedS, 2)} s), ${r.delivered}/${r.messages} delivered` +
-            (r.complaints.length ? `\n    smtp-source: ${r.complaints.join('\n    ')}` : ''),
-        );
-      }
-    }
+    Object.assign(results, await acceptedOnOff(servers.map((s) => ({ ...s, on: s.controls })), o, 'controls'));
   } finally {
     for (const s of servers) await s.server.stop();
   }

@@ -17,7 +17,7 @@ import { freePort } from '../helpers/ports.js';
 import { dkimBench } from './dkim.js';
 import { run, sleep, which } from './procs.js';
 import { startMxbox, type Server, type ZoneFile } from './servers.js';
-import { MboxCounter, smtpRun, type SmtpResult } from './smtp.js';
+import { acceptedOnOff, type SmtpResult } from './smtp.js';
 import { fmt, ratio, type Row, type Target } from './report.js';
 
 export interface MailauthBenchOptions {
@@ -203,22 +203,7 @@ async function verifyPart(o: MailauthBenchOptions): Promise<{ rows: Row[]; targe
       const dir = path.join(o.tmp, verify ? 'mxbox-verify-on' : 'mxbox-verify-off');
       servers.push({ verify, dir, server: await startMxbox({ repo: o.repo, dir, zones: o.zones, nodeArgs: o.nodeArgs, toml: toml(await freePort(), ['[auth]', `verify = ${verify}`]), files: { 'mailconf/access': '' } }) });
     }
-    const runOne = (s: { dir: string; server: Server }, messages: number): Promise<SmtpResult> =>
-      smtpRun(
-        { port: s.server.smtpPort, messages, sessions: o.sessions, size: o.size, reuse: false, from: o.from, to: o.to, deliveryTimeoutMs: 30_000 },
-        new MboxCounter(path.join(s.dir, 'var', 'mail', o.to.split('@')[0]!)),
-      );
-    for (const s of servers) await runOne(s, o.warm);
-    for (let round = 0; round < 2; round++) {
-      for (const s of servers) {
-        const r = await runOne(s, o.messages);
-        results[s.verify ? 'on' : 'off'].push(r);
-        console.log(
-          `  verify ${s.verify ? 'on ' : 'off'}: accepted ${fmt(r.acceptedPerS, 0)} msgs/s (${fmt(r.acceptedS, 2)} s), ${r.delivered}/${r.messages} delivered` +
-            (r.complaints.length ? `\n    smtp-source: ${r.complaints.join('\n    ')}` : ''),
-        );
-      }
-    }
+    Object.assign(results, await acceptedOnOff(servers.map((s) => ({ ...s, on: s.verify })), o, 'verify'));
   } finally {
     for (const s of servers) await s.server.stop();
   }

@@ -3,8 +3,10 @@
 // ended) and end to end (from the start until the last message is in the recipient's mbox file).
 
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { run, sleep, which } from './procs.js';
+import { fmt } from './report.js';
 
 /**
  * Reads a growing file from `offset` up to `size` in chunks of at most 1 MiB, each given to
@@ -137,4 +139,35 @@ export async function smtpRun(load: SmtpLoad, mbox: MboxCounter): Promise<SmtpRe
     endToEndPerS: deliveredAt ? load.messages / endToEndS : NaN,
     complaints: complaints.slice(0, 5),
   };
+}
+
+/**
+ * One message per connection into each of two mxbox instances, one with a feature on and one
+ * with it off: a warm-up each, then two rounds alternating (so load drifts hit both alike); every
+ * run printed as `  <label> on|off: accepted ...`. The abuse controls and inbound verification
+ * rows measure the same way.
+ */
+export async function acceptedOnOff(
+  servers: readonly { on: boolean; dir: string; server: { smtpPort: number } }[],
+  o: { sessions: number; size: number; from: string; to: string; warm: number; messages: number },
+  label: string,
+): Promise<Record<'on' | 'off', SmtpResult[]>> {
+  const results: Record<'on' | 'off', SmtpResult[]> = { on: [], off: [] };
+  const runOne = (s: (typeof servers)[number], messages: number): Promise<SmtpResult> =>
+    smtpRun(
+      { port: s.server.smtpPort, messages, sessions: o.sessions, size: o.size, reuse: false, from: o.from, to: o.to, deliveryTimeoutMs: 30_000 },
+      new MboxCounter(path.join(s.dir, 'var', 'mail', o.to.split('@')[0]!)),
+    );
+  for (const s of servers) await runOne(s, o.warm);
+  for (let round = 0; round < 2; round++) {
+    for (const s of servers) {
+      const r = await runOne(s, o.messages);
+      results[s.on ? 'on' : 'off'].push(r);
+      console.log(
+        `  ${label} ${s.on ? 'on ' : 'off'}: accepted ${fmt(r.acceptedPerS, 0)} msgs/s (${fmt(r.acceptedS, 2)} s), ${r.delivered}/${r.messages} delivered` +
+          (r.complaints.length ? `\n    smtp-source: ${r.complaints.join('\n    ')}` : ''),
+      );
+    }
+  }
+  return results;
 }
