@@ -18,6 +18,8 @@ import type { Zone, ZoneNode } from './zone.js';
 import { RCODE } from './constants.js';
 import type { PlacedRRset, Resolution, ResponseShape, ZoneSet } from './lookup.js';
 import { WireWriter } from './wire-writer.js';
+import { AskedBefore } from './asked-before.js';
+import { plainAnswer } from './plain-answer.js';
 import { ttlInSet } from './record.js';
 import { edeOption } from './query.js';
 import type { Proof } from './dnssec/answer.js';
@@ -58,8 +60,13 @@ export interface CompiledAnswer {
   negativeCover?: boolean;
 }
 
+/** Where compileResolution puts an answer's bytes. */
+interface AnswerArena {
+  store(bytes: Buffer, length: number): { chunk: Buffer; offset: number };
+}
+
 /** Append-only storage for compiled answers. */
-class Arena {
+class Arena implements AnswerArena {
   private chunk = Buffer.allocUnsafe(0);
   private used = 0;
 
@@ -74,6 +81,12 @@ class Arena {
     return placed;
   }
 }
+
+/**
+ * For an answer used once: its bytes stay in the writer's buffer (not copied), valid until the
+ * next compile; assemble() copies them out at once.
+ */
+const SCRATCH: AnswerArena = { store: (bytes) => ({ chunk: bytes, offset: 0 }) };
 
 interface NameAnswers {
   /**
@@ -175,6 +188,8 @@ export class AnswerTable {
   private negative = new Map<string, CompiledAnswer>();
   private negativeArena = new Arena();
   private readonly writer = new WireWriter(4096);
+  /** Answers are kept from their second ask on (asked-before.ts). */
+  private readonly asked = new AskedBefore();
   /**
    * The table for queries with DO set: answers with signatures and denial proofs. Where no zone is
    * signed those answers are the same as without DO, and this very table serves them.
@@ -248,6 +263,14 @@ export class AnswerTable {
     const questionLabels = labels();
     const qname = labelsToName(questionLabels);
     if (fixed) return this.compileFixed(fixed, qname, qtype, tcp, typeKey, variant);
+    // Asked for the first time (as far as `asked` remembers): compiled into scratch, not kept.
+    if (!dynamic && this.asked.firstTime(key, typeKey)) {
+      // The common first answer (an RRset with no names in it, nothing more) straight from the store.
+      const plain = (variant & ~VARIANT_MINIMAL) === 0 ? plainAnswer(this.zones, nameKey(qname), wireKey, qtype) : undefined;
+      if (plain) return plain;
+      const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, this.shape(qtype, variant));
+      return resolution && this.fromResolution(resolution, qname, questionLabels, qtype, variant, SCRATCH);
+    }
     // An answer for one spelling is kept with the dynamic ones (bounded), never with the zone.
     if (!dynamic && !(variant & VARIANT_SPELLED)) {
       // First time this name is asked: if it is a node of the zone that answers it, its answers
@@ -264,7 +287,25 @@ export class AnswerTable {
     }
     const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, this.shape(qtype, variant));
     if (!resolution) return undefined;
-    let compiled: CompiledAnswer;
+    const compiled = this.fromResolution(resolution, qname, questionLabels, qtype, variant, this.dynamicArena);
+    let entry = dynamic;
+    if (!entry) {
+      if (this.dynamic.size >= MAX_DYNAMIC_NAMES) {
+        this.dynamic = new Map();
+        this.dynamicArena = new Arena();
+      }
+      entry = { byType: [], arena: this.dynamicArena, other: undefined };
+      this.dynamic.set(key, entry);
+    }
+    keepAnswer(entry, typeKey, compiled);
+    return compiled;
+  }
+
+  /**
+   * The answer for a resolution: a shared NXDOMAIN (kept per shape, see `negative`), or compiled
+   * into `arena` (SCRATCH: valid until this table compiles again).
+   */
+  private fromResolution(resolution: Resolution, qname: string, questionLabels: Uint8Array[], qtype: number, variant: number, arena: AnswerArena): CompiledAnswer {
     const spelled = (variant & VARIANT_SPELLED) !== 0;
     const signedProof = this.dnssec ? signedNxdomainProof(resolution) : undefined;
     if ((isPlainNxdomain(resolution) || signedProof) && !soaNamesThe(resolution, qname)) {
@@ -288,19 +329,9 @@ export class AnswerTable {
         for (const placed of resolution.authority.slice(1)) key += `\0${nameKey(placed.owner)}/${placed.rrset.type}`;
         perCover = nameKey(signedProof.encloser) === nameKey(parent);
       }
-      compiled = this.negativeAnswer(key, qname, qtype, resolution, spelled, perCover);
-    } else compiled = compileResolution(qname, qtype, resolution, this.writer, this.dynamicArena, spelled);
-    let entry = dynamic;
-    if (!entry) {
-      if (this.dynamic.size >= MAX_DYNAMIC_NAMES) {
-        this.dynamic = new Map();
-        this.dynamicArena = new Arena();
-      }
-      entry = { byType: [], arena: this.dynamicArena, other: undefined };
-      this.dynamic.set(key, entry);
+      return this.negativeAnswer(key, qname, qtype, resolution, spelled, perCover);
     }
-    keepAnswer(entry, typeKey, compiled);
-    return compiled;
+    return compileResolution(qname, qtype, resolution, this.writer, arena, spelled);
   }
 
   /** The shared NXDOMAIN answer for `key` (zone, SOA TTL, question shape), compiled from this name's the first time. */
@@ -381,7 +412,7 @@ function signedNxdomainProof(res: Resolution): Extract<Proof, { kind: 'nxdomain'
 }
 
 /** Encodes a Resolution as a full response message with its cut points. */
-export function compileResolution(qname: string, qtype: number, res: Resolution, w = new WireWriter(512), arena = new Arena(), spelled = false): CompiledAnswer {
+export function compileResolution(qname: string, qtype: number, res: Resolution, w = new WireWriter(512), arena: AnswerArena = new Arena(), spelled = false): CompiledAnswer {
   w.reset();
   w.u16(0); // ID, patched per query
   const flags = 0x8000 | (res.aa ? 0x0400 : 0) | (res.rcode & 0x0f);

@@ -231,6 +231,25 @@ export class RecordStore implements PackedSource {
     return `${this.type(pos)} ${this.ttls[pos]} ${this.classes.get(pos) ?? ''} ${this.arena.toString('latin1', this.offsets[pos]!, this.offsets[pos + 1]!)}`;
   }
 
+  /**
+   * Copies record `pos`'s RDATA to out[at..] when it is plain bytes (no names in it, which the
+   * answer compiler would compress) and its class is IN; returns the length copied, or -1. The
+   * caller makes room for RDATA up to 65535 bytes, or checks `plainRdataLength` first.
+   */
+  copyPlainRdata(pos: number, out: Buffer, at: number): number {
+    const start = this.offsets[pos]!;
+    const end = this.offsets[pos + 1]!;
+    if (this.arena[start] !== RAW || this.classes.has(pos)) return -1;
+    return this.arena.copy(out, at, start + 1, end);
+  }
+
+  /** The RDATA's length when copyPlainRdata would copy it, else -1. */
+  plainRdataLength(pos: number): number {
+    const start = this.offsets[pos]!;
+    if (this.arena[start] !== RAW || this.classes.has(pos)) return -1;
+    return this.offsets[pos + 1]! - start - 1;
+  }
+
   packed(pos: number): PackedRdata {
     const a = this.arena;
     const start = this.offsets[pos]!;

@@ -312,9 +312,12 @@ export class NodeIndex implements ZoneNodes {
   /** Whether any node holds a DNAME: most zones have none, and their look-ups skip the question. */
   private anyDname: boolean | undefined;
 
+  holdsDname(): boolean {
+    return (this.anyDname ??= this.flags.some((f) => (f & HAS_DNAME) !== 0));
+  }
+
   hasDname(key: string): boolean {
-    this.anyDname ??= this.flags.some((f) => (f & HAS_DNAME) !== 0);
-    if (!this.anyDname) return false;
+    if (!this.holdsDname()) return false;
     const id = this.ids.get(key);
     return id !== undefined && (this.flags[id]! & HAS_DNAME) !== 0;
   }
