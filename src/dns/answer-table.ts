@@ -19,7 +19,7 @@ import { RCODE } from './constants.js';
 import type { PlacedRRset, Resolution, ResponseShape, ZoneSet } from './lookup.js';
 import { WireWriter } from './wire-writer.js';
 import { AskedBefore } from './asked-before.js';
-import { plainAnswer } from './plain-answer.js';
+import { plainAnswer, plainNameKey } from './plain-answer.js';
 import { ttlInSet } from './record.js';
 import { edeOption } from './query.js';
 import type { Proof } from './dnssec/answer.js';
@@ -260,17 +260,11 @@ export class AnswerTable {
     const dynamicHit = dynamic && answerFor(dynamic, typeKey);
     if (dynamicHit) return dynamicHit;
 
+    // Asked for the first time (as far as `asked` remembers): answered without keeping anything.
+    if (!fixed && !dynamic && this.asked.firstTime(key, typeKey)) return this.firstAnswer(wireKey, qtype, tcp, labels, variant);
     const questionLabels = labels();
     const qname = labelsToName(questionLabels);
     if (fixed) return this.compileFixed(fixed, qname, qtype, tcp, typeKey, variant);
-    // Asked for the first time (as far as `asked` remembers): compiled into scratch, not kept.
-    if (!dynamic && this.asked.firstTime(key, typeKey)) {
-      // The common first answer (an RRset with no names in it, nothing more) straight from the store.
-      const plain = (variant & ~VARIANT_MINIMAL) === 0 ? plainAnswer(this.zones, nameKey(qname), wireKey, qtype) : undefined;
-      if (plain) return plain;
-      const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, this.shape(qtype, variant));
-      return resolution && this.fromResolution(resolution, qname, questionLabels, qtype, variant, SCRATCH);
-    }
     // An answer for one spelling is kept with the dynamic ones (bounded), never with the zone.
     if (!dynamic && !(variant & VARIANT_SPELLED)) {
       // First time this name is asked: if it is a node of the zone that answers it, its answers
@@ -299,6 +293,23 @@ export class AnswerTable {
     }
     keepAnswer(entry, typeKey, compiled);
     return compiled;
+  }
+
+  /**
+   * A first answer: plain ones (an RRset with no names in it, nothing more) straight from the
+   * zone's store, named from the wire key without building the name's labels; the others
+   * compiled into scratch. Neither is kept.
+   */
+  private firstAnswer(wireKey: string, qtype: number, tcp: boolean, labels: () => Uint8Array[], variant: number): CompiledAnswer | undefined {
+    if ((variant & ~VARIANT_MINIMAL) === 0) {
+      const key = plainNameKey(wireKey);
+      const plain = key === undefined ? undefined : plainAnswer(this.zones, key, wireKey, qtype);
+      if (plain) return plain;
+    }
+    const questionLabels = labels();
+    const qname = labelsToName(questionLabels);
+    const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, this.shape(qtype, variant));
+    return resolution && this.fromResolution(resolution, qname, questionLabels, qtype, variant, SCRATCH);
   }
 
   /**

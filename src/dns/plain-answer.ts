@@ -27,6 +27,26 @@ const scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
 const FLAGS = 0x8400;
 
 /**
+ * The name key (nameKey, presentation form) of a lowercase wire name given as latin1, when every
+ * label byte prints as itself (letters, digits, '-', '_', '*'); undefined for the root and for
+ * names that need escapes (those go the general way).
+ */
+export function plainNameKey(wireKey: string): string | undefined {
+  let key = '';
+  let at = 0;
+  for (let length = wireKey.charCodeAt(0); length !== 0; length = wireKey.charCodeAt(at)) {
+    for (let i = at + 1; i <= at + length; i++) {
+      const c = wireKey.charCodeAt(i);
+      if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f || c === 0x2a)) return undefined;
+    }
+    key += wireKey.slice(at + 1, at + 1 + length) + '.';
+    at += length + 1;
+    if (at >= wireKey.length) return undefined;
+  }
+  return key === '' ? undefined : key;
+}
+
+/**
  * The plain answer to `qtype` at `key` (the question's nameKey; `wireKey` its lowercase wire form
  * as latin1) in `zones`, written into memory that the next call reuses: copy it out before then
  * (assemble() does). Undefined when the answer is not plain.

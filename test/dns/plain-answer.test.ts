@@ -14,7 +14,7 @@ import { buildZone } from '../../src/dns/zone.js';
 import { ZoneSet } from '../../src/dns/lookup.js';
 import { AnswerTable } from '../../src/dns/answer-table.js';
 import { answerQuery } from '../../src/dns/query.js';
-import { plainAnswer } from '../../src/dns/plain-answer.js';
+import { plainAnswer, plainNameKey } from '../../src/dns/plain-answer.js';
 import { nameKey } from '../../src/dns/name.js';
 import { dnsQuery, askUdp, encodeName } from '../helpers/dns-query.js';
 import { needs } from '../helpers/peers.js';
@@ -113,6 +113,17 @@ test('the store answers plain questions straight, byte for byte as the general c
       assert.deepEqual(replies[1], replies[2], `${name} ${qtype}: second ask as a kept answer`);
     }
   }
+});
+
+test('plain wire names become name keys; names that print with escapes do not', () => {
+  const wire = (name: string): string => encodeName(name).toString('latin1');
+  assert.equal(plainNameKey(wire('www.plain.test')), 'www.plain.test.');
+  assert.equal(plainNameKey(wire('*.wild.plain.test')), '*.wild.plain.test.');
+  assert.equal(plainNameKey(wire('_25._tcp.a-b.plain.test')), '_25._tcp.a-b.plain.test.');
+  assert.equal(plainNameKey('\x00'), undefined, 'the root');
+  assert.equal(plainNameKey(wire('a b.plain.test')), undefined);
+  assert.equal(plainNameKey('\x03a.b\x04test\x00'), undefined, 'a dot inside a label');
+  assert.equal(plainNameKey('\x03a\x00b\x04test\x00'), undefined);
 });
 
 test('a kept answer is not disturbed by plain answers written after it', async () => {
