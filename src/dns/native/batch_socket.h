@@ -50,6 +50,8 @@ typedef struct {
   pthread_t thread;
   // The last WINDOW datagrams this thread read: how many went to JavaScript.
   int window_seen, window_misses;
+  // The last recvmmsg returned datagrams (the thread looks again before sleeping).
+  int busy;
   struct mmsghdr rmsgs[BATCH];
   struct iovec riov[BATCH];
   struct sockaddr_storage addrs[BATCH];

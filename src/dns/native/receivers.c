@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <sched.h>
+
+#define LINGER_LOOKS 4
 
 /** Points msgs[0..BATCH) at the slots of `base` (IN_SLOT bytes each) and at addrs, for recvmmsg. */
 void prepare_receive(struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_storage *addrs, uint8_t *base) {
@@ -155,9 +158,17 @@ void *receive_loop(void *arg) {
       continue;
     }
     prepare_receive(t->rmsgs, t->riov, t->addrs, &t->in[0][0]);
+    int n = 0;
+    // Right after a batch, the next datagram is likely a few microseconds away: look again,
+    // letting other threads run in between, before going to sleep in the kernel.
+    for (int look = 0; t->busy && look < LINGER_LOOKS && n <= 0; look++) {
+      sched_yield();
+      n = recvmmsg(s->fd, t->rmsgs, BATCH, MSG_DONTWAIT, NULL);
+    }
     // Blocks until one datagram is there (or close() shuts the socket down; the 1 s receive
     // timeout is the fallback), then takes whatever else is already queued.
-    int n = recvmmsg(s->fd, t->rmsgs, BATCH, MSG_WAITFORONE, NULL);
+    if (n <= 0) n = recvmmsg(s->fd, t->rmsgs, BATCH, MSG_WAITFORONE, NULL);
+    t->busy = n > 1;
     if (n <= 0) continue;
     if (atomic_load_explicit(&s->closing, memory_order_relaxed)) break;
     uint32_t now = (uint32_t)time(NULL);
