@@ -11,6 +11,13 @@
 // as long as it does and a reload that leaves the zone alone keeps them. Answers that depend on
 // the query name itself (wildcard synthesis, NXDOMAIN, names below a cut) live in a bounded
 // table, so a flood of random names cannot grow memory.
+//
+// Two exceptions keep a big zone's first queries cheap (keeping every first answer of a
+// 1,000,000-record zone cost each first query the collector's work on it). A plain answer (an
+// RRset with no names in its RDATA, nothing more) is written straight from the zone's store each
+// time it is asked and never kept (plain-answer.ts). Any other answer is kept from the second
+// time its question reaches this table (asked-before.ts); the first is compiled into scratch
+// memory and forgotten, while the addon's reply cache holds the reply.
 
 import { CLASS, TYPE } from './constants.js';
 import { isSubdomain, labelsToName, nameKey } from './name.js';
@@ -260,8 +267,15 @@ export class AnswerTable {
     const dynamicHit = dynamic && answerFor(dynamic, typeKey);
     if (dynamicHit) return dynamicHit;
 
-    // Asked for the first time (as far as `asked` remembers): answered without keeping anything.
-    if (!fixed && !dynamic && this.asked.firstTime(key, typeKey)) return this.firstAnswer(wireKey, qtype, tcp, labels, variant);
+    // The common answer (an RRset with no names in it, nothing more) straight from the zone's
+    // store, every time it is asked: never kept, as it costs about what finding a kept one does.
+    if ((variant & ~VARIANT_MINIMAL) === 0) {
+      const plainKey = plainNameKey(wireKey);
+      const plain = plainKey === undefined ? undefined : plainAnswer(this.zones, plainKey, wireKey, qtype);
+      if (plain) return plain;
+    }
+    // Asked for the first time (as far as `asked` remembers): compiled into scratch, not kept.
+    if (!fixed && !dynamic && this.asked.firstTime(key, typeKey)) return this.firstAnswer(qtype, tcp, labels, variant);
     const questionLabels = labels();
     const qname = labelsToName(questionLabels);
     if (fixed) return this.compileFixed(fixed, qname, qtype, tcp, typeKey, variant);
@@ -295,17 +309,8 @@ export class AnswerTable {
     return compiled;
   }
 
-  /**
-   * A first answer: plain ones (an RRset with no names in it, nothing more) straight from the
-   * zone's store, named from the wire key without building the name's labels; the others
-   * compiled into scratch. Neither is kept.
-   */
-  private firstAnswer(wireKey: string, qtype: number, tcp: boolean, labels: () => Uint8Array[], variant: number): CompiledAnswer | undefined {
-    if ((variant & ~VARIANT_MINIMAL) === 0) {
-      const key = plainNameKey(wireKey);
-      const plain = key === undefined ? undefined : plainAnswer(this.zones, key, wireKey, qtype);
-      if (plain) return plain;
-    }
+  /** An answer asked for the first time, compiled into scratch (or a shared NXDOMAIN). */
+  private firstAnswer(qtype: number, tcp: boolean, labels: () => Uint8Array[], variant: number): CompiledAnswer | undefined {
     const questionLabels = labels();
     const qname = labelsToName(questionLabels);
     const resolution = this.zones.resolve(nameKey(qname), qtype, !tcp, this.dnssec, this.shape(qtype, variant));
