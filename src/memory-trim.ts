@@ -16,6 +16,12 @@ export interface Trimmed {
   rssAfter: number;
 }
 
+/** Why trimming is not available (the addon is not built), or undefined when it is. */
+export function trimUnavailable(): string | undefined {
+  const loaded = trimAddon();
+  return loaded.module ? undefined : loaded.reason;
+}
+
 /** One malloc_trim(0) off this thread; undefined when it cannot run (no addon). */
 export async function trimNow(): Promise<Trimmed | undefined> {
   const addon = trimAddon().module;

@@ -5,17 +5,21 @@
 // signing a 20,000-record zone (the worker's garbage: about 20 MiB returned here) it logs how much
 // it returned, and the figure is real.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { trimNow } from '../../src/memory-trim.js';
+import { trimNow, trimUnavailable } from '../../src/memory-trim.js';
+import { addonBuilt } from '../helpers/peers.js';
 import { createLogger, LogRing, type LogEntry } from '../../src/log.js';
 import { runAppliance, PLAIN_ZONES_TOML } from '../helpers/appliance.js';
 import { eventually } from '../helpers/eventually.js';
 
 const MiB = 2 ** 20;
 
-test("a worker thread's freed memory leaves the resident set after a trim", async () => {
+const trimAddonBuilt = (t: TestContext): boolean => addonBuilt(t, trimUnavailable(), 'the malloc_trim addon');
+
+test("a worker thread's freed memory leaves the resident set after a trim", async (t) => {
+  if (!trimAddonBuilt(t)) return;
   const worker = new Worker(
     `const held = [];
      for (let i = 0; i < 4096; i++) held.push(Buffer.alloc(64 * 1024, 1));
@@ -36,7 +40,8 @@ function bigZone(records: number): string {
   return lines.join('\n') + '\n';
 }
 
-test('after a zone load the appliance returns what the load freed, and says how much', { timeout: 60_000 }, async () => {
+test('after a zone load the appliance returns what the load freed, and says how much', { timeout: 60_000 }, async (t) => {
+  if (!trimAddonBuilt(t)) return;
   const ring = new LogRing();
   const box = await runAppliance({ zones: { 'big.test': bigZone(20_000) }, toml: PLAIN_ZONES_TOML + '[dnssec]\nzones = ["big.test"]\n', logger: createLogger({ output: 'none', ring }) });
   try {
