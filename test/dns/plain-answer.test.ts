@@ -22,7 +22,7 @@ import { startNamed } from '../helpers/named.js';
 import { PLAIN_ZONES_TOML, runAppliance } from '../helpers/appliance.js';
 
 const ORIGIN = 'plain.test.';
-// A long TXT RRset: plain, and cut to TC for a client without EDNS.
+// A long TXT RRset: plain, and cut to TC for a client without EDNS (to the records that fit, as BIND).
 const LONG_TXT = Array.from({ length: 6 }, (_, i) => `big IN TXT "${String(i).repeat(200)}"`).join('\n');
 const ZONE = `$TTL 300
 @ IN SOA ns1 hostmaster 1 3600 600 86400 60
@@ -189,10 +189,10 @@ test('first and later answers to plain questions match named byte for byte', { s
         for (const ask of ['first', 'second']) {
           const ours = await askUdp(box.port, msg);
           if (bind[2]! & 0x02) {
-            // Truncated without EDNS: BIND keeps the records that fit, mxbox none (what fit is not
-            // compared, as in differential.test.ts); both say TC with the same flags and question.
-            assert.equal(ours.readUInt16BE(2), bind.readUInt16BE(2), `${name} ${qtype} (${ask} ask): flags as named's`);
-            assert.deepEqual(ours.subarray(12, msg.length), bind.subarray(12, msg.length));
+            // Truncated without EDNS: as many whole records as fit, as BIND — but which of the
+            // RRset's records comes first rotates in BIND from one answer to the next.
+            assert.deepEqual(ours.subarray(0, msg.length), bind.subarray(0, msg.length), `${name} ${qtype} (${ask} ask): header and question as named's`);
+            assert.equal(ours.length, bind.length);
             continue;
           }
           assert.deepEqual(sectionsSorted(ours), sectionsSorted(bind), `${name} ${qtype} (${ask} ask): as named answers`);
