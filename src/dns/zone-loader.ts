@@ -13,7 +13,8 @@ import type { ResourceRecord } from './record.js';
 import { zoneIndexSteps, type ZoneIndex } from './zone-index.js';
 import { runSliced } from './steps.js';
 import { NO_NODE } from './zone-store.js';
-import { signedElsewhere, signZone, type SigningJob, type ZoneSigning } from './dnssec/sign-zone.js';
+import { signedElsewhere, signZone, type SignedZone, type SigningJob, type ZoneSigning } from './dnssec/sign-zone.js';
+import { signingIdentity, type KeptSigning, type KeptSignings } from './dnssec/kept-signing.js';
 
 export interface ZoneFileOptions {
   path: string;
@@ -41,10 +42,12 @@ type Build<Z> = (origin: string, records: readonly ResourceRecord[], index: Zone
 /**
  * Parse, check and (when error-free) build with `build`; shared by the worker and the fallback.
  * The checks and the build share one index of the records by node. `kept`: what was read in
- * loads before (the worker keeps it; the main thread does not hold it).
+ * loads before, `keptSigning`: what was signed (the worker keeps both; the main thread does not).
  */
-export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?: KeptReads): Promise<ZoneFileResult<Z>> {
+export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?: KeptReads, keptSigning?: KeptSignings): Promise<ZoneFileResult<Z>> {
   const parsed = await parseZoneFile(opts, kept);
+  // A zone no longer signed leaves nothing kept.
+  if (!opts.dnssec) keptSigning?.drop(opts.path);
   const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
   if (parsed.inputs) result.inputs = parsed.inputs;
   if (parsed.errors.length === 0) {
@@ -76,15 +79,38 @@ export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?:
             index = await runSliced(zoneIndexSteps(parsed.origin, parsed.records));
           }
         }
-        const signed = signZone(parsed.origin, parsed.records, index, opts.dnssec);
+        let signed: SignedZone;
+        try {
+          signed = signZone(parsed.origin, parsed.records, index, opts.dnssec, keptSigningOf(keptSigning, opts, parsed.origin, parsed.records.length));
+        } catch (err) {
+          // A signing cut short leaves the kept state half of this signing's: not to be trusted.
+          keptSigning?.drop(opts.path);
+          throw err;
+        }
         parsed.records = signed.records;
         result.dnssec = signed.signing;
-        index = await runSliced(zoneIndexSteps(parsed.origin, parsed.records));
+        index = signed.index;
       }
     }
     if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records, index);
   }
   return result;
+}
+
+/**
+ * The biggest zone (records before signing) whose signing state a worker keeps: about 300 bytes a
+ * record (the RRSIG and NSEC records with their bookkeeping), so the 100,000-record zone's is
+ * about 30 MiB of the worker's heap; the bound is kept reads' own (kept-reads.ts).
+ */
+const MAX_KEPT_SIGNING_RECORDS = 300_000;
+
+function keptSigningOf(keptSigning: KeptSignings | undefined, opts: ZoneFileOptions, origin: string, records: number): KeptSigning | undefined {
+  if (!keptSigning || !opts.dnssec) return undefined;
+  if (records > MAX_KEPT_SIGNING_RECORDS) {
+    keptSigning.drop(opts.path);
+    return undefined;
+  }
+  return keptSigning.for(opts.path, signingIdentity(origin, opts.dnssec.nsec3, opts.dnssec.keys));
 }
 
 export interface LoadedZoneFile {

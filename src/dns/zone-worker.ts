@@ -12,9 +12,11 @@ import { parentPort } from 'node:worker_threads';
 import { buildZoneParts, zonePartsBuffers } from './zone.js';
 import { readZone, type ZoneFileOptions } from './zone-loader.js';
 import { KeptReads } from './zonefile/kept-reads.js';
+import { KeptSignings } from './dnssec/kept-signing.js';
 
-/** What this thread read, kept for the next load of the same zone (a kept thread gets it). */
+/** What this thread read and signed, kept for the next load of the same zone (a kept thread gets it). */
 const kept = new KeptReads();
+const keptSigning = new KeptSignings();
 
 // A kept worker is idle between jobs, and V8 does not collect an idle worker's heap: after signing
 // the 100,000-record zone its garbage (146 MiB used of a 275 MiB heap) stayed resident until the
@@ -25,7 +27,7 @@ setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
 parentPort!.on('message', (opts: ZoneFileOptions) => {
-  readZone(opts, (origin, records, index) => buildZoneParts(origin, records, index), kept)
+  readZone(opts, (origin, records, index) => buildZoneParts(origin, records, index), kept, keptSigning)
     .then(
       (result) => {
         const transfer = result.parts ? zonePartsBuffers(result.parts) : [];
