@@ -132,7 +132,12 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
   const { parts, ...rest } = fromWorker;
   if (!parts) return { result: rest };
   const zone = zoneFromParts(parts);
-  if (fromWorker.dnssec) zone.dnssec = fromWorker.dnssec;
+  if (fromWorker.dnssec) {
+    const chain = fromWorker.dnssec.chain;
+    // Sent without its names (zone-worker.ts): the zone's, by node id.
+    if (chain.kind === 'nsec' && chain.names.length === 0) chain.names = Array.from(chain.nodes, (id) => parts.names[id]!);
+    zone.dnssec = fromWorker.dnssec;
+  }
   return { result: rest, zone };
 }
 

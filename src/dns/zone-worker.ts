@@ -32,7 +32,16 @@ parentPort!.on('message', (opts: ZoneFileOptions) => {
       (result) => {
         const transfer = result.parts ? zonePartsBuffers(result.parts) : [];
         // The kept signatures of a signed zone are two buffers of their own: moved, not copied.
-        if (result.dnssec) transfer.push(result.dnssec.cache.digests.buffer as ArrayBuffer, result.dnssec.cache.kept.buffer as ArrayBuffer);
+        if (result.dnssec) {
+          transfer.push(result.dnssec.cache.digests.buffer as ArrayBuffer, result.dnssec.cache.kept.buffer as ArrayBuffer);
+          const chain = result.dnssec.chain;
+          if (chain.kind === 'nsec' && result.parts) {
+            // The chain's names are the zone's own: the main thread takes them from the parts by node id.
+            result.dnssec.chain = { ...chain, names: [] };
+            transfer.push(chain.nodes.buffer as ArrayBuffer);
+            if (chain.octets) transfer.push(chain.octets.keys.buffer as ArrayBuffer, chain.octets.offsets.buffer as ArrayBuffer);
+          }
+        }
         parentPort!.postMessage({ result }, transfer);
       },
       (err: unknown) => parentPort!.postMessage({ error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),

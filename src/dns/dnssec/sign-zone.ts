@@ -12,7 +12,7 @@ import { U32List } from '../zone-store.js';
 import { canonicalNameWire, typeBitmap } from './canonical.js';
 import { sameRecords, typesKey, type KeptNode, type KeptNsec, type KeptSet, type KeptSigning } from './kept-signing.js';
 import { dnskeyRdata, dsRdata, privateKeyObject, type ZoneKey } from './keys.js';
-import { buildNsecChain, type NsecChain } from './nsec.js';
+import { buildNsecChain, nsecChainOf, type NsecChain } from './nsec.js';
 import { hashEntries, nsec3ParamRdata, nsec3Rdata, type Nsec3Chain } from './nsec3.js';
 import { rrsigExpiration, RRsetSigner, type SignatureCache } from './sign.js';
 import { refreshTime, validityAt } from './schedule.js';
@@ -222,7 +222,11 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
         const node = nodes[i]!;
         node.nsec = nsecAt(node.id, node.name, node.types, nodes[(i + 1) % nodes.length]!.name, node.nsec);
       }
-      chain = { kind: 'nsec', keys: nodes.map((n) => n.sortKey!), names: nodes.map((n) => n.name) };
+      chain = nsecChainOf(
+        nodes.map((n) => n.name),
+        Uint32Array.from(nodes, (n) => n.id),
+        nodes.map((n) => n.sortKey!),
+      );
     } else {
       // Empty non-terminals have no NSEC: the NSEC before them covers them (RFC 4035 §3.1.3.2).
       const withTypes = entries.filter((e) => e.types.length > 0);
