@@ -74,6 +74,8 @@ export interface ZoneSigning {
   cache: SignatureCache;
   made: number;
   reused: number;
+  /** Of `reused`: signatures the worker found in its kept state (kept-signing.ts), the records compared rather than hashed. */
+  keptInWorker: number;
 }
 
 export interface SignedZone {
@@ -137,6 +139,7 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
     addedNode.push(id);
   };
   kept?.begin();
+  let keptInWorker = 0;
 
   // The apex's own DNSSEC RRsets, signed below with the rest of the apex.
   const apexExtra: ResourceRecord[] = [];
@@ -153,6 +156,7 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
   const signSet = (id: number, owner: string, type: number, list: ResourceRecord[], before: KeptSet | undefined): KeptSet => {
     const ttl = list[0]!.ttl;
     if (before && signer.keeps(before.expiration) && sameRecords(before.records, list)) {
+      keptInWorker += before.sigs.length;
       before.at = signer.keep(kept!.cache, before.at, before.sigs.length, before.expiration);
       for (const sig of before.sigs) add(sig, id);
       return before;
@@ -202,6 +206,7 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
     /** One NSEC and its RRSIGs: kept while its next name, types and TTL are as they were and its signatures good. */
     const nsecAt = (id: number, owner: string, types: string, next: string, before: KeptNsec | undefined): KeptNsec => {
       if (before && before.next === next && before.types === types && before.ttl === negativeTtl && signer.keeps(before.expiration)) {
+        keptInWorker += before.sigs.length;
         add(before.nsec, id);
         before.at = signer.keep(kept!.cache, before.at, before.sigs.length, before.expiration);
         for (const sig of before.sigs) add(sig, id);
@@ -270,6 +275,7 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
       cache: kept ? { digests: cache.digests.slice(), kept: cache.kept.slice() } : cache,
       made: signer.made,
       reused: signer.reused,
+      keptInWorker,
     },
     index: withRecordsAdded(index, addedNode.done()),
   };
