@@ -11,6 +11,12 @@
       "sources": ["src/native/flock.c"],
       "cflags": ["-O2", "-Wall"],
       "conditions": [["OS=='win'", {"type": "none"}]]
+    },
+    {
+      "target_name": "malloc_trim",
+      "sources": ["src/native/malloc_trim.c"],
+      "cflags": ["-O2", "-Wall"],
+      "conditions": [["OS=='win'", {"type": "none"}]]
     }
   ]
 }

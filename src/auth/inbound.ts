@@ -45,9 +45,10 @@ async function readAll(data: Readable | Buffer): Promise<Buffer> {
 
 /** The message without Authentication-Results fields that claim `authservId` (RFC 8601 §5). */
 export function withoutForgedResults(message: Buffer, authservId: string): Buffer {
-  const text = message.toString('latin1');
-  const end = text.indexOf('\r\n\r\n');
-  const head = end < 0 ? text : text.slice(0, end + 2);
+  // Only the header block is read: a body can be megabytes, and most messages carry no such field.
+  const end = message.indexOf('\r\n\r\n');
+  const head = message.toString('latin1', 0, end < 0 ? message.length : end + 2);
+  if (!/authentication-results/i.test(head)) return message;
   const fields = head.split(/\r\n(?![ \t])/);
   const ours = authservId.toLowerCase();
   const kept = fields.filter((f) => {

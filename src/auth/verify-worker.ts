@@ -97,6 +97,26 @@ async function verify(job: VerifyJob): Promise<VerifyOutcome> {
   }
 }
 
-parentPort?.on('message', (job: VerifyJob) => {
-  void verify(job).then((outcome) => parentPort!.postMessage(outcome));
+// Jobs come in batches (verify-pool.ts). Outcomes go back in batches too: those finished in one turn
+// of this thread's event loop in one message. Every batch is acknowledged by such a message, empty
+// if no outcome is ready yet: the pool sends the next batch only after it.
+let outbox: VerifyOutcome[] = [];
+let flushing = false;
+function flush(): void {
+  if (flushing) return;
+  flushing = true;
+  setImmediate(() => {
+    flushing = false;
+    parentPort!.postMessage(outbox);
+    outbox = [];
+  });
+}
+
+parentPort?.on('message', (jobs: VerifyJob[]) => {
+  for (const job of jobs)
+    void verify(job).then((outcome) => {
+      outbox.push(outcome);
+      flush();
+    });
+  flush();
 });

@@ -110,14 +110,14 @@ export function needs(...peers: Peer[]): string | false {
 }
 
 /**
- * Whether the batched UDP addon is built: the install tolerates a failed build, so on a bare
- * machine a test of the addon is skipped with the reason; in CI or under MXBOX_REQUIRE_PEERS=1
- * its absence fails the test. Use as `if (!addonBuilt(t)) return;`.
+ * Whether a native addon is built (by default the batched UDP one; `unavailable` is the reason
+ * another is not): the install tolerates a failed build, so on a bare machine a test of the addon
+ * is skipped with the reason; in CI or under MXBOX_REQUIRE_PEERS=1 its absence fails the test.
+ * Use as `if (!addonBuilt(t)) return;`.
  */
-export function addonBuilt(t: TestContext): boolean {
-  const unavailable = nativeUdpUnavailable();
+export function addonBuilt(t: TestContext, unavailable = nativeUdpUnavailable(), what = 'the batched UDP addon'): boolean {
   if (!unavailable) return true;
-  if (process.env.CI || peersRequired) throw new Error(`the batched UDP addon must be built here: ${unavailable}`);
+  if (process.env.CI || peersRequired) throw new Error(`${what} must be built here: ${unavailable}`);
   t.skip(unavailable);
   return false;
 }
