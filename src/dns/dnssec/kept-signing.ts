@@ -32,8 +32,8 @@ export interface KeptSet {
 export interface KeptNsec {
   /** The next name as spelled in the zone (its lowercase form is in the RDATA). */
   next: string;
-  /** The node's types, as typesKey() writes them. */
-  types: string;
+  /** The node's types (KeptNode.types when it was made: compared by identity). */
+  types: readonly number[];
   ttl: number;
   nsec: ZoneRecord;
   sigs: ZoneRecord[];
@@ -54,7 +54,8 @@ export interface KeptNode {
   /** In this signing: the node's id in the zone's index, whether it is in the NSEC chain, its types. */
   id: number;
   inChain: boolean;
-  types: string;
+  /** The node's types in the order they first appear; a new array only when they change. */
+  types: readonly number[];
   /** The generation of the last signing whose chain holds this node. */
   chained: number;
 }
@@ -82,7 +83,7 @@ export class KeptSigning {
   node(name: string, id: number): KeptNode {
     let node = this.nodes.get(name);
     if (!node) {
-      node = { name, sortKey: undefined, sets: [], nsec: undefined, seen: 0, id, inChain: false, types: '', chained: 0 };
+      node = { name, sortKey: undefined, sets: [], nsec: undefined, seen: 0, id, inChain: false, types: [], chained: 0 };
       this.nodes.set(name, node);
     }
     node.seen = this.generation;
@@ -134,21 +135,15 @@ export class KeptSigning {
   }
 }
 
-/** What a node's types are written as for comparison with the kept NSEC's. */
-export function typesKey(types: Iterable<number>): string {
-  let out = '';
-  for (const t of types) out += `${t},`;
-  return out;
-}
-
-/** The same records, as signed: the same objects, or records of the same owner spelling, type, TTL and RDATA. */
-export function sameRecords(a: readonly ResourceRecord[], b: readonly ResourceRecord[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (!sameRecord(a[i]!, b[i]!)) return false;
+/** Whether `types` holds the first `count` of `now`, in order. */
+export function sameTypes(types: readonly number[], now: readonly number[], count: number): boolean {
+  if (types.length !== count) return false;
+  for (let i = 0; i < count; i++) if (types[i] !== now[i]) return false;
   return true;
 }
 
-function sameRecord(a: ResourceRecord, b: ResourceRecord): boolean {
+/** The same record, as signed: the same object, or one of the same owner spelling, type, TTL and RDATA. */
+export function sameRecord(a: ResourceRecord, b: ResourceRecord): boolean {
   if (a === b) return true;
   if (!(a instanceof ZoneRecord) || !(b instanceof ZoneRecord)) return false;
   if (a.type !== b.type || a.ttl !== b.ttl || a.owner !== b.owner) return false;

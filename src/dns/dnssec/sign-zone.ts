@@ -10,7 +10,7 @@ import { packRdata, soaFields, ZoneRecord, type ResourceRecord, type SourcePlace
 import { BELOW_CUT, DELEGATION, withRecordsAdded, type ZoneIndex } from '../zone-index.js';
 import { U32List } from '../zone-store.js';
 import { canonicalNameWire, typeBitmap } from './canonical.js';
-import { sameRecords, typesKey, type KeptNode, type KeptNsec, type KeptSet, type KeptSigning } from './kept-signing.js';
+import { sameRecord, sameTypes, type KeptNode, type KeptNsec, type KeptSet, type KeptSigning } from './kept-signing.js';
 import { dnskeyRdata, dsRdata, privateKeyObject, type ZoneKey } from './keys.js';
 import { buildNsecChain, nsecChainOf, type NsecChain } from './nsec.js';
 import { hashEntries, nsec3ParamRdata, nsec3Rdata, type Nsec3Chain } from './nsec3.js';
@@ -152,59 +152,103 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
   if (job.nsec3) apexExtra.push(made(apex, TYPE.NSEC3PARAM, 0, nsec3ParamRdata()));
   for (const rr of apexExtra) add(rr, 0);
 
-  /** The RRSIGs of one RRset at node `id`: those kept for exactly these records while still good, else made. */
-  const signSet = (id: number, owner: string, type: number, list: ResourceRecord[], before: KeptSet | undefined): KeptSet => {
+  /** The RRSIGs kept for one RRset at node `id` (its records unchanged, its signatures still good). */
+  const keepSet = (id: number, before: KeptSet): KeptSet => {
+    keptInWorker += before.sigs.length;
+    before.at = signer.keep(kept!.cache, before.at, before.sigs.length, before.expiration);
+    for (const sig of before.sigs) add(sig, id);
+    return before;
+  };
+  /** The RRSIGs made for one RRset at node `id`. */
+  const signSet = (id: number, owner: string, type: number, list: ResourceRecord[]): KeptSet => {
     const ttl = list[0]!.ttl;
-    if (before && signer.keeps(before.expiration) && sameRecords(before.records, list)) {
-      keptInWorker += before.sigs.length;
-      before.at = signer.keep(kept!.cache, before.at, before.sigs.length, before.expiration);
-      for (const sig of before.sigs) add(sig, id);
-      return before;
-    }
     const rdatas = signer.sign({ owner, type, ttl, rdatas: list.map((rr) => rr.rdata) });
     const sigs = rdatas.map((rdata) => made(owner, TYPE.RRSIG, ttl, rdata));
     for (const sig of sigs) add(sig, id);
     return { type, records: list, sigs, at: signer.lastAt, expiration: earliestOf(rdatas) };
   };
 
+  /** The records of `type` at node `id`, in the node's order (the apex's DNSSEC RRsets after its own). */
+  const recordsOfType = (id: number, type: number): ResourceRecord[] => {
+    const list: ResourceRecord[] = [];
+    for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
+      const rr = records[byNode[k]!]!;
+      if (rr.type === type) list.push(rr);
+    }
+    if (id === 0) for (const rr of apexExtra) if (rr.type === type) list.push(rr);
+    return list;
+  };
+  /** Whether the records of `type` at node `id` are `kept`, in order: compared where they are, no list made. */
+  const sameAsKept = (keptRecords: readonly ResourceRecord[], id: number, type: number): boolean => {
+    let j = 0;
+    for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
+      const rr = records[byNode[k]!]!;
+      if (rr.type !== type) continue;
+      if (j >= keptRecords.length || !sameRecord(keptRecords[j]!, rr)) return false;
+      j++;
+    }
+    if (id === 0) {
+      for (const rr of apexExtra) {
+        if (rr.type !== type) continue;
+        if (j >= keptRecords.length || !sameRecord(keptRecords[j]!, rr)) return false;
+        j++;
+      }
+    }
+    return j === keptRecords.length;
+  };
+
   const entries: { id: number; name: string; types: number[]; signed: boolean }[] = [];
   const members: KeptNode[] = [];
+  // One node's types in the order they first appear: scratch space every node reuses (a Map and
+  // lists per node were most of a reload's garbage, and garbage kept alive by the kept state).
+  const nodeTypes: number[] = [];
   for (let id = 0; id < names.length; id++) {
     if (flags[id]! & BELOW_CUT) continue;
     const name = names[id]!;
-    // This node's records by type, in the order the types first appear.
-    const byType = new Map<number, ResourceRecord[]>();
-    for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
-      const rr = records[byNode[k]!]!;
-      const list = byType.get(rr.type);
-      if (list) list.push(rr);
-      else byType.set(rr.type, [rr]);
-    }
-    if (id === 0) for (const rr of apexExtra) (byType.get(rr.type) ?? byType.set(rr.type, []).get(rr.type)!).push(rr);
+    let typeCount = 0;
+    const meet = (type: number): void => {
+      let t = 0;
+      while (t < typeCount && nodeTypes[t] !== type) t++;
+      if (t === typeCount) nodeTypes[typeCount++] = type;
+    };
+    for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) meet(records[byNode[k]!]!.type);
+    if (id === 0) for (const rr of apexExtra) meet(rr.type);
     const delegation = (flags[id]! & DELEGATION) !== 0;
     const node = kept?.node(name, id);
-    const sets: KeptSet[] = [];
-    for (const [type, list] of byType) {
+    const old = node ? node.sets : [];
+    /** This node's sets when they differ from `old` (made at the first difference). */
+    let changed: KeptSet[] | undefined;
+    let signedSets = 0;
+    for (let t = 0; t < typeCount; t++) {
+      const type = nodeTypes[t]!;
       // At a zone cut only DS (and the NSEC) are the parent's to sign; NS and glue are not (RFC 4035 §2.2).
       if (delegation && type !== TYPE.DS) continue;
-      sets.push(signSet(id, name, type, list, node?.sets.find((s) => s.type === type)));
+      const before = old[signedSets]?.type === type ? old[signedSets] : old.find((set) => set.type === type);
+      const set = before && signer.keeps(before.expiration) && sameAsKept(before.records, id, type) ? keepSet(id, before) : signSet(id, name, type, recordsOfType(id, type));
+      if (!changed && old[signedSets] !== set) changed = old.slice(0, signedSets);
+      changed?.push(set);
+      signedSets++;
     }
-    const types = [...byType.keys()];
-    if (node) node.sets = sets;
-    if (node && !job.nsec3) {
-      // Empty non-terminals have no NSEC: the NSEC before them covers them (RFC 4035 §3.1.3.2).
-      if (types.length > 0) {
-        node.inChain = true;
-        node.types = typesKey(types);
-        members.push(node);
-      }
-    } else entries.push({ id, name, types, signed: sets.length > 0 });
+    if (!node || job.nsec3) {
+      entries.push({ id, name, types: nodeTypes.slice(0, typeCount), signed: signedSets > 0 });
+      if (node) node.sets = changed ?? old.slice(0, signedSets);
+      continue;
+    }
+    if (changed) node.sets = changed;
+    else if (signedSets !== old.length) node.sets = old.slice(0, signedSets);
+    // Empty non-terminals have no NSEC: the NSEC before them covers them (RFC 4035 §3.1.3.2).
+    if (typeCount > 0) {
+      node.inChain = true;
+      // A new array only when the types changed: the kept NSEC compares it by identity.
+      if (!sameTypes(node.types, nodeTypes, typeCount)) node.types = nodeTypes.slice(0, typeCount);
+      members.push(node);
+    }
   }
 
   let chain: NsecChain | Nsec3Chain;
   if (!job.nsec3) {
     /** One NSEC and its RRSIGs: kept while its next name, types and TTL are as they were and its signatures good. */
-    const nsecAt = (id: number, owner: string, types: string, next: string, before: KeptNsec | undefined): KeptNsec => {
+    const nsecAt = (id: number, owner: string, types: readonly number[], next: string, before: KeptNsec | undefined): KeptNsec => {
       if (before && before.next === next && before.types === types && before.ttl === negativeTtl && signer.keeps(before.expiration)) {
         keptInWorker += before.sigs.length;
         add(before.nsec, id);
@@ -212,8 +256,7 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
         for (const sig of before.sigs) add(sig, id);
         return before;
       }
-      const typeList = types.split(',').filter((t) => t !== '').map(Number);
-      const rdata = [{ name: nameKey(next), compress: false }, typeBitmap([...typeList, TYPE.NSEC, TYPE.RRSIG])];
+      const rdata = [{ name: nameKey(next), compress: false }, typeBitmap([...types, TYPE.NSEC, TYPE.RRSIG])];
       const nsec = made(owner, TYPE.NSEC, negativeTtl, rdata);
       add(nsec, id);
       const rdatas = signer.sign({ owner, type: TYPE.NSEC, ttl: negativeTtl, rdatas: [rdata] });
@@ -240,7 +283,7 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
       const order = built.chain.names;
       for (let i = 0; i < order.length; i++) {
         const e = byName.get(order[i]!)!;
-        nsecAt(e.id, e.name, typesKey(e.types), order[(i + 1) % order.length]!, undefined);
+        nsecAt(e.id, e.name, e.types, order[(i + 1) % order.length]!, undefined);
       }
       chain = built.chain;
     }
