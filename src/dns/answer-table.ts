@@ -372,7 +372,9 @@ function isPlainNxdomain(res: Resolution): boolean {
 function signedNxdomainProof(res: Resolution): Extract<Proof, { kind: 'nxdomain' }> | undefined {
   if (res.rcode !== RCODE.NXDOMAIN || res.answer.length !== 0 || res.additional.length !== 0 || res.proofs.length !== 1) return undefined;
   const proof = res.proofs[0]!;
-  if (proof.kind !== 'nxdomain' || res.authority[0]?.rrset.type !== TYPE.SOA) return undefined;
+  // Lookups note the proof a name's absence needs in every zone; only a signed zone's SOA carries
+  // signatures. An unsigned zone's NXDOMAIN (DO or not) is a plain one, one template per shape.
+  if (proof.kind !== 'nxdomain' || res.authority[0]?.rrset.type !== TYPE.SOA || !res.authority[0].sigs?.length) return undefined;
   for (let i = 1; i < res.authority.length; i++) {
     const type = res.authority[i]!.rrset.type;
     if (type !== TYPE.NSEC && type !== TYPE.NSEC3) return undefined;

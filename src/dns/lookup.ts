@@ -265,9 +265,12 @@ export class ZoneSet {
     for (const placed of res.authority) if (placed.rrset.type === TYPE.NS && res.aa) this.additionalFor(zone, placed.rrset, res.additional, placed.owner);
     // Nothing the answer section holds already (an NS host's address asked for itself), as BIND.
     res.additional = res.additional.filter((a) => !res.answer.some((p) => p.rrset.type === a.rrset.type && nameKey(p.owner) === nameKey(a.owner)));
-    // Addresses first: a truncated answer keeps them before the TLSA and SRV extras.
+    // In BIND's order for an IPv4 client (dns_message_rendersection with PREFER_A): every A
+    // RRset, then every AAAA, then the TLSA and SRV extras; a truncated answer keeps them so.
+    // (BIND puts AAAA first for an IPv6 client; a compiled answer serves both.)
+    const ofType = (type: number) => (p: PlacedRRset): boolean => p.rrset.type === type;
     const isAddress = (p: PlacedRRset): boolean => p.rrset.type === TYPE.A || p.rrset.type === TYPE.AAAA;
-    res.additional = [...res.additional.filter(isAddress), ...res.additional.filter((p) => !isAddress(p))];
+    res.additional = [...res.additional.filter(ofType(TYPE.A)), ...res.additional.filter(ofType(TYPE.AAAA)), ...res.additional.filter((p) => !isAddress(p))];
   }
 
   /** `owner`: the name the RRset was given as (a wildcard's RRset answers for the name asked). */

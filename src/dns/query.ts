@@ -309,7 +309,22 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
   const queryFlags = msg.readUInt16BE(2);
   const keep = queryFlags & 0x0110; // RD and CD are copied (RFC 1035 §4.1.1, RFC 4035 §3.2.2)
   if (at < 0) {
-    // Even answer + authority do not fit: TC with the question alone, the client retries over TCP.
+    // Answer + authority do not fit: TC. Without EDNS, with the records of them that fit, as
+    // BIND 9.18 renders it; with EDNS BIND sends the question alone (and so do we, below).
+    const part = q.edns ? undefined : truncatedPart(answer, limit - opt);
+    if (part) {
+      const out = Buffer.allocUnsafe(part.length + opt);
+      answer.chunk.copy(out, 0, answer.offset, answer.offset + part.length);
+      msg.copy(out, HEADER_LENGTH, HEADER_LENGTH, q.questionEnd);
+      out.writeUInt16BE(q.id, 0);
+      out.writeUInt16BE(answer.flags | keep | 0x0200, 2);
+      out.writeUInt16BE(part.an, 6);
+      out.writeUInt16BE(part.ns, 8);
+      out.writeUInt16BE(q.edns ? 1 : 0, 10);
+      if (q.edns) writeOpt(out, part.length, 0, msg, q, cookies, answer.ede);
+      return out;
+    }
+    // Not even the first of them fits: TC with the question alone, the client retries over TCP.
     const out = Buffer.allocUnsafe(q.questionEnd + opt);
     msg.copy(out, 0, 0, q.questionEnd);
     out.writeUInt16BE((answer.flags & 0xfc0f) | keep | 0x0200, 2);
@@ -330,6 +345,29 @@ export function assemble(msg: Buffer, q: ParsedQuestion, answer: CompiledAnswer,
   out.writeUInt16BE(cuts[at + 3]! + (q.edns ? 1 : 0), 10);
   if (q.edns) writeOpt(out, length, 0, msg, q, cookies, answer.ede);
   return out;
+}
+
+/**
+ * The longest start of a compiled answer's ANSWER and AUTHORITY sections, in whole records, that
+ * fits `room` bytes when they do not fit whole: where BIND 9.18 cuts a reply to a query without
+ * EDNS (ns_client_send renders both sections with DNS_MESSAGERENDER_PARTIAL and sets TC when they
+ * run out of room). Undefined when not even the first record fits.
+ */
+function truncatedPart(answer: CompiledAnswer, room: number): { length: number; an: number; ns: number } | undefined {
+  const m = answer.chunk;
+  const base = answer.offset;
+  const an = answer.cuts[1]!;
+  const records = an + answer.cuts[2]!;
+  let pos = skipName(m, base + HEADER_LENGTH) + 4; // the question
+  let fitted: { length: number; an: number; ns: number } | undefined;
+  for (let i = 0; i < records; i++) {
+    const typeAt = skipName(m, pos);
+    const end = typeAt + 10 + m.readUInt16BE(typeAt + 8);
+    if (end - base > room) break;
+    pos = end;
+    fitted = { length: pos - base, an: Math.min(i + 1, an), ns: Math.max(0, i + 1 - an) };
+  }
+  return fitted;
 }
 
 export type QueryOutcome =

@@ -113,6 +113,24 @@ export class DnsCounters {
     for (const counts of this.native) n += counts().receiverHits;
     return n;
   }
+
+  /**
+   * The reply cache's side of JavaScript's answers, summed over the UDP sockets: why a question
+   * asked again may still reach JavaScript (a reply not cacheable, refused by the byte budget, or
+   * evicted by another), and what the caches hold now.
+   */
+  get replyCache(): { notCached: number; refused: number; evicted: number; entries: number; bytes: number } {
+    const c = { notCached: 0, refused: 0, evicted: 0, entries: 0, bytes: 0 };
+    for (const counts of this.native) {
+      const n = counts();
+      c.notCached += n.notCached;
+      c.refused += n.cacheRefused;
+      c.evicted += n.cacheEvicted;
+      c.entries += n.cacheEntries;
+      c.bytes += n.cacheBytes;
+    }
+    return c;
+  }
 }
 
 export interface DnsEvents {

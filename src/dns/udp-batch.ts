@@ -26,13 +26,16 @@ interface NativeSocket {
   outputSlot: number;
   /**
    * counterStride doubles per receiver thread and one row for the JavaScript thread: hits, hits
-   * by rcode 0-15, misses, misses dropped.
+   * by rcode 0-15, misses, misses dropped, rate limiting dropped and slipped, replies cached in
+   * place of another's, refused by the budget, not cacheable (batch_socket.h's C_*).
    */
   counters: ArrayBuffer;
   counterStride: number;
   threads: number;
   close(): void;
   clearCache(): void;
+  /** [entries, bytes] the reply cache holds now. */
+  cacheUsage(): [number, number];
   setCookieSecret(secret: Buffer): void;
   dropNames(tags: Uint32Array): number;
   setRateLimit(params: Int32Array | null, exempt: [number, number, Buffer][]): void;
@@ -90,6 +93,15 @@ export interface NativeUdpCounts {
   rateLimitDropped: number;
   /** Replies it sent truncated instead (with log-only: would have). */
   rateLimitSlipped: number;
+  /** Replies JavaScript made that went into the reply cache in place of another question's. */
+  cacheEvicted: number;
+  /** Replies the cache refused: over its byte budget with nothing in their set to replace. */
+  cacheRefused: number;
+  /** Replies JavaScript made that the cache may not keep (an rcode other than NOERROR/NXDOMAIN, a query it cannot read, a signed NXDOMAIN without a cover). */
+  notCached: number;
+  /** What the reply cache holds now. */
+  cacheEntries: number;
+  cacheBytes: number;
 }
 
 export interface BatchedUdp {
@@ -182,7 +194,21 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
   let closed = false;
   let final: NativeUdpCounts | undefined; // the counters' memory goes with the socket
   const read = (): NativeUdpCounts => {
-    const c: NativeUdpCounts = { hits: 0, receiverHits: 0, hitsByRcode: new Array<number>(16).fill(0), misses: 0, dropped: 0, rateLimitDropped: 0, rateLimitSlipped: 0 };
+    const [cacheEntries, cacheBytes] = socket.cacheUsage();
+    const c: NativeUdpCounts = {
+      hits: 0,
+      receiverHits: 0,
+      hitsByRcode: new Array<number>(16).fill(0),
+      misses: 0,
+      dropped: 0,
+      rateLimitDropped: 0,
+      rateLimitSlipped: 0,
+      cacheEvicted: 0,
+      cacheRefused: 0,
+      notCached: 0,
+      cacheEntries,
+      cacheBytes,
+    };
     const javascriptRow = counters.length - stride; // the last row
     for (let base = 0; base + stride <= counters.length; base += stride) {
       c.hits += counters[base]!;
@@ -192,6 +218,9 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
       c.dropped += counters[base + 18]!;
       c.rateLimitDropped += counters[base + 19]!;
       c.rateLimitSlipped += counters[base + 20]!;
+      c.cacheEvicted += counters[base + 21]!;
+      c.cacheRefused += counters[base + 22]!;
+      c.notCached += counters[base + 23]!;
     }
     return c;
   };

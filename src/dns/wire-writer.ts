@@ -2,8 +2,8 @@
 // are compiled (at load time, or the first time a dynamic answer is needed), never per packet.
 
 import { labelsToName, nameToLabels } from './name.js';
-import type { RdataPart, ResourceRecord } from './record.js';
-import { isRdataName } from './record.js';
+import type { PackedRdata, RdataPart, ResourceRecord } from './record.js';
+import { compressibleType, isRdataName, ZoneRecord } from './record.js';
 
 const MAX_POINTER_TARGET = 0x3fff;
 
@@ -137,8 +137,32 @@ export class WireWriter {
     this.u32(ttl);
     const lengthAt = this.length;
     this.u16(0);
-    this.rdata(rr.rdata);
+    // A zone's record is written from its packed RDATA: decoding it into Buffers first (rr.rdata)
+    // made two or three short-lived Buffers per record, a signed answer's RRSIGs most of them.
+    if (rr instanceof ZoneRecord) this.packedRdata(rr.packed, compressibleType(rr.type));
+    else this.rdata(rr.rdata);
     this.setU16(lengthAt, this.length - lengthAt - 2);
+  }
+
+  /** Packed RDATA (record.ts): byte runs as latin1 strings, names between them. */
+  private packedRdata(packed: PackedRdata, compress: boolean): void {
+    if (typeof packed === 'string') return this.latin1(packed);
+    for (let i = 0; i < packed.length; i++) {
+      if (i % 2 === 1) this.name(packed[i]!, compress);
+      else this.latin1(packed[i]!);
+    }
+  }
+
+  /** Bytes held as a latin1 string. */
+  private latin1(run: string): void {
+    const n = run.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let at = this.length;
+    // Short runs (addresses, counters) byte by byte; long ones (signatures, keys) in one copy.
+    if (n <= 32) for (let i = 0; i < n; i++) buf[at++] = run.charCodeAt(i);
+    else buf.write(run, at, n, 'latin1');
+    this.length += n;
   }
 
   rdata(parts: readonly RdataPart[]): void {

@@ -191,6 +191,48 @@ for (const nsec3 of [false, true]) {
   });
 }
 
+test('beside a signed zone, an unsigned zone\'s DO NXDOMAINs still come from its shared templates in C, each reply BIND\'s', { skip: needs('named') }, async (t) => {
+  // The DO answers of every zone are compiled by the DNSSEC table once one zone is signed; an
+  // unsigned zone's NXDOMAIN there has no denial records and is the plain, shared one. It was
+  // once marked per-cover, found no chain in C, and went to JavaScript every time (issue 20).
+  if (!addonBuilt(t)) return;
+  const file = path.join(os.tmpdir(), `mxbox-neg-plain-${process.pid}`);
+  await writeFile(file, CHILD_ZONE);
+  const named = await startNamed({ zones: [{ origin: 'plain.test', file }] });
+  const box = await runAppliance({ zones: { 'edge.test': EDGE_ZONE, 'plain.test': CHILD_ZONE }, toml: `${DEFAULT_TOML}[dnssec]\nzones = ["edge.test"]\n` });
+  try {
+    const counters = box.app.state().dns.counters;
+    const rnd = prng(2323);
+    let id = 1;
+    const v: Variant = { edns: { udpSize: 1232, do: true } };
+    const compare = async (name: string): Promise<Buffer> => {
+      const q = query(id++, name, 1, v);
+      const [ours, bind] = [await askUdp(box.port, q), await askUdp(named.port, q)];
+      assert.deepEqual(ours.subarray(2), bind.subarray(2), `${name}: the reply as BIND's`);
+      assert.equal(ours[3]! & 0x0f, 3, `${name}: NXDOMAIN`);
+      return ours;
+    };
+    const kept = counters.replyCache;
+    await compare(`${randomLabel(rnd, 6)}.plain.test`); // JavaScript makes the template
+    assert.equal(counters.replyCache.notCached, kept.notCached, 'the template was kept by the addon');
+    assert.equal(counters.replyCache.entries, kept.entries + 1, 'one entry more in the reply cache');
+    assert.ok(counters.replyCache.bytes > kept.bytes, 'and its bytes');
+    const jsBefore = counters.jsQueries;
+    const hitsBefore = counters.cacheHits;
+    for (let i = 0; i < 10; i++) await compare(`${randomLabel(rnd, 6)}.plain.test`);
+    assert.equal(counters.jsQueries - jsBefore, 0, 'no fresh absent name of the unsigned zone went to JavaScript');
+    assert.equal(counters.cacheHits - hitsBefore, 10, 'every one answered by the addon');
+    // A reply the cache may not keep is counted as such: REFUSED (a name in no zone served here).
+    const refused = await askUdp(box.port, query(id++, 'example.org', 1, v));
+    assert.equal(refused[3]! & 0x0f, 5, 'REFUSED');
+    assert.equal(counters.replyCache.notCached, kept.notCached + 1, 'counted as a reply the cache may not keep');
+  } finally {
+    await box.stop();
+    await named.stop();
+    await rm(file, { force: true });
+  }
+});
+
 test('a name added by a reload is answered, not the NXDOMAIN template its shape had', async (t) => {
   if (!addonBuilt(t)) return;
   const zone = (serial: number, extra: string): string => `$TTL 300\n@ IN SOA ns1 hostmaster ${serial} 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n${extra}`;

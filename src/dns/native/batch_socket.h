@@ -27,6 +27,9 @@
 #define C_MISS_DROPPED 18
 #define C_RRL_DROPPED 19 /* replies rate limiting dropped (or would have, with log-only) */
 #define C_RRL_SLIPPED 20 /* replies it sent truncated instead (or would have) */
+#define C_CACHE_EVICTED 21 /* replies cached in place of another question's (JavaScript thread's row) */
+#define C_CACHE_REFUSED 22 /* replies not cached: over the budget with nothing to replace, or no memory */
+#define C_NOT_CACHED 23 /* replies JavaScript made that the cache may not keep (rcode, query shape, no cover) */
 
 // outputFlags[i], set by JavaScript: the reply ends with a COOKIE option whose server cookie
 // the addon fills in (JavaScript does not know the client's address).

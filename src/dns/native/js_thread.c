@@ -76,6 +76,7 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
         uint8_t key[MAX_CACHE_KEY + 1 + 4];
         uint32_t hash;
         size_t key_len;
+        int outcome = CACHE_STORED;
         int zone = s->out_flags[i] >> OUT_ZONE_SHIFT;
         // A plain NXDOMAIN is kept once per shape as a template (negative.h), not per name: a
         // flood of random names leaves nothing behind. Names it cannot serve are cached as usual.
@@ -93,14 +94,19 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
             pthread_rwlock_unlock(&s->negative.lock);
             if (found) {
               cache_insert_cover_marker(&s->cache, key, key_len, zone, generation);
-              cache_insert_negative(&s->cache, key, cover_key(key, key_len, cover, key), r, (size_t)len, zone, generation);
-            }
+              outcome = cache_insert_negative(&s->cache, key, cover_key(key, key_len, cover, key), r, (size_t)len, zone, generation);
+            } else
+              counters[C_NOT_CACHED] += 1;
           } else
-            cache_insert_negative(&s->cache, key, key_len, r, (size_t)len, zone, s->negative.generation);
+            outcome = cache_insert_negative(&s->cache, key, key_len, r, (size_t)len, zone, s->negative.generation);
         } else {
           key_len = cache_key(q, &info, key);
-          cache_insert(&s->cache, key, key_len, info.name_end, r, (size_t)len, (s->out_flags[i] & OUT_FLAG_WHOLE) != 0);
+          outcome = cache_insert(&s->cache, key, key_len, info.name_end, r, (size_t)len, (s->out_flags[i] & OUT_FLAG_WHOLE) != 0);
         }
+        if (outcome == CACHE_EVICTED) counters[C_CACHE_EVICTED] += 1;
+        else if (outcome == CACHE_REFUSED) counters[C_CACHE_REFUSED] += 1;
+      } else if (s->cache_on) {
+        counters[C_NOT_CACHED] += 1;
       }
       if (cookie) {
         uint8_t addr[16];

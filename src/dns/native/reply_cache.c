@@ -29,6 +29,7 @@ int cache_init(reply_cache *c) {
   if (!c->slots) return -1;
   for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&c->locks[i], NULL);
   atomic_init(&c->total, 0);
+  atomic_init(&c->entries, 0);
   return 0;
 }
 
@@ -61,12 +62,14 @@ void cache_clear(reply_cache *c) {
       c->slots[i] = NULL;
     }
     atomic_store(&c->total, 0);
+    atomic_store(&c->entries, 0);
     for (int i = STRIPES - 1; i >= 0; i--) pthread_mutex_unlock(&c->locks[i]);
     return;
   }
   cache_entry **old = c->slots;
   c->slots = fresh;
   atomic_store(&c->total, 0);
+  atomic_store(&c->entries, 0);
   for (int i = STRIPES - 1; i >= 0; i--) pthread_mutex_unlock(&c->locks[i]);
   pthread_t t;
   pthread_attr_t attr;
@@ -105,6 +108,7 @@ size_t cache_drop_tagged(reply_cache *c, const uint32_t *sorted, size_t n) {
         if (!hit) continue;
         set[w] = NULL;
         atomic_fetch_sub(&c->total, entry_size(e));
+        atomic_fetch_sub(&c->entries, 1);
         free(e);
         dropped++;
       }
@@ -207,8 +211,11 @@ static cache_entry *new_entry(const uint8_t *key, size_t key_len, const uint8_t 
   return e;
 }
 
-/** Puts e in the cache; name_end is where the question name ends in its reply (spellings: see cache_insert). */
-static void insert_entry(reply_cache *c, cache_entry *e, size_t name_end) {
+/**
+ * Puts e in the cache; name_end is where the question name ends in its reply (spellings: see
+ * cache_insert). Returns CACHE_STORED, CACHE_EVICTED or CACHE_REFUSED (then e is freed).
+ */
+static int insert_entry(reply_cache *c, cache_entry *e, size_t name_end) {
   size_t key_len = e->key_len;
   size_t size = entry_size(e);
   const uint8_t *r = e->data + key_len - 2; // the reply as a message (its ID bytes never read)
@@ -219,7 +226,7 @@ static void insert_entry(reply_cache *c, cache_entry *e, size_t name_end) {
   pthread_mutex_t *lock = &c->locks[b % STRIPES];
   pthread_mutex_lock(lock);
   cache_entry **set = c->slots + (size_t)b * WAYS;
-  int way = -1;
+  int way = -1, same = 0;
   for (int w = 0; w < WAYS; w++) {
     cache_entry *o = set[w];
     if (!o) {
@@ -230,6 +237,7 @@ static void insert_entry(reply_cache *c, cache_entry *e, size_t name_end) {
       // serves every spelling, or a template made anew). A reply for one spelling only (cut to
       // fit: see cache_lookup) goes beside the one that serves the others.
       way = w;
+      same = 1;
       break;
     }
   }
@@ -242,7 +250,7 @@ static void insert_entry(reply_cache *c, cache_entry *e, size_t name_end) {
       if (w == WAYS) {
         pthread_mutex_unlock(lock);
         free(e);
-        return;
+        return CACHE_REFUSED;
       }
       way = w;
     }
@@ -252,23 +260,25 @@ static void insert_entry(reply_cache *c, cache_entry *e, size_t name_end) {
   // Under the lock, so that a clear (which holds every lock) sees a total that matches its table.
   atomic_fetch_add(&c->total, size);
   if (old) atomic_fetch_sub(&c->total, entry_size(old));
+  else atomic_fetch_add(&c->entries, 1);
   pthread_mutex_unlock(lock);
   free(old);
+  return old && !same ? CACHE_EVICTED : CACHE_STORED;
 }
 
-void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen, int whole) {
+int cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen, int whole) {
   cache_entry *e = new_entry(key, key_len, r, rlen, whole);
-  if (e) insert_entry(c, e, name_end);
+  return e ? insert_entry(c, e, name_end) : CACHE_REFUSED;
 }
 
-void cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation) {
+int cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation) {
   // Never cut (only whole NXDOMAINs become templates): planned for other spellings of the parent.
   cache_entry *e = new_entry(key, key_len, r, rlen, 1);
-  if (!e) return;
+  if (!e) return CACHE_REFUSED;
   e->negative = 1;
   e->zone = (uint16_t)zone;
   e->generation = generation;
-  insert_entry(c, e, 0);
+  return insert_entry(c, e, 0);
 }
 
 int cache_lookup_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, const neg_names *names, uint32_t hash, uint8_t *out, size_t cap, reply_meta *meta) {

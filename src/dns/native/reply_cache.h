@@ -45,8 +45,12 @@ typedef struct {
 typedef struct {
   pthread_mutex_t locks[STRIPES];
   cache_entry **slots; // BUCKETS * WAYS
-  atomic_size_t total; // bytes held by entries
+  atomic_size_t total;   // bytes held by entries
+  atomic_size_t entries; // entries held
 } reply_cache;
+
+/** What cache_insert did with a reply (the JavaScript thread counts them: C_CACHE_*). */
+enum { CACHE_STORED = 0, CACHE_EVICTED = 1, CACHE_REFUSED = 2 };
 
 /** What a hit tells its caller besides the reply: for the counters and for rate limiting. */
 typedef struct {
@@ -84,9 +88,11 @@ int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8
 /**
  * Caches reply r (rlen bytes) under `key`; name_end is where the question name ends in the query
  * and in r. `whole`: nothing was cut from r to fit the client's limit (OUT_FLAG_WHOLE), so it may
- * serve other spellings.
+ * serve other spellings. Returns CACHE_STORED (in a free way, or in place of the same
+ * question's reply), CACHE_EVICTED (in place of another question's) or CACHE_REFUSED (over the
+ * budget with nothing in its set to replace, or no memory).
  */
-void cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen, int whole);
+int cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen, int whole);
 
 /**
  * The reply for query q from the negative template under `key` (negative_key), if there is one of
@@ -102,6 +108,6 @@ int cache_cover_marker(reply_cache *c, const uint8_t *key, size_t key_len, const
 void cache_insert_cover_marker(reply_cache *c, const uint8_t *key, size_t key_len, int zone, uint32_t generation);
 
 /** Keeps reply r as the negative template under `key` for names absent from zone `zone` of `generation`. */
-void cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation);
+int cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation);
 
 #endif

@@ -18,12 +18,14 @@
 //
 // JavaScript API (see src/dns/udp-batch.ts):
 //   open(host, port, family, onBatch, cache) -> { port, input, output, inputLengths, outputLengths,
-//                                                 counters, threads, close(), clearCache() }
+//                                                 counters, threads, close(), clearCache(),
+//                                                 cacheUsage(), ... }
 //   onBatch(count): the datagrams are input[i*IN_SLOT .. +inputLengths[i]]; the callback writes a
 //   reply for datagram i into output[i*OUT_SLOT ..] and its length into outputLengths[i] (0: none).
 //   counters: Float64Array, COUNTER_STRIDE doubles per receiver thread (MAX_THREADS rows) and one
 //   row for the JavaScript thread: [cache hits, hits by rcode 0..15, misses queued, misses
-//   dropped (queue full)].
+//   dropped (queue full), rate limiting dropped, slipped, replies cached in place of another
+//   question's, refused by the cache's budget, not cacheable] (batch_socket.h's C_*).
 //   threads: receiver threads (0 without the cache: then the JavaScript thread reads).
 //
 // Its parts: reply_cache.c (the cache), receivers.c (the receiver threads), js_thread.c (the
@@ -132,6 +134,19 @@ static napi_value clear_cache(napi_env env, napi_callback_info info) {
     follow_mode(s);
   }
   return NULL;
+}
+
+/** cacheUsage(): [entries, bytes] the reply cache holds now. */
+static napi_value cache_usage(napi_env env, napi_callback_info info) {
+  batch_socket *s;
+  CHECK(napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&s));
+  napi_value result, value;
+  CHECK(napi_create_array_with_length(env, 2, &result));
+  CHECK(napi_create_double(env, (double)atomic_load(&s->cache.entries), &value));
+  CHECK(napi_set_element(env, result, 0, value));
+  CHECK(napi_create_double(env, (double)atomic_load(&s->cache.total), &value));
+  CHECK(napi_set_element(env, result, 1, value));
+  return result;
 }
 
 static int compare_u32(const void *a, const void *b) {
@@ -540,6 +555,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "clearCache", fn));
   CHECK(napi_create_function(env, "setCookieSecret", NAPI_AUTO_LENGTH, set_cookie_secret, s, &fn));
   CHECK(napi_set_named_property(env, obj, "setCookieSecret", fn));
+  CHECK(napi_create_function(env, "cacheUsage", NAPI_AUTO_LENGTH, cache_usage, s, &fn));
+  CHECK(napi_set_named_property(env, obj, "cacheUsage", fn));
   CHECK(napi_create_function(env, "dropNames", NAPI_AUTO_LENGTH, drop_names, s, &fn));
   CHECK(napi_set_named_property(env, obj, "dropNames", fn));
   CHECK(napi_create_function(env, "setRateLimit", NAPI_AUTO_LENGTH, set_rate_limit, s, &fn));
