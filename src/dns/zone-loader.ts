@@ -98,11 +98,13 @@ export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?:
 }
 
 /**
- * The biggest zone (records before signing) whose signing state a worker keeps: about 300 bytes a
- * record (the RRSIG and NSEC records with their bookkeeping), so the 100,000-record zone's is
- * about 30 MiB of the worker's heap; the bound is kept reads' own (kept-reads.ts).
+ * The biggest zone (records before signing) whose signing state a worker keeps. It is objects —
+ * the RRSIG and NSEC records ready to be added again, each RRset's records, the chain's order —
+ * and measured about 1 KB a record of the file: 98 MiB of the worker's heap for the
+ * 100,000-record zone (and 12 MiB for its copy of the signature cache). Bigger zones re-sign
+ * through the signature cache alone (the digest of every RRset), as before.
  */
-const MAX_KEPT_SIGNING_RECORDS = 300_000;
+const MAX_KEPT_SIGNING_RECORDS = 150_000;
 
 function keptSigningOf(keptSigning: KeptSignings | undefined, opts: ZoneFileOptions, origin: string, records: number): KeptSigning | undefined {
   if (!keptSigning || !opts.dnssec) return undefined;
