@@ -361,8 +361,12 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   logZonesLoaded(log, current);
   // What a zone load freed (its worker's garbage above all) goes back to the kernel: glibc keeps it.
   const trimmer = new TrimAfterLoad(({ rssBefore, rssAfter }) => {
-    const freedMiB = Math.round((rssBefore - rssAfter) / 2 ** 20);
-    if (freedMiB >= 1) log.info({ rssBeforeMiB: Math.round(rssBefore / 2 ** 20), rssAfterMiB: Math.round(rssAfter / 2 ** 20) }, `memory: ${freedMiB} MiB freed by the zone load returned to the kernel`);
+    // The figure said is the difference of the two given, each rounded (rounding the difference
+    // instead could say one MiB more or less than they show).
+    const rssBeforeMiB = Math.round(rssBefore / 2 ** 20);
+    const rssAfterMiB = Math.round(rssAfter / 2 ** 20);
+    const freedMiB = rssBeforeMiB - rssAfterMiB;
+    if (freedMiB >= 1) log.info({ rssBeforeMiB, rssAfterMiB }, `memory: ${freedMiB} MiB freed by the zone load returned to the kernel`);
   });
   trimmer.schedule();
   const logIdentity = identityLogger(log);

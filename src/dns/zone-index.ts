@@ -121,3 +121,26 @@ export function* zoneIndexSteps(origin: string, records: readonly ResourceRecord
   }
   return { origin, originKey, ids, names, recordNode, firstOfNode, byNode, flags };
 }
+
+/**
+ * The index of `index`'s records followed by more records at nodes it has (`addedNode`: the node
+ * of each, in order): what a signer that adds only RRSIGs and NSECs to existing nodes makes, without
+ * hashing every owner name again. The names, ids and flags are the same (RRSIG and NSEC mark no cut).
+ */
+export function withRecordsAdded(index: ZoneIndex, addedNode: Uint32Array): ZoneIndex {
+  const base = index.recordNode.length;
+  const recordNode = new Uint32Array(base + addedNode.length);
+  recordNode.set(index.recordNode);
+  recordNode.set(addedNode, base);
+  const nodeCount = index.names.length;
+  const firstOfNode = new Uint32Array(nodeCount + 1);
+  for (const id of recordNode) if (id !== NO_NODE) firstOfNode[id + 1]!++;
+  for (let id = 0; id < nodeCount; id++) firstOfNode[id + 1]! += firstOfNode[id]!;
+  const byNode = new Uint32Array(firstOfNode[nodeCount]!);
+  const fill = firstOfNode.slice(0, nodeCount);
+  for (let i = 0; i < recordNode.length; i++) {
+    const id = recordNode[i]!;
+    if (id !== NO_NODE) byNode[fill[id]!++] = i;
+  }
+  return { ...index, recordNode, firstOfNode, byNode };
+}

@@ -13,7 +13,8 @@ import type { ResourceRecord } from './record.js';
 import { zoneIndexSteps, type ZoneIndex } from './zone-index.js';
 import { runSliced } from './steps.js';
 import { NO_NODE } from './zone-store.js';
-import { signedElsewhere, signZone, type SigningJob, type ZoneSigning } from './dnssec/sign-zone.js';
+import { signedElsewhere, signZone, type SignedZone, type SigningJob, type ZoneSigning } from './dnssec/sign-zone.js';
+import { signingIdentity, type KeptSigning, type KeptSignings } from './dnssec/kept-signing.js';
 
 export interface ZoneFileOptions {
   path: string;
@@ -41,10 +42,12 @@ type Build<Z> = (origin: string, records: readonly ResourceRecord[], index: Zone
 /**
  * Parse, check and (when error-free) build with `build`; shared by the worker and the fallback.
  * The checks and the build share one index of the records by node. `kept`: what was read in
- * loads before (the worker keeps it; the main thread does not hold it).
+ * loads before, `keptSigning`: what was signed (the worker keeps both; the main thread does not).
  */
-export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?: KeptReads): Promise<ZoneFileResult<Z>> {
+export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?: KeptReads, keptSigning?: KeptSignings): Promise<ZoneFileResult<Z>> {
   const parsed = await parseZoneFile(opts, kept);
+  // A zone no longer signed leaves nothing kept.
+  if (!opts.dnssec) keptSigning?.drop(opts.path);
   const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
   if (parsed.inputs) result.inputs = parsed.inputs;
   if (parsed.errors.length === 0) {
@@ -76,15 +79,40 @@ export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?:
             index = await runSliced(zoneIndexSteps(parsed.origin, parsed.records));
           }
         }
-        const signed = signZone(parsed.origin, parsed.records, index, opts.dnssec);
+        let signed: SignedZone;
+        try {
+          signed = signZone(parsed.origin, parsed.records, index, opts.dnssec, keptSigningOf(keptSigning, opts, parsed.origin, parsed.records.length));
+        } catch (err) {
+          // A signing cut short leaves the kept state half of this signing's: not to be trusted.
+          keptSigning?.drop(opts.path);
+          throw err;
+        }
         parsed.records = signed.records;
         result.dnssec = signed.signing;
-        index = await runSliced(zoneIndexSteps(parsed.origin, parsed.records));
+        index = signed.index;
       }
     }
     if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records, index);
   }
   return result;
+}
+
+/**
+ * The biggest zone (records before signing) whose signing state a worker keeps. It is objects —
+ * the RRSIG and NSEC records ready to be added again, each RRset's records, the chain's order —
+ * and measured about 1 KB a record of the file: 98 MiB of the worker's heap for the
+ * 100,000-record zone (and 12 MiB for its copy of the signature cache). Bigger zones re-sign
+ * through the signature cache alone (the digest of every RRset), as before.
+ */
+const MAX_KEPT_SIGNING_RECORDS = 150_000;
+
+function keptSigningOf(keptSigning: KeptSignings | undefined, opts: ZoneFileOptions, origin: string, records: number): KeptSigning | undefined {
+  if (!keptSigning || !opts.dnssec) return undefined;
+  if (records > MAX_KEPT_SIGNING_RECORDS) {
+    keptSigning.drop(opts.path);
+    return undefined;
+  }
+  return keptSigning.for(opts.path, signingIdentity(origin, opts.dnssec.nsec3, opts.dnssec.keys));
 }
 
 export interface LoadedZoneFile {
@@ -106,7 +134,12 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
   const { parts, ...rest } = fromWorker;
   if (!parts) return { result: rest };
   const zone = zoneFromParts(parts);
-  if (fromWorker.dnssec) zone.dnssec = fromWorker.dnssec;
+  if (fromWorker.dnssec) {
+    const chain = fromWorker.dnssec.chain;
+    // Sent without its names (zone-worker.ts): the zone's, by node id.
+    if (chain.kind === 'nsec' && chain.names.length === 0) chain.names = Array.from(chain.nodes, (id) => parts.names[id]!);
+    zone.dnssec = fromWorker.dnssec;
+  }
   return { result: rest, zone };
 }
 

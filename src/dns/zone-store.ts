@@ -46,12 +46,17 @@ class Arena {
 
 /**
  * Writes a latin1 string's bytes at `at` (room is made by the caller); returns the end. Packed
- * RDATA is short: a loop is about twice as fast as Buffer#write for it.
+ * RDATA is mostly short: a loop is about twice as fast as Buffer#write for it.
  */
 function latin1Into(buf: Buffer, at: number, text: string): number {
+  // Longer ones (an RRSIG's RDATA is about 100 octets) go 3-4 times faster through Buffer#write.
+  if (text.length > LONG_LATIN1) return at + buf.write(text, at, 'latin1');
   for (let i = 0; i < text.length; i++) buf[at++] = text.charCodeAt(i);
   return at;
 }
+
+/** From this many characters latin1Into leaves the copy to Buffer#write. */
+const LONG_LATIN1 = 48;
 
 /** RDATA forms in the arena: raw bytes, or runs and names alternating (see PackedRdata). */
 const RAW = 0;

@@ -3,7 +3,6 @@
 // per-cover NXDOMAIN templates without asking JavaScript: the NSEC chain's names as canonical sort
 // keys (RFC 4034 §6.1) in one octet array, or the NSEC3 hashes (RFC 5155) in order.
 
-import { canonicalNameWire } from './canonical.js';
 import type { NsecChain } from './nsec.js';
 import type { Nsec3Chain } from './nsec3.js';
 
@@ -26,34 +25,9 @@ export function coverTable(chain: NsecChain | Nsec3Chain): CoverTable | null {
   return table;
 }
 
-/**
- * Each name's labels from the root down, lowercased, each followed by a 0 octet: plain octet
- * comparison then orders them as RFC 4034 §6.1 does (canonicalSortKey shifts octets by one to
- * allow a 0 inside a label; a zone with one gets no table).
- */
+/** The chain's keys as the signer wrote them (nsec.ts): the addon's form already. */
 function nsecTable(chain: NsecChain): CoverTable | null {
-  const wires = chain.names.map((name) => canonicalNameWire(name));
-  let total = 0;
-  for (const wire of wires) total += wire.length;
-  const keys = new Uint8Array(total);
-  const offsets = new Uint32Array(wires.length + 1);
-  let at = 0;
-  for (let i = 0; i < wires.length; i++) {
-    const wire = wires[i]!;
-    const starts: number[] = [];
-    for (let p = 0; wire[p] !== 0; p += 1 + wire[p]!) starts.push(p);
-    for (let j = starts.length - 1; j >= 0; j--) {
-      const p = starts[j]!;
-      const label = wire.subarray(p + 1, p + 1 + wire[p]!);
-      if (label.includes(0)) return null;
-      keys.set(label, at);
-      at += label.length;
-      keys[at++] = 0;
-    }
-    offsets[i + 1] = at;
-  }
-  // The root label's key is empty (the wire's final 0 is not a label): keys fits exactly.
-  return { kind: 1, keys: keys.subarray(0, at), offsets };
+  return chain.octets ? { kind: 1, keys: chain.octets.keys, offsets: chain.octets.offsets } : null;
 }
 
 function nsec3Table(chain: Nsec3Chain): CoverTable | null {

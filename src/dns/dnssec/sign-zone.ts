@@ -6,13 +6,15 @@
 
 import { CLASS, TYPE } from '../constants.js';
 import { nameKey } from '../name.js';
-import { soaFields, type ResourceRecord, type SourcePlace } from '../record.js';
-import { BELOW_CUT, DELEGATION, type ZoneIndex } from '../zone-index.js';
-import { canonicalNameWire } from './canonical.js';
+import { packRdata, soaFields, ZoneRecord, type ResourceRecord, type SourcePlace } from '../record.js';
+import { BELOW_CUT, DELEGATION, withRecordsAdded, type ZoneIndex } from '../zone-index.js';
+import { U32List } from '../zone-store.js';
+import { canonicalNameWire, typeBitmap } from './canonical.js';
+import { sameRecord, sameTypes, type KeptNode, type KeptNsec, type KeptSet, type KeptSigning } from './kept-signing.js';
 import { dnskeyRdata, dsRdata, privateKeyObject, type ZoneKey } from './keys.js';
-import { buildNsecChain, type NsecChain } from './nsec.js';
+import { buildNsecChain, nsecChainOf, type NsecChain } from './nsec.js';
 import { hashEntries, nsec3ParamRdata, nsec3Rdata, type Nsec3Chain } from './nsec3.js';
-import { RRsetSigner, type SignatureCache } from './sign.js';
+import { rrsigExpiration, RRsetSigner, type SignatureCache } from './sign.js';
 import { refreshTime, validityAt } from './schedule.js';
 import { nextServedSerial, soaWithSerial } from '../served-serial.js';
 import type { IdentityRecord } from '../../identity/added-records.js';
@@ -72,16 +74,30 @@ export interface ZoneSigning {
   cache: SignatureCache;
   made: number;
   reused: number;
+  /** Of `reused`: signatures the worker found in its kept state (kept-signing.ts), the records compared rather than hashed. */
+  keptInWorker: number;
 }
 
 export interface SignedZone {
   /** The zone's records (the SOA's serial as served) and everything the signer added. */
   records: ResourceRecord[];
   signing: ZoneSigning;
+  /** The index of `records`: the input's, extended (the signer adds records to existing nodes only; NSEC3s are kept apart, in the chain). */
+  index: ZoneIndex;
 }
 
-function made(owner: string, type: number, ttl: number, rdata: Uint8Array | ResourceRecord['rdata']): ResourceRecord {
-  return { owner, type, class: CLASS.IN, ttl, rdata: rdata instanceof Uint8Array ? [rdata] : rdata, source: SIGNER_SOURCE };
+/** A record the signer makes: packed as a zone's records are, so the zone's store takes it as it is. */
+function made(owner: string, type: number, ttl: number, rdata: Uint8Array | ResourceRecord['rdata']): ZoneRecord {
+  return new ZoneRecord(owner, type, ttl, packRdata(rdata instanceof Uint8Array ? [rdata] : rdata), SIGNER_SOURCE.file, SIGNER_SOURCE.line);
+}
+
+/**
+ * A record of the NSEC3 chain: a plain object, as the chain crosses from the worker to the main
+ * thread by structured clone, which keeps an object's fields but not its class (ZoneRecord's
+ * `rdata` is a getter).
+ */
+function plain(owner: string, type: number, ttl: number, rdata: Uint8Array): ResourceRecord {
+  return { owner, type, class: CLASS.IN, ttl, rdata: [rdata], source: SIGNER_SOURCE };
 }
 
 /** The first record of a type the zone signed elsewhere holds, if any. */
@@ -89,7 +105,18 @@ export function signedElsewhere(records: readonly ResourceRecord[]): ResourceRec
   return records.find((rr) => SIGNED_ELSEWHERE_TYPES.has(rr.type));
 }
 
-export function signZone(origin: string, input: readonly ResourceRecord[], index: ZoneIndex, job: SigningJob): SignedZone {
+function earliestOf(rrsigs: readonly Uint8Array[]): number {
+  let min = Infinity;
+  for (const rdata of rrsigs) min = Math.min(min, rrsigExpiration(rdata));
+  return min;
+}
+
+/**
+ * Signs the zone of `input` (indexed by `index`). `kept`: what this thread kept of the zone's last
+ * signing (kept-signing.ts); RRsets and NSECs found there unchanged keep their signatures without
+ * being canonicalised or hashed again, and it is updated to this signing.
+ */
+export function signZone(origin: string, input: readonly ResourceRecord[], index: ZoneIndex, job: SigningJob, kept?: KeptSigning): SignedZone {
   const { names, flags, firstOfNode, byNode } = index;
   const records = input.slice();
   const soaIndex = [...byNode.subarray(firstOfNode[0]!, firstOfNode[1]!)].find((i) => records[i]!.type === TYPE.SOA)!;
@@ -105,6 +132,14 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
   const signers = job.keys.filter((k) => k.signs).map((k) => ({ tag: k.tag, key: privateKeyObject(k), signerWire }));
   const signer = new RRsetSigner(signers, job.nowS, () => validityAt(job.nowS), job.previous);
   const out: ResourceRecord[] = records;
+  /** The node of each record added after the input's (for withRecordsAdded). */
+  const addedNode = new U32List();
+  const add = (rr: ResourceRecord, id: number): void => {
+    out.push(rr);
+    addedNode.push(id);
+  };
+  kept?.begin();
+  let keptInWorker = 0;
 
   // The apex's own DNSSEC RRsets, signed below with the rest of the apex.
   const apexExtra: ResourceRecord[] = [];
@@ -115,45 +150,143 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
   }
   // TTL 0 as BIND gives it: a secondary that asks for it always gets the current parameters.
   if (job.nsec3) apexExtra.push(made(apex, TYPE.NSEC3PARAM, 0, nsec3ParamRdata()));
-  out.push(...apexExtra);
+  for (const rr of apexExtra) add(rr, 0);
 
-  const entries: { name: string; types: number[]; signed: boolean }[] = [];
-  const sigsAt = (owner: string, type: number, ttl: number, rdatas: ResourceRecord['rdata'][]): void => {
-    for (const rdata of signer.sign({ owner, type, ttl, rdatas })) out.push(made(owner, TYPE.RRSIG, ttl, rdata));
+  /** The RRSIGs kept for one RRset at node `id` (its records unchanged, its signatures still good). */
+  const keepSet = (id: number, before: KeptSet): KeptSet => {
+    keptInWorker += before.sigs.length;
+    before.at = signer.keep(kept!.cache, before.at, before.sigs.length, before.expiration);
+    for (const sig of before.sigs) add(sig, id);
+    return before;
   };
+  /** The RRSIGs made for one RRset at node `id`. */
+  const signSet = (id: number, owner: string, type: number, list: ResourceRecord[]): KeptSet => {
+    const ttl = list[0]!.ttl;
+    const rdatas = signer.sign({ owner, type, ttl, rdatas: list.map((rr) => rr.rdata) });
+    const sigs = rdatas.map((rdata) => made(owner, TYPE.RRSIG, ttl, rdata));
+    for (const sig of sigs) add(sig, id);
+    return { type, records: list, sigs, at: signer.lastAt, expiration: earliestOf(rdatas) };
+  };
+
+  /** The records of `type` at node `id`, in the node's order (the apex's DNSSEC RRsets after its own). */
+  const recordsOfType = (id: number, type: number): ResourceRecord[] => {
+    const list: ResourceRecord[] = [];
+    for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
+      const rr = records[byNode[k]!]!;
+      if (rr.type === type) list.push(rr);
+    }
+    if (id === 0) for (const rr of apexExtra) if (rr.type === type) list.push(rr);
+    return list;
+  };
+  /** Whether the records of `type` at node `id` are `kept`, in order: compared where they are, no list made. */
+  const sameAsKept = (keptRecords: readonly ResourceRecord[], id: number, type: number): boolean => {
+    let j = 0;
+    for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
+      const rr = records[byNode[k]!]!;
+      if (rr.type !== type) continue;
+      if (j >= keptRecords.length || !sameRecord(keptRecords[j]!, rr)) return false;
+      j++;
+    }
+    if (id === 0) {
+      for (const rr of apexExtra) {
+        if (rr.type !== type) continue;
+        if (j >= keptRecords.length || !sameRecord(keptRecords[j]!, rr)) return false;
+        j++;
+      }
+    }
+    return j === keptRecords.length;
+  };
+
+  const entries: { id: number; name: string; types: number[]; signed: boolean }[] = [];
+  const members: KeptNode[] = [];
+  // One node's types in the order they first appear: scratch space every node reuses (a Map and
+  // lists per node were most of a reload's garbage, and garbage kept alive by the kept state).
+  const nodeTypes: number[] = [];
   for (let id = 0; id < names.length; id++) {
     if (flags[id]! & BELOW_CUT) continue;
     const name = names[id]!;
-    // This node's records by type, in the order the types first appear.
-    const byType = new Map<number, ResourceRecord[]>();
-    for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) {
-      const rr = records[byNode[k]!]!;
-      const list = byType.get(rr.type);
-      if (list) list.push(rr);
-      else byType.set(rr.type, [rr]);
-    }
-    if (id === 0) for (const rr of apexExtra) (byType.get(rr.type) ?? byType.set(rr.type, []).get(rr.type)!).push(rr);
+    let typeCount = 0;
+    const meet = (type: number): void => {
+      let t = 0;
+      while (t < typeCount && nodeTypes[t] !== type) t++;
+      if (t === typeCount) nodeTypes[typeCount++] = type;
+    };
+    for (let k = firstOfNode[id]!; k < firstOfNode[id + 1]!; k++) meet(records[byNode[k]!]!.type);
+    if (id === 0) for (const rr of apexExtra) meet(rr.type);
     const delegation = (flags[id]! & DELEGATION) !== 0;
-    let signedHere = false;
-    for (const [type, list] of byType) {
+    const node = kept?.node(name, id);
+    const old = node ? node.sets : [];
+    /** This node's sets when they differ from `old` (made at the first difference). */
+    let changed: KeptSet[] | undefined;
+    let signedSets = 0;
+    for (let t = 0; t < typeCount; t++) {
+      const type = nodeTypes[t]!;
       // At a zone cut only DS (and the NSEC) are the parent's to sign; NS and glue are not (RFC 4035 §2.2).
       if (delegation && type !== TYPE.DS) continue;
-      sigsAt(name, type, list[0]!.ttl, list.map((rr) => rr.rdata));
-      signedHere = true;
+      const before = old[signedSets]?.type === type ? old[signedSets] : old.find((set) => set.type === type);
+      const set = before && signer.keeps(before.expiration) && sameAsKept(before.records, id, type) ? keepSet(id, before) : signSet(id, name, type, recordsOfType(id, type));
+      if (!changed && old[signedSets] !== set) changed = old.slice(0, signedSets);
+      changed?.push(set);
+      signedSets++;
     }
-    entries.push({ name, types: [...byType.keys()], signed: signedHere });
+    if (!node || job.nsec3) {
+      entries.push({ id, name, types: nodeTypes.slice(0, typeCount), signed: signedSets > 0 });
+      if (node) node.sets = changed ?? old.slice(0, signedSets);
+      continue;
+    }
+    if (changed) node.sets = changed;
+    else if (signedSets !== old.length) node.sets = old.slice(0, signedSets);
+    // Empty non-terminals have no NSEC: the NSEC before them covers them (RFC 4035 §3.1.3.2).
+    if (typeCount > 0) {
+      node.inChain = true;
+      // A new array only when the types changed: the kept NSEC compares it by identity.
+      if (!sameTypes(node.types, nodeTypes, typeCount)) node.types = nodeTypes.slice(0, typeCount);
+      members.push(node);
+    }
   }
 
   let chain: NsecChain | Nsec3Chain;
   if (!job.nsec3) {
-    // Empty non-terminals have no NSEC: the NSEC before them covers them (RFC 4035 §3.1.3.2).
-    const built = buildNsecChain(entries.filter((e) => e.types.length > 0));
-    for (const nsec of built.records) {
-      const rdata = [{ name: nsec.next, compress: false }, nsec.bitmap];
-      out.push(made(nsec.owner, TYPE.NSEC, negativeTtl, rdata));
-      sigsAt(nsec.owner, TYPE.NSEC, negativeTtl, [rdata]);
+    /** One NSEC and its RRSIGs: kept while its next name, types and TTL are as they were and its signatures good. */
+    const nsecAt = (id: number, owner: string, types: readonly number[], next: string, before: KeptNsec | undefined): KeptNsec => {
+      if (before && before.next === next && before.types === types && before.ttl === negativeTtl && signer.keeps(before.expiration)) {
+        keptInWorker += before.sigs.length;
+        add(before.nsec, id);
+        before.at = signer.keep(kept!.cache, before.at, before.sigs.length, before.expiration);
+        for (const sig of before.sigs) add(sig, id);
+        return before;
+      }
+      const rdata = [{ name: nameKey(next), compress: false }, typeBitmap([...types, TYPE.NSEC, TYPE.RRSIG])];
+      const nsec = made(owner, TYPE.NSEC, negativeTtl, rdata);
+      add(nsec, id);
+      const rdatas = signer.sign({ owner, type: TYPE.NSEC, ttl: negativeTtl, rdatas: [rdata] });
+      const sigs = rdatas.map((sig) => made(owner, TYPE.RRSIG, negativeTtl, sig));
+      for (const sig of sigs) add(sig, id);
+      return { next, types, ttl: negativeTtl, nsec, sigs, at: signer.lastAt, expiration: earliestOf(rdatas) };
+    };
+    if (kept) {
+      const nodes = kept.nsecChain(members);
+      for (let i = 0; i < nodes.length; i++) {
+        const node = nodes[i]!;
+        node.nsec = nsecAt(node.id, node.name, node.types, nodes[(i + 1) % nodes.length]!.name, node.nsec);
+      }
+      chain = nsecChainOf(
+        nodes.map((n) => n.name),
+        Uint32Array.from(nodes, (n) => n.id),
+        nodes.map((n) => n.sortKey!),
+      );
+    } else {
+      // Empty non-terminals have no NSEC: the NSEC before them covers them (RFC 4035 §3.1.3.2).
+      const withTypes = entries.filter((e) => e.types.length > 0);
+      const built = buildNsecChain(withTypes);
+      const byName = new Map(withTypes.map((e) => [e.name, e]));
+      const order = built.chain.names;
+      for (let i = 0; i < order.length; i++) {
+        const e = byName.get(order[i]!)!;
+        nsecAt(e.id, e.name, e.types, order[(i + 1) % order.length]!, undefined);
+      }
+      chain = built.chain;
     }
-    chain = built.chain;
   } else {
     // RRSIG is listed where the name has signed data: not at an empty non-terminal, not at an unsigned cut.
     const hashed = hashEntries(entries.map((e) => ({ name: e.name, types: e.signed ? [...e.types, TYPE.RRSIG] : e.types })));
@@ -161,10 +294,14 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
     const chainRecords: ResourceRecord[][] = hashed.map((e, i) => {
       const owner = e.label + suffix;
       const rdata = nsec3Rdata(hashed[(i + 1) % hashed.length]!.hash, e.types);
-      return [made(owner, TYPE.NSEC3, negativeTtl, rdata), ...signer.sign({ owner, type: TYPE.NSEC3, ttl: negativeTtl, rdatas: [[rdata]] }).map((sig) => made(owner, TYPE.RRSIG, negativeTtl, sig))];
+      return [plain(owner, TYPE.NSEC3, negativeTtl, rdata), ...signer.sign({ owner, type: TYPE.NSEC3, ttl: negativeTtl, rdatas: [[rdata]] }).map((sig) => plain(owner, TYPE.RRSIG, negativeTtl, sig))];
     });
     chain = { kind: 'nsec3', hashes: hashed.map((e) => e.label), records: chainRecords };
   }
+  kept?.end();
+  const cache = signer.kept;
+  // The worker keeps its own: the result's arrays are moved to the main thread.
+  if (kept) kept.cache = cache;
 
   const earliest = Number.isFinite(signer.earliestExpiration) ? signer.earliestExpiration : job.nowS + 86400;
   return {
@@ -178,9 +315,11 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
       extraDigest: job.extraDigest ?? '',
       earliestExpiration: earliest,
       refreshAt: Math.min(refreshTime(earliest), job.nextKeyEventS ?? Infinity),
-      cache: signer.kept,
+      cache: kept ? { digests: cache.digests.slice(), kept: cache.kept.slice() } : cache,
       made: signer.made,
       reused: signer.reused,
+      keptInWorker,
     },
+    index: withRecordsAdded(index, addedNode.done()),
   };
 }

@@ -48,16 +48,39 @@ export class RRsetSigner {
   reused = 0;
   /** The earliest expiration among the signatures of this signing (seconds since the epoch). */
   earliestExpiration = Infinity;
+  /** Where the entries of the last sign()'s signatures start in this signing's cache (kept-signing.ts). */
+  lastAt = 0;
   private readonly keeping = new SignatureCacheBuilder();
-  private readonly previous: SignatureLookup | undefined;
+  /** Made at the first look-up: a reload that finds every RRset in the worker's kept state needs none. */
+  private lookup: SignatureLookup | undefined;
 
   constructor(
     private readonly signers: readonly Signer[],
     private readonly nowS: number,
     private readonly window: () => Validity,
-    previous: SignatureCache | undefined,
-  ) {
-    this.previous = previous && previous.digests.length > 0 ? new SignatureLookup(previous) : undefined;
+    private readonly previous: SignatureCache | undefined,
+  ) {}
+
+  private earlier(digest: Uint8Array): Uint8Array | undefined {
+    if (!this.previous || this.previous.digests.length === 0) return undefined;
+    this.lookup ??= new SignatureLookup(this.previous);
+    return this.lookup.get(digest);
+  }
+
+  /**
+   * `count` signatures kept from an earlier signing of the same records (kept-signing.ts), still
+   * good at this signing's time: counted as reused, their entries copied from `cache` (from entry
+   * `at`). Returns where the entries are in this signing's cache.
+   */
+  keep(cache: SignatureCache, at: number, count: number, expiration: number): number {
+    this.reused += count;
+    if (expiration < this.earliestExpiration) this.earliestExpiration = expiration;
+    return this.keeping.copy(cache, at, count);
+  }
+
+  /** Whether a signature ending at `expiration` is still good enough to keep at this signing. */
+  keeps(expiration: number): boolean {
+    return !dueForResigning(expiration, this.nowS);
   }
 
   /** The RRSIG RDATA of every signing key over one RRset. */
@@ -75,12 +98,13 @@ export class RRsetSigner {
     const body = Buffer.concat(records);
     const labels = signatureLabels(nameKey(set.owner));
     const out: Buffer[] = [];
+    this.lastAt = this.keeping.size;
     for (const signer of this.signers) {
       // What a kept signature stands for: this key over exactly these bytes (type, TTL and
       // records are in the body; the labels field is not, so it is hashed beside it).
       const tagAndLabels = Buffer.from([signer.tag >> 8, signer.tag & 255, labels]);
       const digest = createHash('sha256').update(tagAndLabels).update(body).digest().subarray(0, DIGEST_BYTES);
-      const earlier = this.previous?.get(digest);
+      const earlier = this.earlier(digest);
       // The RRSIG RDATA up to the signer's name, all but the times known before signing.
       const head = Buffer.alloc(18);
       head.writeUInt16BE(set.type, 0);

@@ -74,6 +74,7 @@ export class SignatureCacheBuilder {
   private count = 0;
 
   add(digest: Uint8Array, expiration: number, inception: number, signature: Uint8Array): void {
+    this.flush();
     if ((this.count + 1) * DIGEST_BYTES > this.digests.length) {
       this.digests = grown(this.digests);
       this.kept = grown(this.kept);
@@ -86,7 +87,51 @@ export class SignatureCacheBuilder {
     this.count++;
   }
 
+  /** A run of entries of an earlier cache still to be copied (runs that follow on are copied as one). */
+  private runFrom: SignatureCache | undefined;
+  private runAt = 0;
+  private runCount = 0;
+
+  /** Entries in the cache so far (copied runs included). */
+  get size(): number {
+    return this.count + this.runCount;
+  }
+
+  /**
+   * Adds `count` entries of `from` starting at entry `at` (kept from an earlier signing), and
+   * returns where they are in this one. A signing keeps most entries in the order it made them,
+   * so they are copied in a few long runs.
+   */
+  copy(from: SignatureCache, at: number, count: number): number {
+    const place = this.size;
+    if (this.runFrom === from && this.runAt + this.runCount === at) {
+      this.runCount += count;
+      return place;
+    }
+    this.flush();
+    this.runFrom = from;
+    this.runAt = at;
+    this.runCount = count;
+    return place;
+  }
+
+  private flush(): void {
+    const from = this.runFrom;
+    if (!from || this.runCount === 0) return;
+    const n = this.runCount;
+    while ((this.count + n) * DIGEST_BYTES > this.digests.length) {
+      this.digests = grown(this.digests);
+      this.kept = grown(this.kept);
+    }
+    this.digests.set(from.digests.subarray(this.runAt * DIGEST_BYTES, (this.runAt + n) * DIGEST_BYTES), this.count * DIGEST_BYTES);
+    this.kept.set(from.kept.subarray(this.runAt * KEPT_BYTES, (this.runAt + n) * KEPT_BYTES), this.count * KEPT_BYTES);
+    this.count += n;
+    this.runFrom = undefined;
+    this.runCount = 0;
+  }
+
   finish(): SignatureCache {
+    this.flush();
     return { digests: this.digests.slice(0, this.count * DIGEST_BYTES), kept: this.kept.slice(0, this.count * KEPT_BYTES) };
   }
 }
