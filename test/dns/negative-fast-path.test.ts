@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { DEFAULT_TOML, runAppliance } from '../helpers/appliance.js';
-import { askUdp, dnsQuery } from '../helpers/dns-query.js';
+import { askUdp, authorityTypes, dnsQuery } from '../helpers/dns-query.js';
 import { startNamed } from '../helpers/named.js';
 import { needs, addonBuilt } from '../helpers/peers.js';
 import { EDGE_ZONE } from '../helpers/dnssec.js';
@@ -124,25 +124,6 @@ test('absent names are answered in C from shared NXDOMAIN templates, each reply 
   }
 });
 
-/** The types in the authority section of a reply. */
-function authorityTypes(msg: Buffer): number[] {
-  let p = 12;
-  const skipName = (): void => {
-    while (msg[p] !== 0 && (msg[p]! & 0xc0) !== 0xc0) p += 1 + msg[p]!;
-    p += msg[p] === 0 ? 1 : 2;
-  };
-  skipName();
-  p += 4;
-  const an = msg.readUInt16BE(6);
-  const ns = msg.readUInt16BE(8);
-  const types: number[] = [];
-  for (let i = 0; i < an + ns; i++) {
-    skipName();
-    if (i >= an) types.push(msg.readUInt16BE(p));
-    p += 10 + msg.readUInt16BE(p + 8);
-  }
-  return types;
-}
 
 for (const nsec3 of [false, true]) {
   test(`signed zone (${nsec3 ? 'NSEC3' : 'NSEC'}): DO answers for absent names keep their own proofs; without DO they come from C`, async (t) => {

@@ -13,7 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { rename, writeFile } from 'node:fs/promises';
 import { DEFAULT_TOML, runAppliance } from '../helpers/appliance.js';
-import { askUdp, dnsQuery } from '../helpers/dns-query.js';
+import { askUdp, authorityTypes, dnsQuery } from '../helpers/dns-query.js';
 import { addonBuilt } from '../helpers/peers.js';
 import { EDGE_ZONE } from '../helpers/dnssec.js';
 import { prng } from '../helpers/prng.js';
@@ -90,25 +90,6 @@ function comparable(reply: Buffer, v: Variant, who: string): Buffer {
   return body;
 }
 
-/** The record types of the authority section. */
-function authorityTypes(msg: Buffer): number[] {
-  let p = 12;
-  const skipName = (): void => {
-    while (msg[p] !== 0 && (msg[p]! & 0xc0) !== 0xc0) p += 1 + msg[p]!;
-    p += msg[p] === 0 ? 1 : 2;
-  };
-  skipName();
-  p += 4;
-  const an = msg.readUInt16BE(6);
-  const ns = msg.readUInt16BE(8);
-  const types: number[] = [];
-  for (let i = 0; i < an + ns; i++) {
-    skipName();
-    if (i >= an) types.push(msg.readUInt16BE(p));
-    p += 10 + msg.readUInt16BE(p + 8);
-  }
-  return types;
-}
 
 const signedToml = (nsec3: boolean): string => `${DEFAULT_TOML.replace('[dns]\n', `[dns]\ncookie_secret = "${SECRET}"\n`)}[dnssec]\nzones = ["edge.test"]\nnsec3 = ${nsec3}\n`;
 

@@ -48,3 +48,23 @@ export async function askUdp(port: number, msg: Buffer, timeoutMs = 2000): Promi
     socket.close();
   }
 }
+
+/** The record types in the authority section of a reply (its names may be compressed). */
+export function authorityTypes(msg: Buffer): number[] {
+  let p = 12;
+  const skipName = (): void => {
+    while (msg[p] !== 0 && (msg[p]! & 0xc0) !== 0xc0) p += 1 + msg[p]!;
+    p += msg[p] === 0 ? 1 : 2;
+  };
+  skipName();
+  p += 4;
+  const an = msg.readUInt16BE(6);
+  const ns = msg.readUInt16BE(8);
+  const types: number[] = [];
+  for (let i = 0; i < an + ns; i++) {
+    skipName();
+    if (i >= an) types.push(msg.readUInt16BE(p));
+    p += 10 + msg.readUInt16BE(p + 8);
+  }
+  return types;
+}
