@@ -32,6 +32,7 @@ import { inboundVerification, reverifier } from './auth/inbound.js';
 import { TlsKeeper } from './tls/keeper.js';
 import { MtaStsServer } from './mta-sts/server.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { traceReload } from './reload-trace.js';
 
 export interface ApplianceOptions {
   /** Directory holding zones/ and mailconf/. */
@@ -409,7 +410,9 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   let reloading: Promise<ReloadResult> | undefined;
   const reload = async (): Promise<ReloadResult> => {
     const before = current;
+    traceReload('reload start');
     const next = await loadSnapshot(configDir, dataDir, before);
+    traceReload('snapshot loaded');
     const untouched = next.snapshot ? untouchedZoneWarnings(before, next.snapshot) : new Set<ConfigProblem>();
     logProblems(log, next.problems.filter((p) => !untouched.has(p)));
     if (!next.snapshot) {
@@ -420,7 +423,9 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
     }
     await recordServed(dataDir, next.snapshot.zones.zones.values());
     current = next.snapshot;
+    traceReload('swapped');
     dns.viewChanged();
+    traceReload('viewChanged');
     trimmer.schedule();
     // The IXFR journal is worked out once the new zones answer (a 100,000-record zone's diff held
     // the swap back by 0.25-0.45 s); NOTIFY goes out after it, so the IXFR it prompts finds it.
@@ -436,6 +441,7 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
       (changed) => changed && current === renewing && !tlsKeeper.closed && void serialisedReload?.(),
       (err: Error) => log.error({ err }, `tls: the self-signed certificate could not be renewed: ${err.message}`),
     );
+    traceReload('journal etc done');
     logZonesReloaded(log, before, current);
     log.info({ zones: current.zoneStatus.length }, 'configuration reloaded');
     logIdentity(current);

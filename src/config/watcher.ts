@@ -5,6 +5,7 @@
 import { watch, type FSWatcher } from 'chokidar';
 import path from 'node:path';
 import { MAILCONF_DIR, ZONES_DIR } from './snapshot.js';
+import { traceReload } from '../reload-trace.js';
 
 export interface ConfigWatcherOptions {
   configDir: string;
@@ -41,6 +42,7 @@ export class ConfigWatcher {
       atomic: 100,
     });
     const onEvent = (file: string): void => {
+      traceReload(`watcher event ${file}`);
       this.changed.add(path.relative(this.opts.configDir, file));
       clearTimeout(this.timer);
       // Long enough to fold one save (several events, a burst of saves) into one reload, short
@@ -52,6 +54,7 @@ export class ConfigWatcher {
   }
 
   private flush(): void {
+    traceReload('watcher flush');
     const paths = [...this.changed].sort();
     this.changed.clear();
     this.opts.onChange(paths);

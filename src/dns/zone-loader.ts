@@ -15,6 +15,7 @@ import { runSliced } from './steps.js';
 import { NO_NODE } from './zone-store.js';
 import { signedElsewhere, signZone, type SignedZone, type SigningJob, type ZoneSigning } from './dnssec/sign-zone.js';
 import { signingIdentity, type KeptSigning, type KeptSignings } from './dnssec/kept-signing.js';
+import { traceReload } from '../reload-trace.js';
 
 export interface ZoneFileOptions {
   path: string;
@@ -46,6 +47,7 @@ type Build<Z> = (origin: string, records: readonly ResourceRecord[], index: Zone
  */
 export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?: KeptReads, keptSigning?: KeptSignings): Promise<ZoneFileResult<Z>> {
   const parsed = await parseZoneFile(opts, kept);
+  traceReload('parsed');
   // A zone no longer signed leaves nothing kept.
   if (!opts.dnssec) keptSigning?.drop(opts.path);
   const result: ZoneFileResult<Z> = { origin: parsed.origin, recordCount: parsed.records.length, errors: parsed.errors, warnings: parsed.warnings };
@@ -54,6 +56,7 @@ export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?:
     let index = parsedZoneIndex(parsed) ?? (await runSliced(zoneIndexSteps(parsed.origin, parsed.records)));
     checkZone(parsed, index);
     parsed.warnings.push(...checkNames(parsed.records));
+    traceReload('checked');
     // Records outside the zone (the checks warned about them) are not served or transferred.
     if (index.recordNode.includes(NO_NODE)) {
       const recordNode = index.recordNode;
@@ -87,12 +90,14 @@ export async function readZone<Z>(opts: ZoneFileOptions, build: Build<Z>, kept?:
           keptSigning?.drop(opts.path);
           throw err;
         }
+        traceReload('signed');
         parsed.records = signed.records;
         result.dnssec = signed.signing;
         index = signed.index;
       }
     }
     if (parsed.errors.length === 0) result.parts = await build(parsed.origin, parsed.records, index);
+    traceReload('built');
   }
   return result;
 }
@@ -134,6 +139,7 @@ export async function loadZoneFile(opts: ZoneFileOptions): Promise<LoadedZoneFil
   const { parts, ...rest } = fromWorker;
   if (!parts) return { result: rest };
   const zone = zoneFromParts(parts);
+  traceReload('main zoneFromParts');
   if (fromWorker.dnssec) {
     const chain = fromWorker.dnssec.chain;
     // Sent without its names (zone-worker.ts): the zone's, by node id.
@@ -173,6 +179,7 @@ function inWorker(opts: ZoneFileOptions): Promise<ZoneFileResult<ZoneParts>> {
     let settled = false;
     worker.ref();
     worker.once('message', (msg: { result?: ZoneFileResult<ZoneParts>; error?: string }) => {
+      traceReload('main got worker result');
       settled = true;
       if (msg.result) resolve(msg.result);
       else reject(new Error(msg.error ?? 'zone worker failed'));
@@ -203,6 +210,7 @@ function inWorker(opts: ZoneFileOptions): Promise<ZoneFileResult<ZoneParts>> {
       if (!settled) reject(new Error(`zone worker exited with code ${code}`));
       settled = true;
     });
+    traceReload('main posts job');
     worker.postMessage(opts);
   }).finally(() => {
     worker.unref();

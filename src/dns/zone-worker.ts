@@ -13,6 +13,8 @@ import { buildZoneParts, zonePartsBuffers } from './zone.js';
 import { readZone, type ZoneFileOptions } from './zone-loader.js';
 import { KeptReads } from './zonefile/kept-reads.js';
 import { KeptSignings } from './dnssec/kept-signing.js';
+import { traceReload } from '../reload-trace.js';
+import { threadPriority } from './worker-priority.js';
 
 /** What this thread read and signed, kept for the next load of the same zone (a kept thread gets it). */
 const kept = new KeptReads();
@@ -32,10 +34,14 @@ const collectGarbage = runInNewContext('gc') as () => void;
  */
 const COLLECT_AFTER_MS = 500;
 let collecting: ReturnType<typeof setTimeout> | undefined;
+/** A job runs with a bigger share of the CPU than the threads answering queries (worker-priority.ts). */
+const priority = threadPriority();
 
 parentPort!.on('message', (opts: ZoneFileOptions) => {
   // A job that comes first collects after itself (its own garbage with the last one's).
   clearTimeout(collecting);
+  traceReload('worker job');
+  priority.raise();
   readZone(opts, (origin, records, index) => buildZoneParts(origin, records, index), kept, keptSigning)
     .then(
       (result) => {
@@ -51,12 +57,20 @@ parentPort!.on('message', (opts: ZoneFileOptions) => {
             if (chain.octets) transfer.push(chain.octets.keys.buffer as ArrayBuffer, chain.octets.offsets.buffer as ArrayBuffer);
           }
         }
+        traceReload('worker posting');
         parentPort!.postMessage({ result }, transfer);
+        traceReload('worker posted');
       },
       (err: unknown) => parentPort!.postMessage({ error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
     )
     // After the post, once the main thread has made the result its zone.
     .finally(() => {
-      collecting = setTimeout(collectGarbage, COLLECT_AFTER_MS);
+      // The collection below is housekeeping: at the usual share.
+      priority.restore();
+      collecting = setTimeout(() => {
+        traceReload('worker gc start');
+        collectGarbage();
+        traceReload('worker gc end');
+      }, COLLECT_AFTER_MS);
     });
 });

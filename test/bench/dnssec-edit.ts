@@ -14,6 +14,9 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { appendFileSync } from 'node:fs';
+const TRACE = process.env.MXBOX_RELOAD_TRACE;
+const trace = (s: string, at = performance.now()): void => { if (TRACE) appendFileSync(TRACE, `${(performance.timeOrigin + at).toFixed(3)} bench ${s}\n`); };
 import { delvAnchors } from '../helpers/dnssec.js';
 import { runDnsperf, startDnsperf, type DnsperfResult } from './dnsperf.js';
 import { startProbe, type ProbeResult } from './probe.js';
@@ -94,7 +97,7 @@ export async function signedEditRun(s: SignedEditSettings, server: Server): Prom
   let probe = startProbe(server.dnsPort, name);
   const baseline = await runDnsperf(steady);
   const baselineProbe = await probe.stop();
-  probe = startProbe(server.dnsPort, name);
+  probe = startProbe(server.dnsPort, name, 10, Buffer.from(PROBE_NEW.split('.').map(Number)));
   const load = startDnsperf({ ...steady, latencies: true });
   await sleep(s.saveAtS * 1000);
   const text = await readFile(file, 'utf8');
@@ -105,11 +108,15 @@ export async function signedEditRun(s: SignedEditSettings, server: Server): Prom
   await writeFile(staged, edited);
   const t0 = performance.now();
   await rename(staged, file);
+  trace(`renamed ${server.name}`);
   const reloaded = server.reload(s.origin);
   let visibleS = NaN;
   let notValidated = 0;
   while (performance.now() - t0 < 60_000) {
-    if (await signedNewAnswer(server.dnsPort, name)) {
+    trace('dig start');
+    const got = await signedNewAnswer(server.dnsPort, name);
+    trace(`dig end ${got}`);
+    if (got) {
       // When dig had it, as the reload step counts; delv's own run is not part of the time.
       const seen = performance.now();
       if (await validated(server.dnsPort, anchors, s.origin, name)) {
@@ -122,6 +129,7 @@ export async function signedEditRun(s: SignedEditSettings, server: Server): Prom
   await reloaded;
   const result = await load.done;
   const editProbe = await probe.stop();
+  if (editProbe.watchedSeenAt) trace('probe saw new (no DO)', editProbe.watchedSeenAt);
   delete result.hist;
   const failed = Object.entries(result.rcodes)
     .filter(([rc]) => rc !== 'NOERROR' && rc !== 'NXDOMAIN')

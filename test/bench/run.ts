@@ -13,6 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { appendFileSync } from 'node:fs';
+const TRACE = process.env.MXBOX_RELOAD_TRACE;
+const trace = (s: string, at = performance.now()): void => { if (TRACE) appendFileSync(TRACE, `${(performance.timeOrigin + at).toFixed(3)} bench ${s}\n`); };
 import { freePort } from '../helpers/ports.js';
 import { LatencyHistogram, runDnsperf, startDnsperf, type DnsperfResult } from './dnsperf.js';
 import { busyCpus, capture, cpuSeconds, memoryKiB, removeAtExit, sleep, which } from './procs.js';
@@ -298,12 +301,14 @@ async function reloadRun(s: Settings, server: Server, queries: string, tmp: stri
   await writeFile(staged, edited);
   const t0 = performance.now();
   await rename(staged, file);
+  trace(`renamed ${server.name}`);
   const reloaded = server.reload(ORIGIN);
   let visibleS = NaN;
   while (performance.now() - t0 < 30_000) {
     const r = await capture('dig', ['+short', '+norec', '+tries=1', '+time=1', '@127.0.0.1', '-p', String(server.dnsPort), `${PROBE_NAME}.${ORIGIN}`, 'A'], {
       timeoutMs: 3000,
     });
+    trace(`dig end ${r.stdout.trim()}`);
     if (r.stdout.trim() === PROBE_NEW) {
       visibleS = (performance.now() - t0) / 1000;
       break;
@@ -317,6 +322,7 @@ async function reloadRun(s: Settings, server: Server, queries: string, tmp: stri
     .filter(([rc]) => rc !== 'NOERROR' && rc !== 'NXDOMAIN')
     .reduce((a, [, n]) => a + n, 0);
   const probeSeenS = reloadProbe.watchedSeenAt === undefined ? NaN : (reloadProbe.watchedSeenAt - t0) / 1000;
+  if (reloadProbe.watchedSeenAt) trace('probe saw new', reloadProbe.watchedSeenAt);
   console.log(
     `  ${server.name}: new data visible after ${fmt(visibleS, 3)} s (dig), ${fmt(probeSeenS, 3)} s (probe); ${s.reloadS} s at ${fmt(s.reloadQps, 0)} qps around the save: ` +
       `lost ${result.lost}, failed ${failed}, max latency ${fmt(result.maxMs, 1)} ms, longest gap between answers ${fmt(reloadProbe.longestGapMs, 0)} ms ` +

@@ -1,0 +1,67 @@
+// The zone worker reads, signs and builds with a bigger share of the CPU than the threads that
+// answer queries (src/dns/worker-priority.ts): while a job runs its thread has nice -10, and once
+// the result is posted its usual nice again. Seen from outside, as the kernel sees the threads
+// (/proc/self/task/<tid>/stat), while a real zone file loads.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadZoneFile } from '../../src/dns/zone-loader.js';
+import { JOB_NICE } from '../../src/dns/worker-priority.js';
+
+/** The process's threads with their nice values (field 19 of stat, after the command in parentheses). */
+async function threadNices(): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const tid of await readdir('/proc/self/task')) {
+    try {
+      const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), Number(fields[16]));
+    } catch {
+      // A thread that ended meanwhile.
+    }
+  }
+  return out;
+}
+
+const root = process.getuid?.() === 0;
+
+test('the zone worker runs a job at nice -10 and goes back to its own nice after it', { skip: root ? false : 'lowering a nice value needs root (CAP_SYS_NICE)' }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-prio-'));
+  try {
+    // Big enough that the job lasts a while (tens of milliseconds at least).
+    const lines = ['$ORIGIN prio.test.', '$TTL 300', '@ IN SOA ns1 hostmaster 1 3600 900 604800 300', '@ IN NS ns1', 'ns1 IN A 192.0.2.1'];
+    for (let i = 0; i < 60_000; i++) lines.push(`h${i} IN A 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    const file = path.join(dir, 'prio.test.zone');
+    await writeFile(file, lines.join('\n') + '\n');
+    const before = await threadNices();
+    const opts = { path: file, displayPath: 'zones/prio.test.zone', origin: 'prio.test', includeRoot: dir };
+    let done = false;
+    const seen = new Set<number>();
+    const loading = loadZoneFile(opts).finally(() => (done = true));
+    // Watch the threads until the load is done: a thread of this process at the job's nice.
+    while (!done) {
+      for (const [tid, nice] of await threadNices()) if (nice === JOB_NICE) seen.add(tid);
+    }
+    const { zone, result } = await loading;
+    assert.deepEqual(result.errors, []);
+    assert.ok(zone, 'the zone loaded');
+    assert.equal(seen.size, 1, 'one thread (the worker) ran at the job nice while the zone loaded');
+    const [workerTid] = seen;
+    assert.ok(!before.has(workerTid!) || before.get(workerTid!) !== JOB_NICE, 'the worker was not at the job nice before the job');
+    // The worker restores its nice right after posting: by the time the result is here, or a moment later.
+    const deadline = Date.now() + 5000;
+    let now = (await threadNices()).get(workerTid!);
+    while (now === JOB_NICE && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      now = (await threadNices()).get(workerTid!);
+    }
+    assert.notEqual(now, JOB_NICE, 'the worker is back at its own nice after the job');
+    // The main thread (this one: its tid is the pid) never changed.
+    assert.equal((await threadNices()).get(process.pid), before.get(process.pid));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
