@@ -22,6 +22,24 @@ export class U32List {
     this.data[this.length++] = v;
   }
 
+  /** Room for `extra` more values (one doubling or more, as push would). */
+  reserve(extra: number): void {
+    if (this.length + extra <= this.data.length) return;
+    let size = this.data.length * 2;
+    while (size < this.length + extra) size *= 2;
+    const next = new Uint32Array(size);
+    next.set(this.data.subarray(0, this.length));
+    this.data = next;
+  }
+
+  /** Appends values[from .. to], each plus `delta`. */
+  pushRange(values: Uint32Array, from: number, to: number, delta = 0): void {
+    this.reserve(to - from);
+    if (delta === 0) this.data.set(values.subarray(from, to), this.length);
+    else for (let i = from, at = this.length; i < to; i++, at++) this.data[at] = values[i]! + delta;
+    this.length += to - from;
+  }
+
   /** The values, in an array exactly as long. */
   done(): Uint32Array {
     return this.data.slice(0, this.length);
@@ -81,16 +99,86 @@ export class RecordStoreBuilder {
   private readonly owners = new Map<number, string>();
   private readonly classes = new Map<number, number>();
 
-  constructor() {
+  /**
+   * `files`: a file table to start from (the last build's, kept-build.ts), so records copied from
+   * that build keep their file numbers.
+   */
+  constructor(files: readonly string[] = []) {
     this.offsets.push(0);
+    for (const file of files) {
+      this.fileIndex.set(file, this.files.length);
+      this.files.push(file);
+    }
   }
 
+  /** Records in the store so far (a run still to be copied included). */
   get count(): number {
-    return this.ttls.length;
+    return this.ttls.length + (this.runEnd - this.runStart);
+  }
+
+  /** A run of records of an earlier store still to be copied (copyRun; runs that follow on are copied as one). */
+  private runFrom: RecordStoreParts | undefined;
+  private runStart = 0;
+  private runEnd = 0;
+  private runNodeDelta = 0;
+
+  /**
+   * Adds records start .. end of `from` (an earlier build of the same zone, whose file table this
+   * builder started from) as they are there — bytes, TTLs, lines, types — at nodes `nodeDelta`
+   * further on. Owner spellings and classes that are not the usual are noted by the caller
+   * (noteOwner, noteClass): the earlier store's maps are by its own positions.
+   */
+  copyRun(from: RecordStoreParts, start: number, end: number, nodeDelta: number): void {
+    if (start === end) return;
+    if (this.runFrom === from && this.runEnd === start && this.runNodeDelta === nodeDelta) {
+      this.runEnd = end;
+      return;
+    }
+    this.flushRun();
+    this.runFrom = from;
+    this.runStart = start;
+    this.runEnd = end;
+    this.runNodeDelta = nodeDelta;
+  }
+
+  private flushRun(): void {
+    const from = this.runFrom;
+    if (!from) return;
+    const { runStart: start, runEnd: end } = this;
+    this.runFrom = undefined;
+    this.runStart = this.runEnd = 0;
+    const bytesFrom = from.offsets[start]!;
+    const bytesTo = from.offsets[end]!;
+    const a = this.arena;
+    a.ensure(bytesTo - bytesFrom);
+    a.buf.set(from.arena.subarray(bytesFrom, bytesTo), a.length);
+    this.offsets.pushRange(from.offsets, start + 1, end + 1, a.length - bytesFrom);
+    a.length += bytesTo - bytesFrom;
+    this.ttls.pushRange(from.ttls, start, end);
+    this.lines.pushRange(from.lines, start, end);
+    this.fileAndType.pushRange(from.fileAndType, start, end);
+    this.nodes.pushRange(from.nodeOf, start, end, this.runNodeDelta);
+  }
+
+  /** Record `pos` (copied) has an owner spelled otherwise than its node. */
+  noteOwner(pos: number, owner: string): void {
+    this.owners.set(pos, Buffer.from(owner, 'latin1').toString('latin1'));
+  }
+
+  /** Record `pos` (copied) has a class other than IN. */
+  noteClass(pos: number, cls: number): void {
+    this.classes.set(pos, cls);
+  }
+
+  /** Room for the bytes and records of a store of this size (the last build's): no doubling on the way. */
+  reserve(records: number, bytes: number): void {
+    this.arena.ensure(bytes);
+    for (const list of [this.offsets, this.ttls, this.lines, this.fileAndType, this.nodes]) list.reserve(records + 1);
   }
 
   /** Adds a record; `node` is its node's index (or NO_NODE), `nodeName` that node's spelling. */
   add(rr: ResourceRecord, node: number, nodeName: string | undefined): void {
+    this.flushRun();
     const pos = this.ttls.length;
     const source = rr instanceof ZoneRecord ? rr : undefined;
     const file = source ? source.file : rr.source.file;
@@ -137,6 +225,7 @@ export class RecordStoreBuilder {
   }
 
   finish(): RecordStoreParts {
+    this.flushRun();
     return {
       arena: this.arena.done(),
       offsets: this.offsets.done(),

@@ -13,12 +13,14 @@ import { buildZoneParts, zonePartsBuffers } from './zone.js';
 import { readZone, type ZoneFileOptions } from './zone-loader.js';
 import { KeptReads } from './zonefile/kept-reads.js';
 import { KeptSignings } from './dnssec/kept-signing.js';
+import { KeptBuilds } from './kept-build.js';
 import { traceReload } from '../reload-trace.js';
 import { threadPriority } from './worker-priority.js';
 
 /** What this thread read and signed, kept for the next load of the same zone (a kept thread gets it). */
 const kept = new KeptReads();
 const keptSigning = new KeptSignings();
+const keptBuilds = new KeptBuilds();
 
 // A kept worker is idle between jobs, and V8 does not collect an idle worker's heap: after signing
 // the 100,000-record zone its garbage (146 MiB used of a 275 MiB heap) stayed resident until the
@@ -42,7 +44,7 @@ parentPort!.on('message', (opts: ZoneFileOptions) => {
   clearTimeout(collecting);
   traceReload('worker job');
   priority.raise();
-  readZone(opts, (origin, records, index) => buildZoneParts(origin, records, index), kept, keptSigning)
+  readZone(opts, (origin, records, index) => buildZoneParts(origin, records, index, keptBuilds.for(opts.path)), kept, keptSigning)
     .then(
       (result) => {
         const transfer = result.parts ? zonePartsBuffers(result.parts) : [];
@@ -61,7 +63,11 @@ parentPort!.on('message', (opts: ZoneFileOptions) => {
         parentPort!.postMessage({ result }, transfer);
         traceReload('worker posted');
       },
-      (err: unknown) => parentPort!.postMessage({ error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+      (err: unknown) => {
+        // A build cut short may have left its kept state half made: the next one starts afresh.
+        keptBuilds.drop(opts.path);
+        parentPort!.postMessage({ error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      },
     )
     // After the post, once the main thread has made the result its zone.
     .finally(() => {

@@ -4,7 +4,8 @@
 // The records themselves live in a compact RecordStore (zone-store.ts); nodes, RRsets and
 // records are objects only while someone holds them.
 
-import { TYPE } from './constants.js';
+import { CLASS, TYPE } from './constants.js';
+import type { KeptBuild } from './kept-build.js';
 import { nameKey } from './name.js';
 import type { ResourceRecord, SoaFields } from './record.js';
 import { isRdataName, soaFields } from './record.js';
@@ -170,8 +171,8 @@ export interface ZoneParts {
  * The parts of buildZone done where the records are (a worker thread). The names are not copied
  * here: sending the parts to the other thread copies them.
  */
-export function buildZoneParts(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex): ZoneParts {
-  return runSync(partsBuilder(origin, records, index, false));
+export function buildZoneParts(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex, kept?: KeptBuild): ZoneParts {
+  return runSync(partsBuilder(origin, records, index, false, kept));
 }
 
 /** The buffers of ZoneParts, to transfer rather than copy. */
@@ -190,23 +191,49 @@ function own(name: string): string {
   return name.length < 13 ? name : Buffer.from(name, 'latin1').toString('latin1');
 }
 
-/** `ownNames`: the zone is kept in this thread, so its names must not hold on to a file's text. */
-function* partsBuilder(origin: string, records: readonly ResourceRecord[], given: ZoneIndex | undefined, ownNames: boolean): Generator<void, ZoneParts> {
+/**
+ * `ownNames`: the zone is kept in this thread, so its names must not hold on to a file's text.
+ * `kept`: the last build of the same zone (kept-build.ts): nodes whose records are the ones it
+ * wrote are copied from its store rather than written again; and this build is kept in turn.
+ */
+function* partsBuilder(origin: string, records: readonly ResourceRecord[], given: ZoneIndex | undefined, ownNames: boolean, kept?: KeptBuild): Generator<void, ZoneParts> {
   const index = given ?? (yield* zoneIndexSteps(origin, records));
   const { firstOfNode, byNode, recordNode, flags } = index;
   const names = ownNames ? index.names.map(own) : index.names;
   const nodeCount = names.length;
 
   // Each node's RRsets, in the order their types first appeared; each RRset's records in file order.
-  const store = new RecordStoreBuilder();
+  const store = new RecordStoreBuilder(kept?.files);
   const fileOrder = new Uint32Array(records.length);
   const nodeSets = new Uint32Array(nodeCount + 1);
   const setStart = new U32List();
+  const lastStore = kept?.store;
+  // The last build's size is this one's, give or take an edit: no doubling on the way.
+  if (kept) store.reserve(kept.size.records, kept.size.bytes);
+  let copied = 0;
   for (let id = 0; id < nodeCount; id++) {
     if ((id + 1) % SLICE === 0) yield;
     nodeSets[id] = setStart.length;
     const from = firstOfNode[id]!;
     const to = firstOfNode[id + 1]!;
+    const same = lastStore && kept.sameNode(index, records, id);
+    if (same) {
+      // The node's records as the last build wrote them, where they now go.
+      const delta = store.count - same.start;
+      copied += same.end - same.start;
+      kept.pushSets(same, setStart, delta);
+      store.copyRun(lastStore, same.start, same.end, id - same.id);
+      const name = names[id]!;
+      for (let k = 0; k < to - from; k++) {
+        const index = byNode[from + k]!;
+        const pos = kept.lastPos(same, k) + delta;
+        fileOrder[index] = pos;
+        const rr = records[index]!;
+        if (rr.owner !== name) store.noteOwner(pos, rr.owner);
+        if (rr.class !== CLASS.IN) store.noteClass(pos, rr.class);
+      }
+      continue;
+    }
     for (let k = from; k < to; k++) {
       const type = records[byNode[k]!]!.type;
       // The first record of its type at this node starts an RRset holding all of that type.
@@ -233,7 +260,12 @@ function* partsBuilder(origin: string, records: readonly ResourceRecord[], given
   }
 
   const nameSlots = nameTableSlots(index.ids, nodeCount);
-  return { origin, recordCount: records.length, names, nameSlots, nodeSets, setStart: setStart.done(), flags, fileOrder, store: store.finish() };
+  const parts = { origin, recordCount: records.length, names, nameSlots, nodeSets, setStart: setStart.done(), flags, fileOrder, store: store.finish() };
+  if (kept) {
+    kept.keep(index, records, fileOrder, nodeSets, parts.setStart, parts.store);
+    kept.copied = copied;
+  }
+  return parts;
 }
 
 /**

@@ -114,11 +114,17 @@ export class KeptReads {
     if (hit) {
       this.hits++;
       const delta = firstLine - hit.firstLine;
+      let replay = hit;
+      if (delta !== 0) {
+        // Moved: kept from now on where it is, so the next load replays the same objects (the
+        // zone worker's kept build copies a node whose records are the objects it wrote last).
+        replay = { firstLine, records: hit.records.map((rr) => new ZoneRecord(rr.owner, rr.type, rr.ttl, rr.packed, rr.file, rr.line + delta)), warnings: hit.warnings.map((w) => shifted(w, delta)), exit: hit.exit };
+        kept.set(key, replay);
+      }
       const into = reader.records;
-      if (delta === 0) for (const rr of hit.records) into.push(rr);
-      else for (const rr of hit.records) into.push(new ZoneRecord(rr.owner, rr.type, rr.ttl, rr.packed, rr.file, rr.line + delta));
-      for (const w of hit.warnings) reader.warnings.push(shifted(w, delta));
-      reader.setState(hit.exit);
+      for (const rr of replay.records) into.push(rr);
+      for (const w of replay.warnings) reader.warnings.push(w);
+      reader.setState(replay.exit);
       return;
     }
     const [records, warnings, errors, includes] = [reader.records.length, reader.warnings.length, reader.errors.length, reader.includesMet];
