@@ -2,6 +2,7 @@
 // compiled into answers). Services read the current Snapshot per request; a reload builds a new
 // one beside it and the supervisor swaps it in. Nothing here runs on a request path.
 
+import { traceReload } from '../reload-trace.js';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { inputsUnchanged, type FileStamp, type ZoneProblem } from '../dns/zonefile/index.js';
@@ -351,6 +352,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
       return { ...(await loadZone(configDir, source, job)), reused: false, filesUnchanged };
     }),
   );
+  traceReload('zones loaded');
   const zones: Zone[] = [];
   const zoneStatus: ZoneStatus[] = [];
   const wentDown = new Map<string, { status: ZoneStatus; from: number; to: number; soa: { file: string; line: number } }>();
@@ -384,7 +386,9 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     problems.push(...status.problems);
   }
   problems.push(...unservedSignedZones(settings.dnssec, zones, SETTINGS_FILE));
+  traceReload('zones taken');
   const passwd = await loadPasswd(configDir, problems, mail.users, previous?.passwd);
+  traceReload('passwd');
   const fileZones = new ZoneSet(zones);
   const dkimSelectors = dkim ? publishedSelectors(fileZones, dkim, domains, settings.dkim.ttlSeconds, settings.dkim.ed25519) : new Map<string, Set<string>>();
   // MTA-STS policies from the MX sets the zone files hold now; the _mta-sts id follows each. They
@@ -393,6 +397,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
   const mtaSts = mtaStsPolicies(settings, fileZones, domains);
   // The identity records join the zones as data, the served serial rising when they change.
   const identity = await servedZones(dataDir, zones, [...wanted, ...wantedMtaStsRecords(mtaSts, settings.hostname)], servedBefore?.zones.zones);
+  traceReload('identity');
   for (const zone of identity.zones) {
     const status = zoneStatus.find((z) => nameKey(z.origin) === zone.originKey);
     if (status?.loaded) status.serial = zone.soaFields.serial;
@@ -424,6 +429,7 @@ export async function loadSnapshot(configDir: string, dataDir: string, previous?
     catalog = catalogFor(settings.dns.catalog, zones.map((z) => z.origin), previous?.catalog);
     served.push(catalog);
   }
+  traceReload('served');
   const zoneSet = new ZoneSet(served);
   const snapshot: Snapshot = Object.freeze({
     configDir,

@@ -195,8 +195,13 @@ export class AnswerTable {
   private negative = new Map<string, CompiledAnswer>();
   private negativeArena = new Arena();
   private readonly writer = new WireWriter(4096);
-  /** Answers are kept from their second ask on (asked-before.ts). */
-  private readonly asked = new AskedBefore();
+  /**
+   * Answers are kept from their second ask on (asked-before.ts). A reload's table takes the one
+   * before's: which questions come is not the zones' business, and a fresh 4 MiB table for each of
+   * the two tables (with DO and without) was most of the garbage the main thread collected at a
+   * reload, right when the new zones go live.
+   */
+  private readonly asked: AskedBefore;
   /**
    * The table for queries with DO set: answers with signatures and denial proofs. Where no zone is
    * signed those answers are the same as without DO, and this very table serves them.
@@ -210,6 +215,7 @@ export class AnswerTable {
    * a zone), so a one-record edit forgets the answers of one zone, not all.
    */
   constructor(private readonly zones: ZoneSet, previous?: AnswerTable, readonly minimal: MinimalMode = 'no-auth-recursive', private readonly dnssec = false) {
+    this.asked = previous?.asked ?? new AskedBefore();
     // Answers compiled under another minimal-responses are of no use.
     if (previous && previous.minimal !== minimal) previous = undefined;
     const all = [...this.zones.zones.values()];

@@ -15,6 +15,7 @@ import { dnskeyRdata, dsRdata, privateKeyObject, type ZoneKey } from './keys.js'
 import { buildNsecChain, nsecChainOf, type NsecChain } from './nsec.js';
 import { hashEntries, nsec3ParamRdata, nsec3Rdata, type Nsec3Chain } from './nsec3.js';
 import { rrsigExpiration, RRsetSigner, type SignatureCache } from './sign.js';
+import { cacheSize, emptySignatureCache } from './signature-cache.js';
 import { refreshTime, validityAt } from './schedule.js';
 import { nextServedSerial, soaWithSerial } from '../served-serial.js';
 import type { IdentityRecord } from '../../identity/added-records.js';
@@ -130,7 +131,7 @@ export function signZone(origin: string, input: readonly ResourceRecord[], index
 
   const signerWire = canonicalNameWire(origin);
   const signers = job.keys.filter((k) => k.signs).map((k) => ({ tag: k.tag, key: privateKeyObject(k), signerWire }));
-  const signer = new RRsetSigner(signers, job.nowS, () => validityAt(job.nowS), job.previous);
+  const signer = new RRsetSigner(signers, job.nowS, () => validityAt(job.nowS), job.previous, cacheSize(kept?.cache ?? job.previous ?? emptySignatureCache()));
   const out: ResourceRecord[] = records;
   /** The node of each record added after the input's (for withRecordsAdded). */
   const addedNode = new U32List();

@@ -50,7 +50,7 @@ export class RRsetSigner {
   earliestExpiration = Infinity;
   /** Where the entries of the last sign()'s signatures start in this signing's cache (kept-signing.ts). */
   lastAt = 0;
-  private readonly keeping = new SignatureCacheBuilder();
+  private readonly keeping: SignatureCacheBuilder;
   /** Made at the first look-up: a reload that finds every RRset in the worker's kept state needs none. */
   private lookup: SignatureLookup | undefined;
 
@@ -59,7 +59,11 @@ export class RRsetSigner {
     private readonly nowS: number,
     private readonly window: () => Validity,
     private readonly previous: SignatureCache | undefined,
-  ) {}
+    /** About how many signatures this signing will keep (the last signing's count), to size its cache at once. */
+    expected?: number,
+  ) {
+    this.keeping = new SignatureCacheBuilder(expected);
+  }
 
   private earlier(digest: Uint8Array): Uint8Array | undefined {
     if (!this.previous || this.previous.digests.length === 0) return undefined;
