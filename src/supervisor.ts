@@ -33,6 +33,7 @@ import { TlsKeeper } from './tls/keeper.js';
 import { MtaStsServer } from './mta-sts/server.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { traceReload } from './reload-trace.js';
+import { threadPriority } from './dns/worker-priority.js';
 
 export interface ApplianceOptions {
   /** Directory holding zones/ and mailconf/. */
@@ -408,7 +409,19 @@ async function startServices(options: ApplianceOptions, configDir: string, dataD
   await tlsKeeper.follow(current);
 
   let reloading: Promise<ReloadResult> | undefined;
+  // While a reload runs, this (the main) thread has the zone worker's share of the CPU too: from
+  // the worker's result to the swap and the first answers of the new zones it was descheduled for
+  // tens of milliseconds at a time by the UDP threads and the load on the box (worker-priority.ts).
+  const mainPriority = threadPriority();
   const reload = async (): Promise<ReloadResult> => {
+    mainPriority.raise();
+    try {
+      return await reloadNow();
+    } finally {
+      mainPriority.restore();
+    }
+  };
+  const reloadNow = async (): Promise<ReloadResult> => {
     const before = current;
     traceReload('reload start');
     const next = await loadSnapshot(configDir, dataDir, before);

@@ -3,8 +3,11 @@
 // box; on 2 cores the signed 100,000-record zone's reload took 2-2.5 times its CPU in wall time,
 // and that wall time is what "save → answered" waits for. So while a job runs the worker thread
 // gets a lower nice value (Linux keeps nice per thread: setpriority(PRIO_PROCESS, tid)), and its
-// own back once the result is posted. Lowering a nice value needs CAP_SYS_NICE (root has it);
-// without it nothing changes and the reload runs at the ordinary share, as before.
+// own back once the result is posted; the main thread does the same for the length of a reload
+// (supervisor.ts), as it takes the result in, swaps it and answers the first questions for the
+// new data. Lowering a nice value needs CAP_SYS_NICE (root has it); without it nothing changes
+// and the reload runs at the ordinary share, as before. Not realtime scheduling: a reload that
+// never ended could then starve the box; with a nice value the other threads still run.
 
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';

@@ -1,15 +1,17 @@
 // The zone worker reads, signs and builds with a bigger share of the CPU than the threads that
 // answer queries (src/dns/worker-priority.ts): while a job runs its thread has nice -10, and once
-// the result is posted its usual nice again. Seen from outside, as the kernel sees the threads
-// (/proc/self/task/<tid>/stat), while a real zone file loads.
+// the result is posted its usual nice again; the main thread likewise for the length of a reload.
+// Seen from outside, as the kernel sees the threads (/proc/self/task/<tid>/stat), while a real
+// zone file loads.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadZoneFile } from '../../src/dns/zone-loader.js';
 import { JOB_NICE } from '../../src/dns/worker-priority.js';
+import { runAppliance } from '../helpers/appliance.js';
 
 /** The process's threads with their nice values (field 19 of stat, after the command in parentheses). */
 async function threadNices(): Promise<Map<number, number>> {
@@ -63,5 +65,32 @@ test('the zone worker runs a job at nice -10 and goes back to its own nice after
     assert.equal((await threadNices()).get(process.pid), before.get(process.pid));
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reload runs the main thread at nice -10 too, and gives it its own nice back after', { skip: root ? false : 'lowering a nice value needs root (CAP_SYS_NICE)' }, async () => {
+  // The appliance runs in this process: its main thread is this one (tid = pid).
+  const lines = ['$TTL 300', '@ IN SOA ns1 hostmaster 1 3600 900 604800 300', '@ IN NS ns1', 'ns1 IN A 192.0.2.1'];
+  for (let i = 0; i < 40_000; i++) lines.push(`h${i} IN A 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+  let reloads = 0;
+  const app = await runAppliance({ zones: { 'prio.test': lines.join('\n') + '\n' }, onReload: () => void reloads++ });
+  try {
+    const usual = (await threadNices()).get(process.pid);
+    assert.notEqual(usual, JOB_NICE);
+    const file = path.join(app.dir, 'zones', 'prio.test.zone');
+    await writeFile(`${file}.new`, lines.join('\n').replace('hostmaster 1 ', 'hostmaster 2 ').replace('h7 IN A 10.0.0.7', 'h7 IN A 10.9.9.9') + '\n');
+    await rename(`${file}.new`, file);
+    // Until the reload is done: the main thread seen at the job nice meanwhile.
+    const deadline = Date.now() + 15_000;
+    let raised = false;
+    while (reloads === 0 && Date.now() < deadline) {
+      if ((await threadNices()).get(process.pid) === JOB_NICE) raised = true;
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(reloads, 1, 'the save was reloaded');
+    assert.ok(raised, 'the main thread ran at the job nice during the reload');
+    assert.equal((await threadNices()).get(process.pid), usual, 'and is back at its own nice after it');
+  } finally {
+    await app.stop();
   }
 });
