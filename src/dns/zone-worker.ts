@@ -36,14 +36,19 @@ const collectGarbage = runInNewContext('gc') as () => void;
  */
 const COLLECT_AFTER_MS = 500;
 let collecting: ReturnType<typeof setTimeout> | undefined;
-/** A job runs with a bigger share of the CPU than the threads answering queries (worker-priority.ts). */
+/**
+ * A job runs with a bigger share of the CPU than the threads answering queries (worker-priority.ts),
+ * and so does the thread while it waits for one, which costs nothing asleep: a job's message woke
+ * a thread at the usual share that then waited up to 250 ms for a CPU on the loaded box before
+ * its first line ran. Only the housekeeping collection after a job runs at the usual share.
+ */
 const priority = threadPriority();
+priority.raise();
 
 parentPort!.on('message', (opts: ZoneFileOptions) => {
   // A job that comes first collects after itself (its own garbage with the last one's).
   clearTimeout(collecting);
   traceReload('worker job');
-  priority.raise();
   readZone(opts, (origin, records, index) => buildZoneParts(origin, records, index, keptBuilds.for(opts.path)), kept, keptSigning)
     .then(
       (result) => {
@@ -71,11 +76,11 @@ parentPort!.on('message', (opts: ZoneFileOptions) => {
     )
     // After the post, once the main thread has made the result its zone.
     .finally(() => {
-      // The collection below is housekeeping: at the usual share.
-      priority.restore();
       collecting = setTimeout(() => {
         traceReload('worker gc start');
+        priority.restore();
         collectGarbage();
+        priority.raise();
         traceReload('worker gc end');
       }, COLLECT_AFTER_MS);
     });
