@@ -1,8 +1,16 @@
 // Watches zones/ and mailconf/ (chokidar) and asks for a reload after a quiet moment, so an
 // editor's save — written in place, or to a temp file renamed over the original, or a burst of
 // saves — becomes one reload, live within a second. The reload itself decides what is valid.
+//
+// The quiet moment depends on how the file was saved. Written in place, a file may still be
+// half written when the first event comes, and chokidar drops a second change event of a file
+// within 50 ms of the first: so 60 ms after the last event. Renamed over the old one (a new inode
+// where the old one was: editors' and mxbox's own atomic saves), the file is complete the moment
+// it appears: only a burst of such saves (rename-host writes several files) is waited for, 5 ms.
 
 import { watch, type FSWatcher } from 'chokidar';
+import type { Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MAILCONF_DIR, ZONES_DIR } from './snapshot.js';
 import { traceReload } from '../reload-trace.js';
@@ -13,6 +21,8 @@ export interface ConfigWatcherOptions {
   onChange: (paths: string[]) => void;
   /** Quiet time after the last event before reloading. */
   debounceMs?: number;
+  /** Quiet time when every file of the burst was replaced whole (renamed over: a new inode). */
+  replacedDebounceMs?: number;
   /** Directories of state outside the config directory that also count (the DNSSEC key states). */
   stateDirs?: string[];
 }
@@ -27,6 +37,10 @@ export class ConfigWatcher {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private changed = new Set<string>();
+  /** Whether every event of the burst so far was a file replaced whole. */
+  private allReplaced = true;
+  /** The inode of each file as last seen (seeded at start), to tell a file renamed over from one written in place. */
+  private readonly inodes = new Map<string, number>();
 
   constructor(private readonly opts: ConfigWatcherOptions) {}
 
@@ -40,17 +54,40 @@ export class ConfigWatcher {
       // Editors that save by writing a new file and renaming it show up as unlink+add: atomic
       // folds them into one change.
       atomic: 100,
+      // The stats come with add and change events: the inode tells a file renamed over.
+      alwaysStat: true,
     });
-    const onEvent = (file: string): void => {
-      traceReload(`watcher event ${file}`);
+    const onEvent = (event: string, file: string, stats?: Stats): void => {
+      traceReload(`watcher event ${event} ${file}`);
+      const known = this.inodes.get(file);
+      const replaced = (event === 'change' || event === 'add') && stats !== undefined && known !== undefined && known !== stats.ino;
+      if (stats && event !== 'addDir') this.inodes.set(file, stats.ino);
+      else if (event === 'unlink') this.inodes.delete(file);
+      if (this.changed.size === 0) this.allReplaced = true;
+      this.allReplaced &&= replaced;
       this.changed.add(path.relative(this.opts.configDir, file));
       clearTimeout(this.timer);
       // Long enough to fold one save (several events, a burst of saves) into one reload, short
       // enough not to count in "live within a second".
-      this.timer = setTimeout(() => this.flush(), this.opts.debounceMs ?? 60);
+      const quiet = this.allReplaced ? (this.opts.replacedDebounceMs ?? 5) : (this.opts.debounceMs ?? 60);
+      this.timer = setTimeout(() => this.flush(), quiet);
     };
-    for (const event of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) this.watcher.on(event, onEvent);
+    for (const event of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) this.watcher.on(event, (file: string, stats?: Stats) => onEvent(event, file, stats));
     await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
+    // The files there now, so the first save of each is told apart too.
+    await Promise.all(
+      Object.entries(this.watcher.getWatched()).flatMap(([dir, names]) =>
+        names.map(async (name) => {
+          const file = path.join(dir, name);
+          try {
+            const info = await stat(file);
+            if (info.isFile() && !this.inodes.has(file)) this.inodes.set(file, info.ino);
+          } catch {
+            // Gone meanwhile: its next add is a new file.
+          }
+        }),
+      ),
+    );
   }
 
   private flush(): void {
