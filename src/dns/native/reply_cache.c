@@ -198,8 +198,21 @@ static size_t with_cookie(uint8_t *out, size_t n, const uint8_t *q, const query_
   return n + COOKIE_OPTION_BYTES;
 }
 
-int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta) {
+uint64_t cache_prefetch(reply_cache *c, const uint8_t *key, size_t key_len) {
   uint64_t h = hash_bytes(key, key_len);
+  size_t at = (size_t)((uint32_t)h & (BUCKETS - 1)) * WAYS;
+  // Unlocked: only a hint. A clear may swap the table meanwhile; the look-up reads it locked.
+  cache_entry **slots = __atomic_load_n(&c->slots, __ATOMIC_RELAXED);
+  __builtin_prefetch(hashes_of(slots) + at);
+  __builtin_prefetch(slots + at);
+  return h;
+}
+
+int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta) {
+  return cache_lookup_hashed(c, hash_bytes(key, key_len), key, key_len, q, info, out, cap, meta);
+}
+
+int cache_lookup_hashed(reply_cache *c, uint64_t h, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta) {
   uint32_t b = (uint32_t)h & (BUCKETS - 1);
   pthread_mutex_t *lock = &c->locks[b % STRIPES];
   int found = 0;
