@@ -1,7 +1,7 @@
 // The zone worker reads, signs and builds with a bigger share of the CPU than the threads that
-// answer queries (src/dns/worker-priority.ts): its thread has nice -10 while a job runs (and while
+// answer queries (src/dns/worker-priority.ts): its thread has the job nice (-5) while a job runs (and while
 // it waits for one), and its usual nice for the housekeeping collection after a job; the main
-// thread has nice -10 for the length of a reload.
+// thread has the job nice (-5) for the length of a reload.
 // Seen from outside, as the kernel sees the threads (/proc/self/task/<tid>/stat), while a real
 // zone file loads.
 
@@ -37,7 +37,7 @@ async function threadNices(): Promise<Map<number, number>> {
 
 const root = process.getuid?.() === 0;
 
-test('the zone worker runs a job at nice -10, and collects its garbage after it at its usual nice', { skip: root ? false : 'lowering a nice value needs root (CAP_SYS_NICE)' }, async () => {
+test('the zone worker runs a job at the job nice (-5), and collects its garbage after it at its usual nice', { skip: root ? false : 'lowering a nice value needs root (CAP_SYS_NICE)' }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-prio-'));
   try {
     // Big enough that the job lasts a while (tens of milliseconds at least).
@@ -72,7 +72,7 @@ test('the zone worker runs a job at nice -10, and collects its garbage after it 
   }
 });
 
-test('a reload runs the main thread at nice -10 too, and gives it its own nice back after', { skip: root ? false : 'lowering a nice value needs root (CAP_SYS_NICE)' }, async () => {
+test('a reload runs the main thread at the job nice (-5) too, and gives it its own nice back after', { skip: root ? false : 'lowering a nice value needs root (CAP_SYS_NICE)' }, async () => {
   // The appliance runs in this process: its main thread is this one (tid = pid).
   const lines = ['$TTL 300', '@ IN SOA ns1 hostmaster 1 3600 900 604800 300', '@ IN NS ns1', 'ns1 IN A 192.0.2.1'];
   for (let i = 0; i < 40_000; i++) lines.push(`h${i} IN A 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
