@@ -80,7 +80,10 @@ int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struc
   if (!read_cacheable_query(q, len, info)) return 0;
   uint8_t key[MAX_CACHE_KEY];
   size_t key_len = cache_key(q, info, key);
+  meta->plain = 0;
   int rlen = cache_lookup(&s->cache, key, key_len, q, info, out, OUT_SLOT, meta);
+  // An existing name's plain answer, written again each time rather than cached (plain.h).
+  if (rlen == 0) rlen = plain_answer(&s->plain, q, info, out, OUT_SLOT, meta);
   if (rlen == 0) rlen = answer_negative(s, q, info, out, meta);
   if (rlen > 0 && info->cookie_at >= 0) {
     uint8_t addr[16];
@@ -183,7 +186,7 @@ void *receive_loop(void *arg) {
       int rlen = answer_from_cache(s, q, len, &t->addrs[i], t->out[m], &info, &meta, now);
       t->window_seen++;
       if (rlen > 0) {
-        counters[C_HITS] += 1;
+        counters[meta.plain ? C_PLAIN : C_HITS] += 1;
         counters[C_RCODE + meta.rcode] += 1;
         rlen = rate_limit(s, counters, q, &info, &t->addrs[i], t->out[m], rlen, meta.rrl_kind, meta.qtype, meta.rrl_name, now);
         if (rlen == 0) continue;

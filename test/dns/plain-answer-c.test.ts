@@ -1,0 +1,222 @@
+// Plain answers written in C by the UDP addon's receiver threads (native/plain.c, issue 21): the
+// first query for an existing name, answered without JavaScript. Each reply is compared octet
+// for octet with the reply JavaScript makes for the same query (an appliance started with
+// MXBOX_DNS_CACHE=0, where the addon hands every query to JavaScript) and with named's; the
+// addon's "answered plain in C" counter proves which path answered. Questions C must leave to
+// JavaScript (capitals, a cut, a CNAME, NODATA, an answer too big for the client, no RD under
+// minimal-responses no-auth-recursive) are answered as before, and not counted.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PLAIN_ZONES_TOML, runAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import { askUdp, encodeName } from '../helpers/dns-query.js';
+import { addonBuilt, needs } from '../helpers/peers.js';
+import { startNamed } from '../helpers/named.js';
+
+const ORIGIN = 'plainc.test';
+const LONG_TXT = Array.from({ length: 3 }, (_, i) => `big IN TXT "${String(i).repeat(200)}"`).join('\n');
+const zoneText = (serial: number, www: string): string => `$TTL 300
+@ IN SOA ns1 hostmaster ${serial} 3600 600 86400 60
+@ IN NS ns1
+@ IN A 192.0.2.10
+ns1 IN A 192.0.2.53
+www IN A ${www}
+www IN AAAA 2001:db8::1
+www IN TXT "hello" "world"
+pair IN A 192.0.2.2
+pair 600 IN A 192.0.2.3
+MiXeD IN A 192.0.2.4
+alias IN CNAME www
+a.b.deep IN A 192.0.2.5
+sub IN NS ns.sub
+ns.sub IN A 192.0.2.99
+below.sub IN A 192.0.2.98
+${LONG_TXT}
+`;
+const ZONE = zoneText(1, '192.0.2.1');
+
+/** [name, type, answered plain in C?] for a query with RD. */
+const QUESTIONS: [string, number, boolean][] = [
+  ['www', 1, true],
+  ['www', 28, true],
+  ['www', 16, true],
+  ['pair', 1, true], // two records, two TTLs in the file: the set's TTL on both
+  ['@', 1, true],
+  ['a.b.deep', 1, true],
+  ['big', 16, false], // 600+ octets of TXT: more than 512 (and truncated by JavaScript); C answers it with EDNS only
+  ['mixed', 1, false], // spelled with capitals in the zone file: the owner is written as spelled
+  ['alias', 1, false], // a CNAME node
+  ['below.sub', 1, false], // below a cut: a referral
+  ['sub', 1, false],
+  ['www', 15, false], // NODATA
+  ['deep', 1, false], // an empty non-terminal
+  ['nosuch', 1, false], // NXDOMAIN
+];
+
+const CLIENT_COOKIE = Buffer.from('0123456789abcdef', 'hex');
+
+interface Shape {
+  rd: boolean;
+  edns?: { payload: number; do?: boolean; cookie?: boolean };
+}
+
+const SHAPES: [string, Shape][] = [
+  ['no EDNS', { rd: true }],
+  ['EDNS 1232', { rd: true, edns: { payload: 1232 } }],
+  ['EDNS with DO', { rd: true, edns: { payload: 4096, do: true } }],
+  ['EDNS with a cookie', { rd: true, edns: { payload: 1232, cookie: true } }],
+  ['EDNS 512 without RD', { rd: false, edns: { payload: 512 } }],
+];
+
+function query(id: number, name: string, qtype: number, shape: Shape): Buffer {
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id, 0);
+  header.writeUInt16BE((shape.rd ? 0x0100 : 0) | 0x0010, 2); // and CD, which a reply copies
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(shape.edns ? 1 : 0, 10);
+  const tail = Buffer.from([qtype >> 8, qtype & 0xff, 0, 1]);
+  if (!shape.edns) return Buffer.concat([header, encodeName(name), tail]);
+  const { payload, do: dnssecOk, cookie } = shape.edns;
+  const option = cookie ? Buffer.concat([Buffer.from([0, 10, 0, 8]), CLIENT_COOKIE]) : Buffer.alloc(0);
+  const opt = Buffer.from([0, 0, 41, payload >> 8, payload & 0xff, 0, 0, dnssecOk ? 0x80 : 0, 0, 0, option.length]);
+  return Buffer.concat([header, encodeName(name), tail, opt, option]);
+}
+
+/** The reply without its server cookie (the last 16 octets: its own secret and time in each server). */
+function comparable(reply: Buffer, shape: Shape): Buffer {
+  return shape.edns?.cookie ? reply.subarray(0, reply.length - 16) : reply;
+}
+
+const fqdn = (name: string): string => (name === '@' ? ORIGIN : `${name}.${ORIGIN}`);
+
+async function javascriptOnly(zone: string): Promise<RunningAppliance> {
+  // The reply cache (and with it every answer in C) is chosen when the socket opens.
+  process.env.MXBOX_DNS_CACHE = '0';
+  try {
+    return await runAppliance({ zones: { [ORIGIN]: zone }, toml: PLAIN_ZONES_TOML });
+  } finally {
+    delete process.env.MXBOX_DNS_CACHE;
+  }
+}
+
+test('plain answers written in C are, octet for octet, the replies JavaScript writes, and only plain questions are answered there', async (t) => {
+  if (!addonBuilt(t)) return;
+  const reference = await javascriptOnly(ZONE);
+  const app = await runAppliance({ zones: { [ORIGIN]: ZONE }, toml: PLAIN_ZONES_TOML });
+  try {
+    assert.equal(reference.app.state().dns.counters.plainAnswers, 0, 'MXBOX_DNS_CACHE=0: JavaScript answers everything');
+    const counters = app.app.state().dns.counters;
+    let id = 1;
+    for (const [name, qtype, plain] of QUESTIONS) {
+      for (const [label, shape] of SHAPES) {
+        // Without RD, BIND's default minimal-responses (no-auth-recursive) puts the NS in
+        // authority — except over EDNS of 512 octets or less, answered minimally.
+        const smallEdns = shape.edns !== undefined && shape.edns.payload <= 512;
+        const big = name === 'big' && shape.edns !== undefined && shape.edns.payload > 512;
+        const inC = (plain || big) && (shape.rd || smallEdns) && !(name === 'big' && smallEdns);
+        const what = `${name} ${qtype} (${label})`;
+        for (const ask of ['first', 'second']) {
+          const q = query(id++, fqdn(name), qtype, shape);
+          const before = { plain: counters.plainAnswers, hits: counters.cacheHits };
+          const ours = await askUdp(app.port, q);
+          const js = await askUdp(reference.port, q);
+          assert.equal(counters.plainAnswers - before.plain, inC ? 1 : 0, `${what}, ${ask} ask: ${inC ? '' : 'not '}answered plain in C`);
+          if (inC) assert.equal(counters.cacheHits, before.hits, `${what}, ${ask} ask: not from the reply cache (plain answers are not kept)`);
+          assert.deepEqual(comparable(ours, shape), comparable(js, shape), `${what}, ${ask} ask: as JavaScript writes it`);
+          if (shape.edns?.cookie) {
+            // The COOKIE option: the client cookie, then a fresh server cookie (version 1, now).
+            const server = ours.subarray(ours.length - 16);
+            assert.deepEqual(ours.subarray(ours.length - 24, ours.length - 16), CLIENT_COOKIE, `${what}: the client cookie echoed`);
+            assert.equal(server[0], 1, `${what}: a version 1 server cookie`);
+            assert.ok(Math.abs(server.readUInt32BE(4) - Date.now() / 1000) < 5, `${what}: the server cookie's time is now`);
+          }
+        }
+      }
+    }
+    // 0x20: a question with capitals goes to JavaScript (its answer is compiled for that spelling).
+    const spelled = query(id++, 'WwW.PlainC.test', 1, { rd: true });
+    const before = counters.plainAnswers;
+    assert.deepEqual(await askUdp(app.port, spelled), await askUdp(reference.port, spelled), '0x20: as JavaScript writes it');
+    assert.equal(counters.plainAnswers, before, '0x20: not answered in C');
+    assert.ok(counters.queries >= counters.plainAnswers + counters.cacheHits, 'plain answers count among the queries');
+  } finally {
+    await app.stop();
+    await reference.stop();
+  }
+});
+
+test('after a reload that changes a record, C answers the new data at once', async (t) => {
+  if (!addonBuilt(t)) return;
+  let reloaded = 0;
+  const app = await runAppliance({ zones: { [ORIGIN]: ZONE }, toml: PLAIN_ZONES_TOML, onReload: (r) => void (r.applied && reloaded++) });
+  const file = path.join(app.dir, 'zones', `${ORIGIN}.zone`);
+  try {
+    const counters = app.app.state().dns.counters;
+    const ask = async (id: number): Promise<Buffer> => {
+      const before = counters.plainAnswers;
+      const reply = await askUdp(app.port, query(id, fqdn('www'), 1, { rd: true }));
+      assert.equal(counters.plainAnswers, before + 1, 'answered plain in C');
+      return reply;
+    };
+    const address = (reply: Buffer): string => [...reply.subarray(reply.length - 4)].join('.');
+    assert.equal(address(await ask(1)), '192.0.2.1');
+    await writeFile(file + '.new', zoneText(2, '192.0.2.77'));
+    await rename(file + '.new', file);
+    const live = (): number | undefined => app.app.snapshot().zones.zones.get(`${ORIGIN}.`)?.soaFields.serial;
+    const deadline = Date.now() + 10_000;
+    while ((reloaded < 1 || live() !== 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(live(), 2, 'the saved version serves');
+    // The first query after the swap: the new record, from C.
+    assert.equal(address(await ask(2)), '192.0.2.77');
+  } finally {
+    await app.stop();
+  }
+});
+
+test('plain answers written in C match named\'s', { skip: needs('named') }, async (t) => {
+  if (!addonBuilt(t)) return;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mxbox-plain-c-'));
+  const file = path.join(dir, `${ORIGIN}.zone`);
+  await writeFile(file, ZONE);
+  const named = await startNamed({ zones: [{ origin: ORIGIN, file }] });
+  const app = await runAppliance({ zones: { [ORIGIN]: ZONE }, toml: PLAIN_ZONES_TOML });
+  try {
+    const counters = app.app.state().dns.counters;
+    let id = 500;
+    for (const [name, qtype, plain] of QUESTIONS) {
+      if (!plain) continue;
+      // named's cookie has its own secret; the rest of the reply is compared.
+      for (const [label, shape] of SHAPES) {
+        const q = query(id++, fqdn(name), qtype, shape);
+        const before = counters.plainAnswers;
+        const ours = await askUdp(app.port, q);
+        const bind = await askUdp(named.port, q);
+        assert.equal(counters.plainAnswers, before + 1, `${name} ${qtype} (${label}): answered plain in C`);
+        // BIND rotates the records of an RRset (cyclic rrset-order): compared as a set.
+        assert.deepEqual(sortedRecords(comparable(ours, shape)), sortedRecords(comparable(bind, shape)), `${name} ${qtype} (${label}): as named's`);
+      }
+    }
+  } finally {
+    await app.stop();
+    await named.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** The header and question, then the answer records sorted, then what follows (the OPT record). */
+function sortedRecords(msg: Buffer): string {
+  let at = 12;
+  while (msg[at] !== 0) at += msg[at]! + 1;
+  at += 5;
+  const head = msg.subarray(0, at).toString('hex');
+  const records: string[] = [];
+  for (let i = 0; i < msg.readUInt16BE(6); i++) {
+    const end = at + 12 + msg.readUInt16BE(at + 10); // owner is a pointer (2 octets)
+    records.push(msg.subarray(at, end).toString('hex'));
+    at = end;
+  }
+  return `${head} | ${records.sort().join(' ')} | ${msg.subarray(at).toString('hex')}`;
+}
