@@ -21,35 +21,41 @@ const NEVER_MATCHES = 0xff;
 
 /** The relative wire names of `names` (node order) in the zone whose name key is `originKey`. */
 export function relativeWireNames(originKey: string, names: readonly string[]): WireNames {
+  // All names as latin1 bytes in one go (a loop over each string's characters took 2-3 times as long).
+  const text = Buffer.from(names.join('\n') + '\n', 'latin1');
+  const origin = Buffer.from(originKey === '.' ? '' : originKey, 'latin1');
   const starts = new Uint32Array(names.length + 1);
-  let size = 0;
-  for (const name of names) size += name.length + 1;
-  let bytes = new Uint8Array(size);
+  const bytes = new Uint8Array(text.length);
   let at = 0;
-  const originLength = originKey === '.' ? 0 : originKey.length;
+  let from = 0;
   for (let id = 0; id < names.length; id++) {
     starts[id] = at;
-    const name = names[id]!;
-    const plain = !name.includes('\\') && name === name.toLowerCase() && name.endsWith(originKey);
-    if (!plain) {
-      bytes[at++] = NEVER_MATCHES;
-      continue;
-    }
-    // "www.sub." of "www.sub.example.com." (a dot is always a separator without escapes).
-    const end = name === originKey ? 0 : name.length - originLength;
+    let end = from;
+    while (text[end] !== 0x0a) end++; // names hold no newline: the parser reads them from lines
+    // The labels before the origin: "www.sub." of "www.sub.example.com."; none for the apex. The
+    // origin spelled as its key (lowercase), or JavaScript answers.
+    const own = end - from - origin.length;
+    let plain = own >= 0;
+    for (let i = 0; i < origin.length && plain; i++) plain = text[from + own + i] === origin[i];
+    const labelsEnd = end - from === 1 && text[from] === 0x2e ? from : from + own; // the root's name is "."
     let lengthAt = at++;
-    for (let i = 0; i < end; i++) {
-      const c = name.charCodeAt(i);
-      if (c !== 0x2e) {
-        bytes[at++] = c;
-        continue;
+    for (let i = from; i < labelsEnd && plain; i++) {
+      const c = text[i]!;
+      // Capitals (the name is written as spelled) and escapes: JavaScript answers those.
+      if ((c >= 0x41 && c <= 0x5a) || c === 0x5c || c >= 0x80) plain = false;
+      else if (c !== 0x2e) bytes[at++] = c;
+      else {
+        bytes[lengthAt] = at - lengthAt - 1;
+        lengthAt = at++;
       }
-      bytes[lengthAt] = at - lengthAt - 1;
-      lengthAt = at++;
     }
-    at--; // the length byte reserved after the last label's dot
+    if (plain) at--; // the length byte reserved after the last label's dot
+    else {
+      at = starts[id]!;
+      bytes[at++] = NEVER_MATCHES;
+    }
+    from = end + 1;
   }
   starts[names.length] = at;
-  bytes = bytes.slice(0, at);
-  return { bytes, starts };
+  return { bytes: bytes.slice(0, at), starts };
 }
