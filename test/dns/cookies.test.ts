@@ -13,6 +13,7 @@ import os from 'node:os';
 import { siphash24 } from '../../src/dns/siphash.js';
 import { addressBytes, validServerCookie, writeServerCookie } from '../../src/dns/cookie.js';
 import { DEFAULT_TOML, runAppliance } from '../helpers/appliance.js';
+import { askUdp, encodeName } from '../helpers/dns-query.js';
 import { startNamed } from '../helpers/named.js';
 import { needs, addonBuilt } from '../helpers/peers.js';
 
@@ -150,5 +151,76 @@ test('cookie queries are answered from the C reply cache, each with its own serv
     assert.equal(counters.cacheHits - hitsBefore, clients.length, 'every cookie query after the first came from the cache');
   } finally {
     await app.stop();
+  }
+});
+
+// One reply-cache entry per question, asked with a cookie or without (issue 21: the cookie mix must
+// be answered from the cache it shares with cookie-less resolvers, as PowerDNS's packet cache
+// does): the entry is kept without the COOKIE option and a cookie query's hit appends its own. The
+// reference is the JavaScript path (an appliance with the cache off). `Fits` makes a reply of 500
+// octets at EDNS 512: whole without a cookie, 28 octets too long with one.
+const SHARED_ZONE = `${ZONE}mx IN MX 10 www
+fits IN TXT "${'f'.repeat(255)}" "${'f'.repeat(185)}"
+`;
+
+function cookieQuery(id: number, name: string, qtype: number, payload: number, cookie?: Buffer): Buffer {
+  const header = Buffer.from([id >> 8, id & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+  const option = cookie ? Buffer.concat([Buffer.from([0, 10, 0, cookie.length]), cookie]) : Buffer.alloc(0);
+  const opt = Buffer.from([0, 0, 41, payload >> 8, payload & 0xff, 0, 0, 0, 0, 0, option.length]);
+  return Buffer.concat([header, encodeName(name), Buffer.from([0, qtype, 0, 1]), opt, option]);
+}
+
+test('a question asked with a cookie and without is one reply-cache entry: each gets the JavaScript reply, its own cookie appended in C', async (t) => {
+  if (!addonBuilt(t)) return;
+  const toml = DEFAULT_TOML.replace('[dns]\n', `[dns]\ncookie_secret = "${SECRET}"\n`);
+  process.env.MXBOX_DNS_CACHE = '0';
+  const reference = await runAppliance({ zones: { 'example.test': SHARED_ZONE }, toml }).finally(() => delete process.env.MXBOX_DNS_CACHE);
+  const app = await runAppliance({ zones: { 'example.test': SHARED_ZONE }, toml });
+  try {
+    const counters = app.app.state().dns.counters;
+    let id = 1;
+    /** Asks both; checks the replies agree (server cookie aside) and says whether JavaScript answered ours. */
+    const ask = async (name: string, qtype: number, payload: number, cookie: Buffer | undefined, what: string): Promise<{ reply: Buffer; js: boolean }> => {
+      const q = cookieQuery(id++, name, qtype, payload, cookie);
+      const js = counters.jsQueries;
+      const [ours, theirs] = [await askUdp(app.port, q), await askUdp(reference.port, q)];
+      const server = cookie ? 16 : 0;
+      assert.deepEqual(ours.subarray(0, ours.length - server), theirs.subarray(0, theirs.length - server), `${what}: the JavaScript reply`);
+      if (cookie) {
+        const option = ours.subarray(ours.length - 28);
+        assert.deepEqual(option.subarray(0, 12), Buffer.concat([Buffer.from([0, 10, 0, 24]), cookie.subarray(0, 8)]), `${what}: this client's cookie`);
+        assert.equal(recompute(option.subarray(4).toString('hex')), option.subarray(4).toString('hex'), `${what}: a server cookie made for it`);
+      }
+      assert.equal(ours[3]! & 0x0f, /nothere|missing/i.test(name) ? 3 : 0, `${what}: NOERROR, or NXDOMAIN for an absent name`);
+      return { reply: ours, js: counters.jsQueries !== js };
+    };
+    const clientA = Buffer.from('a1a2a3a4a5a6a7a8', 'hex');
+    const clientB = Buffer.from('b1b2b3b4b5b6b7b8', 'hex');
+    // Without a cookie first (JavaScript), then with one: a hit. And the other way round.
+    for (const [name, qtype] of [['www.example.test', 1], ['mx.example.test', 15], ['example.test', 2], ['nothere.example.test', 1]] as const) {
+      assert.ok((await ask(name, qtype, 1232, undefined, `${name} without a cookie`)).js);
+      assert.ok(!(await ask(name, qtype, 1232, clientA, `${name} with a cookie, after`)).js, `${name}: the cookie query came from the cache`);
+      assert.ok(!(await ask(name.toUpperCase(), qtype, 1232, clientB, `${name} in capitals with another cookie`)).js);
+    }
+    for (const [name, qtype] of [['www.example.test', 28], ['mx.example.test', 1]] as const) {
+      assert.ok((await ask(name, qtype, 4096, clientA, `${name} with a cookie first`)).js);
+      assert.ok(!(await ask(name, qtype, 4096, undefined, `${name} without, after`)).js, `${name}: kept without the cookie, served to a query without`);
+      assert.ok(!(await ask(name, qtype, 4096, clientB, `${name} with another cookie`)).js);
+    }
+    // A name absent from the zone: the NXDOMAIN template serves other absent names, with a cookie too.
+    assert.ok(!(await ask('missing.example.test', 1, 1232, clientA, 'another absent name (first label as long) with a cookie')).js);
+    // 500 octets whole at EDNS 512 without a cookie; with one it would be 528: JavaScript answers
+    // (TC, as BIND), and that reply is not kept in place of the whole one.
+    const whole = await ask('fits.example.test', 16, 512, undefined, 'fits without a cookie');
+    assert.equal(whole.reply.length, 500);
+    assert.equal(whole.reply[2]! & 0x02, 0, 'not truncated');
+    const cut = await ask('fits.example.test', 16, 512, clientA, 'fits with a cookie');
+    assert.ok(cut.js, 'too long with the cookie: JavaScript answered');
+    assert.equal(cut.reply[2]! & 0x02, 0x02, 'TC with the cookie');
+    const again = await ask('fits.example.test', 16, 512, undefined, 'fits without a cookie, again');
+    assert.ok(!again.js && again.reply.length === 500, 'the whole reply still served from the cache');
+  } finally {
+    await app.stop();
+    await reference.stop();
   }
 });

@@ -94,17 +94,18 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
             pthread_rwlock_unlock(&s->negative.lock);
             if (found) {
               cache_insert_cover_marker(&s->cache, key, key_len, zone, generation);
-              outcome = cache_insert_negative(&s->cache, key, cover_key(key, key_len, cover, key), r, (size_t)len, zone, generation);
+              outcome = cache_insert_negative(&s->cache, key, cover_key(key, key_len, cover, key), r, (size_t)len, zone, generation, cookie);
             } else
               counters[C_NOT_CACHED] += 1;
           } else
-            outcome = cache_insert_negative(&s->cache, key, key_len, r, (size_t)len, zone, s->negative.generation);
+            outcome = cache_insert_negative(&s->cache, key, key_len, r, (size_t)len, zone, s->negative.generation, cookie);
         } else {
           key_len = cache_key(q, &info, key);
-          outcome = cache_insert(&s->cache, key, key_len, info.name_end, r, (size_t)len, (s->out_flags[i] & OUT_FLAG_WHOLE) != 0);
+          outcome = cache_insert(&s->cache, key, key_len, info.name_end, r, (size_t)len, (s->out_flags[i] & OUT_FLAG_WHOLE) != 0, cookie);
         }
         if (outcome == CACHE_EVICTED) counters[C_CACHE_EVICTED] += 1;
         else if (outcome == CACHE_REFUSED) counters[C_CACHE_REFUSED] += 1;
+        else if (outcome == CACHE_NOT_KEPT) counters[C_NOT_CACHED] += 1;
       } else if (s->cache_on) {
         counters[C_NOT_CACHED] += 1;
       }

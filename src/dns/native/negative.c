@@ -88,6 +88,5 @@ size_t negative_key(const uint8_t *q, const query_info *info, uint8_t *key) {
     key[n++] = 0;
     key[n++] = 0;
   }
-  key[n++] = info->cookie_at >= 0;
-  return n;
+  return n; // no cookie byte: see cache_key
 }

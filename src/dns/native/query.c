@@ -64,7 +64,8 @@ size_t cache_key(const uint8_t *q, const query_info *info, uint8_t *key) {
     key[n++] = 0; // RDLEN without the cookie
     key[n++] = 0;
   }
-  key[n++] = info->cookie_at >= 0;
+  // With a cookie or without, one entry: its reply is kept without the COOKIE option, which a
+  // hit for a cookie query appends (cache_lookup).
   return n;
 }
 

@@ -31,9 +31,9 @@ int read_cacheable_query(const uint8_t *q, size_t len, query_info *info);
 
 /**
  * The cache key: the query after its ID with the question name lowercased (every 0x20 spelling
- * of a question finds the same entries), the OPT record without its options, and one byte saying
- * whether a cookie was sent (the reply then ends with a COOKIE option, spliced per client).
- * Returns its length.
+ * of a question finds the same entries) and the OPT record without its options: a question asked
+ * with a cookie and without finds the same entry (kept without the COOKIE option, appended per
+ * client on a hit). Returns its length.
  */
 size_t cache_key(const uint8_t *q, const query_info *info, uint8_t *key);
 

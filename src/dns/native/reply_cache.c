@@ -142,6 +142,50 @@ static size_t udp_limit(const uint8_t *q, const query_info *info) {
 }
 
 
+/** Whether reply r ends with an OPT record without options (root owner, TYPE 41, RDLEN 0). */
+static int ends_with_bare_opt(const uint8_t *r, size_t rlen) {
+  if (rlen < 12 + 11 || (r[10] == 0 && r[11] == 0)) return 0;
+  const uint8_t *o = r + rlen - 11;
+  return o[0] == 0 && o[1] == 0 && o[2] == 41 && o[9] == 0 && o[10] == 0;
+}
+
+/**
+ * Reply r of a cookie query without its COOKIE option (its last 28 octets, the only option of the
+ * OPT record before them, whose RDLEN goes back to 0), copied into `bare`: the length, or 0 when r
+ * does not end so.
+ */
+static size_t without_cookie(const uint8_t *r, size_t rlen, uint8_t *bare, size_t cap) {
+  if (rlen < 12 + 11 + COOKIE_OPTION_BYTES || rlen - COOKIE_OPTION_BYTES > cap) return 0;
+  const uint8_t *cookie = r + rlen - COOKIE_OPTION_BYTES;
+  const uint8_t *opt = cookie - 11;
+  if (cookie[0] != 0 || cookie[1] != OPTION_COOKIE || cookie[2] != 0 || cookie[3] != COOKIE_OPTION_BYTES - 4) return 0;
+  if (opt[0] != 0 || opt[1] != 0 || opt[2] != 41 || opt[9] != 0 || opt[10] != COOKIE_OPTION_BYTES) return 0;
+  size_t n = rlen - COOKIE_OPTION_BYTES;
+  memcpy(bare, r, n);
+  bare[n - 2] = 0;
+  bare[n - 1] = 0;
+  return n;
+}
+
+/**
+ * Appends to the reply in out (n octets, ending with an OPT without options) the COOKIE option
+ * for query q: its client cookie and room for the server cookie (the caller's to fill in). The new
+ * length, or 0 when the 28 octets would pass the client's limit.
+ */
+static size_t with_cookie(uint8_t *out, size_t n, const uint8_t *q, const query_info *info, size_t cap) {
+  size_t limit = udp_limit(q, info);
+  if (n + COOKIE_OPTION_BYTES > (limit < cap ? limit : cap)) return 0;
+  uint8_t *cookie = out + n;
+  cookie[0] = 0;
+  cookie[1] = OPTION_COOKIE;
+  cookie[2] = 0;
+  cookie[3] = COOKIE_OPTION_BYTES - 4;
+  memcpy(cookie + 4, q + info->cookie_at, 8);
+  memset(cookie + 12, 0, 16);
+  out[n - 2] = 0; // the OPT's RDLEN
+  out[n - 1] = COOKIE_OPTION_BYTES;
+  return n + COOKIE_OPTION_BYTES;
+}
 
 int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta) {
   uint64_t h = hash_bytes(key, key_len);
@@ -165,6 +209,7 @@ int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8
       if (n > udp_limit(q, info)) n = 0;
       found = (int)n;
     }
+    if (found && info->cookie_at >= 0) found = e->whole && e->opt_tail ? (int)with_cookie(out, (size_t)found, q, info, cap) : 0;
     if (found) {
       meta->rcode = e->rcode;
       meta->rrl_kind = e->rrl_kind;
@@ -177,7 +222,6 @@ int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8
   if (!found) return 0;
   out[0] = q[0];
   out[1] = q[1];
-  if (info->cookie_at >= 0) memcpy(out + found - 24, q + info->cookie_at, 8);
   return found;
 }
 
@@ -196,6 +240,8 @@ static cache_entry *new_entry(const uint8_t *key, size_t key_len, const uint8_t 
   e->extra = (uint16_t)extra;
   e->plan_items = (uint16_t)(items >= 0 ? items : 0);
   e->any_spelling = items >= 0;
+  e->whole = whole != 0;
+  e->opt_tail = (uint8_t)ends_with_bare_opt(r, rlen);
   if (items > 0) memcpy(e->data + at, plan, (size_t)items * sizeof(uint32_t));
   e->hash = hash_bytes(key, key_len);
   e->key_len = (uint16_t)key_len;
@@ -266,12 +312,25 @@ static int insert_entry(reply_cache *c, cache_entry *e, size_t name_end) {
   return old && !same ? CACHE_EVICTED : CACHE_STORED;
 }
 
-int cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen, int whole) {
+/** The longest reply kept (OUT_SLOT in batch_socket.h). */
+#define MAX_KEPT_REPLY 4096
+
+int cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen, int whole, int cookie) {
+  uint8_t bare[MAX_KEPT_REPLY];
+  if (cookie) {
+    if (!whole || !(rlen = without_cookie(r, rlen, bare, sizeof bare))) return CACHE_NOT_KEPT;
+    r = bare;
+  }
   cache_entry *e = new_entry(key, key_len, r, rlen, whole);
   return e ? insert_entry(c, e, name_end) : CACHE_REFUSED;
 }
 
-int cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation) {
+int cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation, int cookie) {
+  uint8_t bare[MAX_KEPT_REPLY];
+  if (cookie) {
+    if (!(rlen = without_cookie(r, rlen, bare, sizeof bare))) return CACHE_NOT_KEPT;
+    r = bare;
+  }
   // Never cut (only whole NXDOMAINs become templates): planned for other spellings of the parent.
   cache_entry *e = new_entry(key, key_len, r, rlen, 1);
   if (!e) return CACHE_REFUSED;
@@ -305,6 +364,7 @@ int cache_lookup_negative(reply_cache *c, const uint8_t *key, size_t key_len, co
       size_t n = respell_render(e->data + key_len - 2, (size_t)e->reply_len + 2, plan, e->plan_items, q, info->name_end, out, cap);
       found = n <= udp_limit(q, info) ? (int)n : 0;
     }
+    if (found && info->cookie_at >= 0) found = e->opt_tail ? (int)with_cookie(out, (size_t)found, q, info, cap) : 0;
     if (!found) break;
     meta->rcode = e->rcode;
     meta->rrl_kind = e->rrl_kind;
@@ -316,7 +376,6 @@ int cache_lookup_negative(reply_cache *c, const uint8_t *key, size_t key_len, co
   if (!found) return 0;
   out[0] = q[0];
   out[1] = q[1];
-  if (info->cookie_at >= 0) memcpy(out + found - 24, q + info->cookie_at, 8);
   return found;
 }
 

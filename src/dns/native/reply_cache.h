@@ -33,6 +33,9 @@ typedef struct {
   uint8_t any_spelling; // serves every spelling of its question, rewritten (respell.h) by its plan
   uint16_t plan_items;  // respell_plan()'s items, after the reply (4-aligned)
   uint16_t extra;       // bytes after key and reply: alignment and the plan
+  uint8_t whole;      // nothing was cut from the reply to fit (OUT_FLAG_WHOLE)
+  uint8_t opt_tail;   // the reply ends with an OPT record without options: a cookie query's hit
+                      // appends its COOKIE there (see cache_lookup)
   uint8_t ntags;      // reply_name_tags(): the names it was made from, or TAGS_ALL
   uint8_t negative;   // a template of negative.h: serves every name of its key not in zone `zone`;
                       // 2: a marker, the templates for this key are per cover (negative_cover.h)
@@ -50,7 +53,7 @@ typedef struct {
 } reply_cache;
 
 /** What cache_insert did with a reply (the JavaScript thread counts them: C_CACHE_*). */
-enum { CACHE_STORED = 0, CACHE_EVICTED = 1, CACHE_REFUSED = 2 };
+enum { CACHE_STORED = 0, CACHE_EVICTED = 1, CACHE_REFUSED = 2, CACHE_NOT_KEPT = 3 };
 
 /** What a hit tells its caller besides the reply: for the counters and for rate limiting. */
 typedef struct {
@@ -77,8 +80,12 @@ size_t cache_drop_tagged(reply_cache *c, const uint32_t *sorted, size_t n);
 void cache_free(reply_cache *c);
 
 /**
- * Copies the cached reply for `key` into out (room for cap bytes) with query q's ID and client
- * cookie; its length, or 0. The server cookie is the caller's to fill in. The key folds case
+ * Copies the cached reply for `key` into out (room for cap bytes) with query q's ID and, when q
+ * has a client cookie, a COOKIE option with it appended to the reply's OPT; its length, or 0. The
+ * server cookie is the caller's to fill in. Entries are kept without a COOKIE (one entry serves a
+ * question asked with a cookie and without, as PowerDNS's packet cache does): a cookie query is a
+ * hit only where the reply was whole and still fits the client's limit with the 28 more octets
+ * (else JavaScript answers, cutting for the smaller room as BIND would). The key folds case
  * (cache_key), but BIND compresses names against the question case-sensitively, so a reply
  * depends on the spelling asked (0x20): an entry serves the spelling it was made for as it is, and
  * another spelling rewritten by its plan (respell.h) when it has one and the result still fits the
@@ -89,11 +96,14 @@ int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8
 /**
  * Caches reply r (rlen bytes) under `key`; name_end is where the question name ends in the query
  * and in r. `whole`: nothing was cut from r to fit the client's limit (OUT_FLAG_WHOLE), so it may
- * serve other spellings. Returns CACHE_STORED (in a free way, or in place of the same
- * question's reply), CACHE_EVICTED (in place of another question's) or CACHE_REFUSED (over the
- * budget with nothing in its set to replace, or no memory).
+ * serve other spellings. `cookie`: r ends with the COOKIE option of a cookie query's reply, which
+ * is kept without it; such a reply is kept only when whole (a cut one was cut for the room the
+ * cookie took, and would be wrong for a query without). Returns CACHE_STORED (in a free way, or
+ * in place of the same question's reply), CACHE_EVICTED (in place of another question's),
+ * CACHE_REFUSED (over the budget with nothing in its set to replace, or no memory) or
+ * CACHE_NOT_KEPT (a cut cookie reply, or a COOKIE option not where it should be).
  */
-int cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen, int whole);
+int cache_insert(reply_cache *c, const uint8_t *key, size_t key_len, size_t name_end, const uint8_t *r, size_t rlen, int whole, int cookie);
 
 /**
  * The reply for query q from the negative template under `key` (negative_key), if there is one of
@@ -108,7 +118,10 @@ int cache_cover_marker(reply_cache *c, const uint8_t *key, size_t key_len, const
 /** Marks `key` (a shape's negative_key) as having its templates per cover in zone `zone` of `generation`. */
 void cache_insert_cover_marker(reply_cache *c, const uint8_t *key, size_t key_len, int zone, uint32_t generation);
 
-/** Keeps reply r as the negative template under `key` for names absent from zone `zone` of `generation`. */
-int cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation);
+/**
+ * Keeps reply r as the negative template under `key` for names absent from zone `zone` of
+ * `generation`; `cookie` as for cache_insert (templates are whole).
+ */
+int cache_insert_negative(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *r, size_t rlen, int zone, uint32_t generation, int cookie);
 
 #endif
