@@ -277,11 +277,15 @@ export class DnsServer {
   private plainFor: ReadonlyMap<string, Zone> | undefined;
   private plainPolicyGiven = 0;
 
-  /** The current zones for the addon's plain answers; remembers what it was given. */
+  /**
+   * The current zones for the addon's plain answers; remembers what it was given. None with
+   * MXBOX_DNS_PLAIN=0: JavaScript then writes plain answers too (to compare the two paths).
+   */
   private plainZonesGiven(): PlainZone[] | undefined {
     const view = this.view();
     this.plainFor = view.zones.zones;
     this.plainPolicyGiven = plainPolicy(view.answers.minimal);
+    if (process.env.MXBOX_DNS_PLAIN === '0') return undefined;
     return Array.from(this.plainFor.values(), plainZone);
   }
 
