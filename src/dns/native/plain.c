@@ -67,10 +67,10 @@ static int plain_type(uint16_t t) {
   }
 }
 
-/** The most specific zone whose origin ends the question name q[12 .. name_end) (lowercase), or NULL. */
-static const plain_zone *find_zone(const plain_zones *z, const uint8_t *q, size_t name_end) {
-  for (size_t p = 12; p < name_end;) {
-    size_t len = name_end - p;
+/** The most specific zone whose origin ends the wire name name[0 .. name_len) (lowercase), or NULL. */
+static const plain_zone *find_zone(const plain_zones *z, const uint8_t *q, size_t name_len) {
+  for (size_t p = 0; p < name_len;) {
+    size_t len = name_len - p;
     uint32_t h = wire_hash(q + p, len);
     for (uint32_t slot = h & z->origin_mask;; slot = (slot + 1) & z->origin_mask) {
       int32_t entry = z->by_origin[slot];
@@ -108,9 +108,30 @@ int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8
   uint16_t qtype = info->qtype;
   if (!plain_type(qtype)) return 0;
   if (q[info->name_end + 2] != 0 || q[info->name_end + 3] != 1) return 0; // class IN
-  // Capitals: JavaScript compiles the answer for that spelling (BIND compresses case-sensitively).
-  for (size_t i = 12; i < info->name_end; i++)
-    if (q[i] >= 'A' && q[i] <= 'Z') return 0;
+  // The name lowercased, for finding it; and where the part of the question spelled in lower case
+  // begins (0x20: capitals in it). The owner is the node's lowercase name, compressed against the
+  // question case-sensitively as BIND 9.18 (and wire-writer.ts) writes it, which looks only for
+  // a name itself and the name without its first label: a pointer to the whole question when it
+  // is all lower case, else the first label and a pointer to the rest of the question when only
+  // the first label has capitals, else the whole name.
+  uint8_t name[256];
+  size_t name_len = info->name_end - 12;
+  if (name_len > sizeof name) return 0;
+  size_t lower_from = 12;
+  for (size_t p = 12; p < info->name_end - 1; p += 1 + q[p]) {
+    int capitals = 0;
+    name[p - 12] = q[p];
+    for (size_t i = p + 1; i <= p + q[p]; i++) {
+      uint8_t b = q[i];
+      if (b >= 'A' && b <= 'Z') {
+        capitals = 1;
+        b |= 0x20;
+      }
+      name[i - 12] = b;
+    }
+    if (capitals) lower_from = p + 1 + q[p];
+  }
+  name[name_len - 1] = 0;
   uint32_t hash;
   if (!question_name_hash(q, info->name_end, &hash)) return 0; // the root, or bytes JavaScript escapes
   size_t payload = 0;
@@ -124,10 +145,10 @@ int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8
   if (!z) goto done;
   // AnswerTable.variant: where the NS of the zone go in authority, the answer is not plain.
   if (!small_edns && (z->policy == 2 || (z->policy == 1 && !rd))) goto done;
-  const plain_zone *zone = find_zone(z, q, info->name_end);
+  const plain_zone *zone = find_zone(z, name, name_len);
   if (!zone || !zone->usable) goto done;
-  size_t rel_len = info->name_end - 12 - zone->origin_len;
-  int64_t found = find_node(zone, hash, q + 12, rel_len);
+  size_t rel_len = name_len - zone->origin_len;
+  int64_t found = find_node(zone, hash, name, rel_len);
   if (found < 0) goto done;
   uint32_t id = (uint32_t)found;
   if (zone->flags[id] & (DELEGATION | BELOW_CUT)) goto done;
@@ -147,7 +168,12 @@ int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8
 
   // The size, each record's RDATA checked to be raw bytes.
   size_t question = info->question_end - 12;
-  size_t size = 12 + question;
+  // The first owner's labels before its pointer, or all of it (root label included, no pointer);
+  // the other owners point to it.
+  size_t first_label_end = 13 + q[12];
+  int pointer = lower_from == 12 || (lower_from == first_label_end && q[lower_from] != 0);
+  size_t spelled = lower_from == 12 ? 0 : pointer ? first_label_end - 12 : name_len;
+  size_t size = 12 + question + (pointer ? spelled : spelled - 2); // records count 2 for each owner below
   for (uint32_t pos = from; pos < to; pos++) {
     uint32_t start = zone->offsets[pos], end = zone->offsets[pos + 1];
     if (end <= start || end > zone->arena_len || zone->arena[start] != RAW_RDATA) goto done;
@@ -173,20 +199,31 @@ int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8
   size_t at = 12 + question;
   // Every record of an RRset carries the set's TTL (the first record's), as BIND writes it.
   uint32_t ttl = zone->ttls[from];
+  size_t owner = 12; // where the name the owners point to is: the question, or the first owner
   for (uint32_t pos = from; pos < to; pos++) {
     uint32_t start = zone->offsets[pos] + 1, end = zone->offsets[pos + 1];
     size_t length = end - start;
-    out[at] = 0xc0;
-    out[at + 1] = 12;
-    put16(out + at + 2, qtype);
-    put16(out + at + 4, 1);
-    out[at + 6] = (uint8_t)(ttl >> 24);
-    out[at + 7] = (uint8_t)(ttl >> 16);
-    out[at + 8] = (uint8_t)(ttl >> 8);
-    out[at + 9] = (uint8_t)ttl;
-    put16(out + at + 10, (uint32_t)length);
-    memcpy(out + at + 12, zone->arena + start, length);
-    at += 12 + length;
+    if (pos == from && lower_from != 12) {
+      owner = at;
+      memcpy(out + at, name, spelled);
+      at += spelled;
+      if (pointer) {
+        out[at++] = (uint8_t)(0xc0 | (lower_from >> 8));
+        out[at++] = (uint8_t)lower_from;
+      }
+    } else {
+      out[at++] = (uint8_t)(0xc0 | (owner >> 8));
+      out[at++] = (uint8_t)owner;
+    }
+    put16(out + at, qtype);
+    put16(out + at + 2, 1);
+    out[at + 4] = (uint8_t)(ttl >> 24);
+    out[at + 5] = (uint8_t)(ttl >> 16);
+    out[at + 6] = (uint8_t)(ttl >> 8);
+    out[at + 7] = (uint8_t)ttl;
+    put16(out + at + 8, (uint32_t)length);
+    memcpy(out + at + 10, zone->arena + start, length);
+    at += 10 + length;
   }
   if (info->has_opt) {
     // query.ts writeOpt: our payload, version 0, the query's DO bit, then the COOKIE option.
