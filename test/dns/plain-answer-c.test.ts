@@ -30,6 +30,13 @@ pair IN A 192.0.2.2
 pair 600 IN A 192.0.2.3
 MiXeD IN A 192.0.2.4
 alias IN CNAME www
+toapex IN CNAME @
+down IN CNAME x.down
+x.down IN A 192.0.2.7
+far IN CNAME a.b.deep
+out IN CNAME www.example.org.
+chain IN CNAME alias
+tosub IN CNAME below.sub
 a.b.deep IN A 192.0.2.5
 sub IN NS ns.sub
 ns.sub IN A 192.0.2.99
@@ -48,7 +55,18 @@ const QUESTIONS: [string, number, boolean][] = [
   ['a.b.deep', 1, true],
   ['big', 16, false], // 600+ octets of TXT: more than 512 (and truncated by JavaScript); C answers it with EDNS only
   ['mixed', 1, false], // spelled with capitals in the zone file: the owner is written as spelled
-  ['alias', 1, false], // a CNAME node
+  // A CNAME to an in-zone name with the RRset asked (and nothing in it to add): the CNAME and
+  // that RRset, the target compressed as BIND does (the name itself, then its parent, looked for).
+  ['alias', 1, true], // www: its first label, then a pointer to the question's parent
+  ['alias', 28, true],
+  ['alias', 16, true],
+  ['toapex', 1, true], // the question's parent itself: a pointer
+  ['down', 1, true], // x.down: its first label, then a pointer to the question
+  ['far', 1, true], // a.b.deep: written in full (BIND looks no further than the parent)
+  ['alias', 15, false], // NODATA at the end of the chain
+  ['out', 1, false], // the chain leaves the zone
+  ['chain', 1, false], // a CNAME to a CNAME
+  ['tosub', 1, false], // to a name below a cut
   ['below.sub', 1, false], // below a cut: a referral
   ['sub', 1, false],
   ['www', 15, false], // NODATA
@@ -70,7 +88,7 @@ const SPELLED: [string, number, boolean][] = [
   ['A.b.DEEP.plainc.test', 1, true],
   ['MIXED.plainc.test', 1, false], // spelled MiXeD in the zone: JavaScript's
   ['MiXeD.plainc.test', 1, false],
-  ['Alias.plainc.test', 1, false],
+  ['Alias.plainc.test', 1, false], // a CNAME asked with capitals: JavaScript's
 ];
 
 const CLIENT_COOKIE = Buffer.from('0123456789abcdef', 'hex');

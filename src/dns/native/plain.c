@@ -104,6 +104,237 @@ static void put16(uint8_t *p, uint32_t v) {
   p[1] = (uint8_t)v;
 }
 
+static void put32(uint8_t *p, uint32_t v) {
+  put16(p, v >> 16);
+  put16(p + 2, v);
+}
+
+/** The node of the lowercase wire name in zone (hash: its hashKey), when C may answer at it (no cut), or -1. */
+static int64_t answerable_node(const plain_zone *zone, const uint8_t *name, size_t name_len, uint32_t hash) {
+  int64_t id = find_node(zone, hash, name, name_len - zone->origin_len);
+  if (id < 0 || (zone->flags[id] & (DELEGATION | BELOW_CUT))) return -1;
+  return id;
+}
+
+/**
+ * Node id's RRset of type qtype (*set) and its CNAME RRset (*cname), -1 where it has none; 0 when
+ * the arrays do not hold together.
+ */
+static int sets_of(const plain_zone *zone, uint32_t id, uint16_t qtype, int64_t *set, int64_t *cname) {
+  uint32_t set_from = zone->node_sets[id], set_to = zone->node_sets[id + 1];
+  if (set_to < set_from || set_to > zone->sets) return 0;
+  *set = *cname = -1;
+  for (uint32_t s = set_from; s < set_to; s++) {
+    uint32_t first = zone->set_start[s];
+    if (first >= zone->records || zone->set_start[s + 1] > zone->records || zone->set_start[s + 1] <= first) return 0;
+    uint16_t type = (uint16_t)(zone->file_and_type[first] & 0xffff);
+    if (type == TYPE_CNAME) *cname = s;
+    if (type == qtype) *set = s;
+  }
+  return 1;
+}
+
+/** Room for RRset `set` written with 2-octet owners, its RDATA checked to be raw bytes; 0 if it is not. */
+static size_t raw_set_size(const plain_zone *zone, int64_t set) {
+  size_t size = 0;
+  for (uint32_t pos = zone->set_start[set]; pos < zone->set_start[set + 1]; pos++) {
+    uint32_t start = zone->offsets[pos], end = zone->offsets[pos + 1];
+    if (end <= start || end > zone->arena_len || zone->arena[start] != RAW_RDATA) return 0;
+    size += 12 + (end - start - 1);
+  }
+  return size;
+}
+
+/** Writes a record's type, class IN, TTL and RDLENGTH at out; returns where its RDATA goes. */
+static uint8_t *record_head(uint8_t *out, uint16_t type, uint32_t ttl, size_t rdlength) {
+  put16(out, type);
+  put16(out + 2, 1);
+  put32(out + 4, ttl);
+  put16(out + 8, (uint32_t)rdlength);
+  return out + 10;
+}
+
+/**
+ * The records of raw RRset `set` at out, type qtype, every one with the set's TTL (the first
+ * record's, as BIND writes it); the first owner is `first_owner` (first_len octets), the others a
+ * pointer to `owner`. Returns the octets written.
+ */
+static size_t write_raw_set(uint8_t *out, const plain_zone *zone, int64_t set, uint16_t qtype, const uint8_t *first_owner, size_t first_len, size_t owner) {
+  size_t at = 0;
+  uint32_t from = zone->set_start[set], to = zone->set_start[set + 1];
+  uint32_t ttl = zone->ttls[from];
+  for (uint32_t pos = from; pos < to; pos++) {
+    uint32_t start = zone->offsets[pos] + 1, end = zone->offsets[pos + 1];
+    if (pos == from) {
+      memcpy(out + at, first_owner, first_len);
+      at += first_len;
+    } else {
+      out[at++] = (uint8_t)(0xc0 | (owner >> 8));
+      out[at++] = (uint8_t)owner;
+    }
+    memcpy(record_head(out + at, qtype, ttl, end - start), zone->arena + start, end - start);
+    at += 10 + (end - start);
+  }
+  return at;
+}
+
+/** The header of a reply to q: its ID, QR AA and its RD and CD (query.ts assemble), one question and `answers`. */
+static void write_header(uint8_t *out, const uint8_t *q, const query_info *info, uint32_t answers) {
+  out[0] = q[0];
+  out[1] = q[1];
+  out[2] = (uint8_t)(0x84 | (q[2] & 0x01));
+  out[3] = (uint8_t)(q[3] & 0x10);
+  put16(out + 4, 1);
+  put16(out + 6, answers);
+  put16(out + 8, 0);
+  put16(out + 10, info->has_opt ? 1 : 0);
+}
+
+/** The OPT record as query.ts writeOpt writes it, at out (opt_bytes() octets): our payload, the DO bit, the COOKIE. */
+static void write_opt(uint8_t *out, const uint8_t *q, const query_info *info) {
+  int cookie = info->cookie_at >= 0;
+  out[0] = 0;
+  put16(out + 1, 41);
+  put16(out + 3, OUR_UDP_PAYLOAD);
+  out[5] = 0;
+  out[6] = 0;
+  out[7] = q[info->question_end + 7] & 0x80;
+  out[8] = 0;
+  put16(out + 9, cookie ? COOKIE_OPTION_BYTES : 0);
+  if (cookie) {
+    put16(out + 11, OPTION_COOKIE);
+    put16(out + 13, COOKIE_OPTION_BYTES - 4);
+    memcpy(out + 15, q + info->cookie_at, 8);
+    memset(out + 23, 0, 16); // the server cookie: filled in by the caller
+  }
+}
+
+static size_t opt_bytes(const query_info *info) {
+  return info->has_opt ? OPT_BYTES + (info->cookie_at >= 0 ? COOKIE_OPTION_BYTES : 0) : 0;
+}
+
+/** The most a UDP reply to this query may be (query.ts answerParsed). */
+static size_t udp_limit(const query_info *info, size_t payload) {
+  if (!info->has_opt || payload <= 512) return 512;
+  return payload < OUR_UDP_PAYLOAD ? payload : OUR_UDP_PAYLOAD;
+}
+
+/**
+ * The CNAME target in record pos's packed RDATA (zone-store.ts SPLIT: an empty run, the name as
+ * text, at most an empty run after it) as a lowercase wire name into wire (room for 256), with
+ * its hashKey; its length, or 0 when it is anything else (escapes, capitals, a relative name).
+ */
+static size_t cname_target(const plain_zone *zone, uint32_t pos, uint8_t *wire, uint32_t *hash) {
+  uint32_t start = zone->offsets[pos], end = zone->offsets[pos + 1];
+  const uint8_t *a = zone->arena;
+  if (end > zone->arena_len || end < start + 5 || a[start] != 1 || a[start + 1] != 0 || a[start + 2] != 0) return 0;
+  size_t text_len = ((size_t)a[start + 3] << 8) | a[start + 4];
+  size_t text = start + 5;
+  if (text + text_len > end) return 0;
+  size_t rest = end - text - text_len;
+  if (rest != 0 && !(rest == 2 && a[text + text_len] == 0 && a[text + text_len + 1] == 0)) return 0;
+  if (text_len < 2 || text_len > 254 || a[text + text_len - 1] != '.') return 0;
+  uint32_t h = 0x811c9dc5u;
+  size_t n = 0, length_at = 0;
+  wire[n++] = 0;
+  for (size_t i = text; i < text + text_len; i++) {
+    uint8_t c = a[i];
+    h = (h ^ c) * 0x01000193u;
+    if (c == '.') {
+      size_t label = n - length_at - 1;
+      if (label == 0 || label > 63) return 0;
+      wire[length_at] = (uint8_t)label;
+      length_at = n;
+      wire[n++] = 0;
+      continue;
+    }
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return 0;
+    wire[n++] = c;
+  }
+  *hash = h;
+  return n;
+}
+
+/**
+ * A name's wire length and the offset of the name without its first label (its first label's
+ * end); the root has no such suffix (0).
+ */
+static size_t first_label_end(const uint8_t *wire) { return wire[0] ? 1 + (size_t)wire[0] : 0; }
+
+/**
+ * The answer to a lowercase question at a CNAME node whose target is in the same zone and holds
+ * an RRset of the type asked with no names in its RDATA (the first step of lookup.ts's chain, and
+ * its end): the CNAME, then the target's RRset under a pointer to the target name, nothing more.
+ * The target is compressed as wire-writer.ts (BIND 9.18) compresses: the name itself, then the name
+ * without its first label, looked for among the question and its parent (the only names before it),
+ * the rest in full. Its length, or 0 for anything else (JavaScript answers).
+ */
+static int cname_answer(const plain_zones *z, const plain_zone *zone, int64_t cname_set, const uint8_t *q, const query_info *info, const uint8_t *name, size_t name_len,
+                        uint8_t *out, size_t cap, size_t limit) {
+  uint32_t cname = zone->set_start[cname_set];
+  if (zone->set_start[cname_set + 1] != cname + 1) return 0; // one CNAME record, or JavaScript's
+  uint8_t target[256];
+  uint32_t hash;
+  size_t target_len = cname_target(zone, cname, target, &hash);
+  if (!target_len || (target_len == name_len && memcmp(target, name, name_len) == 0)) return 0;
+  // The chain goes on in this zone only: the target's zone must be this one (not a child served here).
+  if (find_zone(z, target, target_len) != zone) return 0;
+  int64_t node = answerable_node(zone, target, target_len, hash);
+  int64_t set, chained;
+  if (node < 0 || !sets_of(zone, (uint32_t)node, info->qtype, &set, &chained)) return 0;
+  if (chained >= 0 || set < 0) return 0; // a chain, or NODATA at its end: the SOA goes in authority
+  size_t records = raw_set_size(zone, set);
+  if (!records) return 0;
+  // The target's RDATA: the name itself, or its first label and a pointer to its parent, where
+  // either is the question (12) or the question's parent; else the first two labels and the rest
+  // in full (BIND looks no further).
+  size_t question = info->question_end - 12;
+  size_t q_parent = first_label_end(name) && name[first_label_end(name)] ? 12 + first_label_end(name) : 0;
+  size_t q_parent_len = q_parent ? name_len - (q_parent - 12) : 0;
+  // prefix: the octets of the target written before the pointer (pointer_to; 0: none, all of it).
+  size_t prefix = target_len, pointer_to = 0;
+  if (q_parent && target_len == q_parent_len && memcmp(target, name + (q_parent - 12), target_len) == 0) {
+    prefix = 0; // the question's parent itself
+    pointer_to = q_parent;
+  } else {
+    size_t t1 = first_label_end(target);
+    const uint8_t *parent = target + t1;
+    size_t parent_len = target_len - t1;
+    if (parent[0] != 0) {
+      if (parent_len == name_len && memcmp(parent, name, name_len) == 0) pointer_to = 12;
+      else if (q_parent && parent_len == q_parent_len && memcmp(parent, name + (q_parent - 12), parent_len) == 0) pointer_to = q_parent;
+      if (pointer_to) prefix = t1;
+    }
+  }
+  size_t rdata_len = pointer_to ? prefix + 2 : target_len;
+  size_t cname_record = 12 + rdata_len;
+  size_t size = 12 + question + cname_record + records + opt_bytes(info);
+  if (size > limit || size > cap) return 0;
+  uint32_t answers = 1 + (zone->set_start[set + 1] - zone->set_start[set]);
+  write_header(out, q, info, answers);
+  memcpy(out + 12, q + 12, question);
+  size_t at = 12 + question;
+  out[at++] = 0xc0;
+  out[at++] = 12;
+  uint8_t *rdata = record_head(out + at, TYPE_CNAME, zone->ttls[cname], rdata_len);
+  size_t target_at = (size_t)(rdata - out);
+  memcpy(rdata, target, prefix);
+  if (pointer_to) {
+    rdata[prefix] = (uint8_t)(0xc0 | (pointer_to >> 8));
+    rdata[prefix + 1] = (uint8_t)pointer_to;
+  }
+  at = target_at + rdata_len;
+  // The target's owner points to where the target name is: its RDATA, or the question's parent.
+  if (prefix == 0) target_at = pointer_to;
+  uint8_t owner[2] = {(uint8_t)(0xc0 | (target_at >> 8)), (uint8_t)target_at};
+  at += write_raw_set(out + at, zone, set, info->qtype, owner, 2, target_at);
+  if (info->has_opt) {
+    write_opt(out + at, q, info);
+    at += opt_bytes(info);
+  }
+  return (int)at;
+}
+
 int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta) {
   uint16_t qtype = info->qtype;
   if (!plain_type(qtype)) return 0;
@@ -138,6 +369,7 @@ int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8
   if (info->has_opt) payload = ((size_t)q[info->question_end + 3] << 8) | q[info->question_end + 4];
   int small_edns = info->has_opt && payload <= 512;
   int rd = q[2] & 0x01;
+  size_t limit = udp_limit(info, payload); // beyond it, JavaScript truncates as BIND does
 
   int rlen = 0;
   pthread_rwlock_rdlock(&p->lock);
@@ -147,102 +379,48 @@ int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8
   if (!small_edns && (z->policy == 2 || (z->policy == 1 && !rd))) goto done;
   const plain_zone *zone = find_zone(z, name, name_len);
   if (!zone || !zone->usable) goto done;
-  size_t rel_len = name_len - zone->origin_len;
-  int64_t found = find_node(zone, hash, name, rel_len);
-  if (found < 0) goto done;
-  uint32_t id = (uint32_t)found;
-  if (zone->flags[id] & (DELEGATION | BELOW_CUT)) goto done;
-  uint32_t set_from = zone->node_sets[id], set_to = zone->node_sets[id + 1];
-  if (set_to < set_from || set_to > zone->sets) goto done;
-  int64_t set = -1;
-  for (uint32_t s = set_from; s < set_to; s++) {
-    uint32_t first = zone->set_start[s];
-    if (first >= zone->records) goto done;
-    uint16_t type = (uint16_t)(zone->file_and_type[first] & 0xffff);
-    if (type == TYPE_CNAME) goto done; // the chain's end is looked up by type
-    if (type == qtype) set = s;
+  int64_t id = answerable_node(zone, name, name_len, hash);
+  int64_t set, cname;
+  if (id < 0 || !sets_of(zone, (uint32_t)id, qtype, &set, &cname)) goto done;
+  if (cname >= 0) {
+    // A CNAME wins over any other data at its node (lookup.ts answerFromNode).
+    if (lower_from == 12) rlen = cname_answer(z, zone, cname, q, info, name, name_len, out, cap, limit);
+    goto done;
   }
   if (set < 0) goto done; // NODATA: the SOA goes in authority
-  uint32_t from = zone->set_start[set], to = zone->set_start[set + 1];
-  if (to <= from || to > zone->records || to - from > 0xffff) goto done;
+  size_t records = raw_set_size(zone, set);
+  if (!records || zone->set_start[set + 1] - zone->set_start[set] > 0xffff) goto done;
 
-  // The size, each record's RDATA checked to be raw bytes.
   size_t question = info->question_end - 12;
-  // The first owner's labels before its pointer, or all of it (root label included, no pointer);
-  // the other owners point to it.
-  size_t first_label_end = 13 + q[12];
-  int pointer = lower_from == 12 || (lower_from == first_label_end && q[lower_from] != 0);
-  size_t spelled = lower_from == 12 ? 0 : pointer ? first_label_end - 12 : name_len;
-  size_t size = 12 + question + (pointer ? spelled : spelled - 2); // records count 2 for each owner below
-  for (uint32_t pos = from; pos < to; pos++) {
-    uint32_t start = zone->offsets[pos], end = zone->offsets[pos + 1];
-    if (end <= start || end > zone->arena_len || zone->arena[start] != RAW_RDATA) goto done;
-    size += 12 + (end - start - 1);
+  // The first owner: a pointer, its first label and a pointer, or the whole name (no pointer).
+  size_t fle = 13 + q[12];
+  int pointer = lower_from == 12 || (lower_from == fle && q[lower_from] != 0);
+  uint8_t first_owner[258];
+  size_t first_len;
+  if (lower_from == 12) {
+    first_owner[0] = 0xc0;
+    first_owner[1] = 12;
+    first_len = 2;
+  } else if (pointer) {
+    memcpy(first_owner, name, fle - 12);
+    first_owner[fle - 12] = (uint8_t)(0xc0 | (fle >> 8));
+    first_owner[fle - 12 + 1] = (uint8_t)fle;
+    first_len = fle - 12 + 2;
+  } else {
+    memcpy(first_owner, name, name_len);
+    first_len = name_len;
   }
-  int cookie = info->cookie_at >= 0;
-  size_t opt = info->has_opt ? OPT_BYTES + (cookie ? COOKIE_OPTION_BYTES : 0) : 0;
-  size_t limit = 512;
-  if (info->has_opt && payload > 512) limit = payload < OUR_UDP_PAYLOAD ? payload : OUR_UDP_PAYLOAD;
-  // Too big for the client: JavaScript truncates as BIND does.
-  if (size + opt > limit || size + opt > cap) goto done;
-
-  // Header: the ID, QR AA and the query's RD and CD (query.ts assemble), one question.
-  out[0] = q[0];
-  out[1] = q[1];
-  out[2] = (uint8_t)(0x84 | (q[2] & 0x01));
-  out[3] = (uint8_t)(q[3] & 0x10);
-  put16(out + 4, 1);
-  put16(out + 6, to - from);
-  put16(out + 8, 0);
-  put16(out + 10, info->has_opt ? 1 : 0);
+  size_t size = 12 + question + records - 2 + first_len + opt_bytes(info);
+  if (size > limit || size > cap) goto done;
+  uint32_t answers = zone->set_start[set + 1] - zone->set_start[set];
+  write_header(out, q, info, answers);
   memcpy(out + 12, q + 12, question); // as asked
   size_t at = 12 + question;
-  // Every record of an RRset carries the set's TTL (the first record's), as BIND writes it.
-  uint32_t ttl = zone->ttls[from];
-  size_t owner = 12; // where the name the owners point to is: the question, or the first owner
-  for (uint32_t pos = from; pos < to; pos++) {
-    uint32_t start = zone->offsets[pos] + 1, end = zone->offsets[pos + 1];
-    size_t length = end - start;
-    if (pos == from && lower_from != 12) {
-      owner = at;
-      memcpy(out + at, name, spelled);
-      at += spelled;
-      if (pointer) {
-        out[at++] = (uint8_t)(0xc0 | (lower_from >> 8));
-        out[at++] = (uint8_t)lower_from;
-      }
-    } else {
-      out[at++] = (uint8_t)(0xc0 | (owner >> 8));
-      out[at++] = (uint8_t)owner;
-    }
-    put16(out + at, qtype);
-    put16(out + at + 2, 1);
-    out[at + 4] = (uint8_t)(ttl >> 24);
-    out[at + 5] = (uint8_t)(ttl >> 16);
-    out[at + 6] = (uint8_t)(ttl >> 8);
-    out[at + 7] = (uint8_t)ttl;
-    put16(out + at + 8, (uint32_t)length);
-    memcpy(out + at + 10, zone->arena + start, length);
-    at += 10 + length;
-  }
+  // The other owners point to the first (to the question when that is a pointer itself).
+  at += write_raw_set(out + at, zone, set, qtype, first_owner, first_len, lower_from == 12 ? 12 : at);
   if (info->has_opt) {
-    // query.ts writeOpt: our payload, version 0, the query's DO bit, then the COOKIE option.
-    out[at] = 0;
-    put16(out + at + 1, 41);
-    put16(out + at + 3, OUR_UDP_PAYLOAD);
-    out[at + 5] = 0;
-    out[at + 6] = 0;
-    out[at + 7] = q[info->question_end + 7] & 0x80;
-    out[at + 8] = 0;
-    put16(out + at + 9, cookie ? COOKIE_OPTION_BYTES : 0);
-    at += OPT_BYTES;
-    if (cookie) {
-      put16(out + at, OPTION_COOKIE);
-      put16(out + at + 2, COOKIE_OPTION_BYTES - 4);
-      memcpy(out + at + 4, q + info->cookie_at, 8);
-      memset(out + at + 12, 0, 16); // the server cookie: filled in by the caller
-      at += COOKIE_OPTION_BYTES;
-    }
+    write_opt(out + at, q, info);
+    at += opt_bytes(info);
   }
   rlen = (int)at;
 done:
