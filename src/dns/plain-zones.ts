@@ -28,14 +28,13 @@ export interface PlainZone {
 }
 
 /**
- * When a plain answer is what JavaScript sends (AnswerTable.variant: no NS in authority, answer
- * not compiled for a spelling): 0 always, 1 only to queries with RD (minimal-responses
- * no-auth-recursive, BIND's default), 2 only to queries whose EDNS offers 512 octets or less
- * (minimal-responses no: those are answered minimally).
+ * minimal-responses for the addon (AnswerTable.variant): when an answer has no NS in authority,
+ * and whether it has additional data. 0 'yes' (never NS, no additional data), 1
+ * 'no-auth-recursive' (BIND's default: no NS for queries with RD), 2 'no' (NS always, except to
+ * queries whose EDNS offers 512 octets or less, answered minimally), 3 'no-auth' (never NS).
  */
 export function plainPolicy(minimal: MinimalMode): number {
-  if (minimal === 'yes' || minimal === 'no-auth') return 0;
-  return minimal === 'no-auth-recursive' ? 1 : 2;
+  return { yes: 0, 'no-auth-recursive': 1, no: 2, 'no-auth': 3 }[minimal];
 }
 
 /** The addon's view of one zone. */

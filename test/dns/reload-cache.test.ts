@@ -32,7 +32,7 @@ ns1 IN A 192.0.2.1
 mail IN A 192.0.2.25
 www IN A ${www}
 alias IN CNAME www
-mx2 IN MX 10 other
+_smtp._tcp IN SRV 0 0 25 other
 other IN A 192.0.2.50
 other IN TXT "untouched"
 ${extra}`;
@@ -64,7 +64,7 @@ test('a one-record edit keeps the cached replies it did not touch and drops the 
       ['keep.test', 15],
       ['nothere.keep.test', 1],
       ['other.keep.test', 28],
-      ['mx2.keep.test', 15],
+      ['_smtp._tcp.keep.test', 33],
     ];
     let id = 1;
     const askAll = async (): Promise<Map<string, string>> => {
@@ -72,10 +72,10 @@ test('a one-record edit keeps the cached replies it did not touch and drops the 
       for (const [name, qtype] of questions) out.set(`${name}/${qtype}`, content(await ask(app.port, query(id++, name, qtype))));
       return out;
     };
-    // www, other (A, TXT), mail's A and alias's CNAME to www are plain answers, written in C every
-    // time from the zone being served (native/plain.h), never cached; the rest are compiled by
-    // JavaScript and cached.
-    const plainQuestions = 5;
+    // www, other (A, TXT), mail's A, alias's CNAME to www and the apex's MX (with mail's address)
+    // are plain answers, written in C every time from the zone being served (native/plain.h),
+    // never cached; the rest are compiled by JavaScript and cached.
+    const plainQuestions = 6;
     const before = await askAll();
     const hits0 = counters.cacheHits;
     const plain0 = counters.plainAnswers;
@@ -89,13 +89,13 @@ test('a one-record edit keeps the cached replies it did not touch and drops the 
     const plain1 = counters.plainAnswers;
     const after = await askAll();
     const fromCache = counters.cacheHits - hits1;
-    // Untouched: other's A and TXT, mail's A (written plain), mx2's MX with other's address (cached).
+    // Untouched: other's A and TXT, mail's A (written plain), the SRV with other's address (cached).
     // The apex holds the SOA, whose serial changed, so every reply carrying the apex's name goes
     // (its MX too), as do the negative ones.
-    const kept = ['other.keep.test/1', 'other.keep.test/16', 'mail.keep.test/1', 'mx2.keep.test/15'];
+    const kept = ['other.keep.test/1', 'other.keep.test/16', 'mail.keep.test/1', '_smtp._tcp.keep.test/33'];
     for (const key of kept) assert.equal(after.get(key), before.get(key), `${key} is unchanged`);
     assert.equal(counters.plainAnswers - plain1, plainQuestions, 'the plain ones written in C, www (and alias) with the new address');
-    assert.equal(fromCache, 1, `only the untouched reply that is not plain (mx2) came from the cache (${fromCache})`);
+    assert.equal(fromCache, 1, `only the untouched reply that is not plain (the SRV) came from the cache (${fromCache})`);
     for (const key of ['www.keep.test/1', 'alias.keep.test/1', 'nothere.keep.test/1', 'other.keep.test/28']) {
       assert.notEqual(after.get(key), before.get(key), `${key} carries the new data`);
     }

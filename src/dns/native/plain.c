@@ -56,10 +56,11 @@ static uint32_t wire_hash(const uint8_t *name, size_t len) {
 }
 
 // The types whose answers carry more than their RRset, or are not looked up as such
-// (plain-answer.ts NOT_PLAIN), and the meta-types answered before any look-up (query.ts).
+// (plain-answer.ts NOT_PLAIN), and the meta-types answered before any look-up (query.ts). MX is
+// answered by mx_answer, with its additional data.
 static int plain_type(uint16_t t) {
   switch (t) {
-  case 2: case 5: case 6: case 15: case 33: case 35: case 39: case 41: case 43: case 46:
+  case 2: case 5: case 6: case 33: case 35: case 39: case 41: case 43: case 46:
   case 64: case 65: case 251: case 252: case 253: case 254: case 255:
     return 0;
   default:
@@ -224,6 +225,8 @@ static size_t udp_limit(const query_info *info, size_t payload) {
  * text, at most an empty run after it) as a lowercase wire name into wire (room for 256), with
  * its hashKey; its length, or 0 when it is anything else (escapes, capitals, a relative name).
  */
+static size_t text_name(const uint8_t *a, size_t text, size_t text_len, uint8_t *wire, uint32_t *hash);
+
 static size_t cname_target(const plain_zone *zone, uint32_t pos, uint8_t *wire, uint32_t *hash) {
   uint32_t start = zone->offsets[pos], end = zone->offsets[pos + 1];
   const uint8_t *a = zone->arena;
@@ -233,6 +236,14 @@ static size_t cname_target(const plain_zone *zone, uint32_t pos, uint8_t *wire, 
   if (text + text_len > end) return 0;
   size_t rest = end - text - text_len;
   if (rest != 0 && !(rest == 2 && a[text + text_len] == 0 && a[text + text_len + 1] == 0)) return 0;
+  return text_name(a, text, text_len, wire, hash);
+}
+
+/**
+ * The absolute name a[text .. text + text_len) (presentation form, lowercase letters, digits, '-'
+ * and '_' only) as a wire name into wire (room for 256) with its hashKey; its length, or 0.
+ */
+static size_t text_name(const uint8_t *a, size_t text, size_t text_len, uint8_t *wire, uint32_t *hash) {
   if (text_len < 2 || text_len > 254 || a[text + text_len - 1] != '.') return 0;
   uint32_t h = 0x811c9dc5u;
   size_t n = 0, length_at = 0;
@@ -335,6 +346,184 @@ static int cname_answer(const plain_zones *z, const plain_zone *zone, int64_t cn
   return (int)at;
 }
 
+// Name compression as wire-writer.ts (BIND 9.18) does it, for answers with names in their RDATA:
+// of each name written, only the name itself and the name without its first label are looked for,
+// and registered where they are written in full; the first to register a name keeps it. Names are
+// lowercase wire names here (every name C writes this way is), so equal bytes are equal names.
+#define COMPRESSION_NAMES 40
+
+typedef struct {
+  struct {
+    const uint8_t *name;
+    size_t len;
+    size_t at;
+  } e[COMPRESSION_NAMES];
+  int n;
+} compression;
+
+static size_t compression_find(const compression *c, const uint8_t *name, size_t len) {
+  for (int i = 0; i < c->n; i++)
+    if (c->e[i].len == len && memcmp(c->e[i].name, name, len) == 0) return c->e[i].at;
+  return 0;
+}
+
+static void compression_add(compression *c, const uint8_t *name, size_t len, size_t at) {
+  if (at > 0x3fff || c->n >= COMPRESSION_NAMES || compression_find(c, name, len)) return;
+  c->e[c->n].name = name;
+  c->e[c->n].len = len;
+  c->e[c->n].at = at;
+  c->n++;
+}
+
+/** Writes wire name (len octets, root label included) at out + at, compressed; returns where it ends. */
+static size_t write_name(uint8_t *out, size_t at, const uint8_t *name, size_t len, compression *c) {
+  size_t p = 0;
+  for (int written = 0; name[p] != 0; written++) {
+    if (written < 2) {
+      size_t target = compression_find(c, name + p, len - p);
+      if (target) {
+        out[at++] = (uint8_t)(0xc0 | (target >> 8));
+        out[at++] = (uint8_t)target;
+        return at;
+      }
+      compression_add(c, name + p, len - p, at);
+    }
+    memcpy(out + at, name + p, 1 + (size_t)name[p]);
+    at += 1 + (size_t)name[p];
+    p += 1 + (size_t)name[p];
+  }
+  out[at++] = 0;
+  return at;
+}
+
+#define MAX_MX 8
+#define TYPE_A 1
+#define TYPE_AAAA 28
+#define TYPE_MX 15
+
+/**
+ * The answer to a lowercase MX question at a node of zone whose MX RRset is `set`: the MX records,
+ * then, unless minimal, the addresses of their exchanges found in this zone as lookup.ts adds
+ * them (every A RRset, then every AAAA, each once; not below a cut, not at a CNAME). JavaScript
+ * answers when an exchange is not a plain lowercase name, when a TLSA RRset at _25._tcp of an
+ * exchange could belong in the additional data, or when the whole does not fit the client (it
+ * then leaves out additional data as BIND does). Its length, or 0.
+ */
+static int mx_answer(const plain_zone *zone, int64_t set, const uint8_t *q, const query_info *info, const uint8_t *name, size_t name_len, uint8_t *out, size_t cap, size_t limit, int minimal) {
+  uint32_t from = zone->set_start[set], to = zone->set_start[set + 1];
+  uint32_t n = to - from;
+  if (n > MAX_MX) return 0;
+  uint8_t targets[MAX_MX][256];
+  size_t target_len[MAX_MX];
+  int64_t a_sets[MAX_MX], aaaa_sets[MAX_MX];
+  int64_t a_nodes[MAX_MX], aaaa_nodes[MAX_MX];
+  const uint8_t *a_names[MAX_MX], *aaaa_names[MAX_MX];
+  size_t a_lens[MAX_MX], aaaa_lens[MAX_MX];
+  int na = 0, naaaa = 0;
+  size_t bound = 12 + (info->question_end - 12) + opt_bytes(info);
+  const uint8_t *arena = zone->arena;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t pos = from + i, start = zone->offsets[pos], end = zone->offsets[pos + 1];
+    // SPLIT RDATA: a 2-octet run (the preference), the exchange as text, at most an empty run.
+    if (end > zone->arena_len || end < start + 9 || arena[start] != 1 || arena[start + 1] != 0 || arena[start + 2] != 2) return 0;
+    size_t text_len = ((size_t)arena[start + 5] << 8) | arena[start + 6];
+    size_t text = start + 7;
+    if (text + text_len > end) return 0;
+    size_t rest = end - text - text_len;
+    if (rest != 0 && !(rest == 2 && arena[text + text_len] == 0 && arena[text + text_len + 1] == 0)) return 0;
+    uint32_t hash;
+    target_len[i] = text_name(arena, text, text_len, targets[i], &hash);
+    if (!target_len[i]) return 0; // escapes, capitals, the null MX ".": JavaScript's
+    bound += 12 + 2 + target_len[i];
+    if (minimal) continue;
+    // The exchange's addresses, from this zone only.
+    size_t tl = target_len[i];
+    if (tl < zone->origin_len || memcmp(targets[i] + tl - zone->origin_len, zone->origin, zone->origin_len) != 0) continue;
+    int64_t node = find_node(zone, hash, targets[i], tl - zone->origin_len);
+    if (node < 0 || (zone->flags[node] & BELOW_CUT)) continue;
+    // A TLSA RRset at _25._tcp.<exchange> would follow the addresses (RFC 7672): left to JavaScript.
+    uint8_t tlsa[256 + 9];
+    static const uint8_t prefix[] = {3, '_', '2', '5', 4, '_', 't', 'c', 'p'};
+    if (tl + sizeof prefix <= 255) {
+      uint32_t th = 0x811c9dc5u;
+      static const char text_prefix[] = "_25._tcp.";
+      for (size_t k = 0; k < sizeof text_prefix - 1; k++) th = (th ^ (uint8_t)text_prefix[k]) * 0x01000193u;
+      for (size_t k = text; k < text + text_len; k++) th = (th ^ arena[k]) * 0x01000193u;
+      memcpy(tlsa, prefix, sizeof prefix);
+      memcpy(tlsa + sizeof prefix, targets[i], tl);
+      if (find_node(zone, th, tlsa, sizeof prefix + tl - zone->origin_len) >= 0) return 0;
+    }
+    int64_t a, aaaa, cname;
+    if (!sets_of(zone, (uint32_t)node, TYPE_A, &a, &cname)) return 0;
+    if (cname >= 0) continue;
+    if (!sets_of(zone, (uint32_t)node, TYPE_AAAA, &aaaa, &cname)) return 0;
+    int seen = 0;
+    for (int k = 0; k < na; k++) seen |= a_nodes[k] == node;
+    if (a >= 0 && !seen) {
+      size_t size = raw_set_size(zone, a);
+      if (!size) return 0;
+      bound += size;
+      a_nodes[na] = node;
+      a_names[na] = targets[i];
+      a_lens[na] = tl;
+      a_sets[na++] = a;
+    }
+    seen = 0;
+    for (int k = 0; k < naaaa; k++) seen |= aaaa_nodes[k] == node;
+    if (aaaa >= 0 && !seen) {
+      size_t size = raw_set_size(zone, aaaa);
+      if (!size) return 0;
+      bound += size;
+      aaaa_nodes[naaaa] = node;
+      aaaa_names[naaaa] = targets[i];
+      aaaa_lens[naaaa] = tl;
+      aaaa_sets[naaaa++] = aaaa;
+    }
+  }
+  if (bound > cap) return 0;
+
+  size_t question = info->question_end - 12;
+  write_header(out, q, info, n);
+  memcpy(out + 12, q + 12, question);
+  size_t at = 12 + question;
+  compression c = {.n = 0};
+  compression_add(&c, name, name_len, 12);
+  if (name[0] && name[1 + name[0]]) compression_add(&c, name + 1 + name[0], name_len - 1 - name[0], 13 + name[0]);
+  uint32_t ttl = zone->ttls[from];
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t start = zone->offsets[from + i];
+    at = write_name(out, at, name, name_len, &c);
+    size_t rdata = (size_t)(record_head(out + at, TYPE_MX, ttl, 0) - out);
+    out[rdata] = arena[start + 3];
+    out[rdata + 1] = arena[start + 4];
+    at = write_name(out, rdata + 2, targets[i], target_len[i], &c);
+    put16(out + rdata - 2, (uint32_t)(at - rdata));
+  }
+  uint32_t additional = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    int count = pass ? naaaa : na;
+    for (int k = 0; k < count; k++) {
+      int64_t s = pass ? aaaa_sets[k] : a_sets[k];
+      const uint8_t *owner = pass ? aaaa_names[k] : a_names[k];
+      size_t owner_len = pass ? aaaa_lens[k] : a_lens[k];
+      uint32_t first = zone->set_start[s], last = zone->set_start[s + 1];
+      for (uint32_t pos = first; pos < last; pos++) {
+        uint32_t start = zone->offsets[pos] + 1, end = zone->offsets[pos + 1];
+        at = write_name(out, at, owner, owner_len, &c);
+        memcpy(record_head(out + at, pass ? TYPE_AAAA : TYPE_A, zone->ttls[first], end - start), arena + start, end - start);
+        at += 10 + (end - start);
+        additional++;
+      }
+    }
+  }
+  put16(out + 10, additional + (info->has_opt ? 1 : 0));
+  if (info->has_opt) {
+    write_opt(out + at, q, info);
+    at += opt_bytes(info);
+  }
+  return at <= limit ? (int)at : 0;
+}
+
 int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta) {
   uint16_t qtype = info->qtype;
   if (!plain_type(qtype)) return 0;
@@ -377,6 +566,7 @@ int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8
   if (!z) goto done;
   // AnswerTable.variant: where the NS of the zone go in authority, the answer is not plain.
   if (!small_edns && (z->policy == 2 || (z->policy == 1 && !rd))) goto done;
+  int minimal = small_edns || z->policy == 0; // no additional data
   const plain_zone *zone = find_zone(z, name, name_len);
   if (!zone || !zone->usable) goto done;
   int64_t id = answerable_node(zone, name, name_len, hash);
@@ -388,6 +578,10 @@ int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8
     goto done;
   }
   if (set < 0) goto done; // NODATA: the SOA goes in authority
+  if (qtype == TYPE_MX) {
+    if (lower_from == 12) rlen = mx_answer(zone, set, q, info, name, name_len, out, cap, limit, minimal);
+    goto done;
+  }
   size_t records = raw_set_size(zone, set);
   if (!records || zone->set_start[set + 1] - zone->set_start[set] > 0xffff) goto done;
 

@@ -8,7 +8,8 @@
 // first answer are written the same way, byte for byte what JavaScript writes: a question with
 // capitals (0x20), its owner compressed against the question as BIND does; and a lowercase
 // question at a CNAME whose target is in the same zone and holds a plain RRset of the type asked
-// (the CNAME, then that RRset: lookup.ts's one-step chain). JavaScript gives
+// (the CNAME, then that RRset: lookup.ts's one-step chain); and a lowercase MX question, with the
+// addresses of its exchanges in additional data. JavaScript gives
 // the addon, per zone, the typed arrays it writes that answer from (src/dns/plain-zones.ts): the
 // name table (to find a node by hash), the nodes' names relative to the origin (to confirm it),
 // the node and RRset arrays and the record store's. On a reply-cache miss a receiver looks the
@@ -57,7 +58,7 @@ typedef struct {
   plain_zone *zones;
   int32_t *by_origin; // open addressing on the origin's hash: zone index + 1, 0 empty
   uint32_t origin_mask;
-  int policy; // plainPolicy() of plain-zones.ts
+  int policy; // plainPolicy() of plain-zones.ts: minimal-responses yes 0, no-auth-recursive 1, no 2, no-auth 3
   int nrefs;
   napi_ref *refs; // what keeps the arrays alive
 } plain_zones;
