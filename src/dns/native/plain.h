@@ -69,6 +69,8 @@ typedef struct {
 } plain_state;
 
 int plain_init(plain_state *p);
+/** FNV-1a of a wire name: where a zone's origin goes in plain_zones.by_origin. */
+uint32_t plain_origin_hash(const uint8_t *name, size_t len);
 /** Drops the zones and the lock (on the JavaScript thread; no receiver may use it any more). */
 void plain_destroy(napi_env env, plain_state *p);
 
