@@ -15,6 +15,8 @@ import { PLAIN_ZONES_TOML, runAppliance, type RunningAppliance } from '../helper
 import { askUdp, encodeName } from '../helpers/dns-query.js';
 import { addonBuilt, needs } from '../helpers/peers.js';
 import { startNamed } from '../helpers/named.js';
+import { eventually } from '../helpers/eventually.js';
+import dgram from 'node:dgram';
 
 const ORIGIN = 'plainc.test';
 const LONG_TXT = Array.from({ length: 3 }, (_, i) => `big IN TXT "${String(i).repeat(200)}"`).join('\n');
@@ -312,3 +314,32 @@ function sortedRecords(msg: Buffer): string {
   }
   return `${head} | ${records.sort().join(' ')} | ${msg.subarray(at).toString('hex')}`;
 }
+
+test('plain answers written in C go through response rate limiting', async (t) => {
+  if (!addonBuilt(t)) return;
+  const toml = PLAIN_ZONES_TOML + '[dns.rate_limit]\nresponses_per_second = 5\nwindow = 5\nslip = 2\nipv4_prefix_length = 32\n';
+  const app = await runAppliance({ zones: { [ORIGIN]: ZONE }, toml });
+  const socket = dgram.createSocket('udp4');
+  try {
+    const counters = app.app.state().dns.counters;
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.2', () => resolve()));
+    let full = 0;
+    let truncated = 0;
+    socket.on('message', (msg) => {
+      if (msg[2]! & 0x02) truncated++;
+      else if (msg.readUInt16BE(6) > 0) full++;
+    });
+    const plainBefore = counters.plainAnswers;
+    const sent = 200;
+    for (let i = 0; i < sent; i++) socket.send(query(i, fqdn('www'), 1, { rd: true }), app.port, '127.0.0.1');
+    await eventually(() => counters.plainAnswers - plainBefore === sent, 5000, 'every query answered plain in C');
+    // The replies of the burst are written before rate limiting takes its share of them.
+    await eventually(() => counters.rateLimitDropped + counters.rateLimitSlipped + full === sent, 5000, 'every reply sent, slipped or dropped');
+    assert.ok(full <= 10, `the flood is cut to the rate (${full} full answers of ${sent})`);
+    assert.ok(truncated > 0 && counters.rateLimitSlipped > 0, `every second limited reply slips as TC (${truncated})`);
+    assert.ok(counters.rateLimitDropped > 0, 'the others are dropped');
+  } finally {
+    socket.close();
+    await app.stop();
+  }
+});
