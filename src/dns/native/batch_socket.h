@@ -49,6 +49,15 @@
 
 typedef struct batch_socket batch_socket;
 
+/** A query read ahead of answering (prepare_query): its shape and, when cacheable, its key's hash. */
+typedef struct {
+  query_info info;
+  int cacheable;
+  size_t key_len;
+  uint64_t hash;
+  uint8_t key[MAX_CACHE_KEY];
+} prepared_query;
+
 typedef struct {
   batch_socket *s;
   int index;
@@ -57,6 +66,7 @@ typedef struct {
   int window_seen, window_misses;
   // The last recvmmsg returned datagrams (the thread looks again before sleeping).
   int busy;
+  prepared_query prepared[BATCH];
   struct mmsghdr rmsgs[BATCH];
   struct iovec riov[BATCH];
   struct sockaddr_storage addrs[BATCH];
@@ -149,6 +159,10 @@ void prepare_receive(struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_st
 void prepare_reply(struct mmsghdr *msgs, struct iovec *iov, int m, const uint8_t *data, size_t len, struct sockaddr_storage *addr, socklen_t addr_len);
 /** Sends msgs[0..m) with sendmmsg; a reply the kernel refuses is lost, as with sendto. */
 void send_batch(int fd, struct mmsghdr *msgs, int m);
+/** Reads query q (len bytes) into p: whether the cache may answer it and, if so, its key, whose set is prefetched. */
+void prepare_query(batch_socket *s, const uint8_t *q, size_t len, prepared_query *p);
+/** The reply to prepared query q from the cache, or written plain (meta->plain), into out (OUT_SLOT bytes), cookie filled in: its length, or 0. */
+int answer_prepared(batch_socket *s, const uint8_t *q, const prepared_query *p, const struct sockaddr_storage *from, uint8_t *out, reply_meta *meta, uint32_t now);
 /** The reply to query q from the cache, or written plain (meta->plain), into out (OUT_SLOT bytes), cookie filled in: its length, or 0. */
 int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struct sockaddr_storage *from, uint8_t *out, query_info *info, reply_meta *meta, uint32_t now);
 /** Rate limiting of one reply: the length to send (0: drop it); a slipped reply is cut to TC or BADCOOKIE. */

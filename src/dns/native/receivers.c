@@ -76,12 +76,18 @@ static int answer_negative(batch_socket *s, const uint8_t *q, const query_info *
  * The reply to query q (len bytes) from the cache into out, with its client's ID, spelling and
  * cookie: its length, or 0 when the cache cannot answer it. Fills info and meta on a hit.
  */
-int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struct sockaddr_storage *from, uint8_t *out, query_info *info, reply_meta *meta, uint32_t now) {
-  if (!read_cacheable_query(q, len, info)) return 0;
-  uint8_t key[MAX_CACHE_KEY];
-  size_t key_len = cache_key(q, info, key);
+void prepare_query(batch_socket *s, const uint8_t *q, size_t len, prepared_query *p) {
+  p->cacheable = read_cacheable_query(q, len, &p->info);
+  if (!p->cacheable) return;
+  p->key_len = cache_key(q, &p->info, p->key);
+  p->hash = cache_prefetch(&s->cache, p->key, p->key_len);
+}
+
+int answer_prepared(batch_socket *s, const uint8_t *q, const prepared_query *p, const struct sockaddr_storage *from, uint8_t *out, reply_meta *meta, uint32_t now) {
+  if (!p->cacheable) return 0;
+  const query_info *info = &p->info;
   meta->plain = 0;
-  int rlen = cache_lookup(&s->cache, key, key_len, q, info, out, OUT_SLOT, meta);
+  int rlen = cache_lookup_hashed(&s->cache, p->hash, p->key, p->key_len, q, info, out, OUT_SLOT, meta);
   // An existing name's plain answer, written again each time rather than cached (plain.h).
   if (rlen == 0) rlen = plain_answer(&s->plain, q, info, out, OUT_SLOT, meta);
   if (rlen == 0) rlen = answer_negative(s, q, info, out, meta);
@@ -91,6 +97,13 @@ int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struc
     fill_server_cookie(out, (size_t)rlen, s->cookie_secret, addr, addr_len, now);
   }
   return rlen;
+}
+
+int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struct sockaddr_storage *from, uint8_t *out, query_info *info, reply_meta *meta, uint32_t now) {
+  prepared_query p;
+  prepare_query(s, q, len, &p);
+  if (p.cacheable) *info = p.info;
+  return answer_prepared(s, q, &p, from, out, meta, now);
 }
 
 /** Offset after the question of message m, or 0. */
@@ -176,19 +189,25 @@ void *receive_loop(void *arg) {
     if (atomic_load_explicit(&s->closing, memory_order_relaxed)) break;
     uint32_t now = (uint32_t)time(NULL);
     int m = 0, queued = 0;
+    // Every query's key first, its cache set prefetched: the batch's memory reads overlap.
+    for (int i = 0; i < n; i++) {
+      size_t len = t->rmsgs[i].msg_len;
+      t->prepared[i].cacheable = 0;
+      if (!(t->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) && len >= 12) prepare_query(s, t->in[i], len, &t->prepared[i]);
+    }
     for (int i = 0; i < n; i++) {
       if (t->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue; // no DNS query is that big
       size_t len = t->rmsgs[i].msg_len;
       if (len < 12) continue; // not even a header: nothing to answer (JavaScript drops it too)
       const uint8_t *q = t->in[i];
-      query_info info;
+      const query_info *info = &t->prepared[i].info;
       reply_meta meta;
-      int rlen = answer_from_cache(s, q, len, &t->addrs[i], t->out[m], &info, &meta, now);
+      int rlen = answer_prepared(s, q, &t->prepared[i], &t->addrs[i], t->out[m], &meta, now);
       t->window_seen++;
       if (rlen > 0) {
         counters[meta.plain ? C_PLAIN : C_HITS] += 1;
         counters[C_RCODE + meta.rcode] += 1;
-        rlen = rate_limit(s, counters, q, &info, &t->addrs[i], t->out[m], rlen, meta.rrl_kind, meta.qtype, meta.rrl_name, now);
+        rlen = rate_limit(s, counters, q, info, &t->addrs[i], t->out[m], rlen, meta.rrl_kind, meta.qtype, meta.rrl_name, now);
         if (rlen == 0) continue;
         prepare_reply(t->smsgs, t->siov, m, t->out[m], (size_t)rlen, &t->addrs[i], t->rmsgs[i].msg_hdr.msg_namelen);
         m++;

@@ -94,6 +94,16 @@ void cache_free(reply_cache *c);
 int cache_lookup(reply_cache *c, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta);
 
 /**
+ * The hash cache_lookup computes for `key`, with the memory its look-up reads first (the set's
+ * hashes and pointers) asked of the CPU ahead: a receiver does this for a whole batch before
+ * answering any of it, so that the batch's cache misses overlap instead of stalling one by one.
+ */
+uint64_t cache_prefetch(reply_cache *c, const uint8_t *key, size_t key_len);
+
+/** cache_lookup with the key's hash already computed (cache_prefetch). */
+int cache_lookup_hashed(reply_cache *c, uint64_t h, const uint8_t *key, size_t key_len, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta);
+
+/**
  * Caches reply r (rlen bytes) under `key`; name_end is where the question name ends in the query
  * and in r. `whole`: nothing was cut from r to fit the client's limit (OUT_FLAG_WHOLE), so it may
  * serve other spellings. `cookie`: r ends with the COOKIE option of a cookie query's reply, which
