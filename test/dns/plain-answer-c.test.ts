@@ -112,7 +112,13 @@ const SPELLED: [string, number, boolean][] = [
   ['A.b.DEEP.plainc.test', 1, true],
   ['MIXED.plainc.test', 1, false], // spelled MiXeD in the zone: JavaScript's
   ['MiXeD.plainc.test', 1, false],
-  ['Alias.plainc.test', 1, false], // a CNAME asked with capitals: JavaScript's
+  // CNAME and MX answers too: every name after the question compressed against it as asked.
+  ['Alias.plainc.test', 1, true],
+  ['alias.PlainC.test', 28, true],
+  ['DOWN.plainc.test', 1, true],
+  ['MX.plainc.test', 15, true],
+  ['mx.PLAINC.TEST', 15, true],
+  ['MxOut.plainc.test', 15, true],
 ];
 
 const CLIENT_COOKIE = Buffer.from('0123456789abcdef', 'hex');
@@ -275,6 +281,8 @@ test('plain answers written in C match named\'s', { skip: needs('named') }, asyn
       const before = counters.plainAnswers;
       const [ours, bind] = [await askUdp(app.port, q), await askUdp(named.port, q)];
       assert.equal(counters.plainAnswers, before + 1, `${name} ${qtype}: answered plain in C`);
+      // An MX RRset of two: BIND rotates it (compared with JavaScript's above).
+      if (name.toLowerCase().startsWith('mx.')) continue;
       if (qtype === 1 && name.toLowerCase().startsWith('pair')) {
         // Two records, whose order BIND rotates: the addresses compared as a set, the rest as it is
         // (the second owner a pointer to the first).

@@ -116,32 +116,88 @@ static uint8_t *record_head(uint8_t *out, uint16_t type, uint32_t ttl, size_t rd
   return out + 10;
 }
 
+// Name compression as wire-writer.ts (BIND 9.18) does it: of each name written, only the name
+// itself and the name without its first label are looked for, and registered where they are
+// written in full; the first to register a name keeps it. Matches are byte for byte, so
+// case-sensitive: the question is registered as asked, and every other name C writes is in lower
+// case (a node's name, a target's), which is how a 0x20 question's answer is compressed as BIND
+// compresses it.
+#define COMPRESSION_NAMES 40
+
+typedef struct {
+  struct {
+    const uint8_t *name;
+    size_t len;
+    size_t at;
+  } e[COMPRESSION_NAMES];
+  int n;
+} compression;
+
+static size_t compression_find(const compression *c, const uint8_t *name, size_t len) {
+  for (int i = 0; i < c->n; i++)
+    if (c->e[i].len == len && memcmp(c->e[i].name, name, len) == 0) return c->e[i].at;
+  return 0;
+}
+
+static void compression_add(compression *c, const uint8_t *name, size_t len, size_t at) {
+  if (at > 0x3fff || c->n >= COMPRESSION_NAMES || compression_find(c, name, len)) return;
+  c->e[c->n].name = name;
+  c->e[c->n].len = len;
+  c->e[c->n].at = at;
+  c->n++;
+}
+
+/** The question q (its name name_len octets at 12), registered as compileResolution writes it. */
+static void compression_start(compression *c, const uint8_t *q, size_t name_len) {
+  c->n = 0;
+  compression_add(c, q + 12, name_len, 12);
+  if (q[12] && q[13 + q[12]]) compression_add(c, q + 13 + q[12], name_len - 1 - q[12], 13 + (size_t)q[12]);
+}
+
+/** Writes wire name (len octets, root label included) at out + at, compressed; returns where it ends. */
+static size_t write_name(uint8_t *out, size_t at, const uint8_t *name, size_t len, compression *c) {
+  size_t p = 0;
+  for (int written = 0; name[p] != 0; written++) {
+    if (written < 2) {
+      size_t target = compression_find(c, name + p, len - p);
+      if (target) {
+        out[at++] = (uint8_t)(0xc0 | (target >> 8));
+        out[at++] = (uint8_t)target;
+        return at;
+      }
+      compression_add(c, name + p, len - p, at);
+    }
+    memcpy(out + at, name + p, 1 + (size_t)name[p]);
+    at += 1 + (size_t)name[p];
+    p += 1 + (size_t)name[p];
+  }
+  out[at++] = 0;
+  return at;
+}
+
 /**
- * The records of raw RRset `set` at out, type qtype, every one with the set's TTL (the first
- * record's, as BIND writes it); the first owner is `first_owner` (first_len octets), the others a
- * pointer to `owner`. Returns the octets written.
+ * The records of raw RRset `set` at out + at, type `type`, owner `owner` (compressed), every one
+ * with the set's TTL (the first record's, as BIND writes it). Returns where they end.
  */
-static size_t write_raw_set(uint8_t *out, const plain_zone *zone, int64_t set, uint16_t qtype, const uint8_t *first_owner, size_t first_len, size_t owner) {
-  size_t at = 0;
+static size_t write_raw_set(uint8_t *out, size_t at, const plain_zone *zone, int64_t set, uint16_t type, const uint8_t *owner, size_t owner_len, compression *c) {
   uint32_t from = zone->set_start[set], to = zone->set_start[set + 1];
   uint32_t ttl = zone->ttls[from];
   for (uint32_t pos = from; pos < to; pos++) {
     uint32_t start = zone->offsets[pos] + 1, end = zone->offsets[pos + 1];
-    if (pos == from) {
-      memcpy(out + at, first_owner, first_len);
-      at += first_len;
-    } else {
-      out[at++] = (uint8_t)(0xc0 | (owner >> 8));
-      out[at++] = (uint8_t)owner;
-    }
-    memcpy(record_head(out + at, qtype, ttl, end - start), zone->arena + start, end - start);
+    at = write_name(out, at, owner, owner_len, c);
+    memcpy(record_head(out + at, type, ttl, end - start), zone->arena + start, end - start);
     at += 10 + (end - start);
   }
   return at;
 }
 
-/** The header of a reply to q: its ID, QR AA and its RD and CD (query.ts assemble), one question and `answers`. */
-static void write_header(uint8_t *out, const uint8_t *q, const query_info *info, uint32_t answers) {
+/** The most octets write_raw_set writes: raw_set_size with owners of owner_len octets. */
+static size_t raw_set_bound(const plain_zone *zone, int64_t set, size_t raw_size, size_t owner_len) {
+  return raw_size + (zone->set_start[set + 1] - zone->set_start[set]) * (owner_len - 2);
+}
+
+/** The header of a reply to q and its question as asked: its ID, QR AA and its RD and CD (query.ts assemble); returns where the question ends. */
+static size_t write_header(uint8_t *out, const uint8_t *q, const query_info *info, uint32_t answers, uint32_t additional) {
   out[0] = q[0];
   out[1] = q[1];
   out[2] = (uint8_t)(0x84 | (q[2] & 0x01));
@@ -149,55 +205,41 @@ static void write_header(uint8_t *out, const uint8_t *q, const query_info *info,
   put16(out + 4, 1);
   put16(out + 6, answers);
   put16(out + 8, 0);
-  put16(out + 10, info->has_opt ? 1 : 0);
-}
-
-/** The OPT record as query.ts writeOpt writes it, at out (opt_bytes() octets): our payload, the DO bit, the COOKIE. */
-static void write_opt(uint8_t *out, const uint8_t *q, const query_info *info) {
-  int cookie = info->cookie_at >= 0;
-  out[0] = 0;
-  put16(out + 1, 41);
-  put16(out + 3, OUR_UDP_PAYLOAD);
-  out[5] = 0;
-  out[6] = 0;
-  out[7] = q[info->question_end + 7] & 0x80;
-  out[8] = 0;
-  put16(out + 9, cookie ? COOKIE_OPTION_BYTES : 0);
-  if (cookie) {
-    put16(out + 11, OPTION_COOKIE);
-    put16(out + 13, COOKIE_OPTION_BYTES - 4);
-    memcpy(out + 15, q + info->cookie_at, 8);
-    memset(out + 23, 0, 16); // the server cookie: filled in by the caller
-  }
+  put16(out + 10, additional + (info->has_opt ? 1 : 0));
+  memcpy(out + 12, q + 12, info->question_end - 12);
+  return info->question_end;
 }
 
 static size_t opt_bytes(const query_info *info) {
   return info->has_opt ? OPT_BYTES + (info->cookie_at >= 0 ? COOKIE_OPTION_BYTES : 0) : 0;
 }
 
+/** The OPT record, when the query has one, as query.ts writeOpt writes it: our payload, the DO bit, the COOKIE. Returns where it ends. */
+static size_t write_opt(uint8_t *out, size_t at, const uint8_t *q, const query_info *info) {
+  if (!info->has_opt) return at;
+  int cookie = info->cookie_at >= 0;
+  uint8_t *o = out + at;
+  o[0] = 0;
+  put16(o + 1, 41);
+  put16(o + 3, OUR_UDP_PAYLOAD);
+  o[5] = 0;
+  o[6] = 0;
+  o[7] = q[info->question_end + 7] & 0x80;
+  o[8] = 0;
+  put16(o + 9, cookie ? COOKIE_OPTION_BYTES : 0);
+  if (cookie) {
+    put16(o + 11, OPTION_COOKIE);
+    put16(o + 13, COOKIE_OPTION_BYTES - 4);
+    memcpy(o + 15, q + info->cookie_at, 8);
+    memset(o + 23, 0, 16); // the server cookie: filled in by the caller
+  }
+  return at + opt_bytes(info);
+}
+
 /** The most a UDP reply to this query may be (query.ts answerParsed). */
 static size_t udp_limit(const query_info *info, size_t payload) {
   if (!info->has_opt || payload <= 512) return 512;
   return payload < OUR_UDP_PAYLOAD ? payload : OUR_UDP_PAYLOAD;
-}
-
-/**
- * The CNAME target in record pos's packed RDATA (zone-store.ts SPLIT: an empty run, the name as
- * text, at most an empty run after it) as a lowercase wire name into wire (room for 256), with
- * its hashKey; its length, or 0 when it is anything else (escapes, capitals, a relative name).
- */
-static size_t text_name(const uint8_t *a, size_t text, size_t text_len, uint8_t *wire, uint32_t *hash);
-
-static size_t cname_target(const plain_zone *zone, uint32_t pos, uint8_t *wire, uint32_t *hash) {
-  uint32_t start = zone->offsets[pos], end = zone->offsets[pos + 1];
-  const uint8_t *a = zone->arena;
-  if (end > zone->arena_len || end < start + 5 || a[start] != 1 || a[start + 1] != 0 || a[start + 2] != 0) return 0;
-  size_t text_len = ((size_t)a[start + 3] << 8) | a[start + 4];
-  size_t text = start + 5;
-  if (text + text_len > end) return 0;
-  size_t rest = end - text - text_len;
-  if (rest != 0 && !(rest == 2 && a[text + text_len] == 0 && a[text + text_len + 1] == 0)) return 0;
-  return text_name(a, text, text_len, wire, hash);
 }
 
 /**
@@ -228,18 +270,27 @@ static size_t text_name(const uint8_t *a, size_t text, size_t text_len, uint8_t 
 }
 
 /**
- * A name's wire length and the offset of the name without its first label (its first label's
- * end); the root has no such suffix (0).
+ * The name in record pos's packed RDATA (zone-store.ts SPLIT: a run of `run` octets, the name as
+ * text, at most an empty run after it) into wire as text_name makes it; the run's offset in the
+ * arena in *run_at. Its length, or 0 when the RDATA is anything else.
  */
-static size_t first_label_end(const uint8_t *wire) { return wire[0] ? 1 + (size_t)wire[0] : 0; }
+static size_t rdata_name(const plain_zone *zone, uint32_t pos, size_t run, size_t *run_at, uint8_t *wire, uint32_t *hash) {
+  uint32_t start = zone->offsets[pos], end = zone->offsets[pos + 1];
+  const uint8_t *a = zone->arena;
+  if (end > zone->arena_len || end < start + 5 + run || a[start] != 1 || a[start + 1] != 0 || a[start + 2] != run) return 0;
+  *run_at = start + 3;
+  size_t text = start + 3 + run + 2;
+  size_t text_len = ((size_t)a[text - 2] << 8) | a[text - 1];
+  if (text + text_len > end) return 0;
+  size_t rest = end - text - text_len;
+  if (rest != 0 && !(rest == 2 && a[text + text_len] == 0 && a[text + text_len + 1] == 0)) return 0;
+  return text_name(a, text, text_len, wire, hash);
+}
 
 /**
- * The answer to a lowercase question at a CNAME node whose target is in the same zone and holds
- * an RRset of the type asked with no names in its RDATA (the first step of lookup.ts's chain, and
- * its end): the CNAME, then the target's RRset under a pointer to the target name, nothing more.
- * The target is compressed as wire-writer.ts (BIND 9.18) compresses: the name itself, then the name
- * without its first label, looked for among the question and its parent (the only names before it),
- * the rest in full. Its length, or 0 for anything else (JavaScript answers).
+ * The answer at a CNAME node whose target is in the same zone and holds an RRset of the type asked
+ * with no names in its RDATA (the first step of lookup.ts's chain, and its end): the CNAME, then the
+ * target's RRset, nothing more. Its length, or 0 for anything else (JavaScript answers).
  */
 static int cname_answer(const plain_zones *z, const plain_zone *zone, int64_t cname_set, const uint8_t *q, const query_info *info, const uint8_t *name, size_t name_len,
                         uint8_t *out, size_t cap, size_t limit) {
@@ -247,8 +298,9 @@ static int cname_answer(const plain_zones *z, const plain_zone *zone, int64_t cn
   if (zone->set_start[cname_set + 1] != cname + 1) return 0; // one CNAME record, or JavaScript's
   uint8_t target[256];
   uint32_t hash;
-  size_t target_len = cname_target(zone, cname, target, &hash);
-  if (!target_len || (target_len == name_len && memcmp(target, name, name_len) == 0)) return 0;
+  size_t run_at;
+  size_t target_len = rdata_name(zone, cname, 0, &run_at, target, &hash);
+  if (!target_len) return 0;
   // The chain goes on in this zone only: the target's zone must be this one (not a child served here).
   if (find_zone(z, target, target_len) != zone) return 0;
   int64_t node = answerable_node(zone, target, target_len, hash);
@@ -257,104 +309,18 @@ static int cname_answer(const plain_zones *z, const plain_zone *zone, int64_t cn
   if (chained >= 0 || set < 0) return 0; // a chain, or NODATA at its end: the SOA goes in authority
   size_t records = raw_set_size(zone, set);
   if (!records) return 0;
-  // The target's RDATA: the name itself, or its first label and a pointer to its parent, where
-  // either is the question (12) or the question's parent; else the first two labels and the rest
-  // in full (BIND looks no further).
-  size_t question = info->question_end - 12;
-  size_t q_parent = first_label_end(name) && name[first_label_end(name)] ? 12 + first_label_end(name) : 0;
-  size_t q_parent_len = q_parent ? name_len - (q_parent - 12) : 0;
-  // prefix: the octets of the target written before the pointer (pointer_to; 0: none, all of it).
-  size_t prefix = target_len, pointer_to = 0;
-  if (q_parent && target_len == q_parent_len && memcmp(target, name + (q_parent - 12), target_len) == 0) {
-    prefix = 0; // the question's parent itself
-    pointer_to = q_parent;
-  } else {
-    size_t t1 = first_label_end(target);
-    const uint8_t *parent = target + t1;
-    size_t parent_len = target_len - t1;
-    if (parent[0] != 0) {
-      if (parent_len == name_len && memcmp(parent, name, name_len) == 0) pointer_to = 12;
-      else if (q_parent && parent_len == q_parent_len && memcmp(parent, name + (q_parent - 12), parent_len) == 0) pointer_to = q_parent;
-      if (pointer_to) prefix = t1;
-    }
-  }
-  size_t rdata_len = pointer_to ? prefix + 2 : target_len;
-  size_t cname_record = 12 + rdata_len;
-  size_t size = 12 + question + cname_record + records + opt_bytes(info);
-  if (size > limit || size > cap) return 0;
-  uint32_t answers = 1 + (zone->set_start[set + 1] - zone->set_start[set]);
-  write_header(out, q, info, answers);
-  memcpy(out + 12, q + 12, question);
-  size_t at = 12 + question;
-  out[at++] = 0xc0;
-  out[at++] = 12;
-  uint8_t *rdata = record_head(out + at, TYPE_CNAME, zone->ttls[cname], rdata_len);
-  size_t target_at = (size_t)(rdata - out);
-  memcpy(rdata, target, prefix);
-  if (pointer_to) {
-    rdata[prefix] = (uint8_t)(0xc0 | (pointer_to >> 8));
-    rdata[prefix + 1] = (uint8_t)pointer_to;
-  }
-  at = target_at + rdata_len;
-  // The target's owner points to where the target name is: its RDATA, or the question's parent.
-  if (prefix == 0) target_at = pointer_to;
-  uint8_t owner[2] = {(uint8_t)(0xc0 | (target_at >> 8)), (uint8_t)target_at};
-  at += write_raw_set(out + at, zone, set, info->qtype, owner, 2, target_at);
-  if (info->has_opt) {
-    write_opt(out + at, q, info);
-    at += opt_bytes(info);
-  }
-  return (int)at;
-}
-
-// Name compression as wire-writer.ts (BIND 9.18) does it, for answers with names in their RDATA:
-// of each name written, only the name itself and the name without its first label are looked for,
-// and registered where they are written in full; the first to register a name keeps it. Names are
-// lowercase wire names here (every name C writes this way is), so equal bytes are equal names.
-#define COMPRESSION_NAMES 40
-
-typedef struct {
-  struct {
-    const uint8_t *name;
-    size_t len;
-    size_t at;
-  } e[COMPRESSION_NAMES];
-  int n;
-} compression;
-
-static size_t compression_find(const compression *c, const uint8_t *name, size_t len) {
-  for (int i = 0; i < c->n; i++)
-    if (c->e[i].len == len && memcmp(c->e[i].name, name, len) == 0) return c->e[i].at;
-  return 0;
-}
-
-static void compression_add(compression *c, const uint8_t *name, size_t len, size_t at) {
-  if (at > 0x3fff || c->n >= COMPRESSION_NAMES || compression_find(c, name, len)) return;
-  c->e[c->n].name = name;
-  c->e[c->n].len = len;
-  c->e[c->n].at = at;
-  c->n++;
-}
-
-/** Writes wire name (len octets, root label included) at out + at, compressed; returns where it ends. */
-static size_t write_name(uint8_t *out, size_t at, const uint8_t *name, size_t len, compression *c) {
-  size_t p = 0;
-  for (int written = 0; name[p] != 0; written++) {
-    if (written < 2) {
-      size_t target = compression_find(c, name + p, len - p);
-      if (target) {
-        out[at++] = (uint8_t)(0xc0 | (target >> 8));
-        out[at++] = (uint8_t)target;
-        return at;
-      }
-      compression_add(c, name + p, len - p, at);
-    }
-    memcpy(out + at, name + p, 1 + (size_t)name[p]);
-    at += 1 + (size_t)name[p];
-    p += 1 + (size_t)name[p];
-  }
-  out[at++] = 0;
-  return at;
+  size_t bound = info->question_end + 10 + name_len + target_len + raw_set_bound(zone, set, records, target_len) + opt_bytes(info);
+  if (bound > cap) return 0;
+  compression c;
+  compression_start(&c, q, name_len);
+  size_t at = write_header(out, q, info, 1 + (zone->set_start[set + 1] - zone->set_start[set]), 0);
+  at = write_name(out, at, name, name_len, &c);
+  size_t rdata = (size_t)(record_head(out + at, TYPE_CNAME, zone->ttls[cname], 0) - out);
+  at = write_name(out, rdata, target, target_len, &c);
+  put16(out + rdata - 2, (uint32_t)(at - rdata));
+  at = write_raw_set(out, at, zone, set, info->qtype, target, target_len, &c);
+  at = write_opt(out, at, q, info);
+  return at <= limit ? (int)at : 0; // beyond it, JavaScript truncates as BIND does
 }
 
 #define MAX_MX 8
@@ -362,40 +328,50 @@ static size_t write_name(uint8_t *out, size_t at, const uint8_t *name, size_t le
 #define TYPE_AAAA 28
 #define TYPE_MX 15
 
+/** Additional RRsets of one type, each once: the node, its owner name and the set. */
+typedef struct {
+  int n;
+  int64_t node[MAX_MX], set[MAX_MX];
+  const uint8_t *owner[MAX_MX];
+  size_t owner_len[MAX_MX];
+} extra_sets;
+
+/** Adds node's RRset `set` (if any, once) to x; the octets it may take in *bound; 0 if it is not raw. */
+static int add_extra(extra_sets *x, const plain_zone *zone, int64_t node, int64_t set, const uint8_t *owner, size_t owner_len, size_t *bound) {
+  if (set < 0) return 1;
+  for (int k = 0; k < x->n; k++)
+    if (x->node[k] == node) return 1;
+  size_t size = raw_set_size(zone, set);
+  if (!size) return 0;
+  *bound += raw_set_bound(zone, set, size, owner_len);
+  x->node[x->n] = node;
+  x->set[x->n] = set;
+  x->owner[x->n] = owner;
+  x->owner_len[x->n++] = owner_len;
+  return 1;
+}
+
 /**
- * The answer to a lowercase MX question at a node of zone whose MX RRset is `set`: the MX records,
- * then, unless minimal, the addresses of their exchanges found in this zone as lookup.ts adds
- * them (every A RRset, then every AAAA, each once; not below a cut, not at a CNAME). JavaScript
- * answers when an exchange is not a plain lowercase name, when a TLSA RRset at _25._tcp of an
- * exchange could belong in the additional data, or when the whole does not fit the client (it
- * then leaves out additional data as BIND does). Its length, or 0.
+ * The answer to an MX question at a node of zone whose MX RRset is `set`: the MX records, then,
+ * unless minimal, the addresses of their exchanges found in this zone as lookup.ts adds them (every
+ * A RRset, then every AAAA, each once; not below a cut, not at a CNAME). JavaScript answers when an
+ * exchange is not a plain lowercase name, when a TLSA RRset at _25._tcp of an exchange could
+ * belong in the additional data, or when the whole does not fit the client (it then leaves out
+ * additional data as BIND does). Its length, or 0.
  */
 static int mx_answer(const plain_zone *zone, int64_t set, const uint8_t *q, const query_info *info, const uint8_t *name, size_t name_len, uint8_t *out, size_t cap, size_t limit, int minimal) {
   uint32_t from = zone->set_start[set], to = zone->set_start[set + 1];
   uint32_t n = to - from;
   if (n > MAX_MX) return 0;
   uint8_t targets[MAX_MX][256];
-  size_t target_len[MAX_MX];
-  int64_t a_sets[MAX_MX], aaaa_sets[MAX_MX];
-  int64_t a_nodes[MAX_MX], aaaa_nodes[MAX_MX];
-  const uint8_t *a_names[MAX_MX], *aaaa_names[MAX_MX];
-  size_t a_lens[MAX_MX], aaaa_lens[MAX_MX];
-  int na = 0, naaaa = 0;
-  size_t bound = 12 + (info->question_end - 12) + opt_bytes(info);
-  const uint8_t *arena = zone->arena;
+  size_t target_len[MAX_MX], preference[MAX_MX];
+  extra_sets a = {.n = 0}, aaaa = {.n = 0};
+  size_t bound = info->question_end + opt_bytes(info);
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t pos = from + i, start = zone->offsets[pos], end = zone->offsets[pos + 1];
-    // SPLIT RDATA: a 2-octet run (the preference), the exchange as text, at most an empty run.
-    if (end > zone->arena_len || end < start + 9 || arena[start] != 1 || arena[start + 1] != 0 || arena[start + 2] != 2) return 0;
-    size_t text_len = ((size_t)arena[start + 5] << 8) | arena[start + 6];
-    size_t text = start + 7;
-    if (text + text_len > end) return 0;
-    size_t rest = end - text - text_len;
-    if (rest != 0 && !(rest == 2 && arena[text + text_len] == 0 && arena[text + text_len + 1] == 0)) return 0;
     uint32_t hash;
-    target_len[i] = text_name(arena, text, text_len, targets[i], &hash);
+    target_len[i] = rdata_name(zone, from + i, 2, &preference[i], targets[i], &hash);
     if (!target_len[i]) return 0; // escapes, capitals, the null MX ".": JavaScript's
-    bound += 12 + 2 + target_len[i];
+    bound += 10 + name_len + 2 + target_len[i];
     if (minimal) continue;
     // The exchange's addresses, from this zone only.
     size_t tl = target_len[i];
@@ -403,85 +379,46 @@ static int mx_answer(const plain_zone *zone, int64_t set, const uint8_t *q, cons
     int64_t node = find_node(zone, hash, targets[i], tl - zone->origin_len);
     if (node < 0 || (zone->flags[node] & BELOW_CUT)) continue;
     // A TLSA RRset at _25._tcp.<exchange> would follow the addresses (RFC 7672): left to JavaScript.
-    uint8_t tlsa[256 + 9];
     static const uint8_t prefix[] = {3, '_', '2', '5', 4, '_', 't', 'c', 'p'};
+    static const char text_prefix[] = "_25._tcp.";
     if (tl + sizeof prefix <= 255) {
+      uint8_t tlsa[256];
       uint32_t th = 0x811c9dc5u;
-      static const char text_prefix[] = "_25._tcp.";
       for (size_t k = 0; k < sizeof text_prefix - 1; k++) th = (th ^ (uint8_t)text_prefix[k]) * 0x01000193u;
-      for (size_t k = text; k < text + text_len; k++) th = (th ^ arena[k]) * 0x01000193u;
+      // hashKey of "_25._tcp." + the exchange's key: FNV-1a goes on over the exchange's text.
+      for (size_t k = 1, label = targets[i][0]; label != 0; k += label + 1, label = targets[i][k - 1]) {
+        for (size_t b = 0; b < label; b++) th = (th ^ targets[i][k + b]) * 0x01000193u;
+        th = (th ^ '.') * 0x01000193u;
+      }
       memcpy(tlsa, prefix, sizeof prefix);
       memcpy(tlsa + sizeof prefix, targets[i], tl);
       if (find_node(zone, th, tlsa, sizeof prefix + tl - zone->origin_len) >= 0) return 0;
     }
-    int64_t a, aaaa, cname;
-    if (!sets_of(zone, (uint32_t)node, TYPE_A, &a, &cname)) return 0;
+    int64_t a_set, aaaa_set, cname;
+    if (!sets_of(zone, (uint32_t)node, TYPE_A, &a_set, &cname)) return 0;
     if (cname >= 0) continue;
-    if (!sets_of(zone, (uint32_t)node, TYPE_AAAA, &aaaa, &cname)) return 0;
-    int seen = 0;
-    for (int k = 0; k < na; k++) seen |= a_nodes[k] == node;
-    if (a >= 0 && !seen) {
-      size_t size = raw_set_size(zone, a);
-      if (!size) return 0;
-      bound += size;
-      a_nodes[na] = node;
-      a_names[na] = targets[i];
-      a_lens[na] = tl;
-      a_sets[na++] = a;
-    }
-    seen = 0;
-    for (int k = 0; k < naaaa; k++) seen |= aaaa_nodes[k] == node;
-    if (aaaa >= 0 && !seen) {
-      size_t size = raw_set_size(zone, aaaa);
-      if (!size) return 0;
-      bound += size;
-      aaaa_nodes[naaaa] = node;
-      aaaa_names[naaaa] = targets[i];
-      aaaa_lens[naaaa] = tl;
-      aaaa_sets[naaaa++] = aaaa;
-    }
+    if (!sets_of(zone, (uint32_t)node, TYPE_AAAA, &aaaa_set, &cname)) return 0;
+    if (!add_extra(&a, zone, node, a_set, targets[i], tl, &bound) || !add_extra(&aaaa, zone, node, aaaa_set, targets[i], tl, &bound)) return 0;
   }
   if (bound > cap) return 0;
-
-  size_t question = info->question_end - 12;
-  write_header(out, q, info, n);
-  memcpy(out + 12, q + 12, question);
-  size_t at = 12 + question;
-  compression c = {.n = 0};
-  compression_add(&c, name, name_len, 12);
-  if (name[0] && name[1 + name[0]]) compression_add(&c, name + 1 + name[0], name_len - 1 - name[0], 13 + name[0]);
+  uint32_t additional = 0;
+  for (int k = 0; k < a.n; k++) additional += zone->set_start[a.set[k] + 1] - zone->set_start[a.set[k]];
+  for (int k = 0; k < aaaa.n; k++) additional += zone->set_start[aaaa.set[k] + 1] - zone->set_start[aaaa.set[k]];
+  compression c;
+  compression_start(&c, q, name_len);
+  size_t at = write_header(out, q, info, n, additional);
   uint32_t ttl = zone->ttls[from];
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t start = zone->offsets[from + i];
     at = write_name(out, at, name, name_len, &c);
     size_t rdata = (size_t)(record_head(out + at, TYPE_MX, ttl, 0) - out);
-    out[rdata] = arena[start + 3];
-    out[rdata + 1] = arena[start + 4];
+    out[rdata] = zone->arena[preference[i]];
+    out[rdata + 1] = zone->arena[preference[i] + 1];
     at = write_name(out, rdata + 2, targets[i], target_len[i], &c);
     put16(out + rdata - 2, (uint32_t)(at - rdata));
   }
-  uint32_t additional = 0;
-  for (int pass = 0; pass < 2; pass++) {
-    int count = pass ? naaaa : na;
-    for (int k = 0; k < count; k++) {
-      int64_t s = pass ? aaaa_sets[k] : a_sets[k];
-      const uint8_t *owner = pass ? aaaa_names[k] : a_names[k];
-      size_t owner_len = pass ? aaaa_lens[k] : a_lens[k];
-      uint32_t first = zone->set_start[s], last = zone->set_start[s + 1];
-      for (uint32_t pos = first; pos < last; pos++) {
-        uint32_t start = zone->offsets[pos] + 1, end = zone->offsets[pos + 1];
-        at = write_name(out, at, owner, owner_len, &c);
-        memcpy(record_head(out + at, pass ? TYPE_AAAA : TYPE_A, zone->ttls[first], end - start), arena + start, end - start);
-        at += 10 + (end - start);
-        additional++;
-      }
-    }
-  }
-  put16(out + 10, additional + (info->has_opt ? 1 : 0));
-  if (info->has_opt) {
-    write_opt(out + at, q, info);
-    at += opt_bytes(info);
-  }
+  for (int k = 0; k < a.n; k++) at = write_raw_set(out, at, zone, a.set[k], TYPE_A, a.owner[k], a.owner_len[k], &c);
+  for (int k = 0; k < aaaa.n; k++) at = write_raw_set(out, at, zone, aaaa.set[k], TYPE_AAAA, aaaa.owner[k], aaaa.owner_len[k], &c);
+  at = write_opt(out, at, q, info);
   return at <= limit ? (int)at : 0;
 }
 
@@ -489,30 +426,16 @@ int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8
   uint16_t qtype = info->qtype;
   if (!plain_type(qtype)) return 0;
   if (q[info->name_end + 2] != 0 || q[info->name_end + 3] != 1) return 0; // class IN
-  // The name lowercased, for finding it; and where the part of the question spelled in lower case
-  // begins (0x20: capitals in it). The owner is the node's lowercase name, compressed against the
-  // question case-sensitively as BIND 9.18 (and wire-writer.ts) writes it, which looks only for
-  // a name itself and the name without its first label: a pointer to the whole question when it
-  // is all lower case, else the first label and a pointer to the rest of the question when only
-  // the first label has capitals, else the whole name.
+  // The name lowercased, for finding it. Owners and targets are written lowercase (as the zone
+  // spells them: nodes spelled otherwise are JavaScript's), compressed against the question as
+  // asked: a 0x20 question's answer is compressed as BIND compresses it.
   uint8_t name[256];
   size_t name_len = info->name_end - 12;
   if (name_len > sizeof name) return 0;
-  size_t lower_from = 12;
-  for (size_t p = 12; p < info->name_end - 1; p += 1 + q[p]) {
-    int capitals = 0;
-    name[p - 12] = q[p];
-    for (size_t i = p + 1; i <= p + q[p]; i++) {
-      uint8_t b = q[i];
-      if (b >= 'A' && b <= 'Z') {
-        capitals = 1;
-        b |= 0x20;
-      }
-      name[i - 12] = b;
-    }
-    if (capitals) lower_from = p + 1 + q[p];
+  for (size_t i = 0; i < name_len; i++) {
+    uint8_t b = q[12 + i];
+    name[i] = (b >= 'A' && b <= 'Z') ? (uint8_t)(b | 0x20) : b; // label lengths are below 'A'
   }
-  name[name_len - 1] = 0;
   uint32_t hash;
   if (!question_name_hash(q, info->name_end, &hash)) return 0; // the root, or bytes JavaScript escapes
   size_t payload = 0;
@@ -535,49 +458,23 @@ int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8
   if (id < 0 || !sets_of(zone, (uint32_t)id, qtype, &set, &cname)) goto done;
   if (cname >= 0) {
     // A CNAME wins over any other data at its node (lookup.ts answerFromNode).
-    if (lower_from == 12) rlen = cname_answer(z, zone, cname, q, info, name, name_len, out, cap, limit);
+    rlen = cname_answer(z, zone, cname, q, info, name, name_len, out, cap, limit);
     goto done;
   }
   if (set < 0) goto done; // NODATA: the SOA goes in authority
   if (qtype == TYPE_MX) {
-    if (lower_from == 12) rlen = mx_answer(zone, set, q, info, name, name_len, out, cap, limit, minimal);
+    rlen = mx_answer(zone, set, q, info, name, name_len, out, cap, limit, minimal);
     goto done;
   }
   size_t records = raw_set_size(zone, set);
   if (!records || zone->set_start[set + 1] - zone->set_start[set] > 0xffff) goto done;
-
-  size_t question = info->question_end - 12;
-  // The first owner: a pointer, its first label and a pointer, or the whole name (no pointer).
-  size_t fle = 13 + q[12];
-  int pointer = lower_from == 12 || (lower_from == fle && q[lower_from] != 0);
-  uint8_t first_owner[258];
-  size_t first_len;
-  if (lower_from == 12) {
-    first_owner[0] = 0xc0;
-    first_owner[1] = 12;
-    first_len = 2;
-  } else if (pointer) {
-    memcpy(first_owner, name, fle - 12);
-    first_owner[fle - 12] = (uint8_t)(0xc0 | (fle >> 8));
-    first_owner[fle - 12 + 1] = (uint8_t)fle;
-    first_len = fle - 12 + 2;
-  } else {
-    memcpy(first_owner, name, name_len);
-    first_len = name_len;
-  }
-  size_t size = 12 + question + records - 2 + first_len + opt_bytes(info);
-  if (size > limit || size > cap) goto done;
-  uint32_t answers = zone->set_start[set + 1] - zone->set_start[set];
-  write_header(out, q, info, answers);
-  memcpy(out + 12, q + 12, question); // as asked
-  size_t at = 12 + question;
-  // The other owners point to the first (to the question when that is a pointer itself).
-  at += write_raw_set(out + at, zone, set, qtype, first_owner, first_len, lower_from == 12 ? 12 : at);
-  if (info->has_opt) {
-    write_opt(out + at, q, info);
-    at += opt_bytes(info);
-  }
-  rlen = (int)at;
+  if (info->question_end + raw_set_bound(zone, set, records, name_len) + opt_bytes(info) > cap) goto done;
+  compression c;
+  compression_start(&c, q, name_len);
+  size_t at = write_header(out, q, info, zone->set_start[set + 1] - zone->set_start[set], 0);
+  at = write_raw_set(out, at, zone, set, qtype, name, name_len, &c);
+  at = write_opt(out, at, q, info);
+  if (at <= limit) rlen = (int)at;
 done:
   pthread_rwlock_unlock(&p->lock);
   if (rlen > 0) {

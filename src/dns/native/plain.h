@@ -5,11 +5,11 @@
 // unsigned zone spelled in lower case, with no CNAME, cut or DNAME in the way and nothing else in
 // the message: the header, the question as asked, each record with its owner a pointer to the
 // question (0xc00c) and the set's TTL, and the OPT record as query.ts writes it. Two more kinds of
-// first answer are written the same way, byte for byte what JavaScript writes: a question with
-// capitals (0x20), its owner compressed against the question as BIND does; and a lowercase
-// question at a CNAME whose target is in the same zone and holds a plain RRset of the type asked
-// (the CNAME, then that RRset: lookup.ts's one-step chain); and a lowercase MX question, with the
-// addresses of its exchanges in additional data. JavaScript gives
+// first answer are written the same way, byte for byte what JavaScript writes: a CNAME whose
+// target is in the same zone and holds a plain RRset of the type asked (the CNAME, then that
+// RRset: lookup.ts's one-step chain); and MX, with the addresses of its exchanges in additional
+// data. A question with capitals (0x20) gets the same answer with its names compressed against
+// the question as asked, as BIND compresses them. JavaScript gives
 // the addon, per zone, the typed arrays it writes that answer from (src/dns/plain-zones.ts): the
 // name table (to find a node by hash), the nodes' names relative to the origin (to confirm it),
 // the node and RRset arrays and the record store's. On a reply-cache miss a receiver looks the
