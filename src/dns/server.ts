@@ -20,6 +20,7 @@ import type { Journals } from './journal.js';
 import { labelsToName, nameKey } from './name.js';
 import { nameTag, nativeUdpUnavailable, openBatchedUdp, replyCacheEnabled, type BatchedUdp, type NativeUdpCounts, type NegativeZones } from './udp-batch.js';
 import { hashKey } from './name-table.js';
+import { plainPolicy, plainZone, type PlainZone } from './plain-zones.js';
 
 /** What the DNS service reads from the current Snapshot. */
 export interface DnsView {
@@ -75,7 +76,14 @@ export class DnsCounters {
   /** Every query received, however it was answered. */
   get queries(): number {
     let n = this.jsQueries;
-    for (const counts of this.native) n += counts().hits;
+    for (const counts of this.native) n += counts().hits + counts().plain;
+    return n;
+  }
+
+  /** Queries answered plain in C (native/plain.h): existing names, first asked or not, without JavaScript. */
+  get plainAnswers(): number {
+    let n = 0;
+    for (const counts of this.native) n += counts().plain;
     return n;
   }
 
@@ -211,6 +219,7 @@ export class DnsServer {
           batched.setCookieSecret(cookieSecret(this.view()));
           batched.setRateLimit(this.view().settings?.dns.rateLimit);
           batched.setZones(this.negativeZones(this.view().zones.zones));
+          batched.setPlainZones(this.plainZonesGiven(), this.plainPolicyGiven);
           this.batched.push(batched);
           this.counters.addNative(() => batched.counts());
           this.udpMode.threads = batched.threads;
@@ -245,6 +254,14 @@ export class DnsServer {
     // object (a mail table edited, a zone file saved unchanged or broken) keeps the cache; one
     // that changed only some names' data drops the replies made from those names.
     const zones = this.view().zones.zones;
+    // Plain answers are written from the zones themselves (and minimal-responses): given anew
+    // whenever either changed, in the same turn as the swap; once setPlainZones returns, no
+    // receiver answers from the zones it replaced.
+    const policy = plainPolicy(this.view().answers.minimal);
+    if (this.batched.length && (!this.plainFor || !sameZones(this.plainFor, zones) || policy !== this.plainPolicyGiven)) {
+      const plain = this.plainZonesGiven();
+      for (const udp of this.batched) udp.setPlainZones(plain, this.plainPolicyGiven);
+    }
     if (this.cachedFor && sameZones(this.cachedFor, zones)) return;
     const changed = this.cachedFor && changedNames(this.cachedFor, zones);
     this.cachedFor = zones;
@@ -254,6 +271,22 @@ export class DnsServer {
       if (changed) udp.dropNames(Uint32Array.from(changed, nameTag));
       else udp.clearCache();
     }
+  }
+
+  /** The zones and minimal-responses policy the addon writes plain answers from (plain-zones.ts). */
+  private plainFor: ReadonlyMap<string, Zone> | undefined;
+  private plainPolicyGiven = 0;
+
+  /**
+   * The current zones for the addon's plain answers; remembers what it was given. None with
+   * MXBOX_DNS_PLAIN=0: JavaScript then writes plain answers too (to compare the two paths).
+   */
+  private plainZonesGiven(): PlainZone[] | undefined {
+    const view = this.view();
+    this.plainFor = view.zones.zones;
+    this.plainPolicyGiven = plainPolicy(view.answers.minimal);
+    if (process.env.MXBOX_DNS_PLAIN === '0') return undefined;
+    return Array.from(this.plainFor.values(), plainZone);
   }
 
   /** Each zone's index in the list last given to the addon (setZones), for shared NXDOMAIN answers. */

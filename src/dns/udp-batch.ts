@@ -12,6 +12,7 @@ import { addonLoader } from '../native-addon.js';
 import { addressBytes } from './cookie.js';
 import { lowerAscii, nameToWire } from './name.js';
 import type { RateLimitSettings } from '../config/rate-limit.js';
+import type { PlainZone } from './plain-zones.js';
 
 interface NativeSocket {
   port: number;
@@ -27,7 +28,7 @@ interface NativeSocket {
   /**
    * counterStride doubles per receiver thread and one row for the JavaScript thread: hits, hits
    * by rcode 0-15, misses, misses dropped, rate limiting dropped and slipped, replies cached in
-   * place of another's, refused by the budget, not cacheable (batch_socket.h's C_*).
+   * place of another's, refused by the budget, not cacheable, answered plain in C (batch_socket.h's C_*).
    */
   counters: ArrayBuffer;
   counterStride: number;
@@ -40,6 +41,7 @@ interface NativeSocket {
   dropNames(tags: Uint32Array): number;
   setRateLimit(params: Int32Array | null, exempt: [number, number, Buffer][]): void;
   setZones(tables: Uint32Array[] | null, excluded?: Uint32Array, covers?: (CoverTable | null)[]): void;
+  setPlainZones(zones: PlainZone[] | null, policy?: number): void;
 }
 
 interface NativeModule {
@@ -81,6 +83,8 @@ export interface NegativeZones {
 export interface NativeUdpCounts {
   /** Queries answered from the reply cache. */
   hits: number;
+  /** Queries answered plain in C (native/plain.h): written from the zone's arrays, not from the cache. */
+  plain: number;
   /** Of those, the ones the receiver threads answered (the rest: the JavaScript thread, reading itself). */
   receiverHits: number;
   /** The same by rcode (0-15). */
@@ -122,6 +126,11 @@ export interface BatchedUdp {
   setRateLimit(settings: RateLimitSettings | undefined): void;
   /** The zones absent names are answered from in C from now on (undefined: none); earlier templates go unused. */
   setZones(zones: NegativeZones | undefined): void;
+  /**
+   * The zones plain answers are written from in C from now on (undefined: none), with
+   * plainPolicy(); once it returns, no receiver answers from the zones given before.
+   */
+  setPlainZones(zones: PlainZone[] | undefined, policy: number): void;
   counts(): NativeUdpCounts;
   close(): void;
 }
@@ -197,6 +206,7 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
     const [cacheEntries, cacheBytes] = socket.cacheUsage();
     const c: NativeUdpCounts = {
       hits: 0,
+      plain: 0,
       receiverHits: 0,
       hitsByRcode: new Array<number>(16).fill(0),
       misses: 0,
@@ -221,6 +231,7 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
       c.cacheEvicted += counters[base + 21]!;
       c.cacheRefused += counters[base + 22]!;
       c.notCached += counters[base + 23]!;
+      c.plain += counters[base + 24]!;
     }
     return c;
   };
@@ -249,6 +260,9 @@ export function openBatchedUdp(host: string, port: number, family: 4 | 6, handle
     },
     setZones: (zones) => {
       if (!closed) socket.setZones(zones ? zones.tables : null, zones?.excluded, zones?.covers);
+    },
+    setPlainZones: (zones, policy) => {
+      if (!closed) socket.setPlainZones(zones ?? null, policy);
     },
     setCookieSecret: (secret) => {
       if (!closed) socket.setCookieSecret(Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength));

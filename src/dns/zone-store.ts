@@ -337,6 +337,17 @@ export class RecordStore implements PackedSource {
     return this.arena.copy(out, at, start + 1, end);
   }
 
+  /**
+   * The arrays the UDP addon writes plain answers from (native/plain.c), or undefined when a
+   * record has a class other than IN (kept in a Map the addon cannot read: such zones are
+   * answered by JavaScript). The arena's RDATA of record i starts with its form byte: RAW (0)
+   * is plain bytes.
+   */
+  addonArrays(): { arena: Uint8Array; offsets: Uint32Array; ttls: Uint32Array; fileAndType: Uint32Array } | undefined {
+    if (this.classes.size > 0) return undefined;
+    return { arena: this.arena, offsets: this.offsets, ttls: this.ttls, fileAndType: this.fileAndType };
+  }
+
   /** The RDATA's length when copyPlainRdata would copy it, else -1. */
   plainRdataLength(pos: number): number {
     const start = this.offsets[pos]!;

@@ -13,6 +13,7 @@ import { NO_NODE, RecordStore, RecordStoreBuilder, storeBuffers, U32List, type R
 import { BELOW_CUT, DELEGATION, HAS_DNAME, zoneIndexSteps, type ZoneIndex } from './zone-index.js';
 import { runSliced, runSync } from './steps.js';
 import { NameTable, nameTableSlots } from './name-table.js';
+import { relativeWireNames, type WireNames } from './plain-tables.js';
 import { createHash } from 'node:crypto';
 import type { ZoneSigning } from './dnssec/sign-zone.js';
 
@@ -116,6 +117,8 @@ export interface Zone {
    * its receiver threads until the next setZones).
    */
   nameSlots?: Uint32Array;
+  /** The nodes' names as the UDP addon confirms them (plain-tables.ts); read like nameSlots. */
+  wireNames?: WireNames;
 }
 
 /** Digest over owner, type, TTL and RDATA of every record, in a canonical order. */
@@ -164,6 +167,8 @@ export interface ZoneParts {
   flags: Uint8Array;
   /** Store position of each record, in file order. */
   fileOrder: Uint32Array;
+  /** Node names relative to the origin, as wire bytes, for the UDP addon (plain-tables.ts). */
+  wireNames: WireNames;
   store: RecordStoreParts;
 }
 
@@ -177,7 +182,7 @@ export function buildZoneParts(origin: string, records: readonly ResourceRecord[
 
 /** The buffers of ZoneParts, to transfer rather than copy. */
 export function zonePartsBuffers(parts: ZoneParts): ArrayBuffer[] {
-  return [parts.nameSlots, parts.nodeSets, parts.setStart, parts.flags, parts.fileOrder].map((a) => a.buffer as ArrayBuffer).concat(storeBuffers(parts.store));
+  return [parts.nameSlots, parts.nodeSets, parts.setStart, parts.flags, parts.fileOrder, parts.wireNames.bytes, parts.wireNames.starts].map((a) => a.buffer as ArrayBuffer).concat(storeBuffers(parts.store));
 }
 
 /** Records or nodes handled between two yields of zoneBuilder. */
@@ -260,7 +265,8 @@ function* partsBuilder(origin: string, records: readonly ResourceRecord[], given
   }
 
   const nameSlots = nameTableSlots(index.ids, nodeCount);
-  const parts = { origin, recordCount: records.length, names, nameSlots, nodeSets, setStart: setStart.done(), flags, fileOrder, store: store.finish() };
+  const wireNames = relativeWireNames(index.originKey, names);
+  const parts = { origin, recordCount: records.length, names, nameSlots, nodeSets, setStart: setStart.done(), flags, fileOrder, wireNames, store: store.finish() };
   if (kept) {
     kept.keep(index, records, fileOrder, nodeSets, parts.setStart, parts.store);
     kept.copied = copied;
@@ -294,6 +300,7 @@ export function zoneFromParts(parts: ZoneParts): Zone {
     negativeTtl: Math.min(soa.ttl, fields.minimum),
     nodes,
     nameSlots: parts.nameSlots,
+    wireNames: parts.wireNames,
     recordCount: parts.recordCount,
     records: inFileOrder,
     fingerprint: () => (fingerprint ??= zoneFingerprint(inFileOrder)),

@@ -32,7 +32,7 @@ function totalsLine(model: DashboardModel): Line {
   const d = model.dns;
   const notify = d.notifiesUnanswered ? `NOTIFY ${d.notifies} (${d.notifiesUnanswered} unanswered)` : `NOTIFY ${d.notifies}`;
   return [
-    seg(`      ${d.queries} queries (${d.tcpQueries} TCP)  ${d.nxdomain} NXDOMAIN  ${d.refused} REFUSED${d.dropped ? `  ${d.dropped} dropped` : ''}  `, { dim: true }),
+    seg(`      ${d.queries} queries (${d.tcpQueries} TCP${d.plainAnswers ? `, ${d.plainAnswers} answered plain in C` : ''})  ${d.nxdomain} NXDOMAIN  ${d.refused} REFUSED${d.dropped ? `  ${d.dropped} dropped` : ''}  `, { dim: true }),
     ...(d.rateLimitDropped || d.rateLimitSlipped ? [seg(`rate-limited ${d.rateLimitDropped} dropped ${d.rateLimitSlipped} slipped  `, { color: 'yellow' })] : []),
     seg(`AXFR ${d.transfers}${d.transfersRefused ? ` (${d.transfersRefused} refused)` : ''}  `, { dim: true }),
     seg(notify, { dim: true, color: d.notifiesUnanswered ? 'yellow' : undefined }),

@@ -150,6 +150,8 @@ export interface DashboardModel {
     /** Response rate limiting: replies dropped and sent truncated (slipped). */
     rateLimitDropped: number;
     rateLimitSlipped: number;
+    /** Queries the UDP addon answered plain in C (existing names, written from the zone's arrays). */
+    plainAnswers: number;
     transfers: number;
     transfersRefused: number;
     notifies: number;
@@ -375,6 +377,7 @@ export class Sampler {
         dropped: d.dropped,
         rateLimitDropped: d.rateLimitDropped,
         rateLimitSlipped: d.rateLimitSlipped,
+        plainAnswers: d.plainAnswers,
         transfers: d.transfers,
         transfersRefused: d.transfersRefused,
         notifies: this.notifies,

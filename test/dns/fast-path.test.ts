@@ -84,6 +84,7 @@ test('batched UDP and node:dgram give byte-identical answers', async (t) => {
     // The same questions with other IDs: now from the reply cache, still byte for byte.
     const cacheable = [...a.values()].filter((r) => (r[3]! & 0x0f) === 0 || (r[3]! & 0x0f) === 3).length;
     const hitsBefore = fast.app.state().dns.counters.cacheHits;
+    const plainBefore = fast.app.state().dns.counters.plainAnswers;
     const again = queries.map((q) => {
       const copy = Buffer.from(q);
       copy.writeUInt16BE(q.readUInt16BE(0) ^ 0x5a5a, 0);
@@ -92,7 +93,11 @@ test('batched UDP and node:dgram give byte-identical answers', async (t) => {
     const c = await ask(fast.port, again);
     assert.equal(c.size, queries.length, 'every query answered the second time');
     const hits = fast.app.state().dns.counters.cacheHits - hitsBefore;
-    assert.ok(hits >= cacheable, `${hits} replies from the cache, ${cacheable} NOERROR/NXDOMAIN replies cached`);
+    // Plain answers (an existing name's RRset and nothing else, lowercase, RD) are written in C
+    // each time and never cached (native/plain.h): every other one comes from the cache.
+    const plainPerPass = fast.app.state().dns.counters.plainAnswers - plainBefore;
+    assert.ok(plainPerPass > 0, 'some answers were written plain in C');
+    assert.ok(hits >= cacheable - plainPerPass, `${hits} replies from the cache, ${cacheable} NOERROR/NXDOMAIN replies cached, ${plainPerPass} written plain`);
     let differAgain = 0;
     for (const [qid, reply] of c) {
       const original = b.get(qid ^ 0x5a5a)!;
@@ -104,17 +109,17 @@ test('batched UDP and node:dgram give byte-identical answers', async (t) => {
     // answered the second pass from the cache itself; once 7 in 8 of what it reads come from the
     // cache, the receiver threads take over again. Ask until they answer a whole pass.
     const counters = fast.app.state().dns.counters;
-    assert.ok(counters.cacheHits - counters.receiverCacheHits >= cacheable, 'the JavaScript thread answered from the cache');
+    assert.ok(counters.cacheHits - counters.receiverCacheHits >= cacheable - plainPerPass, 'the JavaScript thread answered from the cache');
     let passes = 0;
     let byReceivers = 0;
     let last = c;
-    while (byReceivers < cacheable && passes < 10) {
+    while (byReceivers < cacheable - plainPerPass && passes < 10) {
       const before = counters.receiverCacheHits;
       last = await ask(fast.port, again);
       byReceivers = counters.receiverCacheHits - before;
       passes++;
     }
-    assert.ok(byReceivers >= cacheable, `the receiver threads answered ${byReceivers} of ${cacheable} after ${passes} passes`);
+    assert.ok(byReceivers >= cacheable - plainPerPass, `the receiver threads answered ${byReceivers} of ${cacheable - plainPerPass} after ${passes} passes`);
     let differByReceivers = 0;
     for (const [qid, reply] of last) if (!reply.subarray(2).equals(b.get(qid ^ 0x5a5a)!.subarray(2))) differByReceivers++;
     assert.equal(last.size, queries.length);

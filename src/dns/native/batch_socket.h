@@ -13,6 +13,7 @@
 #include "reply_cache.h"
 #include "rrl.h"
 #include "negative.h"
+#include "plain.h"
 
 #define BATCH 64
 #define IN_SLOT 4096
@@ -20,7 +21,7 @@
 #define MAX_THREADS 4
 // Questions waiting for JavaScript; beyond this a datagram is dropped, as a full socket buffer would.
 #define MISS_QUEUE 1024
-#define COUNTER_STRIDE 24 /* doubles: 192 bytes, its own cache lines per thread */
+#define COUNTER_STRIDE 32 /* doubles: 256 bytes, its own cache lines per thread */
 #define C_HITS 0
 #define C_RCODE 1
 #define C_MISSES 17
@@ -30,6 +31,7 @@
 #define C_CACHE_EVICTED 21 /* replies cached in place of another question's (JavaScript thread's row) */
 #define C_CACHE_REFUSED 22 /* replies not cached: over the budget with nothing to replace, or no memory */
 #define C_NOT_CACHED 23 /* replies JavaScript made that the cache may not keep (rcode, query shape, no cover) */
+#define C_PLAIN 24 /* questions answered plain in C (plain.h): counted here instead of C_HITS, and in C_RCODE */
 
 // outputFlags[i], set by JavaScript: the reply ends with a COOKIE option whose server cookie
 // the addon fills in (JavaScript does not know the client's address).
@@ -107,6 +109,9 @@ struct batch_socket {
   reply_cache cache;
   // The zones' name tables, for NXDOMAIN templates (negative.h); set by JavaScript (setZones).
   negative_state negative;
+  // The zones plain answers are written from (plain.h); set by JavaScript (setPlainZones).
+  plain_state plain;
+  int plain_ready; // plain_init done (free_socket may run before it)
   // Response rate limiting: the configuration (NULL: off) and the accounts. Configurations are
   // swapped whole and kept until close, so a thread may go on reading the one it loaded.
   _Atomic(rrl_config *) rrl_config;
@@ -156,9 +161,9 @@ void prepare_reply(struct mmsghdr *msgs, struct iovec *iov, int m, const uint8_t
 void send_batch(int fd, struct mmsghdr *msgs, int m);
 /** Reads query q (len bytes) into p: whether the cache may answer it and, if so, its key, whose set is prefetched. */
 void prepare_query(batch_socket *s, const uint8_t *q, size_t len, prepared_query *p);
-/** The reply to prepared query q from the cache into out (OUT_SLOT bytes), cookie filled in: its length, or 0. */
+/** The reply to prepared query q from the cache, or written plain (meta->plain), into out (OUT_SLOT bytes), cookie filled in: its length, or 0. */
 int answer_prepared(batch_socket *s, const uint8_t *q, const prepared_query *p, const struct sockaddr_storage *from, uint8_t *out, reply_meta *meta, uint32_t now);
-/** The reply to query q from the cache into out (OUT_SLOT bytes), cookie filled in: its length, or 0. */
+/** The reply to query q from the cache, or written plain (meta->plain), into out (OUT_SLOT bytes), cookie filled in: its length, or 0. */
 int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struct sockaddr_storage *from, uint8_t *out, query_info *info, reply_meta *meta, uint32_t now);
 /** Rate limiting of one reply: the length to send (0: drop it); a slipped reply is cut to TC or BADCOOKIE. */
 int rate_limit(batch_socket *s, double *counters, const uint8_t *q, const query_info *info, const struct sockaddr_storage *from, uint8_t *out, int rlen, int kind, uint16_t qtype, uint64_t name_hash, uint32_t now);

@@ -41,7 +41,7 @@ static int answer_batch(batch_socket *s, int n, napi_value receiver_obj, napi_va
     if (rlen > 0) {
       s->from_cache[i] = 1;
       s->in_len[i] = 0; // JavaScript skips it
-      counters[C_HITS] += 1;
+      counters[meta.plain ? C_PLAIN : C_HITS] += 1;
       counters[C_RCODE + meta.rcode] += 1;
       s->out_len[i] = rate_limit(s, counters, q, &info, &s->addrs[i], out, rlen, meta.rrl_kind, meta.qtype, meta.rrl_name, now);
       hits++;

@@ -86,7 +86,10 @@ void prepare_query(batch_socket *s, const uint8_t *q, size_t len, prepared_query
 int answer_prepared(batch_socket *s, const uint8_t *q, const prepared_query *p, const struct sockaddr_storage *from, uint8_t *out, reply_meta *meta, uint32_t now) {
   if (!p->cacheable) return 0;
   const query_info *info = &p->info;
+  meta->plain = 0;
   int rlen = cache_lookup_hashed(&s->cache, p->hash, p->key, p->key_len, q, info, out, OUT_SLOT, meta);
+  // An existing name's plain answer, written again each time rather than cached (plain.h).
+  if (rlen == 0) rlen = plain_answer(&s->plain, q, info, out, OUT_SLOT, meta);
   if (rlen == 0) rlen = answer_negative(s, q, info, out, meta);
   if (rlen > 0 && info->cookie_at >= 0) {
     uint8_t addr[16];
@@ -202,7 +205,7 @@ void *receive_loop(void *arg) {
       int rlen = answer_prepared(s, q, &t->prepared[i], &t->addrs[i], t->out[m], &meta, now);
       t->window_seen++;
       if (rlen > 0) {
-        counters[C_HITS] += 1;
+        counters[meta.plain ? C_PLAIN : C_HITS] += 1;
         counters[C_RCODE + meta.rcode] += 1;
         rlen = rate_limit(s, counters, q, info, &t->addrs[i], t->out[m], rlen, meta.rrl_kind, meta.qtype, meta.rrl_name, now);
         if (rlen == 0) continue;

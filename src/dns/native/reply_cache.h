@@ -61,6 +61,7 @@ typedef struct {
   uint8_t rrl_kind;
   uint16_t qtype;
   uint64_t rrl_name;
+  uint8_t plain; // written by plain.h, not found in the cache
 } reply_meta;
 
 /** Sets up an empty cache; -1 without memory. */

@@ -25,7 +25,8 @@
 //   counters: Float64Array, COUNTER_STRIDE doubles per receiver thread (MAX_THREADS rows) and one
 //   row for the JavaScript thread: [cache hits, hits by rcode 0..15, misses queued, misses
 //   dropped (queue full), rate limiting dropped, slipped, replies cached in place of another
-//   question's, refused by the cache's budget, not cacheable] (batch_socket.h's C_*).
+//   question's, refused by the cache's budget, not cacheable, answered plain (plain.h)]
+//   (batch_socket.h's C_*).
 //   threads: receiver threads (0 without the cache: then the JavaScript thread reads).
 //
 // Its parts: reply_cache.c (the cache), receivers.c (the receiver threads), js_thread.c (the
@@ -66,6 +67,7 @@ static void free_socket(batch_socket *s) {
   for (int i = 0; i < MAX_THREADS; i++) free(s->receivers[i]);
   free_neg_names(s->env, negative_publish(&s->negative, NULL));
   negative_destroy(&s->negative);
+  if (s->plain_ready) plain_destroy(s->env, &s->plain);
   cache_free(&s->cache);
   pthread_mutex_destroy(&s->queue_lock);
   pthread_mutex_destroy(&s->park_lock);
@@ -479,7 +481,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&s->queue_lock, NULL);
   pthread_mutex_init(&s->park_lock, NULL);
   pthread_cond_init(&s->park_cond, NULL);
-  if (!s->in || !s->out || !s->in_len || !s->out_len || !s->out_flags || rrl_init(&s->rrl) != 0 || negative_init(&s->negative) != 0 || !s->queue || !s->counters || cache_init(&s->cache) != 0) {
+  s->plain_ready = plain_init(&s->plain) == 0;
+  if (!s->in || !s->out || !s->in_len || !s->out_len || !s->out_flags || rrl_init(&s->rrl) != 0 || negative_init(&s->negative) != 0 || !s->plain_ready || !s->queue || !s->counters || cache_init(&s->cache) != 0) {
     close(fd);
     free_socket(s);
     napi_throw_error(env, "ENOMEM", "udp_batch: out of memory");
@@ -563,6 +566,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "setRateLimit", fn));
   CHECK(napi_create_function(env, "setZones", NAPI_AUTO_LENGTH, set_zones, s, &fn));
   CHECK(napi_set_named_property(env, obj, "setZones", fn));
+  CHECK(napi_create_function(env, "setPlainZones", NAPI_AUTO_LENGTH, plain_set_zones, &s->plain, &fn));
+  CHECK(napi_set_named_property(env, obj, "setPlainZones", fn));
   return obj;
 }
 
