@@ -7,6 +7,10 @@
 // within 50 ms of the first: so 60 ms after the last event. Renamed over the old one (a new inode
 // where the old one was: editors' and mxbox's own atomic saves), the file is complete the moment
 // it appears: only a burst of such saves (rename-host writes several files) is waited for, 5 ms.
+// But chokidar reports nothing at all for a write that comes within 50 ms of the change it last
+// reported for that file (no event follows when its throttle ends): a file written in place right
+// after being renamed over would go unseen. So after a short wait's reload, the files are looked
+// at again once the long quiet time has passed, and one that changed since is reloaded.
 
 import { watch, type FSWatcher } from 'chokidar';
 import type { Stats } from 'node:fs';
@@ -41,6 +45,9 @@ export class ConfigWatcher {
   private allReplaced = true;
   /** The inode of each file as last seen (seeded at start), to tell a file renamed over from one written in place. */
   private readonly inodes = new Map<string, number>();
+  /** After a short wait's reload: when its files are looked at again, and what they were then. */
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly opts: ConfigWatcherOptions) {}
 
@@ -93,12 +100,48 @@ export class ConfigWatcher {
   private flush(): void {
     traceReload('watcher flush');
     const paths = [...this.changed].sort();
+    const short = this.allReplaced;
     this.changed.clear();
-    this.opts.onChange(paths);
+    if (!short) {
+      this.opts.onChange(paths);
+      return;
+    }
+    // Each file as it is now, before the reload reads it; looked at again after the long quiet time.
+    void Promise.all(paths.map((p) => fileSignature(path.resolve(this.opts.configDir, p)))).then((before) => {
+      if (this.closed) return;
+      this.opts.onChange(paths);
+      clearTimeout(this.recheckTimer);
+      this.recheckTimer = setTimeout(() => void this.recheck(paths, before), this.opts.debounceMs ?? 60);
+    });
+  }
+
+  /** Files changed since a short wait's reload (writes chokidar did not report) are reloaded as written in place. */
+  private async recheck(paths: string[], before: string[]): Promise<void> {
+    const now = await Promise.all(paths.map((p) => fileSignature(path.resolve(this.opts.configDir, p))));
+    if (this.closed) return;
+    const missed = paths.filter((_, i) => now[i] !== before[i]);
+    if (missed.length === 0) return;
+    traceReload(`watcher recheck found ${missed.join(' ')} changed`);
+    this.allReplaced = false;
+    for (const p of missed) this.changed.add(p);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.flush(), this.opts.debounceMs ?? 60);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.recheckTimer);
     await this.watcher?.close();
+  }
+}
+
+/** What tells a file's content changed without reading it: inode, size and change times ('gone' when it is not there). */
+async function fileSignature(file: string): Promise<string> {
+  try {
+    const info = await stat(file, { bigint: true });
+    return `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+  } catch {
+    return 'gone';
   }
 }
