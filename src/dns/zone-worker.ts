@@ -49,7 +49,7 @@ parentPort!.on('message', (opts: ZoneFileOptions) => {
   // A job that comes first collects after itself (its own garbage with the last one's).
   clearTimeout(collecting);
   traceReload('worker job');
-  readZone(opts, (origin, records, index) => buildZoneParts(origin, records, index, keptBuilds.for(opts.path)), kept, keptSigning)
+  readZone(opts, (origin, records, index) => buildZoneParts(origin, records, index, keptBuilds.for(opts.path), !opts.dnssec), kept, keptSigning)
     .then(
       (result) => {
         const transfer = result.parts ? zonePartsBuffers(result.parts) : [];

@@ -167,8 +167,11 @@ export interface ZoneParts {
   flags: Uint8Array;
   /** Store position of each record, in file order. */
   fileOrder: Uint32Array;
-  /** Node names relative to the origin, as wire bytes, for the UDP addon (plain-tables.ts). */
-  wireNames: WireNames;
+  /**
+   * Node names relative to the origin, as wire bytes, for the UDP addon (plain-tables.ts); not
+   * made for a zone mxbox signs, whose answers the addon never writes itself.
+   */
+  wireNames?: WireNames;
   store: RecordStoreParts;
 }
 
@@ -176,13 +179,14 @@ export interface ZoneParts {
  * The parts of buildZone done where the records are (a worker thread). The names are not copied
  * here: sending the parts to the other thread copies them.
  */
-export function buildZoneParts(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex, kept?: KeptBuild): ZoneParts {
-  return runSync(partsBuilder(origin, records, index, false, kept));
+export function buildZoneParts(origin: string, records: readonly ResourceRecord[], index?: ZoneIndex, kept?: KeptBuild, plainNames = true): ZoneParts {
+  return runSync(partsBuilder(origin, records, index, false, kept, plainNames));
 }
 
 /** The buffers of ZoneParts, to transfer rather than copy. */
 export function zonePartsBuffers(parts: ZoneParts): ArrayBuffer[] {
-  return [parts.nameSlots, parts.nodeSets, parts.setStart, parts.flags, parts.fileOrder, parts.wireNames.bytes, parts.wireNames.starts].map((a) => a.buffer as ArrayBuffer).concat(storeBuffers(parts.store));
+  const names = parts.wireNames ? [parts.wireNames.bytes, parts.wireNames.starts] : [];
+  return [parts.nameSlots, parts.nodeSets, parts.setStart, parts.flags, parts.fileOrder, ...names].map((a) => a.buffer as ArrayBuffer).concat(storeBuffers(parts.store));
 }
 
 /** Records or nodes handled between two yields of zoneBuilder. */
@@ -201,7 +205,7 @@ function own(name: string): string {
  * `kept`: the last build of the same zone (kept-build.ts): nodes whose records are the ones it
  * wrote are copied from its store rather than written again; and this build is kept in turn.
  */
-function* partsBuilder(origin: string, records: readonly ResourceRecord[], given: ZoneIndex | undefined, ownNames: boolean, kept?: KeptBuild): Generator<void, ZoneParts> {
+function* partsBuilder(origin: string, records: readonly ResourceRecord[], given: ZoneIndex | undefined, ownNames: boolean, kept?: KeptBuild, plainNames = true): Generator<void, ZoneParts> {
   const index = given ?? (yield* zoneIndexSteps(origin, records));
   const { firstOfNode, byNode, recordNode, flags } = index;
   const names = ownNames ? index.names.map(own) : index.names;
@@ -265,7 +269,8 @@ function* partsBuilder(origin: string, records: readonly ResourceRecord[], given
   }
 
   const nameSlots = nameTableSlots(index.ids, nodeCount);
-  const wireNames = relativeWireNames(index.originKey, names);
+  // 24 ms of the worker's CPU per reload of the signed 100k zone, for nothing there (cpu-prof).
+  const wireNames = plainNames ? relativeWireNames(index.originKey, names) : undefined;
   const parts = { origin, recordCount: records.length, names, nameSlots, nodeSets, setStart: setStart.done(), flags, fileOrder, wireNames, store: store.finish() };
   if (kept) {
     kept.keep(index, records, fileOrder, nodeSets, parts.setStart, parts.store);
