@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { rm, writeFile } from 'node:fs/promises';
 import { runAppliance, type RunningAppliance } from '../helpers/appliance.js';
-import { askUdp as ask, encodeName } from '../helpers/dns-query.js';
+import { askUdp as ask, dnsQuery } from '../helpers/dns-query.js';
 import { startNamed } from '../helpers/named.js';
 import { addonBuilt, needs } from '../helpers/peers.js';
 
@@ -90,17 +90,8 @@ function randomSpelling(name: string): string {
 const CLIENT_COOKIE = Buffer.from('0123456789abcdef', 'hex');
 
 function query(id: number, name: string, qtype: number, shape: Shape): Buffer {
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id, 0);
-  header.writeUInt16BE(shape.rd ? 0x0100 : 0, 2);
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(shape.edns ? 1 : 0, 10);
-  const tail = Buffer.from([qtype >> 8, qtype & 0xff, 0, 1]);
-  if (!shape.edns) return Buffer.concat([header, encodeName(name), tail]);
-  const { payload, do: dnssecOk, cookie } = shape.edns;
-  const option = cookie ? Buffer.concat([Buffer.from([0, 10, 0, 8]), CLIENT_COOKIE]) : Buffer.alloc(0);
-  const opt = Buffer.from([0, 0, 41, payload >> 8, payload & 0xff, 0, 0, dnssecOk ? 0x80 : 0, 0, 0, option.length]);
-  return Buffer.concat([header, encodeName(name), tail, opt, option]);
+  const edns = shape.edns && { udpSize: shape.edns.payload, do: shape.edns.do, cookie: shape.edns.cookie ? CLIENT_COOKIE : undefined };
+  return dnsQuery(id, name, qtype, { rd: shape.rd, edns });
 }
 
 /** The reply without its server cookie (the last 16 octets; each appliance has its own secret). */

@@ -13,7 +13,7 @@ import os from 'node:os';
 import { siphash24 } from '../../src/dns/siphash.js';
 import { addressBytes, validServerCookie, writeServerCookie } from '../../src/dns/cookie.js';
 import { DEFAULT_TOML, runAppliance } from '../helpers/appliance.js';
-import { askUdp, encodeName } from '../helpers/dns-query.js';
+import { askUdp, dnsQuery } from '../helpers/dns-query.js';
 import { startNamed } from '../helpers/named.js';
 import { needs, addonBuilt } from '../helpers/peers.js';
 
@@ -164,10 +164,7 @@ fits IN TXT "${'f'.repeat(255)}" "${'f'.repeat(185)}"
 `;
 
 function cookieQuery(id: number, name: string, qtype: number, payload: number, cookie?: Buffer): Buffer {
-  const header = Buffer.from([id >> 8, id & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
-  const option = cookie ? Buffer.concat([Buffer.from([0, 10, 0, cookie.length]), cookie]) : Buffer.alloc(0);
-  const opt = Buffer.from([0, 0, 41, payload >> 8, payload & 0xff, 0, 0, 0, 0, 0, option.length]);
-  return Buffer.concat([header, encodeName(name), Buffer.from([0, qtype, 0, 1]), opt, option]);
+  return dnsQuery(id, name, qtype, { edns: { udpSize: payload, cookie } });
 }
 
 test('a question asked with a cookie and without is one reply-cache entry: each gets the JavaScript reply, its own cookie appended in C', async (t) => {

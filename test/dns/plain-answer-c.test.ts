@@ -12,7 +12,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PLAIN_ZONES_TOML, runAppliance, type RunningAppliance } from '../helpers/appliance.js';
-import { askUdp, encodeName } from '../helpers/dns-query.js';
+import { askUdp, dnsQuery } from '../helpers/dns-query.js';
 import { addonBuilt, needs } from '../helpers/peers.js';
 import { startNamed } from '../helpers/named.js';
 import { eventually } from '../helpers/eventually.js';
@@ -137,17 +137,8 @@ const SHAPES: [string, Shape][] = [
 ];
 
 function query(id: number, name: string, qtype: number, shape: Shape): Buffer {
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id, 0);
-  header.writeUInt16BE((shape.rd ? 0x0100 : 0) | 0x0010, 2); // and CD, which a reply copies
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(shape.edns ? 1 : 0, 10);
-  const tail = Buffer.from([qtype >> 8, qtype & 0xff, 0, 1]);
-  if (!shape.edns) return Buffer.concat([header, encodeName(name), tail]);
-  const { payload, do: dnssecOk, cookie } = shape.edns;
-  const option = cookie ? Buffer.concat([Buffer.from([0, 10, 0, 8]), CLIENT_COOKIE]) : Buffer.alloc(0);
-  const opt = Buffer.from([0, 0, 41, payload >> 8, payload & 0xff, 0, 0, dnssecOk ? 0x80 : 0, 0, 0, option.length]);
-  return Buffer.concat([header, encodeName(name), tail, opt, option]);
+  const edns = shape.edns && { udpSize: shape.edns.payload, do: shape.edns.do, cookie: shape.edns.cookie ? CLIENT_COOKIE : undefined };
+  return dnsQuery(id, name, qtype, { rd: shape.rd, cd: true, edns }); // CD too, which a reply copies
 }
 
 /** The reply without its server cookie (the last 16 octets: its own secret and time in each server). */

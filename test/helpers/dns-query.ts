@@ -12,24 +12,27 @@ export function encodeName(name: string): Buffer {
 export interface QueryOptions {
   /** Recursion desired (RD). */
   rd?: boolean;
-  /** An OPT record (RFC 6891) with this UDP payload size, and the DO bit when asked. */
-  edns?: { udpSize: number; do?: boolean };
+  /** Checking disabled (CD), which a reply copies. */
+  cd?: boolean;
+  /** An OPT record (RFC 6891) with this UDP payload size, the DO bit when asked, and a COOKIE option with these octets. */
+  edns?: { udpSize: number; do?: boolean; cookie?: Buffer };
 }
 
 /** A query for `name` `qtype` class IN with message ID `id`. */
 export function dnsQuery(id: number, name: string, qtype = 1, options: QueryOptions = {}): Buffer {
   const header = Buffer.alloc(12);
   header.writeUInt16BE(id & 0xffff, 0);
-  header.writeUInt16BE(options.rd ? 0x0100 : 0, 2);
+  header.writeUInt16BE((options.rd ? 0x0100 : 0) | (options.cd ? 0x0010 : 0), 2);
   header.writeUInt16BE(1, 4);
   header.writeUInt16BE(options.edns ? 1 : 0, 10);
   const tail = Buffer.alloc(4);
   tail.writeUInt16BE(qtype, 0);
   tail.writeUInt16BE(1, 2);
-  const opt = options.edns
-    ? Buffer.from([0, 0, 41, options.edns.udpSize >> 8, options.edns.udpSize & 0xff, 0, 0, options.edns.do ? 0x80 : 0, 0, 0, 0])
-    : Buffer.alloc(0);
-  return Buffer.concat([header, encodeName(name), tail, opt]);
+  if (!options.edns) return Buffer.concat([header, encodeName(name), tail]);
+  const { udpSize, cookie } = options.edns;
+  const option = cookie ? Buffer.concat([Buffer.from([0, 10, 0, cookie.length]), cookie]) : Buffer.alloc(0);
+  const opt = Buffer.from([0, 0, 41, udpSize >> 8, udpSize & 0xff, 0, 0, options.edns.do ? 0x80 : 0, 0, 0, option.length]);
+  return Buffer.concat([header, encodeName(name), tail, opt, option]);
 }
 
 /** Sends one query over UDP to 127.0.0.1:`port` and resolves with the reply (2 s, then an error). */
