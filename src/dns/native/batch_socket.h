@@ -56,6 +56,7 @@ typedef struct {
   size_t key_len;
   uint64_t hash;
   uint8_t key[MAX_CACHE_KEY];
+  plain_probe plain; // taken when the cache missed it (receivers.c)
 } prepared_query;
 
 typedef struct {
@@ -67,6 +68,9 @@ typedef struct {
   // The last recvmmsg returned datagrams (the thread looks again before sleeping).
   int busy;
   prepared_query prepared[BATCH];
+  int rlen[BATCH];            // query i's reply, in out[i]: its length, 0 for none yet
+  reply_meta meta[BATCH];
+  uint8_t missed[BATCH];      // the queries the cache missed, in order
   struct mmsghdr rmsgs[BATCH];
   struct iovec riov[BATCH];
   struct sockaddr_storage addrs[BATCH];
@@ -161,8 +165,6 @@ void prepare_reply(struct mmsghdr *msgs, struct iovec *iov, int m, const uint8_t
 void send_batch(int fd, struct mmsghdr *msgs, int m);
 /** Reads query q (len bytes) into p: whether the cache may answer it and, if so, its key, whose set is prefetched. */
 void prepare_query(batch_socket *s, const uint8_t *q, size_t len, prepared_query *p);
-/** The reply to prepared query q from the cache, or written plain (meta->plain), into out (OUT_SLOT bytes), cookie filled in: its length, or 0. */
-int answer_prepared(batch_socket *s, const uint8_t *q, const prepared_query *p, const struct sockaddr_storage *from, uint8_t *out, reply_meta *meta, uint32_t now);
 /** The reply to query q from the cache, or written plain (meta->plain), into out (OUT_SLOT bytes), cookie filled in: its length, or 0. */
 int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struct sockaddr_storage *from, uint8_t *out, query_info *info, reply_meta *meta, uint32_t now);
 /** Rate limiting of one reply: the length to send (0: drop it); a slipped reply is cut to TC or BADCOOKIE. */

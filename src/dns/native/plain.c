@@ -422,65 +422,116 @@ static int mx_answer(const plain_zone *zone, int64_t set, const uint8_t *q, cons
   return at <= limit ? (int)at : 0;
 }
 
-int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta) {
+int plain_locate(const plain_zones *z, const uint8_t *q, const query_info *info, plain_probe *pp) {
+  pp->zone = NULL;
+  pp->node = -1;
+  pp->hashed = question_name_hash(q, info->name_end, &pp->hash); // the negative templates' too
+  if (!z) return 0;
   uint16_t qtype = info->qtype;
   if (!plain_type(qtype)) return 0;
   if (q[info->name_end + 2] != 0 || q[info->name_end + 3] != 1) return 0; // class IN
-  // The name lowercased, for finding it. Owners and targets are written lowercase (as the zone
-  // spells them: nodes spelled otherwise are JavaScript's), compressed against the question as
-  // asked: a 0x20 question's answer is compressed as BIND compresses it.
-  uint8_t name[256];
-  size_t name_len = info->name_end - 12;
-  if (name_len > sizeof name) return 0;
-  for (size_t i = 0; i < name_len; i++) {
-    uint8_t b = q[12 + i];
-    name[i] = (b >= 'A' && b <= 'Z') ? (uint8_t)(b | 0x20) : b; // label lengths are below 'A'
-  }
-  uint32_t hash;
-  if (!question_name_hash(q, info->name_end, &hash)) return 0; // the root, or bytes JavaScript escapes
   size_t payload = 0;
   if (info->has_opt) payload = ((size_t)q[info->question_end + 3] << 8) | q[info->question_end + 4];
   int small_edns = info->has_opt && payload <= 512;
-  int rd = q[2] & 0x01;
-  size_t limit = udp_limit(info, payload); // beyond it, JavaScript truncates as BIND does
-
-  int rlen = 0;
-  pthread_rwlock_rdlock(&p->lock);
-  const plain_zones *z = p->zones;
-  if (!z) goto done;
   // AnswerTable.variant: where the NS of the zone go in authority, the answer is not plain.
-  if (!small_edns && (z->policy == 2 || (z->policy == 1 && !rd))) goto done;
+  if (!small_edns && (z->policy == 2 || (z->policy == 1 && !(q[2] & 0x01)))) return 0;
+  // The name lowercased, for finding it. Owners and targets are written lowercase (as the zone
+  // spells them: nodes spelled otherwise are JavaScript's), compressed against the question as
+  // asked: a 0x20 question's answer is compressed as BIND compresses it.
+  size_t name_len = info->name_end - 12;
+  if (name_len > sizeof pp->name) return 0;
+  for (size_t i = 0; i < name_len; i++) {
+    uint8_t b = q[12 + i];
+    pp->name[i] = (b >= 'A' && b <= 'Z') ? (uint8_t)(b | 0x20) : b; // label lengths are below 'A'
+  }
+  pp->name_len = name_len;
+  pp->payload = payload;
+  if (!pp->hashed) return 0; // the root, or bytes JavaScript escapes
+  const plain_zone *zone = find_zone(z, pp->name, name_len);
+  if (!zone || !zone->usable) return 0;
+  pp->zone = zone;
+  pp->slot = pp->hash & zone->mask;
+  __builtin_prefetch(zone->slots + 2 * (size_t)pp->slot);
+  return 1;
+}
+
+void plain_prefetch_node(plain_probe *pp) {
+  const plain_zone *zone = pp->zone;
+  if (!zone) return;
+  // The first entry of the probe with the name's hash: nearly always its node. Its name, flags and
+  // RRsets are what the answer reads next.
+  for (uint32_t slot = pp->slot, probes = 0; probes < 4; slot = (slot + 1) & zone->mask, probes++) {
+    uint32_t entry = zone->slots[2 * (size_t)slot];
+    if (entry == 0) return;
+    if (zone->slots[2 * (size_t)slot + 1] != pp->hash || entry - 1 >= zone->nodes) continue;
+    uint32_t id = entry - 1;
+    pp->node = id;
+    __builtin_prefetch(zone->name_starts + id);
+    __builtin_prefetch(zone->node_sets + id);
+    __builtin_prefetch(zone->flags + id);
+    return;
+  }
+}
+
+void plain_prefetch_sets(const plain_probe *pp) {
+  const plain_zone *zone = pp->zone;
+  if (!zone || pp->node < 0) return;
+  uint32_t id = (uint32_t)pp->node;
+  uint32_t from = zone->name_starts[id], set = zone->node_sets[id];
+  if (from < zone->names_len) __builtin_prefetch(zone->names + from);
+  if (set < zone->sets) __builtin_prefetch(zone->set_start + set);
+}
+
+int plain_answer_located(const plain_zones *z, const plain_probe *pp, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta) {
+  const plain_zone *zone = pp->zone;
+  if (!zone) return 0;
+  uint16_t qtype = info->qtype;
+  const uint8_t *name = pp->name;
+  size_t name_len = pp->name_len;
+  int small_edns = info->has_opt && pp->payload <= 512;
   int minimal = small_edns || z->policy == 0; // no additional data
-  const plain_zone *zone = find_zone(z, name, name_len);
-  if (!zone || !zone->usable) goto done;
-  int64_t id = answerable_node(zone, name, name_len, hash);
+  size_t limit = udp_limit(info, pp->payload); // beyond it, JavaScript truncates as BIND does
+  int rlen = 0;
+  int64_t id = answerable_node(zone, name, name_len, pp->hash);
   int64_t set, cname;
-  if (id < 0 || !sets_of(zone, (uint32_t)id, qtype, &set, &cname)) goto done;
+  if (id < 0 || !sets_of(zone, (uint32_t)id, qtype, &set, &cname)) return 0;
   if (cname >= 0) {
     // A CNAME wins over any other data at its node (lookup.ts answerFromNode).
     rlen = cname_answer(z, zone, cname, q, info, name, name_len, out, cap, limit);
-    goto done;
-  }
-  if (set < 0) goto done; // NODATA: the SOA goes in authority
-  if (qtype == TYPE_MX) {
+  } else if (set < 0) {
+    return 0; // NODATA: the SOA goes in authority
+  } else if (qtype == TYPE_MX) {
     rlen = mx_answer(zone, set, q, info, name, name_len, out, cap, limit, minimal);
-    goto done;
+  } else {
+    size_t records = raw_set_size(zone, set);
+    if (!records || zone->set_start[set + 1] - zone->set_start[set] > 0xffff) return 0;
+    if (info->question_end + raw_set_bound(zone, set, records, name_len) + opt_bytes(info) > cap) return 0;
+    compression c;
+    compression_start(&c, q, name_len);
+    size_t at = write_header(out, q, info, zone->set_start[set + 1] - zone->set_start[set], 0);
+    at = write_raw_set(out, at, zone, set, qtype, name, name_len, &c);
+    at = write_opt(out, at, q, info);
+    if (at <= limit) rlen = (int)at;
   }
-  size_t records = raw_set_size(zone, set);
-  if (!records || zone->set_start[set + 1] - zone->set_start[set] > 0xffff) goto done;
-  if (info->question_end + raw_set_bound(zone, set, records, name_len) + opt_bytes(info) > cap) goto done;
-  compression c;
-  compression_start(&c, q, name_len);
-  size_t at = write_header(out, q, info, zone->set_start[set + 1] - zone->set_start[set], 0);
-  at = write_raw_set(out, at, zone, set, qtype, name, name_len, &c);
-  at = write_opt(out, at, q, info);
-  if (at <= limit) rlen = (int)at;
-done:
-  pthread_rwlock_unlock(&p->lock);
   if (rlen > 0) {
     meta->rcode = 0;
     meta->plain = 1;
     meta->rrl_kind = (uint8_t)rrl_classify(out, (size_t)rlen, &meta->rrl_name, &meta->qtype);
   }
+  return rlen;
+}
+
+const plain_zones *plain_read_begin(plain_state *p) {
+  pthread_rwlock_rdlock(&p->lock);
+  return p->zones;
+}
+
+void plain_read_end(plain_state *p) { pthread_rwlock_unlock(&p->lock); }
+
+int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta) {
+  plain_probe pp;
+  const plain_zones *z = plain_read_begin(p);
+  int rlen = plain_locate(z, q, info, &pp) ? plain_answer_located(z, &pp, q, info, out, cap, meta) : 0;
+  plain_read_end(p);
   return rlen;
 }

@@ -74,11 +74,39 @@ uint32_t plain_origin_hash(const uint8_t *name, size_t len);
 /** Drops the zones and the lock (on the JavaScript thread; no receiver may use it any more). */
 void plain_destroy(napi_env env, plain_state *p);
 
+/** A query's way into the plain tables (plain_locate), found before it is answered. */
+typedef struct {
+  const plain_zone *zone; // NULL: no plain answer
+  uint32_t hash;          // the name's hashKey (question_name_hash), when hashed
+  int hashed;
+  uint32_t slot;          // where the name's probe starts in zone's name table
+  int64_t node;           // the node plain_prefetch_node found, or -1
+  size_t payload;         // the query's EDNS payload, 0 without OPT
+  size_t name_len;
+  uint8_t name[256];      // the question name, lowercase
+} plain_probe;
+
+/**
+ * Plain answers in steps, so that a receiver can take each step for a whole batch before the next
+ * and the batch's memory reads overlap (on the 1M zone, each step would otherwise wait for a cache
+ * miss): between plain_read_begin and plain_read_end (the read lock, held for the batch),
+ * plain_locate finds the zone and prefetches the name's slot (0: the query has no plain answer;
+ * pp->hashed and pp->hash are still set when the name could be hashed), plain_prefetch_node reads
+ * the slot and prefetches the node's arrays, plain_prefetch_sets its name and RRsets, and
+ * plain_answer_located writes the answer as plain_answer does.
+ */
+const plain_zones *plain_read_begin(plain_state *p);
+void plain_read_end(plain_state *p);
+int plain_locate(const plain_zones *z, const uint8_t *q, const query_info *info, plain_probe *pp);
+void plain_prefetch_node(plain_probe *pp);
+void plain_prefetch_sets(const plain_probe *pp);
+int plain_answer_located(const plain_zones *z, const plain_probe *pp, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta);
+
 /**
  * The plain answer to query q (read by read_cacheable_query into info) into out (cap bytes): its
  * length, or 0 when it is not plain. The COOKIE option, when the query has one, ends the reply
  * with its server cookie zeroed: the caller fills it in (fill_server_cookie), as for a cache hit.
- * Sets meta (rcode, rate limiting) and meta->plain.
+ * Sets meta (rcode, rate limiting) and meta->plain. All the steps above, for one query.
  */
 int plain_answer(plain_state *p, const uint8_t *q, const query_info *info, uint8_t *out, size_t cap, reply_meta *meta);
 

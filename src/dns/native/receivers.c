@@ -49,11 +49,9 @@ void send_batch(int fd, struct mmsghdr *msgs, int m) {
 
 /**
  * The reply to query q, which missed the cache, from a negative template (negative.h): its length,
- * or 0 when there is none for its shape or its name may exist.
+ * or 0 when there is none for its shape or its name may exist. hash: question_name_hash's.
  */
-static int answer_negative(batch_socket *s, const uint8_t *q, const query_info *info, uint8_t *out, reply_meta *meta) {
-  uint32_t hash;
-  if (!question_name_hash(q, info->name_end, &hash)) return 0;
+static int answer_negative(batch_socket *s, const uint8_t *q, const query_info *info, uint32_t hash, uint8_t *out, reply_meta *meta) {
   uint8_t key[MAX_CACHE_KEY + 1 + 4];
   size_t key_len = negative_key(q, info, key);
   if (!key_len) return 0;
@@ -72,10 +70,21 @@ static int answer_negative(batch_socket *s, const uint8_t *q, const query_info *
   return rlen;
 }
 
-/**
- * The reply to query q (len bytes) from the cache into out, with its client's ID, spelling and
- * cookie: its length, or 0 when the cache cannot answer it. Fills info and meta on a hit.
- */
+/** The reply to a query the cache missed, its plain probe taken (plain.h): plain, else a negative template; 0 if neither. */
+static int answer_missed(batch_socket *s, const plain_zones *z, const uint8_t *q, const prepared_query *p, uint8_t *out, reply_meta *meta) {
+  int rlen = plain_answer_located(z, &p->plain, q, &p->info, out, OUT_SLOT, meta);
+  if (rlen == 0 && p->plain.hashed) rlen = answer_negative(s, q, &p->info, p->plain.hash, out, meta);
+  return rlen;
+}
+
+/** The server cookie of a reply (rlen octets at out) to a query that brought a client cookie. */
+static void answer_cookie(batch_socket *s, const query_info *info, const struct sockaddr_storage *from, uint8_t *out, int rlen, uint32_t now) {
+  if (rlen <= 0 || info->cookie_at < 0) return;
+  uint8_t addr[16];
+  int addr_len = address_bytes(from, addr);
+  fill_server_cookie(out, (size_t)rlen, s->cookie_secret, addr, addr_len, now);
+}
+
 void prepare_query(batch_socket *s, const uint8_t *q, size_t len, prepared_query *p) {
   p->cacheable = read_cacheable_query(q, len, &p->info);
   if (!p->cacheable) return;
@@ -83,27 +92,26 @@ void prepare_query(batch_socket *s, const uint8_t *q, size_t len, prepared_query
   p->hash = cache_prefetch(&s->cache, p->key, p->key_len);
 }
 
-int answer_prepared(batch_socket *s, const uint8_t *q, const prepared_query *p, const struct sockaddr_storage *from, uint8_t *out, reply_meta *meta, uint32_t now) {
-  if (!p->cacheable) return 0;
-  const query_info *info = &p->info;
+/** The cache's reply to prepared query q, or 0. */
+static int answer_cached(batch_socket *s, const uint8_t *q, const prepared_query *p, uint8_t *out, reply_meta *meta) {
   meta->plain = 0;
-  int rlen = cache_lookup_hashed(&s->cache, p->hash, p->key, p->key_len, q, info, out, OUT_SLOT, meta);
-  // An existing name's plain answer, written again each time rather than cached (plain.h).
-  if (rlen == 0) rlen = plain_answer(&s->plain, q, info, out, OUT_SLOT, meta);
-  if (rlen == 0) rlen = answer_negative(s, q, info, out, meta);
-  if (rlen > 0 && info->cookie_at >= 0) {
-    uint8_t addr[16];
-    int addr_len = address_bytes(from, addr);
-    fill_server_cookie(out, (size_t)rlen, s->cookie_secret, addr, addr_len, now);
-  }
-  return rlen;
+  return cache_lookup_hashed(&s->cache, p->hash, p->key, p->key_len, q, &p->info, out, OUT_SLOT, meta);
 }
 
 int answer_from_cache(batch_socket *s, const uint8_t *q, size_t len, const struct sockaddr_storage *from, uint8_t *out, query_info *info, reply_meta *meta, uint32_t now) {
   prepared_query p;
   prepare_query(s, q, len, &p);
-  if (p.cacheable) *info = p.info;
-  return answer_prepared(s, q, &p, from, out, meta, now);
+  if (!p.cacheable) return 0;
+  *info = p.info;
+  int rlen = answer_cached(s, q, &p, out, meta);
+  if (rlen == 0) {
+    const plain_zones *z = plain_read_begin(&s->plain);
+    plain_locate(z, q, &p.info, &p.plain);
+    rlen = answer_missed(s, z, q, &p, out, meta);
+    plain_read_end(&s->plain);
+  }
+  answer_cookie(s, info, from, out, rlen, now);
+  return rlen;
 }
 
 /** Offset after the question of message m, or 0. */
@@ -188,28 +196,49 @@ void *receive_loop(void *arg) {
     if (n <= 0) continue;
     if (atomic_load_explicit(&s->closing, memory_order_relaxed)) break;
     uint32_t now = (uint32_t)time(NULL);
-    int m = 0, queued = 0;
-    // Every query's key first, its cache set prefetched: the batch's memory reads overlap.
+    int m = 0, queued = 0, misses = 0;
+    // The batch is answered in steps, each taken for every query before the next, so that the
+    // memory reads of a step overlap instead of stalling one query at a time: every query's key,
+    // its cache set prefetched; the cache's answers; then, for what the cache missed, the plain
+    // tables step by step (plain.h) and the negative templates.
     for (int i = 0; i < n; i++) {
       size_t len = t->rmsgs[i].msg_len;
       t->prepared[i].cacheable = 0;
+      t->rlen[i] = 0;
+      // A truncated datagram is no DNS query; a short one has not even a header (JavaScript drops both).
       if (!(t->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) && len >= 12) prepare_query(s, t->in[i], len, &t->prepared[i]);
     }
     for (int i = 0; i < n; i++) {
-      if (t->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue; // no DNS query is that big
+      if (!t->prepared[i].cacheable) continue;
+      t->rlen[i] = answer_cached(s, t->in[i], &t->prepared[i], t->out[i], &t->meta[i]);
+      if (t->rlen[i] == 0) t->missed[misses++] = (uint8_t)i;
+    }
+    if (misses) {
+      const plain_zones *z = plain_read_begin(&s->plain);
+      for (int k = 0; k < misses; k++) plain_locate(z, t->in[t->missed[k]], &t->prepared[t->missed[k]].info, &t->prepared[t->missed[k]].plain);
+      for (int k = 0; k < misses; k++) plain_prefetch_node(&t->prepared[t->missed[k]].plain);
+      for (int k = 0; k < misses; k++) plain_prefetch_sets(&t->prepared[t->missed[k]].plain);
+      for (int k = 0; k < misses; k++) {
+        int i = t->missed[k];
+        t->rlen[i] = answer_missed(s, z, t->in[i], &t->prepared[i], t->out[i], &t->meta[i]);
+      }
+      plain_read_end(&s->plain);
+    }
+    for (int i = 0; i < n; i++) {
       size_t len = t->rmsgs[i].msg_len;
-      if (len < 12) continue; // not even a header: nothing to answer (JavaScript drops it too)
+      if ((t->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) || len < 12) continue;
       const uint8_t *q = t->in[i];
       const query_info *info = &t->prepared[i].info;
-      reply_meta meta;
-      int rlen = answer_prepared(s, q, &t->prepared[i], &t->addrs[i], t->out[m], &meta, now);
+      const reply_meta *meta = &t->meta[i];
+      int rlen = t->rlen[i];
       t->window_seen++;
       if (rlen > 0) {
-        counters[meta.plain ? C_PLAIN : C_HITS] += 1;
-        counters[C_RCODE + meta.rcode] += 1;
-        rlen = rate_limit(s, counters, q, info, &t->addrs[i], t->out[m], rlen, meta.rrl_kind, meta.qtype, meta.rrl_name, now);
+        answer_cookie(s, info, &t->addrs[i], t->out[i], rlen, now);
+        counters[meta->plain ? C_PLAIN : C_HITS] += 1;
+        counters[C_RCODE + meta->rcode] += 1;
+        rlen = rate_limit(s, counters, q, info, &t->addrs[i], t->out[i], rlen, meta->rrl_kind, meta->qtype, meta->rrl_name, now);
         if (rlen == 0) continue;
-        prepare_reply(t->smsgs, t->siov, m, t->out[m], (size_t)rlen, &t->addrs[i], t->rmsgs[i].msg_hdr.msg_namelen);
+        prepare_reply(t->smsgs, t->siov, m, t->out[i], (size_t)rlen, &t->addrs[i], t->rmsgs[i].msg_hdr.msg_namelen);
         m++;
         continue;
       }
