@@ -1,5 +1,5 @@
 // The traffic part of the benchmark (issue 21): what an Internet-facing authoritative server
-// gets, each kind against BIND in the same run, one server at a time.
+// gets, each kind against BIND in the same run, the two servers side by side taking turns.
 //
 //   repeating mix      the bench's query mix, replayed (mostly reply-cache hits)
 //   cookies            the same mix, every query with an EDNS COOKIE (dnsperf -E 10:<client cookie>)
@@ -10,9 +10,9 @@
 //                      fixed rate, [dns.rate_limit] / rate-limit { } on in both servers, with
 //                      127.0.0.1 (where the other kinds' dnsperf sends from) exempt
 //
-// Each kind: a full-speed pass (qps, CPU per query, lost) and a pass at a fixed rate (p99). Query
-// files of names asked once are split, so that neither pass repeats the other's names, and read
-// once (dnsperf -n 1).
+// Each kind: full-speed passes (qps, CPU per query, lost), ROUNDS on each server in turn, and a pass
+// at a fixed rate (p99). Query files of names asked once are split, so that no pass repeats
+// another's names on the same server, and read once (dnsperf -n 1).
 
 import path from 'node:path';
 import { createWriteStream } from 'node:fs';
@@ -25,6 +25,9 @@ import { startMxbox, startNamed, type Server, type ZoneFile } from './servers.js
 import { RECORDS_PER_UNIT, writeZone } from './zones.js';
 import { prng } from '../helpers/prng.js';
 import { freePort } from '../helpers/ports.js';
+
+/** Full-speed passes taken in turn: ROUNDS of each kind on each server, the servers alternating. */
+const ROUNDS = 2;
 
 export interface TrafficSettings {
   quick: boolean;
@@ -102,23 +105,25 @@ async function writeLines(file: string, lines: Iterable<string>): Promise<void> 
   await once(out, 'finish');
 }
 
-/** Random labels that exist nowhere: `count` lines, as two files (full-speed pass, fixed-rate pass). */
-async function uniqueNxdomain(dir: string, origin: string, count: number): Promise<[string, string]> {
+/** Random labels that exist nowhere: `count` lines, as ROUNDS files for the full-speed passes and one for the fixed-rate pass. */
+async function uniqueNxdomain(dir: string, origin: string, count: number): Promise<string[]> {
   const rnd = prng(21);
   const label = (): string => Math.floor(rnd() * 2 ** 52).toString(36);
-  const files: [string, string] = [path.join(dir, 'nx-full.txt'), path.join(dir, 'nx-fixed.txt')];
-  const split = Math.floor(count * 0.7);
-  await writeLines(files[0], (function* () {
-    for (let i = 0; i < split; i++) yield `r${label()}.${origin} A`;
-  })());
-  await writeLines(files[1], (function* () {
-    for (let i = split; i < count; i++) yield `r${label()}.${origin} A`;
-  })());
+  const fullCount = Math.floor((count * 0.7) / ROUNDS);
+  const files: string[] = [];
+  for (let f = 0; f <= ROUNDS; f++) {
+    const file = path.join(dir, f < ROUNDS ? `nx-full-${f}.txt` : 'nx-fixed.txt');
+    const lines = f < ROUNDS ? fullCount : count - ROUNDS * fullCount;
+    await writeLines(file, (function* () {
+      for (let i = 0; i < lines; i++) yield `r${label()}.${origin} A`;
+    })());
+    files.push(file);
+  }
   return files;
 }
 
-/** Every name of the generated zone once, in random order, with a type it has; split in two files. */
-async function everyName(dir: string, origin: string, records: number): Promise<[string, string]> {
+/** Every name of the generated zone once, in random order, with a type it has; split in ROUNDS files for the full-speed passes and one for the fixed-rate pass. */
+async function everyName(dir: string, origin: string, records: number): Promise<string[]> {
   const units = Math.max(1, Math.round(records / RECORDS_PER_UNIT));
   const kinds: [string, string][] = [['h', 'A'], ['w', 'AAAA'], ['x', 'A'], ['t', 'TXT'], ['c', 'A'], ['m', 'MX']];
   const order = new Uint32Array(units * kinds.length);
@@ -134,32 +139,65 @@ async function everyName(dir: string, origin: string, records: number): Promise<
     const [prefix, type] = kinds[n % kinds.length]!;
     return `${prefix}${Math.floor(n / kinds.length)}.${origin} ${type}`;
   };
-  const split = Math.floor(order.length * 0.7);
-  const files: [string, string] = [path.join(dir, 'names-full.txt'), path.join(dir, 'names-fixed.txt')];
-  await writeLines(files[0], (function* () {
-    for (let i = 0; i < split; i++) yield line(order[i]!);
-  })());
-  await writeLines(files[1], (function* () {
-    for (let i = split; i < order.length; i++) yield line(order[i]!);
-  })());
+  const fullCount = Math.floor((order.length * 0.7) / ROUNDS);
+  const files: string[] = [];
+  for (let f = 0; f <= ROUNDS; f++) {
+    const file = path.join(dir, f < ROUNDS ? `names-full-${f}.txt` : 'names-fixed.txt');
+    const [from, to] = f < ROUNDS ? [f * fullCount, (f + 1) * fullCount] : [ROUNDS * fullCount, order.length];
+    await writeLines(file, (function* () {
+      for (let i = from; i < to; i++) yield line(order[i]!);
+    })());
+    files.push(file);
+  }
   return files;
 }
 
-async function kindPasses(s: TrafficSettings, server: Server, files: [string, string], extra: string[], once: boolean, tmp: string): Promise<KindFigures> {
-  const base = { port: server.dnsPort, clients: s.clients, outstanding: s.outstanding, outFile: path.join(tmp, `traffic-${server.name}.out`), edns: true };
+interface FullSums {
+  completed: number;
+  runtimeS: number;
+  cpuS: number;
+  lost: number;
+  qps: number[];
+}
+
+/**
+ * A kind's full-speed passes on every server, taken in turn (round r asks files[r] of every
+ * server; names asked once are not asked twice of the same server), then its fixed-rate pass on
+ * each. The servers run side by side, the waiting ones idle: on a machine shared with other work,
+ * a server measured minutes after the other met a different load (the same build's CPU per query
+ * moved by a fifth between two runs a few minutes apart), and taking the passes in turn gives
+ * both the same.
+ */
+async function kindPasses(s: TrafficSettings, servers: Server[], full: string[], fixedFile: string, extra: string[], once: boolean, tmp: string): Promise<PerServer<KindFigures>> {
   const args = once ? [...extra, '-n', '1'] : extra;
-  const rss0 = memoryKiB(server.pid).rss;
-  const c0 = cpuSeconds(server.pid);
-  const full = await runDnsperf({ ...base, queryFile: files[0], seconds: s.passS, extraArgs: args });
-  const cpuS = cpuSeconds(server.pid) - c0;
-  const fixed = await runDnsperf({ ...base, queryFile: files[1], seconds: s.fixedS, maxQps: s.fixedQps, latencies: true, extraArgs: args });
-  const rssGrowthMiB = (memoryKiB(server.pid).rss - rss0) / 1024;
-  const figures = { qps: full.qps, cpuUsPerQuery: (cpuS / full.completed) * 1e6, lost: full.lost, p99Ms: fixed.p99Ms, fixedLost: fixed.lost, rssGrowthMiB };
-  console.log(
-    `    ${server.name}: ${fmt(figures.qps, 0)} qps, CPU ${fmt(figures.cpuUsPerQuery, 1)} µs/query, lost ${full.lost}; ` +
-      `at ${fmt(s.fixedQps, 0)} qps: p99 ${fmt(fixed.p99Ms, 3)} ms, lost ${fixed.lost}; resident memory ${rssGrowthMiB >= 0 ? '+' : ''}${fmt(rssGrowthMiB, 1)} MiB`,
-  );
-  return figures;
+  const base = (server: Server) => ({ port: server.dnsPort, clients: s.clients, outstanding: s.outstanding, outFile: path.join(tmp, `traffic-${server.name}.out`), edns: true });
+  const rss0 = new Map(servers.map((server) => [server, memoryKiB(server.pid).rss]));
+  const sums = new Map<Server, FullSums>(servers.map((server) => [server, { completed: 0, runtimeS: 0, cpuS: 0, lost: 0, qps: [] }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const server of servers) {
+      const sum = sums.get(server)!;
+      const c0 = cpuSeconds(server.pid);
+      const r = await runDnsperf({ ...base(server), queryFile: full[round % full.length]!, seconds: s.passS, extraArgs: args });
+      sum.cpuS += cpuSeconds(server.pid) - c0;
+      sum.completed += r.completed;
+      sum.runtimeS += r.runtimeS;
+      sum.lost += r.lost;
+      sum.qps.push(r.qps);
+    }
+  }
+  const out = {} as PerServer<KindFigures>;
+  for (const server of servers) {
+    const fixed = await runDnsperf({ ...base(server), queryFile: fixedFile, seconds: s.fixedS, maxQps: s.fixedQps, latencies: true, extraArgs: args });
+    const sum = sums.get(server)!;
+    const rssGrowthMiB = (memoryKiB(server.pid).rss - rss0.get(server)!) / 1024;
+    const figures = { qps: sum.completed / sum.runtimeS, cpuUsPerQuery: (sum.cpuS / sum.completed) * 1e6, lost: sum.lost, p99Ms: fixed.p99Ms, fixedLost: fixed.lost, rssGrowthMiB };
+    console.log(
+      `    ${server.name}: ${fmt(figures.qps, 0)} qps (passes ${sum.qps.map((q) => fmt(q, 0)).join(', ')}), CPU ${fmt(figures.cpuUsPerQuery, 1)} µs/query, lost ${sum.lost}; ` +
+        `at ${fmt(s.fixedQps, 0)} qps: p99 ${fmt(fixed.p99Ms, 3)} ms, lost ${fixed.lost}; resident memory ${rssGrowthMiB >= 0 ? '+' : ''}${fmt(rssGrowthMiB, 1)} MiB`,
+    );
+    out[server.name as 'named' | 'mxbox'] = figures;
+  }
+  return out;
 }
 
 async function floodPass(s: TrafficSettings, server: Server, queries: string, tmp: string): Promise<FloodFigures> {
@@ -189,56 +227,60 @@ async function floodPass(s: TrafficSettings, server: Server, queries: string, tm
 export async function trafficRun(s: TrafficSettings, repo: string, tmp: string, zones: ZoneFile[], origin: string, mixQueries: string, nodeArgs: string[]): Promise<TrafficResult> {
   const caseQueries = path.join(tmp, 'queries-0x20.txt');
   await randomCase(mixQueries, caseQueries);
-  const nxFiles = await uniqueNxdomain(tmp, origin, s.quick ? 400_000 : 1_500_000);
-  const mixFiles: Record<string, [string, string]> = { mix: [mixQueries, mixQueries], cookies: [mixQueries, mixQueries], case: [caseQueries, caseQueries] };
+  const nxFiles = await uniqueNxdomain(tmp, origin, s.quick ? 400_000 : 3_000_000);
   const figures: Record<string, PerServer<KindFigures>> = {};
   const flood = {} as PerServer<FloodFigures>;
   const rrl = s.rrlRate;
   console.log(
-    `\nTraffic (issue 21): each kind ${s.passS} s at full speed (dnsperf -e -c ${s.clients} -q ${s.outstanding}), then ${s.fixedS} s at ${fmt(s.fixedQps, 0)} qps for p99; ` +
-      `names asked once are read once (-n 1) and split between the two passes. Flood: rate limit ${rrl}/s, slip 2, /32 prefixes; ` +
+    `\nTraffic (issue 21): each kind ${ROUNDS} passes of ${s.passS} s at full speed on each server, the servers taking turns (dnsperf -e -c ${s.clients} -q ${s.outstanding}), ` +
+      `then ${s.fixedS} s at ${fmt(s.fixedQps, 0)} qps for p99; names asked once are read once (-n 1), each pass its own. Flood: rate limit ${rrl}/s, slip 2, /32 prefixes; ` +
       `the flooder (-a 127.0.0.2) at full speed beside a normal client (-a 127.0.0.3) at ${s.normalQps} qps.`,
   );
-  for (const name of ['named', 'mxbox'] as const) {
-    const dir = path.join(tmp, `traffic-${name}`);
-    const server =
-      name === 'named'
-        ? await startNamed({ dir, port: await freePort(), zones, extraOptions: `rate-limit { responses-per-second ${rrl}; slip 2; ipv4-prefix-length 32; exempt-clients { 127.0.0.1; }; };` })
-        : await startMxbox({ repo, dir, zones, nodeArgs, extraToml: `[dns.rate_limit]\nresponses_per_second = ${rrl}\nslip = 2\nipv4_prefix_length = 32\nexempt_clients = ["127.0.0.1"]\n` });
-    try {
+  const servers: Server[] = [];
+  try {
+    for (const name of ['named', 'mxbox'] as const) {
+      const dir = path.join(tmp, `traffic-${name}`);
+      const server =
+        name === 'named'
+          ? await startNamed({ dir, port: await freePort(), zones, extraOptions: `rate-limit { responses-per-second ${rrl}; slip 2; ipv4-prefix-length 32; exempt-clients { 127.0.0.1; }; };` })
+          : await startMxbox({ repo, dir, zones, nodeArgs, extraToml: `[dns.rate_limit]\nresponses_per_second = ${rrl}\nslip = 2\nipv4_prefix_length = 32\nexempt_clients = ["127.0.0.1"]\n` });
+      servers.push({ ...server, name });
       // Warm-up, not counted: once through the mix file (109,336 different questions in 200,000),
       // so that the repeating mix repeats from its first query, for either server; and V8's hot
       // paths compiled. (A pass shorter than a round of the file measured mostly first asks.)
       await runDnsperf({ port: server.dnsPort, queryFile: mixQueries, seconds: 120, clients: s.clients, outstanding: s.outstanding, edns: true, outFile: path.join(tmp, `warm-${name}.out`), extraArgs: ['-n', '1'] });
-      for (const kind of MIX_KINDS) {
-        console.log(`  ${kind.label}`);
-        (figures[kind.key] ??= {} as PerServer<KindFigures>)[name] = await kindPasses(s, server, mixFiles[kind.key]!, [...kind.extra], false, tmp);
-      }
-      console.log('  unique NXDOMAIN names');
-      (figures.nx ??= {} as PerServer<KindFigures>)[name] = await kindPasses(s, server, nxFiles, [], true, tmp);
-      console.log('  flood from one source, rate limiting on');
-      flood[name] = await floodPass(s, server, mixQueries, tmp);
-    } finally {
-      await server.stop();
     }
+    for (const kind of MIX_KINDS) {
+      console.log(`  ${kind.label}`);
+      const file = kind.key === 'case' ? caseQueries : mixQueries;
+      figures[kind.key] = await kindPasses(s, servers, [file], file, [...kind.extra], false, tmp);
+    }
+    console.log('  unique NXDOMAIN names');
+    figures.nx = await kindPasses(s, servers, nxFiles.slice(0, ROUNDS), nxFiles[ROUNDS]!, [], true, tmp);
+    console.log('  flood from one source, rate limiting on');
+    for (const server of servers) flood[server.name as 'named' | 'mxbox'] = await floodPass(s, server, mixQueries, tmp);
+  } finally {
+    for (const server of servers) await server.stop();
   }
-  // The 1,000,000-record zone: a server of its own, every name asked for the first time.
+  // The 1,000,000-record zone: servers of their own, every name asked for the first time.
   const bigZone = path.join(tmp, `traffic-big-${origin}.zone`);
   await writeZone(bigZone, origin, s.bigZoneRecords);
   const nameFiles = await everyName(tmp, origin, s.bigZoneRecords);
   const bigZones = zones.map((z) => (z.origin === origin ? { origin, file: bigZone } : z));
   console.log(`  ${fmt(s.bigZoneRecords, 0)}-record zone: every name's first query`);
-  for (const name of ['named', 'mxbox'] as const) {
-    const dir = path.join(tmp, `traffic-big-${name}`);
-    const server =
-      name === 'named'
-        ? await startNamed({ dir, port: await freePort(), zones: bigZones, startTimeoutMs: 600_000 })
-        : await startMxbox({ repo, dir, zones: bigZones, nodeArgs, startTimeoutMs: 600_000 });
-    try {
-      (figures.big ??= {} as PerServer<KindFigures>)[name] = await kindPasses(s, server, nameFiles, [], true, tmp);
-    } finally {
-      await server.stop();
+  const bigServers: Server[] = [];
+  try {
+    for (const name of ['named', 'mxbox'] as const) {
+      const dir = path.join(tmp, `traffic-big-${name}`);
+      const server =
+        name === 'named'
+          ? await startNamed({ dir, port: await freePort(), zones: bigZones, startTimeoutMs: 600_000 })
+          : await startMxbox({ repo, dir, zones: bigZones, nodeArgs, startTimeoutMs: 600_000 });
+      bigServers.push({ ...server, name });
     }
+    figures.big = await kindPasses(s, bigServers, nameFiles.slice(0, ROUNDS), nameFiles[ROUNDS]!, [], true, tmp);
+  } finally {
+    for (const server of bigServers) await server.stop();
   }
 
   const rows: Row[] = [];
