@@ -28,6 +28,7 @@ import { keepKeys } from './dkim/rotation.js';
 import { dkimKeyTimer, logHousekeeping } from './dkim/key-timer.js';
 import { VerifyPool } from './auth/verify-pool.js';
 import { TrimAfterLoad } from './memory-trim.js';
+import { workersWithoutMemoryReducer } from './worker-heaps.js';
 import { inboundVerification, reverifier } from './auth/inbound.js';
 import { TlsKeeper } from './tls/keeper.js';
 import { MtaStsServer } from './mta-sts/server.js';
@@ -98,6 +99,7 @@ function logProblems(log: Logger, problems: readonly ConfigProblem[]): void {
  * before anything in it is read or changed.
  */
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
+  workersWithoutMemoryReducer();
   const configDir = path.resolve(options.configDir);
   const dataDir = path.resolve(options.dataDir ?? path.join(configDir, 'var'));
   let dataLock: DataDirLock;

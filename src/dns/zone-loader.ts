@@ -4,7 +4,6 @@
 // the process large long after. If a worker cannot be had, the same steps run here, in slices.
 
 import { Worker } from 'node:worker_threads';
-import { setFlagsFromString } from 'node:v8';
 import { buildZoneAsync, zoneFromParts, type Zone, type ZoneParts } from './zone.js';
 import { asZoneRecord, recordsForSignedZone } from '../identity/added-records.js';
 import { checkZone, parseZoneFile, parsedZoneIndex, type FileStamp, type ZoneProblem } from './zonefile/index.js';
@@ -161,23 +160,7 @@ let spareRecords = 0;
 /** The biggest zone (records in its file) after whose load the thread is kept. */
 export const KEEP_WORKER_MAX_RECORDS = 500_000;
 
-/**
- * Zone workers are made without V8's memory reducer. Left on, it shrank an idle kept worker's heap
- * (about 35 MiB of the 100,000-record zone's young generation) some 8-15 s after each load, and
- * that collection, on the worker's thread at the job's nice (worker-priority.ts) and on V8's
- * helper threads, held both CPUs for 10-25 ms: dnsperf's p99 at 20,000 qps over those 2 s went
- * from 0.05 ms to 0.5-1.4 ms, the longest answer to 8-12 ms. The worker collects its garbage
- * itself after each job (zone-worker.ts); what it keeps is that young generation's pages. The
- * flag is read when an isolate is made, so it is set before the first worker's (the main thread's
- * own heap, made before, keeps its reducer).
- */
-let reducerOff = false;
-
 function startWorker(): Worker {
-  if (!reducerOff) {
-    setFlagsFromString('--no-memory-reducer');
-    reducerOff = true;
-  }
   const worker = new Worker(new URL('./zone-worker.js', import.meta.url));
   worker.unref();
   // A spare that fails or ends before its job is simply not used.

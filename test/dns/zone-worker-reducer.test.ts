@@ -1,10 +1,11 @@
 // A kept zone worker is idle between reloads. V8's memory reducer, left on in its isolate, shrank
 // that idle heap about 16 s after the appliance loaded the 100,000-record zone, with a full
 // collection that held both CPUs for 10-25 ms (the UDP threads and the clients waited: dnsperf's
-// p99 at 20,000 qps went from 0.05 to 0.5-1.4 ms in those seconds). Zone workers are made without
-// it (zone-loader.ts). Seen as V8 reports it (--trace-gc) in the appliance's log: no collection
-// "(reduce)" in an isolate other than the main thread's for 25 s after start. (The main thread's
-// heap keeps its reducer: its collections, seen here about 9 s after start, do not count.)
+// p99 at 20,000 qps went from 0.05 to 0.5-1.4 ms in those seconds). The appliance makes its
+// worker threads without it (src/worker-heaps.ts). Seen as V8 reports it (--trace-gc) in the
+// appliance's log: no collection "(reduce)" in an isolate other than the main thread's for 25 s
+// after start. (The main thread's heap keeps its reducer: its collections, seen here about 9 s
+// after start, do not count.)
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
