@@ -19,8 +19,10 @@
 #define IN_SLOT 4096
 #define OUT_SLOT 4096
 #define MAX_THREADS 4
-// Questions waiting for JavaScript; beyond this a datagram is dropped, as a full socket buffer would.
+// Questions waiting for JavaScript. Receivers stop reading before it can overflow (a batch for
+// each must fit: receivers.c's queue_has_room); the socket's receive buffer holds the rest.
 #define MISS_QUEUE 1024
+_Static_assert(MAX_THREADS * BATCH * 2 <= MISS_QUEUE, "the miss queue holds a batch from every receiver, twice over");
 #define COUNTER_STRIDE 32 /* doubles: 256 bytes, its own cache lines per thread */
 #define C_HITS 0
 #define C_RCODE 1

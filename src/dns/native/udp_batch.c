@@ -439,9 +439,12 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   }
   int one = 1;
   if (family == 6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  // Room for bursts while a receiver works on a batch.
+  // Room for bursts while a receiver works on a batch, and for everything that arrives while the
+  // JavaScript thread is held up with the receivers parked (receivers.c). net.core.rmem_max caps
+  // SO_RCVBUF (Debian's default: 208 KiB, a few hundred queries); a privileged server forces the
+  // size past it, as NSD and Unbound do with their so-rcvbuf.
   int rcvbuf = 4 * 1024 * 1024;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   struct timeval tick = {1, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
   if (bind(fd, (struct sockaddr *)&addr, addr_len) != 0) {
