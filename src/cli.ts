@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-memory-reducer
 // mxbox <command> [--config DIR] [--data DIR] [args...]. Each command lives in src/commands/.
 // Global options are taken out here so commands with their own syntax (sendmail's -t -i -f ...)
 // see only their arguments.

@@ -28,7 +28,7 @@ import { keepKeys } from './dkim/rotation.js';
 import { dkimKeyTimer, logHousekeeping } from './dkim/key-timer.js';
 import { VerifyPool } from './auth/verify-pool.js';
 import { TrimAfterLoad } from './memory-trim.js';
-import { workersWithoutMemoryReducer } from './worker-heaps.js';
+import { MAIN_HEAP_FLAG, mainHeapHasMemoryReducer, workersWithoutMemoryReducer } from './worker-heaps.js';
 import { inboundVerification, reverifier } from './auth/inbound.js';
 import { TlsKeeper } from './tls/keeper.js';
 import { MtaStsServer } from './mta-sts/server.js';
@@ -192,6 +192,7 @@ async function startDns(snapshot: () => Snapshot, log: Logger, udp: ApplianceOpt
   if (dns.udpMode.kind === 'batched') {
     const cache = dns.udpMode.replyCache ? 'reply cache on' : 'reply cache off (MXBOX_DNS_CACHE=0)';
     log.info(`dns udp: ${dns.udpMode.threads} receiver threads (recvmmsg/sendmmsg), ${cache}`);
+    if (mainHeapHasMemoryReducer()) log.warn(`node runs without ${MAIN_HEAP_FLAG} (npm start and the mxbox command pass it): V8 may shrink the main heap under load and hold answers up for a few ms (src/worker-heaps.ts)`);
   } else log.warn({ reason: dns.udpMode.reason }, `dns udp: node:dgram, one datagram per call (${dns.udpMode.reason})`);
   for (const e of dns.endpoints) log.info({ address: e.address, port: e.port }, `dns listening on ${listening(e.address, e.port)} (udp, tcp)`);
   return dns;

@@ -54,6 +54,17 @@ export interface Server {
 // ---------------------------------------------------------------------------------------------
 // mxbox
 
+/**
+ * The node options `npm start` runs mxbox with (package.json's start script: the words between
+ * `node` and dist/src/cli.js), so that what is measured is what users run.
+ */
+export function startNodeOptions(repo: string): string[] {
+  const script = (JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
+  const words = /(?:^|&&\s*)node\s+(.*?)\s*dist\/src\/cli\.js\b/.exec(script);
+  if (!words) throw new Error(`package.json's start script does not run node dist/src/cli.js: ${script}`);
+  return words[1]!.split(/\s+/).filter(Boolean);
+}
+
 export interface MxboxOptions {
   repo: string;
   dir: string;
@@ -105,7 +116,7 @@ export async function startMxbox(opts: MxboxOptions): Promise<Server> {
   const logFile = path.join(dir, 'mxbox.log');
   const fd = openSync(logFile, 'w');
   const started = Date.now();
-  const proc = run(process.execPath, [...(opts.nodeArgs ?? []), path.join(repo, 'dist/src/cli.js'), 'start', '--config', dir], {
+  const proc = run(process.execPath, [...startNodeOptions(repo), ...(opts.nodeArgs ?? []), path.join(repo, 'dist/src/cli.js'), 'start', '--config', dir], {
     cwd: repo,
     stdio: ['ignore', fd, fd],
   });

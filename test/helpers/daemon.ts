@@ -1,11 +1,13 @@
-// The real program as a separate process: `node dist/src/cli.js start --no-tui` on a config
-// directory, with its SMTP port read from the JSON log line "smtp listening on 127.0.0.1:<port>".
+// The real program as a separate process: `node dist/src/cli.js start --no-tui` (with the node
+// options `npm start` gives it) on a config directory, with its SMTP port read from the JSON log
+// line "smtp listening on 127.0.0.1:<port>".
 // For what an in-process appliance cannot show: kill -9, or a resource limit (ulimit) on its files.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT } from './appliance.js';
+import { startNodeOptions } from '../bench/servers.js';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
 
@@ -27,7 +29,7 @@ export interface DaemonOptions {
 /** Starts mxbox; `track` gets the child so the caller's `after` can kill what is left. */
 export function startDaemon(dir: string, track: ChildProcess[], options: DaemonOptions = {}): Promise<Daemon> {
   return new Promise((resolve, reject) => {
-    const args = [CLI, 'start', '--config', dir, '--no-tui'];
+    const args = [...startNodeOptions(REPO_ROOT), CLI, 'start', '--config', dir, '--no-tui'];
     const env = { ...process.env, ...options.env };
     const child = options.shellPrefix
       ? spawn('bash', ['-c', `${options.shellPrefix} && exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
