@@ -101,6 +101,13 @@ export class DnsCounters {
     return n;
   }
 
+  /** Queries the receiver threads read and dropped because JavaScript's queue was full (none while the queue guard holds: native/receivers.c). */
+  get queueDropped(): number {
+    let n = 0;
+    for (const counts of this.native) n += counts().dropped;
+    return n;
+  }
+
   /** Replies response rate limiting dropped (with log-only: would have dropped). */
   get rateLimitDropped(): number {
     let n = 0;
