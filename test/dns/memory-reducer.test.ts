@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { startMxbox, startNodeOptions } from '../bench/servers.js';
 import { writeZone } from '../bench/zones.js';
 import { needs } from '../helpers/peers.js';
+import { quietFor } from '../helpers/eventually.js';
 
 const WATCH_MS = 25_000;
 // This file runs from dist/test/dns: the repository is three levels up.
@@ -35,10 +36,11 @@ test("no heap, the main thread's or a zone worker's, is shrunk by V8's memory re
   await writeZone(zoneFile, 'bench.example', 100_000);
   const server = await startMxbox({ repo: REPO, dir: path.join(dir, 'mx'), zones: [{ origin: 'bench.example', file: zoneFile }], nodeArgs: ['--trace-gc'] });
   try {
-    // Nothing to wait for but the reducer's own timers (V8: 8 s after a full collection).
-    await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
-    const lines = server.log().split('\n');
     const isolate = (line: string): string | undefined => /^\[\d+:(0x[0-9a-f]+)\]/.exec(line)?.[1];
+    // Nothing to wait for but the reducer's own timers (V8: 8 s after a full collection): the
+    // log is watched for WATCH_MS, failing at the first reducing collection.
+    await quietFor(() => /\(reduce\)/.test(server.log()), WATCH_MS, 'a memory-reducing collection', Date.now(), 250);
+    const lines = server.log().split('\n');
     const traced = lines.filter((l) => isolate(l));
     const main = isolate(traced[0] ?? '');
     assert.ok(main, "the main thread's collections are in the log");

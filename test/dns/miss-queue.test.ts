@@ -15,6 +15,7 @@ import path from 'node:path';
 import { runAppliance } from '../helpers/appliance.js';
 import { askUdp, dnsQuery } from '../helpers/dns-query.js';
 import { addonBuilt } from '../helpers/peers.js';
+import { eventually } from '../helpers/eventually.js';
 
 const ZONE = `$TTL 300
 @ IN SOA ns1 hostmaster 1 3600 600 86400 300
@@ -79,9 +80,7 @@ test('questions asked while JavaScript is held up are all answered: the receiver
     client = spawn(process.execPath, ['-e', CLIENT], { env: { ...process.env, QUERIES: file, PORT: String(box.port) }, stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     client.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const deadline = Date.now() + 10_000;
-    while (!out.includes('ready') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(out.includes('ready'), 'the client is ready');
+    await eventually(() => out.includes('ready'), 10_000, 'the client to bind its sockets', 10);
     client.stdin!.write('go\n');
     // This thread, the appliance's JavaScript thread, held up for 600 ms, as by a long reload
     // swap: the client's 4500 questions all arrive meanwhile (1500 of them for JavaScript).
